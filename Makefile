@@ -1,0 +1,85 @@
+# git-orchestrate: the only build system. See README.md.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS = libgit2 libssh2 libcjson inih
+# Lazy (=) so that `make test` can install the packages before pkg-config runs.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+# BUILD is the output directory: build/ normally, build-asan/ for the
+# sanitizer pass (see the test target).
+BUILD ?= build
+
+LIB_SRC = $(sort $(wildcard lib/*.c))
+CMD_SRC = $(sort $(wildcard cmd/*.c))
+UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ = $(CMD_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit-%)
+HEADERS = $(wildcard lib/*.h cmd/*.h tests/unit/*.h)
+
+.PHONY: all deps install uninstall test test-run check demo clean format bench
+
+all: $(BUILD)/git-orchestrate $(UNIT_BIN)
+
+deps:
+	@sh contrib/install-deps.sh
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/liborchestrate.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/git-orchestrate: $(CMD_OBJ) $(BUILD)/liborchestrate.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/liborchestrate.a $(LIBS)
+
+$(BUILD)/tests/unit-%: tests/unit/%.c $(BUILD)/liborchestrate.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/liborchestrate.a $(LIBS)
+
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# `make test`: install what is missing, build twice (normal and sanitizer),
+# run the unit and end-to-end tests under both, one summary line at the end.
+test: deps
+	@$(MAKE) --no-print-directory all BUILD=build
+	@$(MAKE) --no-print-directory all BUILD=build-asan CFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)"
+	@bash tests/run.sh build build-asan
+
+check: test
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh contrib/demo.sh $(CURDIR)/build/git-orchestrate
+
+bench: all
+	@for b in bench/*; do [ -x "$$b" ] && "$$b"; done
+
+install: $(BUILD)/git-orchestrate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR)
+	install -m 755 $(BUILD)/git-orchestrate $(DESTDIR)$(BINDIR)/git-orchestrate
+	@if [ -f share/git-orchestrate.1 ]; then install -m 644 share/git-orchestrate.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	@if [ -f share/git-orchestrate.bash ]; then install -m 644 share/git-orchestrate.bash $(DESTDIR)$(COMPLETIONDIR)/git-orchestrate; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/git-orchestrate $(DESTDIR)$(MANDIR)/man1/git-orchestrate.1 \
+		$(DESTDIR)$(COMPLETIONDIR)/git-orchestrate
+
+format:
+	clang-format -i lib/*.c lib/*.h cmd/*.c cmd/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,95 @@
+#ifndef ORCH_PLAN_H
+#define ORCH_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/*
+ * A plan: its settings and its tasks, as read from an INI file (SPEC 3), a
+ * directory of Markdown prompts, or the plan.json stored on the plan ref.
+ */
+
+typedef enum {
+	ORCH_PRIORITY_LOW = 0,
+	ORCH_PRIORITY_MEDIUM = 1,
+	ORCH_PRIORITY_HIGH = 2,
+	ORCH_PRIORITY_CRITICAL = 3
+} orch_priority;
+
+typedef struct {
+	char *id;
+	char *run;           /* command; NULL when the task has only a prompt */
+	char *prompt;        /* prompt text (prompt-file is read in); or NULL */
+	orch_strvec depends; /* task ids */
+	orch_strvec files;   /* paths/globs the task expects to modify */
+	orch_strvec needs;   /* capabilities a worker must have */
+	orch_priority priority;
+	int64_t duration_ms; /* estimate; -1 when not given */
+	int retries;         /* -1: the plan's */
+	int64_t timeout_ms;  /* -1: the plan's; 0: none */
+	int line;            /* line of its section in the source, 0 if none */
+} orch_task;
+
+typedef struct {
+	char *name;
+	char *base;         /* branch name; NULL until resolved (current branch) */
+	char *base_commit;  /* hex oid recorded when stored; NULL before */
+	char *agent;        /* default command for prompt-only tasks, or NULL */
+	int retries;        /* default 2 */
+	int64_t timeout_ms; /* 0: none */
+	int merge_auto;     /* merge = auto */
+	char *verify;       /* or NULL */
+	char *source;       /* file or directory it was read from, or NULL */
+	orch_task *tasks;
+	size_t ntasks;
+	void *index;        /* private: id -> position hash table */
+} orch_plan;
+
+/*
+ * Read a plan INI file. On bad input returns ORCH_EINVALID with a message
+ * "FILE:LINE: what is wrong" (malformed line, unknown section or key, bad
+ * value, invalid or duplicate task id, line too long, ...). The plan name
+ * defaults to the file's base name without extension. Caller frees *out
+ * with orch_plan_free. Does not check dependencies: see orch_plan_validate.
+ */
+int orch_plan_load_ini(orch_plan **out, const char *path);
+
+/*
+ * Read a directory of Markdown prompt files, one task per *.md (id = file
+ * name without .md), with an optional leading `---` block of `key: value`
+ * lines (depends, files, priority, needs, duration). Name defaults to the
+ * directory's base name. Errors as for orch_plan_load_ini.
+ */
+int orch_plan_load_prompts(orch_plan **out, const char *dir);
+
+/*
+ * Check what needs the whole plan: every dependency names a task (error
+ * "FILE:LINE: task 'a' depends on unknown task 'b'"), no task depends on
+ * itself, no cycle (ORCH_ECYCLE, message "dependency cycle: a -> b -> a"),
+ * every task has a command (run, or prompt with an agent). ORCH_EINVALID
+ * for the rest.
+ */
+int orch_plan_validate(const orch_plan *plan);
+
+/* Position of task `id`, or -1. O(1). */
+long orch_plan_find(const orch_plan *plan, const char *id);
+
+/* The command a task runs: its `run`, else the plan's agent. Borrowed. */
+const char *orch_plan_command(const orch_plan *plan, const orch_task *task);
+int orch_plan_task_retries(const orch_plan *plan, const orch_task *task);
+int64_t orch_plan_task_timeout(const orch_plan *plan, const orch_task *task);
+
+/* Normalized JSON of the whole plan (plan.json). Caller frees with free(). */
+int orch_plan_to_json(char **out, const orch_plan *plan);
+/* Parse plan.json; caller frees *out with orch_plan_free. */
+int orch_plan_from_json(orch_plan **out, const char *json, size_t len);
+
+const char *orch_priority_name(orch_priority priority);
+/* Returns 0 and *out, or -1 for an unknown name. */
+int orch_priority_parse(orch_priority *out, const char *name);
+
+void orch_plan_free(orch_plan *plan);
+
+#endif

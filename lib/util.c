@@ -1,0 +1,265 @@
+#include "util.h"
+#include "error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void out_of_memory(void)
+{
+	fputs("fatal: out of memory\n", stderr);
+	abort();
+}
+
+void *orch_malloc(size_t size)
+{
+	void *ptr = malloc(size ? size : 1);
+	if (!ptr)
+		out_of_memory();
+	return ptr;
+}
+
+void *orch_calloc(size_t count, size_t size)
+{
+	void *ptr = calloc(count ? count : 1, size ? size : 1);
+	if (!ptr)
+		out_of_memory();
+	return ptr;
+}
+
+void *orch_realloc(void *ptr, size_t size)
+{
+	void *grown = realloc(ptr, size ? size : 1);
+	if (!grown)
+		out_of_memory();
+	return grown;
+}
+
+char *orch_strdup(const char *str)
+{
+	return str ? orch_strndup(str, strlen(str)) : NULL;
+}
+
+char *orch_strndup(const char *str, size_t len)
+{
+	char *copy = orch_malloc(len + 1);
+	memcpy(copy, str, len);
+	copy[len] = '\0';
+	return copy;
+}
+
+void orch_buf_grow(orch_buf *buf, size_t extra)
+{
+	size_t need = buf->len + extra + 1;
+	if (need <= buf->alloc)
+		return;
+	size_t alloc = buf->alloc ? buf->alloc : 64;
+	while (alloc < need)
+		alloc *= 2;
+	buf->ptr = orch_realloc(buf->ptr, alloc);
+	buf->alloc = alloc;
+}
+
+void orch_buf_put(orch_buf *buf, const void *bytes, size_t len)
+{
+	orch_buf_grow(buf, len);
+	if (len)
+		memcpy(buf->ptr + buf->len, bytes, len);
+	buf->len += len;
+	buf->ptr[buf->len] = '\0';
+}
+
+void orch_buf_puts(orch_buf *buf, const char *str)
+{
+	orch_buf_put(buf, str, strlen(str));
+}
+
+void orch_buf_printf(orch_buf *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return;
+	orch_buf_grow(buf, (size_t)len);
+	va_start(ap, fmt);
+	vsnprintf(buf->ptr + buf->len, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	buf->len += (size_t)len;
+}
+
+char *orch_buf_detach(orch_buf *buf)
+{
+	char *str = buf->ptr ? buf->ptr : orch_strdup("");
+	buf->ptr = NULL;
+	buf->len = buf->alloc = 0;
+	return str;
+}
+
+void orch_buf_clear(orch_buf *buf)
+{
+	buf->len = 0;
+	if (buf->ptr)
+		buf->ptr[0] = '\0';
+}
+
+void orch_buf_free(orch_buf *buf)
+{
+	free(buf->ptr);
+	buf->ptr = NULL;
+	buf->len = buf->alloc = 0;
+}
+
+void orch_strvec_push_take(orch_strvec *vec, char *owned)
+{
+	if (vec->count + 1 >= vec->alloc) {
+		vec->alloc = vec->alloc ? vec->alloc * 2 : 4;
+		vec->items = orch_realloc(vec->items, vec->alloc * sizeof(char *));
+	}
+	vec->items[vec->count++] = owned;
+	vec->items[vec->count] = NULL;
+}
+
+void orch_strvec_push(orch_strvec *vec, const char *str)
+{
+	orch_strvec_push_take(vec, orch_strdup(str));
+}
+
+void orch_strvec_split(orch_strvec *vec, const char *str, const char *seps)
+{
+	const char *p = str;
+
+	while (p && *p) {
+		size_t len = strcspn(p, seps);
+		const char *start = p, *end = p + len;
+		while (start < end && isspace((unsigned char)*start))
+			start++;
+		while (end > start && isspace((unsigned char)end[-1]))
+			end--;
+		if (end > start)
+			orch_strvec_push_take(vec, orch_strndup(start, (size_t)(end - start)));
+		p += len;
+		if (*p)
+			p++;
+	}
+}
+
+int orch_strvec_contains(const orch_strvec *vec, const char *str)
+{
+	for (size_t i = 0; i < vec->count; i++)
+		if (!strcmp(vec->items[i], str))
+			return 1;
+	return 0;
+}
+
+void orch_strvec_free(orch_strvec *vec)
+{
+	for (size_t i = 0; i < vec->count; i++)
+		free(vec->items[i]);
+	free(vec->items);
+	vec->items = NULL;
+	vec->count = vec->alloc = 0;
+}
+
+int orch_read_file(orch_buf *out, const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+
+	if (!fp)
+		return orch_error_os("cannot read '%s'", path);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		orch_buf_put(out, chunk, n);
+	if (ferror(fp)) {
+		fclose(fp);
+		return orch_error_os("cannot read '%s'", path);
+	}
+	fclose(fp);
+	if (!out->ptr)
+		orch_buf_grow(out, 0), out->ptr[0] = '\0';
+	return 0;
+}
+
+int orch_parse_duration(int64_t *out_ms, const char *str)
+{
+	char *end;
+	double value;
+	int64_t unit = 1000;
+
+	while (isspace((unsigned char)*str))
+		str++;
+	if (!isdigit((unsigned char)*str))
+		return -1;
+	errno = 0;
+	value = strtod(str, &end);
+	if (errno || value < 0)
+		return -1;
+	if (!strcmp(end, "ms"))
+		unit = 1;
+	else if (!strcmp(end, "s") || !*end)
+		unit = 1000;
+	else if (!strcmp(end, "m"))
+		unit = 60 * 1000;
+	else if (!strcmp(end, "h"))
+		unit = 3600 * 1000;
+	else
+		return -1;
+	if (value * unit > 9e15)
+		return -1;
+	*out_ms = (int64_t)(value * unit + 0.5);
+	return 0;
+}
+
+void orch_format_duration(char *out, size_t outlen, int64_t ms)
+{
+	if (ms < 0)
+		snprintf(out, outlen, "-");
+	else if (ms < 1000)
+		snprintf(out, outlen, "%dms", (int)ms);
+	else if (ms < 60000)
+		snprintf(out, outlen, "%.1fs", ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(out, outlen, "%dm%02ds", (int)(ms / 60000),
+			 (int)(ms / 1000 % 60));
+	else
+		snprintf(out, outlen, "%dh%02dm", (int)(ms / 3600000),
+			 (int)(ms / 60000 % 60));
+}
+
+int64_t orch_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t orch_monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int orch_id_valid(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len < 1 || len > 100 || id[0] == '.' || id[0] == '-')
+		return 0;
+	if (strstr(id, ".."))
+		return 0;
+	if (len >= 5 && !strcmp(id + len - 5, ".lock"))
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return 0;
+	return 1;
+}

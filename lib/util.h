@@ -1,0 +1,72 @@
+#ifndef ORCH_UTIL_H
+#define ORCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Small helpers shared by every module: growable strings and string lists,
+ * file reading, durations and time. Allocation failure aborts (we cannot
+ * report anything sensible without memory).
+ */
+
+/* A growable byte buffer, always NUL-terminated. Zero-init is an empty buf. */
+typedef struct {
+	char *ptr;
+	size_t len;
+	size_t alloc;
+} orch_buf;
+
+void orch_buf_grow(orch_buf *buf, size_t extra);
+void orch_buf_put(orch_buf *buf, const void *bytes, size_t len);
+void orch_buf_puts(orch_buf *buf, const char *str);
+void orch_buf_printf(orch_buf *buf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Hand the string to the caller (free with free()); buf becomes empty. */
+char *orch_buf_detach(orch_buf *buf);
+void orch_buf_clear(orch_buf *buf);
+void orch_buf_free(orch_buf *buf);
+
+/* A list of owned strings. Zero-init is an empty list. */
+typedef struct {
+	char **items;
+	size_t count;
+	size_t alloc;
+} orch_strvec;
+
+void orch_strvec_push(orch_strvec *vec, const char *str);
+void orch_strvec_push_take(orch_strvec *vec, char *owned);
+/* Split `str` on any of `seps`, trim blanks, skip empty items, append. */
+void orch_strvec_split(orch_strvec *vec, const char *str, const char *seps);
+int orch_strvec_contains(const orch_strvec *vec, const char *str);
+void orch_strvec_free(orch_strvec *vec);
+
+void *orch_malloc(size_t size);
+void *orch_calloc(size_t count, size_t size);
+void *orch_realloc(void *ptr, size_t size);
+char *orch_strdup(const char *str);
+char *orch_strndup(const char *str, size_t len);
+
+/* Read a whole file into *out (NUL-terminated). Sets the error on failure. */
+int orch_read_file(orch_buf *out, const char *path);
+
+/*
+ * Parse a duration: a number with an optional suffix ms, s, m, h (no suffix:
+ * seconds), e.g. "30m", "1h", "90". Returns 0 and *out_ms, or -1 (no error
+ * message set: the caller knows the file and line).
+ */
+int orch_parse_duration(int64_t *out_ms, const char *str);
+/* Format milliseconds as git-orchestrate prints them: "4m12s", "850ms". */
+void orch_format_duration(char *out, size_t outlen, int64_t ms);
+
+/* Wall clock in milliseconds since the epoch; monotonic clock in ms. */
+int64_t orch_now_ms(void);
+int64_t orch_monotonic_ms(void);
+
+/*
+ * Task ids and plan names: 1-100 characters of A-Z a-z 0-9 . _ -, not
+ * starting with '.' or '-', no "..", not ending in ".lock".
+ */
+int orch_id_valid(const char *id);
+
+#endif

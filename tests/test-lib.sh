@@ -1,0 +1,117 @@
+# test-lib.sh: a small harness in the style of git's t/test-lib.sh.
+# A test script sources it, calls test_expect_success 'title' 'commands'
+# for each test and ends with test_done. Each script runs in a fresh trash
+# directory with its own HOME; `git orchestrate` is the binary under test.
+
+test_count=0
+test_failures=0
+TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
+: "${ORCH_BUILD:=$TEST_DIRECTORY/../build}"
+ORCH_BUILD=$(cd "$ORCH_BUILD" && pwd)
+ORCH_BIN=$ORCH_BUILD/git-orchestrate
+[ -x "$ORCH_BIN" ] || { echo "not ok - $0: no binary at $ORCH_BIN"; exit 1; }
+this_test=$(basename "$0" .sh)
+TRASH_DIRECTORY=$(mktemp -d "${TMPDIR:-/tmp}/orch-$this_test.XXXXXX")
+export TRASH_DIRECTORY
+
+# A clean, predictable git environment.
+export HOME="$TRASH_DIRECTORY"
+export GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME='A U Thor' GIT_AUTHOR_EMAIL='author@example.com'
+export GIT_COMMITTER_NAME='C O Mitter' GIT_COMMITTER_EMAIL='committer@example.com'
+export GIT_PAGER=cat PAGER=cat
+export LC_ALL=C
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE
+mkdir -p "$TRASH_DIRECTORY/bin"
+ln -s "$ORCH_BIN" "$TRASH_DIRECTORY/bin/git-orchestrate"
+export PATH="$TRASH_DIRECTORY/bin:$PATH"
+git config --global init.defaultBranch main
+git config --global user.name 'A U Thor'
+git config --global user.email 'author@example.com'
+cd "$TRASH_DIRECTORY" || exit 1
+
+# Sanitizer runs: leaks and UB make the process fail.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+test_cleanup_cmds=
+# Register a command run when the script ends (e.g. stopping a daemon by pid).
+test_when_finished () {
+	test_cleanup_cmds="$1; $test_cleanup_cmds"
+}
+
+test_expect_success () {
+	test_count=$((test_count + 1))
+	title=$1
+	body=$2
+	out="$TRASH_DIRECTORY/.test-$test_count.out"
+	( eval "set -e; $body" ) >"$out" 2>&1 </dev/null
+	status=$?
+	if [ $status -eq 0 ]; then
+		echo "ok $test_count - $this_test: $title"
+	else
+		test_failures=$((test_failures + 1))
+		echo "not ok $test_count - $this_test: $title"
+		sed -e 's/^/#   /' "$out" | tail -n 40
+	fi
+}
+
+# test_must_fail CMD...: CMD must exit non-zero (but not crash: 126+).
+test_must_fail () {
+	"$@"
+	status=$?
+	if [ $status -eq 0 ]; then
+		echo "test_must_fail: command succeeded: $*" >&2
+		return 1
+	elif [ $status -gt 128 ] || [ $status -eq 99 ] || [ $status -eq 127 ]; then
+		echo "test_must_fail: command died with $status: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+# test_expect_code N CMD...: CMD must exit with status N.
+test_expect_code () {
+	want=$1
+	shift
+	"$@"
+	status=$?
+	if [ $status -ne "$want" ]; then
+		echo "test_expect_code: expected $want, got $status: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_cmp () {
+	diff -u "$1" "$2"
+}
+
+# test_grep PATTERN FILE: like grep, but shows the file when it fails.
+test_grep () {
+	if ! grep "$@"; then
+		eval "last=\${$#}"
+		echo "test_grep: no match for '$1' in $last:" >&2
+		cat "$last" >&2
+		return 1
+	fi
+}
+
+# A repository with one commit on main, in directory $1.
+test_create_repo () {
+	git init -q "$1" &&
+	(cd "$1" && echo seed >README && git add README &&
+	 git commit -q -m initial)
+}
+
+# Print the refs under refs/orchestrate (for "nothing changed" checks).
+orch_refs () {
+	git for-each-ref --format='%(refname) %(objectname)' refs/orchestrate refs/notes/orchestrate 2>/dev/null
+}
+
+test_done () {
+	eval "$test_cleanup_cmds" >/dev/null 2>&1
+	cd / && rm -rf "$TRASH_DIRECTORY"
+	echo "# $this_test: $test_count tests, $test_failures failed"
+	[ $test_failures -eq 0 ]
+}
