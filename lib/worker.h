@@ -67,6 +67,15 @@ typedef struct {
 	 * its lease) no longer runs: kill what is left. 0 when it is gone.
 	 */
 	int (*reap)(orch_worker *worker, const orch_lease *lease);
+	/*
+	 * Optional (may be NULL: reap is used instead). Take over an attempt
+	 * started by a dead orchestrator, described by its lease and `spec`:
+	 * *out is a job to poll as usual when the attempt still runs or ended
+	 * with an exit status that can be collected; ORCH_ENOTFOUND when
+	 * nothing is left of it (it must then be run again).
+	 */
+	int (*adopt)(orch_job **out, orch_worker *worker, const orch_job_spec *spec,
+		     const orch_lease *lease);
 	/* Close connections and free the worker. */
 	void (*close)(orch_worker *worker);
 } orch_worker_ops;
@@ -96,6 +105,12 @@ int orch_worker_local_new(orch_worker **out, const orch_worker_config *config,
 			  git_repository *repo, const char *token);
 int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
 			git_repository *repo, const char *token);
+
+/* Where a local attempt of plan/task writes its pid file (caller frees). */
+char *orch_worker_local_pid_path(git_repository *repo, const char *plan, const char *task);
+
+/* Remove the local worktree of plan/task, if there is one (clean). */
+int orch_worker_local_remove(git_repository *repo, const char *plan, const char *task);
 
 /* Fields every implementation shares: set name, slots, capabilities. */
 void orch_worker_base_init(orch_worker *worker, const orch_worker_ops *ops,

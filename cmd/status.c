@@ -1,0 +1,199 @@
+/* git orchestrate status: the state of a plan's tasks, as a table or JSON. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cmd.h"
+#include "plan.h"
+#include "store.h"
+#include "util.h"
+
+static const char status_usage[] = "git orchestrate status [PLAN] [--json] [--watch]";
+
+static int64_t task_duration(const orch_task_state *st, int64_t now)
+{
+	if (st->state == ORCH_STATE_RUNNING && st->started_ms)
+		return now - st->started_ms;
+	return st->duration_ms;
+}
+
+static void print_table(const orch_plan *plan, const orch_task_state *states)
+{
+	size_t counts[ORCH_STATE__COUNT] = {0};
+	int width = 4;
+	int64_t now = orch_now_ms(), total = 0;
+	char dur[32];
+
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		int len = (int)strlen(plan->tasks[i].id);
+		if (len > width)
+			width = len;
+	}
+	if (width > 40)
+		width = 40;
+	printf("plan %s (base %s)\n", plan->name, plan->base ? plan->base : "?");
+	printf("%-*s  %-9s  %8s  %-12s  %9s\n", width, "TASK", "STATE", "ATTEMPTS",
+	       "WORKER", "DURATION");
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task_state *st = &states[i];
+		int64_t d = task_duration(st, now);
+		counts[st->state]++;
+		if (d > 0)
+			total += d;
+		orch_format_duration(dur, sizeof(dur), d);
+		printf("%-*s  %-9s  %8d  %-12s  %9s", width, plan->tasks[i].id,
+		       orch_state_name(st->state), st->attempts,
+		       st->worker ? st->worker : "-", dur);
+		if (st->state == ORCH_STATE_CONFLICT && st->paths.count) {
+			printf("  conflicts in");
+			for (size_t k = 0; k < st->paths.count; k++)
+				printf(" %s", st->paths.items[k]);
+		} else if (st->error && !orch_state_is_final(st->state) &&
+			   st->state != ORCH_STATE_RUNNING) {
+			printf("  last: %s", st->error);
+		} else if (st->error && st->state != ORCH_STATE_DONE &&
+			   st->state != ORCH_STATE_MERGED) {
+			printf("  %s", st->error);
+		}
+		if (st->worktree)
+			printf("  (worktree kept: %s)", st->worktree);
+		printf("\n");
+	}
+	printf("%zu task%s:", plan->ntasks, plan->ntasks == 1 ? "" : "s");
+	for (int s = 0; s < ORCH_STATE__COUNT; s++)
+		if (counts[s])
+			printf(" %zu %s", counts[s], orch_state_name((orch_state)s));
+	orch_format_duration(dur, sizeof(dur), total);
+	printf("; task time %s\n", dur);
+}
+
+static void print_json(const orch_plan *plan, const orch_task_state *states)
+{
+	cJSON *root = cJSON_CreateObject(), *tasks, *counts;
+	size_t count[ORCH_STATE__COUNT] = {0};
+	char *text;
+
+	cJSON_AddStringToObject(root, "plan", plan->name);
+	if (plan->base)
+		cJSON_AddStringToObject(root, "base", plan->base);
+	if (plan->base_commit)
+		cJSON_AddStringToObject(root, "base_commit", plan->base_commit);
+	tasks = cJSON_AddArrayToObject(root, "tasks");
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task_state *st = &states[i];
+		cJSON *t = cJSON_CreateObject();
+		count[st->state]++;
+		cJSON_AddStringToObject(t, "id", plan->tasks[i].id);
+		cJSON_AddStringToObject(t, "state", orch_state_name(st->state));
+		cJSON_AddNumberToObject(t, "attempts", st->attempts);
+		if (st->worker)
+			cJSON_AddStringToObject(t, "worker", st->worker);
+		else
+			cJSON_AddNullToObject(t, "worker");
+		if (st->commit)
+			cJSON_AddStringToObject(t, "commit", st->commit);
+		else
+			cJSON_AddNullToObject(t, "commit");
+		if (st->duration_ms >= 0)
+			cJSON_AddNumberToObject(t, "duration_ms", (double)st->duration_ms);
+		if (st->exit_status >= 0)
+			cJSON_AddNumberToObject(t, "exit", st->exit_status);
+		if (st->error)
+			cJSON_AddStringToObject(t, "error", st->error);
+		if (st->worktree)
+			cJSON_AddStringToObject(t, "worktree", st->worktree);
+		if (st->paths.count) {
+			cJSON *paths = cJSON_AddArrayToObject(t, "paths");
+			for (size_t k = 0; k < st->paths.count; k++)
+				cJSON_AddItemToArray(paths, cJSON_CreateString(st->paths.items[k]));
+		}
+		cJSON_AddItemToArray(tasks, t);
+	}
+	counts = cJSON_AddObjectToObject(root, "counts");
+	for (int s = 0; s < ORCH_STATE__COUNT; s++)
+		cJSON_AddNumberToObject(counts, orch_state_name((orch_state)s), (double)count[s]);
+	text = cJSON_Print(root);
+	printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(root);
+}
+
+static int all_final(const orch_plan *plan, const orch_task_state *states)
+{
+	for (size_t i = 0; i < plan->ntasks; i++)
+		if (!orch_state_is_final(states[i].state))
+			return 0;
+	return 1;
+}
+
+int cmd_status(int argc, char **argv, orch_cli *cli)
+{
+	static const struct option options[] = {
+		{"json", no_argument, NULL, 'J'},
+		{"watch", no_argument, NULL, 'w'},
+		{NULL, 0, NULL, 0},
+	};
+	int json = 0, watch = 0, opt, error;
+	char *name = NULL;
+	orch_plan *plan = NULL;
+	orch_task_state *states = NULL;
+
+	if (cli_wants_help(argc, argv, status_usage))
+		return 0;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == 'J')
+			json = 1;
+		else if (opt == 'w')
+			watch = 1;
+		else
+			return cli_usage_error(status_usage, "unknown option '%s'", argv[optind - 1]);
+	}
+	if (argc - optind > 1)
+		return cli_usage_error(status_usage, "unexpected argument '%s'", argv[optind + 1]);
+	if ((error = cli_open(cli)) < 0 ||
+	    (error = cli_resolve_plan(&name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
+	    (error = orch_store_load_plan(&plan, NULL, cli->store, name)) < 0)
+		goto fail;
+	states = orch_calloc(plan->ntasks, sizeof(*states));
+	for (size_t i = 0; i < plan->ntasks; i++)
+		orch_task_state_init(&states[i]);
+	if (watch)
+		cli_catch_signals();
+	for (;;) {
+		if ((error = orch_store_read_states(states, NULL, cli->store, plan)) < 0)
+			goto fail;
+		if (watch && !json && cli_is_tty(1))
+			printf("\033[H\033[2J");
+		if (json)
+			print_json(plan, states);
+		else
+			print_table(plan, states);
+		fflush(stdout);
+		if (!watch || all_final(plan, states) || cli_interrupted)
+			break;
+		sleep(1);
+		if (!cli_is_tty(1))
+			printf("\n");
+	}
+	for (size_t i = 0; i < plan->ntasks; i++)
+		orch_task_state_clear(&states[i]);
+	free(states);
+	orch_plan_free(plan);
+	free(name);
+	return 0;
+fail:
+	if (states) {
+		for (size_t i = 0; i < plan->ntasks; i++)
+			orch_task_state_clear(&states[i]);
+		free(states);
+	}
+	orch_plan_free(plan);
+	free(name);
+	return cli_fail(error);
+}

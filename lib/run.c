@@ -1,0 +1,1409 @@
+/*
+ * The run loop. One thread; every state change is an orch_store_update
+ * (compare-and-swap commit) and every attempt runs under a lease ref
+ * refs/orchestrate/locks/<plan>/task/<id>, taken before the state says
+ * "running" and released after the outcome is recorded. Tasks with
+ * overlapping files also take a pair lock file/<a>+<b> while they run.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "graph.h"
+#include "run.h"
+#include "worker.h"
+
+#define POLL_BUSY_MS 5
+#define POLL_IDLE_MS 200
+#define SYNC_MS 500
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_MAX_MS 60000
+
+struct task_rt {
+	orch_job *job;         /* our attempt, when we run it */
+	orch_worker *worker;
+	int attempt;
+	git_oid lease;
+	int64_t started_mono;
+	int64_t last_renew;
+	int timed_out;
+	int cancelled;
+	orch_buf output;       /* last ORCH_LOG_MAX bytes of output */
+	char base[GIT_OID_HEXSZ + 1];
+	orch_strvec locks;     /* pair locks held: "file/a+b" */
+	git_oid *lock_oids;
+	int unrunnable;        /* reported: no worker can run it */
+};
+
+struct run {
+	orch_store *store;
+	git_repository *repo;
+	const orch_run_options *opts;
+	orch_plan *plan;
+	orch_graph *graph;
+	int64_t *bottom;
+	orch_task_state *states;
+	struct task_rt *rt;
+	orch_worker **workers;
+	size_t nworkers;
+	size_t *ov_start, *ov;   /* overlapping tasks of each task (CSR) */
+	orch_overlap *overlaps;
+	size_t noverlaps;
+	char token[64];
+	char host[256];
+	int64_t started_mono;
+	int64_t last_sync;
+	int64_t last_tick;
+	size_t ours;             /* attempts we run now */
+};
+
+static int is_success(orch_state s)
+{
+	return s == ORCH_STATE_DONE || s == ORCH_STATE_MERGED;
+}
+
+static int is_dead_end(orch_state s)
+{
+	return s == ORCH_STATE_FAILED || s == ORCH_STATE_TIMEOUT ||
+	       s == ORCH_STATE_CANCELLED || s == ORCH_STATE_SKIPPED ||
+	       s == ORCH_STATE_CONFLICT || s == ORCH_STATE_REJECTED;
+}
+
+static void emit(struct run *run, orch_run_event *event)
+{
+	size_t counts[ORCH_STATE__COUNT] = {0};
+	int64_t remaining = 0, longest = 0;
+	int slots = 0;
+
+	if (!run->opts->on_event)
+		return;
+	for (size_t i = 0; i < run->plan->ntasks; i++) {
+		orch_state s = run->states[i].state;
+		counts[s]++;
+		if (!orch_state_is_final(s)) {
+			int64_t d = run->graph->duration[i];
+			if (s == ORCH_STATE_RUNNING && run->states[i].started_ms)
+				d -= orch_now_ms() - run->states[i].started_ms;
+			if (d > 0)
+				remaining += d;
+			if (run->bottom[i] > longest)
+				longest = run->bottom[i];
+		}
+	}
+	for (size_t w = 0; w < run->nworkers; w++)
+		if (!run->workers[w]->down)
+			slots += run->workers[w]->slots;
+	event->done = counts[ORCH_STATE_DONE] + counts[ORCH_STATE_MERGED];
+	event->running = counts[ORCH_STATE_RUNNING];
+	event->queued = counts[ORCH_STATE_READY] + counts[ORCH_STATE_PENDING];
+	event->failed = counts[ORCH_STATE_FAILED] + counts[ORCH_STATE_TIMEOUT] +
+			counts[ORCH_STATE_SKIPPED] + counts[ORCH_STATE_CANCELLED] +
+			counts[ORCH_STATE_CONFLICT] + counts[ORCH_STATE_REJECTED];
+	event->elapsed_ms = orch_monotonic_ms() - run->started_mono;
+	if (slots > 0) {
+		int64_t by_work = remaining / slots;
+		event->eta_ms = by_work > longest ? by_work : longest;
+	} else {
+		event->eta_ms = -1;
+	}
+	run->opts->on_event(event, run->opts->payload);
+}
+
+static void note(struct run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct run *run, const char *fmt, ...)
+{
+	orch_run_event event = {0};
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	event.kind = ORCH_RUN_EVENT_NOTE;
+	event.message = text;
+	emit(run, &event);
+}
+
+/* ---- leases ---------------------------------------------------------- */
+
+static void fill_lease(struct run *run, orch_lease *lease, const char *task,
+		       const char *worker, int attempt, const char *pid_path)
+{
+	memset(lease, 0, sizeof(*lease));
+	lease->host = run->host;
+	lease->pid = (int)getpid();
+	lease->token = run->token;
+	lease->expires_ms = orch_now_ms() + ORCH_LEASE_TTL_MS;
+	lease->task = (char *)task;
+	lease->worker = (char *)worker;
+	lease->attempt = attempt;
+	lease->remote_pid = (char *)pid_path;
+}
+
+int orch_run_lease_is_stale(const orch_lease *lease)
+{
+	char host[256] = "";
+
+	if (lease->expires_ms < orch_now_ms())
+		return 1;
+	gethostname(host, sizeof(host) - 1);
+	if (lease->host && !strcmp(lease->host, host) && lease->pid > 0 &&
+	    kill(lease->pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	return 0;
+}
+
+static int lease_is_stale(struct run *run, const orch_lease *lease)
+{
+	(void)run;
+	return orch_run_lease_is_stale(lease);
+}
+
+/*
+ * Take lock `name`; a stale holder is broken by CAS. 0, or ORCH_ELOCKED
+ * when a live process holds it.
+ */
+static int take_lock(git_oid *out, struct run *run, const char *name, const orch_lease *lease)
+{
+	orch_lease seen_lease = {0};
+	git_oid seen;
+	int error;
+
+	for (int tries = 0; tries < 5; tries++) {
+		error = orch_store_lease_acquire(out, run->store, run->plan->name, name, lease);
+		if (error != ORCH_ELOCKED && error != ORCH_EEXISTS)
+			return error;
+		error = orch_store_lease_read(&seen_lease, &seen, run->store, run->plan->name, name);
+		if (error == ORCH_ENOTFOUND)
+			continue;
+		if (error < 0)
+			return error;
+		int stale = lease_is_stale(run, &seen_lease) && !seen_lease.task;
+		orch_lease_clear(&seen_lease);
+		if (!stale)
+			return ORCH_ELOCKED;
+		error = orch_store_lease_break(out, run->store, run->plan->name, name, &seen, lease);
+		if (error != ORCH_EMODIFIED)
+			return error;
+	}
+	return ORCH_ELOCKED;
+}
+
+static void release_pair_locks(struct run *run, struct task_rt *rt)
+{
+	for (size_t i = 0; i < rt->locks.count; i++)
+		orch_store_lease_release(run->store, run->plan->name, rt->locks.items[i],
+					 &rt->lock_oids[i]);
+	orch_strvec_free(&rt->locks);
+	free(rt->lock_oids);
+	rt->lock_oids = NULL;
+}
+
+static int take_pair_locks(struct run *run, size_t task)
+{
+	struct task_rt *rt = &run->rt[task];
+	size_t n = run->ov_start[task + 1] - run->ov_start[task];
+	orch_lease lease;
+	int error = 0;
+
+	if (n == 0)
+		return 0;
+	rt->lock_oids = orch_calloc(n, sizeof(git_oid));
+	fill_lease(run, &lease, NULL, NULL, 0, NULL);
+	for (size_t k = run->ov_start[task]; k < run->ov_start[task + 1]; k++) {
+		size_t other = run->ov[k];
+		size_t a = task < other ? task : other, b = task < other ? other : task;
+		char name[256];
+		snprintf(name, sizeof(name), "file/%s+%s", run->plan->tasks[a].id,
+			 run->plan->tasks[b].id);
+		if ((error = take_lock(&rt->lock_oids[rt->locks.count], run, name, &lease)) < 0)
+			break;
+		orch_strvec_push(&rt->locks, name);
+	}
+	if (error < 0)
+		release_pair_locks(run, rt);
+	return error;
+}
+
+/* ---- store transitions ---------------------------------------------- */
+
+struct claim {
+	struct run *run;
+	size_t task;
+	const char *worker;
+	const char *base;
+	int attempt; /* out */
+};
+
+static int claim_cb(orch_txn *txn, void *payload)
+{
+	struct claim *c = payload;
+	const orch_task *task = &c->run->plan->tasks[c->task];
+	orch_task_state st, dep;
+	int error, ok = 1;
+
+	orch_task_state_init(&st);
+	if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
+		goto done;
+	if (st.state == ORCH_STATE_PENDING) {
+		for (size_t i = 0; i < task->depends.count && ok; i++) {
+			orch_task_state_init(&dep);
+			if ((error = orch_txn_get_task(&dep, txn, task->depends.items[i])) < 0)
+				goto done;
+			ok = is_success(dep.state);
+			orch_task_state_clear(&dep);
+		}
+	} else if (st.state != ORCH_STATE_READY) {
+		ok = 0;
+	}
+	if (!ok) {
+		error = ORCH_ENOCHANGE;
+		goto done;
+	}
+	st.state = ORCH_STATE_RUNNING;
+	st.attempts++;
+	c->attempt = st.attempts;
+	free(st.worker);
+	st.worker = orch_strdup(c->worker);
+	free(st.base);
+	st.base = orch_strdup(c->base);
+	st.started_ms = orch_now_ms();
+	st.ended_ms = 0;
+	st.exit_status = -1;
+	free(st.worktree);
+	st.worktree = NULL;
+	if (!orch_strvec_contains(&st.workers_tried, c->worker))
+		orch_strvec_push(&st.workers_tried, c->worker);
+	if ((error = orch_txn_put_task(txn, task->id, &st)) < 0)
+		goto done;
+	orch_txn_message(txn, "%s: started on %s (attempt %d)", task->id, c->worker, st.attempts);
+done:
+	orch_task_state_clear(&st);
+	return error;
+}
+
+/* How an attempt ended, to be recorded. */
+struct outcome {
+	struct run *run;
+	size_t task;
+	int attempt;
+	orch_state state;        /* done, ready (retry), failed, timeout, conflict, cancelled */
+	int exit_status;
+	int64_t duration_ms;
+	const char *commit;
+	const char *error;
+	const char *worktree;
+	int64_t not_before_ms;
+	const orch_strvec *paths;
+	const char *worker;
+	const orch_buf *log;
+	int recorded;            /* out: 1 when written */
+	orch_state final;        /* out: state written */
+};
+
+/* After `task` is done, dependents whose dependencies all are become ready. */
+static int promote_dependents(orch_txn *txn, struct run *run, size_t task)
+{
+	const orch_graph *g = run->graph;
+	orch_task_state st, dep;
+	int error = 0;
+
+	for (size_t k = g->rdep_start[task]; k < g->rdep_start[task + 1]; k++) {
+		const orch_task *t = &run->plan->tasks[g->rdeps[k]];
+		int ok = 1;
+		orch_task_state_init(&st);
+		if ((error = orch_txn_get_task(&st, txn, t->id)) < 0)
+			return error;
+		if (st.state == ORCH_STATE_PENDING) {
+			for (size_t i = 0; i < t->depends.count && ok; i++) {
+				orch_task_state_init(&dep);
+				if ((error = orch_txn_get_task(&dep, txn, t->depends.items[i])) < 0) {
+					orch_task_state_clear(&st);
+					return error;
+				}
+				ok = is_success(dep.state);
+				orch_task_state_clear(&dep);
+			}
+			if (ok) {
+				st.state = ORCH_STATE_READY;
+				error = orch_txn_put_task(txn, t->id, &st);
+			}
+		}
+		orch_task_state_clear(&st);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int outcome_cb(orch_txn *txn, void *payload)
+{
+	struct outcome *o = payload;
+	const orch_task *task = &o->run->plan->tasks[o->task];
+	orch_task_state st;
+	char dur[32];
+	int error;
+
+	o->recorded = 0;
+	orch_task_state_init(&st);
+	if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
+		goto done;
+	if (o->log && o->log->len &&
+	    (error = orch_txn_put_log(txn, task->id, o->log->ptr, o->log->len)) < 0)
+		goto done;
+	if (st.state != ORCH_STATE_RUNNING || st.attempts != o->attempt) {
+		/* changed under us (cancelled by `cancel`): keep that, log only */
+		o->final = st.state;
+		orch_txn_message(txn, "%s: output of attempt %d (%s)", task->id, o->attempt,
+				 orch_state_name(st.state));
+		goto done;
+	}
+	st.state = o->state;
+	st.exit_status = o->exit_status;
+	st.ended_ms = orch_now_ms();
+	st.duration_ms = o->duration_ms;
+	free(st.commit);
+	st.commit = orch_strdup(o->commit);
+	free(st.error);
+	st.error = orch_strdup(o->error);
+	free(st.worktree);
+	st.worktree = orch_strdup(o->worktree);
+	st.not_before_ms = o->not_before_ms;
+	orch_strvec_free(&st.paths);
+	if (o->paths)
+		for (size_t i = 0; i < o->paths->count; i++)
+			orch_strvec_push(&st.paths, o->paths->items[i]);
+	if ((error = orch_txn_put_task(txn, task->id, &st)) < 0)
+		goto done;
+	orch_format_duration(dur, sizeof(dur), o->duration_ms);
+	switch (o->state) {
+	case ORCH_STATE_DONE:
+		orch_txn_message(txn, "%s: done on %s in %s (attempt %d)", task->id,
+				 o->worker, dur, o->attempt);
+		error = promote_dependents(txn, o->run, o->task);
+		break;
+	case ORCH_STATE_READY:
+		orch_txn_message(txn, "%s: attempt %d on %s: %s; ready again", task->id,
+				 o->attempt, o->worker, o->error ? o->error : "stopped");
+		break;
+	default:
+		orch_txn_message(txn, "%s: %s on %s after %s (attempt %d): %s", task->id,
+				 orch_state_name(o->state), o->worker, dur, o->attempt,
+				 o->error ? o->error : "");
+		break;
+	}
+	o->final = o->state;
+	o->recorded = 1;
+done:
+	orch_task_state_clear(&st);
+	return error;
+}
+
+struct skip {
+	struct run *run;
+	size_t *tasks;
+	size_t count;
+};
+
+static int skip_cb(orch_txn *txn, void *payload)
+{
+	struct skip *s = payload;
+	int error = 0, changed = 0;
+
+	for (size_t i = 0; i < s->count && error == 0; i++) {
+		const orch_task *task = &s->run->plan->tasks[s->tasks[i]];
+		orch_task_state st, dep;
+		orch_task_state_init(&st);
+		if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
+			break;
+		if (st.state == ORCH_STATE_PENDING || st.state == ORCH_STATE_READY) {
+			for (size_t k = 0; k < task->depends.count; k++) {
+				orch_task_state_init(&dep);
+				error = orch_txn_get_task(&dep, txn, task->depends.items[k]);
+				if (error == 0 && is_dead_end(dep.state)) {
+					char why[300];
+					snprintf(why, sizeof(why), "dependency '%s' %s",
+						 task->depends.items[k], orch_state_name(dep.state));
+					st.state = ORCH_STATE_SKIPPED;
+					free(st.error);
+					st.error = orch_strdup(why);
+					orch_task_state_clear(&dep);
+					break;
+				}
+				orch_task_state_clear(&dep);
+			}
+			if (st.state == ORCH_STATE_SKIPPED && error == 0) {
+				error = orch_txn_put_task(txn, task->id, &st);
+				changed++;
+			}
+		}
+		orch_task_state_clear(&st);
+	}
+	if (error < 0)
+		return error;
+	if (!changed)
+		return ORCH_ENOCHANGE;
+	orch_txn_message(txn, "%s%s: skipped, a dependency did not succeed",
+			 s->run->plan->tasks[s->tasks[0]].id, changed > 1 ? " and others" : "");
+	return 0;
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static int sync_states(struct run *run)
+{
+	int error = orch_store_read_states(run->states, NULL, run->store, run->plan);
+	run->last_sync = orch_monotonic_ms();
+	return error;
+}
+
+/* The commit message of a result: subject, blank line, trailers. */
+static char *result_message(const orch_plan *plan, const orch_task *task, int attempt)
+{
+	orch_buf msg = {0};
+	const char *what = task->prompt ? task->prompt : orch_plan_command(plan, task);
+	size_t len = what ? strcspn(what, "\n") : 0;
+
+	if (len > 60)
+		len = 60;
+	orch_buf_printf(&msg, "%s: %.*s%s\n\nOrchestrate-Plan: %s\nOrchestrate-Task: %s\n"
+			"Orchestrate-Attempt: %d\n", task->id, (int)len, what ? what : "",
+			what && strcspn(what, "\n") > 60 ? "..." : "", plan->name, task->id, attempt);
+	return orch_buf_detach(&msg);
+}
+
+static void keep_tail(orch_buf *buf)
+{
+	if (buf->len > ORCH_LOG_MAX) {
+		size_t drop = buf->len - ORCH_LOG_MAX;
+		memmove(buf->ptr, buf->ptr + drop, ORCH_LOG_MAX);
+		buf->len = ORCH_LOG_MAX;
+		buf->ptr[buf->len] = '\0';
+	}
+}
+
+int orch_run_start_commit(git_oid *out, orch_strvec *conflicts, git_repository *repo,
+			  const git_oid *base, const git_oid *deps, size_t ndeps,
+			  const char *plan, const char *task)
+{
+	git_oid current = *base;
+	git_commit *ours = NULL, *theirs = NULL;
+	git_index *index = NULL;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	int error = 0;
+
+	for (size_t i = 0; i < ndeps; i++) {
+		git_oid tree_id;
+		char message[512];
+
+		if (git_oid_equal(&current, &deps[i]) ||
+		    git_graph_descendant_of(repo, &current, &deps[i]) == 1)
+			continue;
+		if (git_graph_descendant_of(repo, &deps[i], &current) == 1) {
+			current = deps[i];
+			continue;
+		}
+		if ((error = git_commit_lookup(&ours, repo, &current)) < 0 ||
+		    (error = git_commit_lookup(&theirs, repo, &deps[i])) < 0 ||
+		    (error = git_merge_commits(&index, repo, ours, theirs, NULL)) < 0) {
+			error = orch_error_git(error, "cannot merge the dependencies of '%s'", task);
+			goto done;
+		}
+		if (git_index_has_conflicts(index)) {
+			git_index_conflict_iterator *it = NULL;
+			const git_index_entry *a, *o, *t;
+			if (git_index_conflict_iterator_new(&it, index) == 0) {
+				while (git_index_conflict_next(&a, &o, &t, it) == 0) {
+					const char *p = o ? o->path : t ? t->path : a->path;
+					if (conflicts && !orch_strvec_contains(conflicts, p))
+						orch_strvec_push(conflicts, p);
+				}
+				git_index_conflict_iterator_free(it);
+			}
+			orch_error_set("the dependencies of task '%s' conflict with each other", task);
+			error = ORCH_ECONFLICT;
+			goto done;
+		}
+		if ((error = git_index_write_tree_to(&tree_id, index, repo)) < 0 ||
+		    (error = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
+			error = orch_error_git(error, "cannot merge the dependencies of '%s'", task);
+			goto done;
+		}
+		if (!sig && git_signature_default(&sig, repo) < 0 &&
+		    (error = git_signature_now(&sig, "git-orchestrate", "orchestrate@localhost")) < 0) {
+			error = orch_error_git(error, "cannot make a signature");
+			goto done;
+		}
+		snprintf(message, sizeof(message),
+			 "orchestrate: start of %s (dependencies merged)\n\nOrchestrate-Plan: %s\n",
+			 task, plan);
+		const git_commit *parents[2] = {ours, theirs};
+		if ((error = git_commit_create(&current, repo, NULL, sig, sig, NULL, message,
+					       tree, 2, parents)) < 0) {
+			error = orch_error_git(error, "cannot merge the dependencies of '%s'", task);
+			goto done;
+		}
+		git_tree_free(tree);
+		tree = NULL;
+		git_index_free(index);
+		index = NULL;
+		git_commit_free(ours);
+		ours = NULL;
+		git_commit_free(theirs);
+		theirs = NULL;
+	}
+	*out = current;
+done:
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_index_free(index);
+	git_commit_free(ours);
+	git_commit_free(theirs);
+	return error;
+}
+
+static int64_t backoff_ms(int attempt)
+{
+	int64_t ms = BACKOFF_BASE_MS;
+	const char *env = getenv("ORCH_RETRY_BASE_MS"); /* tests only */
+
+	if (env)
+		ms = atoll(env);
+	for (int i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
+	/* jitter: +-25% */
+	ms += (int64_t)((rand() / (double)RAND_MAX - 0.5) * ms / 2);
+	return ms;
+}
+
+static int record(struct run *run, struct outcome *o)
+{
+	int error;
+
+	o->run = run;
+	error = orch_store_update(run->store, run->plan->name, outcome_cb, o, NULL);
+	if (error == ORCH_ENOCHANGE)
+		error = 0;
+	return error;
+}
+
+static void release_task_lease(struct run *run, size_t task)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "task/%s", run->plan->tasks[task].id);
+	orch_store_lease_release(run->store, run->plan->name, name, &run->rt[task].lease);
+	release_pair_locks(run, &run->rt[task]);
+}
+
+static void add_note(struct run *run, const git_oid *commit, size_t task, const char *worker,
+		     int attempt, int64_t duration)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "plan: %s\ntask: %s\nworker: %s\nattempt: %d\nduration-ms: %lld\nexit: 0\n",
+		 run->plan->name, run->plan->tasks[task].id, worker, attempt,
+		 (long long)duration);
+	if (orch_store_note_set(run->store, commit, text) < 0)
+		note(run, "warning: cannot add the note on %s's result: %s",
+		     run->plan->tasks[task].id, orch_error_message());
+}
+
+/* An attempt of ours ended (or was lost): record it and release it. */
+static int conclude(struct run *run, size_t task, const orch_job_result *res)
+{
+	struct task_rt *rt = &run->rt[task];
+	const orch_task *t = &run->plan->tasks[task];
+	struct outcome o = {0};
+	orch_run_event event = {0};
+	char hex[GIT_OID_HEXSZ + 1], *kept = NULL;
+	int retries = orch_plan_task_retries(run->plan, t), error;
+	int64_t duration = orch_monotonic_ms() - rt->started_mono;
+	const char *worker = rt->worker->name;
+
+	if (rt->job)
+		rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
+	keep_tail(&rt->output);
+	o.task = task;
+	o.attempt = rt->attempt;
+	o.exit_status = res->exit_status;
+	o.duration_ms = duration;
+	o.worker = worker;
+	o.log = &rt->output;
+	if (res->phase == ORCH_JOB_EXITED && res->has_result && !rt->timed_out && !rt->cancelled) {
+		git_oid_tostr(hex, sizeof(hex), &res->result);
+		o.state = ORCH_STATE_DONE;
+		o.commit = hex;
+		if ((error = record(run, &o)) < 0)
+			return error;
+		if (o.recorded)
+			add_note(run, &res->result, task, worker, rt->attempt, duration);
+		if (rt->job)
+			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
+	} else {
+		int final;
+		char why[600];
+		if (rt->timed_out) {
+			char lim[32];
+			orch_format_duration(lim, sizeof(lim), orch_plan_task_timeout(run->plan, t));
+			snprintf(why, sizeof(why), "timed out after %s", lim);
+		} else if (rt->cancelled) {
+			snprintf(why, sizeof(why), "cancelled");
+		} else {
+			snprintf(why, sizeof(why), "%s", res->error[0] ? res->error : "failed");
+		}
+		final = rt->cancelled || rt->attempt > retries;
+		if (res->phase == ORCH_JOB_LOST) {
+			/* not the task's fault: run it again without using a retry */
+			final = 0;
+		}
+		if (rt->job)
+			rt->worker->ops->finish(rt->worker, rt->job, final && !rt->cancelled, &kept);
+		o.error = why;
+		o.worktree = kept;
+		if (rt->cancelled)
+			o.state = ORCH_STATE_CANCELLED;
+		else if (!final)
+			o.state = ORCH_STATE_READY;
+		else
+			o.state = rt->timed_out ? ORCH_STATE_TIMEOUT : ORCH_STATE_FAILED;
+		if (o.state == ORCH_STATE_READY && res->phase != ORCH_JOB_LOST)
+			o.not_before_ms = orch_now_ms() + backoff_ms(rt->attempt);
+		error = record(run, &o);
+		free(kept);
+		if (error < 0)
+			return error;
+	}
+	rt->job = NULL;
+	rt->worker->running--;
+	run->ours--;
+	release_task_lease(run, task);
+	sync_states(run);
+	event.kind = ORCH_RUN_EVENT_END;
+	event.task = t->id;
+	event.worker = worker;
+	event.attempt = rt->attempt;
+	event.state = o.final;
+	event.duration_ms = duration;
+	event.message = o.error;
+	emit(run, &event);
+	orch_buf_clear(&rt->output);
+	rt->timed_out = rt->cancelled = 0;
+	return 0;
+}
+
+/* Can `task` start now, as far as the plan's states say? */
+static int startable(struct run *run, size_t task, int64_t now)
+{
+	const orch_task_state *st = &run->states[task];
+	const orch_graph *g = run->graph;
+
+	if (run->rt[task].job || run->rt[task].unrunnable)
+		return 0;
+	if (st->state != ORCH_STATE_READY && st->state != ORCH_STATE_PENDING)
+		return 0;
+	if (st->not_before_ms > now)
+		return 0;
+	for (size_t k = g->dep_start[task]; k < g->dep_start[task + 1]; k++)
+		if (!is_success(run->states[g->deps[k]].state))
+			return 0;
+	for (size_t k = run->ov_start[task]; k < run->ov_start[task + 1]; k++)
+		if (run->states[run->ov[k]].state == ORCH_STATE_RUNNING ||
+		    run->rt[run->ov[k]].job)
+			return 0;
+	return 1;
+}
+
+static orch_worker *pick_worker(struct run *run, size_t task)
+{
+	const orch_task *t = &run->plan->tasks[task];
+	const orch_task_state *st = &run->states[task];
+	orch_worker *best = NULL;
+	int best_fresh = 0;
+
+	for (size_t w = 0; w < run->nworkers; w++) {
+		orch_worker *worker = run->workers[w];
+		int fresh;
+		if (worker->down || worker->running >= worker->slots ||
+		    !orch_worker_can_run(worker, &t->needs))
+			continue;
+		/* a retry prefers a worker it has not failed on */
+		fresh = !orch_strvec_contains(&st->workers_tried, worker->name);
+		if (!best || (fresh && !best_fresh) ||
+		    (fresh == best_fresh && worker->running * best->slots <
+						    best->running * worker->slots)) {
+			best = worker;
+			best_fresh = fresh;
+		}
+	}
+	return best;
+}
+
+static int any_worker_can_run(struct run *run, size_t task)
+{
+	for (size_t w = 0; w < run->nworkers; w++)
+		if (orch_worker_can_run(run->workers[w], &run->plan->tasks[task].needs))
+			return 1;
+	return 0;
+}
+
+/* Start `task` on `worker`: lease, start commit, claim, start. */
+static int dispatch(struct run *run, size_t task, orch_worker *worker)
+{
+	struct task_rt *rt = &run->rt[task];
+	const orch_task *t = &run->plan->tasks[task];
+	const orch_graph *g = run->graph;
+	orch_lease lease;
+	orch_job_spec spec = {0};
+	struct claim claim = {0};
+	git_oid base, start, *deps = NULL;
+	orch_strvec conflicts = {0};
+	char lease_name[256], branch[512], *message = NULL, *pid_path = NULL;
+	size_t ndeps = 0;
+	int error;
+
+	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
+	pid_path = orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
+	fill_lease(run, &lease, t->id, worker->name, run->states[task].attempts + 1, pid_path);
+	error = take_lock(&rt->lease, run, lease_name, &lease);
+	if (error == ORCH_ELOCKED) {
+		error = 0; /* someone else runs it */
+		goto done;
+	}
+	if (error < 0)
+		goto done;
+	if ((error = take_pair_locks(run, task)) < 0) {
+		orch_store_lease_release(run->store, run->plan->name, lease_name, &rt->lease);
+		error = error == ORCH_ELOCKED ? 0 : error;
+		goto done;
+	}
+	/* start commit: the recorded base with the dependencies' results */
+	git_oid_fromstr(&base, run->plan->base_commit);
+	deps = orch_calloc(g->dep_start[task + 1] - g->dep_start[task] + 1, sizeof(git_oid));
+	for (size_t k = g->dep_start[task]; k < g->dep_start[task + 1]; k++) {
+		const char *c = run->states[g->deps[k]].commit;
+		if (c && git_oid_fromstr(&deps[ndeps], c) == 0)
+			ndeps++;
+	}
+	error = orch_run_start_commit(&start, &conflicts, run->repo, &base, deps, ndeps,
+				      run->plan->name, t->id);
+	if (error == ORCH_ECONFLICT) {
+		/* record it as a conflict (one claim, then the outcome) */
+		claim.run = run;
+		claim.task = task;
+		claim.worker = worker->name;
+		claim.base = run->plan->base_commit;
+		if (orch_store_update(run->store, run->plan->name, claim_cb, &claim, NULL) == 0) {
+			struct outcome o = {0};
+			o.task = task;
+			o.attempt = claim.attempt;
+			o.state = ORCH_STATE_CONFLICT;
+			o.exit_status = -1;
+			o.duration_ms = 0;
+			o.error = orch_error_message();
+			o.paths = &conflicts;
+			o.worker = worker->name;
+			record(run, &o);
+		}
+		release_task_lease(run, task);
+		sync_states(run);
+		error = 0;
+		goto done;
+	}
+	if (error < 0) {
+		release_task_lease(run, task);
+		goto done;
+	}
+	git_oid_tostr(rt->base, sizeof(rt->base), &start);
+	claim.run = run;
+	claim.task = task;
+	claim.worker = worker->name;
+	claim.base = rt->base;
+	error = orch_store_update(run->store, run->plan->name, claim_cb, &claim, NULL);
+	if (error == ORCH_ENOCHANGE) {
+		release_task_lease(run, task);
+		sync_states(run);
+		error = 0;
+		goto done;
+	}
+	if (error < 0) {
+		release_task_lease(run, task);
+		goto done;
+	}
+	rt->attempt = claim.attempt;
+	message = result_message(run->plan, t, rt->attempt);
+	snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s", run->plan->name, t->id);
+	spec.plan = run->plan->name;
+	spec.task = t->id;
+	spec.attempt = rt->attempt;
+	spec.base = rt->base;
+	spec.branch = branch;
+	spec.command = orch_plan_command(run->plan, t);
+	spec.prompt = t->prompt;
+	spec.message = message;
+	rt->worker = worker;
+	rt->started_mono = orch_monotonic_ms();
+	rt->last_renew = rt->started_mono;
+	rt->timed_out = rt->cancelled = 0;
+	worker->running++;
+	run->ours++;
+	sync_states(run);
+	if ((error = worker->ops->start(&rt->job, worker, &spec)) < 0) {
+		/* could not even start: an attempt that failed */
+		orch_job_result res = {0};
+		res.phase = ORCH_JOB_EXITED;
+		res.exit_status = -1;
+		snprintf(res.error, sizeof(res.error), "cannot start: %s", orch_error_message());
+		rt->job = NULL;
+		worker->running--;
+		run->ours--;
+		struct outcome o = {0};
+		int retries = orch_plan_task_retries(run->plan, t);
+		o.task = task;
+		o.attempt = rt->attempt;
+		o.state = rt->attempt > retries ? ORCH_STATE_FAILED : ORCH_STATE_READY;
+		o.exit_status = -1;
+		o.error = res.error;
+		o.worker = worker->name;
+		o.not_before_ms = orch_now_ms() + backoff_ms(rt->attempt);
+		error = record(run, &o);
+		release_task_lease(run, task);
+		sync_states(run);
+		note(run, "%s: %s", t->id, res.error);
+		goto done;
+	}
+	{
+		orch_run_event event = {0};
+		event.kind = ORCH_RUN_EVENT_START;
+		event.task = t->id;
+		event.worker = worker->name;
+		event.attempt = rt->attempt;
+		emit(run, &event);
+	}
+done:
+	orch_strvec_free(&conflicts);
+	free(deps);
+	free(message);
+	free(pid_path);
+	return error;
+}
+
+/* Pending or ready tasks downstream of a dead end become skipped. */
+static int propagate_skips(struct run *run)
+{
+	struct skip skip = {run, NULL, 0};
+	const orch_graph *g = run->graph;
+	int error = 0;
+
+	for (size_t i = 0; i < run->plan->ntasks; i++) {
+		orch_state s = run->states[i].state;
+		if (s != ORCH_STATE_PENDING && s != ORCH_STATE_READY)
+			continue;
+		for (size_t k = g->dep_start[i]; k < g->dep_start[i + 1]; k++) {
+			if (is_dead_end(run->states[g->deps[k]].state)) {
+				if (!skip.tasks)
+					skip.tasks = orch_malloc(run->plan->ntasks * sizeof(size_t));
+				skip.tasks[skip.count++] = i;
+				break;
+			}
+		}
+	}
+	if (skip.count) {
+		error = orch_store_update(run->store, run->plan->name, skip_cb, &skip, NULL);
+		if (error == ORCH_ENOCHANGE)
+			error = 0;
+		if (error == 0)
+			error = sync_states(run);
+	}
+	free(skip.tasks);
+	return error;
+}
+
+static orch_worker *find_worker(struct run *run, const char *name)
+{
+	for (size_t w = 0; w < run->nworkers; w++)
+		if (name && !strcmp(run->workers[w]->name, name))
+			return run->workers[w];
+	return NULL;
+}
+
+/* Did the attempt leave a committed result on its branch? */
+static int result_on_branch(git_oid *out, struct run *run, size_t task, int attempt)
+{
+	char branch[512], want_task[256], want_attempt[64];
+	git_commit *commit = NULL;
+	const char *msg;
+	int found = 0;
+
+	snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s", run->plan->name,
+		 run->plan->tasks[task].id);
+	if (git_reference_name_to_id(out, run->repo, branch) < 0 ||
+	    git_commit_lookup(&commit, run->repo, out) < 0)
+		return 0;
+	msg = git_commit_message(commit);
+	snprintf(want_task, sizeof(want_task), "\nOrchestrate-Task: %s\n", run->plan->tasks[task].id);
+	snprintf(want_attempt, sizeof(want_attempt), "\nOrchestrate-Attempt: %d\n", attempt);
+	snprintf(branch, sizeof(branch), "\nOrchestrate-Plan: %s\n", run->plan->name);
+	found = msg && strstr(msg, want_task) && strstr(msg, want_attempt) && strstr(msg, branch);
+	git_commit_free(commit);
+	return found;
+}
+
+/*
+ * A task recorded as running: if its lease is stale (owner gone), take the
+ * attempt over: adopt it if it still runs or ended, collect a result
+ * already committed, or make it ready again.
+ */
+static int recover(struct run *run, size_t task)
+{
+	struct task_rt *rt = &run->rt[task];
+	const orch_task *t = &run->plan->tasks[task];
+	const orch_task_state *st = &run->states[task];
+	orch_lease seen = {0}, mine;
+	git_oid seen_oid, result;
+	char name[256], branch[512], *pid_path = NULL, *message = NULL;
+	orch_worker *worker;
+	int error, have_lease = 0;
+
+	snprintf(name, sizeof(name), "task/%s", t->id);
+	pid_path = orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
+	fill_lease(run, &mine, t->id, st->worker, st->attempts, pid_path);
+	error = orch_store_lease_read(&seen, &seen_oid, run->store, run->plan->name, name);
+	if (error == ORCH_ENOTFOUND) {
+		error = orch_store_lease_acquire(&rt->lease, run->store, run->plan->name, name, &mine);
+		if (error == ORCH_ELOCKED || error == ORCH_EEXISTS) {
+			error = 0;
+			goto done;
+		}
+	} else if (error == 0) {
+		if (!lease_is_stale(run, &seen)) {
+			goto done; /* a live orchestrator runs it */
+		}
+		error = orch_store_lease_break(&rt->lease, run->store, run->plan->name, name,
+					       &seen_oid, &mine);
+		if (error == ORCH_EMODIFIED) {
+			error = 0;
+			goto done;
+		}
+	}
+	if (error < 0)
+		goto done;
+	have_lease = 1;
+	worker = find_worker(run, st->worker);
+	snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s", run->plan->name, t->id);
+	if (worker && st->base) {
+		orch_job_spec spec = {0};
+		message = result_message(run->plan, t, st->attempts);
+		spec.plan = run->plan->name;
+		spec.task = t->id;
+		spec.attempt = st->attempts;
+		spec.base = st->base;
+		spec.branch = branch;
+		spec.command = orch_plan_command(run->plan, t);
+		spec.prompt = t->prompt;
+		spec.message = message;
+		/* a result committed but not recorded: record it, never re-run */
+		if (result_on_branch(&result, run, task, st->attempts)) {
+			orch_job_result res = {0};
+			if (worker->ops->reap)
+				worker->ops->reap(worker, seen.task ? &seen : &mine);
+			res.phase = ORCH_JOB_EXITED;
+			res.has_result = 1;
+			res.result = result;
+			/* the adopted job (if any) carries the output and the worktree */
+			rt->job = NULL;
+			if (worker->ops->adopt &&
+			    worker->ops->adopt(&rt->job, worker, &spec, seen.task ? &seen : &mine) < 0)
+				rt->job = NULL;
+			rt->worker = worker;
+			rt->attempt = st->attempts;
+			rt->started_mono = orch_monotonic_ms() -
+					   (st->started_ms ? orch_now_ms() - st->started_ms : 0);
+			worker->running++;
+			run->ours++;
+			note(run, "%s: result of attempt %d found on its branch; recorded",
+			     t->id, st->attempts);
+			error = conclude(run, task, &res);
+			have_lease = 0;
+			goto done;
+		}
+		if (worker->ops->adopt &&
+		    worker->ops->adopt(&rt->job, worker, &spec, seen.task ? &seen : &mine) == 0) {
+			orch_run_event event = {0};
+			rt->worker = worker;
+			rt->attempt = st->attempts;
+			snprintf(rt->base, sizeof(rt->base), "%s", st->base);
+			rt->started_mono = orch_monotonic_ms() -
+					   (st->started_ms ? orch_now_ms() - st->started_ms : 0);
+			rt->last_renew = 0;
+			worker->running++;
+			run->ours++;
+			note(run, "%s: attempt %d left by a stopped run is adopted", t->id, st->attempts);
+			event.kind = ORCH_RUN_EVENT_START;
+			event.task = t->id;
+			event.worker = worker->name;
+			event.attempt = rt->attempt;
+			emit(run, &event);
+			have_lease = 0; /* kept while it runs */
+			goto done;
+		}
+		if (worker->ops->reap && (error = worker->ops->reap(worker, seen.task ? &seen : &mine)) < 0)
+			goto done;
+	}
+	{
+		/* nothing left of it: ready again, without using a retry */
+		struct outcome o = {0};
+		o.task = task;
+		o.attempt = st->attempts;
+		o.state = ORCH_STATE_READY;
+		o.exit_status = -1;
+		o.error = "interrupted (its orchestrator stopped)";
+		o.worker = st->worker ? st->worker : "?";
+		error = record(run, &o);
+		note(run, "%s: attempt %d was interrupted; ready again", t->id, st->attempts);
+	}
+done:
+	if (have_lease)
+		release_task_lease(run, task);
+	orch_lease_clear(&seen);
+	free(pid_path);
+	free(message);
+	return error;
+}
+
+static int renew_leases(struct run *run, int64_t now)
+{
+	for (size_t i = 0; i < run->plan->ntasks; i++) {
+		struct task_rt *rt = &run->rt[i];
+		orch_lease lease;
+		char name[256], *pid_path;
+		if (!rt->job || now - rt->last_renew < ORCH_LEASE_RENEW_MS)
+			continue;
+		snprintf(name, sizeof(name), "task/%s", run->plan->tasks[i].id);
+		pid_path = orch_worker_local_pid_path(run->repo, run->plan->name, run->plan->tasks[i].id);
+		fill_lease(run, &lease, run->plan->tasks[i].id, rt->worker->name, rt->attempt, pid_path);
+		if (orch_store_lease_renew(&rt->lease, run->store, run->plan->name, name, &lease) < 0)
+			note(run, "warning: cannot renew the lease of '%s': %s",
+			     run->plan->tasks[i].id, orch_error_message());
+		free(pid_path);
+		rt->last_renew = now;
+		for (size_t k = 0; k < rt->locks.count; k++) {
+			fill_lease(run, &lease, NULL, NULL, 0, NULL);
+			orch_store_lease_renew(&rt->lock_oids[k], run->store, run->plan->name,
+					       rt->locks.items[k], &lease);
+		}
+	}
+	return 0;
+}
+
+static int build_overlaps(struct run *run)
+{
+	size_t n = run->plan->ntasks;
+	size_t *count = orch_calloc(n + 1, sizeof(size_t));
+	int error;
+
+	if ((error = orch_graph_overlaps(&run->overlaps, &run->noverlaps, run->graph, run->plan)) < 0) {
+		free(count);
+		return error;
+	}
+	for (size_t i = 0; i < run->noverlaps; i++) {
+		count[run->overlaps[i].a]++;
+		count[run->overlaps[i].b]++;
+	}
+	run->ov_start = orch_calloc(n + 1, sizeof(size_t));
+	for (size_t i = 0; i < n; i++)
+		run->ov_start[i + 1] = run->ov_start[i] + count[i];
+	run->ov = orch_calloc(run->ov_start[n] + 1, sizeof(size_t));
+	memset(count, 0, (n + 1) * sizeof(size_t));
+	for (size_t i = 0; i < run->noverlaps; i++) {
+		size_t a = run->overlaps[i].a, b = run->overlaps[i].b;
+		run->ov[run->ov_start[a] + count[a]++] = b;
+		run->ov[run->ov_start[b] + count[b]++] = a;
+	}
+	free(count);
+	return 0;
+}
+
+static int open_workers(struct run *run, const orch_config *config)
+{
+	int error;
+
+	run->workers = orch_calloc(config->nworkers + 1, sizeof(orch_worker *));
+	for (size_t w = 0; w < config->nworkers; w++) {
+		const orch_worker_config *wc = &config->workers[w];
+		orch_worker *worker = NULL;
+		if (run->opts->only && run->opts->only->count &&
+		    !orch_strvec_contains(run->opts->only, wc->name))
+			continue;
+		if ((error = orch_worker_open(&worker, wc, run->repo, run->token)) < 0)
+			return error;
+		if (run->opts->jobs > 0 && orch_worker_is_local(wc))
+			worker->slots = run->opts->jobs;
+		run->workers[run->nworkers++] = worker;
+	}
+	if (run->opts->only) {
+		for (size_t i = 0; i < run->opts->only->count; i++)
+			if (!find_worker(run, run->opts->only->items[i])) {
+				orch_error_set("no worker named '%s' is configured",
+					       run->opts->only->items[i]);
+				orch_error_hint("'git orchestrate workers' lists them");
+				return ORCH_EINVALID;
+			}
+	}
+	if (!run->nworkers) {
+		orch_error_set("no worker to run on");
+		orch_error_hint("configure one in orchestrate.ini, or drop --worker");
+		return ORCH_EINVALID;
+	}
+	return 0;
+}
+
+/* Stop every attempt of ours and record it ready again (Ctrl-C). */
+static int stop_all(struct run *run)
+{
+	int64_t deadline;
+	int error = 0;
+
+	for (size_t i = 0; i < run->plan->ntasks; i++)
+		if (run->rt[i].job)
+			run->rt[i].worker->ops->cancel(run->rt[i].worker, run->rt[i].job);
+	deadline = orch_monotonic_ms() + 15000;
+	while (run->ours > 0 && orch_monotonic_ms() < deadline) {
+		for (size_t i = 0; i < run->plan->ntasks; i++) {
+			struct task_rt *rt = &run->rt[i];
+			orch_job_result res;
+			struct outcome o = {0};
+			if (!rt->job)
+				continue;
+			if (rt->worker->ops->poll(&res, rt->worker, rt->job) < 0 ||
+			    res.phase == ORCH_JOB_RUNNING)
+				continue;
+			rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
+			keep_tail(&rt->output);
+			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
+			rt->job = NULL;
+			o.task = i;
+			o.attempt = rt->attempt;
+			o.state = ORCH_STATE_READY;
+			o.exit_status = res.exit_status;
+			o.duration_ms = orch_monotonic_ms() - rt->started_mono;
+			o.error = "interrupted";
+			o.worker = rt->worker->name;
+			o.log = &rt->output;
+			if (record(run, &o) < 0)
+				error = -1;
+			rt->worker->running--;
+			run->ours--;
+			release_task_lease(run, i);
+		}
+		usleep(POLL_BUSY_MS * 1000);
+	}
+	return error;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int loop(struct run *run)
+{
+	int error = 0;
+
+	for (;;) {
+		int64_t mono = orch_monotonic_ms(), now = orch_now_ms();
+		int progressed = 0, waiting = 0;
+		int64_t next_wake = POLL_IDLE_MS;
+
+		if (run->opts->interrupted && *run->opts->interrupted)
+			return ORCH_EINTR;
+		/* attempts of ours */
+		for (size_t i = 0; i < run->plan->ntasks; i++) {
+			struct task_rt *rt = &run->rt[i];
+			orch_job_result res;
+			int64_t timeout;
+			if (!rt->job)
+				continue;
+			rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
+			keep_tail(&rt->output);
+			timeout = orch_plan_task_timeout(run->plan, &run->plan->tasks[i]);
+			if (timeout > 0 && !rt->timed_out && mono - rt->started_mono > timeout) {
+				rt->timed_out = 1;
+				rt->worker->ops->cancel(rt->worker, rt->job);
+			}
+			if (run->states[i].state == ORCH_STATE_CANCELLED && !rt->cancelled) {
+				rt->cancelled = 1;
+				rt->worker->ops->cancel(rt->worker, rt->job);
+			}
+			if ((error = rt->worker->ops->poll(&res, rt->worker, rt->job)) < 0)
+				return error;
+			if (res.phase == ORCH_JOB_RUNNING)
+				continue;
+			if ((error = conclude(run, i, &res)) < 0)
+				return error;
+			progressed = 1;
+		}
+		renew_leases(run, mono);
+		if (mono - run->last_sync >= SYNC_MS && (error = sync_states(run)) < 0)
+			return error;
+		if ((error = propagate_skips(run)) < 0)
+			return error;
+		/* dispatch: best startable task first, onto a free matching slot */
+		for (;;) {
+			size_t best = (size_t)-1;
+			orch_worker *worker = NULL;
+			for (size_t i = 0; i < run->plan->ntasks; i++) {
+				if (!startable(run, i, now))
+					continue;
+				if (best != (size_t)-1 &&
+				    orch_graph_compare_ready(run->graph, run->bottom, i, best) >= 0)
+					continue;
+				if (!pick_worker(run, i)) {
+					if (!any_worker_can_run(run, i) && !run->rt[i].unrunnable) {
+						run->rt[i].unrunnable = 1;
+						note(run, "%s: no worker has every capability it needs",
+						     run->plan->tasks[i].id);
+					}
+					continue;
+				}
+				best = i;
+			}
+			if (best == (size_t)-1)
+				break;
+			worker = pick_worker(run, best);
+			if ((error = dispatch(run, best, worker)) < 0)
+				return error;
+			if (!run->rt[best].job)
+				run->rt[best].unrunnable = 0;
+			progressed = 1;
+			if (!run->rt[best].job)
+				break; /* lost a race or conflicted: re-read first */
+		}
+		/* anything left that might still run? */
+		for (size_t i = 0; i < run->plan->ntasks; i++) {
+			const orch_task_state *st = &run->states[i];
+			if (run->rt[i].unrunnable)
+				continue;
+			if (st->state == ORCH_STATE_RUNNING) {
+				waiting = 1;
+				if (!run->rt[i].job && mono - run->last_sync < 5)
+					recover(run, i);
+			} else if (st->state == ORCH_STATE_READY || st->state == ORCH_STATE_PENDING) {
+				waiting = 1;
+				if (st->not_before_ms > now && st->not_before_ms - now < next_wake)
+					next_wake = st->not_before_ms - now;
+			}
+		}
+		if (mono - run->last_tick >= 1000) {
+			orch_run_event event = {0};
+			event.kind = ORCH_RUN_EVENT_TICK;
+			emit(run, &event);
+			run->last_tick = mono;
+		}
+		if (!waiting && run->ours == 0)
+			return 0;
+		if (!progressed)
+			sleep_ms(run->ours ? POLL_BUSY_MS : (next_wake > 0 ? next_wake : 1));
+	}
+}
+
+int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config,
+	     const orch_run_options *opts)
+{
+	struct run run = {0};
+	int64_t *durations = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	run.store = store;
+	run.repo = orch_store_repo(store);
+	run.opts = opts;
+	run.started_mono = orch_monotonic_ms();
+	gethostname(run.host, sizeof(run.host) - 1);
+	srand((unsigned)(getpid() ^ orch_now_ms()));
+	snprintf(run.token, sizeof(run.token), "%d-%lld-%d", (int)getpid(),
+		 (long long)orch_now_ms(), rand());
+	if ((error = orch_store_load_plan(&run.plan, NULL, store, opts->plan)) < 0)
+		goto done;
+	durations = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
+	for (size_t i = 0; i < run.plan->ntasks; i++)
+		durations[i] = -1;
+	if ((error = orch_store_learned_durations(durations, store, run.plan)) < 0)
+		goto done;
+	for (size_t i = 0; i < run.plan->ntasks; i++)
+		if (run.plan->tasks[i].duration_ms >= 0 || durations[i] < 0)
+			durations[i] = run.plan->tasks[i].duration_ms >= 0 ? run.plan->tasks[i].duration_ms : 60000;
+	if ((error = orch_graph_build(&run.graph, run.plan, durations)) < 0)
+		goto done;
+	run.bottom = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
+	if ((error = orch_graph_bottom_levels(run.bottom, run.graph)) < 0 ||
+	    (error = build_overlaps(&run)) < 0)
+		goto done;
+	run.states = orch_calloc(run.plan->ntasks + 1, sizeof(orch_task_state));
+	run.rt = orch_calloc(run.plan->ntasks + 1, sizeof(struct task_rt));
+	for (size_t i = 0; i < run.plan->ntasks; i++)
+		orch_task_state_init(&run.states[i]);
+	if ((error = open_workers(&run, config)) < 0 || (error = sync_states(&run)) < 0)
+		goto done;
+	/* what a stopped run left: attempts recorded running */
+	for (size_t i = 0; i < run.plan->ntasks; i++)
+		if (run.states[i].state == ORCH_STATE_RUNNING &&
+		    (error = recover(&run, i)) < 0)
+			goto done;
+	if ((error = sync_states(&run)) < 0)
+		goto done;
+	error = loop(&run);
+	if (error == ORCH_EINTR || (opts->interrupted && *opts->interrupted)) {
+		stop_all(&run);
+		out->interrupted = 1;
+		error = ORCH_EINTR;
+		orch_error_set("interrupted; running tasks were stopped and are ready again");
+		orch_error_hint("'git orchestrate run %s' resumes", run.plan->name);
+	} else if (error < 0) {
+		char saved[1024];
+		snprintf(saved, sizeof(saved), "%s", orch_error_message());
+		stop_all(&run);
+		orch_error_set("%s", saved);
+	}
+	sync_states(&run);
+	for (size_t i = 0; i < run.plan->ntasks; i++)
+		out->counts[run.states[i].state]++;
+done:
+	if (run.workers) {
+		for (size_t w = 0; w < run.nworkers; w++)
+			run.workers[w]->ops->close(run.workers[w]);
+		free(run.workers);
+	}
+	if (run.rt) {
+		for (size_t i = 0; i < run.plan->ntasks; i++) {
+			orch_buf_free(&run.rt[i].output);
+			orch_strvec_free(&run.rt[i].locks);
+			free(run.rt[i].lock_oids);
+		}
+		free(run.rt);
+	}
+	if (run.states) {
+		for (size_t i = 0; i < run.plan->ntasks; i++)
+			orch_task_state_clear(&run.states[i]);
+		free(run.states);
+	}
+	orch_graph_overlaps_free(run.overlaps, run.noverlaps);
+	free(run.ov_start);
+	free(run.ov);
+	free(run.bottom);
+	free(durations);
+	orch_graph_free(run.graph);
+	orch_plan_free(run.plan);
+	return error;
+}

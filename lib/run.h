@@ -1,0 +1,79 @@
+#ifndef ORCH_RUN_H
+#define ORCH_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+#include "util.h"
+
+/*
+ * The run loop: dispatches a stored plan's ready tasks onto worker slots
+ * (priority, then longest remaining critical path), enforces timeouts,
+ * retries with backoff, records every transition in the store under a
+ * lease, and resumes what a dead orchestrator left behind. It prints
+ * nothing: progress goes to the on_event callback.
+ */
+
+typedef enum {
+	ORCH_RUN_EVENT_START,  /* an attempt started (or was adopted) */
+	ORCH_RUN_EVENT_END,    /* an attempt ended; state = what was recorded */
+	ORCH_RUN_EVENT_TICK,   /* about once a second, for a live status line */
+	ORCH_RUN_EVENT_NOTE    /* something worth a line: message */
+} orch_run_event_kind;
+
+typedef struct {
+	orch_run_event_kind kind;
+	const char *task;    /* START, END */
+	const char *worker;  /* START, END */
+	int attempt;
+	orch_state state;    /* END: recorded state (ready again for a retry) */
+	int64_t duration_ms; /* END */
+	const char *message; /* END: why it failed; NOTE: the note */
+	size_t done, running, queued, failed; /* whole plan, now */
+	int64_t elapsed_ms;
+	int64_t eta_ms;      /* -1 when unknown */
+} orch_run_event;
+
+typedef struct {
+	const char *plan;
+	int jobs;                  /* -j N: slots of the local worker; 0: configured */
+	const orch_strvec *only;   /* --worker NAME...: use only these (may be NULL) */
+	int merge;                 /* merge each task as soon as it is done */
+	volatile int *interrupted; /* set asynchronously to stop (Ctrl-C) */
+	void (*on_event)(const orch_run_event *event, void *payload);
+	void *payload;
+} orch_run_options;
+
+typedef struct {
+	size_t counts[ORCH_STATE__COUNT];
+	int interrupted;
+} orch_run_summary;
+
+/*
+ * Run plan opts->plan until no task can make progress. Returns 0 when the
+ * loop ended normally (see summary counts for failures), ORCH_EINTR when
+ * interrupted (running attempts were stopped and recorded ready again), or
+ * an error. Safe to run concurrently with other orchestrators of the same
+ * plan: they share the work through leases.
+ */
+int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config,
+	     const orch_run_options *opts);
+
+/*
+ * The start commit of a task: `base` with the result commits of `deps`
+ * merged in (fast-forward where possible, else an in-memory merge commit).
+ * On conflict returns ORCH_ECONFLICT with the paths in *conflicts.
+ */
+int orch_run_start_commit(git_oid *out, orch_strvec *conflicts, git_repository *repo,
+			  const git_oid *base, const git_oid *deps, size_t ndeps,
+			  const char *plan, const char *task);
+
+/*
+ * 1 when nobody renews `lease` any more: it expired, or its owner was a
+ * process of this host that is gone.
+ */
+int orch_run_lease_is_stale(const orch_lease *lease);
+
+#endif

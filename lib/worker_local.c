@@ -1,0 +1,610 @@
+/*
+ * The local worker: task attempts in linked worktrees of this repository,
+ * under $GIT_DIR/orchestrate/worktrees/<plan>/<task>, each command in a
+ * process group (session) of its own.
+ *
+ * The command runs under a small sh wrapper that writes its exit status to
+ * a file when it ends, and the pid of the group goes to a pid file first:
+ * so an attempt outlives a crashed orchestrator, and the next run can wait
+ * for it and collect its result instead of running it twice (adopt).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "worker.h"
+
+#define KILL_GRACE_MS 5000
+
+typedef struct {
+	orch_worker parent;
+	git_repository *repo;
+	char *token;
+	char *root; /* $GIT_DIR/orchestrate */
+} local_worker;
+
+struct orch_job {
+	char *name;      /* "<plan>+<task>": worktree name and file stem */
+	char *worktree;
+	char *branch;
+	char *message;
+	git_oid base;
+	char *log_path;
+	char *pid_path;
+	char *status_path;
+	char *prompt_path;
+	pid_t pid;       /* our child, or 0 when adopted */
+	pid_t pgid;
+	int exited;
+	int exit_status;
+	off_t log_offset;
+	int64_t term_sent_ms; /* when SIGTERM went out, 0 if not */
+	int finished_poll;
+	orch_job_result result;
+};
+
+static int mkdirs(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return orch_error_set("path too long: '%s'", path);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return orch_error_os("cannot create '%s'", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return orch_error_os("cannot create '%s'", buf);
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path);
+	return unlink(path);
+}
+
+/* rm -rf, for our own directories only. */
+static int remove_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : orch_error_os("cannot remove '%s'", path);
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return orch_error_os("cannot remove '%s'", path);
+	return 0;
+}
+
+static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *pathf(const char *fmt, ...)
+{
+	va_list ap;
+	orch_buf buf = {0};
+	char tmp[4096];
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	orch_buf_puts(&buf, tmp);
+	return orch_buf_detach(&buf);
+}
+
+static void job_free(orch_job *job)
+{
+	if (!job)
+		return;
+	free(job->name);
+	free(job->worktree);
+	free(job->branch);
+	free(job->message);
+	free(job->log_path);
+	free(job->pid_path);
+	free(job->status_path);
+	free(job->prompt_path);
+	free(job);
+}
+
+static orch_job *job_new(local_worker *lw, const orch_job_spec *spec)
+{
+	orch_job *job = orch_calloc(1, sizeof(*job));
+
+	job->name = pathf("%s+%s", spec->plan, spec->task);
+	job->worktree = pathf("%s/worktrees/%s/%s", lw->root, spec->plan, spec->task);
+	job->branch = orch_strdup(spec->branch);
+	job->message = orch_strdup(spec->message);
+	job->log_path = pathf("%s/run/%s.log", lw->root, job->name);
+	job->pid_path = pathf("%s/run/%s.pid", lw->root, job->name);
+	job->status_path = pathf("%s/run/%s.status", lw->root, job->name);
+	job->prompt_path = pathf("%s/run/%s.prompt", lw->root, job->name);
+	git_oid_fromstr(&job->base, spec->base);
+	return job;
+}
+
+/* Remove a worktree of ours (admin files and directory), if there is one. */
+static int drop_worktree(local_worker *lw, const char *name, const char *path)
+{
+	git_worktree *wt = NULL;
+	git_worktree_prune_options opts;
+	int error;
+
+	git_worktree_prune_options_init(&opts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+
+	opts.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED |
+		     GIT_WORKTREE_PRUNE_WORKING_TREE;
+	if (git_worktree_lookup(&wt, lw->repo, name) == 0) {
+		error = git_worktree_prune(wt, &opts);
+		git_worktree_free(wt);
+		if (error < 0)
+			return orch_error_git(error, "cannot remove worktree '%s'", path);
+	}
+	return remove_tree(path);
+}
+
+static int write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0)
+		return orch_error_os("cannot write '%s'", path);
+	while (len > 0) {
+		ssize_t n = write(fd, text, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			orch_error_os("cannot write '%s'", path);
+			close(fd);
+			return ORCH_ERROR;
+		}
+		text += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) < 0)
+		return orch_error_os("cannot write '%s'", path);
+	return 0;
+}
+
+/*
+ * The wrapper: runs the task's command with sh -c, then records its exit
+ * status atomically. Fixed text; the command and paths are arguments.
+ */
+static const char wrapper[] =
+	"echo $$ >\"$2.tmp\" && mv \"$2.tmp\" \"$2\" || exit 125\n"
+	"/bin/sh -c \"$1\"\n"
+	"s=$?\n"
+	"echo $s >\"$3.tmp\" && mv \"$3.tmp\" \"$3\"\n"
+	"exit $s\n";
+
+static int spawn(orch_job *job, const orch_job_spec *spec, const char *worker_name)
+{
+	char attempt[16];
+	pid_t pid;
+	int logfd;
+
+	snprintf(attempt, sizeof(attempt), "%d", spec->attempt);
+	logfd = open(job->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	if (logfd < 0)
+		return orch_error_os("cannot create '%s'", job->log_path);
+	pid = fork();
+	if (pid < 0) {
+		close(logfd);
+		return orch_error_os("cannot start task '%s'", spec->task);
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		setsid();
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (chdir(job->worktree) < 0)
+			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		setenv("ORCHESTRATE_PLAN", spec->plan, 1);
+		setenv("ORCHESTRATE_TASK", spec->task, 1);
+		setenv("ORCHESTRATE_ATTEMPT", attempt, 1);
+		setenv("ORCHESTRATE_WORKER", worker_name, 1);
+		setenv("ORCHESTRATE_BASE", spec->base, 1);
+		if (spec->prompt)
+			setenv("ORCHESTRATE_PROMPT_FILE", job->prompt_path, 1);
+		else
+			unsetenv("ORCHESTRATE_PROMPT_FILE");
+		/* git must see the worktree, not an inherited repository */
+		unsetenv("GIT_DIR");
+		unsetenv("GIT_WORK_TREE");
+		unsetenv("GIT_INDEX_FILE");
+		execl("/bin/sh", "sh", "-c", wrapper, "orchestrate-task", spec->command,
+		      job->pid_path, job->status_path, (char *)NULL);
+		_exit(127);
+	}
+	close(logfd);
+	job->pid = pid;
+	job->pgid = pid;
+	return 0;
+}
+
+static int local_start(orch_job **out, orch_worker *worker, const orch_job_spec *spec)
+{
+	local_worker *lw = (local_worker *)worker;
+	orch_job *job = job_new(lw, spec);
+	git_reference *branch = NULL;
+	git_worktree *wt = NULL;
+	git_worktree_add_options opts;
+	char *parent_dir = NULL, *run_dir = NULL;
+	int error;
+
+	*out = NULL;
+	git_worktree_add_options_init(&opts, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	parent_dir = pathf("%s/worktrees/%s", lw->root, spec->plan);
+	run_dir = pathf("%s/run", lw->root);
+	if ((error = mkdirs(parent_dir)) < 0 || (error = mkdirs(run_dir)) < 0)
+		goto done;
+	unlink(job->status_path);
+	unlink(job->pid_path);
+	if ((error = drop_worktree(lw, job->name, job->worktree)) < 0)
+		goto done;
+	if ((error = git_reference_create(&branch, lw->repo, spec->branch, &job->base, 1,
+					  "orchestrate: start attempt")) < 0) {
+		error = orch_error_git(error, "cannot create branch '%s'", spec->branch);
+		goto done;
+	}
+	opts.ref = branch;
+	if ((error = git_worktree_add(&wt, lw->repo, job->name, job->worktree, &opts)) < 0) {
+		error = orch_error_git(error, "cannot create worktree '%s'", job->worktree);
+		goto done;
+	}
+	if (spec->prompt &&
+	    (error = write_file(job->prompt_path, spec->prompt, strlen(spec->prompt))) < 0)
+		goto done;
+	if ((error = spawn(job, spec, worker->name)) < 0)
+		goto done;
+	*out = job;
+	job = NULL;
+done:
+	git_worktree_free(wt);
+	git_reference_free(branch);
+	free(parent_dir);
+	free(run_dir);
+	job_free(job);
+	return error;
+}
+
+/* Commit everything in the worktree (new, changed, deleted; .gitignore
+ * respected) on its branch, on top of the attempt's start commit. */
+static int commit_result(git_oid *out, orch_job *job)
+{
+	git_repository *wtrepo = NULL;
+	git_index *index = NULL;
+	git_tree *tree = NULL;
+	git_commit *parent = NULL;
+	git_signature *sig = NULL;
+	git_oid tree_id;
+	char *all[] = {"*"};
+	git_strarray spec = {all, 1};
+	int error;
+
+	if ((error = git_repository_open(&wtrepo, job->worktree)) < 0 ||
+	    (error = git_repository_index(&index, wtrepo)) < 0 ||
+	    (error = git_index_add_all(index, &spec, GIT_INDEX_ADD_DEFAULT, NULL, NULL)) < 0 ||
+	    (error = git_index_update_all(index, &spec, NULL, NULL)) < 0 ||
+	    (error = git_index_write(index)) < 0 ||
+	    (error = git_index_write_tree(&tree_id, index)) < 0 ||
+	    (error = git_tree_lookup(&tree, wtrepo, &tree_id)) < 0 ||
+	    (error = git_commit_lookup(&parent, wtrepo, &job->base)) < 0) {
+		error = orch_error_git(error, "cannot commit the result in '%s'", job->worktree);
+		goto done;
+	}
+	if (git_signature_default(&sig, wtrepo) < 0 &&
+	    (error = git_signature_now(&sig, "git-orchestrate", "orchestrate@localhost")) < 0) {
+		error = orch_error_git(error, "cannot make a signature");
+		goto done;
+	}
+	/* through HEAD, which is the task branch: fails if it moved */
+	if ((error = git_commit_create(out, wtrepo, "HEAD", sig, sig, NULL, job->message,
+				       tree, 1, (const git_commit **)&parent)) < 0)
+		error = orch_error_git(error, "cannot commit the result on '%s'", job->branch);
+done:
+	git_signature_free(sig);
+	git_commit_free(parent);
+	git_tree_free(tree);
+	git_index_free(index);
+	git_repository_free(wtrepo);
+	return error;
+}
+
+static int read_status_file(const char *path, int *out)
+{
+	FILE *fp = fopen(path, "r");
+	int status;
+
+	if (!fp)
+		return ORCH_ENOTFOUND;
+	if (fscanf(fp, "%d", &status) != 1) {
+		fclose(fp);
+		return ORCH_ENOTFOUND;
+	}
+	fclose(fp);
+	*out = status;
+	return 0;
+}
+
+static int group_alive(pid_t pgid)
+{
+	return pgid > 0 && (kill(-pgid, 0) == 0 || errno == EPERM);
+}
+
+static void escalate(orch_job *job)
+{
+	if (job->term_sent_ms && orch_monotonic_ms() - job->term_sent_ms > KILL_GRACE_MS &&
+	    group_alive(job->pgid))
+		kill(-job->pgid, SIGKILL);
+}
+
+static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
+{
+	int status, error;
+	(void)worker;
+
+	if (job->finished_poll) {
+		*out = job->result;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	out->phase = ORCH_JOB_RUNNING;
+	escalate(job);
+	if (!job->exited) {
+		if (job->pid > 0) {
+			pid_t r = waitpid(job->pid, &status, WNOHANG);
+			if (r == 0)
+				return 0;
+			if (r < 0)
+				return orch_error_os("cannot wait for task process %d", (int)job->pid);
+			job->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
+							     : 128 + WTERMSIG(status);
+		} else {
+			/* adopted: not our child; its wrapper leaves the status */
+			if (group_alive(job->pgid))
+				return 0;
+			if (read_status_file(job->status_path, &job->exit_status) < 0)
+				job->exit_status = 128 + SIGKILL;
+		}
+		job->exited = 1;
+		/* nothing of the task may outlive it and touch the worktree */
+		if (group_alive(job->pgid))
+			kill(-job->pgid, SIGKILL);
+	}
+	out->phase = ORCH_JOB_EXITED;
+	out->exit_status = job->exit_status;
+	if (job->exit_status == 0 && !job->term_sent_ms) {
+		if ((error = commit_result(&out->result, job)) < 0) {
+			snprintf(out->error, sizeof(out->error), "%s", orch_error_message());
+			out->exit_status = -1;
+		} else {
+			out->has_result = 1;
+		}
+	} else if (job->term_sent_ms) {
+		snprintf(out->error, sizeof(out->error), "terminated (exit status %d)",
+			 job->exit_status);
+	} else {
+		snprintf(out->error, sizeof(out->error), "exit status %d", job->exit_status);
+	}
+	job->result = *out;
+	job->finished_poll = 1;
+	return 0;
+}
+
+static int local_read_output(orch_buf *out, orch_worker *worker, orch_job *job)
+{
+	int fd = open(job->log_path, O_RDONLY);
+	char chunk[65536];
+	ssize_t n;
+	(void)worker;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : orch_error_os("cannot read '%s'", job->log_path);
+	if (lseek(fd, job->log_offset, SEEK_SET) < 0) {
+		close(fd);
+		return orch_error_os("cannot read '%s'", job->log_path);
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		orch_buf_put(out, chunk, (size_t)n);
+		job->log_offset += n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int local_cancel(orch_worker *worker, orch_job *job)
+{
+	(void)worker;
+	if (!job->exited && !job->term_sent_ms) {
+		job->term_sent_ms = orch_monotonic_ms();
+		if (job->term_sent_ms == 0)
+			job->term_sent_ms = 1;
+		if (group_alive(job->pgid))
+			kill(-job->pgid, SIGTERM);
+	}
+	return 0;
+}
+
+static int local_finish(orch_worker *worker, orch_job *job, int keep, char **out_worktree)
+{
+	local_worker *lw = (local_worker *)worker;
+	int error = 0;
+
+	if (out_worktree)
+		*out_worktree = NULL;
+	if (!job)
+		return 0;
+	if (!job->exited && job->pid > 0) {
+		/* never leave a child behind */
+		kill(-job->pgid, SIGKILL);
+		waitpid(job->pid, NULL, 0);
+	}
+	if (keep) {
+		if (out_worktree)
+			*out_worktree = orch_strdup(job->worktree);
+	} else {
+		error = drop_worktree(lw, job->name, job->worktree);
+	}
+	unlink(job->log_path);
+	unlink(job->pid_path);
+	unlink(job->status_path);
+	unlink(job->prompt_path);
+	job_free(job);
+	return error;
+}
+
+static int read_pid_file(const char *path, pid_t *out)
+{
+	int pid;
+	int error = read_status_file(path, &pid);
+
+	if (error == 0)
+		*out = (pid_t)pid;
+	return error;
+}
+
+/* Only a lease of this host can be reaped here. */
+static int same_host(const orch_lease *lease)
+{
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	return lease->host && !strcmp(lease->host, host);
+}
+
+static int local_reap(orch_worker *worker, const orch_lease *lease)
+{
+	pid_t pgid = 0;
+	(void)worker;
+
+	if (!same_host(lease)) {
+		orch_error_set("task '%s' was started on host '%s'; it cannot be stopped from here",
+			       lease->task ? lease->task : "?", lease->host ? lease->host : "?");
+		return ORCH_ELOCKED;
+	}
+	if (lease->remote_pid && read_pid_file(lease->remote_pid, &pgid) < 0)
+		return 0; /* the wrapper never started */
+	if (lease->task_pid > 0)
+		pgid = lease->task_pid;
+	if (!group_alive(pgid))
+		return 0;
+	kill(-pgid, SIGTERM);
+	for (int i = 0; i < KILL_GRACE_MS / 50 && group_alive(pgid); i++)
+		usleep(50 * 1000);
+	if (group_alive(pgid))
+		kill(-pgid, SIGKILL);
+	for (int i = 0; i < 100 && group_alive(pgid); i++)
+		usleep(10 * 1000);
+	return group_alive(pgid) ? orch_error_set("cannot stop process group %d", (int)pgid) : 0;
+}
+
+static int local_adopt(orch_job **out, orch_worker *worker, const orch_job_spec *spec,
+		       const orch_lease *lease)
+{
+	local_worker *lw = (local_worker *)worker;
+	orch_job *job;
+	pid_t pgid = 0;
+	int status;
+	struct stat st;
+
+	*out = NULL;
+	if (!same_host(lease))
+		return ORCH_ENOTFOUND;
+	job = job_new(lw, spec);
+	if (stat(job->worktree, &st) < 0 || read_pid_file(job->pid_path, &pgid) < 0) {
+		job_free(job);
+		return ORCH_ENOTFOUND;
+	}
+	job->pgid = pgid;
+	if (!group_alive(pgid) && read_status_file(job->status_path, &status) < 0) {
+		/* killed before it could say how it ended: run it again */
+		job_free(job);
+		return ORCH_ENOTFOUND;
+	}
+	/* continue the log where the dead orchestrator left it: from the start */
+	*out = job;
+	return 0;
+}
+
+static void local_close(orch_worker *worker)
+{
+	local_worker *lw = (local_worker *)worker;
+
+	if (!lw)
+		return;
+	orch_worker_base_clear(worker);
+	free(lw->token);
+	free(lw->root);
+	free(lw);
+}
+
+static const orch_worker_ops local_ops = {
+	.start = local_start,
+	.poll = local_poll,
+	.read_output = local_read_output,
+	.cancel = local_cancel,
+	.finish = local_finish,
+	.reap = local_reap,
+	.adopt = local_adopt,
+	.close = local_close,
+};
+
+int orch_worker_local_new(orch_worker **out, const orch_worker_config *config,
+			  git_repository *repo, const char *token)
+{
+	local_worker *lw = orch_calloc(1, sizeof(*lw));
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *common = git_repository_commondir(repo);
+
+	orch_worker_base_init(&lw->parent, &local_ops, config, cpus > 0 ? (int)cpus : 1);
+	lw->repo = repo;
+	lw->token = orch_strdup(token);
+	lw->root = pathf("%sorchestrate", common);
+	*out = &lw->parent;
+	return 0;
+}
+
+/* Where a local attempt's pid file lives (recorded in its lease). */
+char *orch_worker_local_pid_path(git_repository *repo, const char *plan, const char *task)
+{
+	return pathf("%sorchestrate/run/%s+%s.pid", git_repository_commondir(repo), plan, task);
+}
+
+int orch_worker_local_remove(git_repository *repo, const char *plan, const char *task)
+{
+	local_worker lw = {0};
+	char *name = pathf("%s+%s", plan, task);
+	char *path = pathf("%sorchestrate/worktrees/%s/%s", git_repository_commondir(repo),
+			   plan, task);
+	int error;
+
+	lw.repo = repo;
+	error = drop_worktree(&lw, name, path);
+	free(name);
+	free(path);
+	return error;
+}
