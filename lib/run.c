@@ -642,6 +642,10 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	o.log = &rt->output;
 	if (res->phase == ORCH_JOB_EXITED && res->has_result && !rt->timed_out && !rt->cancelled) {
 		git_oid_tostr(hex, sizeof(hex), &res->result);
+		/* fault injection for the crash-safety tests: die between the
+		 * result commit and its record */
+		if (getenv("ORCH_TEST_CRASH_BEFORE_RECORD"))
+			raise(SIGKILL);
 		o.state = ORCH_STATE_DONE;
 		o.commit = hex;
 		if ((error = record(run, &o)) < 0)

@@ -115,3 +115,17 @@ test_done () {
 	echo "# $this_test: $test_count tests, $test_failures failed"
 	[ $test_failures -eq 0 ]
 }
+
+test_path_is_missing () {
+	if [ -e "$1" ]; then
+		echo "test_path_is_missing: $1 exists" >&2
+		return 1
+	fi
+}
+
+test_path_is_file () {
+	if [ ! -f "$1" ]; then
+		echo "test_path_is_file: $1 is not a file" >&2
+		return 1
+	fi
+}

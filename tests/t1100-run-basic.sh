@@ -1,0 +1,151 @@
+#!/bin/sh
+# git orchestrate run on local slots: worktrees, branches, commits, notes.
+. "$(dirname "$0")/test-lib.sh"
+
+test_create_repo repo
+cd repo
+printf 'build/\n*.tmp\n' >.gitignore
+echo old >remove-me.txt
+git add .gitignore remove-me.txt && git commit -q -m "ignore rules"
+
+cat >p.ini <<'PLAN'
+[plan]
+name = p
+
+[task "writer"]
+run = echo "$ORCHESTRATE_TASK $ORCHESTRATE_ATTEMPT $ORCHESTRATE_WORKER" >who.txt && mkdir -p build && echo junk >build/out && echo x >a.tmp && rm remove-me.txt
+duration = 1s
+
+[task "reader"]
+run = cat who.txt >seen.txt && echo "$ORCHESTRATE_BASE" >base.txt
+depends = writer
+
+[task "nothing"]
+run = true
+
+[task "prompted"]
+prompt = Say "hi" with $(danger) and `ticks`
+  and a second line
+run = cp "$ORCHESTRATE_PROMPT_FILE" prompt-copy.txt && test "$(pwd)" = "$(git rev-parse --show-toplevel)"
+PLAN
+
+test_expect_success 'run completes every task and exits 0' '
+	git orchestrate plan p.ini >/dev/null &&
+	git orchestrate run p >out &&
+	test_grep "writer: done" out &&
+	git orchestrate status --json p >status.json &&
+	test $(grep -c "\"state\":.*\"done\"" status.json) = 4
+'
+
+test_expect_success 'each task has its branch with a result commit and trailers' '
+	for t in writer reader nothing prompted; do
+		git rev-parse --verify refs/heads/orchestrate/p/$t || return 1
+	done &&
+	git log -1 --format=%B orchestrate/p/writer >msg &&
+	test_grep "^Orchestrate-Plan: p$" msg &&
+	test_grep "^Orchestrate-Task: writer$" msg &&
+	test_grep "^Orchestrate-Attempt: 1$" msg
+'
+
+test_expect_success 'the result commit has new and deleted files and respects .gitignore' '
+	git show --name-status --format= orchestrate/p/writer >files &&
+	test_grep "^A	who.txt" files &&
+	test_grep "^D	remove-me.txt" files &&
+	test_must_fail grep build/out files &&
+	test_must_fail grep a.tmp files &&
+	git show orchestrate/p/writer:who.txt >who &&
+	test_grep "^writer 1 local" who
+'
+
+test_expect_success 'a dependent task starts from its dependency result' '
+	git show orchestrate/p/reader:seen.txt >seen &&
+	test_grep "^writer 1" seen &&
+	git show orchestrate/p/reader:base.txt >base &&
+	test "$(cat base)" = "$(git rev-parse orchestrate/p/writer)" &&
+	test "$(git rev-parse orchestrate/p/reader^)" = "$(git rev-parse orchestrate/p/writer)"
+'
+
+test_expect_success 'a task that changes nothing still gets an empty result commit' '
+	test "$(git rev-parse orchestrate/p/nothing^{tree})" = "$(git rev-parse main^{tree})" &&
+	test "$(git rev-parse orchestrate/p/nothing^)" = "$(git rev-parse main)"
+'
+
+test_expect_success 'the prompt reaches the task byte for byte, through a file' '
+	git show orchestrate/p/prompted:prompt-copy.txt >copy &&
+	printf "Say \"hi\" with \$(danger) and \`ticks\`\nand a second line" >expect &&
+	test_cmp expect copy
+'
+
+test_expect_success 'notes on result commits say plan, task, worker, attempt, duration' '
+	git notes --ref=orchestrate show orchestrate/p/writer >note &&
+	test_grep "^plan: p$" note &&
+	test_grep "^task: writer$" note &&
+	test_grep "^worker: local$" note &&
+	test_grep "^attempt: 1$" note &&
+	test_grep "^duration-ms: [0-9]" note &&
+	git log --notes=orchestrate -1 orchestrate/p/writer >log &&
+	test_grep "task: writer" log
+'
+
+test_expect_success 'worktrees are removed after success' '
+	git worktree list >wt &&
+	test $(wc -l <wt) = 1
+'
+
+test_expect_success 'the state log has one commit per change, and the task history' '
+	git log --format=%s orchestrate/plans/p >log &&
+	test_grep "^writer: started on local (attempt 1)$" log &&
+	test_grep "^writer: done on local in .* (attempt 1)$" log &&
+	git log --format=%s orchestrate/plans/p -- tasks/writer.json >tlog &&
+	test $(wc -l <tlog) -ge 3 &&
+	git show orchestrate/plans/p:tasks/writer.json >w.json &&
+	test_grep "\"commit\":.*\"$(git rev-parse orchestrate/p/writer)\"" w.json
+'
+
+test_expect_success 'output is captured into the plan state' '
+	cat >out.ini <<-PLAN &&
+	[task "talk"]
+	run = echo to-stdout; echo to-stderr >&2
+	PLAN
+	git orchestrate plan out.ini >/dev/null &&
+	git orchestrate run out >/dev/null &&
+	git show orchestrate/plans/out:logs/talk.log >log &&
+	test_grep "to-stdout" log && test_grep "to-stderr" log
+'
+
+test_expect_success 'output is bounded: the last 1 MiB is kept' '
+	cat >big.ini <<-PLAN &&
+	[task "loud"]
+	run = head -c 3000000 /dev/zero | tr "\\\\0" a; echo THE-END
+	PLAN
+	git orchestrate plan big.ini >/dev/null &&
+	git orchestrate run big >/dev/null &&
+	git cat-file -s orchestrate/plans/big:logs/loud.log >size &&
+	test "$(cat size)" -le 1048576 &&
+	git show orchestrate/plans/big:logs/loud.log | tail -c 20 >tail &&
+	test_grep THE-END tail
+'
+
+test_expect_success 'run --json prints the final status document' '
+	cat >j.ini <<-PLAN &&
+	[task "j"]
+	run = true
+	PLAN
+	git orchestrate plan j.ini >/dev/null &&
+	git orchestrate run --json j >out.json &&
+	test_grep "\"plan\":.*\"j\"" out.json &&
+	test_grep "\"state\":.*\"done\"" out.json
+'
+
+test_expect_success 'a second run of a finished plan does nothing and exits 0' '
+	before=$(git rev-parse orchestrate/plans/p) &&
+	git orchestrate run p >out &&
+	test "$(git rev-parse orchestrate/plans/p)" = "$before"
+'
+
+test_expect_success 'learned durations are used for tasks without one' '
+	git orchestrate plan --dry-run --name p2 p.ini >out &&
+	test_grep "durations learned from earlier runs: 3 tasks" out
+'
+
+test_done
