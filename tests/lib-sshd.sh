@@ -1,0 +1,149 @@
+# lib-sshd.sh: real sshd servers on 127.0.0.1 for the SSH tests. Source it
+# after test-lib.sh, then:
+#
+#   sshd_start NAME          start an sshd "worker" NAME on a free port, as
+#                            this test's own user; sets SSHD_PORT_<NAME>,
+#                            SSHD_DIR_<NAME>; stopped by pid when the script
+#                            ends (test_when_finished)
+#   sshd_stop NAME           stop it (its listener and its sessions), by pid
+#   sshd_known_hosts FILE NAME...   write the workers' host keys to FILE
+#   sshd_worker_ini NAME [key=value...]   print a [worker] section for NAME
+#
+# Keys are generated per test: $SSHD_ROOT/user_key (the user's, ed25519,
+# no passphrase) and a host key per worker. Every session starts with a
+# clean environment (SetEnv): its own git config, SHLVL=1, a short PATH.
+# Only 127.0.0.1 is used. openssh-server is installed with apt-get when
+# /usr/sbin/sshd is missing.
+
+SSHD_ROOT=$TRASH_DIRECTORY/sshd
+SSHD_USER=$(id -un)
+
+sshd__install () {
+	[ -x /usr/sbin/sshd ] && return 0
+	if command -v apt-get >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null 2>&1; }
+	fi
+	[ -x /usr/sbin/sshd ]
+}
+
+sshd__free_port () {
+	python3 -c '
+import random, socket, sys
+for _ in range(500):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p); sys.exit(0)
+sys.exit(1)'
+}
+
+sshd__port_open () {
+	python3 -c 'import socket,sys
+s=socket.socket(); s.settimeout(0.2)
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
+}
+
+sshd__setup () {
+	[ -f "$SSHD_ROOT/user_key" ] && return 0
+	sshd__install || { echo "sshd not available (apt-get install openssh-server failed)" >&2; return 1; }
+	mkdir -p "$SSHD_ROOT" /run/sshd &&
+	ssh-keygen -q -t ed25519 -N '' -C test-user -f "$SSHD_ROOT/user_key" &&
+	cp "$SSHD_ROOT/user_key.pub" "$SSHD_ROOT/authorized_keys" &&
+	chmod 600 "$SSHD_ROOT/user_key" "$SSHD_ROOT/authorized_keys"
+}
+
+sshd_start () {
+	name=$1
+	sshd__setup || return 1
+	dir=$SSHD_ROOT/$name
+	mkdir -p "$dir/work"
+	[ -f "$dir/host_key" ] ||
+		ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/host_key" || return 1
+	printf '[user]\n\tname = Worker %s\n\temail = %s@worker.invalid\n' "$name" "$name" >"$dir/gitconfig"
+	for try in 1 2 3 4 5; do
+		port=$(sshd__free_port) || return 1
+		cat >"$dir/sshd_config" <<CFG
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+AuthorizedKeysFile $SSHD_ROOT/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+PidFile $dir/sshd.pid
+PrintMotd no
+UseDNS no
+MaxStartups 100
+MaxSessions 100
+SetEnv SSHD_WORKER=$name GIT_CONFIG_GLOBAL=$dir/gitconfig GIT_CONFIG_NOSYSTEM=1 SHLVL=1 PATH=/usr/local/bin:/usr/bin:/bin
+CFG
+		rm -f "$dir/sshd.pid"
+		/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || continue
+		k=0
+		while [ $k -lt 50 ]; do
+			[ -s "$dir/sshd.pid" ] && sshd__port_open "$port" && break
+			sleep 0.1
+			k=$((k + 1))
+		done
+		if [ -s "$dir/sshd.pid" ] && sshd__port_open "$port"; then
+			eval "SSHD_PORT_$name=\$port SSHD_DIR_$name=\$dir"
+			test_when_finished "sshd_stop $name"
+			return 0
+		fi
+		[ -s "$dir/sshd.pid" ] && kill "$(cat "$dir/sshd.pid")" 2>/dev/null
+	done
+	echo "could not start sshd $name (see $dir/sshd.log)" >&2
+	return 1
+}
+
+# Stop worker NAME: its listener, then the sessions it forked (by parent pid).
+sshd_stop () {
+	dir=$SSHD_ROOT/$1
+	[ -s "$dir/sshd.pid" ] || return 0
+	pid=$(cat "$dir/sshd.pid")
+	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
+	kill "$pid" 2>/dev/null
+	for kid in $kids; do
+		grandkids=$(ps -o pid= --ppid "$kid" 2>/dev/null)
+		kill -9 "$kid" $grandkids 2>/dev/null
+	done
+	k=0
+	while [ $k -lt 50 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; k=$((k + 1)); done
+	rm -f "$dir/sshd.pid"
+}
+
+# sshd_known_hosts FILE NAME...: the [127.0.0.1]:PORT lines of these workers.
+sshd_known_hosts () {
+	file=$1
+	shift
+	: >"$file"
+	for name in "$@"; do
+		eval "port=\$SSHD_PORT_$name"
+		printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$SSHD_ROOT/$name/host_key.pub")" >>"$file"
+	done
+}
+
+# sshd_worker_ini NAME [key=value...]: a [worker "NAME"] section using the
+# generated user key and $SSHD_ROOT/known_hosts; extra keys appended.
+sshd_worker_ini () {
+	name=$1
+	shift
+	eval "port=\$SSHD_PORT_$name"
+	printf '[worker "%s"]\nhost = 127.0.0.1\nport = %s\nuser = %s\n' "$name" "$port" "$SSHD_USER"
+	printf 'identity = %s\nknown-hosts = %s\n' "$SSHD_ROOT/user_key" "$SSHD_ROOT/known_hosts"
+	printf 'workdir = %s\n' "$SSHD_ROOT/$name/work"
+	for kv in "$@"; do
+		printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
+	done
+	printf '\n'
+}
