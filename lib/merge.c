@@ -1,0 +1,955 @@
+/*
+ * Merging at the repository level: in-memory analysis, building the chain
+ * of merge commits, verify in a temporary worktree, moving a branch by
+ * compare-and-swap with its checkout, pushing with a lease. The plan-level
+ * operations on the store are in merge_run.c.
+ */
+#include "merge.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+
+extern char **environ;
+
+/* ---- path sets for the first pass ---------------------------------------- */
+
+/* The paths one side changed since a merge base, with their parent dirs. */
+typedef struct {
+	git_oid from, to;
+	char **paths; /* sorted, unique */
+	size_t count;
+} path_set;
+
+typedef struct {
+	path_set *sets;
+	size_t count, alloc;
+} path_cache;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void path_cache_free(path_cache *cache)
+{
+	for (size_t i = 0; i < cache->count; i++) {
+		for (size_t j = 0; j < cache->sets[i].count; j++)
+			free(cache->sets[i].paths[j]);
+		free(cache->sets[i].paths);
+	}
+	free(cache->sets);
+}
+
+/* Add `path` and every leading directory of it ("a/b/c" -> a, a/b, a/b/c). */
+static void push_with_parents(orch_strvec *vec, const char *path)
+{
+	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/'))
+		orch_strvec_push_take(vec, orch_strndup(path, (size_t)(slash - path)));
+	orch_strvec_push(vec, path);
+}
+
+static int tree_of_commit(git_tree **out, git_repository *repo, const git_oid *id)
+{
+	git_commit *commit = NULL;
+	int error;
+
+	if ((error = git_commit_lookup(&commit, repo, id)) < 0)
+		return orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(id));
+	if ((error = git_commit_tree(out, commit)) < 0)
+		error = orch_error_git(error, "cannot read the tree of %s", git_oid_tostr_s(id));
+	git_commit_free(commit);
+	return error;
+}
+
+/* The (cached) set of paths that differ between commits `from` and `to`. */
+static int path_cache_get(const path_set **out, path_cache *cache,
+			  git_repository *repo, const git_oid *from, const git_oid *to)
+{
+	git_tree *old_tree = NULL, *new_tree = NULL;
+	git_diff *diff = NULL;
+	git_diff_options opts;
+	orch_strvec paths = {0};
+	path_set *set;
+	size_t n, kept = 0;
+	int error;
+
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	for (size_t i = 0; i < cache->count; i++) {
+		if (git_oid_equal(&cache->sets[i].from, from) &&
+		    git_oid_equal(&cache->sets[i].to, to)) {
+			*out = &cache->sets[i];
+			return 0;
+		}
+	}
+	opts.flags = GIT_DIFF_SKIP_BINARY_CHECK;
+	if ((error = tree_of_commit(&old_tree, repo, from)) < 0 ||
+	    (error = tree_of_commit(&new_tree, repo, to)) < 0)
+		goto done;
+	if ((error = git_diff_tree_to_tree(&diff, repo, old_tree, new_tree, &opts)) < 0) {
+		error = orch_error_git(error, "cannot diff %s", git_oid_tostr_s(to));
+		goto done;
+	}
+	n = git_diff_num_deltas(diff);
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *delta = git_diff_get_delta(diff, i);
+		push_with_parents(&paths, delta->old_file.path);
+		if (strcmp(delta->old_file.path, delta->new_file.path))
+			push_with_parents(&paths, delta->new_file.path);
+	}
+	if (paths.count > 1)
+		qsort(paths.items, paths.count, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < paths.count; i++) {
+		if (kept && !strcmp(paths.items[kept - 1], paths.items[i])) {
+			free(paths.items[i]);
+			continue;
+		}
+		paths.items[kept++] = paths.items[i];
+	}
+	if (cache->count == cache->alloc) {
+		cache->alloc = cache->alloc ? cache->alloc * 2 : 32;
+		cache->sets = orch_realloc(cache->sets, cache->alloc * sizeof(path_set));
+	}
+	set = &cache->sets[cache->count++];
+	git_oid_cpy(&set->from, from);
+	git_oid_cpy(&set->to, to);
+	set->paths = paths.items;
+	set->count = kept;
+	paths.items = NULL;
+	paths.count = 0;
+	*out = set;
+done:
+	orch_strvec_free(&paths);
+	git_diff_free(diff);
+	git_tree_free(old_tree);
+	git_tree_free(new_tree);
+	return error;
+}
+
+static int sets_intersect(const path_set *a, const path_set *b)
+{
+	size_t i = 0, j = 0;
+
+	while (i < a->count && j < b->count) {
+		int c = strcmp(a->paths[i], b->paths[j]);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			i++;
+		else
+			j++;
+	}
+	return 0;
+}
+
+/*
+ * First pass for the merge of `ours` and `theirs`: 0 when it is certainly
+ * clean (a single merge base, and no path or directory changed on both
+ * sides since it: a three-way merge only conflicts where both sides
+ * changed something, renames included, since a rename changes its old
+ * path too), 1 when it must be merged to know.
+ */
+static int may_conflict(int *out, path_cache *cache, git_repository *repo,
+			const git_oid *ours, const git_oid *theirs)
+{
+	git_oidarray bases = {0};
+	const path_set *a, *b;
+	int error;
+
+	*out = 1;
+	error = git_merge_bases(&bases, repo, ours, theirs);
+	if (error == GIT_ENOTFOUND) {
+		git_error_clear();
+		return 0; /* unrelated histories: let the real merge decide */
+	}
+	if (error < 0)
+		return orch_error_git(error, "cannot find the merge base of %s", git_oid_tostr_s(theirs));
+	if (bases.count != 1)
+		goto done;
+	if (git_oid_equal(&bases.ids[0], ours) || git_oid_equal(&bases.ids[0], theirs)) {
+		*out = 0; /* fast-forward */
+		goto done;
+	}
+	if ((error = path_cache_get(&a, cache, repo, &bases.ids[0], ours)) < 0 ||
+	    (error = path_cache_get(&b, cache, repo, &bases.ids[0], theirs)) < 0)
+		goto done;
+	*out = sets_intersect(a, b);
+done:
+	git_oidarray_dispose(&bases);
+	return error;
+}
+
+/* ---- in-memory merges ------------------------------------------------------ */
+
+static void collect_conflicts(orch_strvec *out, git_index *index)
+{
+	git_index_conflict_iterator *iter = NULL;
+	const git_index_entry *ancestor, *ours, *theirs;
+	orch_strvec paths = {0};
+
+	if (git_index_conflict_iterator_new(&iter, index) < 0)
+		return;
+	while (git_index_conflict_next(&ancestor, &ours, &theirs, iter) == 0) {
+		const char *path = ours ? ours->path : theirs ? theirs->path : ancestor->path;
+		if (!orch_strvec_contains(&paths, path))
+			orch_strvec_push(&paths, path);
+	}
+	git_index_conflict_iterator_free(iter);
+	if (paths.count > 1)
+		qsort(paths.items, paths.count, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < paths.count; i++) {
+		orch_strvec_push_take(out, paths.items[i]);
+		paths.items[i] = NULL;
+	}
+	orch_strvec_free(&paths);
+}
+
+int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
+			git_repository *repo, const git_oid *ours, const git_oid *theirs)
+{
+	git_commit *our_commit = NULL, *their_commit = NULL;
+	git_index *index = NULL;
+	git_merge_options opts;
+	int error;
+
+	git_merge_options_init(&opts, GIT_MERGE_OPTIONS_VERSION);
+	if ((error = git_commit_lookup(&our_commit, repo, ours)) < 0) {
+		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(ours));
+		goto done;
+	}
+	if ((error = git_commit_lookup(&their_commit, repo, theirs)) < 0) {
+		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(theirs));
+		goto done;
+	}
+	if ((error = git_merge_commits(&index, repo, our_commit, their_commit, &opts)) < 0) {
+		error = orch_error_git(error, "cannot merge %s", git_oid_tostr_s(theirs));
+		goto done;
+	}
+	if (git_index_has_conflicts(index)) {
+		if (conflicts)
+			collect_conflicts(conflicts, index);
+		error = ORCH_ECONFLICT;
+		goto done;
+	}
+	if (out_tree && (error = git_index_write_tree_to(out_tree, index, repo)) < 0)
+		error = orch_error_git(error, "cannot write the merged tree");
+done:
+	git_index_free(index);
+	git_commit_free(our_commit);
+	git_commit_free(their_commit);
+	return error;
+}
+
+/* Merge and tell: *out_conflicted and the paths; errors other than conflict. */
+static int merge_check(int *out_conflicted, orch_strvec *paths, git_repository *repo,
+		       const git_oid *ours, const git_oid *theirs)
+{
+	int error = orch_merge_trees_of(NULL, paths, repo, ours, theirs);
+
+	*out_conflicted = error == ORCH_ECONFLICT;
+	return error == ORCH_ECONFLICT ? 0 : error;
+}
+
+int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
+		       const git_oid *base, const char *const *ids,
+		       const git_oid *commits, size_t n, unsigned flags)
+{
+	orch_merge_analysis *analysis = orch_calloc(1, sizeof(*analysis));
+	path_cache cache = {0};
+	size_t alloc = 0;
+	int error = 0, maybe, conflicted;
+
+	*out = NULL;
+	git_oid_cpy(&analysis->base, base);
+	analysis->branches = orch_calloc(n ? n : 1, sizeof(orch_merge_branch));
+	analysis->nbranches = n;
+	for (size_t i = 0; i < n; i++) {
+		analysis->branches[i].id = orch_strdup(ids[i]);
+		git_oid_cpy(&analysis->branches[i].commit, &commits[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		orch_merge_branch *branch = &analysis->branches[i];
+		maybe = 1;
+		if (!(flags & ORCH_MERGE_ANALYZE_ALL) &&
+		    (error = may_conflict(&maybe, &cache, repo, base, &branch->commit)) < 0)
+			goto done;
+		if (!maybe) {
+			analysis->merges_skipped++;
+			continue;
+		}
+		analysis->merges_done++;
+		if ((error = merge_check(&branch->conflicts_base, &branch->paths, repo,
+					 base, &branch->commit)) < 0)
+			goto done;
+	}
+	for (size_t a = 0; a < n; a++) {
+		for (size_t b = a + 1; b < n; b++) {
+			orch_merge_pair *pair;
+			orch_strvec paths = {0};
+
+			maybe = 1;
+			if (!(flags & ORCH_MERGE_ANALYZE_ALL) &&
+			    (error = may_conflict(&maybe, &cache, repo, &commits[a], &commits[b])) < 0)
+				goto done;
+			if (!maybe) {
+				analysis->merges_skipped++;
+				continue;
+			}
+			analysis->merges_done++;
+			if ((error = merge_check(&conflicted, &paths, repo, &commits[a],
+						 &commits[b])) < 0) {
+				orch_strvec_free(&paths);
+				goto done;
+			}
+			if (!conflicted) {
+				orch_strvec_free(&paths);
+				continue;
+			}
+			if (analysis->npairs == alloc) {
+				alloc = alloc ? alloc * 2 : 16;
+				analysis->pairs = orch_realloc(analysis->pairs, alloc * sizeof(orch_merge_pair));
+			}
+			pair = &analysis->pairs[analysis->npairs++];
+			pair->a = a;
+			pair->b = b;
+			pair->paths = paths;
+		}
+	}
+	*out = analysis;
+	analysis = NULL;
+done:
+	path_cache_free(&cache);
+	orch_merge_analysis_free(analysis);
+	return error;
+}
+
+int orch_merge_analysis_pair(const orch_strvec **out_paths,
+			     const orch_merge_analysis *analysis, size_t a, size_t b)
+{
+	if (a > b) {
+		size_t swap = a;
+		a = b;
+		b = swap;
+	}
+	for (size_t i = 0; i < analysis->npairs; i++) {
+		if (analysis->pairs[i].a == a && analysis->pairs[i].b == b) {
+			if (out_paths)
+				*out_paths = &analysis->pairs[i].paths;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void orch_merge_analysis_free(orch_merge_analysis *analysis)
+{
+	if (!analysis)
+		return;
+	for (size_t i = 0; i < analysis->nbranches; i++) {
+		free(analysis->branches[i].id);
+		orch_strvec_free(&analysis->branches[i].paths);
+	}
+	for (size_t i = 0; i < analysis->npairs; i++)
+		orch_strvec_free(&analysis->pairs[i].paths);
+	free(analysis->branches);
+	free(analysis->pairs);
+	free(analysis);
+}
+
+/* ---- building the chain -------------------------------------------------- */
+
+static int default_signature(git_signature **out, git_repository *repo)
+{
+	if (git_signature_default(out, repo) == 0)
+		return 0;
+	git_error_clear();
+	if (git_signature_now(out, "git-orchestrate", "orchestrate@localhost") < 0)
+		return orch_error_git(-1, "cannot make a signature");
+	return 0;
+}
+
+static int commit_message(orch_buf *msg, git_repository *repo, const orch_merge_item *item,
+			  const char *plan, int squash)
+{
+	git_commit *commit = NULL;
+	int error;
+
+	if ((error = git_commit_lookup(&commit, repo, &item->commit)) < 0)
+		return orch_error_git(error, "cannot read the result of task '%s'", item->id);
+	if (squash) {
+		const char *summary = git_commit_summary(commit);
+		orch_buf_printf(msg, "%s/%s: %s\n\nSquashed result of task '%s' of plan '%s'.\n\n",
+				plan, item->id, summary && *summary ? summary : "result",
+				item->id, plan);
+	} else {
+		orch_buf_printf(msg, "Merge task '%s' of plan '%s'\n\n", item->id, plan);
+	}
+	orch_buf_printf(msg, "Orchestrate-Plan: %s\nOrchestrate-Task: %s\nOrchestrate-Commit: %s\n",
+			plan, item->id, git_oid_tostr_s(&item->commit));
+	git_commit_free(commit);
+	return 0;
+}
+
+int orch_merge_build(git_oid *out_tip, git_repository *repo, const git_oid *base,
+		     orch_merge_item *items, size_t n, const char *plan, unsigned flags)
+{
+	git_signature *sig = NULL;
+	git_oid tip;
+	int error = 0;
+
+	git_oid_cpy(&tip, base);
+	if ((error = default_signature(&sig, repo)) < 0)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		orch_merge_item *item = &items[i];
+		git_commit *parents[2] = {NULL, NULL};
+		git_tree *tree = NULL;
+		orch_buf msg = {0};
+		git_oid tree_id, new_tip;
+
+		item->conflicted = 0;
+		orch_strvec_free(&item->paths);
+		memset(&item->merged, 0, sizeof(item->merged));
+		if (git_oid_equal(&tip, &item->commit) ||
+		    git_graph_descendant_of(repo, &tip, &item->commit) == 1) {
+			git_oid_cpy(&item->merged, &tip); /* already contained */
+			continue;
+		}
+		error = orch_merge_trees_of(&tree_id, &item->paths, repo, &tip, &item->commit);
+		if (error == ORCH_ECONFLICT) {
+			item->conflicted = 1;
+			error = 0;
+			continue;
+		}
+		if (error < 0)
+			goto done;
+		if ((error = commit_message(&msg, repo, item, plan, flags & ORCH_MERGE_SQUASH)) < 0)
+			goto done;
+		if ((error = git_commit_lookup(&parents[0], repo, &tip)) < 0 ||
+		    (error = git_commit_lookup(&parents[1], repo, &item->commit)) < 0 ||
+		    (error = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
+			error = orch_error_git(error, "cannot read the merge of task '%s'", item->id);
+		} else if ((error = git_commit_create(&new_tip, repo, NULL, sig, sig, NULL, msg.ptr, tree,
+						      (flags & ORCH_MERGE_SQUASH) ? 1 : 2,
+						      (const git_commit **)parents)) < 0) {
+			error = orch_error_git(error, "cannot write the merge of task '%s'", item->id);
+		}
+		git_commit_free(parents[0]);
+		git_commit_free(parents[1]);
+		git_tree_free(tree);
+		orch_buf_free(&msg);
+		if (error < 0)
+			goto done;
+		git_oid_cpy(&tip, &new_tip);
+		git_oid_cpy(&item->merged, &new_tip);
+	}
+	git_oid_cpy(out_tip, &tip);
+done:
+	git_signature_free(sig);
+	return error;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+#define VERIFY_OUTPUT_MAX (64 * 1024)
+
+static unsigned verify_counter;
+
+/* Remove a directory tree we created (symlinks are unlinked, not followed). */
+static void remove_tree(const char *path)
+{
+	orch_strvec children = {0};
+	struct dirent *entry;
+	struct stat st;
+	DIR *dir;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	if ((dir = opendir(path)) != NULL) {
+		while ((entry = readdir(dir)) != NULL) {
+			orch_buf child = {0};
+			if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
+				continue;
+			orch_buf_printf(&child, "%s/%s", path, entry->d_name);
+			orch_strvec_push_take(&children, orch_buf_detach(&child));
+		}
+		closedir(dir);
+	}
+	for (size_t i = 0; i < children.count; i++)
+		remove_tree(children.items[i]);
+	orch_strvec_free(&children);
+	rmdir(path);
+}
+
+/* The environment of a verify command: ours, minus git's repository overrides. */
+static char **verify_environment(const char *plan, const git_oid *commit)
+{
+	static const char *const drop[] = {"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
+					   "GIT_OBJECT_DIRECTORY=", "GIT_PREFIX=", NULL};
+	orch_strvec env = {0};
+	orch_buf var = {0};
+
+	for (char **e = environ; e && *e; e++) {
+		int skip = 0;
+		for (size_t i = 0; drop[i]; i++)
+			skip |= !strncmp(*e, drop[i], strlen(drop[i]));
+		skip |= !strncmp(*e, "ORCHESTRATE_PLAN=", 17) || !strncmp(*e, "ORCHESTRATE_COMMIT=", 19);
+		if (!skip)
+			orch_strvec_push(&env, *e);
+	}
+	orch_buf_printf(&var, "ORCHESTRATE_PLAN=%s", plan ? plan : "");
+	orch_strvec_push_take(&env, orch_buf_detach(&var));
+	orch_buf_printf(&var, "ORCHESTRATE_COMMIT=%s", git_oid_tostr_s(commit));
+	orch_strvec_push_take(&env, orch_buf_detach(&var));
+	orch_strvec_push_take(&env, NULL);
+	return env.items; /* NULL-terminated; freed with free_environment */
+}
+
+static void free_environment(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* Run `sh -c command` in `dir`, output to `log_path`; *out_status its exit. */
+static int run_in(int *out_status, const char *dir, const char *command,
+		  const char *log_path, char **env)
+{
+	pid_t pid, waited;
+	int status = 0, fd;
+
+	if ((fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return orch_error_os("cannot create '%s'", log_path);
+	if ((pid = fork()) < 0) {
+		close(fd);
+		return orch_error_os("cannot start verify");
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (chdir(dir) < 0)
+			_exit(127);
+		if (null >= 0)
+			dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setpgid(0, 0);
+		execve("/bin/sh", (char *const[]){"sh", "-c", (char *)command, NULL}, env);
+		_exit(127);
+	}
+	close(fd);
+	do {
+		waited = waitpid(pid, &status, 0);
+	} while (waited < 0 && errno == EINTR);
+	if (waited < 0)
+		return orch_error_os("cannot wait for verify");
+	*out_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return 0;
+}
+
+static void append_tail(orch_buf *out, const char *path)
+{
+	orch_buf content = {0};
+
+	if (!out || orch_read_file(&content, path) < 0) {
+		orch_error_clear();
+		orch_buf_free(&content);
+		return;
+	}
+	if (content.len > VERIFY_OUTPUT_MAX)
+		orch_buf_put(out, content.ptr + content.len - VERIFY_OUTPUT_MAX, VERIFY_OUTPUT_MAX);
+	else
+		orch_buf_put(out, content.ptr, content.len);
+	orch_buf_free(&content);
+}
+
+int orch_merge_verify(int *out_status, orch_buf *output, git_repository *repo,
+		      const git_oid *commit, const char *command, const char *plan)
+{
+	git_worktree_add_options wtopts;
+	git_worktree_prune_options pruneopts;
+	git_reference *branch = NULL;
+	git_worktree *worktree = NULL;
+	git_repository *wtrepo = NULL;
+	git_commit *target = NULL;
+	orch_buf dir = {0}, path = {0}, log_path = {0}, name = {0};
+	char **env = NULL;
+	int error;
+
+	git_worktree_prune_options_init(&pruneopts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+	git_worktree_add_options_init(&wtopts, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	*out_status = -1;
+	/* a name of our own: the worktree's branch exists only until HEAD is detached */
+	orch_buf_printf(&name, "orchestrate-verify-%d-%u-%ld", (int)getpid(), verify_counter++,
+			(long)(orch_now_ms() % 1000000));
+	orch_buf_printf(&dir, "%sorchestrate-verify", git_repository_commondir(repo));
+	orch_buf_printf(&path, "%s/%s", dir.ptr, name.ptr);
+	orch_buf_printf(&log_path, "%s/%s.log", dir.ptr, name.ptr);
+	if (mkdir(dir.ptr, 0700) < 0 && errno != EEXIST) {
+		error = orch_error_os("cannot create '%s'", dir.ptr);
+		goto done;
+	}
+	if ((error = git_commit_lookup(&target, repo, commit)) < 0) {
+		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(commit));
+		goto done;
+	}
+	if ((error = git_branch_create(&branch, repo, name.ptr, target, 0)) < 0) {
+		error = orch_error_git(error, "cannot prepare the verify worktree");
+		goto done;
+	}
+	wtopts.ref = branch;
+	if ((error = git_worktree_add(&worktree, repo, name.ptr, path.ptr, &wtopts)) < 0) {
+		error = orch_error_git(error, "cannot create the verify worktree '%s'", path.ptr);
+		goto done;
+	}
+	if ((error = git_repository_open_from_worktree(&wtrepo, worktree)) < 0 ||
+	    (error = git_repository_set_head_detached(wtrepo, commit)) < 0) {
+		error = orch_error_git(error, "cannot detach the verify worktree");
+		goto done;
+	}
+	env = verify_environment(plan, commit);
+	if ((error = run_in(out_status, path.ptr, command, log_path.ptr, env)) < 0)
+		goto done;
+	append_tail(output, log_path.ptr);
+done:
+	if (branch) {
+		if (git_reference_delete(branch) < 0)
+			git_error_clear();
+	}
+	if (worktree) {
+		pruneopts.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED |
+				  GIT_WORKTREE_PRUNE_WORKING_TREE;
+		git_repository_free(wtrepo);
+		wtrepo = NULL;
+		if (git_worktree_prune(worktree, &pruneopts) < 0)
+			git_error_clear();
+	}
+	if (path.ptr)
+		remove_tree(path.ptr);
+	if (log_path.ptr)
+		unlink(log_path.ptr);
+	if (dir.ptr)
+		rmdir(dir.ptr); /* only when empty: another verify may be running */
+	free_environment(env);
+	git_repository_free(wtrepo);
+	git_worktree_free(worktree);
+	git_reference_free(branch);
+	git_commit_free(target);
+	orch_buf_free(&dir);
+	orch_buf_free(&path);
+	orch_buf_free(&log_path);
+	orch_buf_free(&name);
+	return error;
+}
+
+/* ---- the user's checkout ------------------------------------------------ */
+
+/* 1 when `repo` has a work tree whose HEAD is the symbolic ref `refname`. */
+static int head_is(git_repository *repo, const char *refname)
+{
+	git_reference *head = NULL;
+	int match = 0;
+
+	if (git_repository_is_bare(repo))
+		return 0;
+	if (git_reference_lookup(&head, repo, "HEAD") < 0) {
+		git_error_clear();
+		return 0;
+	}
+	match = git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+		!strcmp(git_reference_symbolic_target(head), refname);
+	git_reference_free(head);
+	return match;
+}
+
+/* Open the work tree where `refname` is checked out into *out, or NULL. */
+static int open_checkout(git_repository **out, git_repository *repo, const char *refname)
+{
+	git_strarray names = {0};
+	git_repository *candidate = NULL;
+	int error = 0;
+
+	*out = NULL;
+	/* the main work tree: the common dir's repository */
+	if (git_repository_open(&candidate, git_repository_commondir(repo)) == 0) {
+		if (head_is(candidate, refname)) {
+			*out = candidate;
+			return 0;
+		}
+		git_repository_free(candidate);
+		candidate = NULL;
+	} else {
+		git_error_clear();
+	}
+	if ((error = git_worktree_list(&names, repo)) < 0) {
+		git_error_clear();
+		return 0;
+	}
+	for (size_t i = 0; i < names.count && !*out; i++) {
+		git_worktree *wt = NULL;
+		if (git_worktree_lookup(&wt, repo, names.strings[i]) < 0 ||
+		    git_worktree_validate(wt) < 0 ||
+		    git_repository_open_from_worktree(&candidate, wt) < 0) {
+			git_error_clear();
+			git_worktree_free(wt);
+			continue;
+		}
+		if (head_is(candidate, refname))
+			*out = candidate;
+		else
+			git_repository_free(candidate);
+		candidate = NULL;
+		git_worktree_free(wt);
+	}
+	git_strarray_dispose(&names);
+	return 0;
+}
+
+static int is_dirty(int *out, git_repository *wtrepo)
+{
+	git_status_options opts;
+	git_status_list *list = NULL;
+	int error;
+
+	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
+	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if ((error = git_status_list_new(&list, wtrepo, &opts)) < 0)
+		return orch_error_git(error, "cannot read the status of '%s'",
+				      git_repository_workdir(wtrepo));
+	*out = git_status_list_entrycount(list) > 0;
+	git_status_list_free(list);
+	return 0;
+}
+
+int orch_merge_checkout_state(char **out_path, int *out_dirty, git_repository *repo,
+			      const char *branch)
+{
+	git_repository *wtrepo = NULL;
+	orch_buf refname = {0};
+	int error;
+
+	*out_path = NULL;
+	*out_dirty = 0;
+	orch_buf_printf(&refname, "refs/heads/%s", branch);
+	if ((error = open_checkout(&wtrepo, repo, refname.ptr)) < 0 || !wtrepo)
+		goto done;
+	if ((error = is_dirty(out_dirty, wtrepo)) < 0)
+		goto done;
+	*out_path = orch_strdup(git_repository_workdir(wtrepo));
+done:
+	git_repository_free(wtrepo);
+	orch_buf_free(&refname);
+	return error;
+}
+
+/* Check out `to` in `wtrepo` from `from`, as a fast-forward of files and index. */
+static int checkout_between(git_repository *wtrepo, const git_oid *from, const git_oid *to)
+{
+	git_checkout_options opts;
+	git_commit *target = NULL;
+	git_tree *baseline = NULL;
+	int error;
+
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy = GIT_CHECKOUT_SAFE;
+	if ((error = tree_of_commit(&baseline, wtrepo, from)) < 0)
+		goto done;
+	opts.baseline = baseline;
+	if ((error = git_commit_lookup(&target, wtrepo, to)) < 0) {
+		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(to));
+		goto done;
+	}
+	if ((error = git_checkout_tree(wtrepo, (git_object *)target, &opts)) < 0)
+		error = orch_error_git(error, "cannot update the work tree '%s'",
+				       git_repository_workdir(wtrepo));
+done:
+	git_tree_free(baseline);
+	git_commit_free(target);
+	return error;
+}
+
+int orch_merge_move_branch(git_repository *repo, const char *branch,
+			   const git_oid *expected, const git_oid *target,
+			   const char *reflog)
+{
+	git_repository *wtrepo = NULL;
+	git_reference *ref = NULL, *moved = NULL;
+	orch_buf refname = {0};
+	int error, dirty = 0;
+
+	orch_buf_printf(&refname, "refs/heads/%s", branch);
+	if ((error = git_reference_lookup(&ref, repo, refname.ptr)) < 0) {
+		error = orch_error_git(error, "cannot read branch '%s'", branch);
+		goto done;
+	}
+	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT ||
+	    !git_oid_equal(git_reference_target(ref), expected)) {
+		orch_error_set("branch '%s' moved to %s meanwhile (expected %.12s): nothing was overwritten",
+			       branch, git_reference_target(ref) ? git_oid_tostr_s(git_reference_target(ref)) : "?",
+			       git_oid_tostr_s(expected));
+		orch_error_hint("look at what was added to '%s', then merge again", branch);
+		error = ORCH_EMODIFIED;
+		goto done;
+	}
+	if ((error = open_checkout(&wtrepo, repo, refname.ptr)) < 0)
+		goto done;
+	if (wtrepo) {
+		if ((error = is_dirty(&dirty, wtrepo)) < 0)
+			goto done;
+		if (dirty) {
+			orch_error_set("branch '%s' is checked out in '%s' with uncommitted changes: it was not moved",
+				       branch, git_repository_workdir(wtrepo));
+			orch_error_hint("commit or stash the changes in '%s', then run the command again",
+					git_repository_workdir(wtrepo));
+			error = ORCH_ELOCKED;
+			goto done;
+		}
+		if ((error = checkout_between(wtrepo, expected, target)) < 0) {
+			orch_error_hint("files in '%s' would be overwritten; move them away and run the command again",
+					git_repository_workdir(wtrepo));
+			error = ORCH_ELOCKED;
+			goto done;
+		}
+	}
+	error = git_reference_create_matching(&moved, repo, refname.ptr, target, 1, expected, reflog);
+	if (error < 0) {
+		error = orch_error_git(error, "cannot move branch '%s'", branch);
+		if (error == ORCH_EMODIFIED || error == ORCH_ENOTFOUND) {
+			orch_error_set("branch '%s' moved meanwhile: nothing was overwritten", branch);
+			orch_error_hint("look at what was added to '%s', then merge again", branch);
+			error = ORCH_EMODIFIED;
+		}
+		/* put the files back to what the branch still says */
+		if (wtrepo && checkout_between(wtrepo, target, expected) < 0)
+			git_error_clear();
+	}
+done:
+	git_reference_free(moved);
+	git_reference_free(ref);
+	git_repository_free(wtrepo);
+	orch_buf_free(&refname);
+	return error;
+}
+
+/* ---- push ---------------------------------------------------------------- */
+
+/*
+ * libgit2's git_remote_push has no force-with-lease, so this one step runs
+ * `git push --force-with-lease=<ref>:<expected>` by fork and exec with an
+ * argv array (no shell; the branch and remote names come from the
+ * repository's own configuration and are checked as ref names).
+ */
+int orch_merge_push(git_repository *repo, const char *branch)
+{
+	git_buf remote = {0}, merge = {0}, upstream = {0};
+	orch_buf refname = {0}, lease = {0}, refspec = {0}, gitdir = {0}, output = {0};
+	git_oid tracked;
+	int has_tracked = 0, status = 0, pipefd[2] = {-1, -1}, error;
+	pid_t pid;
+
+	orch_buf_printf(&refname, "refs/heads/%s", branch);
+	if ((error = git_branch_upstream_remote(&remote, repo, refname.ptr)) < 0 ||
+	    (error = git_branch_upstream_merge(&merge, repo, refname.ptr)) < 0) {
+		error = orch_error_git(error, "branch '%s' has no upstream to push to", branch);
+		orch_error_hint("set one with 'git branch --set-upstream-to=<remote>/<branch> %s'", branch);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if (!git_reference_is_valid_name(merge.ptr) || remote.ptr[0] == '-') {
+		error = orch_error_set("the upstream of '%s' (%s %s) is not a valid ref", branch,
+				       remote.ptr, merge.ptr);
+		goto done;
+	}
+	if (git_branch_upstream_name(&upstream, repo, refname.ptr) == 0 &&
+	    git_reference_name_to_id(&tracked, repo, upstream.ptr) == 0)
+		has_tracked = 1;
+	git_error_clear();
+	if (has_tracked)
+		orch_buf_printf(&lease, "--force-with-lease=%s:%s", merge.ptr, git_oid_tostr_s(&tracked));
+	else
+		orch_buf_printf(&lease, "--force-with-lease=%s:", merge.ptr);
+	orch_buf_printf(&refspec, "%s:%s", refname.ptr, merge.ptr);
+	orch_buf_printf(&gitdir, "--git-dir=%s", git_repository_commondir(repo));
+	if (pipe(pipefd) < 0) {
+		error = orch_error_os("cannot run git push");
+		goto done;
+	}
+	if ((pid = fork()) < 0) {
+		error = orch_error_os("cannot run git push");
+		goto done;
+	}
+	if (pid == 0) {
+		char *argv[] = {"git", gitdir.ptr, "push", "--porcelain", lease.ptr,
+				"--", remote.ptr, refspec.ptr, NULL};
+		int null = open("/dev/null", O_RDONLY);
+		if (null >= 0)
+			dup2(null, 0);
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		execvp("git", argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	for (;;) {
+		char chunk[4096];
+		ssize_t got = read(pipefd[0], chunk, sizeof(chunk));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		orch_buf_put(&output, chunk, (size_t)got);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		/* the reason is the porcelain line of our ref, or git's last words */
+		const char *why = output.ptr ? output.ptr : "";
+		const char *line = strstr(why, "\t");
+		orch_buf reason = {0};
+		if (line && strchr(line, '\n') && strstr(why, "!\t")) {
+			const char *start = strstr(why, "!\t");
+			const char *end = strchr(start, '\n');
+			orch_buf_put(&reason, start + 2, (size_t)(end - start - 2));
+		} else {
+			size_t len = strlen(why);
+			while (len && why[len - 1] == '\n')
+				len--;
+			orch_buf_put(&reason, why, len);
+		}
+		orch_error_set("push of '%s' to '%s' was rejected: %s (the local branch keeps the merge)",
+			       branch, remote.ptr, reason.ptr ? reason.ptr : "unknown reason");
+		orch_error_hint("fetch '%s', look at what changed there, then push again", remote.ptr);
+		orch_buf_free(&reason);
+		error = ORCH_EMODIFIED;
+	}
+done:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	git_buf_dispose(&remote);
+	git_buf_dispose(&merge);
+	git_buf_dispose(&upstream);
+	orch_buf_free(&refname);
+	orch_buf_free(&lease);
+	orch_buf_free(&refspec);
+	orch_buf_free(&gitdir);
+	orch_buf_free(&output);
+	return error;
+}

@@ -1,0 +1,645 @@
+/* Unit tests of lib/merge.c: analysis, chain building, verify, moving a branch. */
+#include <git2.h>
+
+#include "error.h"
+#include "merge.h"
+#include "unit.h"
+#include "util.h"
+
+/* A change to one file: content NULL deletes it. */
+typedef struct {
+	const char *path;
+	const char *content;
+} change;
+
+static git_repository *new_repo(int bare)
+{
+	git_repository *repo = NULL;
+	const char *dir = unit_tmpdir();
+
+	if (git_repository_init(&repo, dir, bare) < 0)
+		abort();
+	return repo;
+}
+
+/* Commit `changes` on top of `parent` (NULL: root); returns the commit id. */
+static git_oid commit_on(git_repository *repo, const git_oid *parent,
+			 const change *changes, size_t n, const char *message)
+{
+	git_index *index = NULL;
+	git_commit *parent_commit = NULL;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_oid tree_id, id;
+
+	if (git_index_new(&index) < 0)
+		abort();
+	if (parent) {
+		git_tree *ptree = NULL;
+		if (git_commit_lookup(&parent_commit, repo, parent) < 0 ||
+		    git_commit_tree(&ptree, parent_commit) < 0 || git_index_read_tree(index, ptree) < 0)
+			abort();
+		git_tree_free(ptree);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!changes[i].content) {
+			git_index_remove_bypath(index, changes[i].path);
+			continue;
+		}
+		git_index_entry entry;
+		memset(&entry, 0, sizeof(entry));
+		entry.mode = GIT_FILEMODE_BLOB;
+		entry.path = changes[i].path;
+		if (git_blob_create_from_buffer(&entry.id, repo, changes[i].content,
+						strlen(changes[i].content)) < 0 ||
+		    git_index_add(index, &entry) < 0)
+			abort();
+	}
+	if (git_index_write_tree_to(&tree_id, index, repo) < 0 ||
+	    git_tree_lookup(&tree, repo, &tree_id) < 0 ||
+	    git_signature_new(&sig, "T", "t@example.com", 1700000000, 0) < 0 ||
+	    git_commit_create(&id, repo, NULL, sig, sig, NULL, message, tree, parent ? 1 : 0,
+			      (const git_commit **)&parent_commit) < 0)
+		abort();
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_commit_free(parent_commit);
+	git_index_free(index);
+	return id;
+}
+
+static void set_branch(git_repository *repo, const char *name, const git_oid *id)
+{
+	git_reference *ref = NULL;
+	char refname[256];
+
+	snprintf(refname, sizeof(refname), "refs/heads/%s", name);
+	if (git_reference_create(&ref, repo, refname, id, 1, NULL) < 0)
+		abort();
+	git_reference_free(ref);
+}
+
+static git_oid branch_at(git_repository *repo, const char *name)
+{
+	git_oid id;
+	char refname[256];
+
+	snprintf(refname, sizeof(refname), "refs/heads/%s", name);
+	if (git_reference_name_to_id(&id, repo, refname) < 0)
+		memset(&id, 0, sizeof(id));
+	return id;
+}
+
+/* A base with three files of several lines each. */
+static git_oid seed(git_repository *repo)
+{
+	static const change files[] = {
+		{"a.txt", "a1\na2\na3\na4\na5\na6\na7\n"},
+		{"b.txt", "b1\nb2\nb3\n"},
+		{"dir/c.txt", "c1\nc2\nc3\n"},
+	};
+	return commit_on(repo, NULL, files, 3, "seed\n");
+}
+
+static const char *join(const orch_strvec *vec)
+{
+	static char out[1024];
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < vec->count; i++)
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? "," : "",
+					vec->items[i]);
+	return out;
+}
+
+TEST(branches_touching_different_files_are_clean_and_not_merged_pairwise)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), commits[2];
+	const change ca = {"a.txt", "changed\n"}, cb = {"b.txt", "changed\n"};
+	const char *ids[] = {"one", "two"};
+	orch_merge_analysis *analysis = NULL;
+
+	commits[0] = commit_on(repo, &base, &ca, 1, "one\n");
+	commits[1] = commit_on(repo, &base, &cb, 1, "two\n");
+	CHECK_INT(orch_merge_analyze(&analysis, repo, &base, ids, commits, 2, 0), 0);
+	CHECK(analysis != NULL);
+	if (analysis) {
+		CHECK_INT(analysis->branches[0].conflicts_base, 0);
+		CHECK_INT(analysis->branches[1].conflicts_base, 0);
+		CHECK_INT(analysis->npairs, 0);
+		/* the base did not move (fast-forwards) and the pair shares no path */
+		CHECK_INT(analysis->merges_done, 0);
+		CHECK_INT(analysis->merges_skipped, 3);
+	}
+	orch_merge_analysis_free(analysis);
+	git_repository_free(repo);
+}
+
+TEST(branch_conflicting_with_the_moved_base_is_reported_with_its_paths)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), tip, commits[2];
+	const change onbase = {"b.txt", "base changed b\n"};
+	const change edit_b = {"b.txt", "task changed b\n"};
+	const change edit_c = {"dir/c.txt", "task changed c\n"};
+	const char *ids[] = {"bad", "fine"};
+	orch_merge_analysis *analysis = NULL;
+
+	tip = commit_on(repo, &base, &onbase, 1, "base moves\n");
+	commits[0] = commit_on(repo, &base, &edit_b, 1, "bad\n");
+	commits[1] = commit_on(repo, &base, &edit_c, 1, "fine\n");
+	CHECK_INT(orch_merge_analyze(&analysis, repo, &tip, ids, commits, 2, 0), 0);
+	if (analysis) {
+		CHECK_INT(analysis->branches[0].conflicts_base, 1);
+		CHECK_STR(join(&analysis->branches[0].paths), "b.txt");
+		CHECK_INT(analysis->branches[1].conflicts_base, 0);
+		CHECK_INT(analysis->branches[1].paths.count, 0);
+	}
+	orch_merge_analysis_free(analysis);
+	git_repository_free(repo);
+}
+
+TEST(pairwise_conflict_names_both_tasks_and_the_paths)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), commits[3];
+	const change x[] = {{"a.txt", "x\n"}, {"b.txt", "x\n"}};
+	const change y[] = {{"b.txt", "y\n"}};
+	/* same file as x, different lines: merges cleanly */
+	const change z[] = {{"dir/c.txt", "c1\nc2\nz\n"}};
+	const char *ids[] = {"x", "y", "z"};
+	orch_merge_analysis *analysis = NULL;
+	const orch_strvec *paths = NULL;
+
+	commits[0] = commit_on(repo, &base, x, 2, "x\n");
+	commits[1] = commit_on(repo, &base, y, 1, "y\n");
+	commits[2] = commit_on(repo, &base, z, 1, "z\n");
+	CHECK_INT(orch_merge_analyze(&analysis, repo, &base, ids, commits, 3, 0), 0);
+	if (analysis) {
+		CHECK_INT(analysis->npairs, 1);
+		CHECK_INT(orch_merge_analysis_pair(&paths, analysis, 1, 0), 1);
+		CHECK(paths && !strcmp(join(paths), "b.txt"));
+		CHECK_INT(orch_merge_analysis_pair(NULL, analysis, 0, 2), 0);
+		CHECK_INT(orch_merge_analysis_pair(NULL, analysis, 1, 2), 0);
+		CHECK_INT(analysis->merges_done, 1);
+	}
+	orch_merge_analysis_free(analysis);
+	git_repository_free(repo);
+}
+
+TEST(edits_to_different_lines_of_one_file_are_merged_not_assumed_to_conflict)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), commits[2];
+	const change top = {"a.txt", "TOP\na2\na3\na4\na5\na6\na7\n"};
+	const change bottom = {"a.txt", "a1\na2\na3\na4\na5\na6\nBOTTOM\n"};
+	const char *ids[] = {"top", "bottom"};
+	orch_merge_analysis *analysis = NULL;
+
+	commits[0] = commit_on(repo, &base, &top, 1, "top\n");
+	commits[1] = commit_on(repo, &base, &bottom, 1, "bottom\n");
+	CHECK_INT(orch_merge_analyze(&analysis, repo, &base, ids, commits, 2, 0), 0);
+	if (analysis) {
+		CHECK_INT(analysis->merges_done, 1); /* shared path: really merged */
+		CHECK_INT(analysis->npairs, 0);
+	}
+	orch_merge_analysis_free(analysis);
+	git_repository_free(repo);
+}
+
+TEST(file_against_directory_of_the_same_name_is_a_conflict_the_first_pass_sees)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), commits[2];
+	const change file = {"new", "a file\n"};
+	const change dir = {"new/inside", "a file in a directory\n"};
+	const char *ids[] = {"file", "dir"};
+	orch_merge_analysis *fast = NULL, *full = NULL;
+
+	commits[0] = commit_on(repo, &base, &file, 1, "file\n");
+	commits[1] = commit_on(repo, &base, &dir, 1, "dir\n");
+	CHECK_INT(orch_merge_analyze(&fast, repo, &base, ids, commits, 2, 0), 0);
+	CHECK_INT(orch_merge_analyze(&full, repo, &base, ids, commits, 2, ORCH_MERGE_ANALYZE_ALL), 0);
+	if (fast && full) {
+		CHECK_INT(full->npairs, 1);
+		CHECK_INT(fast->npairs, full->npairs);
+		CHECK_INT(fast->merges_done, 1);
+	}
+	orch_merge_analysis_free(fast);
+	orch_merge_analysis_free(full);
+	git_repository_free(repo);
+}
+
+/* A small deterministic generator (the fixtures must not depend on libc). */
+static unsigned long rng_state;
+static unsigned rnd(unsigned n)
+{
+	rng_state = rng_state * 6364136223846793005UL + 1442695040888963407UL;
+	return (unsigned)((rng_state >> 33) % n);
+}
+
+static int same_analysis(const orch_merge_analysis *a, const orch_merge_analysis *b)
+{
+	if (a->nbranches != b->nbranches || a->npairs != b->npairs)
+		return 0;
+	for (size_t i = 0; i < a->nbranches; i++) {
+		if (a->branches[i].conflicts_base != b->branches[i].conflicts_base)
+			return 0;
+		if (strcmp(join(&a->branches[i].paths), join(&b->branches[i].paths)))
+			return 0;
+	}
+	for (size_t i = 0; i < a->npairs; i++) {
+		char pa[1024];
+		if (a->pairs[i].a != b->pairs[i].a || a->pairs[i].b != b->pairs[i].b)
+			return 0;
+		snprintf(pa, sizeof(pa), "%s", join(&a->pairs[i].paths));
+		if (strcmp(pa, join(&b->pairs[i].paths)))
+			return 0;
+	}
+	return 1;
+}
+
+TEST(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures)
+{
+	static const char *const paths[] = {"f0", "f1", "f2", "d/f3", "d/f4", "d/e/f5",
+					    "g", "g/h", "d/e", "f6"};
+	const size_t npaths = sizeof(paths) / sizeof(paths[0]);
+	size_t total_conflicts = 0, total_skipped = 0;
+
+	for (unsigned seed_value = 1; seed_value <= 12; seed_value++) {
+		git_repository *repo = new_repo(1);
+		change initial[4];
+		char contents[4][128];
+		git_oid root, tip, forks[3], commits[8];
+		const char *ids[8] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"};
+		orch_merge_analysis *fast = NULL, *full = NULL;
+
+		rng_state = seed_value;
+		/* files of 9 lines so that edits of different lines merge */
+		for (int i = 0; i < 4; i++) {
+			snprintf(contents[i], sizeof(contents[i]), "1\n2\n3\n4\n5\n6\n7\n8\n%d\n", i);
+			initial[i].path = paths[i];
+			initial[i].content = contents[i];
+		}
+		root = commit_on(repo, NULL, initial, 4, "root\n");
+		forks[0] = root;
+		{
+			change moved = {paths[rnd(3)], "moved on base\n"};
+			forks[1] = commit_on(repo, &root, &moved, 1, "base 1\n");
+			change moved2 = {paths[3 + rnd(2)], "1\n2\n3\n4\n5\n6\n7\n8\nbase\n"};
+			forks[2] = commit_on(repo, &forks[1], &moved2, 1, "base 2\n");
+		}
+		tip = forks[2];
+		for (int t = 0; t < 8; t++) {
+			change edits[3];
+			char text[3][128];
+			size_t n = 1 + rnd(3), kept = 0;
+			for (size_t e = 0; e < n; e++) {
+				const char *path = paths[rnd((unsigned)npaths)];
+				int dup = 0;
+				for (size_t k = 0; k < kept; k++)
+					dup |= !strcmp(edits[k].path, path);
+				/* a file and a directory of one name cannot both be in one tree */
+				for (size_t k = 0; k < kept; k++) {
+					size_t lp = strlen(path), lk = strlen(edits[k].path);
+					if ((lp < lk && !strncmp(path, edits[k].path, lp) && edits[k].path[lp] == '/') ||
+					    (lk < lp && !strncmp(path, edits[k].path, lk) && path[lk] == '/'))
+						dup = 1;
+				}
+				if (dup)
+					continue;
+				switch (rnd(4)) {
+				case 0: /* a line near the top */
+					snprintf(text[kept], sizeof(text[kept]), "T%u\n2\n3\n4\n5\n6\n7\n8\n9\n", rnd(3));
+					break;
+				case 1: /* a line near the bottom */
+					snprintf(text[kept], sizeof(text[kept]), "1\n2\n3\n4\n5\n6\n7\n8\nB%u\n", rnd(3));
+					break;
+				case 2:
+					snprintf(text[kept], sizeof(text[kept]), "whole %u\n", rnd(2));
+					break;
+				default:
+					text[kept][0] = '\0';
+					break;
+				}
+				edits[kept].path = path;
+				edits[kept].content = text[kept][0] ? text[kept] : NULL;
+				kept++;
+			}
+			commits[t] = commit_on(repo, &forks[rnd(3)], edits, kept, "task\n");
+		}
+		CHECK_INT(orch_merge_analyze(&fast, repo, &tip, ids, commits, 8, 0), 0);
+		CHECK_INT(orch_merge_analyze(&full, repo, &tip, ids, commits, 8,
+					     ORCH_MERGE_ANALYZE_ALL), 0);
+		if (fast && full) {
+			if (!same_analysis(fast, full) && !unit_failed) {
+				unit_failed = 1;
+				snprintf(unit_why, sizeof(unit_why),
+					 "seed %u: first pass found %zu conflicting pairs, full %zu",
+					 seed_value, fast->npairs, full->npairs);
+			}
+			total_conflicts += full->npairs;
+			for (size_t i = 0; i < full->nbranches; i++)
+				total_conflicts += (size_t)full->branches[i].conflicts_base;
+			total_skipped += fast->merges_skipped;
+			CHECK_INT(full->merges_done, 36);
+		}
+		orch_merge_analysis_free(fast);
+		orch_merge_analysis_free(full);
+		git_repository_free(repo);
+	}
+	/* the fixtures must exercise both answers and the skipping */
+	CHECK(total_conflicts > 10);
+	CHECK(total_skipped > 10);
+}
+
+static git_commit *lookup(git_repository *repo, const git_oid *id)
+{
+	git_commit *commit = NULL;
+
+	if (git_commit_lookup(&commit, repo, id) < 0)
+		abort();
+	return commit;
+}
+
+static int blob_is(git_repository *repo, const git_oid *commit_id, const char *path,
+		   const char *content)
+{
+	git_commit *commit = lookup(repo, commit_id);
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	git_blob *blob = NULL;
+	int same = 0;
+
+	if (git_commit_tree(&tree, commit) == 0 &&
+	    git_tree_entry_bypath(&entry, tree, path) == 0 &&
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) == 0)
+		same = (size_t)git_blob_rawsize(blob) == strlen(content) &&
+		       !memcmp(git_blob_rawcontent(blob), content, strlen(content));
+	git_error_clear();
+	git_blob_free(blob);
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return same;
+}
+
+TEST(build_chains_merge_commits_and_leaves_out_the_conflicting_task)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), tip;
+	const change one = {"b.txt", "one\n"}, two = {"b.txt", "two\n"}, three = {"dir/c.txt", "three\n"};
+	orch_merge_item items[3];
+	git_commit *commit;
+
+	memset(items, 0, sizeof(items));
+	items[0].id = "one";
+	items[0].commit = commit_on(repo, &base, &one, 1, "one\n");
+	items[1].id = "two";
+	items[1].commit = commit_on(repo, &base, &two, 1, "two\n");
+	items[2].id = "three";
+	items[2].commit = commit_on(repo, &base, &three, 1, "three\n");
+	set_branch(repo, "main", &base);
+	CHECK_INT(orch_merge_build(&tip, repo, &base, items, 3, "p", 0), 0);
+	CHECK_INT(items[0].conflicted, 0);
+	CHECK_INT(items[1].conflicted, 1);
+	CHECK_STR(join(&items[1].paths), "b.txt");
+	CHECK_INT(items[2].conflicted, 0);
+	CHECK(git_oid_equal(&tip, &items[2].merged));
+	commit = lookup(repo, &tip);
+	CHECK_INT(git_commit_parentcount(commit), 2);
+	CHECK(git_oid_equal(git_commit_parent_id(commit, 0), &items[0].merged));
+	CHECK(git_oid_equal(git_commit_parent_id(commit, 1), &items[2].commit));
+	CHECK(strstr(git_commit_message(commit), "Merge task 'three' of plan 'p'") != NULL);
+	CHECK(strstr(git_commit_message(commit), "Orchestrate-Task: three\n") != NULL);
+	git_commit_free(commit);
+	CHECK(blob_is(repo, &tip, "b.txt", "one\n"));
+	CHECK(blob_is(repo, &tip, "dir/c.txt", "three\n"));
+	/* no ref moved */
+	git_oid at = branch_at(repo, "main");
+	CHECK(git_oid_equal(&at, &base));
+	for (int i = 0; i < 3; i++)
+		orch_strvec_free(&items[i].paths);
+	git_repository_free(repo);
+}
+
+TEST(squash_builds_one_single_parent_commit_per_task)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), tip;
+	const change one = {"b.txt", "one\n"};
+	orch_merge_item item;
+	git_commit *commit;
+
+	memset(&item, 0, sizeof(item));
+	item.id = "one";
+	item.commit = commit_on(repo, &base, &one, 1, "make one\n");
+	CHECK_INT(orch_merge_build(&tip, repo, &base, &item, 1, "p", ORCH_MERGE_SQUASH), 0);
+	commit = lookup(repo, &tip);
+	CHECK_INT(git_commit_parentcount(commit), 1);
+	CHECK(git_oid_equal(git_commit_parent_id(commit, 0), &base));
+	CHECK(strncmp(git_commit_message(commit), "p/one: make one", 15) == 0);
+	git_commit_free(commit);
+	CHECK(blob_is(repo, &tip, "b.txt", "one\n"));
+	orch_strvec_free(&item.paths);
+	git_repository_free(repo);
+}
+
+static size_t count_worktrees(git_repository *repo)
+{
+	git_strarray names = {0};
+	size_t n;
+
+	if (git_worktree_list(&names, repo) < 0)
+		abort();
+	n = names.count;
+	git_strarray_dispose(&names);
+	return n;
+}
+
+static size_t count_branches(git_repository *repo)
+{
+	git_branch_iterator *iter = NULL;
+	git_reference *ref;
+	git_branch_t type;
+	size_t n = 0;
+
+	if (git_branch_iterator_new(&iter, repo, GIT_BRANCH_LOCAL) < 0)
+		abort();
+	while (git_branch_next(&ref, &type, iter) == 0) {
+		n++;
+		git_reference_free(ref);
+	}
+	git_branch_iterator_free(iter);
+	return n;
+}
+
+TEST(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it)
+{
+	git_repository *repo = new_repo(0);
+	git_oid base = seed(repo);
+	orch_buf output = {0};
+	int status = -7;
+
+	set_branch(repo, "main", &base);
+	CHECK_INT(orch_merge_verify(&status, &output, repo, &base,
+				    "test -f dir/c.txt && echo \"ok $ORCHESTRATE_PLAN\" && "
+				    "test \"$(git rev-parse HEAD)\" = \"$ORCHESTRATE_COMMIT\"", "p"), 0);
+	CHECK_INT(status, 0);
+	CHECK_STR(output.ptr, "ok p\n");
+	orch_buf_clear(&output);
+	CHECK_INT(orch_merge_verify(&status, &output, repo, &base, "echo broken; exit 3", "p"), 0);
+	CHECK_INT(status, 3);
+	CHECK_STR(output.ptr, "broken\n");
+	CHECK_INT(count_worktrees(repo), 0);
+	CHECK_INT(count_branches(repo), 1);
+	orch_buf_free(&output);
+	git_repository_free(repo);
+}
+
+TEST(moving_a_branch_that_moved_meanwhile_overwrites_nothing)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), theirs, ours, at;
+	const change a = {"a.txt", "someone else\n"}, b = {"b.txt", "ours\n"};
+
+	theirs = commit_on(repo, &base, &a, 1, "theirs\n");
+	ours = commit_on(repo, &base, &b, 1, "ours\n");
+	set_branch(repo, "main", &theirs);
+	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &ours, "test"), ORCH_EMODIFIED);
+	at = branch_at(repo, "main");
+	CHECK(git_oid_equal(&at, &theirs));
+	CHECK_INT(orch_merge_move_branch(repo, "main", &theirs, &ours, "test"), 0);
+	at = branch_at(repo, "main");
+	CHECK(git_oid_equal(&at, &ours));
+	git_repository_free(repo);
+}
+
+/* A non-bare repository with main checked out at `base` (files on disk). */
+static git_repository *checked_out_repo(git_oid *out_base)
+{
+	git_repository *repo = new_repo(0);
+	git_checkout_options opts;
+	git_commit *commit;
+
+	*out_base = seed(repo);
+	set_branch(repo, "main", out_base);
+	if (git_repository_set_head(repo, "refs/heads/main") < 0)
+		abort();
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+	commit = lookup(repo, out_base);
+	if (git_checkout_tree(repo, (git_object *)commit, &opts) < 0)
+		abort();
+	git_commit_free(commit);
+	return repo;
+}
+
+static int file_is(git_repository *repo, const char *path, const char *content)
+{
+	char full[1024];
+	orch_buf buf = {0};
+	int same;
+
+	snprintf(full, sizeof(full), "%s%s", git_repository_workdir(repo), path);
+	if (orch_read_file(&buf, full) < 0) {
+		orch_error_clear();
+		return 0;
+	}
+	same = !strcmp(buf.ptr, content);
+	orch_buf_free(&buf);
+	return same;
+}
+
+TEST(moving_a_checked_out_clean_branch_updates_its_files_and_index)
+{
+	git_oid base, next, at;
+	git_repository *repo = checked_out_repo(&base);
+	const change b = {"b.txt", "merged\n"};
+	char *where = NULL;
+	int dirty = -1;
+
+	next = commit_on(repo, &base, &b, 1, "next\n");
+	CHECK_INT(orch_merge_checkout_state(&where, &dirty, repo, "main"), 0);
+	CHECK(where != NULL);
+	CHECK_INT(dirty, 0);
+	free(where);
+	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &next, "test"), 0);
+	at = branch_at(repo, "main");
+	CHECK(git_oid_equal(&at, &next));
+	CHECK(file_is(repo, "b.txt", "merged\n"));
+	CHECK_INT(orch_merge_checkout_state(&where, &dirty, repo, "main"), 0);
+	CHECK_INT(dirty, 0); /* index and files match the new tip */
+	free(where);
+	git_repository_free(repo);
+}
+
+TEST(moving_a_checked_out_dirty_branch_is_refused_and_nothing_moves)
+{
+	git_oid base, next, at;
+	git_repository *repo = checked_out_repo(&base);
+	const change b = {"b.txt", "merged\n"};
+	char path[1024];
+	FILE *f;
+
+	next = commit_on(repo, &base, &b, 1, "next\n");
+	snprintf(path, sizeof(path), "%sa.txt", git_repository_workdir(repo));
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("local edit\n", f);
+		fclose(f);
+	}
+	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &next, "test"), ORCH_ELOCKED);
+	CHECK(strstr(orch_error_message(), "uncommitted changes") != NULL);
+	at = branch_at(repo, "main");
+	CHECK(git_oid_equal(&at, &base));
+	CHECK(file_is(repo, "a.txt", "local edit\n"));
+	CHECK(file_is(repo, "b.txt", "b1\nb2\nb3\n"));
+	git_repository_free(repo);
+}
+
+TEST(a_branch_checked_out_nowhere_has_no_checkout_state)
+{
+	git_oid base;
+	git_repository *repo = checked_out_repo(&base);
+	char *where = NULL;
+	int dirty = -1;
+
+	set_branch(repo, "other", &base);
+	CHECK_INT(orch_merge_checkout_state(&where, &dirty, repo, "other"), 0);
+	CHECK(where == NULL);
+	CHECK_INT(dirty, 0);
+	git_repository_free(repo);
+}
+
+static const unit_test tests[] = {
+	T(branches_touching_different_files_are_clean_and_not_merged_pairwise),
+	T(branch_conflicting_with_the_moved_base_is_reported_with_its_paths),
+	T(pairwise_conflict_names_both_tasks_and_the_paths),
+	T(edits_to_different_lines_of_one_file_are_merged_not_assumed_to_conflict),
+	T(file_against_directory_of_the_same_name_is_a_conflict_the_first_pass_sees),
+	T(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures),
+	T(build_chains_merge_commits_and_leaves_out_the_conflicting_task),
+	T(squash_builds_one_single_parent_commit_per_task),
+	T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
+	T(moving_a_branch_that_moved_meanwhile_overwrites_nothing),
+	T(moving_a_checked_out_clean_branch_updates_its_files_and_index),
+	T(moving_a_checked_out_dirty_branch_is_refused_and_nothing_moves),
+	T(a_branch_checked_out_nowhere_has_no_checkout_state),
+};
+
+/* libgit2 must be set up before the first test and torn down after the last. */
+__attribute__((constructor)) static void setup_libgit2(void)
+{
+	git_libgit2_init();
+}
+
+__attribute__((destructor)) static void teardown_libgit2(void)
+{
+	git_libgit2_shutdown();
+}
+
+UNIT_MAIN(tests)
