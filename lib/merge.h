@@ -64,6 +64,14 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
 		       const git_oid *base, const char *const *ids,
 		       const git_oid *commits, size_t n, unsigned flags);
 
+/*
+ * Analyse the done tasks of stored plan `plan` (in merge order) against
+ * branch `into` (NULL: the plan's base), whose name goes to *out_into
+ * (malloc'd). Changes nothing. Caller frees *out.
+ */
+int orch_merge_analyze_plan(orch_merge_analysis **out, char **out_into,
+			    orch_store *store, const char *plan, const char *into);
+
 /* 1 when pair (a, b) conflicts; *out_paths (may be NULL) borrows its paths. */
 int orch_merge_analysis_pair(const orch_strvec **out_paths,
 			     const orch_merge_analysis *analysis, size_t a, size_t b);

@@ -129,6 +129,54 @@ done:
 	return error;
 }
 
+static int branch_tip(git_oid *out, git_repository *repo, const char *branch);
+
+int orch_merge_analyze_plan(orch_merge_analysis **out, char **out_into,
+			    orch_store *store, const char *plan, const char *into)
+{
+	git_repository *repo = orch_store_repo(store);
+	plan_view view = {0};
+	size_t *order = NULL, n = 0;
+	const char **ids = NULL;
+	git_oid *commits = NULL, base;
+	int error;
+
+	*out = NULL;
+	*out_into = NULL;
+	if ((error = plan_view_load(&view, store, plan)) < 0)
+		goto done;
+	if (!into && !view.plan->base) {
+		orch_error_set("plan '%s' has no base branch", view.plan->name);
+		orch_error_hint("say which branch with --into BRANCH");
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	into = into ? into : view.plan->base;
+	if ((error = branch_tip(&base, repo, into)) < 0 ||
+	    (error = done_tasks(&order, &n, &view, NULL)) < 0)
+		goto done;
+	ids = orch_calloc(n ? n : 1, sizeof(char *));
+	commits = orch_calloc(n ? n : 1, sizeof(git_oid));
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = view.plan->tasks[order[i]].id;
+		if (git_oid_fromstr(&commits[i], view.states[order[i]].commit) < 0) {
+			git_error_clear();
+			error = orch_error_set("task '%s' has an invalid result commit '%s'", ids[i],
+					       view.states[order[i]].commit);
+			goto done;
+		}
+	}
+	if ((error = orch_merge_analyze(out, repo, &base, ids, commits, n, 0)) < 0)
+		goto done;
+	*out_into = orch_strdup(into);
+done:
+	free(ids);
+	free(commits);
+	free(order);
+	plan_view_free(&view);
+	return error;
+}
+
 /* ---- verify and bisection ------------------------------------------------ */
 
 typedef struct {
