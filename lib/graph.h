@@ -23,9 +23,10 @@ typedef struct {
 
 /*
  * Build the graph of `plan`. Dependencies must name tasks (validate first;
- * unknown ones return ORCH_EINVALID). `durations` (may be NULL) gives the
- * estimate for each task position and wins over the plan; a task with
- * neither gets 60,000 ms (1m). Caller frees with orch_graph_free.
+ * unknown ones and duplicate ids return ORCH_EINVALID; a dependency listed
+ * twice counts once). `durations` (may be NULL) gives the estimate for each
+ * task position and wins over the plan (a negative entry: none); a task
+ * with neither gets 60,000 ms (1m). Caller frees with orch_graph_free.
  */
 int orch_graph_build(orch_graph **out, const orch_plan *plan, const int64_t *durations);
 
@@ -79,7 +80,13 @@ int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
 			const orch_graph *graph, const orch_plan *plan);
 void orch_graph_overlaps_free(orch_overlap *overlaps, size_t count);
 
-/* 1 when two path globs (*, ?, [...], ** across '/') can match a common path. */
+/*
+ * 1 when two path globs (*, ?, [...], ** across '/', \ escapes) can match
+ * a common path. A glob that names a directory also covers what is below
+ * it: one ending in '/', or whose last component is literal without an
+ * extension: "api" meets "api/x.c", but "api/x.c" is a file and "a/?"
+ * does not meet "a/b/c".
+ */
 int orch_glob_overlap(const char *a, const char *b);
 
 /*

@@ -1,0 +1,1410 @@
+#include "graph.h"
+#include "error.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Everything here is iterative and works on compact position arrays: plans
+ * of 100,000 tasks and 500,000 edges must not blow the stack nor take
+ * quadratic time anywhere a linear or n log n method exists.
+ */
+
+#define DEFAULT_DURATION_MS 60000
+
+/* ---------------------------------------------------------------------- */
+/* Binary heaps of task positions, ordered by a comparison callback.      */
+
+typedef int (*heap_less_fn)(size_t a, size_t b, const void *payload);
+
+typedef struct {
+	size_t *items;
+	size_t len;
+	heap_less_fn less;
+	const void *payload;
+} pos_heap;
+
+/* Room for `capacity` positions: no task is ever in one heap twice. */
+static void heap_init(pos_heap *heap, size_t capacity, heap_less_fn less,
+		      const void *payload)
+{
+	heap->items = orch_malloc((capacity ? capacity : 1) * sizeof(size_t));
+	heap->len = 0;
+	heap->less = less;
+	heap->payload = payload;
+}
+
+static void heap_push(pos_heap *heap, size_t pos)
+{
+	size_t i = heap->len++;
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!heap->less(pos, heap->items[parent], heap->payload))
+			break;
+		heap->items[i] = heap->items[parent];
+		i = parent;
+	}
+	heap->items[i] = pos;
+}
+
+static size_t heap_pop(pos_heap *heap)
+{
+	size_t top = heap->items[0];
+	size_t last = heap->items[--heap->len];
+	size_t i = 0;
+
+	if (heap->len == 0)
+		return top;
+	for (;;) {
+		size_t child = 2 * i + 1;
+		if (child >= heap->len)
+			break;
+		if (child + 1 < heap->len &&
+		    heap->less(heap->items[child + 1], heap->items[child],
+			       heap->payload))
+			child++;
+		if (!heap->less(heap->items[child], last, heap->payload))
+			break;
+		heap->items[i] = heap->items[child];
+		i = child;
+	}
+	heap->items[i] = last;
+	return top;
+}
+
+static void heap_free(pos_heap *heap)
+{
+	free(heap->items);
+	heap->items = NULL;
+	heap->len = 0;
+}
+
+static int less_position(size_t a, size_t b, const void *payload)
+{
+	(void)payload;
+	return a < b;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Task id lookup: open addressing over plan->tasks[].id.                 */
+
+typedef struct {
+	size_t *slots; /* position + 1; 0 is an empty slot */
+	size_t mask;
+} id_index;
+
+static uint64_t hash_id(const char *id)
+{
+	uint64_t hash = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		hash ^= *p;
+		hash *= 1099511628211ULL;
+	}
+	return hash;
+}
+
+static void id_index_init(id_index *index, size_t n)
+{
+	size_t capacity = 16;
+
+	while (capacity < 2 * n)
+		capacity *= 2;
+	index->slots = orch_calloc(capacity, sizeof(size_t));
+	index->mask = capacity - 1;
+}
+
+/* Position of `id`, or -1. */
+static long id_index_find(const id_index *index, const orch_plan *plan,
+			  const char *id)
+{
+	size_t i = (size_t)hash_id(id) & index->mask;
+
+	while (index->slots[i]) {
+		size_t pos = index->slots[i] - 1;
+		if (!strcmp(plan->tasks[pos].id, id))
+			return (long)pos;
+		i = (i + 1) & index->mask;
+	}
+	return -1;
+}
+
+/* Add task `pos`; returns the position of an earlier task with its id, or -1. */
+static long id_index_add(id_index *index, const orch_plan *plan, size_t pos)
+{
+	const char *id = plan->tasks[pos].id;
+	size_t i = (size_t)hash_id(id) & index->mask;
+
+	while (index->slots[i]) {
+		size_t other = index->slots[i] - 1;
+		if (!strcmp(plan->tasks[other].id, id))
+			return (long)other;
+		i = (i + 1) & index->mask;
+	}
+	index->slots[i] = pos + 1;
+	return -1;
+}
+
+/* "FILE:LINE: " for a task when the plan knows where it came from. */
+static void task_where(char *out, size_t outlen, const orch_plan *plan,
+		       const orch_task *task)
+{
+	if (plan->source && task->line > 0)
+		snprintf(out, outlen, "%s:%d: ", plan->source, task->line);
+	else
+		out[0] = '\0';
+}
+
+/* ---------------------------------------------------------------------- */
+/* Building                                                                */
+
+int orch_graph_build(orch_graph **out, const orch_plan *plan,
+		     const int64_t *durations)
+{
+	orch_graph *graph = NULL;
+	id_index index = { 0 };
+	size_t *seen = NULL, *cursor = NULL;
+	size_t n = plan->ntasks, nedges = 0, maxedges = 0, i, k;
+	char where[1200];
+	int error = 0;
+
+	*out = NULL;
+	id_index_init(&index, n);
+	for (i = 0; i < n; i++) {
+		if (!plan->tasks[i].id) {
+			orch_error_set("task %zu has no id", i + 1);
+			error = ORCH_EINVALID;
+			goto done;
+		}
+		if (id_index_add(&index, plan, i) >= 0) {
+			task_where(where, sizeof(where), plan, &plan->tasks[i]);
+			orch_error_set("%sduplicate task id '%s'", where,
+				       plan->tasks[i].id);
+			error = ORCH_EINVALID;
+			goto done;
+		}
+		maxedges += plan->tasks[i].depends.count;
+	}
+
+	graph = orch_calloc(1, sizeof(*graph));
+	graph->n = n;
+	graph->dep_start = orch_malloc((n + 1) * sizeof(size_t));
+	graph->deps = orch_malloc((maxedges ? maxedges : 1) * sizeof(size_t));
+	graph->rdep_start = orch_calloc(n + 1, sizeof(size_t));
+	graph->duration = orch_malloc((n ? n : 1) * sizeof(int64_t));
+	graph->priority = orch_malloc((n ? n : 1) * sizeof(int));
+
+	/* seen[d] == i when task i already lists d: duplicates count once */
+	seen = orch_malloc((n ? n : 1) * sizeof(size_t));
+	for (i = 0; i < n; i++)
+		seen[i] = SIZE_MAX;
+
+	for (i = 0; i < n; i++) {
+		const orch_task *task = &plan->tasks[i];
+
+		graph->dep_start[i] = nedges;
+		for (k = 0; k < task->depends.count; k++) {
+			const char *name = task->depends.items[k];
+			long dep = id_index_find(&index, plan, name);
+
+			if (dep < 0) {
+				task_where(where, sizeof(where), plan, task);
+				orch_error_set("%stask '%s' depends on unknown task '%s'",
+					       where, task->id, name);
+				error = ORCH_EINVALID;
+				goto done;
+			}
+			if (seen[dep] == i)
+				continue;
+			seen[dep] = i;
+			graph->deps[nedges++] = (size_t)dep;
+			graph->rdep_start[dep + 1]++;
+		}
+
+		if (durations && durations[i] >= 0)
+			graph->duration[i] = durations[i];
+		else if (task->duration_ms >= 0)
+			graph->duration[i] = task->duration_ms;
+		else
+			graph->duration[i] = DEFAULT_DURATION_MS;
+		graph->priority[i] = (int)task->priority;
+	}
+	graph->dep_start[n] = nedges;
+
+	/* reverse adjacency: dependents of each task, in plan order */
+	for (i = 0; i < n; i++)
+		graph->rdep_start[i + 1] += graph->rdep_start[i];
+	graph->rdeps = orch_malloc((nedges ? nedges : 1) * sizeof(size_t));
+	cursor = seen;
+	memcpy(cursor, graph->rdep_start, n * sizeof(size_t));
+	for (i = 0; i < n; i++)
+		for (k = graph->dep_start[i]; k < graph->dep_start[i + 1]; k++)
+			graph->rdeps[cursor[graph->deps[k]]++] = i;
+
+done:
+	free(index.slots);
+	free(seen);
+	if (error < 0)
+		orch_graph_free(graph);
+	else
+		*out = graph;
+	return error;
+}
+
+void orch_graph_free(orch_graph *graph)
+{
+	if (!graph)
+		return;
+	free(graph->dep_start);
+	free(graph->deps);
+	free(graph->rdep_start);
+	free(graph->rdeps);
+	free(graph->duration);
+	free(graph->priority);
+	free(graph);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Cycles and orders                                                       */
+
+enum { WHITE = 0, GREY = 1, BLACK = 2 };
+
+int orch_graph_find_cycle(size_t **out_members, size_t *out_count,
+			  const orch_graph *graph)
+{
+	size_t n = graph->n;
+	unsigned char *color = NULL;
+	size_t *stack = NULL, *next = NULL;
+	size_t depth = 0, root;
+	int error = 0;
+
+	*out_members = NULL;
+	*out_count = 0;
+	if (n == 0)
+		return 0;
+
+	color = orch_calloc(n, 1);
+	stack = orch_malloc(n * sizeof(size_t));
+	next = orch_malloc(n * sizeof(size_t));
+
+	/*
+	 * Depth-first along "depends on" edges: the stack is always a chain
+	 * in which each task depends on the next, so meeting a grey task
+	 * closes a cycle made of the stack from that task up.
+	 */
+	for (root = 0; root < n; root++) {
+		if (color[root] != WHITE)
+			continue;
+		color[root] = GREY;
+		next[root] = graph->dep_start[root];
+		stack[depth++] = root;
+
+		while (depth > 0) {
+			size_t v = stack[depth - 1];
+
+			if (next[v] < graph->dep_start[v + 1]) {
+				size_t w = graph->deps[next[v]++];
+
+				if (color[w] == WHITE) {
+					color[w] = GREY;
+					next[w] = graph->dep_start[w];
+					stack[depth++] = w;
+				} else if (color[w] == GREY) {
+					size_t from = depth - 1;
+					while (stack[from] != w)
+						from--;
+					*out_count = depth - from;
+					*out_members = orch_malloc(*out_count * sizeof(size_t));
+					memcpy(*out_members, stack + from,
+					       *out_count * sizeof(size_t));
+					orch_error_set("dependency cycle of %zu task%s",
+						       *out_count,
+						       *out_count == 1 ? "" : "s");
+					error = ORCH_ECYCLE;
+					goto done;
+				}
+			} else {
+				color[v] = BLACK;
+				depth--;
+			}
+		}
+	}
+
+done:
+	free(color);
+	free(stack);
+	free(next);
+	return error;
+}
+
+int orch_graph_topo_order(size_t *order, const orch_graph *graph)
+{
+	size_t n = graph->n, count = 0, i, k;
+	size_t *indegree = NULL;
+	pos_heap ready = { 0 };
+	int error = 0;
+
+	if (n == 0)
+		return 0;
+	indegree = orch_malloc(n * sizeof(size_t));
+	heap_init(&ready, n, less_position, NULL);
+
+	/* Kahn's algorithm; the lowest ready position first keeps plan order */
+	for (i = 0; i < n; i++) {
+		indegree[i] = graph->dep_start[i + 1] - graph->dep_start[i];
+		if (indegree[i] == 0)
+			heap_push(&ready, i);
+	}
+	while (ready.len > 0) {
+		size_t v = heap_pop(&ready);
+
+		order[count++] = v;
+		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++)
+			if (--indegree[graph->rdeps[k]] == 0)
+				heap_push(&ready, graph->rdeps[k]);
+	}
+	if (count < n) {
+		orch_error_set("dependency cycle among %zu tasks", n - count);
+		error = ORCH_ECYCLE;
+	}
+
+	free(indegree);
+	heap_free(&ready);
+	return error;
+}
+
+int orch_graph_levels(size_t *levels, size_t *out_nlevels,
+		      const orch_graph *graph)
+{
+	size_t n = graph->n, nlevels = 0, i, k;
+	size_t *order = NULL;
+	int error = 0;
+
+	*out_nlevels = 0;
+	if (n == 0)
+		return 0;
+	order = orch_malloc(n * sizeof(size_t));
+	if ((error = orch_graph_topo_order(order, graph)) < 0)
+		goto done;
+
+	for (i = 0; i < n; i++) {
+		size_t v = order[i], level = 0;
+
+		for (k = graph->dep_start[v]; k < graph->dep_start[v + 1]; k++)
+			if (levels[graph->deps[k]] + 1 > level)
+				level = levels[graph->deps[k]] + 1;
+		levels[v] = level;
+		if (level + 1 > nlevels)
+			nlevels = level + 1;
+	}
+	*out_nlevels = nlevels;
+
+done:
+	free(order);
+	return error;
+}
+
+int orch_graph_bottom_levels(int64_t *bottom, const orch_graph *graph)
+{
+	size_t n = graph->n, i, k;
+	size_t *order = NULL;
+	int error = 0;
+
+	if (n == 0)
+		return 0;
+	order = orch_malloc(n * sizeof(size_t));
+	if ((error = orch_graph_topo_order(order, graph)) < 0)
+		goto done;
+
+	for (i = n; i-- > 0;) {
+		size_t v = order[i];
+		int64_t rest = 0;
+
+		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++)
+			if (bottom[graph->rdeps[k]] > rest)
+				rest = bottom[graph->rdeps[k]];
+		bottom[v] = graph->duration[v] + rest;
+	}
+
+done:
+	free(order);
+	return error;
+}
+
+/* The dependent of `v` with the longest bottom level (lowest position on ties). */
+static size_t heaviest_dependent(const orch_graph *graph, const int64_t *bottom,
+				 size_t v)
+{
+	size_t best = SIZE_MAX;
+
+	for (size_t k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++) {
+		size_t w = graph->rdeps[k];
+		if (best == SIZE_MAX || bottom[w] > bottom[best] ||
+		    (bottom[w] == bottom[best] && w < best))
+			best = w;
+	}
+	return best;
+}
+
+int orch_graph_critical_path(size_t **out_path, size_t *out_count,
+			     int64_t *out_length_ms, const orch_graph *graph)
+{
+	size_t n = graph->n, first = 0, count = 0, v, i;
+	int64_t *bottom = NULL;
+	int error = 0;
+
+	*out_path = NULL;
+	*out_count = 0;
+	*out_length_ms = 0;
+	if (n == 0)
+		return 0;
+	bottom = orch_malloc(n * sizeof(int64_t));
+	if ((error = orch_graph_bottom_levels(bottom, graph)) < 0)
+		goto done;
+
+	/*
+	 * A dependency's bottom level is at least its dependent's, so the
+	 * maximum is reached at a task without dependencies; prefer one.
+	 */
+	for (i = 1; i < n; i++)
+		if (bottom[i] > bottom[first] ||
+		    (bottom[i] == bottom[first] &&
+		     graph->dep_start[first + 1] > graph->dep_start[first] &&
+		     graph->dep_start[i + 1] == graph->dep_start[i]))
+			first = i;
+
+	for (v = first; v != SIZE_MAX; v = heaviest_dependent(graph, bottom, v))
+		count++;
+	*out_path = orch_malloc(count * sizeof(size_t));
+	i = 0;
+	for (v = first; v != SIZE_MAX; v = heaviest_dependent(graph, bottom, v))
+		(*out_path)[i++] = v;
+	*out_count = count;
+	*out_length_ms = bottom[first];
+
+done:
+	free(bottom);
+	return error;
+}
+
+int orch_graph_reaches(const orch_graph *graph, size_t from, size_t to)
+{
+	size_t n = graph->n, head = 0, tail = 0, k;
+	unsigned char *visited;
+	size_t *queue;
+	int found = 0;
+
+	if (from >= n || to >= n)
+		return 0;
+	visited = orch_calloc(n, 1);
+	queue = orch_malloc(n * sizeof(size_t));
+
+	/* breadth-first over dependents; stops at the first sight of `to` */
+	queue[tail++] = from;
+	while (head < tail && !found) {
+		size_t v = queue[head++];
+
+		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++) {
+			size_t w = graph->rdeps[k];
+			if (w == to) {
+				found = 1;
+				break;
+			}
+			if (!visited[w]) {
+				visited[w] = 1;
+				queue[tail++] = w;
+			}
+		}
+	}
+
+	free(visited);
+	free(queue);
+	return found;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Globs                                                                   */
+
+/*
+ * A glob is compiled into a small automaton whose states are the token
+ * positions 0..ntokens (ntokens accepts). At state i:
+ *   GLOB_CHAR    consumes one character of `set` and goes to i + 1;
+ *   GLOB_LOOP    consumes one character of `set` and stays, or moves on to
+ *                i + 1 without consuming;
+ *   GLOB_BRANCH  moves on without consuming to i + 1 or to `target`.
+ * Two globs overlap when the product of their automata can reach the pair
+ * of accepting states, which a worklist over (i, j) pairs decides in
+ * O(|a| * |b|) without recursion.
+ */
+
+enum { GLOB_CHAR, GLOB_LOOP, GLOB_BRANCH };
+
+typedef struct {
+	uint64_t bits[4];
+} charset;
+
+typedef struct {
+	int kind;
+	size_t target;
+	charset set;
+} glob_token;
+
+typedef struct {
+	glob_token *tokens;
+	size_t ntokens;
+	size_t alloc;
+} glob_nfa;
+
+/* Reusable work space of the product search. */
+typedef struct {
+	unsigned char *visited;
+	size_t visited_alloc;
+	size_t *stack;
+	size_t stack_alloc;
+} glob_scratch;
+
+static void charset_add(charset *set, unsigned char c)
+{
+	set->bits[c >> 6] |= (uint64_t)1 << (c & 63);
+}
+
+static void charset_remove(charset *set, unsigned char c)
+{
+	set->bits[c >> 6] &= ~((uint64_t)1 << (c & 63));
+}
+
+static int charset_meets(const charset *a, const charset *b)
+{
+	return ((a->bits[0] & b->bits[0]) | (a->bits[1] & b->bits[1]) |
+		(a->bits[2] & b->bits[2]) | (a->bits[3] & b->bits[3])) != 0;
+}
+
+/* Every character that may appear in a path (no NUL), '/' included or not. */
+static charset charset_any(int with_slash)
+{
+	charset set;
+
+	memset(&set, 0xff, sizeof(set));
+	charset_remove(&set, '\0');
+	if (!with_slash)
+		charset_remove(&set, '/');
+	return set;
+}
+
+static charset charset_one(unsigned char c)
+{
+	charset set = { { 0, 0, 0, 0 } };
+
+	charset_add(&set, c);
+	return set;
+}
+
+static glob_token *nfa_append(glob_nfa *nfa, int kind, const charset *set)
+{
+	glob_token *token;
+
+	if (nfa->ntokens == nfa->alloc) {
+		nfa->alloc = nfa->alloc ? nfa->alloc * 2 : 16;
+		nfa->tokens = orch_realloc(nfa->tokens,
+					   nfa->alloc * sizeof(glob_token));
+	}
+	token = &nfa->tokens[nfa->ntokens++];
+	memset(token, 0, sizeof(*token));
+	token->kind = kind;
+	if (set)
+		token->set = *set;
+	return token;
+}
+
+/* Add the members of a POSIX class name ("alpha", ...); 0 if unknown. */
+static int charset_add_named(charset *set, const char *name, size_t len)
+{
+	static const struct {
+		const char *name;
+		int (*test)(int);
+	} classes[] = {
+		{ "alnum", isalnum }, { "alpha", isalpha }, { "blank", isblank },
+		{ "cntrl", iscntrl }, { "digit", isdigit }, { "graph", isgraph },
+		{ "lower", islower }, { "print", isprint }, { "punct", ispunct },
+		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
+	};
+
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		if (strlen(classes[i].name) != len ||
+		    strncmp(classes[i].name, name, len))
+			continue;
+		for (int c = 1; c < 128; c++)
+			if (classes[i].test(c))
+				charset_add(set, (unsigned char)c);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Parse a bracket expression starting at `p` ('['). Returns the character
+ * after the closing ']' and fills *out, or NULL when it is not one (then
+ * '[' is an ordinary character, as in fnmatch).
+ */
+static const char *parse_class(charset *out, const char *p)
+{
+	charset set = { { 0, 0, 0, 0 } };
+	const char *q = p + 1;
+	int negate = 0, first = 1;
+
+	if (*q == '!' || *q == '^') {
+		negate = 1;
+		q++;
+	}
+	while (*q && (*q != ']' || first)) {
+		unsigned char lo, hi;
+
+		first = 0;
+		if (q[0] == '[' && q[1] == ':') {
+			const char *end = strstr(q + 2, ":]");
+			if (end && charset_add_named(&set, q + 2, (size_t)(end - q - 2))) {
+				q = end + 2;
+				continue;
+			}
+		}
+		if (q[0] == '\\' && q[1])
+			q++;
+		lo = (unsigned char)*q++;
+		if (q[0] == '-' && q[1] && q[1] != ']') {
+			q++;
+			if (q[0] == '\\' && q[1])
+				q++;
+			hi = (unsigned char)*q++;
+			for (unsigned c = lo; c <= hi; c++)
+				charset_add(&set, (unsigned char)c);
+		} else {
+			charset_add(&set, lo);
+		}
+	}
+	if (*q != ']')
+		return NULL;
+	if (negate)
+		for (int i = 0; i < 4; i++)
+			set.bits[i] = ~set.bits[i];
+	/* like fnmatch with FNM_PATHNAME: a class never matches '/' */
+	charset_remove(&set, '/');
+	charset_remove(&set, '\0');
+	*out = set;
+	return q + 1;
+}
+
+/*
+ * Skip what does not change the paths a glob names: leading "/" and "./",
+ * repeated slashes and "." components are handled by the callers.
+ */
+static const char *skip_leading(const char *p)
+{
+	for (;;) {
+		if (*p == '/')
+			p++;
+		else if (p[0] == '.' && p[1] == '/')
+			p += 2;
+		else if (p[0] == '.' && p[1] == '\0')
+			p++;
+		else
+			return p;
+	}
+}
+
+static void glob_compile(glob_nfa *nfa, const char *pattern)
+{
+	const char *p = skip_leading(pattern);
+	size_t len = strlen(p);
+	charset any = charset_any(1), nonslash = charset_any(0);
+	charset slash = charset_one('/');
+	int at_component = 1, wild_component = 0, dotted = 0, as_directory = 0;
+	const char *end;
+
+	nfa->ntokens = 0;
+
+	/* a trailing '/' says the pattern is a directory */
+	while (len > 0 && p[len - 1] == '/' && (len < 2 || p[len - 2] != '\\')) {
+		len--;
+		as_directory = 1;
+	}
+	end = p + len;
+
+	if (p == end) {
+		/* "", "/" or ".": the whole tree */
+		nfa_append(nfa, GLOB_LOOP, &any);
+		return;
+	}
+
+	while (p < end) {
+		if (*p == '/') {
+			while (p < end && *p == '/')
+				p++;
+			/* "a/./b" is "a/b" */
+			while (p < end && p[0] == '.' &&
+			       (p + 1 == end || p[1] == '/')) {
+				p++;
+				while (p < end && *p == '/')
+					p++;
+				if (p == end)
+					as_directory = 1;
+			}
+			if (p < end) {
+				nfa_append(nfa, GLOB_CHAR, &slash);
+				at_component = 1;
+				wild_component = 0;
+				dotted = 0;
+			}
+			continue;
+		}
+
+		if (*p == '*') {
+			const char *run = p;
+			while (p < end && *p == '*')
+				p++;
+			wild_component = 1;
+			if (p - run >= 2 && at_component && (p == end || *p == '/')) {
+				if (p == end) {
+					nfa_append(nfa, GLOB_LOOP, &any);
+				} else {
+					/* "**" + "/": zero or more whole directories */
+					size_t at = nfa->ntokens;
+					nfa_append(nfa, GLOB_BRANCH, NULL);
+					nfa_append(nfa, GLOB_LOOP, &any);
+					nfa_append(nfa, GLOB_CHAR, &slash);
+					nfa->tokens[at].target = at + 3;
+					while (p < end && *p == '/')
+						p++;
+					at_component = 1;
+					wild_component = 0;
+					dotted = 0;
+					continue;
+				}
+			} else {
+				nfa_append(nfa, GLOB_LOOP, p - run >= 2 ? &any : &nonslash);
+			}
+			at_component = 0;
+			continue;
+		}
+
+		if (*p == '?') {
+			nfa_append(nfa, GLOB_CHAR, &nonslash);
+			wild_component = 1;
+		} else if (*p == '[') {
+			charset set;
+			const char *after = parse_class(&set, p);
+			if (after && after <= end) {
+				nfa_append(nfa, GLOB_CHAR, &set);
+				wild_component = 1;
+				p = after;
+				at_component = 0;
+				continue;
+			}
+			charset one = charset_one('[');
+			nfa_append(nfa, GLOB_CHAR, &one);
+		} else {
+			charset one;
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			one = charset_one((unsigned char)*p);
+			nfa_append(nfa, GLOB_CHAR, &one);
+			if (*p == '.' && !at_component)
+				dotted = 1;
+		}
+		p++;
+		at_component = 0;
+	}
+
+	/*
+	 * A directory covers what is below it, so a pattern that names one
+	 * also matches "<pattern>/anything": one with a trailing '/', or
+	 * whose last component is literal and has no extension ("api",
+	 * ".github"; "api/auth.c" names a file). A wildcard in the last
+	 * component ("a/x?") names entries, not directories: "a/" and a star
+	 * do not cover "a/b/c".
+	 */
+	if (as_directory || (!wild_component && !dotted)) {
+		size_t at = nfa->ntokens;
+		nfa_append(nfa, GLOB_BRANCH, NULL)->target = at + 3;
+		nfa_append(nfa, GLOB_CHAR, &slash);
+		nfa_append(nfa, GLOB_LOOP, &any);
+	}
+}
+
+static void glob_nfa_free(glob_nfa *nfa)
+{
+	free(nfa->tokens);
+	nfa->tokens = NULL;
+	nfa->ntokens = nfa->alloc = 0;
+}
+
+static void glob_scratch_free(glob_scratch *scratch)
+{
+	free(scratch->visited);
+	free(scratch->stack);
+	memset(scratch, 0, sizeof(*scratch));
+}
+
+static int nfa_intersect(const glob_nfa *a, const glob_nfa *b,
+			 glob_scratch *scratch)
+{
+	size_t na = a->ntokens, nb = b->ntokens, width = nb + 1;
+	size_t total = (na + 1) * width, depth = 0;
+	size_t bytes = (total + 7) / 8;
+	unsigned char *visited;
+	size_t *stack;
+
+	if (scratch->visited_alloc < bytes) {
+		scratch->visited = orch_realloc(scratch->visited, bytes);
+		scratch->visited_alloc = bytes;
+	}
+	if (scratch->stack_alloc < total) {
+		scratch->stack = orch_realloc(scratch->stack, total * sizeof(size_t));
+		scratch->stack_alloc = total;
+	}
+	visited = scratch->visited;
+	stack = scratch->stack;
+	memset(visited, 0, bytes);
+
+#define VISIT(i, j)                                                           \
+	do {                                                                  \
+		size_t s_ = (i) * width + (j);                                \
+		if (!(visited[s_ >> 3] & (1u << (s_ & 7)))) {                 \
+			visited[s_ >> 3] |= (unsigned char)(1u << (s_ & 7));  \
+			stack[depth++] = s_;                                  \
+		}                                                             \
+	} while (0)
+
+	VISIT(0, 0);
+	while (depth > 0) {
+		size_t state = stack[--depth];
+		size_t i = state / width, j = state % width;
+		const glob_token *ta = i < na ? &a->tokens[i] : NULL;
+		const glob_token *tb = j < nb ? &b->tokens[j] : NULL;
+
+		if (!ta && !tb)
+			return 1;
+		if (ta && ta->kind == GLOB_LOOP)
+			VISIT(i + 1, j);
+		if (ta && ta->kind == GLOB_BRANCH) {
+			VISIT(i + 1, j);
+			VISIT(ta->target, j);
+		}
+		if (tb && tb->kind == GLOB_LOOP)
+			VISIT(i, j + 1);
+		if (tb && tb->kind == GLOB_BRANCH) {
+			VISIT(i, j + 1);
+			VISIT(i, tb->target);
+		}
+		if (ta && tb && ta->kind != GLOB_BRANCH &&
+		    tb->kind != GLOB_BRANCH && charset_meets(&ta->set, &tb->set))
+			VISIT(ta->kind == GLOB_CHAR ? i + 1 : i,
+			      tb->kind == GLOB_CHAR ? j + 1 : j);
+	}
+#undef VISIT
+	return 0;
+}
+
+int orch_glob_overlap(const char *a, const char *b)
+{
+	glob_nfa nfa_a = { 0 }, nfa_b = { 0 };
+	glob_scratch scratch = { 0 };
+	int overlap;
+
+	glob_compile(&nfa_a, a);
+	glob_compile(&nfa_b, b);
+	overlap = nfa_intersect(&nfa_a, &nfa_b, &scratch);
+	glob_nfa_free(&nfa_a);
+	glob_nfa_free(&nfa_b);
+	glob_scratch_free(&scratch);
+	return overlap;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Overlapping files                                                       */
+
+/*
+ * Every path a glob matches starts with its literal lead: the components
+ * before the first one with a wildcard, then the characters of that one
+ * before its first wildcard ("src/mod1_" for "src/mod1_*.c", "api/x.c"
+ * for itself). Two globs can only match a common path if one's lead is a
+ * prefix of the other's. Sorted, each lead comes right before those it
+ * prefixes, so one pass with a stack of enclosing leads visits only
+ * compatible pairs. Identical globs are grouped so that each distinct
+ * pair is tested once.
+ */
+
+typedef struct {
+	size_t task;
+	size_t index;        /* in the task's files */
+	const char *pattern; /* borrowed from the plan */
+	char *key;           /* literal lead, see above */
+} file_entry;
+
+typedef struct {
+	size_t first, count; /* entries[first .. first + count) */
+	glob_nfa nfa;
+} file_group;
+
+typedef struct {
+	size_t a, b;                  /* a < b */
+	size_t index_a, index_b;      /* pattern indexes in each task */
+	const char *pattern_a, *pattern_b;
+	size_t source, target;        /* the one that could depend on the other */
+	int ordered;
+} candidate;
+
+static char *literal_lead(const char *pattern)
+{
+	orch_buf key = { 0 };
+	const char *p = skip_leading(pattern);
+
+	while (*p) {
+		size_t len = strcspn(p, "/"), lit = strcspn(p, "/*?[\\");
+
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			p += len + (p[len] == '/');
+			continue;
+		}
+		if (key.len)
+			orch_buf_put(&key, "/", 1);
+		if (lit < len) {
+			orch_buf_put(&key, p, lit);
+			break;
+		}
+		orch_buf_put(&key, p, len);
+		p += len + (p[len] == '/');
+	}
+	return orch_buf_detach(&key);
+}
+
+/* 1 when every path under `key` also starts with `prefix`. */
+static int key_covers(const char *prefix, const char *key)
+{
+	return !strncmp(prefix, key, strlen(prefix));
+}
+
+static int entry_cmp(const void *x, const void *y)
+{
+	const file_entry *a = x, *b = y;
+	int cmp;
+
+	if ((cmp = strcmp(a->key, b->key)) != 0)
+		return cmp;
+	if ((cmp = strcmp(a->pattern, b->pattern)) != 0)
+		return cmp;
+	if (a->task != b->task)
+		return a->task < b->task ? -1 : 1;
+	return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+typedef struct {
+	candidate *items;
+	size_t count, alloc;
+} candidate_vec;
+
+static void candidate_add(candidate_vec *vec, const file_entry *x,
+			  const file_entry *y)
+{
+	candidate *c;
+
+	if (x->task == y->task)
+		return;
+	if (x->task > y->task) {
+		const file_entry *swap = x;
+		x = y;
+		y = swap;
+	}
+	if (vec->count == vec->alloc) {
+		vec->alloc = vec->alloc ? vec->alloc * 2 : 64;
+		vec->items = orch_realloc(vec->items, vec->alloc * sizeof(candidate));
+	}
+	c = &vec->items[vec->count++];
+	memset(c, 0, sizeof(*c));
+	c->a = x->task;
+	c->b = y->task;
+	c->index_a = x->index;
+	c->index_b = y->index;
+	c->pattern_a = x->pattern;
+	c->pattern_b = y->pattern;
+}
+
+static int candidate_by_pair(const void *x, const void *y)
+{
+	const candidate *a = x, *b = y;
+
+	if (a->a != b->a)
+		return a->a < b->a ? -1 : 1;
+	if (a->b != b->b)
+		return a->b < b->b ? -1 : 1;
+	if (a->index_a != b->index_a)
+		return a->index_a < b->index_a ? -1 : 1;
+	return a->index_b < b->index_b ? -1 : (a->index_b > b->index_b);
+}
+
+static int candidate_by_source(const void *x, const void *y)
+{
+	const candidate *a = x, *b = y;
+
+	if (a->source != b->source)
+		return a->source < b->source ? -1 : 1;
+	return candidate_by_pair(x, y);
+}
+
+/*
+ * Mark the candidates of which one task depends on the other. Only the
+ * task earlier in topological order can be depended on, so one bounded
+ * breadth-first search per such task answers all its candidates: nothing
+ * ranked after the farthest target needs visiting.
+ */
+static int mark_ordered(candidate *cands, size_t ncands, const orch_graph *graph)
+{
+	size_t n = graph->n, i, k;
+	size_t *order = NULL, *rank = NULL, *stamp = NULL, *queue = NULL;
+	int error = 0;
+
+	order = orch_malloc(n * sizeof(size_t));
+	if ((error = orch_graph_topo_order(order, graph)) < 0)
+		goto done;
+	rank = orch_malloc(n * sizeof(size_t));
+	for (i = 0; i < n; i++)
+		rank[order[i]] = i;
+	for (i = 0; i < ncands; i++) {
+		candidate *c = &cands[i];
+		c->source = rank[c->a] < rank[c->b] ? c->a : c->b;
+		c->target = c->source == c->a ? c->b : c->a;
+	}
+	qsort(cands, ncands, sizeof(candidate), candidate_by_source);
+
+	stamp = orch_calloc(n, sizeof(size_t));
+	queue = orch_malloc(n * sizeof(size_t));
+	for (i = 0; i < ncands;) {
+		size_t source = cands[i].source, end = i, limit = 0;
+		size_t head = 0, tail = 0;
+
+		while (end < ncands && cands[end].source == source) {
+			if (rank[cands[end].target] > limit)
+				limit = rank[cands[end].target];
+			end++;
+		}
+		if (graph->rdep_start[source] < graph->rdep_start[source + 1]) {
+			queue[tail++] = source;
+			while (head < tail) {
+				size_t v = queue[head++];
+				for (k = graph->rdep_start[v];
+				     k < graph->rdep_start[v + 1]; k++) {
+					size_t w = graph->rdeps[k];
+					if (stamp[w] == source + 1 || rank[w] > limit)
+						continue;
+					stamp[w] = source + 1;
+					queue[tail++] = w;
+				}
+			}
+		}
+		for (; i < end; i++)
+			cands[i].ordered = stamp[cands[i].target] == source + 1;
+	}
+
+done:
+	free(order);
+	free(rank);
+	free(stamp);
+	free(queue);
+	return error;
+}
+
+int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
+			const orch_graph *graph, const orch_plan *plan)
+{
+	file_entry *entries = NULL;
+	file_group *groups = NULL;
+	size_t *stack = NULL;
+	candidate_vec cands = { 0 };
+	glob_scratch scratch = { 0 };
+	orch_overlap *result = NULL;
+	size_t nentries = 0, maxentries = 0, ngroups = 0, depth = 0;
+	size_t nresult = 0, i, j, k, g;
+	int error = 0;
+
+	*out = NULL;
+	*out_count = 0;
+	if (plan->ntasks != graph->n) {
+		orch_error_set("graph of %zu tasks does not match a plan of %zu",
+			       graph->n, plan->ntasks);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	for (i = 0; i < plan->ntasks; i++)
+		maxentries += plan->tasks[i].files.count;
+	if (maxentries == 0)
+		goto done;
+
+	entries = orch_malloc(maxentries * sizeof(file_entry));
+	for (i = 0; i < plan->ntasks; i++) {
+		const orch_strvec *files = &plan->tasks[i].files;
+		for (k = 0; k < files->count; k++) {
+			file_entry *e = &entries[nentries++];
+			e->task = i;
+			e->index = k;
+			e->pattern = files->items[k];
+			e->key = literal_lead(files->items[k]);
+		}
+	}
+	qsort(entries, nentries, sizeof(file_entry), entry_cmp);
+
+	groups = orch_calloc(nentries, sizeof(file_group));
+	for (i = 0; i < nentries; i++) {
+		if (i == 0 || strcmp(entries[i].key, entries[i - 1].key) ||
+		    strcmp(entries[i].pattern, entries[i - 1].pattern)) {
+			groups[ngroups].first = i;
+			glob_compile(&groups[ngroups].nfa, entries[i].pattern);
+			ngroups++;
+		}
+		groups[ngroups - 1].count++;
+	}
+
+	stack = orch_malloc(ngroups * sizeof(size_t));
+	for (g = 0; g < ngroups; g++) {
+		const file_group *here = &groups[g];
+		const file_entry *mine = &entries[here->first];
+
+		while (depth > 0 &&
+		       !key_covers(entries[groups[stack[depth - 1]].first].key,
+				   mine->key))
+			depth--;
+		for (k = 0; k < depth; k++) {
+			const file_group *outer = &groups[stack[k]];
+			const file_entry *theirs = &entries[outer->first];
+
+			if (!nfa_intersect(&outer->nfa, &here->nfa, &scratch))
+				continue;
+			for (i = 0; i < outer->count; i++)
+				for (j = 0; j < here->count; j++)
+					candidate_add(&cands, &theirs[i], &mine[j]);
+		}
+		if (here->count > 1 && nfa_intersect(&here->nfa, &here->nfa, &scratch))
+			for (i = 0; i < here->count; i++)
+				for (j = i + 1; j < here->count; j++)
+					candidate_add(&cands, &mine[i], &mine[j]);
+		stack[depth++] = g;
+	}
+	if (cands.count == 0)
+		goto done;
+
+	/* one report per pair of tasks: their first overlapping globs */
+	qsort(cands.items, cands.count, sizeof(candidate), candidate_by_pair);
+	for (i = 0, j = 0; i < cands.count; i++)
+		if (j == 0 || cands.items[i].a != cands.items[j - 1].a ||
+		    cands.items[i].b != cands.items[j - 1].b)
+			cands.items[j++] = cands.items[i];
+	cands.count = j;
+
+	if ((error = mark_ordered(cands.items, cands.count, graph)) < 0)
+		goto done;
+	qsort(cands.items, cands.count, sizeof(candidate), candidate_by_pair);
+
+	for (i = 0; i < cands.count; i++)
+		if (!cands.items[i].ordered)
+			nresult++;
+	if (nresult == 0)
+		goto done;
+	result = orch_malloc(nresult * sizeof(orch_overlap));
+	for (i = 0, j = 0; i < cands.count; i++) {
+		const candidate *c = &cands.items[i];
+		if (c->ordered)
+			continue;
+		result[j].a = c->a;
+		result[j].b = c->b;
+		result[j].pattern_a = orch_strdup(c->pattern_a);
+		result[j].pattern_b = orch_strdup(c->pattern_b);
+		j++;
+	}
+	*out = result;
+	*out_count = nresult;
+
+done:
+	for (i = 0; i < nentries; i++)
+		free(entries[i].key);
+	for (g = 0; g < ngroups; g++)
+		glob_nfa_free(&groups[g].nfa);
+	free(entries);
+	free(groups);
+	free(stack);
+	free(cands.items);
+	glob_scratch_free(&scratch);
+	return error;
+}
+
+void orch_graph_overlaps_free(orch_overlap *overlaps, size_t count)
+{
+	if (!overlaps)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		free(overlaps[i].pattern_a);
+		free(overlaps[i].pattern_b);
+	}
+	free(overlaps);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scheduling                                                              */
+
+int orch_graph_compare_ready(const orch_graph *graph, const int64_t *bottom,
+			     size_t a, size_t b)
+{
+	if (graph->priority[a] != graph->priority[b])
+		return graph->priority[a] > graph->priority[b] ? -1 : 1;
+	if (bottom && bottom[a] != bottom[b])
+		return bottom[a] > bottom[b] ? -1 : 1;
+	return a < b ? -1 : (a > b);
+}
+
+typedef struct {
+	const orch_graph *graph;
+	const int64_t *bottom;
+} ready_order;
+
+static int less_ready(size_t a, size_t b, const void *payload)
+{
+	const ready_order *order = payload;
+
+	return orch_graph_compare_ready(order->graph, order->bottom, a, b) < 0;
+}
+
+static int less_finish(size_t a, size_t b, const void *payload)
+{
+	const int64_t *finish = payload;
+
+	return finish[a] < finish[b] || (finish[a] == finish[b] && a < b);
+}
+
+int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
+			const orch_overlap *overlaps, size_t noverlaps, int slots)
+{
+	size_t n = graph->n, i, k, done_count = 0;
+	size_t *conflict_start = NULL, *conflicts = NULL, *indegree = NULL;
+	size_t *blockers = NULL;
+	unsigned char *parked = NULL;
+	int64_t *bottom = NULL, *finish = NULL;
+	int64_t now = 0, makespan = 0;
+	ready_order order;
+	pos_heap ready = { 0 }, running = { 0 };
+	int free_slots = slots, error = 0;
+
+	*out_makespan_ms = 0;
+	if (slots < 1) {
+		orch_error_set("cannot simulate on %d slots", slots);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if (n == 0)
+		goto done;
+
+	bottom = orch_malloc(n * sizeof(int64_t));
+	if ((error = orch_graph_bottom_levels(bottom, graph)) < 0)
+		goto done;
+
+	/* conflicts of each task, both ways, as compressed adjacency */
+	conflict_start = orch_calloc(n + 1, sizeof(size_t));
+	for (i = 0; i < noverlaps; i++) {
+		size_t a = overlaps[i].a, b = overlaps[i].b;
+		if (a >= n || b >= n || a == b) {
+			orch_error_set("overlap between tasks %zu and %zu is not in a graph of %zu tasks",
+				       a, b, n);
+			error = ORCH_EINVALID;
+			goto done;
+		}
+		conflict_start[a + 1]++;
+		conflict_start[b + 1]++;
+	}
+	for (i = 0; i < n; i++)
+		conflict_start[i + 1] += conflict_start[i];
+	conflicts = orch_malloc((noverlaps ? 2 * noverlaps : 1) * sizeof(size_t));
+	blockers = orch_malloc(n * sizeof(size_t));
+	memcpy(blockers, conflict_start, n * sizeof(size_t));
+	for (i = 0; i < noverlaps; i++) {
+		conflicts[blockers[overlaps[i].a]++] = overlaps[i].b;
+		conflicts[blockers[overlaps[i].b]++] = overlaps[i].a;
+	}
+	/* from here on: how many running tasks conflict with each task */
+	memset(blockers, 0, n * sizeof(size_t));
+
+	parked = orch_calloc(n, 1);
+	finish = orch_malloc(n * sizeof(int64_t));
+	indegree = orch_malloc(n * sizeof(size_t));
+	order.graph = graph;
+	order.bottom = bottom;
+	heap_init(&ready, n, less_ready, &order);
+	heap_init(&running, n, less_finish, finish);
+
+	for (i = 0; i < n; i++) {
+		indegree[i] = graph->dep_start[i + 1] - graph->dep_start[i];
+		if (indegree[i] == 0)
+			heap_push(&ready, i);
+	}
+
+	for (;;) {
+		/*
+		 * Fill free slots in ready order. A task whose files a running
+		 * task may touch waits aside until the last such task ends.
+		 */
+		while (free_slots > 0 && ready.len > 0) {
+			size_t v = heap_pop(&ready);
+
+			if (blockers[v] > 0) {
+				parked[v] = 1;
+				continue;
+			}
+			finish[v] = now + graph->duration[v];
+			for (k = conflict_start[v]; k < conflict_start[v + 1]; k++)
+				blockers[conflicts[k]]++;
+			heap_push(&running, v);
+			free_slots--;
+		}
+		if (running.len == 0)
+			break;
+
+		now = finish[running.items[0]];
+		while (running.len > 0 && finish[running.items[0]] == now) {
+			size_t v = heap_pop(&running);
+
+			free_slots++;
+			done_count++;
+			if (now > makespan)
+				makespan = now;
+			for (k = conflict_start[v]; k < conflict_start[v + 1]; k++) {
+				size_t w = conflicts[k];
+				if (--blockers[w] == 0 && parked[w]) {
+					parked[w] = 0;
+					heap_push(&ready, w);
+				}
+			}
+			for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++)
+				if (--indegree[graph->rdeps[k]] == 0)
+					heap_push(&ready, graph->rdeps[k]);
+		}
+	}
+
+	if (done_count < n) {
+		orch_error_set("simulation stopped with %zu of %zu tasks run",
+			       done_count, n);
+		error = ORCH_ERROR;
+		goto done;
+	}
+	*out_makespan_ms = makespan;
+
+done:
+	free(conflict_start);
+	free(conflicts);
+	free(indegree);
+	free(blockers);
+	free(parked);
+	free(bottom);
+	free(finish);
+	heap_free(&ready);
+	heap_free(&running);
+	return error;
+}
