@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include <git2.h>
 #include <libssh2.h>
 
 #include "config.h"
@@ -101,5 +102,25 @@ void orch_ssh_exec_clear(orch_ssh_exec *ex);
 
 /* Run a command to its end (blocking, up to timeout_ms). */
 int orch_ssh_exec_run(orch_ssh *ssh, orch_ssh_exec *ex, int timeout_ms);
+
+/* What `workers check` reports of one SSH worker. */
+typedef struct {
+	int connected;          /* reached, host key accepted, authenticated */
+	char address[300];      /* user@host:port after ~/.ssh/config */
+	orch_ssh_info ssh;
+	char git_version[64];   /* "git version 2.39.5" */
+	char sh[64];            /* what /bin/sh is */
+	char workdir[512];      /* the project's directory there */
+	long long free_kb;      /* free space there, -1 if unknown */
+} orch_ssh_check_report;
+
+/*
+ * Connect to the worker of `config` as a run would (implemented by the SSH
+ * worker): host key, authentication, sh and git (>= 2.20), its `workdir`
+ * prepared for `repo`. Fills what it learnt even on failure; returns the
+ * first problem (message names the worker and what to do).
+ */
+int orch_ssh_check_worker(orch_ssh_check_report *out, const orch_worker_config *config,
+			  git_repository *repo);
 
 #endif

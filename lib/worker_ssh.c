@@ -1,0 +1,1320 @@
+/*
+ * The SSH worker: task attempts on a machine reached over SSH that has
+ * nothing installed but sh and git (>= 2.20).
+ *
+ * One thread per worker owns the libssh2 session (kept open, keepalive)
+ * and drives every exec channel of it without blocking; the scheduler's
+ * calls only queue requests and read results under a mutex.
+ *
+ * Layout on the worker, under `workdir`/<project key>/:
+ *   repo.git/          a bare repository; refs/orchestrate/have/<oid> keep
+ *                      the commits it received or made
+ *   slots/<n>/         worktrees, re-used by the next task (a checkout of
+ *                      the new start commit only touches what differs)
+ *   slots/<n>.busy/    claimed by a running task (its script's pid)
+ *   run/<plan>+<task>.pid   the task's process group, for cancel and reap
+ *
+ * Every remote command is one of the fixed scripts below, run as
+ * `sh -c 'SCRIPT' sh WORD...` with each word quoted by orch_shell_quote;
+ * the task's command is one of these words and runs as `sh -c "$cmd"` in
+ * a session of its own (setsid); the prompt arrives on the channel's stdin.
+ *
+ * Objects travel over the session (no `remote`): a pack of the start commit
+ * without what the worker has (git_packbuilder, hiding known commits) into
+ * `git index-pack`; the result comes back from `git pack-objects` into the
+ * local object database. With `remote` set, the start commit is pushed
+ * there (libgit2), the worker fetches it and pushes its result, which is
+ * fetched back (libgit2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "shell_quote.h"
+#include "ssh.h"
+#include "worker.h"
+
+#define CONNECT_TIMEOUT_MS 10000
+#define RECONNECT_TRIES 3
+#define KILL_GRACE_S 5
+
+/* Checks the worker and prepares its repository; prints tagged lines. */
+static const char hello_script[] =
+	"w=$1\n"
+	"case $w in \"~\") w=$HOME ;; \"~/\"*) w=$HOME/${w#\"~/\"} ;; esac\n"
+	"top=$w/$2\n"
+	"v=$(git --version 2>/dev/null) || { echo 'E git is not installed (or not on PATH)'; exit 0; }\n"
+	"echo \"G $v\"\n"
+	"echo \"H $(readlink /bin/sh 2>/dev/null || echo sh)\"\n"
+	"command -v setsid >/dev/null 2>&1 || { echo 'E setsid (util-linux) is missing'; exit 0; }\n"
+	"mkdir -p \"$top/run\" \"$top/slots\" || { echo \"E cannot create $top\"; exit 0; }\n"
+	"[ -d \"$top/repo.git\" ] || git init -q --bare \"$top/repo.git\" >&2 ||"
+	" { echo \"E cannot create $top/repo.git\"; exit 0; }\n"
+	"echo \"T $top\"\n"
+	"df -Pk \"$top\" 2>/dev/null | while read -r a b c d e; do"
+	" case $d in [0-9]*) echo \"D $d\" ;; esac; done\n"
+	"git -C \"$top/repo.git\" for-each-ref --format='K %(objectname)' refs/orchestrate/have\n";
+
+/* Receives a pack of objects the worker lacks; keeps the start commit. */
+static const char receive_script[] =
+	"cd \"$1/repo.git\" && git index-pack --stdin --fix-thin >/dev/null &&"
+	" git update-ref \"refs/orchestrate/have/$2\" \"$2\"\n";
+
+/*
+ * Runs one attempt. Words: top id attempt base cmd msg has_prompt plan
+ * task worker url branch name email. Stdout: "S slot", "." (watchdog),
+ * "X status", then "R oid" and, without a url, "P" and the result pack.
+ * Task output goes to stderr.
+ */
+static const char task_script[] =
+	"top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
+	"repo=$top/repo.git run=$top/run\n"
+	"n=0\n"
+	"while :; do\n"
+	"  s=$top/slots/$n\n"
+	"  mkdir \"$s.busy\" 2>/dev/null && break\n"
+	"  if [ ! -e \"$s.busy/kept\" ] && [ -s \"$s.busy/pid\" ] &&"
+	" ! kill -0 \"$(cat \"$s.busy/pid\")\" 2>/dev/null; then rm -rf \"$s.busy\"; continue; fi\n"
+	"  n=$((n + 1))\n"
+	"done\n"
+	"echo $$ >\"$s.busy/pid\"\n"
+	"echo \"S $n\"\n"
+	"lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
+	" [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep 1; done; }\n"
+	"unlock() { rmdir \"$top/lock\"; }\n"
+	"if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" 2>/dev/null; then\n"
+	"  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
+	" \"+refs/orchestrate-start/$base:refs/orchestrate/have/$base\" >&2; r=$?; unlock\n"
+	"  [ $r = 0 ] || { echo 'start commit not found on the remote' >&2; exit 124; }\n"
+	"fi\n"
+	"if [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach \"$base\" >&2 &&"
+	" git clean -q -ffdx >&2; then :; else\n"
+	"  cd \"$top\"; lock; rm -rf \"$s\"; git -C \"$repo\" worktree prune;"
+	" git -C \"$repo\" worktree add -q --detach \"$s\" \"$base\" >&2; r=$?; unlock\n"
+	"  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; exit 124; }\n"
+	"fi\n"
+	"pf=$run/$id.prompt mark=$run/$id.$att.cancel\n"
+	"if [ \"$hp\" = 1 ]; then cat >\"$pf\" || exit 124; export ORCHESTRATE_PROMPT_FILE=\"$pf\";"
+	" else unset ORCHESTRATE_PROMPT_FILE; fi\n"
+	"export ORCHESTRATE_PLAN=\"$8\" ORCHESTRATE_TASK=\"$9\" ORCHESTRATE_ATTEMPT=\"$att\""
+	" ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\"\n"
+	"setsid sh -c \"$cmd\" </dev/null >&2 &\n"
+	"pg=$!\n"
+	"echo $pg >\"$run/$id.pid\"\n"
+	"[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
+	/* if the connection dies, so does the task: nobody could collect it */
+	"( trap '' PIPE; while echo .; do sleep 1 </dev/null >/dev/null 2>&1; done 2>/dev/null;"
+	" kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null 2>&1; kill -s KILL -- -$pg ) 2>/dev/null &\n"
+	"wd=$!\n"
+	"wait $pg; st=$?\n"
+	"kill $wd 2>/dev/null\n"
+	"kill -s KILL -- -$pg 2>/dev/null\n"
+	"rm -f \"$run/$id.pid\" \"$pf\"\n"
+	"echo \"X $st\"\n"
+	"[ $st = 0 ] && [ ! -e \"$mark\" ] || exit $st\n"
+	"printf '%s' \"$msg\" >\"$run/$id.msg\" && git add -A >&2 &&"
+	" GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14} GIT_COMMITTER_NAME=${13} GIT_COMMITTER_EMAIL=${14}"
+	" git commit -q --no-verify --allow-empty --no-gpg-sign -F \"$run/$id.msg\" >&2 &&"
+	" r=$(git rev-parse HEAD) && git update-ref \"refs/orchestrate/have/$r\" \"$r\" ||"
+	" { echo 'cannot commit the result' >&2; exit 0; }\n"
+	"rm -f \"$run/$id.msg\"\n"
+	"if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
+	" { echo 'cannot push the result' >&2; exit 0; }; fi\n"
+	"cd \"$top\" && rm -rf \"$s.busy\"\n"
+	"echo \"R $r\"\n"
+	"[ -n \"$url\" ] && exit 0\n"
+	"echo P\n"
+	"printf '%s\\n^%s\\n' \"$r\" \"$base\" | git -C \"$repo\" pack-objects -q --revs --stdout || exit 0\n";
+
+/*
+ * Stops an attempt: words top id attempt grace. Marks it cancelled, TERM
+ * to its process group, KILL after the grace; exit 0 once it is gone.
+ */
+static const char kill_script[] =
+	"run=$1/run id=$2 g=$(($4 * 10))\n"
+	": >\"$run/$id.$3.cancel\"\n"
+	"[ -s \"$run/$id.pid\" ] || exit 0\n"
+	"pg=$(cat \"$run/$id.pid\")\n"
+	"kill -s TERM -- -$pg 2>/dev/null || exit 0\n"
+	"i=0; while [ $i -lt $g ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; i=$((i + 1)); done\n"
+	"kill -s KILL -- -$pg 2>/dev/null\n"
+	"i=0; while [ $i -lt 50 ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; i=$((i + 1)); done\n"
+	"! kill -s 0 -- -$pg 2>/dev/null\n";
+
+/*
+ * Keeps the worktree of a failed attempt (finish with keep): its slot is
+ * not claimed again. Words: top slot. (A slot whose script is gone is
+ * otherwise re-used by the next task.)
+ */
+static const char keep_script[] = ": >\"$1/slots/$2.busy/kept\"\n";
+
+enum job_phase {
+	J_NEW = 0, /* waiting for the connection or the start commit */
+	J_SEND,    /* objects on their way */
+	J_RUN,     /* the task script runs */
+	J_ORPHAN,  /* the connection dropped while it ran: stop what is left */
+	J_ENDED,   /* result known */
+	J_RELEASE  /* finish asked: freeing the slot */
+};
+
+struct orch_job {
+	struct orch_job *next;
+	/* set at start, read-only afterwards */
+	char *plan, *task, *id, *branch, *command, *message, *prompt;
+	char base_hex[GIT_OID_HEXSZ + 1];
+	git_oid base;
+	int attempt;
+	int reap_only; /* a reap request, not an attempt */
+	/* under the worker's mutex */
+	orch_buf output;
+	orch_job_result result;
+	int ended;
+	int cancel_requested;
+	int finish_requested, keep;
+	int freeable;
+	/* the thread's */
+	enum job_phase phase;
+	orch_ssh_exec send, run, kill;
+	int sending, running, killing, kill_done;
+	int slot;
+	int lost_reason_set;
+	char lost_reason[300];
+};
+
+typedef struct {
+	git_oid *ids;
+	size_t count, alloc;
+} oid_set;
+
+typedef struct {
+	orch_worker parent;
+	orch_ssh_target target;
+	char *workdir;
+	char *remote;
+	char *key;       /* project key: directory on the worker */
+	char *repo_path; /* local repository, opened again by the thread */
+	char *token;
+	git_repository *repo; /* the scheduler's (start only) */
+	char sig_name[128], sig_email[128];
+
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	int wake[2];
+	int stop;
+	struct orch_job *jobs;
+	int initial_done, initial_error;
+	char initial_msg[1024], initial_hint[512];
+
+	/* the thread's */
+	git_repository *trepo;
+	orch_ssh *ssh;
+	char *top; /* remote top directory, as the worker spells it */
+	oid_set known;
+	int failures;
+	int64_t next_connect_ms;
+} ssh_worker;
+
+static void oid_set_add(oid_set *set, const git_oid *id)
+{
+	for (size_t i = 0; i < set->count; i++)
+		if (git_oid_equal(&set->ids[i], id))
+			return;
+	if (set->count == set->alloc) {
+		set->alloc = set->alloc ? set->alloc * 2 : 64;
+		set->ids = orch_realloc(set->ids, set->alloc * sizeof(git_oid));
+	}
+	git_oid_cpy(&set->ids[set->count++], id);
+}
+
+static int oid_set_has(const oid_set *set, const git_oid *id)
+{
+	for (size_t i = 0; i < set->count; i++)
+		if (git_oid_equal(&set->ids[i], id))
+			return 1;
+	return 0;
+}
+
+static void wake_thread(ssh_worker *sw)
+{
+	char c = 1;
+	ssize_t n = write(sw->wake[1], &c, 1);
+	(void)n;
+}
+
+/* `sh -c 'SCRIPT' sh WORD...` with every word quoted. */
+static char *remote_command(const char *script, const char **words, size_t nwords)
+{
+	orch_buf cmd = {0};
+
+	orch_buf_puts(&cmd, "sh -c ");
+	orch_shell_quote(&cmd, script, strlen(script));
+	orch_buf_puts(&cmd, " sh");
+	for (size_t i = 0; i < nwords; i++) {
+		orch_buf_puts(&cmd, " ");
+		orch_shell_quote(&cmd, words[i] ? words[i] : "", words[i] ? strlen(words[i]) : 0);
+	}
+	return orch_buf_detach(&cmd);
+}
+
+static void job_free(struct orch_job *job)
+{
+	if (!job)
+		return;
+	free(job->plan);
+	free(job->task);
+	free(job->id);
+	free(job->branch);
+	free(job->command);
+	free(job->message);
+	free(job->prompt);
+	orch_buf_free(&job->output);
+	orch_ssh_exec_clear(&job->send);
+	orch_ssh_exec_clear(&job->run);
+	orch_ssh_exec_clear(&job->kill);
+	free(job);
+}
+
+/* Record how the job ended (thread side). */
+static void job_end(ssh_worker *sw, struct orch_job *job, const orch_job_result *res)
+{
+	pthread_mutex_lock(&sw->mu);
+	job->result = *res;
+	job->ended = 1;
+	pthread_cond_broadcast(&sw->cond);
+	pthread_mutex_unlock(&sw->mu);
+	job->phase = J_ENDED;
+}
+
+static void job_lost(ssh_worker *sw, struct orch_job *job, const char *why)
+{
+	orch_job_result res = {0};
+
+	res.phase = ORCH_JOB_LOST;
+	res.exit_status = -1;
+	snprintf(res.error, sizeof(res.error), "worker '%s': %s", sw->parent.name, why);
+	job_end(sw, job, &res);
+}
+
+static void job_failed(ssh_worker *sw, struct orch_job *job, int status, const char *why)
+{
+	orch_job_result res = {0};
+
+	res.phase = ORCH_JOB_EXITED;
+	res.exit_status = status;
+	snprintf(res.error, sizeof(res.error), "%s", why);
+	job_end(sw, job, &res);
+}
+
+/* Drop every channel (their session is going away). */
+static void drop_channels(ssh_worker *sw)
+{
+	for (struct orch_job *job = sw->jobs; job; job = job->next) {
+		if (job->sending) {
+			orch_ssh_exec_clear(&job->send);
+			job->sending = 0;
+			if (job->phase == J_SEND)
+				job->phase = J_NEW;
+		}
+		if (job->running) {
+			orch_ssh_exec_clear(&job->run);
+			job->running = 0;
+			job->kill_done = 0;
+			job->phase = J_ORPHAN;
+		}
+		if (job->killing) {
+			orch_ssh_exec_clear(&job->kill);
+			job->killing = 0;
+		}
+	}
+}
+
+static void disconnect(ssh_worker *sw)
+{
+	drop_channels(sw);
+	orch_ssh_free(sw->ssh);
+	sw->ssh = NULL;
+}
+
+/* Parse the hello script's answer. */
+static int parse_hello(ssh_worker *sw, const char *out)
+{
+	const char *line = out;
+	int error = 0;
+
+	sw->known.count = 0;
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char *text = orch_strndup(line, len);
+		git_oid id;
+
+		if (text[0] == 'E' && !error) {
+			error = orch_error_set("worker '%s': %s", sw->parent.name, text + 2);
+			error = ORCH_EINVALID;
+		} else if (text[0] == 'G') {
+			int major = 0, minor = 0;
+			if (sscanf(text, "G git version %d.%d", &major, &minor) < 2 ||
+			    major < 2 || (major == 2 && minor < 20)) {
+				error = orch_error_set("worker '%s': %s is too old (git >= 2.20 needed)",
+						       sw->parent.name, text + 2);
+				error = ORCH_EINVALID;
+			}
+		} else if (text[0] == 'T') {
+			free(sw->top);
+			sw->top = orch_strdup(text + 2);
+		} else if (text[0] == 'K' && git_oid_fromstr(&id, text + 2) == 0) {
+			oid_set_add(&sw->known, &id);
+		}
+		free(text);
+		line = end ? end + 1 : NULL;
+	}
+	if (!error && !sw->top)
+		error = orch_error_set("worker '%s': unexpected answer from the worker: %s",
+				       sw->parent.name, out);
+	return error;
+}
+
+/* Connect and say hello (thread side, blocking). */
+static int connect_worker(ssh_worker *sw)
+{
+	orch_ssh_exec ex;
+	const char *words[2];
+	char *cmd;
+	int error;
+
+	if ((error = orch_ssh_connect(&sw->ssh, &sw->target, sw->parent.name,
+				      CONNECT_TIMEOUT_MS)) < 0)
+		return error;
+	words[0] = sw->workdir;
+	words[1] = sw->key;
+	cmd = remote_command(hello_script, words, 2);
+	orch_ssh_exec_init(&ex, cmd, NULL, 0);
+	free(cmd);
+	error = orch_ssh_exec_run(sw->ssh, &ex, 30000);
+	if (error == 0)
+		error = parse_hello(sw, ex.out.ptr ? ex.out.ptr : "");
+	if (error == 0 && ex.exit_status != 0)
+		error = orch_error_set("worker '%s': setting up '%s' failed: %s", sw->parent.name,
+				       sw->workdir, ex.err.ptr ? ex.err.ptr : "");
+	orch_ssh_exec_clear(&ex);
+	if (error < 0) {
+		orch_ssh_free(sw->ssh);
+		sw->ssh = NULL;
+	}
+	return error;
+}
+
+static void set_down(ssh_worker *sw, int down, const char *reason)
+{
+	pthread_mutex_lock(&sw->mu);
+	sw->parent.down = down;
+	snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason), "%s", down ? reason : "");
+	pthread_mutex_unlock(&sw->mu);
+}
+
+static void start_exec(ssh_worker *sw, orch_ssh_exec *ex, const char *script, const char **words,
+		       size_t nwords, const void *input, size_t len)
+{
+	char *cmd = remote_command(script, words, nwords);
+	(void)sw;
+	orch_ssh_exec_init(ex, cmd, input, len);
+	free(cmd);
+}
+
+static void start_kill(ssh_worker *sw, struct orch_job *job, int grace)
+{
+	char attempt[16], g[16];
+	const char *words[4];
+
+	snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+	snprintf(g, sizeof(g), "%d", grace);
+	words[0] = sw->top;
+	words[1] = job->id;
+	words[2] = attempt;
+	words[3] = g;
+	start_exec(sw, &job->kill, kill_script, words, 4, NULL, 0);
+	job->killing = 1;
+}
+
+static int build_pack(git_buf *out, ssh_worker *sw, const git_oid *base)
+{
+	git_revwalk *walk = NULL;
+	git_packbuilder *pb = NULL;
+	git_odb *odb = NULL;
+	int error;
+
+	if ((error = git_repository_odb(&odb, sw->trepo)) < 0 ||
+	    (error = git_revwalk_new(&walk, sw->trepo)) < 0 ||
+	    (error = git_revwalk_push(walk, base)) < 0)
+		goto done;
+	for (size_t i = 0; i < sw->known.count; i++)
+		if (git_odb_exists(odb, &sw->known.ids[i]))
+			git_revwalk_hide(walk, &sw->known.ids[i]);
+	if ((error = git_packbuilder_new(&pb, sw->trepo)) < 0 ||
+	    (error = git_packbuilder_insert_walk(pb, walk)) < 0 ||
+	    (error = git_packbuilder_write_buf(out, pb)) < 0)
+		goto done;
+done:
+	if (error < 0)
+		error = orch_error_git(error, "cannot pack the start commit for worker '%s'",
+				       sw->parent.name);
+	git_packbuilder_free(pb);
+	git_revwalk_free(walk);
+	git_odb_free(odb);
+	return error;
+}
+
+/* With `remote`: make sure the start commit is there (transport a). */
+static int push_start(ssh_worker *sw, const char *hex)
+{
+	git_remote *remote = NULL;
+	git_reference *ref = NULL;
+	git_push_options opts;
+	git_oid id;
+	char name[128], spec[300];
+	char *specs[] = {spec};
+	git_strarray refspecs = {specs, 1};
+	int error;
+
+	git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
+	snprintf(name, sizeof(name), "refs/orchestrate-start/%s", hex);
+	snprintf(spec, sizeof(spec), "+%s:%s", name, name);
+	git_oid_fromstr(&id, hex);
+	if ((error = git_reference_create(&ref, sw->trepo, name, &id, 1, "orchestrate: start")) < 0 ||
+	    (error = git_remote_create_anonymous(&remote, sw->trepo, sw->remote)) < 0 ||
+	    (error = git_remote_push(remote, &refspecs, &opts)) < 0)
+		error = orch_error_git(error, "worker '%s': cannot push the start commit to '%s'",
+				       sw->parent.name, sw->remote);
+	if (ref)
+		git_reference_delete(ref);
+	git_reference_free(ref);
+	git_remote_free(remote);
+	return error;
+}
+
+static int fetch_result(ssh_worker *sw, const char *branch)
+{
+	git_remote *remote = NULL;
+	git_fetch_options opts;
+	char spec[600];
+	char *specs[] = {spec};
+	git_strarray refspecs = {specs, 1};
+	int error;
+
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	snprintf(spec, sizeof(spec), "+%s:%s", branch, branch);
+	if ((error = git_remote_create_anonymous(&remote, sw->trepo, sw->remote)) < 0 ||
+	    (error = git_remote_fetch(remote, &refspecs, &opts, "orchestrate: result")) < 0)
+		error = orch_error_git(error, "worker '%s': cannot fetch '%s' from '%s'",
+				       sw->parent.name, branch, sw->remote);
+	git_remote_free(remote);
+	return error;
+}
+
+static void start_run(ssh_worker *sw, struct orch_job *job)
+{
+	char attempt[16];
+	const char *words[14];
+
+	snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+	words[0] = sw->top;
+	words[1] = job->id;
+	words[2] = attempt;
+	words[3] = job->base_hex;
+	words[4] = job->command;
+	words[5] = job->message;
+	words[6] = job->prompt ? "1" : "0";
+	words[7] = job->plan;
+	words[8] = job->task;
+	words[9] = sw->parent.name;
+	words[10] = sw->remote ? sw->remote : "";
+	words[11] = job->branch;
+	words[12] = sw->sig_name;
+	words[13] = sw->sig_email;
+	start_exec(sw, &job->run, task_script, words, 14, job->prompt,
+		   job->prompt ? strlen(job->prompt) : 0);
+	job->running = 1;
+	job->phase = J_RUN;
+}
+
+/* Is another job already sending this start commit? */
+static int base_in_flight(ssh_worker *sw, const git_oid *base)
+{
+	for (struct orch_job *j = sw->jobs; j; j = j->next)
+		if (j->sending && git_oid_equal(&j->base, base))
+			return 1;
+	return 0;
+}
+
+static int begin(ssh_worker *sw, struct orch_job *job)
+{
+	const char *words[2];
+	git_buf pack = {0};
+	int error;
+
+	if (oid_set_has(&sw->known, &job->base)) {
+		start_run(sw, job);
+		return 0;
+	}
+	if (base_in_flight(sw, &job->base))
+		return 0;
+	if (sw->remote) {
+		/* the worker fetches it itself, in the task script */
+		if ((error = push_start(sw, job->base_hex)) < 0) {
+			job_failed(sw, job, -1, orch_error_message());
+			return 0;
+		}
+		oid_set_add(&sw->known, &job->base);
+		start_run(sw, job);
+		return 0;
+	}
+	if ((error = build_pack(&pack, sw, &job->base)) < 0) {
+		job_failed(sw, job, -1, orch_error_message());
+		return 0;
+	}
+	words[0] = sw->top;
+	words[1] = job->base_hex;
+	start_exec(sw, &job->send, receive_script, words, 2, pack.ptr, pack.size);
+	git_buf_dispose(&pack);
+	job->sending = 1;
+	job->phase = J_SEND;
+	return 0;
+}
+
+/* The task script ended: read its answer, bring the result home. */
+static void collect(ssh_worker *sw, struct orch_job *job)
+{
+	orch_ssh_exec *ex = &job->run;
+	orch_job_result res = {0};
+	const char *p = ex->out.ptr ? ex->out.ptr : "", *end = p + ex->out.len;
+	const char *pack = NULL;
+	char result_hex[GIT_OID_HEXSZ + 1] = "";
+	int status = -1;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (len >= 2 && p[0] == 'S')
+			job->slot = atoi(p + 2);
+		else if (len >= 2 && p[0] == 'X')
+			status = atoi(p + 2);
+		else if (len == 2 + GIT_OID_HEXSZ && p[0] == 'R')
+			memcpy(result_hex, p + 2, GIT_OID_HEXSZ);
+		else if (len == 1 && p[0] == 'P') {
+			pack = nl ? nl + 1 : end;
+			break;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	res.phase = ORCH_JOB_EXITED;
+	if (status < 0) {
+		/* the script stopped before the command ran */
+		res.exit_status = ex->exit_status >= 0 ? ex->exit_status : -1;
+		snprintf(res.error, sizeof(res.error), "worker '%s': could not start the task (%d)",
+			 sw->parent.name, ex->exit_status);
+		goto done;
+	}
+	res.exit_status = status;
+	if (status != 0 || job->cancel_requested) {
+		snprintf(res.error, sizeof(res.error), "%s (exit status %d)",
+			 job->cancel_requested ? "terminated" : "exit status", status);
+		if (!job->cancel_requested)
+			snprintf(res.error, sizeof(res.error), "exit status %d", status);
+		goto done;
+	}
+	if (!result_hex[0]) {
+		res.exit_status = -1;
+		snprintf(res.error, sizeof(res.error),
+			 "worker '%s': the command succeeded but its result could not be committed",
+			 sw->parent.name);
+		goto done;
+	}
+	if (git_oid_fromstr(&res.result, result_hex) < 0)
+		goto bad;
+	if (sw->remote) {
+		if (fetch_result(sw, job->branch) < 0) {
+			res.exit_status = -1;
+			snprintf(res.error, sizeof(res.error), "%s", orch_error_message());
+			goto done;
+		}
+	} else {
+		git_odb *odb = NULL;
+		git_odb_writepack *wp = NULL;
+		git_indexer_progress stats = {0};
+		int error;
+		if (!pack || pack >= end)
+			goto bad;
+		if ((error = git_repository_odb(&odb, sw->trepo)) < 0 ||
+		    (error = git_odb_write_pack(&wp, odb, NULL, NULL)) < 0 ||
+		    (error = wp->append(wp, pack, (size_t)(end - pack), &stats)) < 0 ||
+		    (error = wp->commit(wp, &stats)) < 0) {
+			orch_error_git(error, "worker '%s': cannot store the result", sw->parent.name);
+			if (wp)
+				wp->free(wp);
+			git_odb_free(odb);
+			res.exit_status = -1;
+			snprintf(res.error, sizeof(res.error), "%s", orch_error_message());
+			goto done;
+		}
+		wp->free(wp);
+		git_odb_free(odb);
+	}
+	{
+		git_reference *ref = NULL;
+		git_commit *commit = NULL;
+		int error = git_commit_lookup(&commit, sw->trepo, &res.result);
+		if (error == 0)
+			error = git_reference_create(&ref, sw->trepo, job->branch, &res.result, 1,
+						     "orchestrate: result");
+		git_commit_free(commit);
+		git_reference_free(ref);
+		if (error < 0) {
+			orch_error_git(error, "worker '%s': cannot record the result on '%s'",
+				       sw->parent.name, job->branch);
+			res.exit_status = -1;
+			snprintf(res.error, sizeof(res.error), "%s", orch_error_message());
+			goto done;
+		}
+	}
+	oid_set_add(&sw->known, &res.result);
+	res.has_result = 1;
+	goto done;
+bad:
+	res.exit_status = -1;
+	snprintf(res.error, sizeof(res.error), "worker '%s': malformed answer from the task script",
+		 sw->parent.name);
+done:
+	job_end(sw, job, &res);
+}
+
+/* Move the task's output (its stderr) to where read_output finds it. */
+static void drain_output(ssh_worker *sw, struct orch_job *job)
+{
+	if (!job->run.err.len)
+		return;
+	pthread_mutex_lock(&sw->mu);
+	orch_buf_put(&job->output, job->run.err.ptr, job->run.err.len);
+	pthread_mutex_unlock(&sw->mu);
+	orch_buf_clear(&job->run.err);
+}
+
+/* Advance one job; ORCH_ERROR when the session broke. */
+static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
+{
+	int rc, cancel, finish, keep;
+
+	pthread_mutex_lock(&sw->mu);
+	cancel = job->cancel_requested;
+	finish = job->finish_requested;
+	keep = job->keep;
+	pthread_mutex_unlock(&sw->mu);
+
+	if (job->phase == J_NEW) {
+		if (finish || cancel) {
+			job_failed(sw, job, 128 + SIGTERM, "cancelled before it started");
+		} else if (job->reap_only) {
+			job->phase = J_ORPHAN;
+		} else {
+			begin(sw, job);
+			*progress = 1;
+		}
+	}
+	if (job->sending) {
+		if ((rc = orch_ssh_exec_step(sw->ssh, &job->send)) < 0)
+			return rc;
+		*progress |= rc;
+		if (job->send.done && job->phase == J_RELEASE) {
+			job->sending = 0;
+			orch_ssh_exec_clear(&job->send);
+		} else if (job->send.done) {
+			job->sending = 0;
+			if (job->send.exit_status == 0) {
+				oid_set_add(&sw->known, &job->base);
+				start_run(sw, job);
+			} else {
+				char why[400];
+				snprintf(why, sizeof(why), "worker '%s': cannot receive the start commit: %s",
+					 sw->parent.name, job->send.err.ptr ? job->send.err.ptr : "");
+				job_failed(sw, job, -1, why);
+			}
+			orch_ssh_exec_clear(&job->send);
+			*progress = 1;
+		}
+	}
+	if (job->phase == J_ORPHAN && !job->killing && !job->kill_done) {
+		start_kill(sw, job, 1);
+		*progress = 1;
+	}
+	if (job->running) {
+		if ((cancel || finish) && !job->killing && !job->kill_done) {
+			start_kill(sw, job, finish ? 0 : KILL_GRACE_S);
+			*progress = 1;
+		}
+		if ((rc = orch_ssh_exec_step(sw->ssh, &job->run)) < 0)
+			return rc;
+		*progress |= rc;
+		drain_output(sw, job);
+		if (job->run.done) {
+			job->running = 0;
+			collect(sw, job);
+			orch_ssh_exec_clear(&job->run);
+			*progress = 1;
+		}
+	}
+	if (job->killing) {
+		if ((rc = orch_ssh_exec_step(sw->ssh, &job->kill)) < 0)
+			return rc;
+		*progress |= rc;
+		if (job->kill.done) {
+			int ok = job->kill.exit_status == 0;
+			job->killing = 0;
+			job->kill_done = 1;
+			orch_ssh_exec_clear(&job->kill);
+			if (job->phase == J_ORPHAN) {
+				if (job->reap_only && !ok)
+					job_failed(sw, job, -1, "its process group could not be stopped");
+				else if (job->reap_only)
+					job_failed(sw, job, 0, "");
+				else
+					job_lost(sw, job, job->lost_reason_set ? job->lost_reason
+						 : "connection lost; the attempt was stopped on the worker");
+			}
+			*progress = 1;
+		}
+	}
+	if (job->phase == J_ENDED && finish && !job->running && !job->killing && !job->sending) {
+		if (keep && !job->reap_only && !job->result.has_result && job->slot >= 0) {
+			/* a kept worktree: its slot must not be re-used */
+			char slot[16];
+			const char *words[2];
+			snprintf(slot, sizeof(slot), "%d", job->slot);
+			words[0] = sw->top;
+			words[1] = slot;
+			start_exec(sw, &job->send, keep_script, words, 2, NULL, 0);
+			job->sending = 1;
+			job->phase = J_RELEASE;
+		} else {
+			job->freeable = 1;
+		}
+		*progress = 1;
+	}
+	if (job->phase == J_RELEASE && !job->sending)
+		job->freeable = 1;
+	return 0;
+}
+
+/* Jobs that cannot wait for a connection any more. */
+static void lose_all(ssh_worker *sw, const char *why)
+{
+	for (struct orch_job *job = sw->jobs; job; job = job->next) {
+		if (job->phase == J_NEW && !job->reap_only) {
+			job_lost(sw, job, why);
+		} else if (job->phase == J_ORPHAN || job->phase == J_NEW) {
+			/*
+			 * Its copy may still run there until the watchdog of the
+			 * task script notices the dropped connection and stops it.
+			 */
+			char text[300];
+			snprintf(text, sizeof(text), "%s (the worker stops the attempt itself "
+				 "when it notices the dropped connection)", why);
+			if (job->reap_only)
+				job_failed(sw, job, -1, text);
+			else
+				job_lost(sw, job, text);
+		}
+	}
+}
+
+static void try_connect(ssh_worker *sw)
+{
+	int error = connect_worker(sw);
+	char reason[256];
+
+	if (error == 0) {
+		sw->failures = 0;
+		set_down(sw, 0, NULL);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s", orch_error_message());
+	sw->failures++;
+	if (error == ORCH_EINVALID || sw->failures >= RECONNECT_TRIES) {
+		set_down(sw, 1, reason);
+		lose_all(sw, reason);
+		sw->next_connect_ms = orch_monotonic_ms() + 30000;
+	} else {
+		/* 1 s, 2 s, 4 s... */
+		sw->next_connect_ms = orch_monotonic_ms() + (1000LL << (sw->failures - 1));
+	}
+}
+
+static void *worker_thread(void *payload)
+{
+	ssh_worker *sw = payload;
+	int error;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((error = git_repository_open(&sw->trepo, sw->repo_path)) < 0) {
+		orch_error_git(error, "cannot open '%s'", sw->repo_path);
+	} else {
+		error = connect_worker(sw);
+	}
+	pthread_mutex_lock(&sw->mu);
+	sw->initial_done = 1;
+	sw->initial_error = error;
+	if (error < 0) {
+		snprintf(sw->initial_msg, sizeof(sw->initial_msg), "%s", orch_error_message());
+		snprintf(sw->initial_hint, sizeof(sw->initial_hint), "%s",
+			 orch_error_hint_text() ? orch_error_hint_text() : "");
+		sw->parent.down = 1;
+		snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason), "%s",
+			 orch_error_message());
+		sw->failures = 1;
+		sw->next_connect_ms = orch_monotonic_ms() + (error == ORCH_EINVALID ? 30000 : 1000);
+	}
+	pthread_cond_broadcast(&sw->cond);
+	pthread_mutex_unlock(&sw->mu);
+
+	for (;;) {
+		struct orch_job *job, **link;
+		int progress = 0, stop, broken = 0;
+
+		pthread_mutex_lock(&sw->mu);
+		stop = sw->stop;
+		job = sw->jobs;
+		pthread_mutex_unlock(&sw->mu);
+		if (stop)
+			break;
+		if (!sw->ssh && sw->trepo && orch_monotonic_ms() >= sw->next_connect_ms) {
+			try_connect(sw);
+			progress = 1;
+		}
+		if (sw->ssh) {
+			for (; job; job = job->next) {
+				if (job->freeable || advance(sw, job, &progress) == 0)
+					continue;
+				broken = 1;
+				break;
+			}
+			if (!broken && orch_ssh_keepalive(sw->ssh) < 0)
+				broken = 1;
+			if (broken) {
+				disconnect(sw);
+				sw->failures = 0;
+				sw->next_connect_ms = orch_monotonic_ms();
+				progress = 1;
+			}
+		} else {
+			/* not connected: jobs only end or go */
+			for (; job; job = job->next)
+				if (job->phase == J_ENDED || job->phase == J_RELEASE) {
+					int finish;
+					pthread_mutex_lock(&sw->mu);
+					finish = job->finish_requested;
+					pthread_mutex_unlock(&sw->mu);
+					if (finish)
+						job->freeable = 1;
+				}
+		}
+		/* free what the scheduler is done with */
+		pthread_mutex_lock(&sw->mu);
+		for (link = &sw->jobs; *link;) {
+			if ((*link)->freeable) {
+				struct orch_job *gone = *link;
+				*link = gone->next;
+				job_free(gone);
+			} else {
+				link = &(*link)->next;
+			}
+		}
+		pthread_mutex_unlock(&sw->mu);
+		if (!progress) {
+			if (sw->ssh) {
+				orch_ssh_wait(sw->ssh, sw->wake[0], 1000);
+			} else {
+				struct pollfd pfd = {sw->wake[0], POLLIN, 0};
+				int64_t wait = sw->next_connect_ms - orch_monotonic_ms();
+				poll(&pfd, 1, wait < 0 ? 0 : wait > 1000 ? 1000 : (int)wait);
+			}
+			{
+				char drain[64];
+				while (read(sw->wake[0], drain, sizeof(drain)) > 0)
+					;
+			}
+		}
+	}
+	disconnect(sw);
+	git_repository_free(sw->trepo);
+	sw->trepo = NULL;
+	return NULL;
+}
+
+static void enqueue(ssh_worker *sw, struct orch_job *job)
+{
+	pthread_mutex_lock(&sw->mu);
+	job->next = sw->jobs;
+	sw->jobs = job;
+	pthread_mutex_unlock(&sw->mu);
+	wake_thread(sw);
+}
+
+static char *joinf(const char *a, const char *sep, const char *b)
+{
+	orch_buf buf = {0};
+	orch_buf_printf(&buf, "%s%s%s", a, sep, b);
+	return orch_buf_detach(&buf);
+}
+
+static int ssh_start(orch_job **out, orch_worker *worker, const orch_job_spec *spec)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+	struct orch_job *job;
+	git_reference *ref = NULL;
+	int error;
+
+	*out = NULL;
+	job = orch_calloc(1, sizeof(*job));
+	job->slot = -1;
+	job->plan = orch_strdup(spec->plan);
+	job->task = orch_strdup(spec->task);
+	job->id = joinf(spec->plan, "+", spec->task);
+	job->branch = orch_strdup(spec->branch);
+	job->command = orch_strdup(spec->command);
+	job->message = orch_strdup(spec->message ? spec->message : spec->task);
+	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
+	job->attempt = spec->attempt;
+	if (git_oid_fromstr(&job->base, spec->base) < 0) {
+		error = orch_error_set("task '%s': invalid start commit '%s'", spec->task, spec->base);
+		goto done;
+	}
+	git_oid_tostr(job->base_hex, sizeof(job->base_hex), &job->base);
+	/* as the local worker does: the branch starts at the start commit */
+	if ((error = git_reference_create(&ref, sw->repo, spec->branch, &job->base, 1,
+					  "orchestrate: start attempt")) < 0) {
+		error = orch_error_git(error, "cannot create branch '%s'", spec->branch);
+		goto done;
+	}
+	enqueue(sw, job);
+	*out = job;
+	job = NULL;
+done:
+	git_reference_free(ref);
+	job_free(job);
+	return error;
+}
+
+static int ssh_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&sw->mu);
+	if (job->ended)
+		*out = job->result;
+	else
+		out->phase = ORCH_JOB_RUNNING;
+	pthread_mutex_unlock(&sw->mu);
+	return 0;
+}
+
+static int ssh_read_output(orch_buf *out, orch_worker *worker, orch_job *job)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+
+	pthread_mutex_lock(&sw->mu);
+	if (job->output.len)
+		orch_buf_put(out, job->output.ptr, job->output.len);
+	orch_buf_clear(&job->output);
+	pthread_mutex_unlock(&sw->mu);
+	return 0;
+}
+
+static int ssh_cancel(orch_worker *worker, orch_job *job)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+
+	pthread_mutex_lock(&sw->mu);
+	job->cancel_requested = 1;
+	pthread_mutex_unlock(&sw->mu);
+	wake_thread(sw);
+	return 0;
+}
+
+static int ssh_finish(orch_worker *worker, orch_job *job, int keep, char **out_worktree)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+
+	if (out_worktree)
+		*out_worktree = NULL;
+	if (!job)
+		return 0;
+	pthread_mutex_lock(&sw->mu);
+	if (keep && out_worktree && job->ended && job->slot >= 0 && !job->result.has_result) {
+		orch_buf buf = {0};
+		orch_buf_printf(&buf, "%s:%s/slots/%d", worker->name, sw->top ? sw->top : "?",
+				job->slot);
+		*out_worktree = orch_buf_detach(&buf);
+	}
+	job->keep = keep;
+	job->finish_requested = 1;
+	pthread_mutex_unlock(&sw->mu);
+	wake_thread(sw);
+	return 0;
+}
+
+/* Plan and task of a lease: its pid path ends in "<plan>+<task>.pid". */
+static int lease_id(char **out, const orch_lease *lease)
+{
+	const char *base, *plus;
+	size_t len;
+
+	*out = NULL;
+	if (!lease->task)
+		return ORCH_ENOTFOUND;
+	if (lease->remote_pid && (base = strrchr(lease->remote_pid, '/')) &&
+	    (plus = strchr(base + 1, '+')) && !strncmp(plus + 1, lease->task, strlen(lease->task))) {
+		len = strlen(base + 1);
+		if (len > 4 && !strcmp(base + 1 + len - 4, ".pid")) {
+			*out = orch_strndup(base + 1, len - 4);
+			return 0;
+		}
+	}
+	return ORCH_ENOTFOUND;
+}
+
+static int ssh_reap(orch_worker *worker, const orch_lease *lease)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+	struct orch_job *job;
+	char *id = NULL;
+	int64_t deadline = orch_monotonic_ms() + 60000;
+	int error = 0;
+
+	if (lease_id(&id, lease) < 0)
+		return 0; /* nothing of ours can be found from this lease */
+	job = orch_calloc(1, sizeof(*job));
+	job->slot = -1;
+	job->reap_only = 1;
+	job->id = id;
+	job->attempt = lease->attempt;
+	enqueue(sw, job);
+	pthread_mutex_lock(&sw->mu);
+	while (!job->ended && orch_monotonic_ms() < deadline) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&sw->cond, &sw->mu, &ts);
+	}
+	if (!job->ended)
+		error = orch_error_set("worker '%s': cannot make sure task '%s' is stopped there",
+				       worker->name, lease->task);
+	else if (job->result.exit_status != 0)
+		error = orch_error_set("worker '%s': cannot make sure task '%s' is stopped there: %s",
+				       worker->name, lease->task, job->result.error);
+	job->finish_requested = 1;
+	pthread_mutex_unlock(&sw->mu);
+	wake_thread(sw);
+	return error;
+}
+
+static void ssh_close(orch_worker *worker)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+
+	if (!sw)
+		return;
+	if (sw->thread_started) {
+		pthread_mutex_lock(&sw->mu);
+		sw->stop = 1;
+		pthread_mutex_unlock(&sw->mu);
+		wake_thread(sw);
+		pthread_join(sw->thread, NULL);
+	}
+	while (sw->jobs) {
+		struct orch_job *job = sw->jobs;
+		sw->jobs = job->next;
+		job_free(job);
+	}
+	pthread_mutex_destroy(&sw->mu);
+	pthread_cond_destroy(&sw->cond);
+	if (sw->wake[0] >= 0)
+		close(sw->wake[0]);
+	if (sw->wake[1] >= 0)
+		close(sw->wake[1]);
+	orch_ssh_target_clear(&sw->target);
+	free(sw->known.ids);
+	free(sw->workdir);
+	free(sw->remote);
+	free(sw->key);
+	free(sw->repo_path);
+	free(sw->token);
+	free(sw->top);
+	orch_worker_base_clear(worker);
+	free(sw);
+}
+
+static const orch_worker_ops ssh_ops = {
+	.start = ssh_start,
+	.poll = ssh_poll,
+	.read_output = ssh_read_output,
+	.cancel = ssh_cancel,
+	.finish = ssh_finish,
+	.reap = ssh_reap,
+	.adopt = NULL, /* the task script's watchdog stops orphans: reap, then run again */
+	.close = ssh_close,
+};
+
+/* "<name of the work tree>-<8 hex of the repository path>": stable per clone. */
+static char *project_key(git_repository *repo)
+{
+	const char *common = git_repository_commondir(repo);
+	git_oid id;
+	char hex[GIT_OID_HEXSZ + 1], name[64] = "repo";
+	const char *wd = git_repository_workdir(repo), *from = wd ? wd : common;
+	size_t len = strlen(from);
+	orch_buf buf = {0};
+
+	while (len > 1 && from[len - 1] == '/')
+		len--;
+	{
+		size_t start = len;
+		while (start > 0 && from[start - 1] != '/')
+			start--;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - start), from + start);
+		for (char *p = name; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+				*p = '_';
+		if (!name[0] || name[0] == '.')
+			name[0] = '_';
+	}
+	git_odb_hash(&id, common, strlen(common), GIT_OBJECT_BLOB);
+	git_oid_tostr(hex, sizeof(hex), &id);
+	orch_buf_printf(&buf, "%s-%.8s", name, hex);
+	return orch_buf_detach(&buf);
+}
+
+int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
+			git_repository *repo, const char *token)
+{
+	ssh_worker *sw = orch_calloc(1, sizeof(*sw));
+	git_signature *sig = NULL;
+	int error;
+
+	*out = NULL;
+	orch_worker_base_init(&sw->parent, &ssh_ops, config, 1);
+	sw->wake[0] = sw->wake[1] = -1;
+	pthread_mutex_init(&sw->mu, NULL);
+	pthread_cond_init(&sw->cond, NULL);
+	if ((error = orch_ssh_target_resolve(&sw->target, config, NULL)) < 0)
+		goto done;
+	sw->workdir = orch_strdup(config->workdir ? config->workdir : "~/.cache/git-orchestrate");
+	sw->remote = config->remote ? orch_strdup(config->remote) : NULL;
+	sw->key = project_key(repo);
+	sw->repo_path = orch_strdup(git_repository_commondir(repo));
+	sw->token = orch_strdup(token ? token : "");
+	sw->repo = repo;
+	if (git_signature_default(&sig, repo) == 0) {
+		snprintf(sw->sig_name, sizeof(sw->sig_name), "%s", sig->name);
+		snprintf(sw->sig_email, sizeof(sw->sig_email), "%s", sig->email);
+	} else {
+		snprintf(sw->sig_name, sizeof(sw->sig_name), "git-orchestrate");
+		snprintf(sw->sig_email, sizeof(sw->sig_email), "orchestrate@localhost");
+	}
+	git_signature_free(sig);
+	if (pipe2(sw->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		error = orch_error_os("cannot create a pipe");
+		goto done;
+	}
+	if (pthread_create(&sw->thread, NULL, worker_thread, sw) != 0) {
+		error = orch_error_set("worker '%s': cannot start its thread", config->name);
+		goto done;
+	}
+	sw->thread_started = 1;
+	/* the first connection: its errors are the ones a user must see */
+	pthread_mutex_lock(&sw->mu);
+	while (!sw->initial_done)
+		pthread_cond_wait(&sw->cond, &sw->mu);
+	error = sw->initial_error;
+	pthread_mutex_unlock(&sw->mu);
+	if (error == ORCH_EINVALID) {
+		orch_error_set("%s", sw->initial_msg);
+		if (sw->initial_hint[0])
+			orch_error_hint("%s", sw->initial_hint);
+		goto done;
+	}
+	/* unreachable for now: the worker is down and keeps trying */
+	error = 0;
+	*out = &sw->parent;
+	sw = NULL;
+done:
+	if (sw)
+		ssh_close(&sw->parent);
+	return error;
+}
+
+/* For `workers check`: connect once and describe the worker. */
+int orch_ssh_check_worker(orch_ssh_check_report *out, const orch_worker_config *config,
+			  git_repository *repo)
+{
+	ssh_worker sw;
+	orch_ssh_exec ex;
+	const char *words[2];
+	char *cmd = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	memset(&sw, 0, sizeof(sw));
+	out->free_kb = -1;
+	sw.parent.name = config->name;
+	if ((error = orch_ssh_target_resolve(&sw.target, config, NULL)) < 0)
+		return error;
+	snprintf(out->address, sizeof(out->address), "%s@%s:%d", sw.target.user, sw.target.host,
+		 sw.target.port);
+	sw.workdir = config->workdir ? config->workdir : "~/.cache/git-orchestrate";
+	sw.key = project_key(repo);
+	if ((error = orch_ssh_connect(&sw.ssh, &sw.target, config->name, CONNECT_TIMEOUT_MS)) < 0)
+		goto done;
+	out->ssh = *orch_ssh_get_info(sw.ssh);
+	out->connected = 1;
+	words[0] = sw.workdir;
+	words[1] = sw.key;
+	cmd = remote_command(hello_script, words, 2);
+	orch_ssh_exec_init(&ex, cmd, NULL, 0);
+	error = orch_ssh_exec_run(sw.ssh, &ex, 30000);
+	if (error == 0) {
+		const char *line = ex.out.ptr ? ex.out.ptr : "";
+		while (*line) {
+			const char *end = strchr(line, '\n');
+			size_t len = end ? (size_t)(end - line) : strlen(line);
+			if (len > 2 && line[0] == 'G')
+				snprintf(out->git_version, sizeof(out->git_version), "%.*s", (int)len - 2, line + 2);
+			else if (len > 2 && line[0] == 'H')
+				snprintf(out->sh, sizeof(out->sh), "%.*s", (int)len - 2, line + 2);
+			else if (len > 2 && line[0] == 'D')
+				out->free_kb = atoll(line + 2);
+			line = end ? end + 1 : line + len;
+		}
+		error = parse_hello(&sw, ex.out.ptr ? ex.out.ptr : "");
+		if (sw.top)
+			snprintf(out->workdir, sizeof(out->workdir), "%s", sw.top);
+	}
+	orch_ssh_exec_clear(&ex);
+done:
+	free(cmd);
+	free(sw.top);
+	free(sw.known.ids);
+	free(sw.key);
+	orch_ssh_free(sw.ssh);
+	orch_ssh_target_clear(&sw.target);
+	return error;
+}
