@@ -824,13 +824,14 @@ static void lose_all(ssh_worker *sw, const char *why)
 			 * Its copy may still run there until the watchdog of the
 			 * task script notices the dropped connection and stops it.
 			 */
-			char text[300];
-			snprintf(text, sizeof(text), "%s (the worker stops the attempt itself "
-				 "when it notices the dropped connection)", why);
+			orch_buf text = {0};
+			orch_buf_printf(&text, "%s (the worker stops the attempt itself "
+					"when it notices the dropped connection)", why);
 			if (job->reap_only)
-				job_failed(sw, job, -1, text);
+				job_failed(sw, job, -1, text.ptr);
 			else
-				job_lost(sw, job, text);
+				job_lost(sw, job, text.ptr);
+			orch_buf_free(&text);
 		}
 	}
 }
