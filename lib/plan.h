@@ -76,6 +76,12 @@ int orch_plan_validate(const orch_plan *plan);
 /* Position of task `id`, or -1. O(1). */
 long orch_plan_find(const orch_plan *plan, const char *id);
 
+/*
+ * Rebuild the id index after tasks were added, removed or renamed by hand
+ * (the loaders index what they read). ORCH_EINVALID names a duplicate id.
+ */
+int orch_plan_reindex(orch_plan *plan);
+
 /* The command a task runs: its `run`, else the plan's agent. Borrowed. */
 const char *orch_plan_command(const orch_plan *plan, const orch_task *task);
 int orch_plan_task_retries(const orch_plan *plan, const orch_task *task);

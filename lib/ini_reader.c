@@ -1,0 +1,180 @@
+/*
+ * inih reads lines through an fgets-like reader into a buffer of `num`
+ * bytes and calls the handler without a line number; section names longer
+ * than 49 bytes are cut. So our reader does the bookkeeping inih cannot: it
+ * counts physical lines, refuses a line that does not fit, classifies each
+ * line the way inih's parser will (comment, continuation, section) and
+ * reports sections itself, in full.
+ */
+#include "ini_reader.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <ini.h>
+
+#include "error.h"
+#include "util.h"
+
+struct ini_state {
+	const char *path;
+	FILE *fp;
+	char *raw;          /* the physical line last read (getline buffer) */
+	size_t rawalloc;
+	int line;           /* number of the line last read */
+	int indented;       /* it starts with whitespace (or a BOM) */
+	int has_prev;       /* inih has a previous key to continue */
+	orch_buf section;   /* the current section, full length */
+	orch_ini_section_fn on_section;
+	orch_ini_value_fn on_value;
+	void *payload;
+	int error;          /* first error (negative), 0 if none */
+	int error_line;
+};
+
+/* As inih's find_chars_or_comment: a comment starts at ';' after a blank. */
+static const char *find_chars_or_comment(const char *s, const char *chars)
+{
+	int was_space = 0;
+
+	while (*s && (!chars || !strchr(chars, *s)) &&
+	       !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+/* Note a section line inih is about to see, and tell the caller. */
+static int start_section(struct ini_state *st, const char *start)
+{
+	const char *end = find_chars_or_comment(start + 1, "]");
+
+	if (*end != ']')
+		return 0; /* inih reports it as malformed */
+	orch_buf_clear(&st->section);
+	orch_buf_put(&st->section, start + 1, (size_t)(end - start - 1));
+	st->has_prev = 0;
+	if (!st->on_section)
+		return 0;
+	return st->on_section(st->section.ptr, st->line, st->payload);
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct ini_state *st = stream;
+	const char *start;
+	ssize_t len;
+	int error;
+
+	if (st->error)
+		return NULL;
+	errno = 0;
+	len = getline(&st->raw, &st->rawalloc, st->fp);
+	if (len < 0) {
+		if (ferror(st->fp)) {
+			orch_error_os("cannot read '%s'", st->path);
+			st->error = ORCH_EINVALID;
+			st->error_line = st->line + 1;
+		}
+		return NULL;
+	}
+	st->line++;
+	if (len > 0 && st->raw[len - 1] == '\n')
+		st->raw[--len] = '\0';
+	if (len > 0 && st->raw[len - 1] == '\r')
+		st->raw[--len] = '\0';
+	if (num < 1 || len > num - 1) {
+		orch_error_set("%s:%d: line too long (at most %d characters)",
+			       st->path, st->line, num > 0 ? num - 1 : 0);
+		orch_error_hint("continue a long value on indented lines, or "
+				"move a long prompt to a prompt-file");
+		st->error = ORCH_EINVALID;
+		st->error_line = st->line;
+		return NULL;
+	}
+	memcpy(str, st->raw, (size_t)len + 1);
+
+	start = st->raw;
+	if (st->line == 1 && !strncmp(start, "\xEF\xBB\xBF", 3))
+		start += 3;
+	while (isspace((unsigned char)*start))
+		start++;
+	/* inih: leading blanks (or a skipped BOM) make a continuation */
+	st->indented = start > st->raw;
+	if (*start == ';' || *start == '#' || !*start)
+		return str;
+	if (st->has_prev && st->indented)
+		return str;
+	if (*start == '[' && (error = start_section(st, start)) < 0) {
+		st->error = error;
+		st->error_line = st->line;
+		return NULL;
+	}
+	return str;
+}
+
+static int handle_value(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct ini_state *st = user;
+	int continuation = st->has_prev && st->indented;
+	int error;
+
+	(void)section; /* cut at 49 bytes by inih: ours is whole */
+	if (st->error)
+		return 0;
+	st->has_prev = 1;
+	error = st->on_value(st->section.ptr, name, value, st->line,
+			     continuation, st->payload);
+	if (error < 0) {
+		st->error = error;
+		st->error_line = st->line;
+		return 0;
+	}
+	return 1;
+}
+
+int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
+		   orch_ini_value_fn on_value, void *payload)
+{
+	struct ini_state st = {0};
+	int error = 0, bad_line;
+
+	st.path = path;
+	st.on_section = on_section;
+	st.on_value = on_value;
+	st.payload = payload;
+	orch_buf_puts(&st.section, "");
+
+	if (!(st.fp = fopen(path, "r"))) {
+		int missing = errno == ENOENT;
+		orch_error_os("cannot read '%s'", path);
+		error = missing ? ORCH_ENOTFOUND : ORCH_EINVALID;
+		goto done;
+	}
+	bad_line = ini_parse_stream(read_line, &st, handle_value, &st);
+	if (bad_line > 0 && (!st.error || bad_line < st.error_line)) {
+		/* inih found a line it cannot parse before any error of ours */
+		orch_error_set("%s:%d: malformed line", path, bad_line);
+		orch_error_hint("expected '[section]', 'key = value', or an "
+				"indented line continuing the previous value");
+		error = ORCH_EINVALID;
+	} else if (st.error) {
+		error = st.error;
+	} else if (bad_line < 0) {
+		orch_error_set("%s: cannot parse (inih error %d)", path,
+			       bad_line);
+		error = ORCH_ERROR;
+	}
+done:
+	if (st.fp)
+		fclose(st.fp);
+	free(st.raw);
+	orch_buf_free(&st.section);
+	return error;
+}

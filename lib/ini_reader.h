@@ -1,0 +1,42 @@
+#ifndef ORCH_INI_READER_H
+#define ORCH_INI_READER_H
+
+/*
+ * Reading INI files (plans, worker configuration) through inih, adding what
+ * this inih build lacks: the line number of every value, section names of
+ * any length, whether a value line continues the previous key (a multi-line
+ * value), and a line too long for inih's buffer reported as an error
+ * instead of being cut silently. The only module that includes <ini.h>.
+ */
+
+/*
+ * Called for every `[section]` line with the text between the brackets, as
+ * written, and its line number. Returns 0, or a negative error code after
+ * setting the message: the parse stops there.
+ */
+typedef int (*orch_ini_section_fn)(const char *section, int line,
+				   void *payload);
+
+/*
+ * Called for every value: `section` as given to the section callback ("" before
+ * any section), `key` and `value` (blanks and inline comments stripped),
+ * the line number, and `continuation` 1 when the line is an indented
+ * continuation of the previous key (inih then repeats that key). The strings
+ * die after the call. Returns 0, or a negative code after setting the
+ * message: the parse stops there.
+ */
+typedef int (*orch_ini_value_fn)(const char *section, const char *key,
+				 const char *value, int line, int continuation,
+				 void *payload);
+
+/*
+ * Parse the INI file `path`, calling `on_section` and `on_value` in file
+ * order. Returns 0; the first callback error; ORCH_ENOTFOUND when the file
+ * does not exist and ORCH_EINVALID when it cannot be read, both with
+ * "cannot read 'PATH': reason"; ORCH_EINVALID "PATH:LINE: malformed line" or
+ * "PATH:LINE: line too long (at most N characters)", with a hint.
+ */
+int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
+		   orch_ini_value_fn on_value, void *payload);
+
+#endif

@@ -1,0 +1,1509 @@
+/*
+ * Plans: read from an INI file (through ini_reader), from a directory of
+ * Markdown prompts, or from plan.json; checked as a whole; written back as
+ * normalized JSON. Task ids are found through a small open-addressing hash
+ * table kept behind orch_plan.index, so plans of 100,000 tasks load and
+ * validate in linear time.
+ */
+#include "plan.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "ini_reader.h"
+
+#define ID_HINT                                                              \
+	"ids are 1-100 characters of A-Z a-z 0-9 . _ -, not starting with "  \
+	"'.' or '-', without '..', not ending in '.lock'"
+#define DURATION_HINT                                                        \
+	"a duration is a number with an optional suffix ms, s, m or h, "     \
+	"e.g. 90s, 5m or 1h"
+#define MAX_RETRIES 1000
+
+/* How many members of a long cycle the message shows before eliding. */
+#define CYCLE_SHOWN 30
+
+/*
+ * The id index: open addressing with linear probing over positions in
+ * plan->tasks. When `covered` differs from plan->ntasks (tasks added by
+ * hand) the table is rebuilt on lookup.
+ */
+struct plan_index {
+	uint32_t *hashes;
+	uint32_t *slots;  /* task position + 1; 0 for an empty slot */
+	size_t mask;      /* capacity - 1, capacity a power of two */
+	size_t count;     /* ids in the table */
+	size_t covered;   /* tasks looked at: plan->ntasks when up to date */
+	int from_prompts; /* tasks live in SOURCE/ID.md */
+};
+
+static uint32_t hash_id(const char *id)
+{
+	uint32_t hash = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		hash = (hash ^ *p) * 16777619u;
+	return hash;
+}
+
+static struct plan_index *index_of(const orch_plan *plan)
+{
+	return plan->index;
+}
+
+static void index_reset(struct plan_index *idx, size_t expected)
+{
+	size_t capacity = 16;
+
+	while (capacity < expected * 2)
+		capacity *= 2;
+	free(idx->hashes);
+	free(idx->slots);
+	idx->hashes = orch_calloc(capacity, sizeof(uint32_t));
+	idx->slots = orch_calloc(capacity, sizeof(uint32_t));
+	idx->mask = capacity - 1;
+	idx->count = 0;
+}
+
+/* Position of `id` in the table, or -1. */
+static long index_lookup(const orch_plan *plan, const struct plan_index *idx,
+			 const char *id, uint32_t hash)
+{
+	for (size_t i = hash & idx->mask;; i = (i + 1) & idx->mask) {
+		uint32_t slot = idx->slots[i];
+		if (!slot)
+			return -1;
+		if (idx->hashes[i] == hash && slot - 1 < plan->ntasks &&
+		    !strcmp(plan->tasks[slot - 1].id, id))
+			return (long)(slot - 1);
+	}
+}
+
+static void index_insert(struct plan_index *idx, uint32_t hash, size_t pos)
+{
+	size_t i = hash & idx->mask;
+
+	while (idx->slots[i])
+		i = (i + 1) & idx->mask;
+	idx->hashes[i] = hash;
+	idx->slots[i] = (uint32_t)(pos + 1);
+	idx->count++;
+}
+
+static void index_grow(struct plan_index *idx)
+{
+	uint32_t *hashes = idx->hashes, *slots = idx->slots;
+	size_t capacity = idx->mask + 1;
+
+	idx->hashes = NULL;
+	idx->slots = NULL;
+	index_reset(idx, capacity); /* doubles: reset sizes for 2x expected */
+	for (size_t i = 0; i < capacity; i++)
+		if (slots[i])
+			index_insert(idx, hashes[i], slots[i] - 1);
+	free(hashes);
+	free(slots);
+}
+
+/*
+ * Index task `pos`. Returns -1 when it is new, else the position of the
+ * task that already has its id (the index keeps that one).
+ */
+static long index_add(orch_plan *plan, size_t pos)
+{
+	struct plan_index *idx = index_of(plan);
+	uint32_t hash = hash_id(plan->tasks[pos].id);
+	long found = index_lookup(plan, idx, plan->tasks[pos].id, hash);
+
+	idx->covered = pos + 1;
+	if (found >= 0)
+		return found;
+	if ((idx->count + 1) * 2 > idx->mask + 1)
+		index_grow(idx);
+	index_insert(idx, hash, pos);
+	return -1;
+}
+
+/* Index every task; *out_dup gets the first duplicate position, or -1. */
+static void index_rebuild(orch_plan *plan, struct plan_index *idx,
+			  long *out_dup)
+{
+	*out_dup = -1;
+	index_reset(idx, plan->ntasks);
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		uint32_t hash = hash_id(plan->tasks[i].id);
+		if (index_lookup(plan, idx, plan->tasks[i].id, hash) >= 0) {
+			if (*out_dup < 0)
+				*out_dup = (long)i;
+			continue;
+		}
+		index_insert(idx, hash, i);
+	}
+	idx->covered = plan->ntasks;
+}
+
+static orch_plan *plan_new(void)
+{
+	orch_plan *plan = orch_calloc(1, sizeof(*plan));
+	struct plan_index *idx = orch_calloc(1, sizeof(*idx));
+
+	index_reset(idx, 0);
+	plan->index = idx;
+	plan->retries = 2;
+	plan->timeout_ms = 0;
+	return plan;
+}
+
+/* Append a task with its defaults; *alloc is the capacity of plan->tasks. */
+static orch_task *plan_add_task(orch_plan *plan, size_t *alloc, char *id,
+				int line)
+{
+	orch_task *task;
+
+	if (plan->ntasks == *alloc) {
+		*alloc = *alloc ? *alloc * 2 : 16;
+		plan->tasks = orch_realloc(plan->tasks,
+					   *alloc * sizeof(orch_task));
+	}
+	task = &plan->tasks[plan->ntasks++];
+	memset(task, 0, sizeof(*task));
+	task->id = id;
+	task->priority = ORCH_PRIORITY_MEDIUM;
+	task->duration_ms = -1;
+	task->retries = -1;
+	task->timeout_ms = -1;
+	task->line = line;
+	return task;
+}
+
+static void task_clear(orch_task *task)
+{
+	free(task->id);
+	free(task->run);
+	free(task->prompt);
+	orch_strvec_free(&task->depends);
+	orch_strvec_free(&task->files);
+	orch_strvec_free(&task->needs);
+}
+
+void orch_plan_free(orch_plan *plan)
+{
+	struct plan_index *idx;
+
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->ntasks; i++)
+		task_clear(&plan->tasks[i]);
+	free(plan->tasks);
+	free(plan->name);
+	free(plan->base);
+	free(plan->base_commit);
+	free(plan->agent);
+	free(plan->verify);
+	free(plan->source);
+	if ((idx = index_of(plan)) != NULL) {
+		free(idx->hashes);
+		free(idx->slots);
+		free(idx);
+	}
+	free(plan);
+}
+
+long orch_plan_find(const orch_plan *plan, const char *id)
+{
+	struct plan_index *idx = index_of(plan);
+	long dup;
+
+	if (!idx) {
+		/* a plan put together by hand, never indexed */
+		for (size_t i = 0; i < plan->ntasks; i++)
+			if (!strcmp(plan->tasks[i].id, id))
+				return (long)i;
+		return -1;
+	}
+	if (idx->covered != plan->ntasks)
+		index_rebuild((orch_plan *)plan, idx, &dup);
+	return index_lookup(plan, idx, id, hash_id(id));
+}
+
+int orch_plan_reindex(orch_plan *plan)
+{
+	struct plan_index *idx = index_of(plan);
+	long dup;
+
+	if (!idx) {
+		idx = orch_calloc(1, sizeof(*idx));
+		plan->index = idx;
+	}
+	index_rebuild(plan, idx, &dup);
+	if (dup >= 0) {
+		orch_error_set("duplicate task '%s'", plan->tasks[dup].id);
+		orch_error_hint("task ids must be unique within a plan");
+		return ORCH_EINVALID;
+	}
+	return 0;
+}
+
+const char *orch_plan_command(const orch_plan *plan, const orch_task *task)
+{
+	return task->run ? task->run : plan->agent;
+}
+
+int orch_plan_task_retries(const orch_plan *plan, const orch_task *task)
+{
+	return task->retries >= 0 ? task->retries : plan->retries;
+}
+
+int64_t orch_plan_task_timeout(const orch_plan *plan, const orch_task *task)
+{
+	return task->timeout_ms >= 0 ? task->timeout_ms : plan->timeout_ms;
+}
+
+static const char *priority_names[] = {"low", "medium", "high", "critical"};
+
+const char *orch_priority_name(orch_priority priority)
+{
+	if ((int)priority < 0 || (int)priority > ORCH_PRIORITY_CRITICAL)
+		return "medium";
+	return priority_names[priority];
+}
+
+int orch_priority_parse(orch_priority *out, const char *name)
+{
+	for (int i = 0; i <= ORCH_PRIORITY_CRITICAL; i++) {
+		if (!strcmp(name, priority_names[i])) {
+			*out = (orch_priority)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "FILE:LINE" (or the best we know) of a task, for messages. */
+static void task_where(char *out, size_t outlen, const orch_plan *plan,
+		       const orch_task *task)
+{
+	struct plan_index *idx = index_of(plan);
+
+	if (plan->source && idx && idx->from_prompts) {
+		size_t len = strlen(plan->source);
+		int slash = len && plan->source[len - 1] == '/';
+		snprintf(out, outlen, "%s%s%s.md:%d", plan->source,
+			 slash ? "" : "/", task->id, task->line ? task->line : 1);
+	} else if (plan->source) {
+		snprintf(out, outlen, "%s:%d", plan->source, task->line);
+	} else {
+		snprintf(out, outlen, "plan '%s'",
+			 plan->name ? plan->name : "(unnamed)");
+	}
+}
+
+/* Base name of `path` without its extension (for the default plan name). */
+static char *default_name(const char *path, int strip_extension)
+{
+	size_t len = strlen(path);
+	const char *base, *dot;
+	char *resolved = NULL, *name;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	base = path + len;
+	while (base > path && base[-1] != '/')
+		base--;
+	if ((base[0] == '.' && (base + 1 == path + len ||
+				(base[1] == '.' && base + 2 == path + len))) &&
+	    (resolved = realpath(path, NULL)) != NULL) {
+		/* "." or "..": name it after the directory it stands for */
+		name = default_name(resolved, strip_extension);
+		free(resolved);
+		return name;
+	}
+	if (strip_extension) {
+		dot = NULL;
+		for (const char *p = base; p < path + len; p++)
+			if (*p == '.')
+				dot = p;
+		if (dot && dot > base)
+			len = (size_t)(dot - path);
+	}
+	return orch_strndup(base, (size_t)(path + len - base));
+}
+
+/* Empty commands and prompts count as absent. */
+static void drop_empty(char **str)
+{
+	if (*str && !**str) {
+		free(*str);
+		*str = NULL;
+	}
+}
+
+/*
+ * Drop repeated entries from each task's `depends`, which are harmless but
+ * would count an edge twice. Unknown ids are left for orch_plan_validate.
+ */
+static void dedupe_depends(orch_plan *plan)
+{
+	size_t *stamp = orch_calloc(plan->ntasks, sizeof(size_t));
+
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		orch_strvec *deps = &plan->tasks[i].depends;
+		size_t kept = 0;
+		for (size_t k = 0; k < deps->count; k++) {
+			long pos = orch_plan_find(plan, deps->items[k]);
+			if (pos >= 0 && stamp[pos] == i + 1) {
+				free(deps->items[k]);
+				continue;
+			}
+			if (pos >= 0)
+				stamp[pos] = i + 1;
+			deps->items[kept++] = deps->items[k];
+		}
+		deps->count = kept;
+		if (deps->items)
+			deps->items[kept] = NULL;
+	}
+	free(stamp);
+}
+
+static void finish_plan(orch_plan *plan)
+{
+	drop_empty(&plan->agent);
+	drop_empty(&plan->verify);
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		drop_empty(&plan->tasks[i].run);
+		drop_empty(&plan->tasks[i].prompt);
+	}
+	dedupe_depends(plan);
+}
+
+/* A whole number in [min, max]; -1 for anything else. */
+static int parse_count(long *out, const char *str, long min, long max)
+{
+	char *end;
+	long value;
+
+	if (!isdigit((unsigned char)*str) && *str != '-')
+		return -1;
+	errno = 0;
+	value = strtol(str, &end, 10);
+	if (errno || *end || value < min || value > max)
+		return -1;
+	*out = value;
+	return 0;
+}
+
+/*
+ * The INI plan reader.
+ */
+
+enum plan_key {
+	KEY_NAME,
+	KEY_BASE,
+	KEY_AGENT,
+	KEY_RETRIES,
+	KEY_TIMEOUT,
+	KEY_MERGE,
+	KEY_VERIFY,
+	KEY_RUN,
+	KEY_PROMPT,
+	KEY_PROMPT_FILE,
+	KEY_DEPENDS,
+	KEY_FILES,
+	KEY_PRIORITY,
+	KEY_NEEDS,
+	KEY_DURATION,
+	KEY_COUNT
+};
+
+enum { IN_PLAN = 1, IN_TASK = 2 };
+enum { ONE_LINE, TEXT, LIST };
+
+static const struct {
+	const char *name;
+	int where;     /* IN_PLAN, IN_TASK or both */
+	int continues; /* what an indented continuation line does */
+} plan_keys[KEY_COUNT] = {
+	[KEY_NAME] = {"name", IN_PLAN, ONE_LINE},
+	[KEY_BASE] = {"base", IN_PLAN, ONE_LINE},
+	[KEY_AGENT] = {"agent", IN_PLAN, TEXT},
+	[KEY_RETRIES] = {"retries", IN_PLAN | IN_TASK, ONE_LINE},
+	[KEY_TIMEOUT] = {"timeout", IN_PLAN | IN_TASK, ONE_LINE},
+	[KEY_MERGE] = {"merge", IN_PLAN, ONE_LINE},
+	[KEY_VERIFY] = {"verify", IN_PLAN, TEXT},
+	[KEY_RUN] = {"run", IN_TASK, TEXT},
+	[KEY_PROMPT] = {"prompt", IN_TASK, TEXT},
+	[KEY_PROMPT_FILE] = {"prompt-file", IN_TASK, ONE_LINE},
+	[KEY_DEPENDS] = {"depends", IN_TASK, LIST},
+	[KEY_FILES] = {"files", IN_TASK, LIST},
+	[KEY_PRIORITY] = {"priority", IN_TASK, ONE_LINE},
+	[KEY_NEEDS] = {"needs", IN_TASK, LIST},
+	[KEY_DURATION] = {"duration", IN_TASK, ONE_LINE},
+};
+
+#define PLAN_KEYS_HINT                                                       \
+	"[plan] takes name, base, agent, retries, timeout, merge, verify"
+#define TASK_KEYS_HINT                                                       \
+	"a task takes run, prompt, prompt-file, depends, files, priority, "  \
+	"needs, duration, retries, timeout"
+
+struct ini_loader {
+	orch_plan *plan;
+	const char *path;
+	char *dir;            /* directory of the plan file, for prompt-file */
+	int where;            /* 0 (before any section), IN_PLAN or IN_TASK */
+	size_t task;          /* position of the current task */
+	size_t task_alloc;
+	int plan_seen[KEY_COUNT]; /* line of each key in [plan], 0 if unset */
+	int task_seen[KEY_COUNT]; /* the same for the current task */
+};
+
+static int loader_section(const char *section, int line, void *payload)
+{
+	struct ini_loader *ld = payload;
+	orch_plan *plan = ld->plan;
+	const char *start = section, *end = section + strlen(section);
+	const char *quote;
+	char *id;
+	long dup;
+
+	while (isspace((unsigned char)*start))
+		start++;
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	if (end - start == 4 && !strncmp(start, "plan", 4)) {
+		ld->where = IN_PLAN;
+		return 0;
+	}
+	if (end - start < 4 || strncmp(start, "task", 4) ||
+	    (start[4] && !isspace((unsigned char)start[4]) && start[4] != '"')) {
+		orch_error_set("%s:%d: unknown section '[%s]'", ld->path, line,
+			       section);
+		orch_error_hint("a plan has a [plan] section and [task \"ID\"] "
+				"sections");
+		return ORCH_EINVALID;
+	}
+	quote = start + 4;
+	while (isspace((unsigned char)*quote))
+		quote++;
+	if (*quote != '"' || end - quote < 2 || end[-1] != '"') {
+		orch_error_set("%s:%d: the task id in '[%s]' must be in double "
+			       "quotes", ld->path, line, section);
+		orch_error_hint("write [task \"ID\"]");
+		return ORCH_EINVALID;
+	}
+	id = orch_strndup(quote + 1, (size_t)(end - quote - 2));
+	if (!orch_id_valid(id)) {
+		orch_error_set("%s:%d: invalid task id '%s'", ld->path, line,
+			       id);
+		orch_error_hint("task " ID_HINT);
+		free(id);
+		return ORCH_EINVALID;
+	}
+	plan_add_task(plan, &ld->task_alloc, id, line);
+	if ((dup = index_add(plan, plan->ntasks - 1)) >= 0) {
+		orch_error_set("%s:%d: duplicate task '%s' (first defined on "
+			       "line %d)", ld->path, line, id,
+			       plan->tasks[dup].line);
+		orch_error_hint("task ids must be unique within a plan: rename "
+				"one of them");
+		return ORCH_EINVALID;
+	}
+	ld->where = IN_TASK;
+	ld->task = plan->ntasks - 1;
+	memset(ld->task_seen, 0, sizeof(ld->task_seen));
+	return 0;
+}
+
+/* "in [plan]" or "in task 'x'", for messages. */
+static void loader_context(char *out, size_t outlen,
+			   const struct ini_loader *ld)
+{
+	if (ld->where == IN_PLAN)
+		snprintf(out, outlen, "in [plan]");
+	else
+		snprintf(out, outlen, "in task '%s'",
+			 ld->plan->tasks[ld->task].id);
+}
+
+static void append_text(char **field, const char *value)
+{
+	orch_buf buf = {0};
+
+	if (!*field || !**field) {
+		free(*field);
+		*field = orch_strdup(value);
+		return;
+	}
+	orch_buf_puts(&buf, *field);
+	orch_buf_puts(&buf, "\n");
+	orch_buf_puts(&buf, value);
+	free(*field);
+	*field = orch_buf_detach(&buf);
+}
+
+static orch_strvec *list_field(orch_task *task, enum plan_key key)
+{
+	switch (key) {
+	case KEY_DEPENDS:
+		return &task->depends;
+	case KEY_FILES:
+		return &task->files;
+	default:
+		return &task->needs;
+	}
+}
+
+/* Ids and capabilities hold no blanks: split on those too. */
+static const char *list_separators(enum plan_key key)
+{
+	return key == KEY_FILES ? "," : ", \t";
+}
+
+static char **text_field(struct ini_loader *ld, enum plan_key key)
+{
+	orch_task *task = &ld->plan->tasks[ld->task];
+
+	switch (key) {
+	case KEY_AGENT:
+		return &ld->plan->agent;
+	case KEY_VERIFY:
+		return &ld->plan->verify;
+	case KEY_RUN:
+		return &task->run;
+	default:
+		return &task->prompt;
+	}
+}
+
+static int read_prompt_file(struct ini_loader *ld, orch_task *task,
+			    const char *value, int line)
+{
+	orch_buf path = {0}, text = {0};
+	int error = 0;
+
+	if (value[0] != '/' && ld->dir[0])
+		orch_buf_printf(&path, "%s/", ld->dir);
+	orch_buf_puts(&path, value);
+	if (orch_read_file(&text, path.ptr) < 0) {
+		orch_error_set("%s:%d: cannot read prompt-file '%s' of task "
+			       "'%s': %s", ld->path, line, value, task->id,
+			       strerror(errno));
+		orch_error_hint("prompt-file is relative to the directory of "
+				"the plan file");
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	free(task->prompt);
+	task->prompt = orch_buf_detach(&text);
+done:
+	orch_buf_free(&path);
+	orch_buf_free(&text);
+	return error;
+}
+
+static int bad_value(const struct ini_loader *ld, int line, const char *key,
+		     const char *value, const char *hint)
+{
+	char ctx[160];
+
+	loader_context(ctx, sizeof(ctx), ld);
+	orch_error_set("%s:%d: bad %s '%s' %s", ld->path, line, key, value,
+		       ctx);
+	orch_error_hint("%s", hint);
+	return ORCH_EINVALID;
+}
+
+static int set_value(struct ini_loader *ld, enum plan_key key,
+		     const char *value, int line)
+{
+	orch_plan *plan = ld->plan;
+	orch_task *task = ld->where == IN_TASK ? &plan->tasks[ld->task] : NULL;
+	orch_priority priority;
+	int64_t ms;
+	long count;
+
+	switch (key) {
+	case KEY_NAME:
+		if (!orch_id_valid(value)) {
+			orch_error_set("%s:%d: invalid plan name '%s'",
+				       ld->path, line, value);
+			orch_error_hint("plan names, like task " ID_HINT);
+			return ORCH_EINVALID;
+		}
+		free(plan->name);
+		plan->name = orch_strdup(value);
+		return 0;
+	case KEY_BASE:
+		if (!*value)
+			return bad_value(ld, line, "base", value,
+					 "base names the branch tasks start "
+					 "from, e.g. base = main");
+		free(plan->base);
+		plan->base = orch_strdup(value);
+		return 0;
+	case KEY_MERGE:
+		if (strcmp(value, "manual") && strcmp(value, "auto"))
+			return bad_value(ld, line, "merge", value,
+					 "merge is manual or auto");
+		plan->merge_auto = !strcmp(value, "auto");
+		return 0;
+	case KEY_RETRIES:
+		if (parse_count(&count, value, 0, MAX_RETRIES) < 0)
+			return bad_value(ld, line, "retries", value,
+					 "retries is a whole number from 0 "
+					 "to 1000");
+		if (task)
+			task->retries = (int)count;
+		else
+			plan->retries = (int)count;
+		return 0;
+	case KEY_TIMEOUT:
+		if (orch_parse_duration(&ms, value) < 0)
+			return bad_value(ld, line, "timeout", value,
+					 DURATION_HINT "; 0 for none");
+		if (task)
+			task->timeout_ms = ms;
+		else
+			plan->timeout_ms = ms;
+		return 0;
+	case KEY_DURATION:
+		if (orch_parse_duration(&ms, value) < 0)
+			return bad_value(ld, line, "duration", value,
+					 DURATION_HINT);
+		task->duration_ms = ms;
+		return 0;
+	case KEY_PRIORITY:
+		if (orch_priority_parse(&priority, value) < 0)
+			return bad_value(ld, line, "priority", value,
+					 "priority is low, medium, high or "
+					 "critical");
+		task->priority = priority;
+		return 0;
+	case KEY_PROMPT_FILE:
+		if (!*value)
+			return bad_value(ld, line, "prompt-file", value,
+					 "prompt-file names a file, relative "
+					 "to the plan file");
+		return read_prompt_file(ld, task, value, line);
+	case KEY_DEPENDS:
+	case KEY_FILES:
+	case KEY_NEEDS:
+		orch_strvec_split(list_field(task, key), value,
+				  list_separators(key));
+		return 0;
+	case KEY_AGENT:
+	case KEY_VERIFY:
+	case KEY_RUN:
+	case KEY_PROMPT: {
+		char **field = text_field(ld, key);
+		free(*field);
+		*field = orch_strdup(value);
+		return 0;
+	}
+	case KEY_COUNT:
+		break;
+	}
+	return 0;
+}
+
+static int loader_value(const char *section, const char *name,
+			const char *value, int line, int continuation,
+			void *payload)
+{
+	struct ini_loader *ld = payload;
+	int *seen = ld->where == IN_PLAN ? ld->plan_seen : ld->task_seen;
+	char ctx[160];
+	int key;
+
+	(void)section;
+	if (!ld->where) {
+		orch_error_set("%s:%d: key '%s' is outside any section",
+			       ld->path, line, name);
+		orch_error_hint("put plan settings under [plan] and task "
+				"settings under [task \"ID\"]");
+		return ORCH_EINVALID;
+	}
+	loader_context(ctx, sizeof(ctx), ld);
+	for (key = 0; key < KEY_COUNT; key++)
+		if (!strcmp(name, plan_keys[key].name) &&
+		    (plan_keys[key].where & ld->where))
+			break;
+	if (key == KEY_COUNT) {
+		orch_error_set("%s:%d: unknown key '%s' %s", ld->path, line,
+			       name, ctx);
+		orch_error_hint("%s", ld->where == IN_PLAN ? PLAN_KEYS_HINT
+							   : TASK_KEYS_HINT);
+		return ORCH_EINVALID;
+	}
+
+	if (continuation) {
+		switch (plan_keys[key].continues) {
+		case TEXT:
+			append_text(text_field(ld, (enum plan_key)key), value);
+			return 0;
+		case LIST:
+			orch_strvec_split(
+				list_field(&ld->plan->tasks[ld->task],
+					   (enum plan_key)key),
+				value, list_separators((enum plan_key)key));
+			return 0;
+		default:
+			orch_error_set("%s:%d: '%s' %s cannot continue on an "
+				       "indented line", ld->path, line, name,
+				       ctx);
+			orch_error_hint("only run, prompt, agent, verify, "
+					"depends, files and needs continue on "
+					"indented lines; unindent a new key");
+			return ORCH_EINVALID;
+		}
+	}
+
+	if (seen[key]) {
+		orch_error_set("%s:%d: '%s' given twice %s (first on line %d)",
+			       ld->path, line, name, ctx, seen[key]);
+		orch_error_hint("give each key once per section; continue a "
+				"long value on indented lines");
+		return ORCH_EINVALID;
+	}
+	if ((key == KEY_PROMPT && seen[KEY_PROMPT_FILE]) ||
+	    (key == KEY_PROMPT_FILE && seen[KEY_PROMPT])) {
+		orch_error_set("%s:%d: task '%s' has both prompt and "
+			       "prompt-file (line %d)", ld->path, line,
+			       ld->plan->tasks[ld->task].id,
+			       seen[key == KEY_PROMPT ? KEY_PROMPT_FILE
+						      : KEY_PROMPT]);
+		orch_error_hint("keep one of them");
+		return ORCH_EINVALID;
+	}
+	seen[key] = line;
+	return set_value(ld, (enum plan_key)key, value, line);
+}
+
+int orch_plan_load_ini(orch_plan **out, const char *path)
+{
+	struct ini_loader ld = {0};
+	const char *slash = strrchr(path, '/');
+	int error;
+
+	*out = NULL;
+	ld.plan = plan_new();
+	ld.path = path;
+	ld.dir = slash ? orch_strndup(path, (size_t)(slash - path + 1))
+		       : orch_strdup("");
+	if (slash && slash > path)
+		ld.dir[slash - path] = '\0'; /* "a/b.ini" -> "a"; "/b.ini" -> "/" */
+	if ((error = orch_ini_parse(path, loader_section, loader_value,
+				    &ld)) < 0)
+		goto done;
+	if (!ld.plan->name)
+		ld.plan->name = default_name(path, 1);
+	ld.plan->source = orch_strdup(path);
+	finish_plan(ld.plan);
+	*out = ld.plan;
+	ld.plan = NULL;
+done:
+	orch_plan_free(ld.plan);
+	free(ld.dir);
+	return error;
+}
+
+/*
+ * The Markdown prompts reader.
+ */
+
+static int name_compare(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The next line of `text` from *pos: [start, end) without its newline. */
+static int next_line(const char *text, size_t len, size_t *pos,
+		     const char **start, const char **end)
+{
+	const char *nl;
+
+	if (*pos >= len)
+		return 0;
+	*start = text + *pos;
+	nl = memchr(*start, '\n', len - *pos);
+	*end = nl ? nl : text + len;
+	*pos = (size_t)(*end - text) + (nl ? 1 : 0);
+	return 1;
+}
+
+/* Trim blanks (and a carriage return) around [*start, *end). */
+static void trim(const char **start, const char **end)
+{
+	while (*start < *end && isspace((unsigned char)**start))
+		(*start)++;
+	while (*end > *start && isspace((unsigned char)(*end)[-1]))
+		(*end)--;
+}
+
+static int is_fence(const char *start, const char *end)
+{
+	trim(&start, &end);
+	return end - start == 3 && !strncmp(start, "---", 3);
+}
+
+/* One `key: value` line of a front matter block. */
+static int front_matter_line(orch_task *task, int *seen, const char *file,
+			     int line, const char *start, const char *end)
+{
+	static const char *keys[] = {"depends", "files", "priority", "needs",
+				     "duration"};
+	const char *colon = memchr(start, ':', (size_t)(end - start));
+	const char *kstart = start, *kend = colon, *vstart, *vend = end;
+	char *key = NULL, *value = NULL;
+	size_t k;
+	int error = 0;
+
+	trim(&start, &end);
+	if (start == end || *start == '#')
+		return 0;
+	if (!colon) {
+		orch_error_set("%s:%d: malformed front matter line", file,
+			       line);
+		orch_error_hint("front matter lines are 'key: value', between "
+				"two '---' lines");
+		return ORCH_EINVALID;
+	}
+	trim(&kstart, &kend);
+	vstart = colon + 1;
+	trim(&vstart, &vend);
+	if (vend - vstart >= 2 && *vstart == '[' && vend[-1] == ']') {
+		vstart++; /* a YAML-style [a, b] list */
+		vend--;
+	}
+	key = orch_strndup(kstart, (size_t)(kend - kstart));
+	value = orch_strndup(vstart, (size_t)(vend - vstart));
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (!strcmp(key, keys[k]))
+			break;
+	if (k == sizeof(keys) / sizeof(keys[0])) {
+		orch_error_set("%s:%d: unknown key '%s' in the front matter of "
+			       "task '%s'", file, line, key, task->id);
+		orch_error_hint("front matter takes depends, files, priority, "
+				"needs and duration");
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if (seen[k]) {
+		orch_error_set("%s:%d: '%s' given twice in the front matter "
+			       "(first on line %d)", file, line, key, seen[k]);
+		orch_error_hint("give each key once");
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	seen[k] = line;
+	switch (k) {
+	case 0:
+		orch_strvec_split(&task->depends, value, ", \t");
+		break;
+	case 1:
+		orch_strvec_split(&task->files, value, ",");
+		break;
+	case 2:
+		if (orch_priority_parse(&task->priority, value) < 0) {
+			orch_error_set("%s:%d: bad priority '%s' in task '%s'",
+				       file, line, value, task->id);
+			orch_error_hint("priority is low, medium, high or "
+					"critical");
+			error = ORCH_EINVALID;
+		}
+		break;
+	case 3:
+		orch_strvec_split(&task->needs, value, ", \t");
+		break;
+	default:
+		if (orch_parse_duration(&task->duration_ms, value) < 0) {
+			orch_error_set("%s:%d: bad duration '%s' in task '%s'",
+				       file, line, value, task->id);
+			orch_error_hint(DURATION_HINT);
+			error = ORCH_EINVALID;
+		}
+		break;
+	}
+done:
+	free(key);
+	free(value);
+	return error;
+}
+
+/* Fill `task` from the text of its Markdown file. */
+static int parse_prompt_text(orch_task *task, const char *file,
+			     const char *text, size_t len)
+{
+	int seen[5] = {0};
+	size_t bom = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
+	size_t pos = bom, body = bom;
+	const char *start, *end;
+	int line = 1, error;
+
+	if (next_line(text, len, &pos, &start, &end) && is_fence(start, end)) {
+		size_t block = pos;
+		int closed = 0;
+		/* find the closing fence first: without one, say just that */
+		while (!closed && next_line(text, len, &pos, &start, &end))
+			closed = is_fence(start, end);
+		if (!closed) {
+			orch_error_set("%s:1: the front matter is not closed",
+				       file);
+			orch_error_hint("end it with a line '---'");
+			return ORCH_EINVALID;
+		}
+		body = pos;
+		pos = block;
+		while (next_line(text, len, &pos, &start, &end) &&
+		       !is_fence(start, end)) {
+			line++;
+			if ((error = front_matter_line(task, seen, file, line,
+						       start, end)) < 0)
+				return error;
+		}
+	}
+	start = text + body;
+	end = text + len;
+	/* blank lines around the prompt are not part of it */
+	while (start < end) {
+		const char *nl = memchr(start, '\n', (size_t)(end - start));
+		const char *p = start;
+		while (p < end && p != nl && isspace((unsigned char)*p))
+			p++;
+		if (!nl || p != nl)
+			break;
+		start = nl + 1;
+	}
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	task->prompt = end > start ? orch_strndup(start, (size_t)(end - start))
+				   : NULL;
+	return 0;
+}
+
+int orch_plan_load_prompts(orch_plan **out, const char *dir)
+{
+	orch_plan *plan = plan_new();
+	orch_strvec names = {0};
+	orch_buf path = {0}, text = {0};
+	size_t task_alloc = 0;
+	DIR *dh = NULL;
+	struct dirent *entry;
+	int error = 0;
+
+	*out = NULL;
+	if (!(dh = opendir(dir))) {
+		int missing = errno == ENOENT;
+		orch_error_os("cannot read directory '%s'", dir);
+		orch_error_hint("--prompts takes a directory of Markdown files, "
+				"one task per ID.md");
+		error = missing ? ORCH_ENOTFOUND : ORCH_EINVALID;
+		goto done;
+	}
+	while ((entry = readdir(dh)) != NULL) {
+		size_t len = strlen(entry->d_name);
+		struct stat st;
+		if (entry->d_name[0] == '.' || len <= 3 ||
+		    strcmp(entry->d_name + len - 3, ".md"))
+			continue;
+		orch_buf_clear(&path);
+		orch_buf_printf(&path, "%s/%s", dir, entry->d_name);
+		if (stat(path.ptr, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		orch_strvec_push(&names, entry->d_name);
+	}
+	if (names.count)
+		qsort(names.items, names.count, sizeof(char *), name_compare);
+
+	((struct plan_index *)plan->index)->from_prompts = 1;
+	for (size_t i = 0; i < names.count; i++) {
+		const char *name = names.items[i];
+		char *id = orch_strndup(name, strlen(name) - 3);
+		orch_task *task;
+
+		orch_buf_clear(&path);
+		orch_buf_printf(&path, "%s%s%s", dir,
+				dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+		if (!orch_id_valid(id)) {
+			orch_error_set("%s:1: invalid task id '%s'", path.ptr,
+				       id);
+			orch_error_hint("rename the file: task " ID_HINT);
+			free(id);
+			error = ORCH_EINVALID;
+			goto done;
+		}
+		task = plan_add_task(plan, &task_alloc, id, 1);
+		index_add(plan, plan->ntasks - 1); /* file names are unique */
+		orch_buf_clear(&text);
+		if ((error = orch_read_file(&text, path.ptr)) < 0) {
+			error = ORCH_EINVALID;
+			goto done;
+		}
+		if ((error = parse_prompt_text(task, path.ptr, text.ptr,
+					       text.len)) < 0)
+			goto done;
+	}
+	plan->name = default_name(dir, 0);
+	plan->source = orch_strdup(dir);
+	finish_plan(plan);
+	*out = plan;
+	plan = NULL;
+done:
+	if (dh)
+		closedir(dh);
+	orch_plan_free(plan);
+	orch_strvec_free(&names);
+	orch_buf_free(&path);
+	orch_buf_free(&text);
+	return error;
+}
+
+/*
+ * Validation.
+ */
+
+/* Report the cycle through task `from`, which Kahn's algorithm left over. */
+static int report_cycle(const orch_plan *plan, const char *done, size_t from)
+{
+	size_t n = plan->ntasks, len = 0, first, shown, lowest;
+	long *step = orch_malloc(n * sizeof(long));
+	size_t *path = orch_malloc(n * sizeof(size_t));
+	orch_buf msg = {0};
+	char where[512];
+	size_t cur = from;
+
+	for (size_t i = 0; i < n; i++)
+		step[i] = -1;
+	/*
+	 * Every task left over still waits for a dependency that is left
+	 * over too: follow those until a task comes round again.
+	 */
+	while (step[cur] < 0) {
+		const orch_task *task = &plan->tasks[cur];
+		size_t next = cur;
+		step[cur] = (long)len;
+		path[len++] = cur;
+		for (size_t k = 0; k < task->depends.count; k++) {
+			long pos = orch_plan_find(plan, task->depends.items[k]);
+			if (pos >= 0 && !done[pos]) {
+				next = (size_t)pos;
+				break;
+			}
+		}
+		cur = next;
+	}
+	first = (size_t)step[cur];
+	/* start the cycle at the task that comes first in the plan */
+	lowest = first;
+	for (size_t i = first; i < len; i++)
+		if (path[i] < path[lowest])
+			lowest = i;
+	shown = len - first;
+	for (size_t k = 0; k < shown; k++) {
+		size_t i = first + (lowest - first + k) % shown;
+		if (k == CYCLE_SHOWN && shown > CYCLE_SHOWN + 1) {
+			orch_buf_printf(&msg, " -> ... (%zu more)",
+					shown - CYCLE_SHOWN);
+			break;
+		}
+		orch_buf_printf(&msg, "%s%s", k ? " -> " : "",
+				plan->tasks[path[i]].id);
+	}
+	orch_buf_printf(&msg, " -> %s", plan->tasks[path[lowest]].id);
+	task_where(where, sizeof(where), plan, &plan->tasks[path[lowest]]);
+	orch_error_set("%s: dependency cycle: %s", where, msg.ptr);
+	orch_error_hint("'a -> b' means a depends on b: drop one of these "
+			"dependencies");
+	orch_buf_free(&msg);
+	free(step);
+	free(path);
+	return ORCH_ECYCLE;
+}
+
+/* Every task: a valid unique id, known dependencies, something to run. */
+static int check_tasks(const orch_plan *plan, size_t *indegree,
+		       size_t *dependents_start)
+{
+	char where[512];
+
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task *task = &plan->tasks[i];
+		long self;
+
+		task_where(where, sizeof(where), plan, task);
+		if (!task->id || !orch_id_valid(task->id)) {
+			orch_error_set("%s: invalid task id '%s'", where,
+				       task->id ? task->id : "");
+			orch_error_hint("task " ID_HINT);
+			return ORCH_EINVALID;
+		}
+		if ((self = orch_plan_find(plan, task->id)) != (long)i &&
+		    self >= 0) {
+			orch_error_set("%s: duplicate task '%s' (first defined "
+				       "on line %d)", where, task->id,
+				       plan->tasks[self].line);
+			orch_error_hint("task ids must be unique within a "
+					"plan: rename one of them");
+			return ORCH_EINVALID;
+		}
+		for (size_t k = 0; k < task->depends.count; k++) {
+			const char *dep = task->depends.items[k];
+			long pos = orch_plan_find(plan, dep);
+			if (pos < 0) {
+				orch_error_set("%s: task '%s' depends on "
+					       "unknown task '%s'", where,
+					       task->id, dep);
+				orch_error_hint("depends lists ids of tasks of "
+						"the same plan, separated by "
+						"commas");
+				return ORCH_EINVALID;
+			}
+			if ((size_t)pos == i) {
+				orch_error_set("%s: task '%s' depends on "
+					       "itself", where, task->id);
+				orch_error_hint("remove '%s' from its depends",
+						task->id);
+				return ORCH_EINVALID;
+			}
+			indegree[i]++;
+			dependents_start[pos + 1]++;
+		}
+		if (!task->run && !task->prompt) {
+			orch_error_set("%s: task '%s' has nothing to run",
+				       where, task->id);
+			orch_error_hint("give it 'run = COMMAND', or a prompt "
+					"and an 'agent' in [plan]");
+			return ORCH_EINVALID;
+		}
+		if (!task->run && !plan->agent) {
+			orch_error_set("%s: task '%s' has nothing to run: it "
+				       "has a prompt but the plan sets no "
+				       "agent", where, task->id);
+			orch_error_hint("set 'agent = COMMAND' in [plan] (it "
+					"reads $ORCHESTRATE_PROMPT_FILE), or "
+					"give the task a 'run'");
+			return ORCH_EINVALID;
+		}
+	}
+	return 0;
+}
+
+int orch_plan_validate(const orch_plan *plan)
+{
+	size_t n = plan->ntasks, head = 0, tail = 0;
+	size_t *indegree = NULL, *start = NULL, *fill = NULL;
+	size_t *dependents = NULL, *queue = NULL;
+	char *done = NULL;
+	int error = 0;
+
+	if (!plan->name || !orch_id_valid(plan->name)) {
+		orch_error_set("%s%sinvalid plan name '%s'",
+			       plan->source ? plan->source : "",
+			       plan->source ? ": " : "",
+			       plan->name ? plan->name : "");
+		orch_error_hint("set 'name = NAME' in [plan] or give --name: "
+				"plan names, like task " ID_HINT);
+		return ORCH_EINVALID;
+	}
+	indegree = orch_calloc(n, sizeof(size_t));
+	start = orch_calloc(n + 1, sizeof(size_t));
+	if ((error = check_tasks(plan, indegree, start)) < 0)
+		goto done;
+
+	/* dependents of each task, compressed: start[t] .. start[t + 1] */
+	for (size_t i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	dependents = orch_malloc((start[n] ? start[n] : 1) * sizeof(size_t));
+	fill = orch_malloc((n ? n : 1) * sizeof(size_t));
+	memcpy(fill, start, n * sizeof(size_t));
+	for (size_t i = 0; i < n; i++) {
+		const orch_task *task = &plan->tasks[i];
+		for (size_t k = 0; k < task->depends.count; k++) {
+			long pos = orch_plan_find(plan, task->depends.items[k]);
+			dependents[fill[pos]++] = i;
+		}
+	}
+
+	/* Kahn: whatever never becomes ready is on or behind a cycle */
+	queue = orch_malloc((n ? n : 1) * sizeof(size_t));
+	done = orch_calloc(n ? n : 1, 1);
+	for (size_t i = 0; i < n; i++)
+		if (!indegree[i])
+			queue[tail++] = i;
+	while (head < tail) {
+		size_t t = queue[head++];
+		done[t] = 1;
+		for (size_t e = start[t]; e < start[t + 1]; e++)
+			if (--indegree[dependents[e]] == 0)
+				queue[tail++] = dependents[e];
+	}
+	if (tail < n) {
+		size_t from = 0;
+		while (done[from])
+			from++;
+		error = report_cycle(plan, done, from);
+	}
+done:
+	free(indegree);
+	free(start);
+	free(fill);
+	free(dependents);
+	free(queue);
+	free(done);
+	return error;
+}
+
+/*
+ * JSON.
+ */
+
+static void add_string(cJSON *obj, const char *key, const char *value)
+{
+	if (value)
+		cJSON_AddItemToObjectCS(obj, key, cJSON_CreateString(value));
+	else
+		cJSON_AddItemToObjectCS(obj, key, cJSON_CreateNull());
+}
+
+static void add_number(cJSON *obj, const char *key, double value)
+{
+	cJSON_AddItemToObjectCS(obj, key, cJSON_CreateNumber(value));
+}
+
+static void add_list(cJSON *obj, const char *key, const orch_strvec *list)
+{
+	cJSON *array = cJSON_CreateArray();
+
+	for (size_t i = 0; i < list->count; i++)
+		cJSON_AddItemToArray(array, cJSON_CreateString(list->items[i]));
+	cJSON_AddItemToObjectCS(obj, key, array);
+}
+
+int orch_plan_to_json(char **out, const orch_plan *plan)
+{
+	cJSON *root = cJSON_CreateObject(), *tasks = cJSON_CreateArray();
+	char *printed = NULL;
+	int error = 0;
+
+	*out = NULL;
+	add_string(root, "name", plan->name);
+	add_string(root, "base", plan->base);
+	add_string(root, "base_commit", plan->base_commit);
+	add_string(root, "agent", plan->agent);
+	add_number(root, "retries", plan->retries);
+	add_number(root, "timeout_ms", (double)plan->timeout_ms);
+	add_string(root, "merge", plan->merge_auto ? "auto" : "manual");
+	add_string(root, "verify", plan->verify);
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task *task = &plan->tasks[i];
+		cJSON *obj = cJSON_CreateObject();
+		add_string(obj, "id", task->id);
+		add_string(obj, "run", task->run);
+		add_string(obj, "prompt", task->prompt);
+		add_list(obj, "depends", &task->depends);
+		add_list(obj, "files", &task->files);
+		add_list(obj, "needs", &task->needs);
+		add_string(obj, "priority", orch_priority_name(task->priority));
+		add_number(obj, "duration_ms",
+					(double)task->duration_ms);
+		add_number(obj, "retries", task->retries);
+		add_number(obj, "timeout_ms",
+					(double)task->timeout_ms);
+		add_number(obj, "line", task->line);
+		cJSON_AddItemToArray(tasks, obj);
+	}
+	cJSON_AddItemToObjectCS(root, "tasks", tasks);
+	if (!(printed = cJSON_PrintUnformatted(root))) {
+		error = orch_error_set("cannot write plan.json: out of memory");
+		goto done;
+	}
+	*out = orch_strdup(printed);
+done:
+	cJSON_free(printed);
+	cJSON_Delete(root);
+	return error;
+}
+
+static int json_bad(const char *what, const char *key)
+{
+	orch_error_set("plan.json: %s '%s'", what, key);
+	orch_error_hint("the stored plan is damaged: store it again with "
+			"'git orchestrate plan FILE'");
+	return ORCH_EINVALID;
+}
+
+/* A string member, or NULL when it is null or absent. */
+static int json_string(char **out, const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!item || cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsString(item))
+		return json_bad("expected a string for", key);
+	free(*out);
+	*out = orch_strdup(item->valuestring);
+	return 0;
+}
+
+/* A whole number member within [min, max]; unchanged when absent. */
+static int json_int64(int64_t *out, const cJSON *obj, const char *key,
+		      double min, double max)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!item)
+		return 0;
+	if (!cJSON_IsNumber(item) || item->valuedouble < min ||
+	    item->valuedouble > max ||
+	    item->valuedouble != (double)(int64_t)item->valuedouble)
+		return json_bad("expected a whole number for", key);
+	*out = (int64_t)item->valuedouble;
+	return 0;
+}
+
+static int json_int(int *out, const cJSON *obj, const char *key, int min,
+		    int max)
+{
+	int64_t value = *out;
+	int error = json_int64(&value, obj, key, min, max);
+
+	*out = (int)value;
+	return error;
+}
+
+static int json_list(orch_strvec *out, const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON *entry;
+
+	if (!item || cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsArray(item))
+		return json_bad("expected a list for", key);
+	cJSON_ArrayForEach(entry, item)
+	{
+		if (!cJSON_IsString(entry))
+			return json_bad("expected strings in", key);
+		orch_strvec_push(out, entry->valuestring);
+	}
+	return 0;
+}
+
+static int json_task(orch_plan *plan, size_t *alloc, const cJSON *obj)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+	char *priority = NULL;
+	orch_task *task;
+	int64_t line = 0;
+	int error;
+
+	if (!cJSON_IsObject(obj) || !cJSON_IsString(id))
+		return json_bad("expected a task with an id in", "tasks");
+	if (!orch_id_valid(id->valuestring)) {
+		orch_error_set("plan.json: invalid task id '%s'",
+			       id->valuestring);
+		orch_error_hint("task " ID_HINT);
+		return ORCH_EINVALID;
+	}
+	task = plan_add_task(plan, alloc, orch_strdup(id->valuestring), 0);
+	if (index_add(plan, plan->ntasks - 1) >= 0) {
+		orch_error_set("plan.json: duplicate task '%s'", task->id);
+		orch_error_hint("the stored plan is damaged: store it again "
+				"with 'git orchestrate plan FILE'");
+		return ORCH_EINVALID;
+	}
+	if ((error = json_string(&task->run, obj, "run")) < 0 ||
+	    (error = json_string(&task->prompt, obj, "prompt")) < 0 ||
+	    (error = json_list(&task->depends, obj, "depends")) < 0 ||
+	    (error = json_list(&task->files, obj, "files")) < 0 ||
+	    (error = json_list(&task->needs, obj, "needs")) < 0 ||
+	    (error = json_string(&priority, obj, "priority")) < 0 ||
+	    (error = json_int64(&task->duration_ms, obj, "duration_ms", -1,
+				9e15)) < 0 ||
+	    (error = json_int(&task->retries, obj, "retries", -1,
+			      MAX_RETRIES)) < 0 ||
+	    (error = json_int64(&task->timeout_ms, obj, "timeout_ms", -1,
+				9e15)) < 0 ||
+	    (error = json_int64(&line, obj, "line", 0, INT_MAX)) < 0)
+		goto done;
+	task->line = (int)line;
+	if (priority && orch_priority_parse(&task->priority, priority) < 0)
+		error = json_bad("unknown priority", priority);
+done:
+	free(priority);
+	return error;
+}
+
+int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
+{
+	orch_plan *plan = plan_new();
+	cJSON *root = NULL;
+	const cJSON *tasks, *entry;
+	const char *end = NULL;
+	char *merge = NULL;
+	size_t task_alloc = 0;
+	int error = 0;
+
+	*out = NULL;
+	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	if (!root || !cJSON_IsObject(root)) {
+		orch_error_set("plan.json: not a JSON object (at byte %zu)",
+			       end && end >= json ? (size_t)(end - json) : 0);
+		orch_error_hint("the stored plan is damaged: store it again "
+				"with 'git orchestrate plan FILE'");
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if ((error = json_string(&plan->name, root, "name")) < 0 ||
+	    (error = json_string(&plan->base, root, "base")) < 0 ||
+	    (error = json_string(&plan->base_commit, root, "base_commit")) <
+		    0 ||
+	    (error = json_string(&plan->agent, root, "agent")) < 0 ||
+	    (error = json_int(&plan->retries, root, "retries", 0,
+			      MAX_RETRIES)) < 0 ||
+	    (error = json_int64(&plan->timeout_ms, root, "timeout_ms", 0,
+				9e15)) < 0 ||
+	    (error = json_string(&merge, root, "merge")) < 0 ||
+	    (error = json_string(&plan->verify, root, "verify")) < 0)
+		goto done;
+	if (!plan->name || !orch_id_valid(plan->name)) {
+		orch_error_set("plan.json: invalid plan name '%s'",
+			       plan->name ? plan->name : "");
+		orch_error_hint("plan names, like task " ID_HINT);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if (merge && strcmp(merge, "manual") && strcmp(merge, "auto")) {
+		error = json_bad("unknown merge mode", merge);
+		goto done;
+	}
+	plan->merge_auto = merge && !strcmp(merge, "auto");
+	tasks = cJSON_GetObjectItemCaseSensitive(root, "tasks");
+	if (tasks && !cJSON_IsArray(tasks)) {
+		error = json_bad("expected a list for", "tasks");
+		goto done;
+	}
+	cJSON_ArrayForEach(entry, tasks)
+	{
+		if ((error = json_task(plan, &task_alloc, entry)) < 0)
+			goto done;
+	}
+	*out = plan;
+	plan = NULL;
+done:
+	free(merge);
+	cJSON_Delete(root);
+	orch_plan_free(plan);
+	return error;
+}
