@@ -134,14 +134,21 @@ sshd_known_hosts () {
 }
 
 # sshd_worker_ini NAME [key=value...]: a [worker "NAME"] section using the
-# generated user key and $SSHD_ROOT/known_hosts; extra keys appended.
+# generated user key and $SSHD_ROOT/known_hosts; key=value arguments add
+# keys or replace these defaults.
 sshd_worker_ini () {
 	name=$1
 	shift
 	eval "port=\$SSHD_PORT_$name"
-	printf '[worker "%s"]\nhost = 127.0.0.1\nport = %s\nuser = %s\n' "$name" "$port" "$SSHD_USER"
-	printf 'identity = %s\nknown-hosts = %s\n' "$SSHD_ROOT/user_key" "$SSHD_ROOT/known_hosts"
-	printf 'workdir = %s\n' "$SSHD_ROOT/$name/work"
+	printf '[worker "%s"]\n' "$name"
+	for kv in "host=127.0.0.1" "port=$port" "user=$SSHD_USER" "identity=$SSHD_ROOT/user_key" \
+		"known-hosts=$SSHD_ROOT/known_hosts" "workdir=$SSHD_ROOT/$name/work"; do
+		given=
+		for extra in "$@"; do
+			[ "${extra%%=*}" = "${kv%%=*}" ] && given=1
+		done
+		[ -n "$given" ] || printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
+	done
 	for kv in "$@"; do
 		printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
 	done
