@@ -847,6 +847,12 @@ done:
 
 /* ---- push ---------------------------------------------------------------- */
 
+static int collect_value(const git_config_entry *entry, void *payload)
+{
+	orch_strvec_push(payload, entry->value);
+	return 0;
+}
+
 /*
  * libgit2's git_remote_push has no force-with-lease, so this one step runs
  * `git push --force-with-lease=<ref>:<expected>` by fork and exec with an
@@ -856,6 +862,9 @@ done:
 int orch_merge_push(git_repository *repo, const char *branch)
 {
 	git_buf remote = {0}, merge = {0}, upstream = {0};
+	git_config *config = NULL;
+	orch_buf fetch_key = {0};
+	orch_strvec fetch = {0};
 	orch_buf refname = {0}, lease = {0}, refspec = {0}, gitdir = {0}, output = {0};
 	git_oid tracked;
 	int has_tracked = 0, status = 0, pipefd[2] = {-1, -1}, error;
@@ -874,9 +883,30 @@ int orch_merge_push(git_repository *repo, const char *branch)
 				       remote.ptr, merge.ptr);
 		goto done;
 	}
-	if (git_branch_upstream_name(&upstream, repo, refname.ptr) == 0 &&
-	    git_reference_name_to_id(&tracked, repo, upstream.ptr) == 0)
-		has_tracked = 1;
+	/*
+	 * The remote-tracking ref, through the remote's fetch refspecs read
+	 * from the configuration (git_branch_upstream_name and
+	 * git_remote_lookup run regex searches over the configuration that
+	 * libgit2 1.5 leaks when they do not match).
+	 */
+	if ((error = git_repository_config_snapshot(&config, repo)) < 0) {
+		error = orch_error_git(error, "cannot read the configuration");
+		goto done;
+	}
+	orch_buf_printf(&fetch_key, "remote.%s.fetch", remote.ptr);
+	if (git_config_get_multivar_foreach(config, fetch_key.ptr, NULL, collect_value, &fetch) < 0)
+		git_error_clear();
+	for (size_t i = 0; i < fetch.count && !has_tracked; i++) {
+		git_refspec *spec = NULL;
+		if (git_refspec_parse(&spec, fetch.items[i], 1) == 0 &&
+		    git_refspec_src_matches(spec, merge.ptr)) {
+			git_buf_dispose(&upstream);
+			if (git_refspec_transform(&upstream, spec, merge.ptr) == 0 &&
+			    git_reference_name_to_id(&tracked, repo, upstream.ptr) == 0)
+				has_tracked = 1;
+		}
+		git_refspec_free(spec);
+	}
 	git_error_clear();
 	if (has_tracked)
 		orch_buf_printf(&lease, "--force-with-lease=%s:%s", merge.ptr, git_oid_tostr_s(&tracked));
@@ -946,6 +976,9 @@ done:
 	git_buf_dispose(&remote);
 	git_buf_dispose(&merge);
 	git_buf_dispose(&upstream);
+	git_config_free(config);
+	orch_buf_free(&fetch_key);
+	orch_strvec_free(&fetch);
 	orch_buf_free(&refname);
 	orch_buf_free(&lease);
 	orch_buf_free(&refspec);
