@@ -28,6 +28,8 @@ struct ini_state {
 	int line;           /* number of the line last read */
 	int indented;       /* it starts with whitespace (or a BOM) */
 	int has_prev;       /* inih has a previous key to continue */
+	int blank_run;      /* blank lines since the last line with text */
+	int blanks_before;  /* blank lines just before the current line */
 	orch_buf section;   /* the current section, full length */
 	orch_ini_section_fn on_section;
 	orch_ini_value_fn on_value;
@@ -106,8 +108,14 @@ static char *read_line(char *str, int num, void *stream)
 		start++;
 	/* inih: leading blanks (or a skipped BOM) make a continuation */
 	st->indented = start > st->raw;
-	if (*start == ';' || *start == '#' || !*start)
+	if (!*start) {
+		st->blank_run++;
 		return str;
+	}
+	if (*start == ';' || *start == '#')
+		return str;
+	st->blanks_before = st->blank_run;
+	st->blank_run = 0;
 	if (st->has_prev && st->indented)
 		return str;
 	if (*start == '[' && (error = start_section(st, start)) < 0) {
@@ -122,7 +130,9 @@ static int handle_value(void *user, const char *section, const char *name,
 			const char *value)
 {
 	struct ini_state *st = user;
-	int continuation = st->has_prev && st->indented;
+	int continuation = st->has_prev && st->indented
+				   ? 1 + st->blanks_before
+				   : 0;
 	int error;
 
 	(void)section; /* cut at 49 bytes by inih: ours is whole */

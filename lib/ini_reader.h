@@ -20,8 +20,10 @@ typedef int (*orch_ini_section_fn)(const char *section, int line,
 /*
  * Called for every value: `section` as given to the section callback ("" before
  * any section), `key` and `value` (blanks and inline comments stripped),
- * the line number, and `continuation` 1 when the line is an indented
- * continuation of the previous key (inih then repeats that key). The strings
+ * the line number, and `continuation`: 0 for a `key = value` line, else the
+ * line is an indented continuation of the previous key (inih repeats that
+ * key) and `continuation - 1` blank lines came between it and the value's
+ * previous line (so a multi-line text can keep its paragraphs). The strings
  * die after the call. Returns 0, or a negative code after setting the
  * message: the parse stops there.
  */

@@ -535,7 +535,8 @@ static void loader_context(char *out, size_t outlen,
 			 ld->plan->tasks[ld->task].id);
 }
 
-static void append_text(char **field, const char *value)
+/* Add a continuation line, after `newlines` line breaks, to a text. */
+static void append_text(char **field, const char *value, int newlines)
 {
 	orch_buf buf = {0};
 
@@ -545,7 +546,8 @@ static void append_text(char **field, const char *value)
 		return;
 	}
 	orch_buf_puts(&buf, *field);
-	orch_buf_puts(&buf, "\n");
+	while (newlines-- > 0)
+		orch_buf_puts(&buf, "\n");
 	orch_buf_puts(&buf, value);
 	free(*field);
 	*field = orch_buf_detach(&buf);
@@ -749,7 +751,8 @@ static int loader_value(const char *section, const char *name,
 	if (continuation) {
 		switch (plan_keys[key].continues) {
 		case TEXT:
-			append_text(text_field(ld, (enum plan_key)key), value);
+			append_text(text_field(ld, (enum plan_key)key), value,
+				    continuation);
 			return 0;
 		case LIST:
 			orch_strvec_split(

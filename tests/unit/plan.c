@@ -140,7 +140,12 @@ TEST(multi_line_prompt_joins_its_lines_with_newlines)
 			    "[task \"a\"]\n"
 			    "prompt = First line\n"
 			    "  second line\n"
+			    "; a comment is not part of it\n"
 			    "\tthird line\n"
+			    "\n"
+			    "  \n"
+			    "  new paragraph\n"
+			    "\n"
 			    "[task \"b\"]\n"
 			    "prompt =\n"
 			    "    only continuation\n"
@@ -151,7 +156,8 @@ TEST(multi_line_prompt_joins_its_lines_with_newlines)
 	if (!plan)
 		return;
 	CHECK_INT(plan->ntasks, 2);
-	CHECK_STR(plan->tasks[0].prompt, "First line\nsecond line\nthird line");
+	CHECK_STR(plan->tasks[0].prompt,
+		  "First line\nsecond line\nthird line\n\n\nnew paragraph");
 	CHECK_STR(plan->tasks[1].prompt, "only continuation\nlines here");
 	CHECK_STR(plan->tasks[1].run, "sh -c 'one'\necho two");
 	/* run wins, the prompt still goes to it */
@@ -200,6 +206,33 @@ TEST(an_indented_key_right_after_a_section_is_a_key)
 		return;
 	CHECK_STR(plan->tasks[0].run, "true\npriority = low");
 	orch_plan_free(plan);
+}
+
+TEST(windows_line_ends_and_a_byte_order_mark_are_accepted)
+{
+	orch_plan *plan = NULL;
+
+	CHECK_INT(load_text(&plan, "crlf.ini",
+			    "\xEF\xBB\xBF[plan]\r\nname = crlf\r\n"
+			    "[task \"a\"]\r\nrun = one\r\n  two\r\n"),
+		  0);
+	if (!plan)
+		return;
+	CHECK_STR(plan->name, "crlf");
+	CHECK_INT(plan->ntasks, 1);
+	CHECK_STR(plan->tasks[0].run, "one\ntwo");
+	CHECK_INT(plan->tasks[0].line, 3);
+	orch_plan_free(plan);
+}
+
+TEST(a_directory_is_not_a_plan_file)
+{
+	orch_plan *plan = NULL;
+	const char *dir = unit_tmpdir();
+
+	CHECK_INT(orch_plan_load_ini(&plan, dir), ORCH_EINVALID);
+	CHECK(plan == NULL);
+	CHECK(contains(orch_error_message(), dir));
 }
 
 TEST(repeated_dependencies_are_kept_once)
@@ -712,6 +745,8 @@ static const unit_test table[] = {
 	T(multi_line_prompt_joins_its_lines_with_newlines),
 	T(continuation_lines_add_list_items),
 	T(an_indented_key_right_after_a_section_is_a_key),
+	T(windows_line_ends_and_a_byte_order_mark_are_accepted),
+	T(a_directory_is_not_a_plan_file),
 	T(repeated_dependencies_are_kept_once),
 	T(prompt_file_is_read_relative_to_the_plan),
 	T(a_line_of_199_characters_fits_and_200_does_not),
