@@ -134,7 +134,7 @@ static long index_add(orch_plan *plan, size_t pos)
 }
 
 /* Index every task; *out_dup gets the first duplicate position, or -1. */
-static void index_rebuild(orch_plan *plan, struct plan_index *idx,
+static void index_rebuild(const orch_plan *plan, struct plan_index *idx,
 			  long *out_dup)
 {
 	*out_dup = -1;
@@ -231,7 +231,7 @@ long orch_plan_find(const orch_plan *plan, const char *id)
 		return -1;
 	}
 	if (idx->covered != plan->ntasks)
-		index_rebuild((orch_plan *)plan, idx, &dup);
+		index_rebuild(plan, idx, &dup);
 	return index_lookup(plan, idx, id, hash_id(id));
 }
 
