@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "graph.h"
+#include "merge.h"
 #include "run.h"
 #include "worker.h"
 
@@ -619,6 +620,28 @@ static void add_note(struct run *run, const git_oid *commit, size_t task, const 
 		     run->plan->tasks[task].id, orch_error_message());
 }
 
+/* run --merge, merge = auto: merge a task into the base as soon as it is done. */
+static void merge_now(struct run *run, size_t task)
+{
+	orch_merge_options mopts = {0};
+	orch_merge_result res;
+	const char *id = run->plan->tasks[task].id;
+	int error;
+
+	orch_merge_result_init(&res);
+	mopts.plan = run->plan->name;
+	error = orch_merge_task(&res, run->store, &mopts, id);
+	if (error < 0 && error != ORCH_ENOCHANGE)
+		note(run, "%s: not merged: %s", id, orch_error_message());
+	else if (res.merged.count)
+		note(run, "%s: merged into %s", id, res.into ? res.into : "the base branch");
+	else if (res.conflicted.count)
+		note(run, "%s: conflicts with the base branch; left unmerged", id);
+	else if (res.rejected.count)
+		note(run, "%s: rejected: the merged result fails verify", id);
+	orch_merge_result_clear(&res);
+}
+
 /* An attempt of ours ended (or was lost): record it and release it. */
 static int conclude(struct run *run, size_t task, const orch_job_result *res)
 {
@@ -654,6 +677,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			add_note(run, &res->result, task, worker, rt->attempt, duration);
 		if (rt->job)
 			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
+		if (o.recorded && (run->opts->merge || run->plan->merge_auto))
+			merge_now(run, task);
 	} else {
 		int final;
 		char why[600];

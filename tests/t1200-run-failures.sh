@@ -56,7 +56,7 @@ test_expect_success 'a failing task fails after its retries, dependents are skip
 
 test_expect_success 'the worktree of a failed task is kept and status shows where' '
 	git orchestrate status --json fail >s.json &&
-	wt=$(sed -n "s/.*\"worktree\": *\"\\(.*\\)\".*/\\1/p" s.json) &&
+	wt=$(sed -n "s/.*\"worktree\":[[:space:]]*\"\\(.*\\)\".*/\\1/p" s.json) &&
 	test -n "$wt" &&
 	test_path_is_file "$wt/partial.txt" &&
 	git orchestrate status fail >st &&

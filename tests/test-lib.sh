@@ -45,7 +45,7 @@ test_expect_success () {
 	title=$1
 	body=$2
 	out="$TRASH_DIRECTORY/.test-$test_count.out"
-	( eval "set -e; $body" ) >"$out" 2>&1 </dev/null
+	( eval "$body" ) >"$out" 2>&1 </dev/null
 	status=$?
 	if [ $status -eq 0 ]; then
 		echo "ok $test_count - $this_test: $title"
