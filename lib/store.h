@@ -20,7 +20,9 @@
  *       merges/<n>.json                merge records
  *     Plans of more than ORCH_STORE_FLAT_MAX tasks fan tasks/ and logs/ out
  *     into 256 subdirectories (tasks/<xx>/<id>.json) so that one update
- *     rewrites a few small trees, not one of 100,000 entries.
+ *     rewrites a few small trees, not one of 100,000 entries. <xx> is the
+ *     low byte, in lowercase hex, of the 32-bit FNV-1a hash of the id's
+ *     bytes; orch_store_task_path() is the one place that decides.
  *   refs/orchestrate/locks/<plan>/task/<id>   lease of a running task
  *   refs/orchestrate/locks/<plan>/file/<key>  lock of overlapping files
  *   refs/notes/orchestrate             notes on result and merge commits
@@ -75,8 +77,13 @@ typedef struct {
 void orch_task_state_init(orch_task_state *state);
 void orch_task_state_clear(orch_task_state *state);
 void orch_task_state_copy(orch_task_state *dst, const orch_task_state *src);
-/* JSON of one state (no id: the file name carries it). free() the result. */
+/*
+ * JSON of one state (no id: the file name carries it), one line with keys in
+ * a fixed order and default fields left out, so equal states are equal
+ * bytes (one shared blob). free() the result.
+ */
 char *orch_task_state_to_json(const orch_task_state *state);
+/* Parse a state into *out (initialised; its old values are replaced). */
 int orch_task_state_from_json(orch_task_state *out, const char *json, size_t len);
 
 typedef struct orch_store orch_store;
@@ -177,6 +184,10 @@ typedef struct {
 #define ORCH_LEASE_RENEW_MS 20000
 
 void orch_lease_clear(orch_lease *lease);
+/* JSON of a lease (the blob its ref points to). free() the result. */
+char *orch_lease_to_json(const orch_lease *lease);
+/* Parse a lease; *out is overwritten (not freed): pass it zeroed or cleared. */
+int orch_lease_from_json(orch_lease *out, const char *json, size_t len);
 
 /*
  * Take lease `name` (e.g. "task/auth-api") of `plan`. ORCH_ELOCKED when

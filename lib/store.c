@@ -1,0 +1,2052 @@
+/*
+ * The store: plans and their states as commits on
+ * refs/orchestrate/plans/<plan>, leases as refs under
+ * refs/orchestrate/locks/<plan>/, results as notes on refs/notes/orchestrate.
+ * Every ref update is a compare-and-swap done by libgit2 under the ref's lock
+ * file (git_reference_create_matching and git_reference_delete both compare the
+ * old value while holding it).
+ *
+ * Layout of a plan's state tree (see store.h): with more than
+ * ORCH_STORE_FLAT_MAX tasks, tasks/ and logs/ fan out into 256
+ * subdirectories named by two lowercase hex digits: the low byte of the
+ * 32-bit FNV-1a hash of the task id (offset basis 2166136261, prime
+ * 16777619, over the id's bytes). orch_store_task_path() and
+ * orch_store_log_path() are the only places that decide a path.
+ */
+#include "store.h"
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PLANS_PREFIX "refs/orchestrate/plans/"
+#define LOCKS_PREFIX "refs/orchestrate/locks/"
+#define PLAN_FILE "plan.json"
+#define REFNAME_MAX 512
+#define PATH_MAX_LEN 512
+/* A lost race is retried this many times before giving up. */
+#define CAS_TRIES 200
+/* Parsed states kept; beyond this the cache starts over. */
+#define STATE_CACHE_MAX (1u << 18)
+#define FALLBACK_NAME "git-orchestrate"
+#define FALLBACK_EMAIL "orchestrate@localhost"
+
+/* ---- hashing and maps ------------------------------------------------- */
+
+static uint32_t fnv1a(const char *str, size_t len)
+{
+	uint32_t hash = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		hash ^= (unsigned char)str[i];
+		hash *= 16777619u;
+	}
+	return hash;
+}
+
+/* Open addressing map from borrowed strings to positions. */
+struct strmap {
+	const char **keys;
+	size_t *values;
+	size_t cap; /* a power of two, or 0 */
+	size_t count;
+};
+
+static void strmap_insert(struct strmap *map, const char *key, size_t value);
+
+static void strmap_grow(struct strmap *map)
+{
+	struct strmap bigger = {0};
+
+	bigger.cap = map->cap ? map->cap * 2 : 16;
+	bigger.keys = orch_calloc(bigger.cap, sizeof(*bigger.keys));
+	bigger.values = orch_calloc(bigger.cap, sizeof(*bigger.values));
+	for (size_t i = 0; i < map->cap; i++)
+		if (map->keys[i])
+			strmap_insert(&bigger, map->keys[i], map->values[i]);
+	free(map->keys);
+	free(map->values);
+	*map = bigger;
+}
+
+/* Insert or replace; `key` must live as long as the map. */
+static void strmap_insert(struct strmap *map, const char *key, size_t value)
+{
+	size_t mask, i;
+
+	if ((map->count + 1) * 2 > map->cap)
+		strmap_grow(map);
+	mask = map->cap - 1;
+	i = fnv1a(key, strlen(key)) & mask;
+	while (map->keys[i]) {
+		if (!strcmp(map->keys[i], key)) {
+			map->values[i] = value;
+			return;
+		}
+		i = (i + 1) & mask;
+	}
+	map->keys[i] = key;
+	map->values[i] = value;
+	map->count++;
+}
+
+static int strmap_get(size_t *out, const struct strmap *map, const char *key)
+{
+	size_t mask, i;
+
+	if (!map->cap)
+		return 0;
+	mask = map->cap - 1;
+	i = fnv1a(key, strlen(key)) & mask;
+	while (map->keys[i]) {
+		if (!strcmp(map->keys[i], key)) {
+			*out = map->values[i];
+			return 1;
+		}
+		i = (i + 1) & mask;
+	}
+	return 0;
+}
+
+static void strmap_free(struct strmap *map)
+{
+	free(map->keys);
+	free(map->values);
+	memset(map, 0, sizeof(*map));
+}
+
+static void plan_index(struct strmap *index, const orch_plan *plan)
+{
+	for (size_t i = 0; i < plan->ntasks; i++)
+		strmap_insert(index, plan->tasks[i].id, i);
+}
+
+/* Parsed task states by blob oid: equal states share one blob. */
+struct state_slot {
+	git_oid oid;
+	int used;
+	orch_task_state state;
+};
+
+struct state_cache {
+	struct state_slot *slots;
+	size_t cap;
+	size_t count;
+};
+
+static size_t oid_hash(const git_oid *oid)
+{
+	uint32_t hash;
+
+	memcpy(&hash, oid->id, sizeof(hash));
+	return hash;
+}
+
+static void state_cache_clear(struct state_cache *cache)
+{
+	for (size_t i = 0; i < cache->cap; i++)
+		if (cache->slots[i].used)
+			orch_task_state_clear(&cache->slots[i].state);
+	free(cache->slots);
+	memset(cache, 0, sizeof(*cache));
+}
+
+static orch_task_state *state_cache_get(struct state_cache *cache,
+                                        const git_oid *oid)
+{
+	size_t mask, i;
+
+	if (!cache->cap)
+		return NULL;
+	mask = cache->cap - 1;
+	for (i = oid_hash(oid) & mask; cache->slots[i].used; i = (i + 1) & mask)
+		if (git_oid_equal(&cache->slots[i].oid, oid))
+			return &cache->slots[i].state;
+	return NULL;
+}
+
+/* Take `state` (moved in) as the state of blob `oid`; returns it, borrowed. */
+static orch_task_state *state_cache_add(struct state_cache *cache,
+                                        const git_oid *oid,
+                                        orch_task_state *state)
+{
+	size_t mask, i;
+
+	if (cache->count >= STATE_CACHE_MAX)
+		state_cache_clear(cache);
+	if ((cache->count + 1) * 2 > cache->cap) {
+		struct state_cache bigger = {0};
+		bigger.cap = cache->cap ? cache->cap * 2 : 64;
+		bigger.slots = orch_calloc(bigger.cap, sizeof(*bigger.slots));
+		for (size_t k = 0; k < cache->cap; k++) {
+			struct state_slot *slot = &cache->slots[k];
+			if (!slot->used)
+				continue;
+			for (i = oid_hash(&slot->oid) & (bigger.cap - 1);
+			     bigger.slots[i].used;
+			     i = (i + 1) & (bigger.cap - 1))
+				;
+			bigger.slots[i] = *slot;
+			bigger.count++;
+		}
+		free(cache->slots);
+		*cache = bigger;
+	}
+	mask = cache->cap - 1;
+	for (i = oid_hash(oid) & mask; cache->slots[i].used; i = (i + 1) & mask)
+		;
+	cache->slots[i].used = 1;
+	git_oid_cpy(&cache->slots[i].oid, oid);
+	cache->slots[i].state = *state;
+	orch_task_state_init(state);
+	cache->count++;
+	return &cache->slots[i].state;
+}
+
+/* ---- the store ---------------------------------------------------------- */
+
+/* A parsed plan.json, shared by the transactions that read the same blob. */
+struct cached_plan {
+	struct cached_plan *next;
+	char *name;
+	git_oid blob;
+	orch_plan *plan;
+	struct strmap index; /* task id -> position */
+	int refs;
+	int stale; /* a newer plan.json of the same plan was read */
+};
+
+struct orch_store {
+	git_repository *repo;
+	struct state_cache states;
+	struct cached_plan *plans;
+	uint64_t random;
+};
+
+int orch_store_open(orch_store **out, git_repository *repo)
+{
+	orch_store *store = orch_calloc(1, sizeof(*store));
+
+	store->repo = repo;
+	store->random = ((uint64_t)getpid() << 32) ^
+	                (uint64_t)orch_monotonic_ms() ^
+	                (uint64_t)(uintptr_t)store ^ 0x9e3779b97f4a7c15ull;
+	*out = store;
+	return 0;
+}
+
+static void cached_plan_free(struct cached_plan *cp)
+{
+	free(cp->name);
+	orch_plan_free(cp->plan);
+	strmap_free(&cp->index);
+	free(cp);
+}
+
+void orch_store_free(orch_store *store)
+{
+	if (!store)
+		return;
+	state_cache_clear(&store->states);
+	while (store->plans) {
+		struct cached_plan *next = store->plans->next;
+		cached_plan_free(store->plans);
+		store->plans = next;
+	}
+	free(store);
+}
+
+git_repository *orch_store_repo(orch_store *store)
+{
+	return store->repo;
+}
+
+/* xorshift64*: only to spread the retries of racing processes apart. */
+static uint32_t next_random(orch_store *store)
+{
+	uint64_t x = store->random;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	store->random = x;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+/* Sleep 1..N ms after the `tries`-th lost race, N growing up to 20. */
+static void backoff(orch_store *store, int tries)
+{
+	int limit = tries + 2 < 20 ? tries + 2 : 20;
+	long ms = 1 + (long)(next_random(store) % (uint32_t)limit);
+	struct timespec ts = {0, ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int is_race(int git_error)
+{
+	return git_error == GIT_EMODIFIED || git_error == GIT_ELOCKED ||
+	       git_error == GIT_EEXISTS;
+}
+
+static int check_plan_name(const char *plan)
+{
+	if (!plan || !orch_id_valid(plan)) {
+		orch_error_set("invalid plan name '%s'", plan ? plan : "");
+		orch_error_hint(
+		    "a plan name is 1-100 characters of A-Z a-z 0-9 . _ -, "
+		    "not starting with '.' or '-'");
+		return ORCH_EINVALID;
+	}
+	return 0;
+}
+
+static int plan_refname(char *out, size_t outlen, const char *plan)
+{
+	int error;
+
+	if ((error = check_plan_name(plan)) < 0)
+		return error;
+	snprintf(out, outlen, PLANS_PREFIX "%s", plan);
+	return 0;
+}
+
+static int plan_not_found(const char *plan)
+{
+	orch_error_set("no plan '%s' (no ref " PLANS_PREFIX "%s)", plan, plan);
+	orch_error_hint("store it with 'git orchestrate plan FILE'");
+	return ORCH_ENOTFOUND;
+}
+
+static int signature(git_signature **out, git_repository *repo)
+{
+	int error;
+
+	if (git_signature_default(out, repo) == 0)
+		return 0;
+	git_error_clear();
+	if ((error = git_signature_now(out, FALLBACK_NAME, FALLBACK_EMAIL)) < 0)
+		return orch_error_git(error, "cannot make a signature");
+	return 0;
+}
+
+/* The head of plan `plan` and its tree (caller frees). */
+static int plan_head(git_oid *out_head, git_tree **out_tree, orch_store *store,
+                     const char *plan)
+{
+	char refname[REFNAME_MAX];
+	git_commit *commit = NULL;
+	int error;
+
+	if ((error = plan_refname(refname, sizeof(refname), plan)) < 0)
+		return error;
+	if ((error = git_reference_name_to_id(out_head, store->repo, refname)) <
+	    0) {
+		if (error == GIT_ENOTFOUND)
+			return plan_not_found(plan);
+		return orch_error_git(error, "cannot read '%s'", refname);
+	}
+	if (!out_tree)
+		return 0;
+	if ((error = git_commit_lookup(&commit, store->repo, out_head)) < 0 ||
+	    (error = git_commit_tree(out_tree, commit)) < 0)
+		error = orch_error_git(error, "cannot read the head of '%s'",
+		                       refname);
+	git_commit_free(commit);
+	return error;
+}
+
+static int read_blob(orch_buf *out, git_repository *repo, const git_oid *oid,
+                     const char *what)
+{
+	git_blob *blob = NULL;
+	int error;
+
+	if ((error = git_blob_lookup(&blob, repo, oid)) < 0)
+		return orch_error_git(error, "cannot read %s", what);
+	orch_buf_put(out, git_blob_rawcontent(blob),
+	             (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return 0;
+}
+
+/* The parsed state of blob `oid`, cached (borrowed until the next call). */
+static int cached_state(const orch_task_state **out, orch_store *store,
+                        const git_oid *oid, const char *path)
+{
+	orch_task_state *state = state_cache_get(&store->states, oid);
+	orch_task_state parsed;
+	git_blob *blob = NULL;
+	int error;
+
+	if (state) {
+		*out = state;
+		return 0;
+	}
+	if ((error = git_blob_lookup(&blob, store->repo, oid)) < 0)
+		return orch_error_git(error, "cannot read '%s'", path);
+	orch_task_state_init(&parsed);
+	error = orch_task_state_from_json(&parsed, git_blob_rawcontent(blob),
+	                                  (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	if (error < 0)
+		return orch_error_set("%s: %s", path, orch_error_message());
+	*out = state_cache_add(&store->states, oid, &parsed);
+	return 0;
+}
+
+static void initial_state(orch_task_state *out, const orch_task *task)
+{
+	orch_task_state_clear(out);
+	out->state =
+	    task->depends.count ? ORCH_STATE_PENDING : ORCH_STATE_READY;
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+static int state_path(char *out, size_t outlen, const orch_plan *plan,
+                      const char *dir, const char *id, const char *ext)
+{
+	int len;
+
+	if (plan->ntasks > ORCH_STORE_FLAT_MAX)
+		len =
+		    snprintf(out, outlen, "%s/%02x/%s%s", dir,
+		             (unsigned)(fnv1a(id, strlen(id)) & 0xff), id, ext);
+	else
+		len = snprintf(out, outlen, "%s/%s%s", dir, id, ext);
+	if (len < 0 || (size_t)len >= outlen)
+		return orch_error_set("path of task '%s' is too long", id);
+	return 0;
+}
+
+int orch_store_task_path(char *out, size_t outlen, const orch_plan *plan,
+                         const char *id)
+{
+	return state_path(out, outlen, plan, "tasks", id, ".json");
+}
+
+int orch_store_log_path(char *out, size_t outlen, const orch_plan *plan,
+                        const char *id)
+{
+	return state_path(out, outlen, plan, "logs", id, ".log");
+}
+
+/* A relative path of plain components, none of them ".", ".." or ".git". */
+static int path_valid(const char *path)
+{
+	const char *p = path;
+
+	if (!*p || *p == '/')
+		return 0;
+	while (*p) {
+		size_t len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && !strncmp(p, "..", 2)) ||
+		    (len == 4 && !strncasecmp(p, ".git", 4)))
+			return 0;
+		p += len;
+		if (*p == '/' && !*++p)
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- plans -------------------------------------------------------------- */
+
+struct raw_entry {
+	const char *name;
+	git_oid oid;
+	int is_tree;
+};
+
+static int raw_entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct raw_entry *)a)->name,
+	              ((const struct raw_entry *)b)->name);
+}
+
+/*
+ * Write a tree object directly: git_treebuilder checks that every entry's
+ * object exists, one odb read per entry, which for 100,000 task files
+ * would cost seconds. Entries are sorted here; all names of one tree have
+ * the same kind (all files, or all two-digit directories), so plain byte
+ * order is git's tree order.
+ */
+static int write_raw_tree(git_oid *out, git_odb *odb, struct raw_entry *entries,
+                          size_t n)
+{
+	orch_buf buf = {0};
+	int error;
+
+	qsort(entries, n, sizeof(*entries), raw_entry_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && !strcmp(entries[i - 1].name, entries[i].name)) {
+			orch_buf_free(&buf);
+			orch_error_set("duplicate entry '%s' in the state tree",
+			               entries[i].name);
+			return ORCH_EINVALID;
+		}
+		orch_buf_puts(&buf, entries[i].is_tree ? "40000 " : "100644 ");
+		orch_buf_put(&buf, entries[i].name,
+		             strlen(entries[i].name) + 1);
+		orch_buf_put(&buf, entries[i].oid.id, GIT_OID_RAWSZ);
+	}
+	error = git_odb_write(out, odb, buf.ptr ? buf.ptr : "", buf.len,
+	                      GIT_OBJECT_TREE);
+	orch_buf_free(&buf);
+	return error < 0 ? orch_error_git(error, "cannot write the state tree")
+	                 : 0;
+}
+
+static int write_state_blob(git_oid *out, git_repository *repo,
+                            const orch_task_state *state)
+{
+	char *json = orch_task_state_to_json(state);
+	int error = git_blob_create_from_buffer(out, repo, json, strlen(json));
+
+	free(json);
+	return error < 0 ? orch_error_git(error, "cannot write a task state")
+	                 : 0;
+}
+
+/* The tree of a freshly stored plan: plan.json and every task's initial state.
+ */
+static int build_plan_tree(git_oid *out, orch_store *store,
+                           const orch_plan *plan)
+{
+	git_repository *repo = store->repo;
+	git_odb *odb = NULL;
+	git_treebuilder *root = NULL;
+	struct raw_entry *files = NULL, *dirs = NULL;
+	char **names = NULL;
+	size_t counts[256] = {0}, starts[257] = {0}, fill[256], ndirs = 0;
+	int fanned = plan->ntasks > ORCH_STORE_FLAT_MAX;
+	orch_task_state initial;
+	git_oid blobs[2], plan_blob, tasks_tree;
+	int have[2] = {0, 0};
+	char *json = NULL;
+	int error;
+
+	orch_task_state_init(&initial);
+	if ((error = orch_plan_to_json(&json, plan)) < 0)
+		goto done;
+	if ((error = git_blob_create_from_buffer(&plan_blob, repo, json,
+	                                         strlen(json))) < 0) {
+		error = orch_error_git(
+		    error, "cannot write plan.json of plan '%s'", plan->name);
+		goto done;
+	}
+	if ((error = git_repository_odb(&odb, repo)) < 0) {
+		error =
+		    orch_error_git(error, "cannot open the object database");
+		goto done;
+	}
+	names = orch_calloc(plan->ntasks + 1, sizeof(*names));
+	files = orch_calloc(plan->ntasks + 1, sizeof(*files));
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task *task = &plan->tasks[i];
+		int kind = task->depends.count ? 0 : 1;
+		size_t len;
+
+		if (!task->id || !orch_id_valid(task->id)) {
+			orch_error_set("invalid task id '%s'",
+			               task->id ? task->id : "");
+			error = ORCH_EINVALID;
+			goto done;
+		}
+		if (!have[kind]) {
+			initial.state =
+			    kind ? ORCH_STATE_READY : ORCH_STATE_PENDING;
+			if ((error = write_state_blob(&blobs[kind], repo,
+			                              &initial)) < 0)
+				goto done;
+			have[kind] = 1;
+		}
+		len = strlen(task->id);
+		names[i] = orch_malloc(len + 6);
+		memcpy(names[i], task->id, len);
+		memcpy(names[i] + len, ".json", 6);
+		if (fanned)
+			counts[fnv1a(task->id, len) & 0xff]++;
+	}
+	if (!fanned) {
+		for (size_t i = 0; i < plan->ntasks; i++) {
+			files[i].name = names[i];
+			files[i].oid =
+			    blobs[plan->tasks[i].depends.count ? 0 : 1];
+		}
+		if ((error = write_raw_tree(&tasks_tree, odb, files,
+		                            plan->ntasks)) < 0)
+			goto done;
+	} else {
+		/* bucket the files by directory, then one tree per directory */
+		for (size_t b = 0; b < 256; b++)
+			starts[b + 1] = starts[b] + counts[b];
+		memcpy(fill, starts, sizeof(fill));
+		for (size_t i = 0; i < plan->ntasks; i++) {
+			const char *id = plan->tasks[i].id;
+			size_t at = fill[fnv1a(id, strlen(id)) & 0xff]++;
+			files[at].name = names[i];
+			files[at].oid =
+			    blobs[plan->tasks[i].depends.count ? 0 : 1];
+		}
+		dirs = orch_calloc(256, sizeof(*dirs));
+		for (size_t b = 0; b < 256; b++) {
+			char *dirname;
+			if (!counts[b])
+				continue;
+			dirname = orch_malloc(3);
+			snprintf(dirname, 3, "%02x", (unsigned)b);
+			dirs[ndirs].name = dirname;
+			dirs[ndirs].is_tree = 1;
+			error = write_raw_tree(&dirs[ndirs].oid, odb,
+			                       files + starts[b], counts[b]);
+			ndirs++;
+			if (error < 0)
+				goto done;
+		}
+		if ((error = write_raw_tree(&tasks_tree, odb, dirs, ndirs)) < 0)
+			goto done;
+	}
+	if ((error = git_treebuilder_new(&root, repo, NULL)) < 0 ||
+	    (error = git_treebuilder_insert(NULL, root, PLAN_FILE, &plan_blob,
+	                                    GIT_FILEMODE_BLOB)) < 0 ||
+	    (error = git_treebuilder_insert(NULL, root, "tasks", &tasks_tree,
+	                                    GIT_FILEMODE_TREE)) < 0 ||
+	    (error = git_treebuilder_write(out, root)) < 0)
+		error = orch_error_git(
+		    error, "cannot write the tree of plan '%s'", plan->name);
+done:
+	if (names)
+		for (size_t i = 0; i < plan->ntasks; i++)
+			free(names[i]);
+	for (size_t b = 0; b < ndirs; b++)
+		free((char *)dirs[b].name);
+	free(names);
+	free(files);
+	free(dirs);
+	free(json);
+	git_treebuilder_free(root);
+	git_odb_free(odb);
+	return error;
+}
+
+/*
+ * Set *out when some task of the tree at `head` has started: an attempt
+ * counted or a state past ready, or a lease of the plan is held.
+ */
+static int walk_started(int *out, orch_store *store, const git_tree *tree,
+                        int depth)
+{
+	int error = 0;
+
+	for (size_t i = 0; i < git_tree_entrycount(tree) && !*out; i++) {
+		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(entry);
+		if (git_tree_entry_type(entry) == GIT_OBJECT_TREE &&
+		    depth == 0) {
+			git_tree *sub = NULL;
+			if ((error =
+			         git_tree_lookup(&sub, store->repo,
+			                         git_tree_entry_id(entry))) < 0)
+				return orch_error_git(
+				    error, "cannot read tasks/%s", name);
+			error = walk_started(out, store, sub, 1);
+			git_tree_free(sub);
+		} else if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB) {
+			const orch_task_state *state;
+			if ((error = cached_state(&state, store,
+			                          git_tree_entry_id(entry),
+			                          name)) < 0)
+				return error;
+			if (state->attempts > 0 ||
+			    state->state > ORCH_STATE_READY)
+				*out = 1;
+		}
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int plan_started(int *out, orch_store *store, const char *plan,
+                        const git_oid *head)
+{
+	git_commit *commit = NULL;
+	git_tree *root = NULL, *tasks = NULL;
+	const git_tree_entry *entry;
+	orch_strvec leases = {0};
+	int error;
+
+	*out = 0;
+	if ((error = git_commit_lookup(&commit, store->repo, head)) < 0 ||
+	    (error = git_commit_tree(&root, commit)) < 0) {
+		error = orch_error_git(error, "cannot read plan '%s'", plan);
+		goto done;
+	}
+	entry = git_tree_entry_byname(root, "tasks");
+	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+		if ((error = git_tree_lookup(&tasks, store->repo,
+		                             git_tree_entry_id(entry))) < 0) {
+			error = orch_error_git(
+			    error, "cannot read the tasks of plan '%s'", plan);
+			goto done;
+		}
+		if ((error = walk_started(out, store, tasks, 0)) < 0)
+			goto done;
+	}
+	if (!*out) {
+		if ((error = orch_store_lease_list(&leases, store, plan)) < 0)
+			goto done;
+		*out = leases.count > 0;
+	}
+done:
+	orch_strvec_free(&leases);
+	git_tree_free(tasks);
+	git_tree_free(root);
+	git_commit_free(commit);
+	return error;
+}
+
+int orch_store_create_plan(orch_store *store, const orch_plan *plan,
+                           int replace)
+{
+	char refname[REFNAME_MAX], message[128];
+	git_signature *sig = NULL;
+	git_reference *ref = NULL;
+	git_commit *parent = NULL;
+	git_tree *tree = NULL;
+	git_oid tree_oid, head, commit, zero = {{0}};
+	int error, tries;
+
+	if ((error = plan_refname(refname, sizeof(refname), plan->name)) < 0)
+		return error;
+	if ((error = build_plan_tree(&tree_oid, store, plan)) < 0)
+		goto done;
+	if ((error = git_tree_lookup(&tree, store->repo, &tree_oid)) < 0 ||
+	    (error = signature(&sig, store->repo)) < 0) {
+		error = error == ORCH_ERROR
+		            ? error
+		            : orch_error_git(error, "cannot store plan");
+		goto done;
+	}
+	for (tries = 0; tries < CAS_TRIES; tries++) {
+		int exists, started = 0;
+		const git_commit *parents[1];
+
+		git_commit_free(parent);
+		parent = NULL;
+		error = git_reference_name_to_id(&head, store->repo, refname);
+		if (error < 0 && error != GIT_ENOTFOUND) {
+			error =
+			    orch_error_git(error, "cannot read '%s'", refname);
+			goto done;
+		}
+		exists = error == 0;
+		if (exists && !replace) {
+			orch_error_set("plan '%s' already exists", plan->name);
+			orch_error_hint("store it under another name with "
+			                "--name, or remove it "
+			                "with 'git orchestrate clean %s'",
+			                plan->name);
+			error = ORCH_EEXISTS;
+			goto done;
+		}
+		if (exists && (error = plan_started(&started, store, plan->name,
+		                                    &head)) < 0)
+			goto done;
+		if (started) {
+			orch_error_set(
+			    "plan '%s' already exists and has started tasks",
+			    plan->name);
+			orch_error_hint("run it with 'git orchestrate run %s', "
+			                "remove it with "
+			                "'git orchestrate clean %s', or store "
+			                "this one under "
+			                "another name with --name",
+			                plan->name, plan->name);
+			error = ORCH_EEXISTS;
+			goto done;
+		}
+		if (exists && (error = git_commit_lookup(&parent, store->repo,
+		                                         &head)) < 0) {
+			error =
+			    orch_error_git(error, "cannot read '%s'", refname);
+			goto done;
+		}
+		snprintf(message, sizeof(message), "plan %s: %zu task%s\n",
+		         exists ? "replaced" : "stored", plan->ntasks,
+		         plan->ntasks == 1 ? "" : "s");
+		parents[0] = parent;
+		if ((error = git_commit_create(&commit, store->repo, NULL, sig,
+		                               sig, NULL, message, tree,
+		                               exists ? 1 : 0, parents)) < 0) {
+			error = orch_error_git(error, "cannot commit plan '%s'",
+			                       plan->name);
+			goto done;
+		}
+		/* creation: an all-zero expected value fails if the ref
+		 * appeared */
+		error = git_reference_create_matching(
+		    &ref, store->repo, refname, &commit, exists,
+		    exists ? &head : &zero, message);
+		git_reference_free(ref);
+		ref = NULL;
+		if (error == 0)
+			goto done;
+		if (!is_race(error) && error != GIT_ENOTFOUND) {
+			error = orch_error_git(error, "cannot update '%s'",
+			                       refname);
+			goto done;
+		}
+		backoff(store, tries);
+	}
+	orch_error_set("cannot store plan '%s': '%s' kept changing", plan->name,
+	               refname);
+	error = ORCH_EMODIFIED;
+done:
+	git_commit_free(parent);
+	git_tree_free(tree);
+	git_signature_free(sig);
+	return error;
+}
+
+int orch_store_load_plan(orch_plan **out, git_oid *out_head, orch_store *store,
+                         const char *name)
+{
+	git_tree *tree = NULL;
+	const git_tree_entry *entry;
+	orch_buf json = {0};
+	git_oid head;
+	int error;
+
+	*out = NULL;
+	if ((error = plan_head(&head, &tree, store, name)) < 0)
+		goto done;
+	if (!(entry = git_tree_entry_byname(tree, PLAN_FILE))) {
+		error = orch_error_set("plan '%s' has no " PLAN_FILE, name);
+		goto done;
+	}
+	if ((error = read_blob(&json, store->repo, git_tree_entry_id(entry),
+	                       PLAN_FILE)) < 0 ||
+	    (error = orch_plan_from_json(out, json.ptr ? json.ptr : "",
+	                                 json.len)) < 0)
+		goto done;
+	if (out_head)
+		git_oid_cpy(out_head, &head);
+done:
+	orch_buf_free(&json);
+	git_tree_free(tree);
+	return error;
+}
+
+struct read_ctx {
+	orch_store *store;
+	const orch_plan *plan;
+	orch_task_state *states;
+	struct strmap index;
+	unsigned char *seen;
+};
+
+static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
+                            int depth)
+{
+	int error = 0;
+
+	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(entry);
+		size_t len = strlen(name), pos;
+		const orch_task_state *state;
+		char id[128];
+
+		if (git_tree_entry_type(entry) == GIT_OBJECT_TREE &&
+		    depth == 0) {
+			git_tree *sub = NULL;
+			if ((error =
+			         git_tree_lookup(&sub, ctx->store->repo,
+			                         git_tree_entry_id(entry))) < 0)
+				return orch_error_git(
+				    error, "cannot read tasks/%s", name);
+			error = read_states_tree(ctx, sub, 1);
+			git_tree_free(sub);
+			if (error < 0)
+				return error;
+			continue;
+		}
+		if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB || len <= 5 ||
+		    len - 5 >= sizeof(id) || strcmp(name + len - 5, ".json"))
+			continue;
+		memcpy(id, name, len - 5);
+		id[len - 5] = '\0';
+		if (!strmap_get(&pos, &ctx->index, id))
+			continue; /* not a task of this plan */
+		if ((error = cached_state(&state, ctx->store,
+		                          git_tree_entry_id(entry), name)) < 0)
+			return error;
+		orch_task_state_copy(&ctx->states[pos], state);
+		ctx->seen[pos] = 1;
+	}
+	return 0;
+}
+
+int orch_store_read_states(orch_task_state *states, git_oid *out_head,
+                           orch_store *store, const orch_plan *plan)
+{
+	struct read_ctx ctx = {store, plan, states, {0}, NULL};
+	git_tree *root = NULL, *tasks = NULL;
+	const git_tree_entry *entry;
+	git_oid head;
+	int error;
+
+	if ((error = plan_head(&head, &root, store, plan->name)) < 0)
+		goto done;
+	plan_index(&ctx.index, plan);
+	ctx.seen = orch_calloc(plan->ntasks + 1, 1);
+	entry = git_tree_entry_byname(root, "tasks");
+	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+		if ((error = git_tree_lookup(&tasks, store->repo,
+		                             git_tree_entry_id(entry))) < 0) {
+			error = orch_error_git(
+			    error, "cannot read the tasks of plan '%s'",
+			    plan->name);
+			goto done;
+		}
+		if ((error = read_states_tree(&ctx, tasks, 0)) < 0)
+			goto done;
+	}
+	for (size_t i = 0; i < plan->ntasks; i++)
+		if (!ctx.seen[i])
+			initial_state(&states[i], &plan->tasks[i]);
+	if (out_head)
+		git_oid_cpy(out_head, &head);
+done:
+	strmap_free(&ctx.index);
+	free(ctx.seen);
+	git_tree_free(tasks);
+	git_tree_free(root);
+	return error;
+}
+
+int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
+                         const char *path)
+{
+	git_tree *root = NULL;
+	git_tree_entry *entry = NULL;
+	git_oid head;
+	int error;
+
+	if ((error = plan_head(&head, &root, store, plan)) < 0)
+		goto done;
+	error = git_tree_entry_bypath(&entry, root, path);
+	if (error == GIT_ENOTFOUND ||
+	    (!error && git_tree_entry_type(entry) != GIT_OBJECT_BLOB)) {
+		orch_error_set("plan '%s' has no file '%s'", plan, path);
+		error = ORCH_ENOTFOUND;
+		goto done;
+	}
+	if (error < 0) {
+		error = orch_error_git(error, "cannot read '%s' of plan '%s'",
+		                       path, plan);
+		goto done;
+	}
+	error = read_blob(out, store->repo, git_tree_entry_id(entry), path);
+done:
+	git_tree_entry_free(entry);
+	git_tree_free(root);
+	return error;
+}
+
+static int strptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append the names under `prefix` (without it), sorted; nested: with '/'. */
+static int list_refs(orch_strvec *out, orch_store *store, const char *prefix,
+                     int nested)
+{
+	git_reference_iterator *iter = NULL;
+	const char *name;
+	size_t len = strlen(prefix), first = out->count;
+	char glob[REFNAME_MAX];
+	int error;
+
+	snprintf(glob, sizeof(glob), "%s*", prefix);
+	if ((error =
+	         git_reference_iterator_glob_new(&iter, store->repo, glob)) < 0)
+		return orch_error_git(error, "cannot list '%s'", glob);
+	while ((error = git_reference_next_name(&name, iter)) == 0) {
+		if (strncmp(name, prefix, len) || !name[len])
+			continue;
+		if (!nested && strchr(name + len, '/'))
+			continue;
+		orch_strvec_push(out, name + len);
+	}
+	git_reference_iterator_free(iter);
+	if (error != GIT_ITEROVER)
+		return orch_error_git(error, "cannot list '%s'", glob);
+	if (out->count > first)
+		qsort(out->items + first, out->count - first, sizeof(char *),
+		      strptr_cmp);
+	return 0;
+}
+
+int orch_store_list_plans(orch_strvec *out, orch_store *store)
+{
+	return list_refs(out, store, PLANS_PREFIX, 0);
+}
+
+/* ---- transactions --------------------------------------------------- */
+
+struct txn_put {
+	char *path;
+	git_oid oid;
+};
+
+struct txn_dir {
+	char *path;
+	git_tree *tree; /* NULL: no such directory */
+};
+
+struct orch_txn {
+	orch_store *store;
+	const char *plan_name;
+	struct cached_plan *cached;
+	git_tree *root;
+	struct txn_put *puts;
+	size_t nputs, aputs;
+	struct strmap put_index; /* path -> position in puts */
+	struct txn_dir *dirs;
+	size_t ndirs, adirs;
+	struct strmap dir_index; /* directory path -> position in dirs */
+	orch_buf message;
+};
+
+static void cached_plan_release(orch_store *store, struct cached_plan *cp)
+{
+	struct cached_plan **link;
+
+	if (!cp || --cp->refs > 0 || !cp->stale)
+		return;
+	for (link = &store->plans; *link; link = &(*link)->next) {
+		if (*link == cp) {
+			*link = cp->next;
+			cached_plan_free(cp);
+			return;
+		}
+	}
+}
+
+/* The parsed plan.json of `root`, shared while plan.json stays the same blob.
+ */
+static int cached_plan_get(struct cached_plan **out, orch_store *store,
+                           const char *name, const git_tree *root)
+{
+	const git_tree_entry *entry = git_tree_entry_byname(root, PLAN_FILE);
+	struct cached_plan *cp, **link;
+	orch_buf json = {0};
+	orch_plan *plan = NULL;
+	int error;
+
+	if (!entry || git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
+		return orch_error_set("plan '%s' has no " PLAN_FILE, name);
+	for (cp = store->plans; cp; cp = cp->next) {
+		if (!cp->stale && !strcmp(cp->name, name) &&
+		    git_oid_equal(&cp->blob, git_tree_entry_id(entry))) {
+			cp->refs++;
+			*out = cp;
+			return 0;
+		}
+	}
+	if ((error = read_blob(&json, store->repo, git_tree_entry_id(entry),
+	                       PLAN_FILE)) < 0 ||
+	    (error = orch_plan_from_json(&plan, json.ptr ? json.ptr : "",
+	                                 json.len)) < 0) {
+		orch_buf_free(&json);
+		return error;
+	}
+	orch_buf_free(&json);
+	/* older versions of this plan go as soon as no transaction uses them */
+	for (link = &store->plans; *link;) {
+		cp = *link;
+		if (!strcmp(cp->name, name)) {
+			cp->stale = 1;
+			if (cp->refs == 0) {
+				*link = cp->next;
+				cached_plan_free(cp);
+				continue;
+			}
+		}
+		link = &cp->next;
+	}
+	cp = orch_calloc(1, sizeof(*cp));
+	cp->name = orch_strdup(name);
+	git_oid_cpy(&cp->blob, git_tree_entry_id(entry));
+	cp->plan = plan;
+	plan_index(&cp->index, plan);
+	cp->refs = 1;
+	cp->next = store->plans;
+	store->plans = cp;
+	*out = cp;
+	return 0;
+}
+
+static void txn_clear(orch_txn *txn)
+{
+	for (size_t i = 0; i < txn->nputs; i++)
+		free(txn->puts[i].path);
+	free(txn->puts);
+	strmap_free(&txn->put_index);
+	for (size_t i = 0; i < txn->ndirs; i++) {
+		free(txn->dirs[i].path);
+		git_tree_free(txn->dirs[i].tree);
+	}
+	free(txn->dirs);
+	strmap_free(&txn->dir_index);
+	orch_buf_free(&txn->message);
+	git_tree_free(txn->root);
+	cached_plan_release(txn->store, txn->cached);
+	memset(txn, 0, sizeof(*txn));
+}
+
+const orch_plan *orch_txn_plan(orch_txn *txn)
+{
+	return txn->cached->plan;
+}
+
+/* The tree of directory `dir` (len bytes) at the head, cached; NULL if none. */
+static int txn_dir(git_tree **out, orch_txn *txn, const char *dir, size_t len)
+{
+	git_tree_entry *entry = NULL;
+	git_tree *tree = NULL;
+	char *path;
+	size_t pos;
+	int error;
+
+	if (len == 0) {
+		*out = txn->root;
+		return 0;
+	}
+	path = orch_strndup(dir, len);
+	if (strmap_get(&pos, &txn->dir_index, path)) {
+		free(path);
+		*out = txn->dirs[pos].tree;
+		return 0;
+	}
+	error = git_tree_entry_bypath(&entry, txn->root, path);
+	if (error == 0 && git_tree_entry_type(entry) == GIT_OBJECT_TREE)
+		error = git_tree_lookup(&tree, txn->store->repo,
+		                        git_tree_entry_id(entry));
+	git_tree_entry_free(entry);
+	if (error < 0 && error != GIT_ENOTFOUND) {
+		error = orch_error_git(error, "cannot read '%s'", path);
+		free(path);
+		return error;
+	}
+	if (txn->ndirs == txn->adirs) {
+		txn->adirs = txn->adirs ? txn->adirs * 2 : 16;
+		txn->dirs =
+		    orch_realloc(txn->dirs, txn->adirs * sizeof(*txn->dirs));
+	}
+	txn->dirs[txn->ndirs].path = path;
+	txn->dirs[txn->ndirs].tree = tree;
+	strmap_insert(&txn->dir_index, path, txn->ndirs);
+	txn->ndirs++;
+	*out = tree;
+	return 0;
+}
+
+/* The blob at `path` as of this transaction: *found is 0 when absent. */
+static int txn_lookup(git_oid *out, int *found, orch_txn *txn, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const git_tree_entry *entry;
+	git_tree *dir = NULL;
+	size_t pos;
+	int error;
+
+	*found = 0;
+	if (strmap_get(&pos, &txn->put_index, path)) {
+		git_oid_cpy(out, &txn->puts[pos].oid);
+		*found = 1;
+		return 0;
+	}
+	if ((error = txn_dir(&dir, txn, path,
+	                     slash ? (size_t)(slash - path) : 0)) < 0)
+		return error;
+	if (!dir)
+		return 0;
+	entry = git_tree_entry_byname(dir, slash ? slash + 1 : path);
+	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_BLOB) {
+		git_oid_cpy(out, git_tree_entry_id(entry));
+		*found = 1;
+	}
+	return 0;
+}
+
+static int txn_put(orch_txn *txn, const char *path, const git_oid *oid)
+{
+	size_t pos;
+
+	if (strmap_get(&pos, &txn->put_index, path)) {
+		git_oid_cpy(&txn->puts[pos].oid, oid);
+		return 0;
+	}
+	if (txn->nputs == txn->aputs) {
+		txn->aputs = txn->aputs ? txn->aputs * 2 : 16;
+		txn->puts =
+		    orch_realloc(txn->puts, txn->aputs * sizeof(*txn->puts));
+	}
+	txn->puts[txn->nputs].path = orch_strdup(path);
+	git_oid_cpy(&txn->puts[txn->nputs].oid, oid);
+	strmap_insert(&txn->put_index, txn->puts[txn->nputs].path, txn->nputs);
+	txn->nputs++;
+	return 0;
+}
+
+static int txn_task(size_t *pos, orch_txn *txn, const char *id)
+{
+	if (id && strmap_get(pos, &txn->cached->index, id))
+		return 0;
+	orch_error_set("plan '%s' has no task '%s'", txn->plan_name,
+	               id ? id : "");
+	return ORCH_ENOTFOUND;
+}
+
+int orch_txn_get_task(orch_task_state *out, orch_txn *txn, const char *id)
+{
+	const orch_plan *plan = txn->cached->plan;
+	const orch_task_state *state;
+	char path[PATH_MAX_LEN];
+	git_oid oid;
+	size_t pos;
+	int error, found;
+
+	if ((error = txn_task(&pos, txn, id)) < 0 ||
+	    (error = orch_store_task_path(path, sizeof(path), plan, id)) < 0 ||
+	    (error = txn_lookup(&oid, &found, txn, path)) < 0)
+		return error;
+	if (!found) {
+		initial_state(out, &plan->tasks[pos]);
+		return 0;
+	}
+	if ((error = cached_state(&state, txn->store, &oid, path)) < 0)
+		return error;
+	orch_task_state_copy(out, state);
+	return 0;
+}
+
+int orch_txn_put_task(orch_txn *txn, const char *id,
+                      const orch_task_state *state)
+{
+	char path[PATH_MAX_LEN];
+	git_oid oid;
+	size_t pos;
+	int error;
+
+	if ((error = txn_task(&pos, txn, id)) < 0 ||
+	    (error = orch_store_task_path(path, sizeof(path), txn->cached->plan,
+	                                  id)) < 0 ||
+	    (error = write_state_blob(&oid, txn->store->repo, state)) < 0)
+		return error;
+	return txn_put(txn, path, &oid);
+}
+
+static int put_bytes(orch_txn *txn, const char *path, const void *bytes,
+                     size_t len)
+{
+	git_oid oid;
+	int error;
+
+	if ((error = git_blob_create_from_buffer(&oid, txn->store->repo,
+	                                         len ? bytes : "", len)) < 0)
+		return orch_error_git(error, "cannot write '%s' of plan '%s'",
+		                      path, txn->plan_name);
+	return txn_put(txn, path, &oid);
+}
+
+int orch_txn_put_file(orch_txn *txn, const char *path, const void *bytes,
+                      size_t len)
+{
+	if (!path || !path_valid(path)) {
+		orch_error_set(
+		    "invalid path '%s' in the state tree of plan '%s'",
+		    path ? path : "", txn->plan_name);
+		return ORCH_EINVALID;
+	}
+	return put_bytes(txn, path, bytes, len);
+}
+
+int orch_txn_put_log(orch_txn *txn, const char *id, const void *bytes,
+                     size_t len)
+{
+	char path[PATH_MAX_LEN];
+	size_t pos;
+	int error;
+
+	if ((error = txn_task(&pos, txn, id)) < 0 ||
+	    (error = orch_store_log_path(path, sizeof(path), txn->cached->plan,
+	                                 id)) < 0)
+		return error;
+	if (len > ORCH_LOG_MAX) {
+		bytes = (const char *)bytes + (len - ORCH_LOG_MAX);
+		len = ORCH_LOG_MAX;
+	}
+	return put_bytes(txn, path, bytes, len);
+}
+
+int orch_txn_read_file(orch_buf *out, orch_txn *txn, const char *path)
+{
+	git_oid oid;
+	int error, found;
+
+	if ((error = txn_lookup(&oid, &found, txn, path)) < 0)
+		return error;
+	if (!found) {
+		orch_error_set("plan '%s' has no file '%s'", txn->plan_name,
+		               path);
+		return ORCH_ENOTFOUND;
+	}
+	return read_blob(out, txn->store->repo, &oid, path);
+}
+
+void orch_txn_message(orch_txn *txn, const char *fmt, ...)
+{
+	va_list ap;
+	char *text = NULL;
+	int len;
+
+	va_start(ap, fmt);
+	len = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		abort();
+	orch_buf_clear(&txn->message);
+	orch_buf_puts(&txn->message, text);
+	free(text);
+}
+
+static int put_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct txn_put *const *)a)->path,
+	              (*(struct txn_put *const *)b)->path);
+}
+
+/*
+ * Write `base` (may be NULL) with puts[0..n) applied, where each put's path
+ * starts `skip` bytes into this directory. Only the directories that
+ * receive a put are rebuilt; every other entry is kept as it is.
+ */
+static int write_tree(git_oid *out, git_repository *repo, const git_tree *base,
+                      struct txn_put **puts, size_t n, size_t skip)
+{
+	git_treebuilder *bld = NULL;
+	git_tree *sub = NULL;
+	char *component = NULL;
+	int error;
+
+	if ((error = git_treebuilder_new(&bld, repo, base)) < 0) {
+		error = orch_error_git(error, "cannot build the state tree");
+		goto done;
+	}
+	for (size_t i = 0; i < n;) {
+		const char *rest = puts[i]->path + skip,
+		           *slash = strchr(rest, '/');
+		const git_tree_entry *old;
+		size_t len, j;
+		git_oid sub_oid;
+
+		if (!slash) {
+			old = git_treebuilder_get(bld, rest);
+			if (old &&
+			    git_tree_entry_type(old) == GIT_OBJECT_TREE) {
+				error = orch_error_set(
+				    "cannot write '%s': it is a directory",
+				    puts[i]->path);
+				goto done;
+			}
+			if ((error = git_treebuilder_insert(
+			         NULL, bld, rest, &puts[i]->oid,
+			         GIT_FILEMODE_BLOB)) < 0) {
+				error = orch_error_git(
+				    error, "cannot write '%s'", puts[i]->path);
+				goto done;
+			}
+			i++;
+			continue;
+		}
+		len = (size_t)(slash - rest);
+		for (j = i + 1;
+		     j < n && !strncmp(puts[j]->path + skip, rest, len + 1);
+		     j++)
+			;
+		component = orch_strndup(rest, len);
+		old = git_treebuilder_get(bld, component);
+		if (old && git_tree_entry_type(old) != GIT_OBJECT_TREE) {
+			error = orch_error_set(
+			    "cannot write '%s': '%.*s' is a file",
+			    puts[i]->path, (int)(skip + len), puts[i]->path);
+			goto done;
+		}
+		if (old && (error = git_tree_lookup(
+		                &sub, repo, git_tree_entry_id(old))) < 0) {
+			error =
+			    orch_error_git(error, "cannot read '%.*s'",
+			                   (int)(skip + len), puts[i]->path);
+			goto done;
+		}
+		if ((error = write_tree(&sub_oid, repo, sub, puts + i, j - i,
+		                        skip + len + 1)) < 0)
+			goto done;
+		if ((error =
+		         git_treebuilder_insert(NULL, bld, component, &sub_oid,
+		                                GIT_FILEMODE_TREE)) < 0) {
+			error = orch_error_git(error, "cannot write '%s'",
+			                       component);
+			goto done;
+		}
+		git_tree_free(sub);
+		sub = NULL;
+		free(component);
+		component = NULL;
+		i = j;
+	}
+	if ((error = git_treebuilder_write(out, bld)) < 0)
+		error = orch_error_git(error, "cannot write the state tree");
+done:
+	free(component);
+	git_tree_free(sub);
+	git_treebuilder_free(bld);
+	return error;
+}
+
+/*
+ * One round of orch_store_update. *raced is set when the ref moved under
+ * us (the caller backs off and retries); the callback's own codes pass
+ * through untouched.
+ */
+static int update_once(int *raced, git_oid *out_commit, orch_store *store,
+                       const char *plan, orch_store_update_cb cb, void *payload)
+{
+	orch_txn txn;
+	char refname[REFNAME_MAX];
+	git_commit *head_commit = NULL;
+	git_signature *sig = NULL;
+	git_reference *ref = NULL;
+	git_tree *new_tree = NULL;
+	struct txn_put **sorted = NULL;
+	orch_buf message = {0};
+	git_oid head, tree_oid, commit;
+	int error, result;
+
+	*raced = 0;
+	memset(&txn, 0, sizeof(txn));
+	txn.store = store;
+	txn.plan_name = plan;
+	snprintf(refname, sizeof(refname), PLANS_PREFIX "%s", plan);
+	if ((error = plan_head(&head, &txn.root, store, plan)) < 0 ||
+	    (error = cached_plan_get(&txn.cached, store, plan, txn.root)) < 0)
+		goto done;
+	result = cb(&txn, payload);
+	if (result < 0) {
+		error = result;
+		goto done;
+	}
+	if (!txn.nputs) {
+		error = ORCH_ENOCHANGE;
+		goto done;
+	}
+	sorted = orch_calloc(txn.nputs, sizeof(*sorted));
+	for (size_t i = 0; i < txn.nputs; i++)
+		sorted[i] = &txn.puts[i];
+	qsort(sorted, txn.nputs, sizeof(*sorted), put_cmp);
+	if ((error = write_tree(&tree_oid, store->repo, txn.root, sorted,
+	                        txn.nputs, 0)) < 0)
+		goto done;
+	if (git_oid_equal(&tree_oid, git_tree_id(txn.root))) {
+		error = ORCH_ENOCHANGE; /* what was put is what there was */
+		goto done;
+	}
+	orch_buf_puts(&message, txn.message.len ? txn.message.ptr : "update");
+	orch_buf_puts(&message, "\n");
+	if ((error = signature(&sig, store->repo)) < 0)
+		goto done;
+	if ((error = git_commit_lookup(&head_commit, store->repo, &head)) < 0 ||
+	    (error = git_tree_lookup(&new_tree, store->repo, &tree_oid)) < 0 ||
+	    (error = git_commit_create(
+	         &commit, store->repo, NULL, sig, sig, NULL, message.ptr,
+	         new_tree, 1, (const git_commit **)&head_commit)) < 0) {
+		error = orch_error_git(error, "cannot commit to '%s'", refname);
+		goto done;
+	}
+	error = git_reference_create_matching(&ref, store->repo, refname,
+	                                      &commit, 1, &head, message.ptr);
+	if (error == GIT_EMODIFIED || error == GIT_ELOCKED) {
+		*raced = 1;
+		error = orch_error_git(
+		    error, "'%s' changed while being updated", refname);
+		goto done;
+	}
+	if (error == GIT_ENOTFOUND) {
+		orch_error_set("plan '%s' was deleted while being updated",
+		               plan);
+		error = ORCH_ENOTFOUND;
+		goto done;
+	}
+	if (error < 0) {
+		error = orch_error_git(error, "cannot update '%s'", refname);
+		goto done;
+	}
+	git_oid_cpy(&head, &commit);
+	error = result;
+done:
+	if (out_commit && (error >= 0 || error == ORCH_ENOCHANGE))
+		git_oid_cpy(out_commit, &head);
+	orch_buf_free(&message);
+	free(sorted);
+	git_reference_free(ref);
+	git_tree_free(new_tree);
+	git_commit_free(head_commit);
+	git_signature_free(sig);
+	txn_clear(&txn);
+	return error;
+}
+
+int orch_store_update(orch_store *store, const char *plan,
+                      orch_store_update_cb cb, void *payload,
+                      git_oid *out_commit)
+{
+	int error, raced;
+
+	if ((error = check_plan_name(plan)) < 0)
+		return error;
+	for (int tries = 0; tries < CAS_TRIES; tries++) {
+		error =
+		    update_once(&raced, out_commit, store, plan, cb, payload);
+		if (!raced)
+			return error;
+		backoff(store, tries);
+	}
+	orch_error_set("cannot update plan '%s': %d concurrent updates won the "
+	               "race each time",
+	               plan, CAS_TRIES);
+	orch_error_hint("another git-orchestrate process is busy with this "
+	                "plan; try again");
+	return ORCH_EMODIFIED;
+}
+
+int orch_store_delete_plan(orch_store *store, const char *plan)
+{
+	char refname[REFNAME_MAX];
+	git_reference *ref = NULL;
+	orch_strvec locks = {0};
+	int error;
+
+	if ((error = plan_refname(refname, sizeof(refname), plan)) < 0)
+		return error;
+	if ((error = git_reference_lookup(&ref, store->repo, refname)) < 0) {
+		error =
+		    error == GIT_ENOTFOUND
+		        ? plan_not_found(plan)
+		        : orch_error_git(error, "cannot read '%s'", refname);
+		goto done;
+	}
+	/* git_reference_delete compares with the value looked up, under the
+	 * lock */
+	if ((error = git_reference_delete(ref)) < 0) {
+		error = orch_error_git(error, "cannot delete '%s'", refname);
+		goto done;
+	}
+	if ((error = orch_store_lease_list(&locks, store, plan)) < 0)
+		goto done;
+	for (size_t i = 0; i < locks.count; i++) {
+		char lockname[REFNAME_MAX];
+		git_reference *lock = NULL;
+		snprintf(lockname, sizeof(lockname), LOCKS_PREFIX "%s/%s", plan,
+		         locks.items[i]);
+		for (int tries = 0; tries < CAS_TRIES; tries++) {
+			error =
+			    git_reference_lookup(&lock, store->repo, lockname);
+			if (error == 0)
+				error = git_reference_delete(lock);
+			git_reference_free(lock);
+			lock = NULL;
+			if (!is_race(error))
+				break;
+			backoff(store, tries);
+		}
+		if (error < 0 && error != GIT_ENOTFOUND) {
+			error = orch_error_git(error, "cannot delete '%s'",
+			                       lockname);
+			goto done;
+		}
+		error = 0;
+	}
+done:
+	orch_strvec_free(&locks);
+	git_reference_free(ref);
+	return error;
+}
+
+/* ---- leases ---------------------------------------------------------- */
+
+static int lock_refname(char *out, size_t outlen, const char *plan,
+                        const char *name)
+{
+	int error, valid = 0, len;
+
+	if ((error = check_plan_name(plan)) < 0)
+		return error;
+	len =
+	    snprintf(out, outlen, LOCKS_PREFIX "%s/%s", plan, name ? name : "");
+	if (!name || !*name || len < 0 || (size_t)len >= outlen ||
+	    git_reference_name_is_valid(&valid, out) < 0 || !valid) {
+		orch_error_set("invalid lock name '%s' of plan '%s'",
+		               name ? name : "", plan);
+		return ORCH_EINVALID;
+	}
+	return 0;
+}
+
+static int write_lease(git_oid *out, orch_store *store, const orch_lease *lease)
+{
+	char *json = orch_lease_to_json(lease);
+	int error =
+	    git_blob_create_from_buffer(out, store->repo, json, strlen(json));
+
+	free(json);
+	return error < 0 ? orch_error_git(error, "cannot write a lease") : 0;
+}
+
+/* "task 'x'" for a task lease, "lock 'file/a+b'" for the others. */
+static void lease_subject(char *out, size_t outlen, const char *name)
+{
+	if (!strncmp(name, "task/", 5))
+		snprintf(out, outlen, "task '%s'", name + 5);
+	else
+		snprintf(out, outlen, "lock '%s'", name);
+}
+
+static int lease_held(orch_store *store, const char *plan, const char *name)
+{
+	orch_lease holder = {0};
+	char subject[256], until[64] = "?";
+	time_t secs;
+	struct tm tm;
+
+	lease_subject(subject, sizeof(subject), name);
+	if (orch_store_lease_read(&holder, NULL, store, plan, name) < 0) {
+		orch_error_set("%s of plan '%s' is being taken or released by "
+		               "another process",
+		               subject, plan);
+		return ORCH_ELOCKED;
+	}
+	secs = (time_t)(holder.expires_ms / 1000);
+	if (localtime_r(&secs, &tm))
+		strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S", &tm);
+	orch_error_set("%s of plan '%s' is held by pid %d on %s until %s",
+	               subject, plan, holder.pid,
+	               holder.host ? holder.host : "an unknown host", until);
+	orch_error_hint("if that process is gone, 'git orchestrate clean %s' "
+	                "removes stale locks",
+	                plan);
+	orch_lease_clear(&holder);
+	return ORCH_ELOCKED;
+}
+
+int orch_store_lease_acquire(git_oid *out_oid, orch_store *store,
+                             const char *plan, const char *name,
+                             const orch_lease *lease)
+{
+	char refname[REFNAME_MAX];
+	git_reference *ref = NULL;
+	git_oid blob, zero = {{0}};
+	int error;
+
+	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0 ||
+	    (error = write_lease(&blob, store, lease)) < 0)
+		return error;
+	/*
+	 * force=0 alone checks existence before taking the ref's lock; the
+	 * all-zero expected value repeats the check under the lock.
+	 */
+	error = git_reference_create_matching(&ref, store->repo, refname, &blob,
+	                                      0, &zero, "lease taken");
+	git_reference_free(ref);
+	if (is_race(error))
+		return lease_held(store, plan, name);
+	if (error < 0)
+		return orch_error_git(error, "cannot take '%s'", refname);
+	if (out_oid)
+		git_oid_cpy(out_oid, &blob);
+	return 0;
+}
+
+/* Point lease `refname` at `blob` if it is still `expected`. */
+static int lease_swap(orch_store *store, const char *refname,
+                      const git_oid *blob, const git_oid *expected,
+                      const char *why)
+{
+	git_reference *ref = NULL;
+	int error = 0;
+
+	for (int tries = 0; tries < CAS_TRIES; tries++) {
+		error = git_reference_create_matching(
+		    &ref, store->repo, refname, blob, 1, expected, why);
+		git_reference_free(ref);
+		ref = NULL;
+		if (error != GIT_ELOCKED)
+			break;
+		backoff(store,
+		        tries); /* someone is writing it: see what they leave */
+	}
+	if (error == GIT_EMODIFIED || error == GIT_ENOTFOUND ||
+	    error == GIT_ELOCKED) {
+		orch_error_set("'%s' changed: the lease is no longer ours",
+		               refname);
+		return ORCH_EMODIFIED;
+	}
+	if (error < 0)
+		return orch_error_git(error, "cannot update '%s'", refname);
+	return 0;
+}
+
+/* Delete lease `refname` if it is still `expected`. */
+static int lease_delete(orch_store *store, const char *refname,
+                        const git_oid *expected)
+{
+	git_reference *ref = NULL;
+	int error = 0;
+
+	for (int tries = 0; tries < CAS_TRIES; tries++) {
+		if ((error = git_reference_lookup(&ref, store->repo, refname)) <
+		    0)
+			break;
+		if (git_reference_type(ref) != GIT_REFERENCE_DIRECT ||
+		    !git_oid_equal(git_reference_target(ref), expected)) {
+			error = GIT_EMODIFIED;
+			break;
+		}
+		error = git_reference_delete(ref);
+		git_reference_free(ref);
+		ref = NULL;
+		if (error != GIT_ELOCKED && error != GIT_EMODIFIED)
+			break;
+		backoff(store, tries);
+	}
+	git_reference_free(ref);
+	if (error == GIT_EMODIFIED || error == GIT_ENOTFOUND ||
+	    error == GIT_ELOCKED) {
+		orch_error_set(
+		    "'%s' changed: the lease is no longer the one seen",
+		    refname);
+		return ORCH_EMODIFIED;
+	}
+	if (error < 0)
+		return orch_error_git(error, "cannot delete '%s'", refname);
+	return 0;
+}
+
+int orch_store_lease_renew(git_oid *held, orch_store *store, const char *plan,
+                           const char *name, const orch_lease *lease)
+{
+	char refname[REFNAME_MAX];
+	git_oid blob;
+	int error;
+
+	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0 ||
+	    (error = write_lease(&blob, store, lease)) < 0 ||
+	    (error = lease_swap(store, refname, &blob, held, "lease renewed")) <
+	        0)
+		return error;
+	git_oid_cpy(held, &blob);
+	return 0;
+}
+
+int orch_store_lease_release(orch_store *store, const char *plan,
+                             const char *name, const git_oid *held)
+{
+	char refname[REFNAME_MAX];
+	int error;
+
+	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
+		return error;
+	return lease_delete(store, refname, held);
+}
+
+int orch_store_lease_read(orch_lease *out, git_oid *out_oid, orch_store *store,
+                          const char *plan, const char *name)
+{
+	char refname[REFNAME_MAX];
+	orch_buf json = {0};
+	git_oid oid;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
+		return error;
+	if ((error = git_reference_name_to_id(&oid, store->repo, refname)) <
+	    0) {
+		if (error != GIT_ENOTFOUND)
+			return orch_error_git(error, "cannot read '%s'",
+			                      refname);
+		orch_error_set("no lease '%s' of plan '%s'", name, plan);
+		return ORCH_ENOTFOUND;
+	}
+	if ((error = read_blob(&json, store->repo, &oid, refname)) < 0)
+		goto done;
+	if ((error = orch_lease_from_json(out, json.ptr ? json.ptr : "",
+	                                  json.len)) < 0) {
+		error = orch_error_set("%s: %s", refname, orch_error_message());
+		goto done;
+	}
+	if (out_oid)
+		git_oid_cpy(out_oid, &oid);
+done:
+	orch_buf_free(&json);
+	return error;
+}
+
+int orch_store_lease_break(git_oid *out_oid, orch_store *store,
+                           const char *plan, const char *name,
+                           const git_oid *seen, const orch_lease *lease)
+{
+	char refname[REFNAME_MAX];
+	git_oid blob;
+	int error;
+
+	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
+		return error;
+	if (!lease)
+		return lease_delete(store, refname, seen);
+	if ((error = write_lease(&blob, store, lease)) < 0 ||
+	    (error = lease_swap(store, refname, &blob, seen, "lease broken")) <
+	        0)
+		return error;
+	if (out_oid)
+		git_oid_cpy(out_oid, &blob);
+	return 0;
+}
+
+int orch_store_lease_list(orch_strvec *out, orch_store *store, const char *plan)
+{
+	char prefix[REFNAME_MAX];
+	int error;
+
+	if ((error = check_plan_name(plan)) < 0)
+		return error;
+	snprintf(prefix, sizeof(prefix), LOCKS_PREFIX "%s/", plan);
+	return list_refs(out, store, prefix, 1);
+}
+
+/* ---- notes ------------------------------------------------------------ */
+
+int orch_store_note_set(orch_store *store, const git_oid *commit,
+                        const char *text)
+{
+	git_signature *sig = NULL;
+	git_commit *parent = NULL;
+	git_reference *ref = NULL;
+	git_oid parent_oid, notes_commit, blob, zero = {{0}};
+	int error;
+
+	if ((error = signature(&sig, store->repo)) < 0)
+		return error;
+	for (int tries = 0; tries < CAS_TRIES; tries++) {
+		git_commit_free(parent);
+		parent = NULL;
+		error = git_reference_name_to_id(&parent_oid, store->repo,
+		                                 ORCH_NOTES_REF);
+		if (error == 0)
+			error = git_commit_lookup(&parent, store->repo,
+			                          &parent_oid);
+		if (error < 0 && error != GIT_ENOTFOUND) {
+			error = orch_error_git(error, "cannot read '%s'",
+			                       ORCH_NOTES_REF);
+			goto done;
+		}
+		/* a notes commit off the head we read; the ref moves only by
+		 * CAS */
+		if ((error = git_note_commit_create(
+		         &notes_commit, &blob, store->repo, parent, sig, sig,
+		         commit, text, 1)) < 0) {
+			error = orch_error_git(error, "cannot write the note");
+			goto done;
+		}
+		error = git_reference_create_matching(
+		    &ref, store->repo, ORCH_NOTES_REF, &notes_commit,
+		    parent ? 1 : 0, parent ? &parent_oid : &zero,
+		    "notes: orchestrate");
+		git_reference_free(ref);
+		ref = NULL;
+		if (!is_race(error) && error != GIT_ENOTFOUND)
+			break;
+		backoff(store, tries);
+	}
+	if (is_race(error) || error == GIT_ENOTFOUND) {
+		orch_error_set("cannot add a note: '%s' kept changing",
+		               ORCH_NOTES_REF);
+		error = ORCH_EMODIFIED;
+	} else if (error < 0) {
+		error =
+		    orch_error_git(error, "cannot update '%s'", ORCH_NOTES_REF);
+	}
+done:
+	git_commit_free(parent);
+	git_signature_free(sig);
+	return error;
+}
+
+int orch_store_note_read(char **out, orch_store *store, const git_oid *commit)
+{
+	git_note *note = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int error;
+
+	*out = NULL;
+	if ((error = git_note_read(&note, store->repo, ORCH_NOTES_REF,
+	                           commit)) < 0) {
+		git_oid_tostr(hex, sizeof(hex), commit);
+		if (error == GIT_ENOTFOUND) {
+			orch_error_set("commit %s has no note in %s", hex,
+			               ORCH_NOTES_REF);
+			return ORCH_ENOTFOUND;
+		}
+		return orch_error_git(error, "cannot read the note of %s", hex);
+	}
+	*out = orch_strdup(git_note_message(note));
+	git_note_free(note);
+	return 0;
+}
+
+struct durations {
+	int64_t *values;
+	size_t count, alloc;
+};
+
+struct learn_ctx {
+	orch_store *store;
+	struct strmap index;
+	struct durations *per_task;
+	int error;
+};
+
+/* The value of `key: value` line `line` (len bytes), trimmed, or NULL. */
+static const char *line_value(size_t *out_len, const char *line, size_t len,
+                              const char *key)
+{
+	size_t klen = strlen(key);
+	const char *value, *end = line + len;
+
+	if (len <= klen || strncmp(line, key, klen) || line[klen] != ':')
+		return NULL;
+	value = line + klen + 1;
+	while (value < end && (*value == ' ' || *value == '\t'))
+		value++;
+	while (end > value &&
+	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	*out_len = (size_t)(end - value);
+	return value;
+}
+
+static int learn_note(const git_oid *blob_id, const git_oid *annotated,
+                      void *payload)
+{
+	struct learn_ctx *ctx = payload;
+	orch_buf text = {0}, task = {0};
+	int64_t duration = -1;
+	const char *p;
+	size_t pos;
+
+	(void)annotated;
+	if ((ctx->error =
+	         read_blob(&text, ctx->store->repo, blob_id, "a note")) < 0)
+		return -1;
+	for (p = text.ptr; p && *p;) {
+		size_t len = strcspn(p, "\n"), vlen;
+		const char *value;
+		if ((value = line_value(&vlen, p, len, "task"))) {
+			orch_buf_clear(&task);
+			orch_buf_put(&task, value, vlen);
+		} else if ((value = line_value(&vlen, p, len, "duration-ms")) &&
+		           vlen > 0 && vlen < 20) {
+			char number[24], *end;
+			long long ms;
+			memcpy(number, value, vlen);
+			number[vlen] = '\0';
+			ms = strtoll(number, &end, 10);
+			if (!*end && ms >= 0)
+				duration = ms;
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	if (task.len && duration >= 0 &&
+	    strmap_get(&pos, &ctx->index, task.ptr)) {
+		struct durations *d = &ctx->per_task[pos];
+		if (d->count == d->alloc) {
+			d->alloc = d->alloc ? d->alloc * 2 : 4;
+			d->values = orch_realloc(d->values,
+			                         d->alloc * sizeof(*d->values));
+		}
+		d->values[d->count++] = duration;
+	}
+	orch_buf_free(&text);
+	orch_buf_free(&task);
+	return 0;
+}
+
+static int int64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int orch_store_learned_durations(int64_t *durations, orch_store *store,
+                                 const orch_plan *plan)
+{
+	struct learn_ctx ctx = {store, {0}, NULL, 0};
+	int error;
+
+	for (size_t i = 0; i < plan->ntasks; i++)
+		durations[i] = -1;
+	plan_index(&ctx.index, plan);
+	ctx.per_task = orch_calloc(plan->ntasks + 1, sizeof(*ctx.per_task));
+	error = git_note_foreach(store->repo, ORCH_NOTES_REF, learn_note, &ctx);
+	if (error == GIT_ENOTFOUND) {
+		error = 0; /* no notes yet */
+	} else if (error < 0) {
+		error = ctx.error < 0 ? ctx.error
+		                      : orch_error_git(error, "cannot read %s",
+		                                       ORCH_NOTES_REF);
+		goto done;
+	}
+	/* the median; of an even count, the mean of the two middle values */
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		struct durations *d = &ctx.per_task[i];
+		if (!d->count)
+			continue;
+		qsort(d->values, d->count, sizeof(*d->values), int64_cmp);
+		if (d->count % 2)
+			durations[i] = d->values[d->count / 2];
+		else
+			durations[i] = (d->values[d->count / 2 - 1] +
+			                d->values[d->count / 2]) /
+			               2;
+	}
+done:
+	for (size_t i = 0; i < plan->ntasks; i++)
+		free(ctx.per_task[i].values);
+	free(ctx.per_task);
+	strmap_free(&ctx.index);
+	return error;
+}
