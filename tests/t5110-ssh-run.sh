@@ -17,7 +17,7 @@ no_process () {
 		pgrep -f "$1" >/dev/null || return 0
 		sleep 0.2
 	done
-	ps -eo pid,pgid,args | grep "$1" >&2
+	ps -eo pid,pgid,ppid,args --width 4000 | grep "$1" >&2
 	return 1
 }
 
