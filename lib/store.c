@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,11 @@
 #define PATH_MAX_LEN 512
 /* A lost race is retried this many times before giving up. */
 #define CAS_TRIES 200
+/*
+ * A ref's lock file is held for milliseconds; one older than this was left
+ * by a process killed while holding it, and is removed.
+ */
+#define STALE_LOCK_SECONDS 10
 /* Parsed states kept; beyond this the cache starts over. */
 #define STATE_CACHE_MAX (1u << 18)
 #define FALLBACK_NAME "git-orchestrate"
@@ -291,6 +297,26 @@ static int is_race(int git_error)
 {
 	return git_error == GIT_EMODIFIED || git_error == GIT_ELOCKED ||
 	       git_error == GIT_EEXISTS;
+}
+
+/*
+ * After GIT_ELOCKED on `refname`: remove its lock file if it is stale (see
+ * STALE_LOCK_SECONDS), so that a process killed at the wrong moment does
+ * not wedge the ref forever. Returns 1 when a stale lock was removed.
+ */
+static int clear_stale_lock(orch_store *store, const char *refname)
+{
+	char path[4096];
+	struct stat st;
+	int len;
+
+	len = snprintf(path, sizeof(path), "%s%s.lock",
+	               git_repository_commondir(store->repo), refname);
+	if (len < 0 || (size_t)len >= sizeof(path) || stat(path, &st) < 0)
+		return 0;
+	if (time(NULL) - st.st_mtime < STALE_LOCK_SECONDS)
+		return 0;
+	return unlink(path) == 0;
 }
 
 static int check_plan_name(const char *plan)
@@ -804,6 +830,8 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
 			                       refname);
 			goto done;
 		}
+		if (error == GIT_ELOCKED)
+			clear_stale_lock(store, refname);
 		backoff(store, tries);
 	}
 	orch_error_set("cannot store plan '%s': '%s' kept changing", plan->name,
@@ -1488,7 +1516,7 @@ static int update_once(int *raced, git_oid *out_commit, orch_store *store,
 	error = git_reference_create_matching(&ref, store->repo, refname,
 	                                      &commit, 1, &head, message.ptr);
 	if (error == GIT_EMODIFIED || error == GIT_ELOCKED) {
-		*raced = 1;
+		*raced = error == GIT_ELOCKED ? 2 : 1;
 		error = orch_error_git(
 		    error, "'%s' changed while being updated", refname);
 		goto done;
@@ -1522,19 +1550,22 @@ int orch_store_update(orch_store *store, const char *plan,
                       orch_store_update_cb cb, void *payload,
                       git_oid *out_commit)
 {
+	char refname[REFNAME_MAX];
 	int error, raced;
 
-	if ((error = check_plan_name(plan)) < 0)
+	if ((error = plan_refname(refname, sizeof(refname), plan)) < 0)
 		return error;
 	for (int tries = 0; tries < CAS_TRIES; tries++) {
 		error =
 		    update_once(&raced, out_commit, store, plan, cb, payload);
 		if (!raced)
 			return error;
+		if (raced == 2)
+			clear_stale_lock(store, refname);
 		backoff(store, tries);
 	}
-	orch_error_set("cannot update plan '%s': %d concurrent updates won the "
-	               "race each time",
+	orch_error_set("cannot update plan '%s': the ref stayed locked or "
+	               "kept changing over %d tries",
 	               plan, CAS_TRIES);
 	orch_error_hint("another git-orchestrate process is busy with this "
 	                "plan; try again");
@@ -1579,6 +1610,8 @@ int orch_store_delete_plan(orch_store *store, const char *plan)
 			lock = NULL;
 			if (!is_race(error))
 				break;
+			if (error == GIT_ELOCKED)
+				clear_stale_lock(store, lockname);
 			backoff(store, tries);
 		}
 		if (error < 0 && error != GIT_ENOTFOUND) {
@@ -1679,6 +1712,12 @@ int orch_store_lease_acquire(git_oid *out_oid, orch_store *store,
 	error = git_reference_create_matching(&ref, store->repo, refname, &blob,
 	                                      0, &zero, "lease taken");
 	git_reference_free(ref);
+	ref = NULL;
+	if (error == GIT_ELOCKED && clear_stale_lock(store, refname)) {
+		error = git_reference_create_matching(
+		    &ref, store->repo, refname, &blob, 0, &zero, "lease taken");
+		git_reference_free(ref);
+	}
 	if (is_race(error))
 		return lease_held(store, plan, name);
 	if (error < 0)
@@ -1703,8 +1742,9 @@ static int lease_swap(orch_store *store, const char *refname,
 		ref = NULL;
 		if (error != GIT_ELOCKED)
 			break;
-		backoff(store,
-		        tries); /* someone is writing it: see what they leave */
+		/* someone is writing it: see what they leave */
+		clear_stale_lock(store, refname);
+		backoff(store, tries);
 	}
 	if (error == GIT_EMODIFIED || error == GIT_ENOTFOUND ||
 	    error == GIT_ELOCKED) {
@@ -1738,6 +1778,8 @@ static int lease_delete(orch_store *store, const char *refname,
 		ref = NULL;
 		if (error != GIT_ELOCKED && error != GIT_EMODIFIED)
 			break;
+		if (error == GIT_ELOCKED)
+			clear_stale_lock(store, refname);
 		backoff(store, tries);
 	}
 	git_reference_free(ref);
@@ -1887,6 +1929,8 @@ int orch_store_note_set(orch_store *store, const git_oid *commit,
 		ref = NULL;
 		if (!is_race(error) && error != GIT_ENOTFOUND)
 			break;
+		if (error == GIT_ELOCKED)
+			clear_stale_lock(store, ORCH_NOTES_REF);
 		backoff(store, tries);
 	}
 	if (is_race(error) || error == GIT_ENOTFOUND) {

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <stdint.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <git2.h>
@@ -861,6 +862,77 @@ TEST(a_lease_is_taken_once_renewed_and_released_by_compare_and_swap)
 	teardown(&fx);
 }
 
+/* Create the lock file of `refname`, last modified `age` seconds ago. */
+static void leave_lock_file(const struct fixture *fx, const char *refname,
+                            int age)
+{
+	char path[512];
+	struct timeval times[2];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/.git/%s.lock", fx->path, refname);
+	for (char *slash = strchr(path + strlen(fx->path) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0755); /* the ref's directories, if missing */
+		*slash = '/';
+	}
+	if (!(fp = fopen(path, "w")))
+		abort();
+	fclose(fp);
+	gettimeofday(&times[0], NULL);
+	times[0].tv_sec -= age;
+	times[1] = times[0];
+	if (utimes(path, times) < 0)
+		abort();
+}
+
+static int lock_file_exists(const struct fixture *fx, const char *refname)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/.git/%s.lock", fx->path, refname);
+	return stat(path, &st) == 0;
+}
+
+TEST(a_lock_file_left_by_a_killed_process_is_removed_a_fresh_one_is_not)
+{
+	struct fixture fx;
+	orch_plan *plan = make_plan("p", 1, 0);
+	orch_lease lease = {0};
+	git_oid held;
+
+	setup(&fx);
+	lease.host = "h";
+	lease.pid = 1;
+	CHECK_INT(orch_store_create_plan(fx.store, plan, 0), 0);
+
+	/* fresh: someone is writing the ref right now */
+	leave_lock_file(&fx, "refs/orchestrate/locks/p/task/t0", 0);
+	CHECK_INT(
+	    orch_store_lease_acquire(&held, fx.store, "p", "task/t0", &lease),
+	    ORCH_ELOCKED);
+	CHECK(lock_file_exists(&fx, "refs/orchestrate/locks/p/task/t0"));
+
+	/* stale: its writer died holding it */
+	leave_lock_file(&fx, "refs/orchestrate/locks/p/task/t0", 3600);
+	CHECK_INT(
+	    orch_store_lease_acquire(&held, fx.store, "p", "task/t0", &lease),
+	    0);
+	CHECK(!lock_file_exists(&fx, "refs/orchestrate/locks/p/task/t0"));
+
+	leave_lock_file(&fx, "refs/orchestrate/plans/p", 3600);
+	CHECK_INT(set_task(fx.store, "p", "t0", ORCH_STATE_RUNNING, 1, "w"), 0);
+	CHECK(!lock_file_exists(&fx, "refs/orchestrate/plans/p"));
+
+	leave_lock_file(&fx, ORCH_NOTES_REF, 3600);
+	CHECK_INT(orch_store_note_set(fx.store, &fx.first, "task: t0\n"), 0);
+	CHECK(!lock_file_exists(&fx, ORCH_NOTES_REF));
+	orch_plan_free(plan);
+	teardown(&fx);
+}
+
 /* ---- notes ---- */
 
 TEST(notes_are_set_read_and_overwritten)
@@ -1073,26 +1145,29 @@ TEST(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees)
 	teardown(&fx);
 }
 
+/* clang-format off */
 static const unit_test tests[] = {
-    T(a_default_state_is_only_its_name),
-    T(a_full_state_round_trips_in_a_fixed_key_order),
-    T(a_bad_state_document_is_refused),
-    T(state_names_parse_back_and_final_states_are_known),
-    T(a_stored_plan_loads_back_with_one_commit_of_history),
-    T(a_new_plan_has_independent_tasks_ready_and_the_others_pending),
-    T(each_update_is_one_commit_with_its_message),
-    T(task_paths_are_flat_up_to_the_limit_then_fanned_out_by_fnv1a),
-    T(a_racing_update_reruns_the_callback_and_loses_nothing),
-    T(four_processes_incrementing_at_once_lose_no_increment),
-    T(an_update_that_changes_nothing_commits_nothing),
-    T(logs_keep_their_last_mebibyte_and_files_read_back),
-    T(storing_again_replaces_a_plan_until_a_task_has_started),
-    T(plans_are_listed_sorted_and_deleted_with_their_locks),
-    T(a_lease_is_taken_once_renewed_and_released_by_compare_and_swap),
-    T(notes_are_set_read_and_overwritten),
-    T(notes_added_by_racing_processes_are_all_kept),
-    T(learned_durations_are_the_median_of_the_notes_per_task),
-    T(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees),
+	T(a_default_state_is_only_its_name),
+	T(a_full_state_round_trips_in_a_fixed_key_order),
+	T(a_bad_state_document_is_refused),
+	T(state_names_parse_back_and_final_states_are_known),
+	T(a_stored_plan_loads_back_with_one_commit_of_history),
+	T(a_new_plan_has_independent_tasks_ready_and_the_others_pending),
+	T(each_update_is_one_commit_with_its_message),
+	T(task_paths_are_flat_up_to_the_limit_then_fanned_out_by_fnv1a),
+	T(a_racing_update_reruns_the_callback_and_loses_nothing),
+	T(four_processes_incrementing_at_once_lose_no_increment),
+	T(an_update_that_changes_nothing_commits_nothing),
+	T(logs_keep_their_last_mebibyte_and_files_read_back),
+	T(storing_again_replaces_a_plan_until_a_task_has_started),
+	T(plans_are_listed_sorted_and_deleted_with_their_locks),
+	T(a_lease_is_taken_once_renewed_and_released_by_compare_and_swap),
+	T(a_lock_file_left_by_a_killed_process_is_removed_a_fresh_one_is_not),
+	T(notes_are_set_read_and_overwritten),
+	T(notes_added_by_racing_processes_are_all_kept),
+	T(learned_durations_are_the_median_of_the_notes_per_task),
+	T(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees),
 };
+/* clang-format on */
 
 UNIT_MAIN(tests)
