@@ -87,6 +87,27 @@ static int resolve_base(orch_plan *plan, git_repository *repo)
 	return 0;
 }
 
+/*
+ * A plan that names no agent (always the case with --prompts) takes git's
+ * `orchestrate.agent` setting, so prompt-only tasks have a command.
+ */
+static int default_agent(orch_plan *plan, git_repository *repo)
+{
+	git_config *config = NULL;
+	git_buf value = {0};
+	int error;
+
+	if (plan->agent)
+		return 0;
+	if ((error = git_repository_config_snapshot(&config, repo)) < 0)
+		return orch_error_git(error, "cannot read the git configuration");
+	if (git_config_get_string_buf(&value, config, "orchestrate.agent") == 0 && value.size)
+		plan->agent = orch_strdup(value.ptr);
+	git_buf_dispose(&value);
+	git_config_free(config);
+	return 0;
+}
+
 /* Every `needs` must be offered by some configured worker. */
 static int check_capabilities(const orch_plan *plan, const orch_config *config)
 {
@@ -316,7 +337,8 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 		free(plan->name);
 		plan->name = orch_strdup(name);
 	}
-	if ((error = orch_plan_validate(plan)) < 0 ||
+	if ((error = default_agent(plan, cli->repo)) < 0 ||
+	    (error = orch_plan_validate(plan)) < 0 ||
 	    (error = resolve_base(plan, cli->repo)) < 0 ||
 	    (error = cli_load_config(&config, cli)) < 0 ||
 	    (error = check_capabilities(plan, config)) < 0)

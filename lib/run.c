@@ -649,7 +649,7 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	const orch_task *t = &run->plan->tasks[task];
 	struct outcome o = {0};
 	orch_run_event event = {0};
-	char hex[GIT_OID_HEXSZ + 1], *kept = NULL;
+	char hex[GIT_OID_HEXSZ + 1], *kept = NULL, why[600];
 	int retries = orch_plan_task_retries(run->plan, t), error;
 	int64_t duration = orch_monotonic_ms() - rt->started_mono;
 	const char *worker = rt->worker->name;
@@ -681,7 +681,6 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			merge_now(run, task);
 	} else {
 		int final;
-		char why[600];
 		if (rt->timed_out) {
 			char lim[32];
 			orch_format_duration(lim, sizeof(lim), orch_plan_task_timeout(run->plan, t));

@@ -130,9 +130,17 @@ test_expect_success 'plan --prompts builds a plan from Markdown files' '
 	printf -- "---\npriority: high\nfiles: a.txt\n---\nDo a.\n" >prompts/task-a.md &&
 	printf -- "---\ndepends: task-a\n---\nDo b, after a.\n" >prompts/task-b.md &&
 	printf "Just c.\n" >prompts/task-c.md &&
-	printf "[plan]\nagent = true\n" >/dev/null &&
 	test_expect_code 2 git orchestrate plan --prompts prompts 2>err &&
-	test_grep "agent\|nothing to run" err
+	test_grep "agent\|nothing to run" err &&
+	git config orchestrate.agent "cp \"\$ORCHESTRATE_PROMPT_FILE\" prompt.md" &&
+	git orchestrate plan --prompts prompts >out &&
+	test_grep "plan .prompts.: 3 tasks, 2 dependency levels" out &&
+	git show refs/orchestrate/plans/prompts:plan.json >p.json &&
+	test_grep "Do b, after a." p.json &&
+	git orchestrate run prompts >out &&
+	git show orchestrate/prompts/task-b:prompt.md >b.md &&
+	test_grep "Do b, after a." b.md &&
+	git config --unset orchestrate.agent
 '
 
 test_expect_success 'init writes starter files and never overwrites' '
