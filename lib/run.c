@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "error.h"
 #include "graph.h"
 #include "merge.h"
@@ -62,6 +64,8 @@ struct run {
 	int64_t last_sync;
 	int64_t last_tick;
 	size_t ours;             /* attempts we run now */
+	int *was_down;           /* last down state seen of each worker */
+	int all_down_said;
 };
 
 static int is_success(orch_state s)
@@ -1239,6 +1243,66 @@ static int stop_all(struct run *run)
 	return error;
 }
 
+struct worker_note {
+	const orch_worker *worker;
+};
+
+static int worker_note_cb(orch_txn *txn, void *payload)
+{
+	const orch_worker *w = ((struct worker_note *)payload)->worker;
+	cJSON *root = cJSON_CreateObject();
+	char path[300], *text;
+	int error;
+
+	snprintf(path, sizeof(path), "workers/%s.json", w->name);
+	cJSON_AddBoolToObject(root, "down", w->down);
+	cJSON_AddStringToObject(root, "reason", w->down ? w->down_reason : "");
+	cJSON_AddNumberToObject(root, "at", (double)orch_now_ms());
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	error = orch_txn_put_file(txn, path, text, strlen(text));
+	cJSON_free(text);
+	if (error < 0)
+		return error;
+	if (w->down)
+		orch_txn_message(txn, "worker %s: down (%s)", w->name, w->down_reason);
+	else
+		orch_txn_message(txn, "worker %s: up again", w->name);
+	return 0;
+}
+
+/*
+ * A worker that went down or came back is said once and recorded in the
+ * plan state (workers/<name>.json), so `status` shows it and why. With
+ * every worker down, the run says so and waits.
+ */
+static void watch_workers(struct run *run)
+{
+	int up = 0;
+
+	for (size_t w = 0; w < run->nworkers; w++) {
+		orch_worker *worker = run->workers[w];
+		struct worker_note wn = {worker};
+		int down = worker->down;
+		if (!down)
+			up++;
+		if (down == run->was_down[w])
+			continue;
+		run->was_down[w] = down;
+		if (down)
+			note(run, "worker %s is down: %s", worker->name, worker->down_reason);
+		else
+			note(run, "worker %s is back", worker->name);
+		orch_store_update(run->store, run->plan->name, worker_note_cb, &wn, NULL);
+	}
+	if (!up && !run->all_down_said) {
+		note(run, "every worker is down; waiting for one to come back (Ctrl-C stops)");
+		run->all_down_said = 1;
+	} else if (up) {
+		run->all_down_said = 0;
+	}
+}
+
 static void sleep_ms(int64_t ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -1283,6 +1347,7 @@ static int loop(struct run *run)
 			progressed = 1;
 		}
 		renew_leases(run, mono);
+		watch_workers(run);
 		if (mono - run->last_sync >= SYNC_MS && (error = sync_states(run)) < 0)
 			return error;
 		if ((error = propagate_skips(run)) < 0)
@@ -1384,6 +1449,7 @@ int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config
 		orch_task_state_init(&run.states[i]);
 	if ((error = open_workers(&run, config)) < 0 || (error = sync_states(&run)) < 0)
 		goto done;
+	run.was_down = orch_calloc(run.nworkers + 1, sizeof(int));
 	/* what a stopped run left: attempts recorded running */
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		if (run.states[i].state == ORCH_STATE_RUNNING &&
@@ -1427,6 +1493,7 @@ done:
 		free(run.states);
 	}
 	orch_graph_overlaps_free(run.overlaps, run.noverlaps);
+	free(run.was_down);
 	free(run.ov_start);
 	free(run.ov);
 	free(run.bottom);
