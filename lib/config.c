@@ -123,41 +123,17 @@ static orch_worker_config *add_worker(struct config_loader *ld,
 static int loader_section(const char *section, int line, void *payload)
 {
 	struct config_loader *ld = payload;
-	const char *start = section, *end = section + strlen(section);
-	const char *quote;
 	char *name = NULL, *source = NULL;
-	int error = 0;
+	int error;
 
-	while (isspace((unsigned char)*start))
-		start++;
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-	if (end - start < 6 || strncmp(start, "worker", 6) ||
-	    (!isspace((unsigned char)start[6]) && start[6] != '"')) {
-		orch_error_set("%s:%d: unknown section '[%s]'", ld->path, line,
-			       section);
-		orch_error_hint("worker configuration has [worker \"NAME\"] "
-				"sections");
+	error = orch_ini_section_name(&name, section, "worker", "worker name", ld->path, line);
+	if (error == 1) {
+		orch_error_set("%s:%d: unknown section '[%s]'", ld->path, line, section);
+		orch_error_hint("worker configuration has [worker \"NAME\"] sections");
 		return ORCH_EINVALID;
 	}
-	quote = start + 6;
-	while (isspace((unsigned char)*quote))
-		quote++;
-	if (*quote != '"' || end - quote < 2 || end[-1] != '"') {
-		orch_error_set("%s:%d: the worker name in '[%s]' must be in "
-			       "double quotes", ld->path, line, section);
-		orch_error_hint("write [worker \"NAME\"]");
-		return ORCH_EINVALID;
-	}
-	name = orch_strndup(quote + 1, (size_t)(end - quote - 2));
-	if (!orch_id_valid(name)) {
-		orch_error_set("%s:%d: invalid worker name '%s'", ld->path,
-			       line, name);
-		orch_error_hint("worker names are 1-100 characters of A-Z a-z "
-				"0-9 . _ -, not starting with '.' or '-'");
-		error = ORCH_EINVALID;
-		goto done;
-	}
+	if (error < 0)
+		return error;
 	ld->worker = -1;
 	for (size_t i = 0; i < ld->config->nworkers; i++)
 		if (!strcmp(ld->config->workers[i].name, name))
@@ -170,9 +146,8 @@ static int loader_section(const char *section, int line, void *payload)
 		ld->worker = (long)ld->config->nworkers - 1;
 	}
 	memset(ld->seen, 0, sizeof(ld->seen));
-done:
 	free(name);
-	return error;
+	return 0;
 }
 
 static int bad_value(const struct config_loader *ld, int line,

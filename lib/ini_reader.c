@@ -188,3 +188,39 @@ done:
 	orch_buf_free(&st.section);
 	return error;
 }
+
+int orch_ini_section_name(char **out_name, const char *section, const char *kind,
+			  const char *what, const char *path, int line)
+{
+	const char *start = section, *end = section + strlen(section), *quote;
+	size_t klen = strlen(kind);
+	char *name;
+
+	*out_name = NULL;
+	while (isspace((unsigned char)*start))
+		start++;
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	if ((size_t)(end - start) < klen || strncmp(start, kind, klen) ||
+	    (start[klen] && !isspace((unsigned char)start[klen]) && start[klen] != '"'))
+		return 1;
+	quote = start + klen;
+	while (isspace((unsigned char)*quote))
+		quote++;
+	if (*quote != '"' || end - quote < 2 || end[-1] != '"') {
+		orch_error_set("%s:%d: the %s in '[%s]' must be in double quotes", path, line,
+			       what, section);
+		orch_error_hint("write [%s \"NAME\"]", kind);
+		return ORCH_EINVALID;
+	}
+	name = orch_strndup(quote + 1, (size_t)(end - quote - 2));
+	if (!orch_id_valid(name)) {
+		orch_error_set("%s:%d: invalid %s '%s'", path, line, what, name);
+		orch_error_hint("%ss are 1-100 characters of A-Z a-z 0-9 . _ -, not starting "
+				"with '.' or '-', without '..', not ending in '.lock'", what);
+		free(name);
+		return ORCH_EINVALID;
+	}
+	*out_name = name;
+	return 0;
+}

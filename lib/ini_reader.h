@@ -41,4 +41,14 @@ typedef int (*orch_ini_value_fn)(const char *section, const char *key,
 int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
 		   orch_ini_value_fn on_value, void *payload);
 
+/*
+ * Split a `[kind "NAME"]` section header (as given to the section callback)
+ * for `kind` ("task", "worker"). Returns 0 with *out_name (malloc'd, caller
+ * frees) a valid id; 1 when the section is not of that kind (nothing set);
+ * ORCH_EINVALID "PATH:LINE: ..." when the name is not quoted or not a valid
+ * id (`what` names it in the message: "task id", "worker name").
+ */
+int orch_ini_section_name(char **out_name, const char *section, const char *kind,
+			  const char *what, const char *path, int line);
+
 #endif

@@ -472,9 +472,9 @@ static int loader_section(const char *section, int line, void *payload)
 	struct ini_loader *ld = payload;
 	orch_plan *plan = ld->plan;
 	const char *start = section, *end = section + strlen(section);
-	const char *quote;
 	char *id;
 	long dup;
+	int error;
 
 	while (isspace((unsigned char)*start))
 		start++;
@@ -484,31 +484,16 @@ static int loader_section(const char *section, int line, void *payload)
 		ld->where = IN_PLAN;
 		return 0;
 	}
-	if (end - start < 4 || strncmp(start, "task", 4) ||
-	    (start[4] && !isspace((unsigned char)start[4]) && start[4] != '"')) {
+	error = orch_ini_section_name(&id, section, "task", "task id", ld->path, line);
+	if (error == 1) {
 		orch_error_set("%s:%d: unknown section '[%s]'", ld->path, line,
 			       section);
 		orch_error_hint("a plan has a [plan] section and [task \"ID\"] "
 				"sections");
 		return ORCH_EINVALID;
 	}
-	quote = start + 4;
-	while (isspace((unsigned char)*quote))
-		quote++;
-	if (*quote != '"' || end - quote < 2 || end[-1] != '"') {
-		orch_error_set("%s:%d: the task id in '[%s]' must be in double "
-			       "quotes", ld->path, line, section);
-		orch_error_hint("write [task \"ID\"]");
-		return ORCH_EINVALID;
-	}
-	id = orch_strndup(quote + 1, (size_t)(end - quote - 2));
-	if (!orch_id_valid(id)) {
-		orch_error_set("%s:%d: invalid task id '%s'", ld->path, line,
-			       id);
-		orch_error_hint("task " ID_HINT);
-		free(id);
-		return ORCH_EINVALID;
-	}
+	if (error < 0)
+		return error;
 	plan_add_task(plan, &ld->task_alloc, id, line);
 	if ((dup = index_add(plan, plan->ntasks - 1)) >= 0) {
 		orch_error_set("%s:%d: duplicate task '%s' (first defined on "

@@ -483,6 +483,28 @@ static char *result_message(const orch_plan *plan, const orch_task *task, int at
 	return orch_buf_detach(&msg);
 }
 
+/*
+ * The spec of attempt `attempt` of `task` from `base`; `branch` and
+ * `*message` (caller frees) hold what it points to.
+ */
+static void job_spec(orch_job_spec *spec, char *branch, size_t branchlen, char **message,
+		     struct run *run, size_t task, int attempt, const char *base)
+{
+	const orch_task *t = &run->plan->tasks[task];
+
+	snprintf(branch, branchlen, "refs/heads/orchestrate/%s/%s", run->plan->name, t->id);
+	*message = result_message(run->plan, t, attempt);
+	memset(spec, 0, sizeof(*spec));
+	spec->plan = run->plan->name;
+	spec->task = t->id;
+	spec->attempt = attempt;
+	spec->base = base;
+	spec->branch = branch;
+	spec->command = orch_plan_command(run->plan, t);
+	spec->prompt = t->prompt;
+	spec->message = *message;
+}
+
 static void keep_tail(orch_buf *buf)
 {
 	if (buf->len > ORCH_LOG_MAX) {
@@ -829,11 +851,11 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	}
 	error = orch_run_start_commit(&start, &conflicts, run->repo, &base, deps, ndeps,
 				      run->plan->name, t->id);
+	claim.run = run;
+	claim.task = task;
+	claim.worker = worker->name;
 	if (error == ORCH_ECONFLICT) {
 		/* record it as a conflict (one claim, then the outcome) */
-		claim.run = run;
-		claim.task = task;
-		claim.worker = worker->name;
 		claim.base = run->plan->base_commit;
 		if (orch_store_update(run->store, run->plan->name, claim_cb, &claim, NULL) == 0) {
 			struct outcome o = {0};
@@ -857,9 +879,6 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		goto done;
 	}
 	git_oid_tostr(rt->base, sizeof(rt->base), &start);
-	claim.run = run;
-	claim.task = task;
-	claim.worker = worker->name;
 	claim.base = rt->base;
 	error = orch_store_update(run->store, run->plan->name, claim_cb, &claim, NULL);
 	if (error == ORCH_ENOCHANGE) {
@@ -873,16 +892,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		goto done;
 	}
 	rt->attempt = claim.attempt;
-	message = result_message(run->plan, t, rt->attempt);
-	snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s", run->plan->name, t->id);
-	spec.plan = run->plan->name;
-	spec.task = t->id;
-	spec.attempt = rt->attempt;
-	spec.base = rt->base;
-	spec.branch = branch;
-	spec.command = orch_plan_command(run->plan, t);
-	spec.prompt = t->prompt;
-	spec.message = message;
+	job_spec(&spec, branch, sizeof(branch), &message, run, task, rt->attempt, rt->base);
 	rt->worker = worker;
 	rt->started_mono = orch_monotonic_ms();
 	rt->last_renew = rt->started_mono;
@@ -1032,18 +1042,9 @@ static int recover(struct run *run, size_t task)
 		goto done;
 	have_lease = 1;
 	worker = find_worker(run, st->worker);
-	snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s", run->plan->name, t->id);
 	if (worker && st->base) {
-		orch_job_spec spec = {0};
-		message = result_message(run->plan, t, st->attempts);
-		spec.plan = run->plan->name;
-		spec.task = t->id;
-		spec.attempt = st->attempts;
-		spec.base = st->base;
-		spec.branch = branch;
-		spec.command = orch_plan_command(run->plan, t);
-		spec.prompt = t->prompt;
-		spec.message = message;
+		orch_job_spec spec;
+		job_spec(&spec, branch, sizeof(branch), &message, run, task, st->attempts, st->base);
 		/* a result committed but not recorded: record it, never re-run */
 		if (result_on_branch(&result, run, task, st->attempts)) {
 			orch_job_result res = {0};
