@@ -72,7 +72,7 @@ static int clean_plan(orch_cli *cli, const char *name)
 			continue; /* running: leave it alone */
 		}
 		if (states[i].worktree) {
-			if ((error = orch_worker_local_remove(cli->repo, name, id)) < 0)
+			if ((error = orch_worker_local_remove(cli->repo, states[i].worktree)) < 0)
 				goto done;
 			orch_strvec_push(&forgotten, id);
 			worktrees++;

@@ -109,8 +109,8 @@ int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
 /* Where a local attempt of plan/task writes its pid file (caller frees). */
 char *orch_worker_local_pid_path(git_repository *repo, const char *plan, const char *task);
 
-/* Remove the local worktree of plan/task, if there is one (clean). */
-int orch_worker_local_remove(git_repository *repo, const char *plan, const char *task);
+/* Remove a local worktree kept for a failed task, given its path (clean). */
+int orch_worker_local_remove(git_repository *repo, const char *path);
 
 /* Fields every implementation shares: set name, slots, capabilities. */
 void orch_worker_base_init(orch_worker *worker, const orch_worker_ops *ops,

@@ -1,7 +1,16 @@
 /*
  * The local worker: task attempts in linked worktrees of this repository,
- * under $GIT_DIR/orchestrate/worktrees/<plan>/<task>, each command in a
- * process group (session) of its own.
+ * each command in a process group (session) of its own.
+ *
+ * Worktrees are slots, $GIT_DIR/orchestrate/slots/<n> (worktree name
+ * orch-slot-<n>), re-used from task to task: a new attempt checks its start
+ * commit out over what the last one left (like `git checkout -f` then
+ * `git clean -ffdx`), which writes only the files that differ instead of
+ * the whole tree. A slot is taken by creating slots/<n>.lock (mkdir is
+ * atomic), which names its owner; a slot kept for a failed task stays
+ * locked until `clean`. While an attempt runs, its slot has the task's
+ * branch checked out; afterwards HEAD is detached, so no branch stays held.
+ * When the run ends, idle slots are removed.
  *
  * The command runs under a small sh wrapper that writes its exit status to
  * a file when it ends, and the pid of the group goes to a pid file first:
@@ -19,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -34,8 +44,10 @@ typedef struct {
 } local_worker;
 
 struct orch_job {
-	char *name;      /* "<plan>+<task>": worktree name and file stem */
-	char *worktree;
+	char *name;      /* "<plan>+<task>": file stem under run/ */
+	int slot;        /* slot number, -1 before one is taken */
+	char *worktree;  /* the slot's path */
+	char *slot_path; /* run/<name>.slot: which slot it runs in */
 	char *branch;
 	char *message;
 	git_oid base;
@@ -115,6 +127,7 @@ static void job_free(orch_job *job)
 		return;
 	free(job->name);
 	free(job->worktree);
+	free(job->slot_path);
 	free(job->branch);
 	free(job->message);
 	free(job->log_path);
@@ -129,7 +142,8 @@ static orch_job *job_new(local_worker *lw, const orch_job_spec *spec)
 	orch_job *job = orch_calloc(1, sizeof(*job));
 
 	job->name = pathf("%s+%s", spec->plan, spec->task);
-	job->worktree = pathf("%s/worktrees/%s/%s", lw->root, spec->plan, spec->task);
+	job->slot = -1;
+	job->slot_path = pathf("%s/run/%s.slot", lw->root, job->name);
 	job->branch = orch_strdup(spec->branch);
 	job->message = orch_strdup(spec->message);
 	job->log_path = pathf("%s/run/%s.log", lw->root, job->name);
@@ -158,6 +172,143 @@ static int drop_worktree(local_worker *lw, const char *name, const char *path)
 			return orch_error_git(error, "cannot remove worktree '%s'", path);
 	}
 	return remove_tree(path);
+}
+
+static int write_file(const char *path, const char *text, size_t len);
+static int read_status_file(const char *path, int *out);
+static int group_alive(pid_t pgid);
+
+static char *slot_dir(local_worker *lw, int n)
+{
+	return pathf("%s/slots/%d", lw->root, n);
+}
+
+static char *slot_lock(local_worker *lw, int n)
+{
+	return pathf("%s/slots/%d.lock", lw->root, n);
+}
+
+static char *slot_name(int n)
+{
+	return pathf("orch-slot-%d", n);
+}
+
+/* The owner file of a slot lock: "<pid> <plan>+<task>". */
+static int slot_write_owner(local_worker *lw, int n, const char *job_name)
+{
+	char *lock = slot_lock(lw, n), *owner = pathf("%s/owner", lock);
+	char text[512];
+	int error;
+
+	snprintf(text, sizeof(text), "%d %s\n", (int)getpid(), job_name);
+	error = write_file(owner, text, strlen(text));
+	free(owner);
+	free(lock);
+	return error;
+}
+
+/*
+ * A slot lock nobody will release: not kept, its owner process is gone,
+ * and so is its task, which left no result still to be collected (a
+ * status file means a resumed run will commit from this worktree).
+ */
+static int slot_is_stale(local_worker *lw, const char *lock)
+{
+	char *kept = pathf("%s/kept", lock), *owner = pathf("%s/owner", lock);
+	char *pid_path = NULL, *status_path = NULL, name[400] = "";
+	int pid = 0, pgid = 0, status, stale = 0;
+	struct stat st;
+	FILE *fp;
+
+	if (stat(kept, &st) == 0)
+		goto done;
+	if ((fp = fopen(owner, "r")) != NULL) {
+		if (fscanf(fp, "%d %399s", &pid, name) != 2)
+			pid = 0;
+		fclose(fp);
+	}
+	if (pid <= 0) {
+		/* a lock being created right now has no owner yet: wait for it */
+		stale = stat(lock, &st) == 0 && st.st_mtime + 10 < time(NULL);
+		goto done;
+	}
+	if (kill(pid, 0) == 0 || errno == EPERM)
+		goto done;
+	pid_path = pathf("%s/run/%s.pid", lw->root, name);
+	status_path = pathf("%s/run/%s.status", lw->root, name);
+	if (read_status_file(pid_path, &pgid) == 0 && group_alive(pgid))
+		goto done;
+	if (read_status_file(status_path, &status) == 0)
+		goto done;
+	stale = 1;
+done:
+	free(kept);
+	free(owner);
+	free(pid_path);
+	free(status_path);
+	return stale;
+}
+
+/* Take the first free slot; *out gets its number. */
+static int slot_claim(int *out, local_worker *lw, const char *job_name)
+{
+	char *dir = pathf("%s/slots", lw->root);
+	int error = 0;
+
+	if ((error = mkdirs(dir)) < 0)
+		goto done;
+	for (int n = 0; n < 4096; n++) {
+		char *lock = slot_lock(lw, n);
+		int taken = mkdir(lock, 0755) == 0, why = taken ? 0 : errno;
+		if (why == EEXIST && slot_is_stale(lw, lock) && remove_tree(lock) == 0) {
+			taken = mkdir(lock, 0755) == 0;
+			why = taken ? 0 : errno;
+		}
+		if (!taken && why != EEXIST) {
+			errno = why;
+			error = orch_error_os("cannot take worktree slot '%s'", lock);
+		}
+		free(lock);
+		if (error < 0)
+			goto done;
+		if (taken) {
+			*out = n;
+			error = slot_write_owner(lw, n, job_name);
+			goto done;
+		}
+	}
+	error = orch_error_set("no free worktree slot under '%s'", dir);
+	orch_error_hint("'git orchestrate clean' removes the worktrees kept for failed tasks");
+done:
+	free(dir);
+	return error;
+}
+
+static void slot_release(local_worker *lw, int n)
+{
+	char *lock = slot_lock(lw, n);
+
+	remove_tree(lock);
+	free(lock);
+}
+
+static void slot_keep(local_worker *lw, int n)
+{
+	char *lock = slot_lock(lw, n), *kept = pathf("%s/kept", lock);
+
+	write_file(kept, "", 0);
+	free(kept);
+	free(lock);
+}
+
+/* Detach HEAD of a slot, so that it holds no branch between attempts. */
+static void slot_detach(const char *path)
+{
+	git_repository *wtrepo = NULL;
+
+	if (git_repository_open(&wtrepo, path) == 0)
+		git_repository_detach_head(wtrepo);
+	git_repository_free(wtrepo);
 }
 
 static int write_file(const char *path, const char *text, size_t len)
@@ -245,36 +396,136 @@ static int spawn(orch_job *job, const orch_job_spec *spec, const char *worker_na
 	return 0;
 }
 
+static int find_attributes(const char *root, const git_tree_entry *entry, void *payload)
+{
+	(void)root;
+	if (!strcmp(git_tree_entry_name(entry), ".gitattributes")) {
+		*(int *)payload = 1;
+		return -1; /* stop the walk */
+	}
+	return 0;
+}
+
+/*
+ * Could a checkout filter (end-of-line conversion, ident, a filter driver)
+ * change a file of `commit`? Only through attributes (a .gitattributes in
+ * the tree, info/attributes, core.attributesFile or its default) or the
+ * core.autocrlf / core.eol settings. When none of these exists, checking
+ * out without filters gives the same files, much faster.
+ */
+static int filters_can_apply(git_repository *repo, const git_oid *commit_id)
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_config *config = NULL;
+	git_buf value = {0};
+	char path[4096];
+	const char *home = getenv("HOME"), *xdg = getenv("XDG_CONFIG_HOME");
+	int found = 0, flag = 0;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%sinfo/attributes", git_repository_commondir(repo));
+	if (stat(path, &st) == 0)
+		return 1;
+	if (xdg && *xdg)
+		snprintf(path, sizeof(path), "%s/git/attributes", xdg);
+	else
+		snprintf(path, sizeof(path), "%s/.config/git/attributes", home ? home : "");
+	if (stat(path, &st) == 0)
+		return 1;
+	if (git_repository_config_snapshot(&config, repo) < 0)
+		return 1;
+	if (git_config_get_string_buf(&value, config, "core.attributesfile") == 0 ||
+	    git_config_get_string_buf(&value, config, "core.eol") == 0 ||
+	    (git_config_get_string_buf(&value, config, "core.autocrlf") == 0 &&
+	     (git_config_get_bool(&flag, config, "core.autocrlf") < 0 || flag)))
+		found = 1;
+	git_buf_dispose(&value);
+	git_config_free(config);
+	if (found)
+		return 1;
+	if (git_commit_lookup(&commit, repo, commit_id) < 0 ||
+	    git_commit_tree(&tree, commit) < 0) {
+		found = 1;
+	} else {
+		git_tree_walk(tree, GIT_TREEWALK_PRE, find_attributes, &found);
+	}
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return found;
+}
+
+/*
+ * Check `branch` (at the attempt's start commit) out in slot `n`: over the
+ * slot's last worktree when it has one, else in a new linked worktree.
+ */
+static int slot_prepare(local_worker *lw, int n, git_reference *branch, const git_oid *base)
+{
+	char *path = slot_dir(lw, n), *name = slot_name(n);
+	git_worktree *wt = NULL;
+	git_repository *wtrepo = NULL;
+	git_worktree_add_options add;
+	git_checkout_options co;
+	int filters = filters_can_apply(lw->repo, base), error = 0;
+	struct stat st;
+
+	if (git_worktree_lookup(&wt, lw->repo, name) == 0 && stat(path, &st) == 0 &&
+	    git_repository_open(&wtrepo, path) == 0) {
+		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+		co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED |
+				       GIT_CHECKOUT_REMOVE_IGNORED;
+		co.disable_filters = !filters;
+		if ((error = git_repository_set_head(wtrepo, git_reference_name(branch))) < 0 ||
+		    (error = git_checkout_head(wtrepo, &co)) < 0)
+			error = orch_error_git(error, "cannot check out the start commit in '%s'", path);
+		goto done;
+	}
+	git_worktree_free(wt);
+	wt = NULL;
+	if ((error = drop_worktree(lw, name, path)) < 0)
+		goto done;
+	git_worktree_add_options_init(&add, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	add.ref = branch;
+	/* the checkout is most of the cost of a new worktree: skip the
+	 * per-file attribute look-ups when no filter can apply */
+	add.checkout_options.disable_filters = !filters;
+	if ((error = git_worktree_add(&wt, lw->repo, name, path, &add)) < 0)
+		error = orch_error_git(error, "cannot create worktree '%s'", path);
+done:
+	git_repository_free(wtrepo);
+	git_worktree_free(wt);
+	free(path);
+	free(name);
+	return error;
+}
+
 static int local_start(orch_job **out, orch_worker *worker, const orch_job_spec *spec)
 {
 	local_worker *lw = (local_worker *)worker;
 	orch_job *job = job_new(lw, spec);
 	git_reference *branch = NULL;
-	git_worktree *wt = NULL;
-	git_worktree_add_options opts;
-	char *parent_dir = NULL, *run_dir = NULL;
+	char *run_dir = NULL, slot_text[32];
 	int error;
 
 	*out = NULL;
-	git_worktree_add_options_init(&opts, GIT_WORKTREE_ADD_OPTIONS_VERSION);
-	parent_dir = pathf("%s/worktrees/%s", lw->root, spec->plan);
 	run_dir = pathf("%s/run", lw->root);
-	if ((error = mkdirs(parent_dir)) < 0 || (error = mkdirs(run_dir)) < 0)
+	if ((error = mkdirs(run_dir)) < 0)
 		goto done;
 	unlink(job->status_path);
 	unlink(job->pid_path);
-	if ((error = drop_worktree(lw, job->name, job->worktree)) < 0)
+	if ((error = slot_claim(&job->slot, lw, job->name)) < 0)
+		goto done;
+	job->worktree = slot_dir(lw, job->slot);
+	snprintf(slot_text, sizeof(slot_text), "%d\n", job->slot);
+	if ((error = write_file(job->slot_path, slot_text, strlen(slot_text))) < 0)
 		goto done;
 	if ((error = git_reference_create(&branch, lw->repo, spec->branch, &job->base, 1,
 					  "orchestrate: start attempt")) < 0) {
 		error = orch_error_git(error, "cannot create branch '%s'", spec->branch);
 		goto done;
 	}
-	opts.ref = branch;
-	if ((error = git_worktree_add(&wt, lw->repo, job->name, job->worktree, &opts)) < 0) {
-		error = orch_error_git(error, "cannot create worktree '%s'", job->worktree);
+	if ((error = slot_prepare(lw, job->slot, branch, &job->base)) < 0)
 		goto done;
-	}
 	if (spec->prompt &&
 	    (error = write_file(job->prompt_path, spec->prompt, strlen(spec->prompt))) < 0)
 		goto done;
@@ -283,9 +534,12 @@ static int local_start(orch_job **out, orch_worker *worker, const orch_job_spec 
 	*out = job;
 	job = NULL;
 done:
-	git_worktree_free(wt);
+	if (job && job->slot >= 0) {
+		slot_detach(job->worktree);
+		slot_release(lw, job->slot);
+		unlink(job->slot_path);
+	}
 	git_reference_free(branch);
-	free(parent_dir);
 	free(run_dir);
 	job_free(job);
 	return error;
@@ -463,12 +717,17 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep, char **out
 		kill(-job->pgid, SIGKILL);
 		waitpid(job->pid, NULL, 0);
 	}
-	if (keep) {
-		if (out_worktree)
-			*out_worktree = orch_strdup(job->worktree);
-	} else {
-		error = drop_worktree(lw, job->name, job->worktree);
+	if (job->slot >= 0) {
+		slot_detach(job->worktree);
+		if (keep) {
+			slot_keep(lw, job->slot);
+			if (out_worktree)
+				*out_worktree = orch_strdup(job->worktree);
+		} else {
+			slot_release(lw, job->slot);
+		}
 	}
+	unlink(job->slot_path);
 	unlink(job->log_path);
 	unlink(job->pid_path);
 	unlink(job->status_path);
@@ -535,7 +794,10 @@ static int local_adopt(orch_job **out, orch_worker *worker, const orch_job_spec 
 	if (!same_host(lease))
 		return ORCH_ENOTFOUND;
 	job = job_new(lw, spec);
-	if (stat(job->worktree, &st) < 0 || read_pid_file(job->pid_path, &pgid) < 0) {
+	if (read_status_file(job->slot_path, &job->slot) < 0 || job->slot < 0 ||
+	    !(job->worktree = slot_dir(lw, job->slot)) || stat(job->worktree, &st) < 0 ||
+	    read_pid_file(job->pid_path, &pgid) < 0) {
+		job->slot = -1;
 		job_free(job);
 		return ORCH_ENOTFOUND;
 	}
@@ -545,9 +807,33 @@ static int local_adopt(orch_job **out, orch_worker *worker, const orch_job_spec 
 		job_free(job);
 		return ORCH_ENOTFOUND;
 	}
-	/* continue the log where the dead orchestrator left it: from the start */
+	/* the slot is ours now; the log is read again from its start */
+	slot_write_owner(lw, job->slot, job->name);
 	*out = job;
 	return 0;
+}
+
+/*
+ * At the end of a run, remove the slots nobody uses (taking each one's
+ * lock first, so that a concurrent run never loses a slot under it):
+ * after success no worktree is left behind; kept ones stay until `clean`.
+ */
+static void remove_idle_slots(local_worker *lw)
+{
+	for (int n = 0; n < 4096; n++) {
+		char *path = slot_dir(lw, n), *lock = slot_lock(lw, n), *name = slot_name(n);
+		struct stat st;
+		int exists = stat(path, &st) == 0, locked = stat(lock, &st) == 0;
+		if (exists && !locked && mkdir(lock, 0755) == 0) {
+			drop_worktree(lw, name, path);
+			rmdir(lock);
+		}
+		free(path);
+		free(lock);
+		free(name);
+		if (!exists && !locked)
+			break;
+	}
 }
 
 static void local_close(orch_worker *worker)
@@ -556,6 +842,7 @@ static void local_close(orch_worker *worker)
 
 	if (!lw)
 		return;
+	remove_idle_slots(lw);
 	orch_worker_base_clear(worker);
 	free(lw->token);
 	free(lw->root);
@@ -594,17 +881,27 @@ char *orch_worker_local_pid_path(git_repository *repo, const char *plan, const c
 	return pathf("%sorchestrate/run/%s+%s.pid", git_repository_commondir(repo), plan, task);
 }
 
-int orch_worker_local_remove(git_repository *repo, const char *plan, const char *task)
+int orch_worker_local_remove(git_repository *repo, const char *path)
 {
 	local_worker lw = {0};
-	char *name = pathf("%s+%s", plan, task);
-	char *path = pathf("%sorchestrate/worktrees/%s/%s", git_repository_commondir(repo),
-			   plan, task);
-	int error;
+	char *root = pathf("%sorchestrate/slots/", git_repository_commondir(repo));
+	char *name = NULL, *end;
+	size_t len = strlen(root);
+	long n;
+	int error = 0;
 
 	lw.repo = repo;
-	error = drop_worktree(&lw, name, path);
+	lw.root = pathf("%sorchestrate", git_repository_commondir(repo));
+	if (strncmp(path, root, len) || (n = strtol(path + len, &end, 10)) < 0 || *end) {
+		error = orch_error_set("'%s' is not a worktree of git orchestrate", path);
+		goto done;
+	}
+	name = slot_name((int)n);
+	if ((error = drop_worktree(&lw, name, path)) == 0)
+		slot_release(&lw, (int)n);
+done:
 	free(name);
-	free(path);
+	free(root);
+	free(lw.root);
 	return error;
 }

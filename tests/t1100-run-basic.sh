@@ -92,6 +92,22 @@ test_expect_success 'worktrees are removed after success' '
 	test $(wc -l <wt) = 1
 '
 
+test_expect_success 'a worktree re-used for the next task starts clean' '
+	cat >iso.ini <<-PLAN &&
+	[task "dirty"]
+	run = echo junk >junk.txt && mkdir -p build && echo x >build/ignored && echo y >z.tmp
+	priority = high
+	[task "clean"]
+	run = test ! -e junk.txt && test ! -e build && test ! -e z.tmp && test -f remove-me.txt
+	PLAN
+	git orchestrate plan iso.ini >/dev/null &&
+	git orchestrate run -j 1 iso >out &&
+	git orchestrate status iso >st &&
+	test_grep "^clean *done" st &&
+	git worktree list >wt &&
+	test $(wc -l <wt) = 1
+'
+
 test_expect_success 'the state log has one commit per change, and the task history' '
 	git log --format=%s orchestrate/plans/p >log &&
 	test_grep "^writer: started on local (attempt 1)$" log &&
