@@ -15,32 +15,46 @@ struct change {
 	orch_state before; /* out */
 };
 
-/* Tasks skipped because of `task` (transitively) become pending again. */
-static int unskip_dependents(orch_txn *txn, const orch_plan *plan, const char *task)
+/*
+ * Tasks skipped because of `task` (its dependents, transitively) become
+ * pending again: one walk over the reverse edges.
+ */
+static int unskip_dependents(orch_txn *txn, const orch_plan *plan, long task)
 {
-	orch_strvec queue = {0};
-	int error = 0;
+	orch_graph *graph = NULL;
+	size_t *queue = NULL, head = 0, tail = 0;
+	char *seen = NULL;
+	int error;
 
-	orch_strvec_push(&queue, task);
-	for (size_t q = 0; q < queue.count && error == 0; q++) {
-		for (size_t i = 0; i < plan->ntasks && error == 0; i++) {
-			const orch_task *t = &plan->tasks[i];
+	if ((error = orch_graph_build(&graph, plan, NULL)) < 0)
+		return error;
+	queue = orch_malloc((plan->ntasks + 1) * sizeof(size_t));
+	seen = orch_calloc(plan->ntasks + 1, 1);
+	queue[tail++] = (size_t)task;
+	seen[task] = 1;
+	while (head < tail && error == 0) {
+		size_t t = queue[head++];
+		for (size_t k = graph->rdep_start[t]; k < graph->rdep_start[t + 1] && error == 0; k++) {
+			size_t d = graph->rdeps[k];
 			orch_task_state st;
-			if (!orch_strvec_contains(&t->depends, queue.items[q]))
+			if (seen[d])
 				continue;
+			seen[d] = 1;
 			orch_task_state_init(&st);
-			if ((error = orch_txn_get_task(&st, txn, t->id)) == 0 &&
+			if ((error = orch_txn_get_task(&st, txn, plan->tasks[d].id)) == 0 &&
 			    st.state == ORCH_STATE_SKIPPED) {
 				st.state = ORCH_STATE_PENDING;
 				free(st.error);
 				st.error = NULL;
-				error = orch_txn_put_task(txn, t->id, &st);
-				orch_strvec_push(&queue, t->id);
+				error = orch_txn_put_task(txn, plan->tasks[d].id, &st);
+				queue[tail++] = d;
 			}
 			orch_task_state_clear(&st);
 		}
 	}
-	orch_strvec_free(&queue);
+	free(queue);
+	free(seen);
+	orch_graph_free(graph);
 	return error;
 }
 
@@ -48,9 +62,17 @@ static int change_cb(orch_txn *txn, void *payload)
 {
 	struct change *c = payload;
 	orch_task_state st;
+	long pos;
 	int error;
 
 	orch_task_state_init(&st);
+	c->plan = orch_txn_plan(txn);
+	if ((pos = orch_plan_find(c->plan, c->task)) < 0) {
+		orch_error_set("plan '%s' has no task '%s'", c->plan->name, c->task);
+		orch_error_hint("'git orchestrate status %s' lists its tasks", c->plan->name);
+		error = ORCH_EINVALID;
+		goto done;
+	}
 	if ((error = orch_txn_get_task(&st, txn, c->task)) < 0)
 		goto done;
 	c->before = st.state;
@@ -79,12 +101,8 @@ static int change_cb(orch_txn *txn, void *payload)
 			error = ORCH_EINVALID;
 			goto done;
 		}
-		st.state = ORCH_STATE_PENDING;
-		{
-			long pos = orch_plan_find(c->plan, c->task);
-			if (pos >= 0 && c->plan->tasks[pos].depends.count == 0)
-				st.state = ORCH_STATE_READY;
-		}
+		st.state = c->plan->tasks[pos].depends.count ? ORCH_STATE_PENDING
+							      : ORCH_STATE_READY;
 		st.not_before_ms = 0;
 		free(st.error);
 		st.error = NULL;
@@ -95,7 +113,7 @@ static int change_cb(orch_txn *txn, void *payload)
 	if ((error = orch_txn_put_task(txn, c->task, &st)) < 0)
 		goto done;
 	if (!c->cancel)
-		error = unskip_dependents(txn, c->plan, c->task);
+		error = unskip_dependents(txn, c->plan, pos);
 done:
 	orch_task_state_clear(&st);
 	return error;
@@ -105,9 +123,9 @@ static int change_task(int argc, char **argv, orch_cli *cli, int cancel)
 {
 	const char *usage = cancel ? "git orchestrate cancel PLAN TASK"
 				   : "git orchestrate retry PLAN TASK";
-	orch_plan *plan = NULL;
 	struct change change = {0};
-	char *name = NULL;
+	char *name = NULL, refname[300];
+	git_oid head;
 	int error;
 
 	if (cli_wants_help(argc, argv, usage))
@@ -115,16 +133,15 @@ static int change_task(int argc, char **argv, orch_cli *cli, int cancel)
 	if (argc != 3)
 		return cli_usage_error(usage, "give the plan and the task");
 	if ((error = cli_open(cli)) < 0 ||
-	    (error = cli_resolve_plan(&name, cli, argv[1])) < 0 ||
-	    (error = orch_store_load_plan(&plan, NULL, cli->store, name)) < 0)
+	    (error = cli_resolve_plan(&name, cli, argv[1])) < 0)
 		goto fail;
-	if (orch_plan_find(plan, argv[2]) < 0) {
-		orch_error_set("plan '%s' has no task '%s'", name, argv[2]);
-		orch_error_hint("'git orchestrate status %s' lists its tasks", name);
+	snprintf(refname, sizeof(refname), "refs/orchestrate/plans/%s", name);
+	if (git_reference_name_to_id(&head, cli->repo, refname) < 0) {
+		orch_error_set("no plan '%s' (no ref %s)", name, refname);
+		orch_error_hint("'git orchestrate status' lists the stored plans");
 		error = ORCH_EINVALID;
 		goto fail;
 	}
-	change.plan = plan;
 	change.task = argv[2];
 	change.cancel = cancel;
 	error = orch_store_update(cli->store, name, change_cb, &change, NULL);
@@ -139,11 +156,9 @@ static int change_task(int argc, char **argv, orch_cli *cli, int cancel)
 	} else {
 		printf("%s: ready to run again; 'git orchestrate run %s' runs it\n", argv[2], name);
 	}
-	orch_plan_free(plan);
 	free(name);
 	return 0;
 fail:
-	orch_plan_free(plan);
 	free(name);
 	return cli_fail(error);
 }

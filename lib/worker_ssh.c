@@ -480,18 +480,29 @@ static int push_start(ssh_worker *sw, const char *hex)
 	git_reference *ref = NULL;
 	git_push_options opts;
 	git_oid id;
-	char name[128], spec[300];
+	char name[256], spec[400];
 	char *specs[] = {spec};
 	git_strarray refspecs = {specs, 1};
 	int error;
 
 	git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
-	snprintf(name, sizeof(name), "refs/orchestrate-start/%s", hex);
-	snprintf(spec, sizeof(spec), "+%s:%s", name, name);
+	/* a local ref of this worker's own: other workers' threads push the
+	 * same commit at the same time from the same repository */
+	snprintf(name, sizeof(name), "refs/orchestrate-start/%s/%s", sw->parent.name, hex);
+	snprintf(spec, sizeof(spec), "+%s:refs/orchestrate-start/%s", name, hex);
 	git_oid_fromstr(&id, hex);
 	if ((error = git_reference_create(&ref, sw->trepo, name, &id, 1, "orchestrate: start")) < 0 ||
-	    (error = git_remote_create_anonymous(&remote, sw->trepo, sw->remote)) < 0 ||
-	    (error = git_remote_push(remote, &refspecs, &opts)) < 0)
+	    (error = git_remote_create_anonymous(&remote, sw->trepo, sw->remote)) < 0)
+		goto done;
+	/* the remote ref may be locked by another worker pushing the same
+	 * commit: try again shortly */
+	for (int tries = 0; tries < 5; tries++) {
+		if ((error = git_remote_push(remote, &refspecs, &opts)) == 0)
+			break;
+		usleep(50000 * (tries + 1));
+	}
+done:
+	if (error < 0)
 		error = orch_error_git(error, "worker '%s': cannot push the start commit to '%s'",
 				       sw->parent.name, sw->remote);
 	if (ref)

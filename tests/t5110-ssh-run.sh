@@ -98,7 +98,8 @@ test_expect_success 'objects can travel through a remote instead (fetch and push
 		done
 	} >hub.ini &&
 	git orchestrate plan hub.ini >/dev/null &&
-	LSAN_OPTIONS=suppressions=$TEST_DIRECTORY/lsan-libgit2.supp git orchestrate run viahub >out 2>&1 &&
+	{ LSAN_OPTIONS=suppressions=$TEST_DIRECTORY/lsan-libgit2.supp git orchestrate run viahub >out 2>&1 ||
+	  { cat out; git orchestrate status viahub; false; }; } &&
 	for i in 1 2 3 4; do
 		test "$(git show orchestrate/viahub/h$i:h.txt)" = $i &&
 		test "$(git --git-dir="$TRASH_DIRECTORY/hub.git" rev-parse orchestrate/viahub/h$i)" = \
