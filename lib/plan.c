@@ -1279,8 +1279,10 @@ static void add_list(cJSON *obj, const char *key, const orch_strvec *list)
 
 int orch_plan_to_json(char **out, const orch_plan *plan)
 {
-	cJSON *root = cJSON_CreateObject(), *tasks = cJSON_CreateArray();
+	cJSON *root = cJSON_CreateObject();
+	orch_buf json = {0};
 	char *printed = NULL;
+	size_t len;
 	int error = 0;
 
 	*out = NULL;
@@ -1292,9 +1294,23 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 	add_number(root, "timeout_ms", (double)plan->timeout_ms);
 	add_string(root, "merge", plan->merge_auto ? "auto" : "manual");
 	add_string(root, "verify", plan->verify);
+	cJSON_AddItemToObjectCS(root, "tasks", cJSON_CreateArray());
+	/*
+	 * The tasks are printed one by one into the buffer, not as one cJSON
+	 * tree: for 100,000 tasks the tree would be most of the peak memory.
+	 * The root prints as {...,"tasks":[]}; the tasks go between the
+	 * brackets.
+	 */
+	if (!(printed = cJSON_PrintUnformatted(root)) || (len = strlen(printed)) < 3 ||
+	    strcmp(printed + len - 3, "[]}")) {
+		error = orch_error_set("cannot write plan.json: out of memory");
+		goto done;
+	}
+	orch_buf_put(&json, printed, len - 2);
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		const orch_task *task = &plan->tasks[i];
 		cJSON *obj = cJSON_CreateObject();
+		char *text;
 		add_string(obj, "id", task->id);
 		add_string(obj, "run", task->run);
 		add_string(obj, "prompt", task->prompt);
@@ -1302,21 +1318,25 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 		add_list(obj, "files", &task->files);
 		add_list(obj, "needs", &task->needs);
 		add_string(obj, "priority", orch_priority_name(task->priority));
-		add_number(obj, "duration_ms",
-					(double)task->duration_ms);
+		add_number(obj, "duration_ms", (double)task->duration_ms);
 		add_number(obj, "retries", task->retries);
-		add_number(obj, "timeout_ms",
-					(double)task->timeout_ms);
+		add_number(obj, "timeout_ms", (double)task->timeout_ms);
 		add_number(obj, "line", task->line);
-		cJSON_AddItemToArray(tasks, obj);
+		text = cJSON_PrintUnformatted(obj);
+		cJSON_Delete(obj);
+		if (!text) {
+			error = orch_error_set("cannot write plan.json: out of memory");
+			goto done;
+		}
+		if (i)
+			orch_buf_put(&json, ",", 1);
+		orch_buf_puts(&json, text);
+		cJSON_free(text);
 	}
-	cJSON_AddItemToObjectCS(root, "tasks", tasks);
-	if (!(printed = cJSON_PrintUnformatted(root))) {
-		error = orch_error_set("cannot write plan.json: out of memory");
-		goto done;
-	}
-	*out = orch_strdup(printed);
+	orch_buf_puts(&json, "]}");
+	*out = orch_buf_detach(&json);
 done:
+	orch_buf_free(&json);
 	cJSON_free(printed);
 	cJSON_Delete(root);
 	return error;
