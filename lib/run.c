@@ -35,6 +35,9 @@ struct task_rt {
 	git_oid lease;
 	int64_t started_mono;
 	int64_t last_renew;
+	int64_t last_flush;    /* when output was last written to the state */
+	size_t received;       /* output bytes read so far */
+	size_t flushed;        /* `received` when last written */
 	int timed_out;
 	int cancelled;
 	orch_buf output;       /* last ORCH_LOG_MAX bytes of output */
@@ -896,6 +899,8 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	rt->worker = worker;
 	rt->started_mono = orch_monotonic_ms();
 	rt->last_renew = rt->started_mono;
+	rt->last_flush = rt->started_mono;
+	rt->received = rt->flushed = 0;
 	rt->timed_out = rt->cancelled = 0;
 	worker->running++;
 	run->ours++;
@@ -1114,6 +1119,58 @@ done:
 	return error;
 }
 
+struct log_flush {
+	const char *task;
+	int attempt;
+	const orch_buf *output;
+};
+
+static int log_flush_cb(orch_txn *txn, void *payload)
+{
+	struct log_flush *f = payload;
+	orch_task_state st;
+	int error, running;
+
+	orch_task_state_init(&st);
+	if ((error = orch_txn_get_task(&st, txn, f->task)) < 0)
+		return error;
+	running = st.state == ORCH_STATE_RUNNING && st.attempts == f->attempt;
+	orch_task_state_clear(&st);
+	if (!running)
+		return ORCH_ENOCHANGE;
+	if ((error = orch_txn_put_log(txn, f->task, f->output->ptr, f->output->len)) < 0)
+		return error;
+	orch_txn_message(txn, "%s: output so far (attempt %d)", f->task, f->attempt);
+	return 0;
+}
+
+/*
+ * Output streams into the state while a task runs: new output is written
+ * to logs/<task>.log at most every ORCH_LOG_FLUSH_MS (10 s; the tests set
+ * it lower), so `git show` of the plan ref shows a running task's output.
+ */
+static void flush_logs(struct run *run, int64_t now)
+{
+	static int64_t interval = -1;
+
+	if (interval < 0) {
+		const char *env = getenv("ORCH_LOG_FLUSH_MS");
+		interval = env ? atoll(env) : 10000;
+	}
+	for (size_t i = 0; i < run->plan->ntasks; i++) {
+		struct task_rt *rt = &run->rt[i];
+		struct log_flush f;
+		if (!rt->job || now - rt->last_flush < interval || rt->received == rt->flushed)
+			continue;
+		f.task = run->plan->tasks[i].id;
+		f.attempt = rt->attempt;
+		f.output = &rt->output;
+		orch_store_update(run->store, run->plan->name, log_flush_cb, &f, NULL);
+		rt->last_flush = now;
+		rt->flushed = rt->received;
+	}
+}
+
 static int renew_leases(struct run *run, int64_t now)
 {
 	for (size_t i = 0; i < run->plan->ntasks; i++) {
@@ -1328,8 +1385,12 @@ static int loop(struct run *run)
 			int64_t timeout;
 			if (!rt->job)
 				continue;
-			rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
-			keep_tail(&rt->output);
+			{
+				size_t before = rt->output.len;
+				rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
+				rt->received += rt->output.len - before;
+				keep_tail(&rt->output);
+			}
 			timeout = orch_plan_task_timeout(run->plan, &run->plan->tasks[i]);
 			if (timeout > 0 && !rt->timed_out && mono - rt->started_mono > timeout) {
 				rt->timed_out = 1;
@@ -1348,6 +1409,7 @@ static int loop(struct run *run)
 			progressed = 1;
 		}
 		renew_leases(run, mono);
+		flush_logs(run, mono);
 		watch_workers(run);
 		if (mono - run->last_sync >= SYNC_MS && (error = sync_states(run)) < 0)
 			return error;

@@ -129,6 +129,26 @@ test_expect_success 'output is captured into the plan state' '
 	test_grep "to-stdout" log && test_grep "to-stderr" log
 '
 
+test_expect_success 'output streams into the plan state while the task runs' '
+	cat >stream.ini <<-PLAN &&
+	[task "chatty"]
+	run = echo early-output; for i in \$(seq 300); do test -f "$TRASH_DIRECTORY/go" && exit 0; sleep 0.1; done; exit 1
+	PLAN
+	git orchestrate plan stream.ini >/dev/null &&
+	{ ORCH_LOG_FLUSH_MS=200 git orchestrate run stream >run.out 2>&1 & } &&
+	for i in $(seq 100); do
+		git show orchestrate/plans/stream:logs/chatty.log 2>/dev/null | grep -q early-output && break
+		sleep 0.1
+	done &&
+	git show orchestrate/plans/stream:tasks/chatty.json >st.json &&
+	test_grep "running" st.json &&
+	git show orchestrate/plans/stream:logs/chatty.log >log &&
+	test_grep early-output log &&
+	touch "$TRASH_DIRECTORY/go" &&
+	for i in $(seq 100); do grep -q "plan stream" run.out && break; sleep 0.1; done &&
+	test_grep "chatty: done" run.out
+'
+
 test_expect_success 'output is bounded: the last 1 MiB is kept' '
 	cat >big.ini <<-PLAN &&
 	[task "loud"]
