@@ -64,6 +64,24 @@ int cli_load_config(orch_config **out, orch_cli *cli)
 	return error;
 }
 
+/* The one plan of `plans` that holds leases (is running), or NULL. */
+static char *only_running_plan(orch_cli *cli, const orch_strvec *plans)
+{
+	const char *running = NULL;
+
+	for (size_t i = 0; i < plans->count; i++) {
+		orch_strvec leases = {0};
+		int held = orch_store_lease_list(&leases, cli->store, plans->items[i]) == 0 &&
+			   leases.count > 0;
+		orch_strvec_free(&leases);
+		if (held && running)
+			return NULL;
+		if (held)
+			running = plans->items[i];
+	}
+	return running ? orch_strdup(running) : NULL;
+}
+
 int cli_resolve_plan(char **out, orch_cli *cli, const char *arg)
 {
 	orch_strvec plans = {0};
@@ -83,6 +101,8 @@ int cli_resolve_plan(char **out, orch_cli *cli, const char *arg)
 		goto done;
 	if (plans.count == 1) {
 		*out = orch_strdup(plans.items[0]);
+	} else if (plans.count > 1 && (*out = only_running_plan(cli, &plans)) != NULL) {
+		/* several plans, but exactly one is running: that one */
 	} else if (plans.count == 0) {
 		orch_error_set("no plan is stored in this repository");
 		orch_error_hint("store one with 'git orchestrate plan FILE'");

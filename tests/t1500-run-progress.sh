@@ -42,4 +42,15 @@ test_expect_success 'status --watch refreshes until the plan ends' '
 	test_grep "3 tasks: 3 done" last
 '
 
+test_expect_success 'with several plans, status without a name shows the running one' '
+	git orchestrate plan --name slow-d slow.ini >/dev/null &&
+	{ git orchestrate run -j 2 slow-d >run-d.out 2>&1 & } &&
+	for i in $(seq 50); do test -n "$(git for-each-ref refs/orchestrate/locks/slow-d)" && break; sleep 0.1; done &&
+	git orchestrate status >st &&
+	test_grep "^plan slow-d" st &&
+	for i in $(seq 100); do grep -q "^plan slow-d" run-d.out && break; sleep 0.1; done &&
+	test_expect_code 2 git orchestrate status 2>err &&
+	test_grep "say which" err
+'
+
 test_done
