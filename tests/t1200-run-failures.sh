@@ -90,14 +90,14 @@ test_expect_success 'a hanging task is killed by its timeout with its whole proc
 	retries = 0
 	timeout = 1s
 	[task "hang"]
-	run = (sleep 300; echo leaked >>"\$OUT/leak") & sleep 301; echo leaked >>"\$OUT/leak"
+	run = (sleep 311; echo leaked >>"\$OUT/leak") & sleep 312; echo leaked >>"\$OUT/leak"
 	PLAN
 	git orchestrate plan hang.ini >/dev/null &&
 	test_expect_code 1 git orchestrate run hang >out &&
 	git orchestrate status hang >st &&
 	test_grep "^hang *timeout" st &&
 	test_grep "timed out after 1.0s" st &&
-	test_must_fail pgrep -f "sleep 30[01]"
+	test_must_fail pgrep -f "sleep 31[12]"
 '
 
 test_expect_success 'cancel a ready task: it never runs, dependents are skipped' '

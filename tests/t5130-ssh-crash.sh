@@ -13,31 +13,31 @@ mkdir -p "$OUT"
 
 test_expect_success 'kill -9 mid-task: the remote attempt is stopped, the task completes once' '
 	sshd_worker_ini w1 slots=2 >.git/orchestrate.ini &&
-	cat >c.ini <<-PLAN &&
+	cat >sshcrash.ini <<-PLAN &&
 	[plan]
-	name = c
+	name = sshcrash
 	[task "a"]
-	run = touch "$OUT/a.started" && sleep 3 && echo a >>"$OUT/count" && echo a >a.txt
+	run = touch "$OUT/a.started" && sleep 3.3 && echo a >>"$OUT/count" && echo a >a.txt
 	[task "b"]
-	run = sleep 3 && echo b >>"$OUT/count" && echo b >b.txt
+	run = sleep 3.3 && echo b >>"$OUT/count" && echo b >b.txt
 	PLAN
-	git orchestrate plan c.ini >/dev/null &&
-	{ git orchestrate run c >run1.out 2>&1 & } &&
+	git orchestrate plan sshcrash.ini >/dev/null &&
+	{ git orchestrate run sshcrash >run1.out 2>&1 & } &&
 	pid=$! &&
 	for i in $(seq 200); do test -f "$OUT/a.started" && break; sleep 0.1; done &&
 	test -f "$OUT/a.started" &&
-	kill -9 $(pgrep -f "git-orchestrate run c") &&
-	git orchestrate run c >run2.out 2>&1 &&
+	kill -9 $(pgrep -f "git-orchestrate run sshcrash") &&
+	git orchestrate run sshcrash >run2.out 2>&1 &&
 	sort "$OUT/count" >got &&
 	printf "a\nb\n" >expect &&
 	test_cmp expect got &&
-	git orchestrate status --json c >st.json &&
+	git orchestrate status --json sshcrash >st.json &&
 	test $(grep -c "\"state\":.*\"done\"" st.json) = 2 &&
-	test "$(git show orchestrate/c/a:a.txt)" = a &&
+	test "$(git show orchestrate/sshcrash/a:a.txt)" = a &&
 	test_must_fail pgrep -f "^sh -c touch" &&
-	test_must_fail pgrep -f "^sh -c sleep 3" &&
-	for i in $(seq 100); do pgrep -f "sleep 3 && echo" >/dev/null || break; sleep 0.1; done &&
-	test_must_fail pgrep -f "sleep 3 && echo"
+	test_must_fail pgrep -f "^sh -c sleep 3.3" &&
+	for i in $(seq 100); do pgrep -f "sleep 3.3 && echo" >/dev/null || break; sleep 0.1; done &&
+	test_must_fail pgrep -f "sleep 3.3 && echo"
 '
 
 test_done
