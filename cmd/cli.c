@@ -20,7 +20,8 @@ int cli_open(orch_cli *cli)
 		return 0;
 	if ((error = git_repository_open_ext(&cli->repo, ".", 0, NULL)) < 0) {
 		orch_error_git(error, "not in a git repository");
-		orch_error_hint("run git orchestrate inside a repository, or 'git init' one");
+		orch_error_hint("run git orchestrate inside a repository, or "
+		                "'git init' one");
 		return ORCH_EINVALID;
 	}
 	cli->workdir = git_repository_workdir(cli->repo);
@@ -71,8 +72,9 @@ static char *only_running_plan(orch_cli *cli, const orch_strvec *plans)
 
 	for (size_t i = 0; i < plans->count; i++) {
 		orch_strvec leases = {0};
-		int held = orch_store_lease_list(&leases, cli->store, plans->items[i]) == 0 &&
-			   leases.count > 0;
+		int held = orch_store_lease_list(&leases, cli->store,
+		                                 plans->items[i]) == 0 &&
+		           leases.count > 0;
 		orch_strvec_free(&leases);
 		if (held && running)
 			return NULL;
@@ -91,7 +93,8 @@ int cli_resolve_plan(char **out, orch_cli *cli, const char *arg)
 	if (arg) {
 		if (!orch_id_valid(arg)) {
 			orch_error_set("invalid plan name '%s'", arg);
-			orch_error_hint("plan names are 1-100 characters of A-Z a-z 0-9 . _ -");
+			orch_error_hint("plan names are 1-100 characters of "
+			                "A-Z a-z 0-9 . _ -");
 			return ORCH_EINVALID;
 		}
 		*out = orch_strdup(arg);
@@ -101,7 +104,8 @@ int cli_resolve_plan(char **out, orch_cli *cli, const char *arg)
 		goto done;
 	if (plans.count == 1) {
 		*out = orch_strdup(plans.items[0]);
-	} else if (plans.count > 1 && (*out = only_running_plan(cli, &plans)) != NULL) {
+	} else if (plans.count > 1 &&
+	           (*out = only_running_plan(cli, &plans)) != NULL) {
 		/* several plans, but exactly one is running: that one */
 	} else if (plans.count == 0) {
 		orch_error_set("no plan is stored in this repository");
@@ -110,9 +114,13 @@ int cli_resolve_plan(char **out, orch_cli *cli, const char *arg)
 	} else {
 		orch_buf names = {0};
 		for (size_t i = 0; i < plans.count; i++)
-			orch_buf_printf(&names, "%s%s", i ? ", " : "", plans.items[i]);
-		orch_error_set("%zu plans are stored (%s): say which", plans.count, names.ptr);
-		orch_error_hint("give the plan name, e.g. 'git orchestrate status %s'", plans.items[0]);
+			orch_buf_printf(&names, "%s%s", i ? ", " : "",
+			                plans.items[i]);
+		orch_error_set("%zu plans are stored (%s): say which",
+		               plans.count, names.ptr);
+		orch_error_hint(
+		    "give the plan name, e.g. 'git orchestrate status %s'",
+		    plans.items[0]);
 		orch_buf_free(&names);
 		error = ORCH_EINVALID;
 	}

@@ -23,7 +23,7 @@ typedef struct {
 	const char *config_path; /* --config FILE, or NULL */
 	git_repository *repo;    /* opened by cli_open */
 	orch_store *store;
-	const char *workdir;     /* top of the work tree, or NULL when bare */
+	const char *workdir; /* top of the work tree, or NULL when bare */
 	const char *gitdir;
 } orch_cli;
 
@@ -48,7 +48,7 @@ void cli_print_error(void);
 int cli_fail(int code);
 /* Print "usage: ..." for a bad command line; returns ORCH_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* 1 when argv has -h/--help before "--": print `usage` on stdout. */
 int cli_wants_help(int argc, char **argv, const char *usage);
 

@@ -8,7 +8,8 @@
 #include "cmd.h"
 #include "util.h"
 
-static const char log_usage[] = "git orchestrate log [PLAN] [-- <git log options>]";
+static const char log_usage[] =
+    "git orchestrate log [PLAN] [-- <git log options>]";
 
 int cmd_log(int argc, char **argv, orch_cli *cli)
 {
@@ -27,7 +28,8 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 			break;
 		}
 		if (arg)
-			return cli_usage_error(log_usage, "unexpected argument '%s'", argv[i]);
+			return cli_usage_error(
+			    log_usage, "unexpected argument '%s'", argv[i]);
 		arg = argv[i];
 	}
 	if ((error = cli_open(cli)) < 0 ||
@@ -36,8 +38,9 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 	snprintf(refname, sizeof(refname), "refs/orchestrate/plans/%s", name);
 	if (git_reference_name_to_id(&head, cli->repo, refname) < 0) {
 		orch_error_set("no plan '%s' (no ref %s)", name, refname);
-		orch_error_hint("'git orchestrate status' lists plans; store one with "
-				"'git orchestrate plan FILE'");
+		orch_error_hint(
+		    "'git orchestrate status' lists plans; store one with "
+		    "'git orchestrate plan FILE'");
 		free(name);
 		return cli_fail(ORCH_ENOTFOUND);
 	}

@@ -18,25 +18,29 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"init", cmd_init, "write a starter orchestrate.ini and example plan"},
-	{"plan", cmd_plan, "validate and store a plan (or --dry-run, --simulate)"},
-	{"run", cmd_run, "run a plan's tasks on local slots or workers"},
-	{"status", cmd_status, "show the state of a plan's tasks"},
-	{"log", cmd_log, "show the state log of a plan"},
-	{"merge", cmd_merge, "analyse and merge done tasks into the base branch"},
-	{"rollback", cmd_rollback, "undo the last merge of a plan"},
-	{"workers", cmd_workers, "list workers; check: reach each over SSH"},
-	{"cancel", cmd_cancel, "cancel a task"},
-	{"retry", cmd_retry, "make a failed task ready again"},
-	{"clean", cmd_clean, "remove worktrees, merged branches, stale locks"},
+    {"init", cmd_init, "write a starter orchestrate.ini and example plan"},
+    {"plan", cmd_plan, "validate and store a plan (or --dry-run, --simulate)"},
+    {"run", cmd_run, "run a plan's tasks on local slots or workers"},
+    {"status", cmd_status, "show the state of a plan's tasks"},
+    {"log", cmd_log, "show the state log of a plan"},
+    {"merge", cmd_merge, "analyse and merge done tasks into the base branch"},
+    {"rollback", cmd_rollback, "undo the last merge of a plan"},
+    {"workers", cmd_workers, "list workers; check: reach each over SSH"},
+    {"cancel", cmd_cancel, "cancel a task"},
+    {"retry", cmd_retry, "make a failed task ready again"},
+    {"clean", cmd_clean, "remove worktrees, merged branches, stale locks"},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: git orchestrate [--config FILE] <command> [<args>]\n\n");
+	fprintf(
+	    out,
+	    "usage: git orchestrate [--config FILE] <command> [<args>]\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "   %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'git orchestrate <command> -h' shows a command's options\n");
+		fprintf(out, "   %-10s %s\n", commands[i].name,
+		        commands[i].summary);
+	fprintf(out,
+	        "\n'git orchestrate <command> -h' shows a command's options\n");
 }
 
 int main(int argc, char **argv)
@@ -57,7 +61,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--config")) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "error: --config needs a file\n");
+				fprintf(stderr,
+				        "error: --config needs a file\n");
 				free(args);
 				return ORCH_EXIT_USAGE;
 			}
@@ -68,8 +73,8 @@ int main(int argc, char **argv)
 			args[nargs++] = argv[i];
 		}
 	}
-	if (nargs == 0 || !strcmp(args[0], "-h") || !strcmp(args[0], "--help") ||
-	    !strcmp(args[0], "help")) {
+	if (nargs == 0 || !strcmp(args[0], "-h") ||
+	    !strcmp(args[0], "--help") || !strcmp(args[0], "help")) {
 		usage(nargs == 0 ? stderr : stdout);
 		free(args);
 		return nargs == 0 ? ORCH_EXIT_USAGE : 0;
@@ -78,7 +83,9 @@ int main(int argc, char **argv)
 		if (!strcmp(args[0], commands[i].name))
 			cmd = &commands[i];
 	if (!cmd) {
-		fprintf(stderr, "error: '%s' is not a git orchestrate command\n", args[0]);
+		fprintf(stderr,
+		        "error: '%s' is not a git orchestrate command\n",
+		        args[0]);
 		usage(stderr);
 		free(args);
 		return ORCH_EXIT_USAGE;

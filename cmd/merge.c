@@ -14,10 +14,11 @@
 #include "util.h"
 
 static const char merge_usage[] =
-	"git orchestrate merge [PLAN] [--analyze] [--verify CMD] [--into BRANCH] "
-	"[--squash] [--push] [--json]";
+    "git orchestrate merge [PLAN] [--analyze] [--verify CMD] [--into BRANCH] "
+    "[--squash] [--push] [--json]";
 
-/* ---- --analyze ------------------------------------------------------------ */
+/* ---- --analyze ------------------------------------------------------------
+ */
 
 static int analysis_has_conflicts(const orch_merge_analysis *analysis)
 {
@@ -36,7 +37,8 @@ static void print_paths(const orch_strvec *paths)
 	printf("\n");
 }
 
-static void print_analysis(const orch_merge_analysis *analysis, const char *plan, const char *into)
+static void print_analysis(const orch_merge_analysis *analysis,
+                           const char *plan, const char *into)
 {
 	size_t n = analysis->nbranches;
 	int width = 4;
@@ -48,29 +50,37 @@ static void print_analysis(const orch_merge_analysis *analysis, const char *plan
 	}
 	if (width > 40)
 		width = 40;
-	printf("plan %s: %zu done task%s against %s (%.12s); %zu merge%s computed in memory, "
+	printf("plan %s: %zu done task%s against %s (%.12s); %zu merge%s "
+	       "computed in memory, "
 	       "%zu proved clean by changed paths\n",
-	       plan, n, n == 1 ? "" : "s", into, git_oid_tostr_s(&analysis->base),
-	       analysis->merges_done, analysis->merges_done == 1 ? "" : "s",
-	       analysis->merges_skipped);
+	       plan, n, n == 1 ? "" : "s", into,
+	       git_oid_tostr_s(&analysis->base), analysis->merges_done,
+	       analysis->merges_done == 1 ? "" : "s", analysis->merges_skipped);
 	if (!n)
 		return;
-	printf("%-3s  %-*s  %-8s  %s\n", "#", width, "TASK", "BASE", "CONFLICTS WITH");
+	printf("%-3s  %-*s  %-8s  %s\n", "#", width, "TASK", "BASE",
+	       "CONFLICTS WITH");
 	for (size_t i = 0; i < n; i++) {
 		int any = 0;
-		printf("%-3zu  %-*s  %-8s  ", i + 1, width, analysis->branches[i].id,
-		       analysis->branches[i].conflicts_base ? "conflict" : "clean");
+		printf("%-3zu  %-*s  %-8s  ", i + 1, width,
+		       analysis->branches[i].id,
+		       analysis->branches[i].conflicts_base ? "conflict"
+		                                            : "clean");
 		for (size_t j = 0; j < n; j++) {
-			if (j == i || !orch_merge_analysis_pair(NULL, analysis, i, j))
+			if (j == i ||
+			    !orch_merge_analysis_pair(NULL, analysis, i, j))
 				continue;
-			printf("%s%s", any ? ", " : "", analysis->branches[j].id);
+			printf("%s%s", any ? ", " : "",
+			       analysis->branches[j].id);
 			any = 1;
 		}
 		printf("%s\n", any ? "" : "-");
 	}
 	if (n <= 40) {
 		/* the pairwise matrix, by task number */
-		printf("\nmatrix (x: the two conflict, B: conflicts with %s)\n     ", into);
+		printf("\nmatrix (x: the two conflict, B: conflicts with %s)\n "
+		       "    ",
+		       into);
 		for (size_t j = 0; j < n; j++)
 			printf("%2zu ", j + 1);
 		printf("\n");
@@ -79,8 +89,12 @@ static void print_analysis(const orch_merge_analysis *analysis, const char *plan
 			for (size_t j = 0; j < n; j++) {
 				char mark = '.';
 				if (i == j)
-					mark = analysis->branches[i].conflicts_base ? 'B' : '-';
-				else if (orch_merge_analysis_pair(NULL, analysis, i, j))
+					mark =
+					    analysis->branches[i].conflicts_base
+					        ? 'B'
+					        : '-';
+				else if (orch_merge_analysis_pair(
+				             NULL, analysis, i, j))
 					mark = 'x';
 				printf(" %c ", mark);
 			}
@@ -100,7 +114,8 @@ static void print_analysis(const orch_merge_analysis *analysis, const char *plan
 	}
 	for (size_t p = 0; p < analysis->npairs; p++) {
 		const orch_merge_pair *pair = &analysis->pairs[p];
-		printf("  %s with %s: ", analysis->branches[pair->a].id, analysis->branches[pair->b].id);
+		printf("  %s with %s: ", analysis->branches[pair->a].id,
+		       analysis->branches[pair->b].id);
 		print_paths(&pair->paths);
 	}
 }
@@ -114,8 +129,8 @@ static cJSON *strvec_json(const orch_strvec *vec)
 	return array;
 }
 
-static void print_analysis_json(const orch_merge_analysis *analysis, const char *plan,
-				const char *into)
+static void print_analysis_json(const orch_merge_analysis *analysis,
+                                const char *plan, const char *into)
 {
 	cJSON *root = cJSON_CreateObject(), *base, *tasks, *pairs;
 	char *text;
@@ -123,32 +138,46 @@ static void print_analysis_json(const orch_merge_analysis *analysis, const char 
 	cJSON_AddStringToObject(root, "plan", plan);
 	base = cJSON_AddObjectToObject(root, "base");
 	cJSON_AddStringToObject(base, "branch", into);
-	cJSON_AddStringToObject(base, "commit", git_oid_tostr_s(&analysis->base));
+	cJSON_AddStringToObject(base, "commit",
+	                        git_oid_tostr_s(&analysis->base));
 	tasks = cJSON_AddArrayToObject(root, "tasks");
 	for (size_t i = 0; i < analysis->nbranches; i++) {
 		const orch_merge_branch *branch = &analysis->branches[i];
 		cJSON *task = cJSON_CreateObject(), *with;
 		cJSON_AddStringToObject(task, "id", branch->id);
-		cJSON_AddStringToObject(task, "commit", git_oid_tostr_s(&branch->commit));
-		cJSON_AddStringToObject(task, "base", branch->conflicts_base ? "conflict" : "clean");
-		cJSON_AddItemToObject(task, "paths", strvec_json(&branch->paths));
+		cJSON_AddStringToObject(task, "commit",
+		                        git_oid_tostr_s(&branch->commit));
+		cJSON_AddStringToObject(task, "base",
+		                        branch->conflicts_base ? "conflict"
+		                                               : "clean");
+		cJSON_AddItemToObject(task, "paths",
+		                      strvec_json(&branch->paths));
 		with = cJSON_AddArrayToObject(task, "conflicts_with");
 		for (size_t j = 0; j < analysis->nbranches; j++)
-			if (j != i && orch_merge_analysis_pair(NULL, analysis, i, j))
-				cJSON_AddItemToArray(with, cJSON_CreateString(analysis->branches[j].id));
+			if (j != i &&
+			    orch_merge_analysis_pair(NULL, analysis, i, j))
+				cJSON_AddItemToArray(
+				    with, cJSON_CreateString(
+				              analysis->branches[j].id));
 		cJSON_AddItemToArray(tasks, task);
 	}
 	pairs = cJSON_AddArrayToObject(root, "pairs");
 	for (size_t p = 0; p < analysis->npairs; p++) {
 		cJSON *pair = cJSON_CreateObject();
-		cJSON_AddStringToObject(pair, "a", analysis->branches[analysis->pairs[p].a].id);
-		cJSON_AddStringToObject(pair, "b", analysis->branches[analysis->pairs[p].b].id);
-		cJSON_AddItemToObject(pair, "paths", strvec_json(&analysis->pairs[p].paths));
+		cJSON_AddStringToObject(
+		    pair, "a", analysis->branches[analysis->pairs[p].a].id);
+		cJSON_AddStringToObject(
+		    pair, "b", analysis->branches[analysis->pairs[p].b].id);
+		cJSON_AddItemToObject(pair, "paths",
+		                      strvec_json(&analysis->pairs[p].paths));
 		cJSON_AddItemToArray(pairs, pair);
 	}
-	cJSON_AddBoolToObject(root, "conflicts", analysis_has_conflicts(analysis));
-	cJSON_AddNumberToObject(root, "merges_computed", (double)analysis->merges_done);
-	cJSON_AddNumberToObject(root, "merges_skipped", (double)analysis->merges_skipped);
+	cJSON_AddBoolToObject(root, "conflicts",
+	                      analysis_has_conflicts(analysis));
+	cJSON_AddNumberToObject(root, "merges_computed",
+	                        (double)analysis->merges_done);
+	cJSON_AddNumberToObject(root, "merges_skipped",
+	                        (double)analysis->merges_skipped);
 	text = cJSON_Print(root);
 	printf("%s\n", text);
 	cJSON_free(text);
@@ -161,19 +190,22 @@ static int analyze(orch_cli *cli, const char *plan, const char *into, int json)
 	char *branch = NULL;
 	int error, status;
 
-	if ((error = orch_merge_analyze_plan(&analysis, &branch, cli->store, plan, into)) < 0)
+	if ((error = orch_merge_analyze_plan(&analysis, &branch, cli->store,
+	                                     plan, into)) < 0)
 		return cli_fail(error);
 	if (json)
 		print_analysis_json(analysis, plan, branch);
 	else
 		print_analysis(analysis, plan, branch);
-	status = analysis_has_conflicts(analysis) ? ORCH_EXIT_FAILED : ORCH_EXIT_OK;
+	status =
+	    analysis_has_conflicts(analysis) ? ORCH_EXIT_FAILED : ORCH_EXIT_OK;
 	orch_merge_analysis_free(analysis);
 	free(branch);
 	return status;
 }
 
-/* ---- merge ------------------------------------------------------------------ */
+/* ---- merge ------------------------------------------------------------------
+ */
 
 typedef struct {
 	int json;
@@ -189,7 +221,8 @@ static void on_event(const orch_merge_event *event, void *payload)
 	case ORCH_MERGE_EVENT_CONFLICT: {
 		cJSON *entry = cJSON_CreateObject();
 		cJSON_AddStringToObject(entry, "id", event->task);
-		cJSON_AddItemToObject(entry, "paths", strvec_json(event->paths));
+		cJSON_AddItemToObject(entry, "paths",
+		                      strvec_json(event->paths));
 		cJSON_AddItemToArray(view->conflicts, entry);
 		if (!view->json) {
 			printf("conflict: %s (left unmerged): ", event->task);
@@ -201,11 +234,13 @@ static void on_event(const orch_merge_event *event, void *payload)
 		cJSON *entry = cJSON_CreateObject();
 		cJSON_AddNumberToObject(entry, "tasks", (double)event->ntasks);
 		cJSON_AddNumberToObject(entry, "status", event->status);
-		cJSON_AddStringToObject(entry, "commit", git_oid_tostr_s(event->commit));
+		cJSON_AddStringToObject(entry, "commit",
+		                        git_oid_tostr_s(event->commit));
 		cJSON_AddItemToArray(view->verifies, entry);
 		if (!view->json)
-			printf("verify on %zu task%s (%.12s): %s\n", event->ntasks,
-			       event->ntasks == 1 ? "" : "s", git_oid_tostr_s(event->commit),
+			printf("verify on %zu task%s (%.12s): %s\n",
+			       event->ntasks, event->ntasks == 1 ? "" : "s",
+			       git_oid_tostr_s(event->commit),
 			       event->status == 0 ? "passed" : "failed");
 		break;
 	}
@@ -215,14 +250,15 @@ static void on_event(const orch_merge_event *event, void *payload)
 		break;
 	case ORCH_MERGE_EVENT_MERGED:
 		if (!view->json)
-			printf("merged: %s (%.12s)\n", event->task, git_oid_tostr_s(event->commit));
+			printf("merged: %s (%.12s)\n", event->task,
+			       git_oid_tostr_s(event->commit));
 		break;
 	}
 	fflush(stdout);
 }
 
 static void print_result_json(const orch_merge_result *res, merge_view *view,
-			      const char *plan, int error)
+                              const char *plan, int error)
 {
 	cJSON *root = cJSON_CreateObject(), *verify;
 	char *text;
@@ -230,8 +266,10 @@ static void print_result_json(const orch_merge_result *res, merge_view *view,
 	cJSON_AddStringToObject(root, "plan", plan);
 	if (res->into)
 		cJSON_AddStringToObject(root, "into", res->into);
-	cJSON_AddStringToObject(root, "base_before", git_oid_tostr_s(&res->base_before));
-	cJSON_AddStringToObject(root, "base_after", git_oid_tostr_s(&res->base_after));
+	cJSON_AddStringToObject(root, "base_before",
+	                        git_oid_tostr_s(&res->base_before));
+	cJSON_AddStringToObject(root, "base_after",
+	                        git_oid_tostr_s(&res->base_after));
 	cJSON_AddBoolToObject(root, "moved", res->moved);
 	cJSON_AddItemToObject(root, "merged", strvec_json(&res->merged));
 	cJSON_AddItemToObject(root, "conflicts", view->conflicts);
@@ -257,13 +295,13 @@ static void print_result_json(const orch_merge_result *res, merge_view *view,
 int cmd_merge(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
-		{"analyze", no_argument, NULL, 'a'},
-		{"verify", required_argument, NULL, 'v'},
-		{"into", required_argument, NULL, 'i'},
-		{"squash", no_argument, NULL, 's'},
-		{"push", no_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	    {"analyze", no_argument, NULL, 'a'},
+	    {"verify", required_argument, NULL, 'v'},
+	    {"into", required_argument, NULL, 'i'},
+	    {"squash", no_argument, NULL, 's'},
+	    {"push", no_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
 	};
 	orch_merge_options opts = {0};
 	orch_merge_result res;
@@ -277,22 +315,40 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case 'a': do_analyze = 1; break;
-		case 'v': opts.verify = optarg; break;
-		case 'i': opts.into = optarg; break;
-		case 's': opts.squash = 1; break;
-		case 'p': opts.push = 1; break;
-		case 'j': json = 1; break;
+		case 'a':
+			do_analyze = 1;
+			break;
+		case 'v':
+			opts.verify = optarg;
+			break;
+		case 'i':
+			opts.into = optarg;
+			break;
+		case 's':
+			opts.squash = 1;
+			break;
+		case 'p':
+			opts.push = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
 		default:
-			return cli_usage_error(merge_usage, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(merge_usage,
+			                       "unknown option '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (argc - optind > 1)
-		return cli_usage_error(merge_usage, "unexpected argument '%s'", argv[optind + 1]);
+		return cli_usage_error(merge_usage, "unexpected argument '%s'",
+		                       argv[optind + 1]);
 	if (do_analyze && (opts.verify || opts.squash || opts.push))
-		return cli_usage_error(merge_usage, "--analyze changes nothing: it takes no --verify, --squash or --push");
+		return cli_usage_error(merge_usage,
+		                       "--analyze changes nothing: it takes no "
+		                       "--verify, --squash or --push");
 	if ((error = cli_open(cli)) < 0 ||
-	    (error = cli_resolve_plan(&plan, cli, optind < argc ? argv[optind] : NULL)) < 0)
+	    (error = cli_resolve_plan(&plan, cli,
+	                              optind < argc ? argv[optind] : NULL)) < 0)
 		return cli_fail(error);
 	if (do_analyze) {
 		status = analyze(cli, plan, opts.into, json);
@@ -315,23 +371,31 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 			printf("%s\n", orch_error_message());
 		status = ORCH_EXIT_OK;
 	} else if (error < 0) {
-		status = json ? (cli_print_error(), ORCH_EXIT_FAILED) : cli_fail(error);
+		status = json ? (cli_print_error(), ORCH_EXIT_FAILED)
+		              : cli_fail(error);
 		if (json && (error == ORCH_EINVALID || error == ORCH_ENOTFOUND))
 			status = ORCH_EXIT_USAGE;
 	} else {
 		if (!json) {
 			if (res.moved)
-				printf("%s: %.12s -> ", res.into, git_oid_tostr_s(&res.base_before));
+				printf("%s: %.12s -> ", res.into,
+				       git_oid_tostr_s(&res.base_before));
 			if (res.moved)
 				printf("%.12s, %zu task%s merged (record %d)\n",
-				       git_oid_tostr_s(&res.base_after), res.merged.count,
-				       res.merged.count == 1 ? "" : "s", res.record);
+				       git_oid_tostr_s(&res.base_after),
+				       res.merged.count,
+				       res.merged.count == 1 ? "" : "s",
+				       res.record);
 			else
-				printf("%s not moved: nothing merged (record %d)\n", res.into, res.record);
+				printf("%s not moved: nothing merged (record "
+				       "%d)\n",
+				       res.into, res.record);
 			if (res.verify_failed && res.verify_output.len) {
 				printf("output of the last failed verify:\n");
-				fwrite(res.verify_output.ptr, 1, res.verify_output.len, stdout);
-				if (res.verify_output.ptr[res.verify_output.len - 1] != '\n')
+				fwrite(res.verify_output.ptr, 1,
+				       res.verify_output.len, stdout);
+				if (res.verify_output
+				        .ptr[res.verify_output.len - 1] != '\n')
 					printf("\n");
 			}
 		}
@@ -341,7 +405,8 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 		} else if (opts.push && res.moved && !json) {
 			printf("pushed %s\n", res.into);
 		}
-		if (res.conflicted.count || res.rejected.count || res.verify_failed)
+		if (res.conflicted.count || res.rejected.count ||
+		    res.verify_failed)
 			status = ORCH_EXIT_FAILED;
 	}
 	cJSON_Delete(view.conflicts);

@@ -14,8 +14,8 @@
 #include "util.h"
 
 static const char plan_usage[] =
-	"git orchestrate plan FILE | --prompts DIR [--name N] [--dry-run] "
-	"[--simulate [-j N]] [--json]";
+    "git orchestrate plan FILE | --prompts DIR [--name N] [--dry-run] "
+    "[--simulate [-j N]] [--json]";
 
 /* Everything the report shows, computed once. */
 struct plan_report {
@@ -49,15 +49,18 @@ static int current_branch(char **out, git_repository *repo)
 
 	if (error == GIT_EUNBORNBRANCH || error == GIT_ENOTFOUND) {
 		orch_error_set("the repository has no commit yet");
-		orch_error_hint("commit something first: tasks start from the base branch");
+		orch_error_hint(
+		    "commit something first: tasks start from the base branch");
 		return ORCH_EINVALID;
 	}
 	if (error < 0)
 		return orch_error_git(error, "cannot read HEAD");
 	if (!git_reference_is_branch(head)) {
 		git_reference_free(head);
-		orch_error_set("HEAD is detached and the plan names no base branch");
-		orch_error_hint("set 'base = BRANCH' in [plan] or check out a branch");
+		orch_error_set(
+		    "HEAD is detached and the plan names no base branch");
+		orch_error_hint(
+		    "set 'base = BRANCH' in [plan] or check out a branch");
 		return ORCH_EINVALID;
 	}
 	*out = orch_strdup(git_reference_shorthand(head));
@@ -77,7 +80,8 @@ static int resolve_base(orch_plan *plan, git_repository *repo)
 	snprintf(refname, sizeof(refname), "refs/heads/%s", plan->base);
 	if ((error = git_reference_name_to_id(&oid, repo, refname)) < 0) {
 		orch_error_set("%s: base branch '%s' does not exist",
-			       plan->source ? plan->source : "plan", plan->base);
+		               plan->source ? plan->source : "plan",
+		               plan->base);
 		orch_error_hint("create it, or set 'base = BRANCH' in [plan]");
 		return ORCH_EINVALID;
 	}
@@ -100,8 +104,11 @@ static int default_agent(orch_plan *plan, git_repository *repo)
 	if (plan->agent)
 		return 0;
 	if ((error = git_repository_config_snapshot(&config, repo)) < 0)
-		return orch_error_git(error, "cannot read the git configuration");
-	if (git_config_get_string_buf(&value, config, "orchestrate.agent") == 0 && value.size)
+		return orch_error_git(error,
+		                      "cannot read the git configuration");
+	if (git_config_get_string_buf(&value, config, "orchestrate.agent") ==
+	        0 &&
+	    value.size)
 		plan->agent = orch_strdup(value.ptr);
 	git_buf_dispose(&value);
 	git_config_free(config);
@@ -116,15 +123,18 @@ static int check_capabilities(const orch_plan *plan, const orch_config *config)
 		for (size_t k = 0; k < task->needs.count; k++) {
 			int found = 0;
 			for (size_t w = 0; w < config->nworkers && !found; w++)
-				found = orch_strvec_contains(&config->workers[w].capabilities,
-							     task->needs.items[k]);
+				found = orch_strvec_contains(
+				    &config->workers[w].capabilities,
+				    task->needs.items[k]);
 			if (!found) {
-				orch_error_set("%s:%d: task '%s' needs capability '%s', "
-					       "which no configured worker has",
-					       plan->source ? plan->source : "plan",
-					       task->line, task->id, task->needs.items[k]);
-				orch_error_hint("add it to a worker's 'capabilities' in "
-						"orchestrate.ini, or drop it from 'needs'");
+				orch_error_set(
+				    "%s:%d: task '%s' needs capability '%s', "
+				    "which no configured worker has",
+				    plan->source ? plan->source : "plan",
+				    task->line, task->id, task->needs.items[k]);
+				orch_error_hint(
+				    "add it to a worker's 'capabilities' in "
+				    "orchestrate.ini, or drop it from 'needs'");
 				return ORCH_EINVALID;
 			}
 		}
@@ -133,7 +143,7 @@ static int check_capabilities(const orch_plan *plan, const orch_config *config)
 }
 
 static int build_report(struct plan_report *report, const orch_plan *plan,
-			orch_store *store, const orch_config *config)
+                        orch_store *store, const orch_config *config)
 {
 	int64_t *durations = orch_malloc(plan->ntasks * sizeof(int64_t));
 	size_t *levels = orch_malloc(plan->ntasks * sizeof(size_t));
@@ -142,7 +152,8 @@ static int build_report(struct plan_report *report, const orch_plan *plan,
 	/* learned durations for tasks that give none */
 	for (size_t i = 0; i < plan->ntasks; i++)
 		durations[i] = -1;
-	if (store && (error = orch_store_learned_durations(durations, store, plan)) < 0)
+	if (store &&
+	    (error = orch_store_learned_durations(durations, store, plan)) < 0)
 		goto done;
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		if (plan->tasks[i].duration_ms >= 0)
@@ -153,11 +164,13 @@ static int build_report(struct plan_report *report, const orch_plan *plan,
 			durations[i] = 60000;
 	}
 	if ((error = orch_graph_build(&report->graph, plan, durations)) < 0 ||
-	    (error = orch_graph_levels(levels, &report->nlevels, report->graph)) < 0 ||
-	    (error = orch_graph_critical_path(&report->critical, &report->ncritical,
-					      &report->critical_ms, report->graph)) < 0 ||
+	    (error = orch_graph_levels(levels, &report->nlevels,
+	                               report->graph)) < 0 ||
+	    (error = orch_graph_critical_path(
+	         &report->critical, &report->ncritical, &report->critical_ms,
+	         report->graph)) < 0 ||
 	    (error = orch_graph_overlaps(&report->overlaps, &report->noverlaps,
-					 report->graph, plan)) < 0)
+	                                 report->graph, plan)) < 0)
 		goto done;
 	report->slots = 0;
 	for (size_t w = 0; w < config->nworkers; w++)
@@ -168,13 +181,13 @@ static int build_report(struct plan_report *report, const orch_plan *plan,
 	for (size_t i = 0; i < plan->ntasks; i++)
 		report->serial_ms += report->graph->duration[i];
 	if ((error = orch_graph_simulate(&report->makespan_ms, report->graph,
-					 report->overlaps, report->noverlaps,
-					 report->slots)) < 0)
+	                                 report->overlaps, report->noverlaps,
+	                                 report->slots)) < 0)
 		goto done;
 	if (report->simulate_slots > 0 &&
 	    (error = orch_graph_simulate(&report->simulate_ms, report->graph,
-					 report->overlaps, report->noverlaps,
-					 report->simulate_slots)) < 0)
+	                                 report->overlaps, report->noverlaps,
+	                                 report->simulate_slots)) < 0)
 		goto done;
 done:
 	free(durations);
@@ -182,15 +195,16 @@ done:
 	return error;
 }
 
-static void print_report(const struct plan_report *report, const orch_plan *plan,
-			 const char *outcome)
+static void print_report(const struct plan_report *report,
+                         const orch_plan *plan, const char *outcome)
 {
 	char len[32], span[32], serial[32];
 
-	printf("plan '%s': %zu task%s, %zu dependency level%s, base %s (%.12s)\n",
-	       plan->name, plan->ntasks, plan->ntasks == 1 ? "" : "s",
-	       report->nlevels, report->nlevels == 1 ? "" : "s", plan->base,
-	       plan->base_commit);
+	printf(
+	    "plan '%s': %zu task%s, %zu dependency level%s, base %s (%.12s)\n",
+	    plan->name, plan->ntasks, plan->ntasks == 1 ? "" : "s",
+	    report->nlevels, report->nlevels == 1 ? "" : "s", plan->base,
+	    plan->base_commit);
 	orch_format_duration(len, sizeof(len), report->critical_ms);
 	printf("critical path (%s):", len);
 	for (size_t i = 0; i < report->ncritical; i++) {
@@ -198,39 +212,47 @@ static void print_report(const struct plan_report *report, const orch_plan *plan
 			printf(" -> ... (%zu more)", report->ncritical - 9);
 			i = report->ncritical - 1;
 		}
-		printf("%s%s", i ? " -> " : " ", plan->tasks[report->critical[i]].id);
+		printf("%s%s", i ? " -> " : " ",
+		       plan->tasks[report->critical[i]].id);
 	}
 	printf("\n");
 	if (report->noverlaps) {
-		printf("overlapping files (these will not run at the same time):\n");
+		printf("overlapping files (these will not run at the same "
+		       "time):\n");
 		for (size_t i = 0; i < report->noverlaps && i < 20; i++) {
 			const orch_overlap *o = &report->overlaps[i];
 			printf("  %s (%s) and %s (%s)\n", plan->tasks[o->a].id,
-			       o->pattern_a, plan->tasks[o->b].id, o->pattern_b);
+			       o->pattern_a, plan->tasks[o->b].id,
+			       o->pattern_b);
 		}
 		if (report->noverlaps > 20)
-			printf("  ... and %zu more pairs\n", report->noverlaps - 20);
+			printf("  ... and %zu more pairs\n",
+			       report->noverlaps - 20);
 	}
 	orch_format_duration(span, sizeof(span), report->makespan_ms);
 	orch_format_duration(serial, sizeof(serial), report->serial_ms);
-	printf("estimated makespan: %s on %d slot%s, against %s one by one (%.1fx)\n",
+	printf("estimated makespan: %s on %d slot%s, against %s one by one "
+	       "(%.1fx)\n",
 	       span, report->slots, report->slots == 1 ? "" : "s", serial,
-	       report->makespan_ms > 0 ? (double)report->serial_ms / report->makespan_ms : 1.0);
+	       report->makespan_ms > 0
+	           ? (double)report->serial_ms / report->makespan_ms
+	           : 1.0);
 	if (report->learned)
 		printf("durations learned from earlier runs: %d task%s\n",
 		       report->learned, report->learned == 1 ? "" : "s");
 	if (report->simulate_slots > 0) {
 		orch_format_duration(span, sizeof(span), report->simulate_ms);
 		printf("simulated makespan on %d slot%s: %s (%" PRId64 " ms)\n",
-		       report->simulate_slots, report->simulate_slots == 1 ? "" : "s",
-		       span, report->simulate_ms);
+		       report->simulate_slots,
+		       report->simulate_slots == 1 ? "" : "s", span,
+		       report->simulate_ms);
 	}
 	if (outcome)
 		printf("%s\n", outcome);
 }
 
 static void print_json(const struct plan_report *report, const orch_plan *plan,
-		       int stored)
+                       int stored)
 {
 	cJSON *root = cJSON_CreateObject(), *path, *pairs, *est;
 	char *text;
@@ -244,26 +266,37 @@ static void print_json(const struct plan_report *report, const orch_plan *plan,
 	cJSON_AddNumberToObject(path, "length_ms", (double)report->critical_ms);
 	cJSON *ids = cJSON_AddArrayToObject(path, "tasks");
 	for (size_t i = 0; i < report->ncritical; i++)
-		cJSON_AddItemToArray(ids, cJSON_CreateString(plan->tasks[report->critical[i]].id));
+		cJSON_AddItemToArray(
+		    ids,
+		    cJSON_CreateString(plan->tasks[report->critical[i]].id));
 	pairs = cJSON_AddArrayToObject(root, "overlaps");
 	for (size_t i = 0; i < report->noverlaps; i++) {
 		cJSON *pair = cJSON_CreateObject();
-		cJSON_AddStringToObject(pair, "a", plan->tasks[report->overlaps[i].a].id);
-		cJSON_AddStringToObject(pair, "b", plan->tasks[report->overlaps[i].b].id);
-		cJSON_AddStringToObject(pair, "files_a", report->overlaps[i].pattern_a);
-		cJSON_AddStringToObject(pair, "files_b", report->overlaps[i].pattern_b);
+		cJSON_AddStringToObject(pair, "a",
+		                        plan->tasks[report->overlaps[i].a].id);
+		cJSON_AddStringToObject(pair, "b",
+		                        plan->tasks[report->overlaps[i].b].id);
+		cJSON_AddStringToObject(pair, "files_a",
+		                        report->overlaps[i].pattern_a);
+		cJSON_AddStringToObject(pair, "files_b",
+		                        report->overlaps[i].pattern_b);
 		cJSON_AddItemToArray(pairs, pair);
 	}
 	est = cJSON_AddObjectToObject(root, "estimate");
 	cJSON_AddNumberToObject(est, "slots", report->slots);
-	cJSON_AddNumberToObject(est, "makespan_ms", (double)report->makespan_ms);
+	cJSON_AddNumberToObject(est, "makespan_ms",
+	                        (double)report->makespan_ms);
 	cJSON_AddNumberToObject(est, "serial_ms", (double)report->serial_ms);
-	cJSON_AddNumberToObject(est, "speedup", report->makespan_ms > 0 ?
-				(double)report->serial_ms / report->makespan_ms : 1.0);
+	cJSON_AddNumberToObject(est, "speedup",
+	                        report->makespan_ms > 0
+	                            ? (double)report->serial_ms /
+	                                  report->makespan_ms
+	                            : 1.0);
 	if (report->simulate_slots > 0) {
 		cJSON *sim = cJSON_AddObjectToObject(root, "simulate");
 		cJSON_AddNumberToObject(sim, "slots", report->simulate_slots);
-		cJSON_AddNumberToObject(sim, "makespan_ms", (double)report->simulate_ms);
+		cJSON_AddNumberToObject(sim, "makespan_ms",
+		                        (double)report->simulate_ms);
 	}
 	cJSON_AddBoolToObject(root, "stored", stored);
 	text = cJSON_Print(root);
@@ -275,13 +308,13 @@ static void print_json(const struct plan_report *report, const orch_plan *plan,
 int cmd_plan(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
-		{"prompts", required_argument, NULL, 'p'},
-		{"name", required_argument, NULL, 'n'},
-		{"dry-run", no_argument, NULL, 'd'},
-		{"simulate", no_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'J'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"prompts", required_argument, NULL, 'p'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"dry-run", no_argument, NULL, 'd'},
+	    {"simulate", no_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'J'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *prompts = NULL, *name = NULL, *file = NULL;
 	int dry_run = 0, simulate = 0, json = 0, slots = 0, opt, error;
@@ -296,26 +329,43 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "j:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'p': prompts = optarg; break;
-		case 'n': name = optarg; break;
-		case 'd': dry_run = 1; break;
-		case 's': simulate = 1; break;
-		case 'J': json = 1; break;
+		case 'p':
+			prompts = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'd':
+			dry_run = 1;
+			break;
+		case 's':
+			simulate = 1;
+			break;
+		case 'J':
+			json = 1;
+			break;
 		case 'j':
 			slots = atoi(optarg);
 			if (slots < 1 || slots > 100000)
-				return cli_usage_error(plan_usage, "-j needs a number of slots, got '%s'", optarg);
+				return cli_usage_error(
+				    plan_usage,
+				    "-j needs a number of slots, got '%s'",
+				    optarg);
 			break;
 		default:
-			return cli_usage_error(plan_usage, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(plan_usage,
+			                       "unknown option '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		file = argv[optind++];
 	if (optind < argc)
-		return cli_usage_error(plan_usage, "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(plan_usage, "unexpected argument '%s'",
+		                       argv[optind]);
 	if (!!file == !!prompts)
-		return cli_usage_error(plan_usage, "give a plan FILE or --prompts DIR");
+		return cli_usage_error(plan_usage,
+		                       "give a plan FILE or --prompts DIR");
 	if (slots && !simulate)
 		return cli_usage_error(plan_usage, "-j goes with --simulate");
 	if (simulate)
@@ -323,14 +373,17 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 
 	if ((error = cli_open(cli)) < 0)
 		goto fail;
-	error = prompts ? orch_plan_load_prompts(&plan, prompts) : orch_plan_load_ini(&plan, file);
+	error = prompts ? orch_plan_load_prompts(&plan, prompts)
+	                : orch_plan_load_ini(&plan, file);
 	if (error < 0)
 		goto fail;
 	if (name) {
 		if (!orch_id_valid(name)) {
-			orch_error_set("invalid plan name '%s' (from --name)", name);
-			orch_error_hint("plan names are 1-100 characters of A-Z a-z 0-9 . _ -, "
-					"not starting with '.' or '-'");
+			orch_error_set("invalid plan name '%s' (from --name)",
+			               name);
+			orch_error_hint("plan names are 1-100 characters of "
+			                "A-Z a-z 0-9 . _ -, "
+			                "not starting with '.' or '-'");
 			error = ORCH_EINVALID;
 			goto fail;
 		}
@@ -355,11 +408,12 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 		if ((error = orch_store_create_plan(cli->store, plan, 1)) < 0)
 			goto fail;
 		snprintf(outcome, sizeof(outcome),
-			 "stored as refs/orchestrate/plans/%s; run it with "
-			 "'git orchestrate run %s'", plan->name, plan->name);
+		         "stored as refs/orchestrate/plans/%s; run it with "
+		         "'git orchestrate run %s'",
+		         plan->name, plan->name);
 	} else {
 		snprintf(outcome, sizeof(outcome), "not stored (%s)",
-			 dry_run ? "--dry-run" : "--simulate");
+		         dry_run ? "--dry-run" : "--simulate");
 	}
 	if (json)
 		print_json(&report, plan, !dry_run && !simulate);

@@ -13,14 +13,15 @@
 #include "merge.h"
 #include "util.h"
 
-static const char rollback_usage[] = "git orchestrate rollback [PLAN] [--revert] [--json]";
+static const char rollback_usage[] =
+    "git orchestrate rollback [PLAN] [--revert] [--json]";
 
 int cmd_rollback(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
-		{"revert", no_argument, NULL, 'r'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	    {"revert", no_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
 	};
 	orch_rollback_result res = {0};
 	int opt, revert = 0, json = 0, error;
@@ -32,16 +33,25 @@ int cmd_rollback(int argc, char **argv, orch_cli *cli)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case 'r': revert = 1; break;
-		case 'j': json = 1; break;
+		case 'r':
+			revert = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
 		default:
-			return cli_usage_error(rollback_usage, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(rollback_usage,
+			                       "unknown option '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (argc - optind > 1)
-		return cli_usage_error(rollback_usage, "unexpected argument '%s'", argv[optind + 1]);
+		return cli_usage_error(rollback_usage,
+		                       "unexpected argument '%s'",
+		                       argv[optind + 1]);
 	if ((error = cli_open(cli)) < 0 ||
-	    (error = cli_resolve_plan(&plan, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
+	    (error = cli_resolve_plan(
+	         &plan, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
 	    (error = orch_merge_rollback(&res, cli->store, plan, revert)) < 0) {
 		free(plan);
 		orch_rollback_result_clear(&res);
@@ -53,22 +63,27 @@ int cmd_rollback(int argc, char **argv, orch_cli *cli)
 		cJSON_AddStringToObject(root, "plan", plan);
 		cJSON_AddNumberToObject(root, "record", res.record);
 		cJSON_AddStringToObject(root, "into", res.into);
-		cJSON_AddStringToObject(root, "mode", res.reverted ? "revert" : "reset");
-		cJSON_AddStringToObject(root, "before", git_oid_tostr_s(&res.before));
-		cJSON_AddStringToObject(root, "after", git_oid_tostr_s(&res.after));
-		cJSON_AddNumberToObject(root, "revert_commits", (double)res.ncommits);
+		cJSON_AddStringToObject(root, "mode",
+		                        res.reverted ? "revert" : "reset");
+		cJSON_AddStringToObject(root, "before",
+		                        git_oid_tostr_s(&res.before));
+		cJSON_AddStringToObject(root, "after",
+		                        git_oid_tostr_s(&res.after));
+		cJSON_AddNumberToObject(root, "revert_commits",
+		                        (double)res.ncommits);
 		text = cJSON_Print(root);
 		printf("%s\n", text);
 		cJSON_free(text);
 		cJSON_Delete(root);
 	} else if (res.reverted) {
-		printf("%s: added %zu revert commit%s of merge %d of plan %s (%.12s -> ", res.into,
-		       res.ncommits, res.ncommits == 1 ? "" : "s", res.record, plan,
-		       git_oid_tostr_s(&res.before));
+		printf("%s: added %zu revert commit%s of merge %d of plan %s "
+		       "(%.12s -> ",
+		       res.into, res.ncommits, res.ncommits == 1 ? "" : "s",
+		       res.record, plan, git_oid_tostr_s(&res.before));
 		printf("%.12s)\n", git_oid_tostr_s(&res.after));
 	} else {
-		printf("%s: back to %.12s, before merge %d of plan %s (was ", res.into,
-		       git_oid_tostr_s(&res.after), res.record, plan);
+		printf("%s: back to %.12s, before merge %d of plan %s (was ",
+		       res.into, git_oid_tostr_s(&res.after), res.record, plan);
 		printf("%.12s)\n", git_oid_tostr_s(&res.before));
 	}
 	free(plan);

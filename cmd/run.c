@@ -12,7 +12,7 @@
 #include "util.h"
 
 static const char run_usage[] =
-	"git orchestrate run [PLAN] [-j N] [--worker NAME]... [--merge] [--json]";
+    "git orchestrate run [PLAN] [-j N] [--worker NAME]... [--merge] [--json]";
 
 struct progress {
 	int tty;
@@ -41,15 +41,20 @@ static void on_event(const orch_run_event *event, void *payload)
 		clear_line(p);
 		orch_format_duration(dur, sizeof(dur), event->duration_ms);
 		if (event->state == ORCH_STATE_DONE)
-			fprintf(out, "%s: done on %s in %s (attempt %d)\n", event->task,
-				event->worker, dur, event->attempt);
+			fprintf(out, "%s: done on %s in %s (attempt %d)\n",
+			        event->task, event->worker, dur,
+			        event->attempt);
 		else if (event->state == ORCH_STATE_READY)
-			fprintf(out, "%s: attempt %d on %s failed: %s; will retry\n", event->task,
-				event->attempt, event->worker, event->message ? event->message : "");
+			fprintf(out,
+			        "%s: attempt %d on %s failed: %s; will retry\n",
+			        event->task, event->attempt, event->worker,
+			        event->message ? event->message : "");
 		else
-			fprintf(out, "%s: %s on %s after %s (attempt %d)%s%s\n", event->task,
-				orch_state_name(event->state), event->worker, dur, event->attempt,
-				event->message ? ": " : "", event->message ? event->message : "");
+			fprintf(out, "%s: %s on %s after %s (attempt %d)%s%s\n",
+			        event->task, orch_state_name(event->state),
+			        event->worker, dur, event->attempt,
+			        event->message ? ": " : "",
+			        event->message ? event->message : "");
 		fflush(out);
 		break;
 	case ORCH_RUN_EVENT_NOTE:
@@ -59,13 +64,17 @@ static void on_event(const orch_run_event *event, void *payload)
 	case ORCH_RUN_EVENT_TICK:
 		if (!p->tty)
 			break;
-		orch_format_duration(elapsed, sizeof(elapsed), event->elapsed_ms);
+		orch_format_duration(elapsed, sizeof(elapsed),
+		                     event->elapsed_ms);
 		if (event->eta_ms >= 0)
 			orch_format_duration(eta, sizeof(eta), event->eta_ms);
 		else
 			snprintf(eta, sizeof(eta), "?");
-		fprintf(stderr, "\r\033[K%zu done, %zu running, %zu queued, %zu failed; %s elapsed, ETA %s",
-			event->done, event->running, event->queued, event->failed, elapsed, eta);
+		fprintf(stderr,
+		        "\r\033[K%zu done, %zu running, %zu queued, %zu "
+		        "failed; %s elapsed, ETA %s",
+		        event->done, event->running, event->queued,
+		        event->failed, elapsed, eta);
 		fflush(stderr);
 		p->line_shown = 1;
 		break;
@@ -75,11 +84,11 @@ static void on_event(const orch_run_event *event, void *payload)
 int cmd_run(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
-		{"worker", required_argument, NULL, 'w'},
-		{"merge", no_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'J'},
-		{"jobs", required_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	    {"worker", required_argument, NULL, 'w'},
+	    {"merge", no_argument, NULL, 'm'},
+	    {"json", no_argument, NULL, 'J'},
+	    {"jobs", required_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
 	};
 	orch_strvec only = {0};
 	orch_config *config = NULL;
@@ -108,20 +117,26 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 			opts.jobs = atoi(optarg);
 			if (opts.jobs < 1 || opts.jobs > 4096) {
 				orch_strvec_free(&only);
-				return cli_usage_error(run_usage, "-j needs a number of slots, got '%s'", optarg);
+				return cli_usage_error(
+				    run_usage,
+				    "-j needs a number of slots, got '%s'",
+				    optarg);
 			}
 			break;
 		default:
 			orch_strvec_free(&only);
-			return cli_usage_error(run_usage, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(run_usage, "unknown option '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (argc - optind > 1) {
 		orch_strvec_free(&only);
-		return cli_usage_error(run_usage, "unexpected argument '%s'", argv[optind + 1]);
+		return cli_usage_error(run_usage, "unexpected argument '%s'",
+		                       argv[optind + 1]);
 	}
 	if ((error = cli_open(cli)) < 0 ||
-	    (error = cli_resolve_plan(&name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
+	    (error = cli_resolve_plan(
+	         &name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
 	    (error = cli_load_config(&config, cli)) < 0)
 		goto fail;
 	cli_catch_signals();
@@ -141,20 +156,28 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 	if (error < 0)
 		goto fail;
 	{
-		size_t bad = summary.counts[ORCH_STATE_FAILED] + summary.counts[ORCH_STATE_TIMEOUT] +
-			     summary.counts[ORCH_STATE_SKIPPED] + summary.counts[ORCH_STATE_CANCELLED] +
-			     summary.counts[ORCH_STATE_CONFLICT] + summary.counts[ORCH_STATE_REJECTED];
-		size_t good = summary.counts[ORCH_STATE_DONE] + summary.counts[ORCH_STATE_MERGED];
-		size_t left = summary.counts[ORCH_STATE_PENDING] + summary.counts[ORCH_STATE_READY] +
-			      summary.counts[ORCH_STATE_RUNNING];
+		size_t bad = summary.counts[ORCH_STATE_FAILED] +
+		             summary.counts[ORCH_STATE_TIMEOUT] +
+		             summary.counts[ORCH_STATE_SKIPPED] +
+		             summary.counts[ORCH_STATE_CANCELLED] +
+		             summary.counts[ORCH_STATE_CONFLICT] +
+		             summary.counts[ORCH_STATE_REJECTED];
+		size_t good = summary.counts[ORCH_STATE_DONE] +
+		              summary.counts[ORCH_STATE_MERGED];
+		size_t left = summary.counts[ORCH_STATE_PENDING] +
+		              summary.counts[ORCH_STATE_READY] +
+		              summary.counts[ORCH_STATE_RUNNING];
 		status = bad || left ? ORCH_EXIT_FAILED : ORCH_EXIT_OK;
 		if (!progress.json) {
 			printf("plan %s: %zu done", name, good);
-			for (int s = ORCH_STATE_FAILED; s < ORCH_STATE__COUNT; s++)
+			for (int s = ORCH_STATE_FAILED; s < ORCH_STATE__COUNT;
+			     s++)
 				if (summary.counts[s] && s != ORCH_STATE_MERGED)
-					printf(", %zu %s", summary.counts[s], orch_state_name((orch_state)s));
+					printf(", %zu %s", summary.counts[s],
+					       orch_state_name((orch_state)s));
 			if (left)
-				printf(", %zu not run (no worker can run them)", left);
+				printf(", %zu not run (no worker can run them)",
+				       left);
 			printf("\n");
 		}
 	}

@@ -12,7 +12,8 @@
 #include "store.h"
 #include "util.h"
 
-static const char status_usage[] = "git orchestrate status [PLAN] [--json] [--watch]";
+static const char status_usage[] =
+    "git orchestrate status [PLAN] [--json] [--watch]";
 
 static int64_t task_duration(const orch_task_state *st, int64_t now)
 {
@@ -22,7 +23,7 @@ static int64_t task_duration(const orch_task_state *st, int64_t now)
 }
 
 static void print_table(const orch_plan *plan, const orch_task_state *states,
-			const cJSON *workers)
+                        const cJSON *workers)
 {
 	const cJSON *w;
 	size_t counts[ORCH_STATE__COUNT] = {0};
@@ -37,9 +38,10 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 	}
 	if (width > 40)
 		width = 40;
-	printf("plan %s (base %s)\n", plan->name, plan->base ? plan->base : "?");
-	printf("%-*s  %-9s  %8s  %-12s  %9s\n", width, "TASK", "STATE", "ATTEMPTS",
-	       "WORKER", "DURATION");
+	printf("plan %s (base %s)\n", plan->name,
+	       plan->base ? plan->base : "?");
+	printf("%-*s  %-9s  %8s  %-12s  %9s\n", width, "TASK", "STATE",
+	       "ATTEMPTS", "WORKER", "DURATION");
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		const orch_task_state *st = &states[i];
 		int64_t d = task_duration(st, now);
@@ -55,10 +57,10 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 			for (size_t k = 0; k < st->paths.count; k++)
 				printf(" %s", st->paths.items[k]);
 		} else if (st->error && !orch_state_is_final(st->state) &&
-			   st->state != ORCH_STATE_RUNNING) {
+		           st->state != ORCH_STATE_RUNNING) {
 			printf("  last: %s", st->error);
 		} else if (st->error && st->state != ORCH_STATE_DONE &&
-			   st->state != ORCH_STATE_MERGED) {
+		           st->state != ORCH_STATE_MERGED) {
 			printf("  %s", st->error);
 		}
 		if (st->worktree)
@@ -68,19 +70,23 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 	printf("%zu task%s:", plan->ntasks, plan->ntasks == 1 ? "" : "s");
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
 		if (counts[s])
-			printf(" %zu %s", counts[s], orch_state_name((orch_state)s));
+			printf(" %zu %s", counts[s],
+			       orch_state_name((orch_state)s));
 	orch_format_duration(dur, sizeof(dur), total);
 	printf("; task time %s\n", dur);
-	cJSON_ArrayForEach(w, workers) {
+	cJSON_ArrayForEach(w, workers)
+	{
 		if (cJSON_IsTrue(cJSON_GetObjectItem(w, "down")))
 			printf("worker %s is down: %s\n",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(w, "name")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(w, "reason")));
+			       cJSON_GetStringValue(
+			           cJSON_GetObjectItem(w, "name")),
+			       cJSON_GetStringValue(
+			           cJSON_GetObjectItem(w, "reason")));
 	}
 }
 
 static void print_json(const orch_plan *plan, const orch_task_state *states,
-		       const cJSON *workers)
+                       const cJSON *workers)
 {
 	cJSON *root = cJSON_CreateObject(), *tasks, *counts;
 	size_t count[ORCH_STATE__COUNT] = {0};
@@ -108,7 +114,8 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 		else
 			cJSON_AddNullToObject(t, "commit");
 		if (st->duration_ms >= 0)
-			cJSON_AddNumberToObject(t, "duration_ms", (double)st->duration_ms);
+			cJSON_AddNumberToObject(t, "duration_ms",
+			                        (double)st->duration_ms);
 		if (st->exit_status >= 0)
 			cJSON_AddNumberToObject(t, "exit", st->exit_status);
 		if (st->error)
@@ -118,13 +125,16 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 		if (st->paths.count) {
 			cJSON *paths = cJSON_AddArrayToObject(t, "paths");
 			for (size_t k = 0; k < st->paths.count; k++)
-				cJSON_AddItemToArray(paths, cJSON_CreateString(st->paths.items[k]));
+				cJSON_AddItemToArray(
+				    paths,
+				    cJSON_CreateString(st->paths.items[k]));
 		}
 		cJSON_AddItemToArray(tasks, t);
 	}
 	counts = cJSON_AddObjectToObject(root, "counts");
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
-		cJSON_AddNumberToObject(counts, orch_state_name((orch_state)s), (double)count[s]);
+		cJSON_AddNumberToObject(counts, orch_state_name((orch_state)s),
+		                        (double)count[s]);
 	cJSON_AddItemToObject(root, "workers", cJSON_Duplicate(workers, 1));
 	text = cJSON_Print(root);
 	printf("%s\n", text);
@@ -158,13 +168,15 @@ static cJSON *read_workers(orch_cli *cli, const char *plan)
 		if (len < 6 || strcmp(name + len - 5, ".json") ||
 		    git_blob_lookup(&blob, cli->repo, git_tree_entry_id(e)) < 0)
 			continue;
-		state = cJSON_ParseWithLength(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+		state = cJSON_ParseWithLength(git_blob_rawcontent(blob),
+		                              (size_t)git_blob_rawsize(blob));
 		git_blob_free(blob);
 		if (!state)
 			continue;
 		{
 			char *worker = orch_strndup(name, len - 5);
-			cJSON_AddItemToObject(state, "name", cJSON_CreateString(worker));
+			cJSON_AddItemToObject(state, "name",
+			                      cJSON_CreateString(worker));
 			free(worker);
 		}
 		cJSON_DeleteItemFromObject(state, "at");
@@ -188,9 +200,9 @@ static int all_final(const orch_plan *plan, const orch_task_state *states)
 int cmd_status(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
-		{"json", no_argument, NULL, 'J'},
-		{"watch", no_argument, NULL, 'w'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'J'},
+	    {"watch", no_argument, NULL, 'w'},
+	    {NULL, 0, NULL, 0},
 	};
 	int json = 0, watch = 0, opt, error;
 	char *name = NULL;
@@ -207,12 +219,16 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 		else if (opt == 'w')
 			watch = 1;
 		else
-			return cli_usage_error(status_usage, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(status_usage,
+			                       "unknown option '%s'",
+			                       argv[optind - 1]);
 	}
 	if (argc - optind > 1)
-		return cli_usage_error(status_usage, "unexpected argument '%s'", argv[optind + 1]);
+		return cli_usage_error(status_usage, "unexpected argument '%s'",
+		                       argv[optind + 1]);
 	if ((error = cli_open(cli)) < 0 ||
-	    (error = cli_resolve_plan(&name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
+	    (error = cli_resolve_plan(
+	         &name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
 	    (error = orch_store_load_plan(&plan, NULL, cli->store, name)) < 0)
 		goto fail;
 	states = orch_calloc(plan->ntasks, sizeof(*states));
@@ -221,7 +237,8 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 	if (watch)
 		cli_catch_signals();
 	for (;;) {
-		if ((error = orch_store_read_states(states, NULL, cli->store, plan)) < 0)
+		if ((error = orch_store_read_states(states, NULL, cli->store,
+		                                    plan)) < 0)
 			goto fail;
 		if (watch && !json && cli_is_tty(1))
 			printf("\033[H\033[2J");

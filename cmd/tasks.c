@@ -34,19 +34,22 @@ static int unskip_dependents(orch_txn *txn, const orch_plan *plan, long task)
 	seen[task] = 1;
 	while (head < tail && error == 0) {
 		size_t t = queue[head++];
-		for (size_t k = graph->rdep_start[t]; k < graph->rdep_start[t + 1] && error == 0; k++) {
+		for (size_t k = graph->rdep_start[t];
+		     k < graph->rdep_start[t + 1] && error == 0; k++) {
 			size_t d = graph->rdeps[k];
 			orch_task_state st;
 			if (seen[d])
 				continue;
 			seen[d] = 1;
 			orch_task_state_init(&st);
-			if ((error = orch_txn_get_task(&st, txn, plan->tasks[d].id)) == 0 &&
+			if ((error = orch_txn_get_task(
+			         &st, txn, plan->tasks[d].id)) == 0 &&
 			    st.state == ORCH_STATE_SKIPPED) {
 				st.state = ORCH_STATE_PENDING;
 				free(st.error);
 				st.error = NULL;
-				error = orch_txn_put_task(txn, plan->tasks[d].id, &st);
+				error = orch_txn_put_task(
+				    txn, plan->tasks[d].id, &st);
 				queue[tail++] = d;
 			}
 			orch_task_state_clear(&st);
@@ -68,8 +71,10 @@ static int change_cb(orch_txn *txn, void *payload)
 	orch_task_state_init(&st);
 	c->plan = orch_txn_plan(txn);
 	if ((pos = orch_plan_find(c->plan, c->task)) < 0) {
-		orch_error_set("plan '%s' has no task '%s'", c->plan->name, c->task);
-		orch_error_hint("'git orchestrate status %s' lists its tasks", c->plan->name);
+		orch_error_set("plan '%s' has no task '%s'", c->plan->name,
+		               c->task);
+		orch_error_hint("'git orchestrate status %s' lists its tasks",
+		                c->plan->name);
 		error = ORCH_EINVALID;
 		goto done;
 	}
@@ -77,14 +82,17 @@ static int change_cb(orch_txn *txn, void *payload)
 		goto done;
 	c->before = st.state;
 	if (c->cancel) {
-		if (orch_state_is_final(st.state) && st.state != ORCH_STATE_FAILED &&
+		if (orch_state_is_final(st.state) &&
+		    st.state != ORCH_STATE_FAILED &&
 		    st.state != ORCH_STATE_TIMEOUT) {
-			orch_error_set("task '%s' is %s: there is nothing to cancel", c->task,
-				       orch_state_name(st.state));
+			orch_error_set(
+			    "task '%s' is %s: there is nothing to cancel",
+			    c->task, orch_state_name(st.state));
 			error = ORCH_EINVALID;
 			goto done;
 		}
-		if (st.state == ORCH_STATE_FAILED || st.state == ORCH_STATE_TIMEOUT) {
+		if (st.state == ORCH_STATE_FAILED ||
+		    st.state == ORCH_STATE_TIMEOUT) {
 			error = ORCH_ENOCHANGE;
 			goto done;
 		}
@@ -93,22 +101,26 @@ static int change_cb(orch_txn *txn, void *payload)
 		st.error = orch_strdup("cancelled by 'git orchestrate cancel'");
 		orch_txn_message(txn, "%s: cancelled", c->task);
 	} else {
-		if (!orch_state_is_final(st.state) || st.state == ORCH_STATE_DONE ||
+		if (!orch_state_is_final(st.state) ||
+		    st.state == ORCH_STATE_DONE ||
 		    st.state == ORCH_STATE_MERGED) {
-			orch_error_set("task '%s' is %s: only a task that failed, timed out, was "
-				       "cancelled, skipped, conflicted or was rejected can be retried",
-				       c->task, orch_state_name(st.state));
+			orch_error_set("task '%s' is %s: only a task that "
+			               "failed, timed out, was "
+			               "cancelled, skipped, conflicted or was "
+			               "rejected can be retried",
+			               c->task, orch_state_name(st.state));
 			error = ORCH_EINVALID;
 			goto done;
 		}
-		st.state = c->plan->tasks[pos].depends.count ? ORCH_STATE_PENDING
-							      : ORCH_STATE_READY;
+		st.state = c->plan->tasks[pos].depends.count
+		               ? ORCH_STATE_PENDING
+		               : ORCH_STATE_READY;
 		st.not_before_ms = 0;
 		free(st.error);
 		st.error = NULL;
 		orch_strvec_free(&st.paths);
 		orch_txn_message(txn, "%s: retry requested (was %s)", c->task,
-				 orch_state_name(c->before));
+		                 orch_state_name(c->before));
 	}
 	if ((error = orch_txn_put_task(txn, c->task, &st)) < 0)
 		goto done;
@@ -122,7 +134,7 @@ done:
 static int change_task(int argc, char **argv, orch_cli *cli, int cancel)
 {
 	const char *usage = cancel ? "git orchestrate cancel PLAN TASK"
-				   : "git orchestrate retry PLAN TASK";
+	                           : "git orchestrate retry PLAN TASK";
 	struct change change = {0};
 	char *name = NULL, refname[300];
 	git_oid head;
@@ -138,7 +150,8 @@ static int change_task(int argc, char **argv, orch_cli *cli, int cancel)
 	snprintf(refname, sizeof(refname), "refs/orchestrate/plans/%s", name);
 	if (git_reference_name_to_id(&head, cli->repo, refname) < 0) {
 		orch_error_set("no plan '%s' (no ref %s)", name, refname);
-		orch_error_hint("'git orchestrate status' lists the stored plans");
+		orch_error_hint(
+		    "'git orchestrate status' lists the stored plans");
 		error = ORCH_EINVALID;
 		goto fail;
 	}
@@ -146,15 +159,19 @@ static int change_task(int argc, char **argv, orch_cli *cli, int cancel)
 	change.cancel = cancel;
 	error = orch_store_update(cli->store, name, change_cb, &change, NULL);
 	if (error == ORCH_ENOCHANGE) {
-		printf("%s: already %s\n", argv[2], orch_state_name(change.before));
+		printf("%s: already %s\n", argv[2],
+		       orch_state_name(change.before));
 	} else if (error < 0) {
 		goto fail;
 	} else if (cancel) {
 		printf("%s: cancelled%s\n", argv[2],
 		       change.before == ORCH_STATE_RUNNING
-			       ? " (its run stops it within a second)" : "");
+		           ? " (its run stops it within a second)"
+		           : "");
 	} else {
-		printf("%s: ready to run again; 'git orchestrate run %s' runs it\n", argv[2], name);
+		printf("%s: ready to run again; 'git orchestrate run %s' runs "
+		       "it\n",
+		       argv[2], name);
 	}
 	free(name);
 	return 0;

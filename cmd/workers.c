@@ -28,7 +28,8 @@ static int worker_load(orch_cli *cli, const char *worker)
 	}
 	for (size_t p = 0; p < plans.count; p++) {
 		orch_strvec leases = {0};
-		if (orch_store_lease_list(&leases, cli->store, plans.items[p]) < 0) {
+		if (orch_store_lease_list(&leases, cli->store, plans.items[p]) <
+		    0) {
 			orch_error_clear();
 			continue;
 		}
@@ -36,8 +37,9 @@ static int worker_load(orch_cli *cli, const char *worker)
 			orch_lease lease = {0};
 			if (strncmp(leases.items[i], "task/", 5) != 0)
 				continue;
-			if (orch_store_lease_read(&lease, NULL, cli->store, plans.items[p],
-						  leases.items[i]) == 0 &&
+			if (orch_store_lease_read(&lease, NULL, cli->store,
+			                          plans.items[p],
+			                          leases.items[i]) == 0 &&
 			    lease.worker && !strcmp(lease.worker, worker))
 				load++;
 			orch_lease_clear(&lease);
@@ -75,7 +77,8 @@ static int list_workers(orch_cli *cli, const orch_config *config, int json)
 		root = cJSON_CreateObject();
 		arr = cJSON_AddArrayToObject(root, "workers");
 	} else {
-		printf("%-16s %-28s %5s %4s  %s\n", "WORKER", "HOST", "SLOTS", "LOAD", "CAPABILITIES");
+		printf("%-16s %-28s %5s %4s  %s\n", "WORKER", "HOST", "SLOTS",
+		       "LOAD", "CAPABILITIES");
 	}
 	for (size_t i = 0; i < config->nworkers; i++) {
 		const orch_worker_config *w = &config->workers[i];
@@ -92,22 +95,29 @@ static int list_workers(orch_cli *cli, const orch_config *config, int json)
 				orch_buf_printf(&host, ":%d", w->port);
 		}
 		if (json) {
-			cJSON *o = cJSON_CreateObject(), *c = cJSON_AddArrayToObject(o, "capabilities");
+			cJSON *o = cJSON_CreateObject(),
+			      *c = cJSON_AddArrayToObject(o, "capabilities");
 			cJSON_AddStringToObject(o, "name", w->name);
-			cJSON_AddStringToObject(o, "kind", orch_worker_is_local(w) ? "local" : "ssh");
+			cJSON_AddStringToObject(
+			    o, "kind",
+			    orch_worker_is_local(w) ? "local" : "ssh");
 			cJSON_AddStringToObject(o, "host", host.ptr);
 			cJSON_AddNumberToObject(o, "slots", slots);
 			cJSON_AddNumberToObject(o, "running", load);
 			for (size_t k = 0; k < w->capabilities.count; k++)
-				cJSON_AddItemToArray(c, cJSON_CreateString(w->capabilities.items[k]));
+				cJSON_AddItemToArray(
+				    c, cJSON_CreateString(
+				           w->capabilities.items[k]));
 			if (w->workdir)
-				cJSON_AddStringToObject(o, "workdir", w->workdir);
+				cJSON_AddStringToObject(o, "workdir",
+				                        w->workdir);
 			if (w->remote)
 				cJSON_AddStringToObject(o, "remote", w->remote);
 			cJSON_AddItemToArray(arr, o);
 		} else {
 			join_caps(&caps, &w->capabilities);
-			printf("%-16s %-28s %5d %4d  %s\n", w->name, host.ptr, slots, load, caps.ptr);
+			printf("%-16s %-28s %5d %4d  %s\n", w->name, host.ptr,
+			       slots, load, caps.ptr);
 		}
 		orch_buf_free(&host);
 		orch_buf_free(&caps);
@@ -145,16 +155,19 @@ static int check_workers(orch_cli *cli, const orch_config *config, int json)
 				cJSON_AddBoolToObject(o, "ok", 1);
 				cJSON_AddItemToArray(arr, o);
 			} else {
-				printf("%s: ok (local, %d slots)\n", w->name, local_slots(w));
+				printf("%s: ok (local, %d slots)\n", w->name,
+				       local_slots(w));
 			}
 			continue;
 		}
 		error = orch_ssh_check_worker(&rep, w, cli->repo);
 		if (error < 0) {
 			unusable++;
-			snprintf(message, sizeof(message), "%s", orch_error_message());
+			snprintf(message, sizeof(message), "%s",
+			         orch_error_message());
 			if (orch_error_hint_text())
-				snprintf(hint, sizeof(hint), "%s", orch_error_hint_text());
+				snprintf(hint, sizeof(hint), "%s",
+				         orch_error_hint_text());
 			orch_error_clear();
 		}
 		if (json) {
@@ -163,23 +176,33 @@ static int check_workers(orch_cli *cli, const orch_config *config, int json)
 			cJSON_AddStringToObject(o, "kind", "ssh");
 			cJSON_AddBoolToObject(o, "ok", error == 0);
 			cJSON_AddStringToObject(o, "address", rep.address);
-			cJSON_AddBoolToObject(o, "reachable", rep.connected || rep.ssh.fingerprint[0]);
-			cJSON_AddBoolToObject(o, "authenticated", rep.connected);
+			cJSON_AddBoolToObject(o, "reachable",
+			                      rep.connected ||
+			                          rep.ssh.fingerprint[0]);
+			cJSON_AddBoolToObject(o, "authenticated",
+			                      rep.connected);
 			if (rep.ssh.fingerprint[0]) {
-				cJSON_AddStringToObject(o, "host_key_type", rep.ssh.key_type);
-				cJSON_AddStringToObject(o, "host_key", rep.ssh.fingerprint);
-				cJSON_AddBoolToObject(o, "host_key_added", rep.ssh.key_added);
+				cJSON_AddStringToObject(o, "host_key_type",
+				                        rep.ssh.key_type);
+				cJSON_AddStringToObject(o, "host_key",
+				                        rep.ssh.fingerprint);
+				cJSON_AddBoolToObject(o, "host_key_added",
+				                      rep.ssh.key_added);
 			}
 			if (rep.connected)
-				cJSON_AddStringToObject(o, "auth", rep.ssh.auth);
+				cJSON_AddStringToObject(o, "auth",
+				                        rep.ssh.auth);
 			if (rep.git_version[0])
-				cJSON_AddStringToObject(o, "git", rep.git_version);
+				cJSON_AddStringToObject(o, "git",
+				                        rep.git_version);
 			if (rep.sh[0])
 				cJSON_AddStringToObject(o, "sh", rep.sh);
 			if (rep.workdir[0])
-				cJSON_AddStringToObject(o, "workdir", rep.workdir);
+				cJSON_AddStringToObject(o, "workdir",
+				                        rep.workdir);
 			if (rep.free_kb >= 0)
-				cJSON_AddNumberToObject(o, "free_kb", (double)rep.free_kb);
+				cJSON_AddNumberToObject(o, "free_kb",
+				                        (double)rep.free_kb);
 			if (error < 0)
 				cJSON_AddStringToObject(o, "error", message);
 			if (hint[0])
@@ -187,10 +210,14 @@ static int check_workers(orch_cli *cli, const orch_config *config, int json)
 			cJSON_AddItemToArray(arr, o);
 			continue;
 		}
-		printf("%s: %s (%s)\n", w->name, error == 0 ? "ok" : "UNUSABLE", rep.address);
+		printf("%s: %s (%s)\n", w->name, error == 0 ? "ok" : "UNUSABLE",
+		       rep.address);
 		if (rep.ssh.fingerprint[0])
-			printf("  host key:  %s %s%s\n", rep.ssh.key_type, rep.ssh.fingerprint,
-			       rep.ssh.key_added ? " (new: recorded)" : error == 0 || rep.connected ? " (known)" : "");
+			printf("  host key:  %s %s%s\n", rep.ssh.key_type,
+			       rep.ssh.fingerprint,
+			       rep.ssh.key_added ? " (new: recorded)"
+			       : error == 0 || rep.connected ? " (known)"
+			                                     : "");
 		if (rep.connected)
 			printf("  auth:      %s\n", rep.ssh.auth);
 		if (rep.sh[0])
@@ -200,7 +227,8 @@ static int check_workers(orch_cli *cli, const orch_config *config, int json)
 		if (rep.workdir[0]) {
 			printf("  workdir:   %s", rep.workdir);
 			if (rep.free_kb >= 0)
-				printf(" (%.1f GiB free)", (double)rep.free_kb / (1024.0 * 1024.0));
+				printf(" (%.1f GiB free)",
+				       (double)rep.free_kb / (1024.0 * 1024.0));
 			printf("\n");
 		}
 		if (error < 0) {
@@ -233,13 +261,15 @@ int cmd_workers(int argc, char **argv, orch_cli *cli)
 		else if (!strcmp(argv[i], "check") && !check)
 			check = 1;
 		else
-			return cli_usage_error(workers_usage, "unknown argument '%s'", argv[i]);
+			return cli_usage_error(
+			    workers_usage, "unknown argument '%s'", argv[i]);
 	}
 	if ((error = cli_open(cli)) < 0)
 		return cli_fail(error);
 	if ((error = cli_load_config(&config, cli)) < 0)
 		return cli_fail(error);
-	status = check ? check_workers(cli, config, json) : list_workers(cli, config, json);
+	status = check ? check_workers(cli, config, json)
+	               : list_workers(cli, config, json);
 	orch_config_free(config);
 	return status;
 }

@@ -32,25 +32,25 @@ enum worker_key {
 };
 
 static const char *worker_keys[KEY_COUNT] = {
-	[KEY_HOST] = "host",
-	[KEY_USER] = "user",
-	[KEY_PORT] = "port",
-	[KEY_IDENTITY] = "identity",
-	[KEY_KNOWN_HOSTS] = "known-hosts",
-	[KEY_HOST_KEY_CHECK] = "host-key-check",
-	[KEY_SLOTS] = "slots",
-	[KEY_CAPABILITIES] = "capabilities",
-	[KEY_WORKDIR] = "workdir",
-	[KEY_REMOTE] = "remote",
+    [KEY_HOST] = "host",
+    [KEY_USER] = "user",
+    [KEY_PORT] = "port",
+    [KEY_IDENTITY] = "identity",
+    [KEY_KNOWN_HOSTS] = "known-hosts",
+    [KEY_HOST_KEY_CHECK] = "host-key-check",
+    [KEY_SLOTS] = "slots",
+    [KEY_CAPABILITIES] = "capabilities",
+    [KEY_WORKDIR] = "workdir",
+    [KEY_REMOTE] = "remote",
 };
 
 struct config_loader {
 	orch_config *config;
 	size_t alloc;
 	const char *path;
-	long worker;            /* position of the current worker, -1 before */
-	int seen[KEY_COUNT];    /* line of each key in the current section */
-	int *slots_set;         /* per worker: slots given in some file */
+	long worker;         /* position of the current worker, -1 before */
+	int seen[KEY_COUNT]; /* line of each key in the current section */
+	int *slots_set;      /* per worker: slots given in some file */
 };
 
 static void worker_clear(orch_worker_config *worker)
@@ -77,7 +77,7 @@ void orch_config_free(orch_config *config)
 }
 
 const orch_worker_config *orch_config_worker(const orch_config *config,
-					     const char *name)
+                                             const char *name)
 {
 	for (size_t i = 0; i < config->nworkers; i++)
 		if (!strcmp(config->workers[i].name, name))
@@ -98,7 +98,7 @@ static int online_cpus(void)
 }
 
 static orch_worker_config *add_worker(struct config_loader *ld,
-				      const char *name, char *source)
+                                      const char *name, char *source)
 {
 	orch_config *config = ld->config;
 	orch_worker_config *worker;
@@ -106,9 +106,9 @@ static orch_worker_config *add_worker(struct config_loader *ld,
 	if (config->nworkers == ld->alloc) {
 		ld->alloc = ld->alloc ? ld->alloc * 2 : 4;
 		config->workers = orch_realloc(
-			config->workers, ld->alloc * sizeof(*config->workers));
-		ld->slots_set = orch_realloc(ld->slots_set,
-					     ld->alloc * sizeof(int));
+		    config->workers, ld->alloc * sizeof(*config->workers));
+		ld->slots_set =
+		    orch_realloc(ld->slots_set, ld->alloc * sizeof(int));
 	}
 	ld->slots_set[config->nworkers] = 0;
 	worker = &config->workers[config->nworkers++];
@@ -126,10 +126,13 @@ static int loader_section(const char *section, int line, void *payload)
 	char *name = NULL, *source = NULL;
 	int error;
 
-	error = orch_ini_section_name(&name, section, "worker", "worker name", ld->path, line);
+	error = orch_ini_section_name(&name, section, "worker", "worker name",
+	                              ld->path, line);
 	if (error == 1) {
-		orch_error_set("%s:%d: unknown section '[%s]'", ld->path, line, section);
-		orch_error_hint("worker configuration has [worker \"NAME\"] sections");
+		orch_error_set("%s:%d: unknown section '[%s]'", ld->path, line,
+		               section);
+		orch_error_hint(
+		    "worker configuration has [worker \"NAME\"] sections");
 		return ORCH_EINVALID;
 	}
 	if (error < 0)
@@ -150,11 +153,11 @@ static int loader_section(const char *section, int line, void *payload)
 	return 0;
 }
 
-static int bad_value(const struct config_loader *ld, int line,
-		     const char *key, const char *value, const char *hint)
+static int bad_value(const struct config_loader *ld, int line, const char *key,
+                     const char *value, const char *hint)
 {
 	orch_error_set("%s:%d: bad %s '%s' for worker '%s'", ld->path, line,
-		       key, value, ld->config->workers[ld->worker].name);
+	               key, value, ld->config->workers[ld->worker].name);
 	orch_error_hint("%s", hint);
 	return ORCH_EINVALID;
 }
@@ -181,14 +184,14 @@ static void set_string(char **field, const char *value)
 }
 
 static int set_value(struct config_loader *ld, enum worker_key key,
-		     const char *value, int line)
+                     const char *value, int line)
 {
 	orch_worker_config *worker = &ld->config->workers[ld->worker];
 	long number;
 
 	if (!*value && key != KEY_CAPABILITIES)
 		return bad_value(ld, line, worker_keys[key], value,
-				 "give a value, or leave the key out");
+		                 "give a value, or leave the key out");
 	switch (key) {
 	case KEY_HOST:
 		set_string(&worker->host, value);
@@ -199,7 +202,7 @@ static int set_value(struct config_loader *ld, enum worker_key key,
 	case KEY_PORT:
 		if (parse_number(&number, value, 1, 65535) < 0)
 			return bad_value(ld, line, "port", value,
-					 "port is a number from 1 to 65535");
+			                 "port is a number from 1 to 65535");
 		worker->port = (int)number;
 		break;
 	case KEY_IDENTITY:
@@ -215,18 +218,18 @@ static int set_value(struct config_loader *ld, enum worker_key key,
 			worker->host_key_check = ORCH_HOSTKEY_ACCEPT_NEW;
 		} else {
 			return bad_value(ld, line, "host-key-check", value,
-					 "host-key-check is strict or "
-					 "accept-new (which records the key "
-					 "of a host never seen); host key "
-					 "checking cannot be turned off");
+			                 "host-key-check is strict or "
+			                 "accept-new (which records the key "
+			                 "of a host never seen); host key "
+			                 "checking cannot be turned off");
 		}
 		break;
 	case KEY_SLOTS:
 		if (parse_number(&number, value, 1, MAX_SLOTS) < 0)
 			return bad_value(ld, line, "slots", value,
-					 "slots is how many tasks the worker "
-					 "runs at once: a number from 1 to "
-					 "4096");
+			                 "slots is how many tasks the worker "
+			                 "runs at once: a number from 1 to "
+			                 "4096");
 		worker->slots = (int)number;
 		ld->slots_set[ld->worker] = 1;
 		break;
@@ -247,8 +250,8 @@ static int set_value(struct config_loader *ld, enum worker_key key,
 }
 
 static int loader_value(const char *section, const char *name,
-			const char *value, int line, int continuation,
-			void *payload)
+                        const char *value, int line, int continuation,
+                        void *payload)
 {
 	struct config_loader *ld = payload;
 	int key;
@@ -256,7 +259,7 @@ static int loader_value(const char *section, const char *name,
 	(void)section;
 	if (ld->worker < 0) {
 		orch_error_set("%s:%d: key '%s' is outside any section",
-			       ld->path, line, name);
+		               ld->path, line, name);
 		orch_error_hint("put worker settings under [worker \"NAME\"]");
 		return ORCH_EINVALID;
 	}
@@ -265,32 +268,34 @@ static int loader_value(const char *section, const char *name,
 			break;
 	if (key == KEY_COUNT) {
 		orch_error_set("%s:%d: unknown key '%s' in worker '%s'",
-			       ld->path, line, name,
-			       ld->config->workers[ld->worker].name);
+		               ld->path, line, name,
+		               ld->config->workers[ld->worker].name);
 		orch_error_hint("a worker takes host, user, port, identity, "
-				"known-hosts, host-key-check, slots, "
-				"capabilities, workdir, remote");
+		                "known-hosts, host-key-check, slots, "
+		                "capabilities, workdir, remote");
 		return ORCH_EINVALID;
 	}
 	if (continuation) {
 		if (key == KEY_CAPABILITIES) {
 			orch_strvec_split(
-				&ld->config->workers[ld->worker].capabilities,
-				value, ", \t");
+			    &ld->config->workers[ld->worker].capabilities,
+			    value, ", \t");
 			return 0;
 		}
 		orch_error_set("%s:%d: '%s' of worker '%s' cannot continue on "
-			       "an indented line", ld->path, line, name,
-			       ld->config->workers[ld->worker].name);
+		               "an indented line",
+		               ld->path, line, name,
+		               ld->config->workers[ld->worker].name);
 		orch_error_hint("only capabilities continues on indented "
-				"lines; unindent a new key");
+		                "lines; unindent a new key");
 		return ORCH_EINVALID;
 	}
 	if (ld->seen[key]) {
 		orch_error_set("%s:%d: '%s' given twice for worker '%s' (first "
-			       "on line %d)", ld->path, line, name,
-			       ld->config->workers[ld->worker].name,
-			       ld->seen[key]);
+		               "on line %d)",
+		               ld->path, line, name,
+		               ld->config->workers[ld->worker].name,
+		               ld->seen[key]);
 		orch_error_hint("give each key once per section");
 		return ORCH_EINVALID;
 	}
@@ -299,7 +304,7 @@ static int loader_value(const char *section, const char *name,
 }
 
 int orch_config_load(orch_config **out, const char **paths,
-		     const char *required)
+                     const char *required)
 {
 	struct config_loader ld = {0};
 	int error = 0;
@@ -309,8 +314,8 @@ int orch_config_load(orch_config **out, const char **paths,
 	for (size_t i = 0; paths && paths[i]; i++) {
 		ld.path = paths[i];
 		ld.worker = -1;
-		error = orch_ini_parse(paths[i], loader_section, loader_value,
-				       &ld);
+		error =
+		    orch_ini_parse(paths[i], loader_section, loader_value, &ld);
 		if (error == ORCH_ENOTFOUND &&
 		    !(required && !strcmp(required, paths[i]))) {
 			error = 0;
@@ -318,7 +323,7 @@ int orch_config_load(orch_config **out, const char **paths,
 		}
 		if (error == ORCH_ENOTFOUND) {
 			orch_error_hint("--config names a worker configuration "
-					"file that must exist");
+			                "file that must exist");
 			error = ORCH_EINVALID;
 		}
 		if (error < 0)
@@ -328,10 +333,10 @@ int orch_config_load(orch_config **out, const char **paths,
 		orch_worker_config *worker = &ld.config->workers[i];
 		if (!worker->host) {
 			orch_error_set("%s: worker '%s' has no host",
-				       worker->source, worker->name);
+			               worker->source, worker->name);
 			orch_error_hint("set 'host = NAME' (an SSH host or "
-					"alias), or 'host = local' for this "
-					"machine");
+			                "alias), or 'host = local' for this "
+			                "machine");
 			error = ORCH_EINVALID;
 			goto done;
 		}
@@ -340,7 +345,7 @@ int orch_config_load(orch_config **out, const char **paths,
 	}
 	if (!ld.config->nworkers) {
 		orch_worker_config *worker =
-			add_worker(&ld, "local", orch_strdup("(default)"));
+		    add_worker(&ld, "local", orch_strdup("(default)"));
 		worker->host = orch_strdup("local");
 		worker->slots = online_cpus();
 	}

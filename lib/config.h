@@ -22,11 +22,11 @@ typedef struct {
 	char *identity;    /* or NULL */
 	char *known_hosts; /* or NULL: ~/.ssh/known_hosts */
 	orch_hostkey_check host_key_check;
-	int slots;         /* default 1 for ssh workers, CPUs for local */
+	int slots; /* default 1 for ssh workers, CPUs for local */
 	orch_strvec capabilities;
-	char *workdir;     /* or NULL: ~/.cache/git-orchestrate */
-	char *remote;      /* or NULL: objects over the SSH session */
-	char *source;      /* file:line where it was defined */
+	char *workdir; /* or NULL: ~/.cache/git-orchestrate */
+	char *remote;  /* or NULL: objects over the SSH session */
+	char *source;  /* file:line where it was defined */
 } orch_worker_config;
 
 typedef struct {
@@ -41,9 +41,11 @@ typedef struct {
  * worker is configured, one local worker named "local" with as many slots
  * as CPUs is added. Caller frees with orch_config_free.
  */
-int orch_config_load(orch_config **out, const char **paths, const char *required);
+int orch_config_load(orch_config **out, const char **paths,
+                     const char *required);
 
-const orch_worker_config *orch_config_worker(const orch_config *config, const char *name);
+const orch_worker_config *orch_config_worker(const orch_config *config,
+                                             const char *name);
 int orch_worker_is_local(const orch_worker_config *worker);
 void orch_config_free(orch_config *config);
 

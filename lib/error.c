@@ -44,7 +44,8 @@ void orch_error_hint(const char *fmt, ...)
 int orch_error_git(int code, const char *context, ...)
 {
 	const git_error *gerr = git_error_last();
-	const char *gmsg = gerr && gerr->message ? gerr->message : "unknown libgit2 error";
+	const char *gmsg =
+	    gerr && gerr->message ? gerr->message : "unknown libgit2 error";
 	char ctx[1024] = "";
 	va_list ap;
 

@@ -9,8 +9,9 @@
 
 enum {
 	ORCH_OK = 0,
-	ORCH_ERROR = -1,     /* generic failure */
-	ORCH_EINVALID = -2,  /* bad input from the user: exit 2, nothing changed */
+	ORCH_ERROR = -1, /* generic failure */
+	ORCH_EINVALID =
+	    -2, /* bad input from the user: exit 2, nothing changed */
 	ORCH_ENOTFOUND = -3, /* no such plan, task, ref or file */
 	ORCH_ECYCLE = -4,    /* dependency cycle */
 	ORCH_ECONFLICT = -5, /* merge conflict */
@@ -22,12 +23,11 @@ enum {
 };
 
 /* Set the current message (printf format); returns ORCH_ERROR for chaining. */
-int orch_error_set(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+int orch_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Set the hint shown after the message ("hint: ..."); NULL clears it. */
 void orch_error_hint(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 
 /*
  * Set the message from libgit2's last error, prefixed with `context` (may be
@@ -36,11 +36,11 @@ void orch_error_hint(const char *fmt, ...)
  * else ORCH_ERROR.
  */
 int orch_error_git(int code, const char *context, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Set the message from errno (strerror) after `context`; returns ORCH_ERROR. */
 int orch_error_os(const char *context, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 
 /* Borrowed; "" when none is set. */
 const char *orch_error_message(void);

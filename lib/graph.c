@@ -29,7 +29,7 @@ typedef struct {
 
 /* Room for `capacity` positions: no task is ever in one heap twice. */
 static void heap_init(pos_heap *heap, size_t capacity, heap_less_fn less,
-		      const void *payload)
+                      const void *payload)
 {
 	heap->items = orch_malloc((capacity ? capacity : 1) * sizeof(size_t));
 	heap->len = 0;
@@ -65,7 +65,7 @@ static size_t heap_pop(pos_heap *heap)
 			break;
 		if (child + 1 < heap->len &&
 		    heap->less(heap->items[child + 1], heap->items[child],
-			       heap->payload))
+		               heap->payload))
 			child++;
 		if (!heap->less(heap->items[child], last, heap->payload))
 			break;
@@ -120,7 +120,7 @@ static void id_index_init(id_index *index, size_t n)
 
 /* Position of `id`, or -1. */
 static long id_index_find(const id_index *index, const orch_plan *plan,
-			  const char *id)
+                          const char *id)
 {
 	size_t i = (size_t)hash_id(id) & index->mask;
 
@@ -133,7 +133,8 @@ static long id_index_find(const id_index *index, const orch_plan *plan,
 	return -1;
 }
 
-/* Add task `pos`; returns the position of an earlier task with its id, or -1. */
+/* Add task `pos`; returns the position of an earlier task with its id, or -1.
+ */
 static long id_index_add(id_index *index, const orch_plan *plan, size_t pos)
 {
 	const char *id = plan->tasks[pos].id;
@@ -151,7 +152,7 @@ static long id_index_add(id_index *index, const orch_plan *plan, size_t pos)
 
 /* "FILE:LINE: " for a task when the plan knows where it came from. */
 static void task_where(char *out, size_t outlen, const orch_plan *plan,
-		       const orch_task *task)
+                       const orch_task *task)
 {
 	if (plan->source && task->line > 0)
 		snprintf(out, outlen, "%s:%d: ", plan->source, task->line);
@@ -163,10 +164,10 @@ static void task_where(char *out, size_t outlen, const orch_plan *plan,
 /* Building                                                                */
 
 int orch_graph_build(orch_graph **out, const orch_plan *plan,
-		     const int64_t *durations)
+                     const int64_t *durations)
 {
 	orch_graph *graph = NULL;
-	id_index index = { 0 };
+	id_index index = {0};
 	size_t *seen = NULL, *cursor = NULL;
 	size_t n = plan->ntasks, nedges = 0, maxedges = 0, i, k;
 	char where[1200];
@@ -183,7 +184,7 @@ int orch_graph_build(orch_graph **out, const orch_plan *plan,
 		if (id_index_add(&index, plan, i) >= 0) {
 			task_where(where, sizeof(where), plan, &plan->tasks[i]);
 			orch_error_set("%sduplicate task id '%s'", where,
-				       plan->tasks[i].id);
+			               plan->tasks[i].id);
 			error = ORCH_EINVALID;
 			goto done;
 		}
@@ -213,8 +214,9 @@ int orch_graph_build(orch_graph **out, const orch_plan *plan,
 
 			if (dep < 0) {
 				task_where(where, sizeof(where), plan, task);
-				orch_error_set("%stask '%s' depends on unknown task '%s'",
-					       where, task->id, name);
+				orch_error_set(
+				    "%stask '%s' depends on unknown task '%s'",
+				    where, task->id, name);
 				error = ORCH_EINVALID;
 				goto done;
 			}
@@ -274,7 +276,7 @@ void orch_graph_free(orch_graph *graph)
 enum { WHITE = 0, GREY = 1, BLACK = 2 };
 
 int orch_graph_find_cycle(size_t **out_members, size_t *out_count,
-			  const orch_graph *graph)
+                          const orch_graph *graph)
 {
 	size_t n = graph->n;
 	unsigned char *color = NULL;
@@ -318,12 +320,14 @@ int orch_graph_find_cycle(size_t **out_members, size_t *out_count,
 					while (stack[from] != w)
 						from--;
 					*out_count = depth - from;
-					*out_members = orch_malloc(*out_count * sizeof(size_t));
+					*out_members = orch_malloc(
+					    *out_count * sizeof(size_t));
 					memcpy(*out_members, stack + from,
 					       *out_count * sizeof(size_t));
-					orch_error_set("dependency cycle of %zu task%s",
-						       *out_count,
-						       *out_count == 1 ? "" : "s");
+					orch_error_set(
+					    "dependency cycle of %zu task%s",
+					    *out_count,
+					    *out_count == 1 ? "" : "s");
 					error = ORCH_ECYCLE;
 					goto done;
 				}
@@ -345,7 +349,7 @@ int orch_graph_topo_order(size_t *order, const orch_graph *graph)
 {
 	size_t n = graph->n, count = 0, i, k;
 	size_t *indegree = NULL;
-	pos_heap ready = { 0 };
+	pos_heap ready = {0};
 	int error = 0;
 
 	if (n == 0)
@@ -363,7 +367,8 @@ int orch_graph_topo_order(size_t *order, const orch_graph *graph)
 		size_t v = heap_pop(&ready);
 
 		order[count++] = v;
-		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++)
+		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1];
+		     k++)
 			if (--indegree[graph->rdeps[k]] == 0)
 				heap_push(&ready, graph->rdeps[k]);
 	}
@@ -378,7 +383,7 @@ int orch_graph_topo_order(size_t *order, const orch_graph *graph)
 }
 
 int orch_graph_levels(size_t *levels, size_t *out_nlevels,
-		      const orch_graph *graph)
+                      const orch_graph *graph)
 {
 	size_t n = graph->n, nlevels = 0, i, k;
 	size_t *order = NULL;
@@ -424,7 +429,8 @@ int orch_graph_bottom_levels(int64_t *bottom, const orch_graph *graph)
 		size_t v = order[i];
 		int64_t rest = 0;
 
-		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++)
+		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1];
+		     k++)
 			if (bottom[graph->rdeps[k]] > rest)
 				rest = bottom[graph->rdeps[k]];
 		bottom[v] = graph->duration[v] + rest;
@@ -435,13 +441,15 @@ done:
 	return error;
 }
 
-/* The dependent of `v` with the longest bottom level (lowest position on ties). */
+/* The dependent of `v` with the longest bottom level (lowest position on ties).
+ */
 static size_t heaviest_dependent(const orch_graph *graph, const int64_t *bottom,
-				 size_t v)
+                                 size_t v)
 {
 	size_t best = SIZE_MAX;
 
-	for (size_t k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++) {
+	for (size_t k = graph->rdep_start[v]; k < graph->rdep_start[v + 1];
+	     k++) {
 		size_t w = graph->rdeps[k];
 		if (best == SIZE_MAX || bottom[w] > bottom[best] ||
 		    (bottom[w] == bottom[best] && w < best))
@@ -451,7 +459,7 @@ static size_t heaviest_dependent(const orch_graph *graph, const int64_t *bottom,
 }
 
 int orch_graph_critical_path(size_t **out_path, size_t *out_count,
-			     int64_t *out_length_ms, const orch_graph *graph)
+                             int64_t *out_length_ms, const orch_graph *graph)
 {
 	size_t n = graph->n, first = 0, count = 0, v, i;
 	int64_t *bottom = NULL;
@@ -508,7 +516,8 @@ int orch_graph_reaches(const orch_graph *graph, size_t from, size_t to)
 	while (head < tail && !found) {
 		size_t v = queue[head++];
 
-		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++) {
+		for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1];
+		     k++) {
 			size_t w = graph->rdeps[k];
 			if (w == to) {
 				found = 1;
@@ -580,7 +589,7 @@ static void charset_remove(charset *set, unsigned char c)
 static int charset_meets(const charset *a, const charset *b)
 {
 	return ((a->bits[0] & b->bits[0]) | (a->bits[1] & b->bits[1]) |
-		(a->bits[2] & b->bits[2]) | (a->bits[3] & b->bits[3])) != 0;
+	        (a->bits[2] & b->bits[2]) | (a->bits[3] & b->bits[3])) != 0;
 }
 
 /* Every character that may appear in a path (no NUL), '/' included or not. */
@@ -597,7 +606,7 @@ static charset charset_any(int with_slash)
 
 static charset charset_one(unsigned char c)
 {
-	charset set = { { 0, 0, 0, 0 } };
+	charset set = {{0, 0, 0, 0}};
 
 	charset_add(&set, c);
 	return set;
@@ -609,8 +618,8 @@ static glob_token *nfa_append(glob_nfa *nfa, int kind, const charset *set)
 
 	if (nfa->ntokens == nfa->alloc) {
 		nfa->alloc = nfa->alloc ? nfa->alloc * 2 : 16;
-		nfa->tokens = orch_realloc(nfa->tokens,
-					   nfa->alloc * sizeof(glob_token));
+		nfa->tokens =
+		    orch_realloc(nfa->tokens, nfa->alloc * sizeof(glob_token));
 	}
 	token = &nfa->tokens[nfa->ntokens++];
 	memset(token, 0, sizeof(*token));
@@ -627,10 +636,10 @@ static int charset_add_named(charset *set, const char *name, size_t len)
 		const char *name;
 		int (*test)(int);
 	} classes[] = {
-		{ "alnum", isalnum }, { "alpha", isalpha }, { "blank", isblank },
-		{ "cntrl", iscntrl }, { "digit", isdigit }, { "graph", isgraph },
-		{ "lower", islower }, { "print", isprint }, { "punct", ispunct },
-		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
+	    {"alnum", isalnum}, {"alpha", isalpha}, {"blank", isblank},
+	    {"cntrl", iscntrl}, {"digit", isdigit}, {"graph", isgraph},
+	    {"lower", islower}, {"print", isprint}, {"punct", ispunct},
+	    {"space", isspace}, {"upper", isupper}, {"xdigit", isxdigit},
 	};
 
 	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
@@ -652,7 +661,7 @@ static int charset_add_named(charset *set, const char *name, size_t len)
  */
 static const char *parse_class(charset *out, const char *p)
 {
-	charset set = { { 0, 0, 0, 0 } };
+	charset set = {{0, 0, 0, 0}};
 	const char *q = p + 1;
 	int negate = 0, first = 1;
 
@@ -666,7 +675,8 @@ static const char *parse_class(charset *out, const char *p)
 		first = 0;
 		if (q[0] == '[' && q[1] == ':') {
 			const char *end = strstr(q + 2, ":]");
-			if (end && charset_add_named(&set, q + 2, (size_t)(end - q - 2))) {
+			if (end && charset_add_named(&set, q + 2,
+			                             (size_t)(end - q - 2))) {
 				q = end + 2;
 				continue;
 			}
@@ -727,7 +737,8 @@ static void glob_compile(glob_nfa *nfa, const char *pattern)
 	nfa->ntokens = 0;
 
 	/* a trailing '/' says the pattern is a directory */
-	while (len > 0 && p[len - 1] == '/' && (len < 2 || p[len - 2] != '\\')) {
+	while (len > 0 && p[len - 1] == '/' &&
+	       (len < 2 || p[len - 2] != '\\')) {
 		len--;
 		as_directory = 1;
 	}
@@ -766,11 +777,13 @@ static void glob_compile(glob_nfa *nfa, const char *pattern)
 			while (p < end && *p == '*')
 				p++;
 			wild_component = 1;
-			if (p - run >= 2 && at_component && (p == end || *p == '/')) {
+			if (p - run >= 2 && at_component &&
+			    (p == end || *p == '/')) {
 				if (p == end) {
 					nfa_append(nfa, GLOB_LOOP, &any);
 				} else {
-					/* "**" + "/": zero or more whole directories */
+					/* "**" + "/": zero or more whole
+					 * directories */
 					size_t at = nfa->ntokens;
 					nfa_append(nfa, GLOB_BRANCH, NULL);
 					nfa_append(nfa, GLOB_LOOP, &any);
@@ -784,7 +797,8 @@ static void glob_compile(glob_nfa *nfa, const char *pattern)
 					continue;
 				}
 			} else {
-				nfa_append(nfa, GLOB_LOOP, p - run >= 2 ? &any : &nonslash);
+				nfa_append(nfa, GLOB_LOOP,
+				           p - run >= 2 ? &any : &nonslash);
 			}
 			at_component = 0;
 			continue;
@@ -849,7 +863,7 @@ static void glob_scratch_free(glob_scratch *scratch)
 }
 
 static int nfa_intersect(const glob_nfa *a, const glob_nfa *b,
-			 glob_scratch *scratch)
+                         glob_scratch *scratch)
 {
 	size_t na = a->ntokens, nb = b->ntokens, width = nb + 1;
 	size_t total = (na + 1) * width, depth = 0;
@@ -862,20 +876,21 @@ static int nfa_intersect(const glob_nfa *a, const glob_nfa *b,
 		scratch->visited_alloc = bytes;
 	}
 	if (scratch->stack_alloc < total) {
-		scratch->stack = orch_realloc(scratch->stack, total * sizeof(size_t));
+		scratch->stack =
+		    orch_realloc(scratch->stack, total * sizeof(size_t));
 		scratch->stack_alloc = total;
 	}
 	visited = scratch->visited;
 	stack = scratch->stack;
 	memset(visited, 0, bytes);
 
-#define VISIT(i, j)                                                           \
-	do {                                                                  \
-		size_t s_ = (i) * width + (j);                                \
-		if (!(visited[s_ >> 3] & (1u << (s_ & 7)))) {                 \
-			visited[s_ >> 3] |= (unsigned char)(1u << (s_ & 7));  \
-			stack[depth++] = s_;                                  \
-		}                                                             \
+#define VISIT(i, j)                                                            \
+	do {                                                                   \
+		size_t s_ = (i)*width + (j);                                   \
+		if (!(visited[s_ >> 3] & (1u << (s_ & 7)))) {                  \
+			visited[s_ >> 3] |= (unsigned char)(1u << (s_ & 7));   \
+			stack[depth++] = s_;                                   \
+		}                                                              \
 	} while (0)
 
 	VISIT(0, 0);
@@ -900,7 +915,8 @@ static int nfa_intersect(const glob_nfa *a, const glob_nfa *b,
 			VISIT(i, tb->target);
 		}
 		if (ta && tb && ta->kind != GLOB_BRANCH &&
-		    tb->kind != GLOB_BRANCH && charset_meets(&ta->set, &tb->set))
+		    tb->kind != GLOB_BRANCH &&
+		    charset_meets(&ta->set, &tb->set))
 			VISIT(ta->kind == GLOB_CHAR ? i + 1 : i,
 			      tb->kind == GLOB_CHAR ? j + 1 : j);
 	}
@@ -910,8 +926,8 @@ static int nfa_intersect(const glob_nfa *a, const glob_nfa *b,
 
 int orch_glob_overlap(const char *a, const char *b)
 {
-	glob_nfa nfa_a = { 0 }, nfa_b = { 0 };
-	glob_scratch scratch = { 0 };
+	glob_nfa nfa_a = {0}, nfa_b = {0};
+	glob_scratch scratch = {0};
 	int overlap;
 
 	glob_compile(&nfa_a, a);
@@ -950,16 +966,16 @@ typedef struct {
 } file_group;
 
 typedef struct {
-	size_t a, b;                  /* a < b */
-	size_t index_a, index_b;      /* pattern indexes in each task */
+	size_t a, b;             /* a < b */
+	size_t index_a, index_b; /* pattern indexes in each task */
 	const char *pattern_a, *pattern_b;
-	size_t source, target;        /* the one that could depend on the other */
+	size_t source, target; /* the one that could depend on the other */
 	int ordered;
 } candidate;
 
 static char *literal_lead(const char *pattern)
 {
-	orch_buf key = { 0 };
+	orch_buf key = {0};
 	const char *p = skip_leading(pattern);
 
 	while (*p) {
@@ -1007,7 +1023,7 @@ typedef struct {
 } candidate_vec;
 
 static void candidate_add(candidate_vec *vec, const file_entry *x,
-			  const file_entry *y)
+                          const file_entry *y)
 {
 	candidate *c;
 
@@ -1020,7 +1036,8 @@ static void candidate_add(candidate_vec *vec, const file_entry *x,
 	}
 	if (vec->count == vec->alloc) {
 		vec->alloc = vec->alloc ? vec->alloc * 2 : 64;
-		vec->items = orch_realloc(vec->items, vec->alloc * sizeof(candidate));
+		vec->items =
+		    orch_realloc(vec->items, vec->alloc * sizeof(candidate));
 	}
 	c = &vec->items[vec->count++];
 	memset(c, 0, sizeof(*c));
@@ -1060,7 +1077,8 @@ static int candidate_by_source(const void *x, const void *y)
  * breadth-first search per such task answers all its candidates: nothing
  * ranked after the farthest target needs visiting.
  */
-static int mark_ordered(candidate *cands, size_t ncands, const orch_graph *graph)
+static int mark_ordered(candidate *cands, size_t ncands,
+                        const orch_graph *graph)
 {
 	size_t n = graph->n, i, k;
 	size_t *order = NULL, *rank = NULL, *stamp = NULL, *queue = NULL;
@@ -1097,7 +1115,8 @@ static int mark_ordered(candidate *cands, size_t ncands, const orch_graph *graph
 				for (k = graph->rdep_start[v];
 				     k < graph->rdep_start[v + 1]; k++) {
 					size_t w = graph->rdeps[k];
-					if (stamp[w] == source + 1 || rank[w] > limit)
+					if (stamp[w] == source + 1 ||
+					    rank[w] > limit)
 						continue;
 					stamp[w] = source + 1;
 					queue[tail++] = w;
@@ -1117,13 +1136,13 @@ done:
 }
 
 int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
-			const orch_graph *graph, const orch_plan *plan)
+                        const orch_graph *graph, const orch_plan *plan)
 {
 	file_entry *entries = NULL;
 	file_group *groups = NULL;
 	size_t *stack = NULL;
-	candidate_vec cands = { 0 };
-	glob_scratch scratch = { 0 };
+	candidate_vec cands = {0};
+	glob_scratch scratch = {0};
 	orch_overlap *result = NULL;
 	size_t nentries = 0, maxentries = 0, ngroups = 0, depth = 0;
 	size_t nresult = 0, i, j, k, g;
@@ -1132,8 +1151,9 @@ int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
 	*out = NULL;
 	*out_count = 0;
 	if (plan->ntasks != graph->n) {
-		orch_error_set("graph of %zu tasks does not match a plan of %zu",
-			       graph->n, plan->ntasks);
+		orch_error_set(
+		    "graph of %zu tasks does not match a plan of %zu", graph->n,
+		    plan->ntasks);
 		error = ORCH_EINVALID;
 		goto done;
 	}
@@ -1173,7 +1193,7 @@ int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
 
 		while (depth > 0 &&
 		       !key_covers(entries[groups[stack[depth - 1]].first].key,
-				   mine->key))
+		                   mine->key))
 			depth--;
 		for (k = 0; k < depth; k++) {
 			const file_group *outer = &groups[stack[k]];
@@ -1183,12 +1203,15 @@ int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
 				continue;
 			for (i = 0; i < outer->count; i++)
 				for (j = 0; j < here->count; j++)
-					candidate_add(&cands, &theirs[i], &mine[j]);
+					candidate_add(&cands, &theirs[i],
+					              &mine[j]);
 		}
-		if (here->count > 1 && nfa_intersect(&here->nfa, &here->nfa, &scratch))
+		if (here->count > 1 &&
+		    nfa_intersect(&here->nfa, &here->nfa, &scratch))
 			for (i = 0; i < here->count; i++)
 				for (j = i + 1; j < here->count; j++)
-					candidate_add(&cands, &mine[i], &mine[j]);
+					candidate_add(&cands, &mine[i],
+					              &mine[j]);
 		stack[depth++] = g;
 	}
 	if (cands.count == 0)
@@ -1253,7 +1276,7 @@ void orch_graph_overlaps_free(orch_overlap *overlaps, size_t count)
 /* Scheduling                                                              */
 
 int orch_graph_compare_ready(const orch_graph *graph, const int64_t *bottom,
-			     size_t a, size_t b)
+                             size_t a, size_t b)
 {
 	if (graph->priority[a] != graph->priority[b])
 		return graph->priority[a] > graph->priority[b] ? -1 : 1;
@@ -1282,7 +1305,8 @@ static int less_finish(size_t a, size_t b, const void *payload)
 }
 
 int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
-			const orch_overlap *overlaps, size_t noverlaps, int slots)
+                        const orch_overlap *overlaps, size_t noverlaps,
+                        int slots)
 {
 	size_t n = graph->n, i, k, done_count = 0;
 	size_t *conflict_start = NULL, *conflicts = NULL, *indegree = NULL;
@@ -1291,7 +1315,7 @@ int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
 	int64_t *bottom = NULL, *finish = NULL;
 	int64_t now = 0, makespan = 0;
 	ready_order order;
-	pos_heap ready = { 0 }, running = { 0 };
+	pos_heap ready = {0}, running = {0};
 	int free_slots = slots, error = 0;
 
 	*out_makespan_ms = 0;
@@ -1312,8 +1336,9 @@ int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
 	for (i = 0; i < noverlaps; i++) {
 		size_t a = overlaps[i].a, b = overlaps[i].b;
 		if (a >= n || b >= n || a == b) {
-			orch_error_set("overlap between tasks %zu and %zu is not in a graph of %zu tasks",
-				       a, b, n);
+			orch_error_set("overlap between tasks %zu and %zu is "
+			               "not in a graph of %zu tasks",
+			               a, b, n);
 			error = ORCH_EINVALID;
 			goto done;
 		}
@@ -1322,7 +1347,8 @@ int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
 	}
 	for (i = 0; i < n; i++)
 		conflict_start[i + 1] += conflict_start[i];
-	conflicts = orch_malloc((noverlaps ? 2 * noverlaps : 1) * sizeof(size_t));
+	conflicts =
+	    orch_malloc((noverlaps ? 2 * noverlaps : 1) * sizeof(size_t));
 	blockers = orch_malloc(n * sizeof(size_t));
 	memcpy(blockers, conflict_start, n * sizeof(size_t));
 	for (i = 0; i < noverlaps; i++) {
@@ -1359,7 +1385,8 @@ int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
 				continue;
 			}
 			finish[v] = now + graph->duration[v];
-			for (k = conflict_start[v]; k < conflict_start[v + 1]; k++)
+			for (k = conflict_start[v]; k < conflict_start[v + 1];
+			     k++)
 				blockers[conflicts[k]]++;
 			heap_push(&running, v);
 			free_slots--;
@@ -1375,14 +1402,16 @@ int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
 			done_count++;
 			if (now > makespan)
 				makespan = now;
-			for (k = conflict_start[v]; k < conflict_start[v + 1]; k++) {
+			for (k = conflict_start[v]; k < conflict_start[v + 1];
+			     k++) {
 				size_t w = conflicts[k];
 				if (--blockers[w] == 0 && parked[w]) {
 					parked[w] = 0;
 					heap_push(&ready, w);
 				}
 			}
-			for (k = graph->rdep_start[v]; k < graph->rdep_start[v + 1]; k++)
+			for (k = graph->rdep_start[v];
+			     k < graph->rdep_start[v + 1]; k++)
 				if (--indegree[graph->rdeps[k]] == 0)
 					heap_push(&ready, graph->rdeps[k]);
 		}
@@ -1390,7 +1419,7 @@ int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
 
 	if (done_count < n) {
 		orch_error_set("simulation stopped with %zu of %zu tasks run",
-			       done_count, n);
+		               done_count, n);
 		error = ORCH_ERROR;
 		goto done;
 	}

@@ -13,12 +13,12 @@
  */
 typedef struct {
 	size_t n;
-	size_t *dep_start;  /* deps of i: deps[dep_start[i] .. dep_start[i+1]) */
+	size_t *dep_start; /* deps of i: deps[dep_start[i] .. dep_start[i+1]) */
 	size_t *deps;
 	size_t *rdep_start; /* dependents of i, same layout */
 	size_t *rdeps;
-	int64_t *duration;  /* estimated duration of each task, ms */
-	int *priority;      /* orch_priority of each task */
+	int64_t *duration; /* estimated duration of each task, ms */
+	int *priority;     /* orch_priority of each task */
 } orch_graph;
 
 /*
@@ -28,14 +28,16 @@ typedef struct {
  * task position and wins over the plan (a negative entry: none); a task
  * with neither gets 60,000 ms (1m). Caller frees with orch_graph_free.
  */
-int orch_graph_build(orch_graph **out, const orch_plan *plan, const int64_t *durations);
+int orch_graph_build(orch_graph **out, const orch_plan *plan,
+                     const int64_t *durations);
 
 /*
  * Find a cycle. Returns 0 when there is none, ORCH_ECYCLE with *out_members
  * (malloc'd task positions in dependency order, a depends on b depends on
  * ... on a) and *out_count when there is one.
  */
-int orch_graph_find_cycle(size_t **out_members, size_t *out_count, const orch_graph *graph);
+int orch_graph_find_cycle(size_t **out_members, size_t *out_count,
+                          const orch_graph *graph);
 
 /* Fill `order` (n entries) with a topological order; ORCH_ECYCLE if none. */
 int orch_graph_topo_order(size_t *order, const orch_graph *graph);
@@ -45,7 +47,8 @@ int orch_graph_topo_order(size_t *order, const orch_graph *graph);
  * level of its dependencies) into `levels` (n entries); *out_nlevels gets
  * the number of levels.
  */
-int orch_graph_levels(size_t *levels, size_t *out_nlevels, const orch_graph *graph);
+int orch_graph_levels(size_t *levels, size_t *out_nlevels,
+                      const orch_graph *graph);
 
 /*
  * Longest remaining path of each task, itself included, by estimated
@@ -59,15 +62,15 @@ int orch_graph_bottom_levels(int64_t *bottom, const orch_graph *graph);
  * *out_count its length, *out_length_ms its total.
  */
 int orch_graph_critical_path(size_t **out_path, size_t *out_count,
-			     int64_t *out_length_ms, const orch_graph *graph);
+                             int64_t *out_length_ms, const orch_graph *graph);
 
 /* 1 when task `to` depends on task `from`, directly or not. */
 int orch_graph_reaches(const orch_graph *graph, size_t from, size_t to);
 
 /* A pair of tasks whose `files` may touch a common path. */
 typedef struct {
-	size_t a, b;       /* positions, a < b */
-	char *pattern_a;   /* the overlapping globs, owned */
+	size_t a, b;     /* positions, a < b */
+	char *pattern_a; /* the overlapping globs, owned */
 	char *pattern_b;
 } orch_overlap;
 
@@ -77,7 +80,7 @@ typedef struct {
  * orch_graph_overlaps_free.
  */
 int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
-			const orch_graph *graph, const orch_plan *plan);
+                        const orch_graph *graph, const orch_plan *plan);
 void orch_graph_overlaps_free(orch_overlap *overlaps, size_t count);
 
 /*
@@ -95,7 +98,7 @@ int orch_glob_overlap(const char *a, const char *b);
  * when task a goes first.
  */
 int orch_graph_compare_ready(const orch_graph *graph, const int64_t *bottom,
-			     size_t a, size_t b);
+                             size_t a, size_t b);
 
 /*
  * Simulate list scheduling on `slots` identical slots using the estimated
@@ -104,7 +107,8 @@ int orch_graph_compare_ready(const orch_graph *graph, const int64_t *bottom,
  * gets the finish time of the last task.
  */
 int orch_graph_simulate(int64_t *out_makespan_ms, const orch_graph *graph,
-			const orch_overlap *overlaps, size_t noverlaps, int slots);
+                        const orch_overlap *overlaps, size_t noverlaps,
+                        int slots);
 
 void orch_graph_free(orch_graph *graph);
 

@@ -23,18 +23,18 @@
 struct ini_state {
 	const char *path;
 	FILE *fp;
-	char *raw;          /* the physical line last read (getline buffer) */
+	char *raw; /* the physical line last read (getline buffer) */
 	size_t rawalloc;
-	int line;           /* number of the line last read */
-	int indented;       /* it starts with whitespace (or a BOM) */
-	int has_prev;       /* inih has a previous key to continue */
-	int blank_run;      /* blank lines since the last line with text */
-	int blanks_before;  /* blank lines just before the current line */
-	orch_buf section;   /* the current section, full length */
+	int line;          /* number of the line last read */
+	int indented;      /* it starts with whitespace (or a BOM) */
+	int has_prev;      /* inih has a previous key to continue */
+	int blank_run;     /* blank lines since the last line with text */
+	int blanks_before; /* blank lines just before the current line */
+	orch_buf section;  /* the current section, full length */
 	orch_ini_section_fn on_section;
 	orch_ini_value_fn on_value;
 	void *payload;
-	int error;          /* first error (negative), 0 if none */
+	int error; /* first error (negative), 0 if none */
 	int error_line;
 };
 
@@ -92,9 +92,9 @@ static char *read_line(char *str, int num, void *stream)
 		st->raw[--len] = '\0';
 	if (num < 1 || len > num - 1) {
 		orch_error_set("%s:%d: line too long (at most %d characters)",
-			       st->path, st->line, num > 0 ? num - 1 : 0);
+		               st->path, st->line, num > 0 ? num - 1 : 0);
 		orch_error_hint("continue a long value on indented lines, or "
-				"move a long prompt to a prompt-file");
+		                "move a long prompt to a prompt-file");
 		st->error = ORCH_EINVALID;
 		st->error_line = st->line;
 		return NULL;
@@ -127,12 +127,11 @@ static char *read_line(char *str, int num, void *stream)
 }
 
 static int handle_value(void *user, const char *section, const char *name,
-			const char *value)
+                        const char *value)
 {
 	struct ini_state *st = user;
-	int continuation = st->has_prev && st->indented
-				   ? 1 + st->blanks_before
-				   : 0;
+	int continuation =
+	    st->has_prev && st->indented ? 1 + st->blanks_before : 0;
 	int error;
 
 	(void)section; /* cut at 49 bytes by inih: ours is whole */
@@ -140,7 +139,7 @@ static int handle_value(void *user, const char *section, const char *name,
 		return 0;
 	st->has_prev = 1;
 	error = st->on_value(st->section.ptr, name, value, st->line,
-			     continuation, st->payload);
+	                     continuation, st->payload);
 	if (error < 0) {
 		st->error = error;
 		st->error_line = st->line;
@@ -150,7 +149,7 @@ static int handle_value(void *user, const char *section, const char *name,
 }
 
 int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
-		   orch_ini_value_fn on_value, void *payload)
+                   orch_ini_value_fn on_value, void *payload)
 {
 	struct ini_state st = {0};
 	int error = 0, bad_line;
@@ -172,13 +171,13 @@ int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
 		/* inih found a line it cannot parse before any error of ours */
 		orch_error_set("%s:%d: malformed line", path, bad_line);
 		orch_error_hint("expected '[section]', 'key = value', or an "
-				"indented line continuing the previous value");
+		                "indented line continuing the previous value");
 		error = ORCH_EINVALID;
 	} else if (st.error) {
 		error = st.error;
 	} else if (bad_line < 0) {
 		orch_error_set("%s: cannot parse (inih error %d)", path,
-			       bad_line);
+		               bad_line);
 		error = ORCH_ERROR;
 	}
 done:
@@ -189,8 +188,9 @@ done:
 	return error;
 }
 
-int orch_ini_section_name(char **out_name, const char *section, const char *kind,
-			  const char *what, const char *path, int line)
+int orch_ini_section_name(char **out_name, const char *section,
+                          const char *kind, const char *what, const char *path,
+                          int line)
 {
 	const char *start = section, *end = section + strlen(section), *quote;
 	size_t klen = strlen(kind);
@@ -202,22 +202,28 @@ int orch_ini_section_name(char **out_name, const char *section, const char *kind
 	while (end > start && isspace((unsigned char)end[-1]))
 		end--;
 	if ((size_t)(end - start) < klen || strncmp(start, kind, klen) ||
-	    (start[klen] && !isspace((unsigned char)start[klen]) && start[klen] != '"'))
+	    (start[klen] && !isspace((unsigned char)start[klen]) &&
+	     start[klen] != '"'))
 		return 1;
 	quote = start + klen;
 	while (isspace((unsigned char)*quote))
 		quote++;
 	if (*quote != '"' || end - quote < 2 || end[-1] != '"') {
-		orch_error_set("%s:%d: the %s in '[%s]' must be in double quotes", path, line,
-			       what, section);
+		orch_error_set(
+		    "%s:%d: the %s in '[%s]' must be in double quotes", path,
+		    line, what, section);
 		orch_error_hint("write [%s \"NAME\"]", kind);
 		return ORCH_EINVALID;
 	}
 	name = orch_strndup(quote + 1, (size_t)(end - quote - 2));
 	if (!orch_id_valid(name)) {
-		orch_error_set("%s:%d: invalid %s '%s'", path, line, what, name);
-		orch_error_hint("%ss are 1-100 characters of A-Z a-z 0-9 . _ -, not starting "
-				"with '.' or '-', without '..', not ending in '.lock'", what);
+		orch_error_set("%s:%d: invalid %s '%s'", path, line, what,
+		               name);
+		orch_error_hint(
+		    "%ss are 1-100 characters of A-Z a-z 0-9 . _ -, not "
+		    "starting "
+		    "with '.' or '-', without '..', not ending in '.lock'",
+		    what);
 		free(name);
 		return ORCH_EINVALID;
 	}

@@ -15,7 +15,7 @@
  * setting the message: the parse stops there.
  */
 typedef int (*orch_ini_section_fn)(const char *section, int line,
-				   void *payload);
+                                   void *payload);
 
 /*
  * Called for every value: `section` as given to the section callback ("" before
@@ -28,8 +28,8 @@ typedef int (*orch_ini_section_fn)(const char *section, int line,
  * message: the parse stops there.
  */
 typedef int (*orch_ini_value_fn)(const char *section, const char *key,
-				 const char *value, int line, int continuation,
-				 void *payload);
+                                 const char *value, int line, int continuation,
+                                 void *payload);
 
 /*
  * Parse the INI file `path`, calling `on_section` and `on_value` in file
@@ -39,7 +39,7 @@ typedef int (*orch_ini_value_fn)(const char *section, const char *key,
  * "PATH:LINE: line too long (at most N characters)", with a hint.
  */
 int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
-		   orch_ini_value_fn on_value, void *payload);
+                   orch_ini_value_fn on_value, void *payload);
 
 /*
  * Split a `[kind "NAME"]` section header (as given to the section callback)
@@ -48,7 +48,8 @@ int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
  * ORCH_EINVALID "PATH:LINE: ..." when the name is not quoted or not a valid
  * id (`what` names it in the message: "task id", "worker name").
  */
-int orch_ini_section_name(char **out_name, const char *section, const char *kind,
-			  const char *what, const char *path, int line);
+int orch_ini_section_name(char **out_name, const char *section,
+                          const char *kind, const char *what, const char *path,
+                          int line);
 
 #endif

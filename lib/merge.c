@@ -53,27 +53,33 @@ static void path_cache_free(path_cache *cache)
 /* Add `path` and every leading directory of it ("a/b/c" -> a, a/b, a/b/c). */
 static void push_with_parents(orch_strvec *vec, const char *path)
 {
-	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/'))
-		orch_strvec_push_take(vec, orch_strndup(path, (size_t)(slash - path)));
+	for (const char *slash = strchr(path, '/'); slash;
+	     slash = strchr(slash + 1, '/'))
+		orch_strvec_push_take(
+		    vec, orch_strndup(path, (size_t)(slash - path)));
 	orch_strvec_push(vec, path);
 }
 
-static int tree_of_commit(git_tree **out, git_repository *repo, const git_oid *id)
+static int tree_of_commit(git_tree **out, git_repository *repo,
+                          const git_oid *id)
 {
 	git_commit *commit = NULL;
 	int error;
 
 	if ((error = git_commit_lookup(&commit, repo, id)) < 0)
-		return orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(id));
+		return orch_error_git(error, "cannot read commit %s",
+		                      git_oid_tostr_s(id));
 	if ((error = git_commit_tree(out, commit)) < 0)
-		error = orch_error_git(error, "cannot read the tree of %s", git_oid_tostr_s(id));
+		error = orch_error_git(error, "cannot read the tree of %s",
+		                       git_oid_tostr_s(id));
 	git_commit_free(commit);
 	return error;
 }
 
 /* The (cached) set of paths that differ between commits `from` and `to`. */
 static int path_cache_get(const path_set **out, path_cache *cache,
-			  git_repository *repo, const git_oid *from, const git_oid *to)
+                          git_repository *repo, const git_oid *from,
+                          const git_oid *to)
 {
 	git_tree *old_tree = NULL, *new_tree = NULL;
 	git_diff *diff = NULL;
@@ -95,8 +101,10 @@ static int path_cache_get(const path_set **out, path_cache *cache,
 	if ((error = tree_of_commit(&old_tree, repo, from)) < 0 ||
 	    (error = tree_of_commit(&new_tree, repo, to)) < 0)
 		goto done;
-	if ((error = git_diff_tree_to_tree(&diff, repo, old_tree, new_tree, &opts)) < 0) {
-		error = orch_error_git(error, "cannot diff %s", git_oid_tostr_s(to));
+	if ((error = git_diff_tree_to_tree(&diff, repo, old_tree, new_tree,
+	                                   &opts)) < 0) {
+		error = orch_error_git(error, "cannot diff %s",
+		                       git_oid_tostr_s(to));
 		goto done;
 	}
 	n = git_diff_num_deltas(diff);
@@ -117,7 +125,8 @@ static int path_cache_get(const path_set **out, path_cache *cache,
 	}
 	if (cache->count == cache->alloc) {
 		cache->alloc = cache->alloc ? cache->alloc * 2 : 32;
-		cache->sets = orch_realloc(cache->sets, cache->alloc * sizeof(path_set));
+		cache->sets =
+		    orch_realloc(cache->sets, cache->alloc * sizeof(path_set));
 	}
 	set = &cache->sets[cache->count++];
 	git_oid_cpy(&set->from, from);
@@ -159,7 +168,7 @@ static int sets_intersect(const path_set *a, const path_set *b)
  * path too), 1 when it must be merged to know.
  */
 static int may_conflict(int *out, path_cache *cache, git_repository *repo,
-			const git_oid *ours, const git_oid *theirs)
+                        const git_oid *ours, const git_oid *theirs)
 {
 	git_oidarray bases = {0};
 	const path_set *a, *b;
@@ -172,15 +181,19 @@ static int may_conflict(int *out, path_cache *cache, git_repository *repo,
 		return 0; /* unrelated histories: let the real merge decide */
 	}
 	if (error < 0)
-		return orch_error_git(error, "cannot find the merge base of %s", git_oid_tostr_s(theirs));
+		return orch_error_git(error, "cannot find the merge base of %s",
+		                      git_oid_tostr_s(theirs));
 	if (bases.count != 1)
 		goto done;
-	if (git_oid_equal(&bases.ids[0], ours) || git_oid_equal(&bases.ids[0], theirs)) {
+	if (git_oid_equal(&bases.ids[0], ours) ||
+	    git_oid_equal(&bases.ids[0], theirs)) {
 		*out = 0; /* fast-forward */
 		goto done;
 	}
-	if ((error = path_cache_get(&a, cache, repo, &bases.ids[0], ours)) < 0 ||
-	    (error = path_cache_get(&b, cache, repo, &bases.ids[0], theirs)) < 0)
+	if ((error = path_cache_get(&a, cache, repo, &bases.ids[0], ours)) <
+	        0 ||
+	    (error = path_cache_get(&b, cache, repo, &bases.ids[0], theirs)) <
+	        0)
 		goto done;
 	*out = sets_intersect(a, b);
 done:
@@ -188,7 +201,8 @@ done:
 	return error;
 }
 
-/* ---- in-memory merges ------------------------------------------------------ */
+/* ---- in-memory merges ------------------------------------------------------
+ */
 
 static void collect_conflicts(orch_strvec *out, git_index *index)
 {
@@ -199,7 +213,9 @@ static void collect_conflicts(orch_strvec *out, git_index *index)
 	if (git_index_conflict_iterator_new(&iter, index) < 0)
 		return;
 	while (git_index_conflict_next(&ancestor, &ours, &theirs, iter) == 0) {
-		const char *path = ours ? ours->path : theirs ? theirs->path : ancestor->path;
+		const char *path = ours     ? ours->path
+		                   : theirs ? theirs->path
+		                            : ancestor->path;
 		if (!orch_strvec_contains(&paths, path))
 			orch_strvec_push(&paths, path);
 	}
@@ -214,7 +230,8 @@ static void collect_conflicts(orch_strvec *out, git_index *index)
 }
 
 int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
-			git_repository *repo, const git_oid *ours, const git_oid *theirs)
+                        git_repository *repo, const git_oid *ours,
+                        const git_oid *theirs)
 {
 	git_commit *our_commit = NULL, *their_commit = NULL;
 	git_index *index = NULL;
@@ -223,15 +240,19 @@ int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
 
 	git_merge_options_init(&opts, GIT_MERGE_OPTIONS_VERSION);
 	if ((error = git_commit_lookup(&our_commit, repo, ours)) < 0) {
-		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(ours));
+		error = orch_error_git(error, "cannot read commit %s",
+		                       git_oid_tostr_s(ours));
 		goto done;
 	}
 	if ((error = git_commit_lookup(&their_commit, repo, theirs)) < 0) {
-		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(theirs));
+		error = orch_error_git(error, "cannot read commit %s",
+		                       git_oid_tostr_s(theirs));
 		goto done;
 	}
-	if ((error = git_merge_commits(&index, repo, our_commit, their_commit, &opts)) < 0) {
-		error = orch_error_git(error, "cannot merge %s", git_oid_tostr_s(theirs));
+	if ((error = git_merge_commits(&index, repo, our_commit, their_commit,
+	                               &opts)) < 0) {
+		error = orch_error_git(error, "cannot merge %s",
+		                       git_oid_tostr_s(theirs));
 		goto done;
 	}
 	if (git_index_has_conflicts(index)) {
@@ -240,7 +261,8 @@ int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
 		error = ORCH_ECONFLICT;
 		goto done;
 	}
-	if (out_tree && (error = git_index_write_tree_to(out_tree, index, repo)) < 0)
+	if (out_tree &&
+	    (error = git_index_write_tree_to(out_tree, index, repo)) < 0)
 		error = orch_error_git(error, "cannot write the merged tree");
 done:
 	git_index_free(index);
@@ -250,8 +272,9 @@ done:
 }
 
 /* Merge and tell: *out_conflicted and the paths; errors other than conflict. */
-static int merge_check(int *out_conflicted, orch_strvec *paths, git_repository *repo,
-		       const git_oid *ours, const git_oid *theirs)
+static int merge_check(int *out_conflicted, orch_strvec *paths,
+                       git_repository *repo, const git_oid *ours,
+                       const git_oid *theirs)
 {
 	int error = orch_merge_trees_of(NULL, paths, repo, ours, theirs);
 
@@ -260,8 +283,8 @@ static int merge_check(int *out_conflicted, orch_strvec *paths, git_repository *
 }
 
 int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
-		       const git_oid *base, const char *const *ids,
-		       const git_oid *commits, size_t n, unsigned flags)
+                       const git_oid *base, const char *const *ids,
+                       const git_oid *commits, size_t n, unsigned flags)
 {
 	orch_merge_analysis *analysis = orch_calloc(1, sizeof(*analysis));
 	path_cache cache = {0};
@@ -280,15 +303,17 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
 		orch_merge_branch *branch = &analysis->branches[i];
 		maybe = 1;
 		if (!(flags & ORCH_MERGE_ANALYZE_ALL) &&
-		    (error = may_conflict(&maybe, &cache, repo, base, &branch->commit)) < 0)
+		    (error = may_conflict(&maybe, &cache, repo, base,
+		                          &branch->commit)) < 0)
 			goto done;
 		if (!maybe) {
 			analysis->merges_skipped++;
 			continue;
 		}
 		analysis->merges_done++;
-		if ((error = merge_check(&branch->conflicts_base, &branch->paths, repo,
-					 base, &branch->commit)) < 0)
+		if ((error =
+		         merge_check(&branch->conflicts_base, &branch->paths,
+		                     repo, base, &branch->commit)) < 0)
 			goto done;
 	}
 	for (size_t a = 0; a < n; a++) {
@@ -298,15 +323,18 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
 
 			maybe = 1;
 			if (!(flags & ORCH_MERGE_ANALYZE_ALL) &&
-			    (error = may_conflict(&maybe, &cache, repo, &commits[a], &commits[b])) < 0)
+			    (error = may_conflict(&maybe, &cache, repo,
+			                          &commits[a], &commits[b])) <
+			        0)
 				goto done;
 			if (!maybe) {
 				analysis->merges_skipped++;
 				continue;
 			}
 			analysis->merges_done++;
-			if ((error = merge_check(&conflicted, &paths, repo, &commits[a],
-						 &commits[b])) < 0) {
+			if ((error = merge_check(&conflicted, &paths, repo,
+			                         &commits[a], &commits[b])) <
+			    0) {
 				orch_strvec_free(&paths);
 				goto done;
 			}
@@ -316,7 +344,9 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
 			}
 			if (analysis->npairs == alloc) {
 				alloc = alloc ? alloc * 2 : 16;
-				analysis->pairs = orch_realloc(analysis->pairs, alloc * sizeof(orch_merge_pair));
+				analysis->pairs = orch_realloc(
+				    analysis->pairs,
+				    alloc * sizeof(orch_merge_pair));
 			}
 			pair = &analysis->pairs[analysis->npairs++];
 			pair->a = a;
@@ -333,7 +363,8 @@ done:
 }
 
 int orch_merge_analysis_pair(const orch_strvec **out_paths,
-			     const orch_merge_analysis *analysis, size_t a, size_t b)
+                             const orch_merge_analysis *analysis, size_t a,
+                             size_t b)
 {
 	if (a > b) {
 		size_t swap = a;
@@ -372,35 +403,45 @@ static int default_signature(git_signature **out, git_repository *repo)
 	if (git_signature_default(out, repo) == 0)
 		return 0;
 	git_error_clear();
-	if (git_signature_now(out, "git-orchestrate", "orchestrate@localhost") < 0)
+	if (git_signature_now(out, "git-orchestrate", "orchestrate@localhost") <
+	    0)
 		return orch_error_git(-1, "cannot make a signature");
 	return 0;
 }
 
-static int commit_message(orch_buf *msg, git_repository *repo, const orch_merge_item *item,
-			  const char *plan, int squash)
+static int commit_message(orch_buf *msg, git_repository *repo,
+                          const orch_merge_item *item, const char *plan,
+                          int squash)
 {
 	git_commit *commit = NULL;
 	int error;
 
 	if ((error = git_commit_lookup(&commit, repo, &item->commit)) < 0)
-		return orch_error_git(error, "cannot read the result of task '%s'", item->id);
+		return orch_error_git(
+		    error, "cannot read the result of task '%s'", item->id);
 	if (squash) {
 		const char *summary = git_commit_summary(commit);
-		orch_buf_printf(msg, "%s/%s: %s\n\nSquashed result of task '%s' of plan '%s'.\n\n",
-				plan, item->id, summary && *summary ? summary : "result",
-				item->id, plan);
+		orch_buf_printf(msg,
+		                "%s/%s: %s\n\nSquashed result of task '%s' of "
+		                "plan '%s'.\n\n",
+		                plan, item->id,
+		                summary && *summary ? summary : "result",
+		                item->id, plan);
 	} else {
-		orch_buf_printf(msg, "Merge task '%s' of plan '%s'\n\n", item->id, plan);
+		orch_buf_printf(msg, "Merge task '%s' of plan '%s'\n\n",
+		                item->id, plan);
 	}
-	orch_buf_printf(msg, "Orchestrate-Plan: %s\nOrchestrate-Task: %s\nOrchestrate-Commit: %s\n",
-			plan, item->id, git_oid_tostr_s(&item->commit));
+	orch_buf_printf(msg,
+	                "Orchestrate-Plan: %s\nOrchestrate-Task: "
+	                "%s\nOrchestrate-Commit: %s\n",
+	                plan, item->id, git_oid_tostr_s(&item->commit));
 	git_commit_free(commit);
 	return 0;
 }
 
-int orch_merge_build(git_oid *out_tip, git_repository *repo, const git_oid *base,
-		     orch_merge_item *items, size_t n, const char *plan, unsigned flags)
+int orch_merge_build(git_oid *out_tip, git_repository *repo,
+                     const git_oid *base, orch_merge_item *items, size_t n,
+                     const char *plan, unsigned flags)
 {
 	git_signature *sig = NULL;
 	git_oid tip;
@@ -421,10 +462,12 @@ int orch_merge_build(git_oid *out_tip, git_repository *repo, const git_oid *base
 		memset(&item->merged, 0, sizeof(item->merged));
 		if (git_oid_equal(&tip, &item->commit) ||
 		    git_graph_descendant_of(repo, &tip, &item->commit) == 1) {
-			git_oid_cpy(&item->merged, &tip); /* already contained */
+			git_oid_cpy(&item->merged,
+			            &tip); /* already contained */
 			continue;
 		}
-		error = orch_merge_trees_of(&tree_id, &item->paths, repo, &tip, &item->commit);
+		error = orch_merge_trees_of(&tree_id, &item->paths, repo, &tip,
+		                            &item->commit);
 		if (error == ORCH_ECONFLICT) {
 			item->conflicted = 1;
 			error = 0;
@@ -432,16 +475,23 @@ int orch_merge_build(git_oid *out_tip, git_repository *repo, const git_oid *base
 		}
 		if (error < 0)
 			goto done;
-		if ((error = commit_message(&msg, repo, item, plan, flags & ORCH_MERGE_SQUASH)) < 0)
+		if ((error = commit_message(&msg, repo, item, plan,
+		                            flags & ORCH_MERGE_SQUASH)) < 0)
 			goto done;
 		if ((error = git_commit_lookup(&parents[0], repo, &tip)) < 0 ||
-		    (error = git_commit_lookup(&parents[1], repo, &item->commit)) < 0 ||
+		    (error = git_commit_lookup(&parents[1], repo,
+		                               &item->commit)) < 0 ||
 		    (error = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
-			error = orch_error_git(error, "cannot read the merge of task '%s'", item->id);
-		} else if ((error = git_commit_create(&new_tip, repo, NULL, sig, sig, NULL, msg.ptr, tree,
-						      (flags & ORCH_MERGE_SQUASH) ? 1 : 2,
-						      (const git_commit **)parents)) < 0) {
-			error = orch_error_git(error, "cannot write the merge of task '%s'", item->id);
+			error = orch_error_git(
+			    error, "cannot read the merge of task '%s'",
+			    item->id);
+		} else if ((error = git_commit_create(
+		                &new_tip, repo, NULL, sig, sig, NULL, msg.ptr,
+		                tree, (flags & ORCH_MERGE_SQUASH) ? 1 : 2,
+		                (const git_commit **)parents)) < 0) {
+			error = orch_error_git(
+			    error, "cannot write the merge of task '%s'",
+			    item->id);
 		}
 		git_commit_free(parents[0]);
 		git_commit_free(parents[1]);
@@ -481,10 +531,12 @@ static void remove_tree(const char *path)
 	if ((dir = opendir(path)) != NULL) {
 		while ((entry = readdir(dir)) != NULL) {
 			orch_buf child = {0};
-			if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
+			if (!strcmp(entry->d_name, ".") ||
+			    !strcmp(entry->d_name, ".."))
 				continue;
 			orch_buf_printf(&child, "%s/%s", path, entry->d_name);
-			orch_strvec_push_take(&children, orch_buf_detach(&child));
+			orch_strvec_push_take(&children,
+			                      orch_buf_detach(&child));
 		}
 		closedir(dir);
 	}
@@ -494,11 +546,14 @@ static void remove_tree(const char *path)
 	rmdir(path);
 }
 
-/* The environment of a verify command: ours, minus git's repository overrides. */
+/* The environment of a verify command: ours, minus git's repository overrides.
+ */
 static char **verify_environment(const char *plan, const git_oid *commit)
 {
-	static const char *const drop[] = {"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
-					   "GIT_OBJECT_DIRECTORY=", "GIT_PREFIX=", NULL};
+	static const char *const drop[] = {
+	    "GIT_DIR=",        "GIT_WORK_TREE=",
+	    "GIT_INDEX_FILE=", "GIT_OBJECT_DIRECTORY=",
+	    "GIT_PREFIX=",     NULL};
 	orch_strvec env = {0};
 	orch_buf var = {0};
 
@@ -506,7 +561,8 @@ static char **verify_environment(const char *plan, const git_oid *commit)
 		int skip = 0;
 		for (size_t i = 0; drop[i]; i++)
 			skip |= !strncmp(*e, drop[i], strlen(drop[i]));
-		skip |= !strncmp(*e, "ORCHESTRATE_PLAN=", 17) || !strncmp(*e, "ORCHESTRATE_COMMIT=", 19);
+		skip |= !strncmp(*e, "ORCHESTRATE_PLAN=", 17) ||
+		        !strncmp(*e, "ORCHESTRATE_COMMIT=", 19);
 		if (!skip)
 			orch_strvec_push(&env, *e);
 	}
@@ -527,12 +583,13 @@ static void free_environment(char **env)
 
 /* Run `sh -c command` in `dir`, output to `log_path`; *out_status its exit. */
 static int run_in(int *out_status, const char *dir, const char *command,
-		  const char *log_path, char **env)
+                  const char *log_path, char **env)
 {
 	pid_t pid, waited;
 	int status = 0, fd;
 
-	if ((fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+	if ((fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	               0600)) < 0)
 		return orch_error_os("cannot create '%s'", log_path);
 	if ((pid = fork()) < 0) {
 		close(fd);
@@ -547,7 +604,8 @@ static int run_in(int *out_status, const char *dir, const char *command,
 		dup2(fd, 1);
 		dup2(fd, 2);
 		setpgid(0, 0);
-		execve("/bin/sh", (char *const[]){"sh", "-c", (char *)command, NULL}, env);
+		execve("/bin/sh",
+		       (char *const[]){"sh", "-c", (char *)command, NULL}, env);
 		_exit(127);
 	}
 	close(fd);
@@ -570,14 +628,16 @@ static void append_tail(orch_buf *out, const char *path)
 		return;
 	}
 	if (content.len > VERIFY_OUTPUT_MAX)
-		orch_buf_put(out, content.ptr + content.len - VERIFY_OUTPUT_MAX, VERIFY_OUTPUT_MAX);
+		orch_buf_put(out, content.ptr + content.len - VERIFY_OUTPUT_MAX,
+		             VERIFY_OUTPUT_MAX);
 	else
 		orch_buf_put(out, content.ptr, content.len);
 	orch_buf_free(&content);
 }
 
 int orch_merge_verify(int *out_status, orch_buf *output, git_repository *repo,
-		      const git_oid *commit, const char *command, const char *plan)
+                      const git_oid *commit, const char *command,
+                      const char *plan)
 {
 	git_worktree_add_options wtopts;
 	git_worktree_prune_options pruneopts;
@@ -589,13 +649,17 @@ int orch_merge_verify(int *out_status, orch_buf *output, git_repository *repo,
 	char **env = NULL;
 	int error;
 
-	git_worktree_prune_options_init(&pruneopts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
-	git_worktree_add_options_init(&wtopts, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	git_worktree_prune_options_init(&pruneopts,
+	                                GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+	git_worktree_add_options_init(&wtopts,
+	                              GIT_WORKTREE_ADD_OPTIONS_VERSION);
 	*out_status = -1;
-	/* a name of our own: the worktree's branch exists only until HEAD is detached */
-	orch_buf_printf(&name, "orchestrate-verify-%d-%u-%ld", (int)getpid(), verify_counter++,
-			(long)(orch_now_ms() % 1000000));
-	orch_buf_printf(&dir, "%sorchestrate-verify", git_repository_commondir(repo));
+	/* a name of our own: the worktree's branch exists only until HEAD is
+	 * detached */
+	orch_buf_printf(&name, "orchestrate-verify-%d-%u-%ld", (int)getpid(),
+	                verify_counter++, (long)(orch_now_ms() % 1000000));
+	orch_buf_printf(&dir, "%sorchestrate-verify",
+	                git_repository_commondir(repo));
 	orch_buf_printf(&path, "%s/%s", dir.ptr, name.ptr);
 	orch_buf_printf(&log_path, "%s/%s.log", dir.ptr, name.ptr);
 	if (mkdir(dir.ptr, 0700) < 0 && errno != EEXIST) {
@@ -603,25 +667,33 @@ int orch_merge_verify(int *out_status, orch_buf *output, git_repository *repo,
 		goto done;
 	}
 	if ((error = git_commit_lookup(&target, repo, commit)) < 0) {
-		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(commit));
+		error = orch_error_git(error, "cannot read commit %s",
+		                       git_oid_tostr_s(commit));
 		goto done;
 	}
-	if ((error = git_branch_create(&branch, repo, name.ptr, target, 0)) < 0) {
-		error = orch_error_git(error, "cannot prepare the verify worktree");
+	if ((error = git_branch_create(&branch, repo, name.ptr, target, 0)) <
+	    0) {
+		error =
+		    orch_error_git(error, "cannot prepare the verify worktree");
 		goto done;
 	}
 	wtopts.ref = branch;
-	if ((error = git_worktree_add(&worktree, repo, name.ptr, path.ptr, &wtopts)) < 0) {
-		error = orch_error_git(error, "cannot create the verify worktree '%s'", path.ptr);
+	if ((error = git_worktree_add(&worktree, repo, name.ptr, path.ptr,
+	                              &wtopts)) < 0) {
+		error = orch_error_git(
+		    error, "cannot create the verify worktree '%s'", path.ptr);
 		goto done;
 	}
-	if ((error = git_repository_open_from_worktree(&wtrepo, worktree)) < 0 ||
+	if ((error = git_repository_open_from_worktree(&wtrepo, worktree)) <
+	        0 ||
 	    (error = git_repository_set_head_detached(wtrepo, commit)) < 0) {
-		error = orch_error_git(error, "cannot detach the verify worktree");
+		error =
+		    orch_error_git(error, "cannot detach the verify worktree");
 		goto done;
 	}
 	env = verify_environment(plan, commit);
-	if ((error = run_in(out_status, path.ptr, command, log_path.ptr, env)) < 0)
+	if ((error = run_in(out_status, path.ptr, command, log_path.ptr, env)) <
+	    0)
 		goto done;
 	append_tail(output, log_path.ptr);
 done:
@@ -630,8 +702,9 @@ done:
 			git_error_clear();
 	}
 	if (worktree) {
-		pruneopts.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED |
-				  GIT_WORKTREE_PRUNE_WORKING_TREE;
+		pruneopts.flags = GIT_WORKTREE_PRUNE_VALID |
+		                  GIT_WORKTREE_PRUNE_LOCKED |
+		                  GIT_WORKTREE_PRUNE_WORKING_TREE;
 		git_repository_free(wtrepo);
 		wtrepo = NULL;
 		if (git_worktree_prune(worktree, &pruneopts) < 0)
@@ -642,7 +715,8 @@ done:
 	if (log_path.ptr)
 		unlink(log_path.ptr);
 	if (dir.ptr)
-		rmdir(dir.ptr); /* only when empty: another verify may be running */
+		rmdir(dir.ptr); /* only when empty: another verify may be
+		                   running */
 	free_environment(env);
 	git_repository_free(wtrepo);
 	git_worktree_free(worktree);
@@ -670,13 +744,14 @@ static int head_is(git_repository *repo, const char *refname)
 		return 0;
 	}
 	match = git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
-		!strcmp(git_reference_symbolic_target(head), refname);
+	        !strcmp(git_reference_symbolic_target(head), refname);
 	git_reference_free(head);
 	return match;
 }
 
 /* Open the work tree where `refname` is checked out into *out, or NULL. */
-static int open_checkout(git_repository **out, git_repository *repo, const char *refname)
+static int open_checkout(git_repository **out, git_repository *repo,
+                         const char *refname)
 {
 	git_strarray names = {0};
 	git_repository *candidate = NULL;
@@ -684,7 +759,8 @@ static int open_checkout(git_repository **out, git_repository *repo, const char 
 
 	*out = NULL;
 	/* the main work tree: the common dir's repository */
-	if (git_repository_open(&candidate, git_repository_commondir(repo)) == 0) {
+	if (git_repository_open(&candidate, git_repository_commondir(repo)) ==
+	    0) {
 		if (head_is(candidate, refname)) {
 			*out = candidate;
 			return 0;
@@ -729,14 +805,14 @@ static int is_dirty(int *out, git_repository *wtrepo)
 	opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 	if ((error = git_status_list_new(&list, wtrepo, &opts)) < 0)
 		return orch_error_git(error, "cannot read the status of '%s'",
-				      git_repository_workdir(wtrepo));
+		                      git_repository_workdir(wtrepo));
 	*out = git_status_list_entrycount(list) > 0;
 	git_status_list_free(list);
 	return 0;
 }
 
-int orch_merge_checkout_state(char **out_path, int *out_dirty, git_repository *repo,
-			      const char *branch)
+int orch_merge_checkout_state(char **out_path, int *out_dirty,
+                              git_repository *repo, const char *branch)
 {
 	git_repository *wtrepo = NULL;
 	orch_buf refname = {0};
@@ -756,8 +832,10 @@ done:
 	return error;
 }
 
-/* Check out `to` in `wtrepo` from `from`, as a fast-forward of files and index. */
-static int checkout_between(git_repository *wtrepo, const git_oid *from, const git_oid *to)
+/* Check out `to` in `wtrepo` from `from`, as a fast-forward of files and index.
+ */
+static int checkout_between(git_repository *wtrepo, const git_oid *from,
+                            const git_oid *to)
 {
 	git_checkout_options opts;
 	git_commit *target = NULL;
@@ -770,12 +848,15 @@ static int checkout_between(git_repository *wtrepo, const git_oid *from, const g
 		goto done;
 	opts.baseline = baseline;
 	if ((error = git_commit_lookup(&target, wtrepo, to)) < 0) {
-		error = orch_error_git(error, "cannot read commit %s", git_oid_tostr_s(to));
+		error = orch_error_git(error, "cannot read commit %s",
+		                       git_oid_tostr_s(to));
 		goto done;
 	}
-	if ((error = git_checkout_tree(wtrepo, (git_object *)target, &opts)) < 0)
-		error = orch_error_git(error, "cannot update the work tree '%s'",
-				       git_repository_workdir(wtrepo));
+	if ((error = git_checkout_tree(wtrepo, (git_object *)target, &opts)) <
+	    0)
+		error =
+		    orch_error_git(error, "cannot update the work tree '%s'",
+		                   git_repository_workdir(wtrepo));
 done:
 	git_tree_free(baseline);
 	git_commit_free(target);
@@ -783,8 +864,8 @@ done:
 }
 
 int orch_merge_move_branch(git_repository *repo, const char *branch,
-			   const git_oid *expected, const git_oid *target,
-			   const char *reflog)
+                           const git_oid *expected, const git_oid *target,
+                           const char *reflog)
 {
 	git_repository *wtrepo = NULL;
 	git_reference *ref = NULL, *moved = NULL;
@@ -793,15 +874,21 @@ int orch_merge_move_branch(git_repository *repo, const char *branch,
 
 	orch_buf_printf(&refname, "refs/heads/%s", branch);
 	if ((error = git_reference_lookup(&ref, repo, refname.ptr)) < 0) {
-		error = orch_error_git(error, "cannot read branch '%s'", branch);
+		error =
+		    orch_error_git(error, "cannot read branch '%s'", branch);
 		goto done;
 	}
 	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT ||
 	    !git_oid_equal(git_reference_target(ref), expected)) {
-		orch_error_set("branch '%s' moved to %s meanwhile (expected %.12s): nothing was overwritten",
-			       branch, git_reference_target(ref) ? git_oid_tostr_s(git_reference_target(ref)) : "?",
-			       git_oid_tostr_s(expected));
-		orch_error_hint("look at what was added to '%s', then merge again", branch);
+		orch_error_set("branch '%s' moved to %s meanwhile (expected "
+		               "%.12s): nothing was overwritten",
+		               branch,
+		               git_reference_target(ref)
+		                   ? git_oid_tostr_s(git_reference_target(ref))
+		                   : "?",
+		               git_oid_tostr_s(expected));
+		orch_error_hint(
+		    "look at what was added to '%s', then merge again", branch);
 		error = ORCH_EMODIFIED;
 		goto done;
 	}
@@ -811,26 +898,37 @@ int orch_merge_move_branch(git_repository *repo, const char *branch,
 		if ((error = is_dirty(&dirty, wtrepo)) < 0)
 			goto done;
 		if (dirty) {
-			orch_error_set("branch '%s' is checked out in '%s' with uncommitted changes: it was not moved",
-				       branch, git_repository_workdir(wtrepo));
-			orch_error_hint("commit or stash the changes in '%s', then run the command again",
-					git_repository_workdir(wtrepo));
+			orch_error_set(
+			    "branch '%s' is checked out in '%s' with "
+			    "uncommitted changes: it was not moved",
+			    branch, git_repository_workdir(wtrepo));
+			orch_error_hint("commit or stash the changes in '%s', "
+			                "then run the command again",
+			                git_repository_workdir(wtrepo));
 			error = ORCH_ELOCKED;
 			goto done;
 		}
 		if ((error = checkout_between(wtrepo, expected, target)) < 0) {
-			orch_error_hint("files in '%s' would be overwritten; move them away and run the command again",
-					git_repository_workdir(wtrepo));
+			orch_error_hint(
+			    "files in '%s' would be overwritten; move them "
+			    "away and run the command again",
+			    git_repository_workdir(wtrepo));
 			error = ORCH_ELOCKED;
 			goto done;
 		}
 	}
-	error = git_reference_create_matching(&moved, repo, refname.ptr, target, 1, expected, reflog);
+	error = git_reference_create_matching(&moved, repo, refname.ptr, target,
+	                                      1, expected, reflog);
 	if (error < 0) {
-		error = orch_error_git(error, "cannot move branch '%s'", branch);
+		error =
+		    orch_error_git(error, "cannot move branch '%s'", branch);
 		if (error == ORCH_EMODIFIED || error == ORCH_ENOTFOUND) {
-			orch_error_set("branch '%s' moved meanwhile: nothing was overwritten", branch);
-			orch_error_hint("look at what was added to '%s', then merge again", branch);
+			orch_error_set("branch '%s' moved meanwhile: nothing "
+			               "was overwritten",
+			               branch);
+			orch_error_hint(
+			    "look at what was added to '%s', then merge again",
+			    branch);
 			error = ORCH_EMODIFIED;
 		}
 		/* put the files back to what the branch still says */
@@ -865,22 +963,29 @@ int orch_merge_push(git_repository *repo, const char *branch)
 	git_config *config = NULL;
 	orch_buf fetch_key = {0};
 	orch_strvec fetch = {0};
-	orch_buf refname = {0}, lease = {0}, refspec = {0}, gitdir = {0}, output = {0};
+	orch_buf refname = {0}, lease = {0}, refspec = {0}, gitdir = {0},
+	         output = {0};
 	git_oid tracked;
 	int has_tracked = 0, status = 0, pipefd[2] = {-1, -1}, error;
 	pid_t pid;
 
 	orch_buf_printf(&refname, "refs/heads/%s", branch);
-	if ((error = git_branch_upstream_remote(&remote, repo, refname.ptr)) < 0 ||
-	    (error = git_branch_upstream_merge(&merge, repo, refname.ptr)) < 0) {
-		error = orch_error_git(error, "branch '%s' has no upstream to push to", branch);
-		orch_error_hint("set one with 'git branch --set-upstream-to=<remote>/<branch> %s'", branch);
+	if ((error = git_branch_upstream_remote(&remote, repo, refname.ptr)) <
+	        0 ||
+	    (error = git_branch_upstream_merge(&merge, repo, refname.ptr)) <
+	        0) {
+		error = orch_error_git(
+		    error, "branch '%s' has no upstream to push to", branch);
+		orch_error_hint("set one with 'git branch "
+		                "--set-upstream-to=<remote>/<branch> %s'",
+		                branch);
 		error = ORCH_EINVALID;
 		goto done;
 	}
 	if (!git_reference_is_valid_name(merge.ptr) || remote.ptr[0] == '-') {
-		error = orch_error_set("the upstream of '%s' (%s %s) is not a valid ref", branch,
-				       remote.ptr, merge.ptr);
+		error = orch_error_set(
+		    "the upstream of '%s' (%s %s) is not a valid ref", branch,
+		    remote.ptr, merge.ptr);
 		goto done;
 	}
 	/*
@@ -894,26 +999,31 @@ int orch_merge_push(git_repository *repo, const char *branch)
 		goto done;
 	}
 	orch_buf_printf(&fetch_key, "remote.%s.fetch", remote.ptr);
-	if (git_config_get_multivar_foreach(config, fetch_key.ptr, NULL, collect_value, &fetch) < 0)
+	if (git_config_get_multivar_foreach(config, fetch_key.ptr, NULL,
+	                                    collect_value, &fetch) < 0)
 		git_error_clear();
 	for (size_t i = 0; i < fetch.count && !has_tracked; i++) {
 		git_refspec *spec = NULL;
 		if (git_refspec_parse(&spec, fetch.items[i], 1) == 0 &&
 		    git_refspec_src_matches(spec, merge.ptr)) {
 			git_buf_dispose(&upstream);
-			if (git_refspec_transform(&upstream, spec, merge.ptr) == 0 &&
-			    git_reference_name_to_id(&tracked, repo, upstream.ptr) == 0)
+			if (git_refspec_transform(&upstream, spec, merge.ptr) ==
+			        0 &&
+			    git_reference_name_to_id(&tracked, repo,
+			                             upstream.ptr) == 0)
 				has_tracked = 1;
 		}
 		git_refspec_free(spec);
 	}
 	git_error_clear();
 	if (has_tracked)
-		orch_buf_printf(&lease, "--force-with-lease=%s:%s", merge.ptr, git_oid_tostr_s(&tracked));
+		orch_buf_printf(&lease, "--force-with-lease=%s:%s", merge.ptr,
+		                git_oid_tostr_s(&tracked));
 	else
 		orch_buf_printf(&lease, "--force-with-lease=%s:", merge.ptr);
 	orch_buf_printf(&refspec, "%s:%s", refname.ptr, merge.ptr);
-	orch_buf_printf(&gitdir, "--git-dir=%s", git_repository_commondir(repo));
+	orch_buf_printf(&gitdir, "--git-dir=%s",
+	                git_repository_commondir(repo));
 	if (pipe(pipefd) < 0) {
 		error = orch_error_os("cannot run git push");
 		goto done;
@@ -923,8 +1033,9 @@ int orch_merge_push(git_repository *repo, const char *branch)
 		goto done;
 	}
 	if (pid == 0) {
-		char *argv[] = {"git", gitdir.ptr, "push", "--porcelain", lease.ptr,
-				"--", remote.ptr, refspec.ptr, NULL};
+		char *argv[] = {"git",         gitdir.ptr,  "push",
+		                "--porcelain", lease.ptr,   "--",
+		                remote.ptr,    refspec.ptr, NULL};
 		int null = open("/dev/null", O_RDONLY);
 		if (null >= 0)
 			dup2(null, 0);
@@ -948,23 +1059,29 @@ int orch_merge_push(git_repository *repo, const char *branch)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		/* the reason is the porcelain line of our ref, or git's last words */
+		/* the reason is the porcelain line of our ref, or git's last
+		 * words */
 		const char *why = output.ptr ? output.ptr : "";
 		const char *line = strstr(why, "\t");
 		orch_buf reason = {0};
 		if (line && strchr(line, '\n') && strstr(why, "!\t")) {
 			const char *start = strstr(why, "!\t");
 			const char *end = strchr(start, '\n');
-			orch_buf_put(&reason, start + 2, (size_t)(end - start - 2));
+			orch_buf_put(&reason, start + 2,
+			             (size_t)(end - start - 2));
 		} else {
 			size_t len = strlen(why);
 			while (len && why[len - 1] == '\n')
 				len--;
 			orch_buf_put(&reason, why, len);
 		}
-		orch_error_set("push of '%s' to '%s' was rejected: %s (the local branch keeps the merge)",
-			       branch, remote.ptr, reason.ptr ? reason.ptr : "unknown reason");
-		orch_error_hint("fetch '%s', look at what changed there, then push again", remote.ptr);
+		orch_error_set("push of '%s' to '%s' was rejected: %s (the "
+		               "local branch keeps the merge)",
+		               branch, remote.ptr,
+		               reason.ptr ? reason.ptr : "unknown reason");
+		orch_error_hint(
+		    "fetch '%s', look at what changed there, then push again",
+		    remote.ptr);
 		orch_buf_free(&reason);
 		error = ORCH_EMODIFIED;
 	}

@@ -27,30 +27,31 @@
 
 /* One branch of an analysis. */
 typedef struct {
-	char *id;             /* task id (or any label) */
-	git_oid commit;       /* its tip */
-	int conflicts_base;   /* 1 when merging it into the base tip conflicts */
-	orch_strvec paths;    /* the conflicting paths against the base */
+	char *id;           /* task id (or any label) */
+	git_oid commit;     /* its tip */
+	int conflicts_base; /* 1 when merging it into the base tip conflicts */
+	orch_strvec paths;  /* the conflicting paths against the base */
 } orch_merge_branch;
 
 /* A pair of branches whose merge conflicts. */
 typedef struct {
-	size_t a, b;          /* positions in branches[], a < b */
-	orch_strvec paths;    /* conflicting paths */
+	size_t a, b;       /* positions in branches[], a < b */
+	orch_strvec paths; /* conflicting paths */
 } orch_merge_pair;
 
 typedef struct {
 	git_oid base;                /* the base tip analysed against */
 	orch_merge_branch *branches; /* in the order given */
 	size_t nbranches;
-	orch_merge_pair *pairs;      /* conflicting pairs only, sorted by (a, b) */
+	orch_merge_pair *pairs; /* conflicting pairs only, sorted by (a, b) */
 	size_t npairs;
-	size_t merges_done;          /* merges actually computed in memory */
-	size_t merges_skipped;       /* merges the first pass proved clean */
+	size_t merges_done;    /* merges actually computed in memory */
+	size_t merges_skipped; /* merges the first pass proved clean */
 } orch_merge_analysis;
 
 /* Flags of orch_merge_analyze. */
-#define ORCH_MERGE_ANALYZE_ALL 1 /* no first pass: merge every pair in memory */
+#define ORCH_MERGE_ANALYZE_ALL 1 /* no first pass: merge every pair in memory  \
+	                          */
 
 /*
  * Analyse `n` branches (ids[i] at commits[i]) against `base`: each one
@@ -61,8 +62,8 @@ typedef struct {
  * does that, for tests). Caller frees *out with orch_merge_analysis_free.
  */
 int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
-		       const git_oid *base, const char *const *ids,
-		       const git_oid *commits, size_t n, unsigned flags);
+                       const git_oid *base, const char *const *ids,
+                       const git_oid *commits, size_t n, unsigned flags);
 
 /*
  * Analyse the done tasks of stored plan `plan` (in merge order) against
@@ -70,11 +71,13 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
  * (malloc'd). Changes nothing. Caller frees *out.
  */
 int orch_merge_analyze_plan(orch_merge_analysis **out, char **out_into,
-			    orch_store *store, const char *plan, const char *into);
+                            orch_store *store, const char *plan,
+                            const char *into);
 
 /* 1 when pair (a, b) conflicts; *out_paths (may be NULL) borrows its paths. */
 int orch_merge_analysis_pair(const orch_strvec **out_paths,
-			     const orch_merge_analysis *analysis, size_t a, size_t b);
+                             const orch_merge_analysis *analysis, size_t a,
+                             size_t b);
 void orch_merge_analysis_free(orch_merge_analysis *analysis);
 
 /*
@@ -83,17 +86,18 @@ void orch_merge_analysis_free(orch_merge_analysis *analysis);
  * `conflicts` (may be NULL) when not.
  */
 int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
-			git_repository *repo, const git_oid *ours, const git_oid *theirs);
+                        git_repository *repo, const git_oid *ours,
+                        const git_oid *theirs);
 
 /* ---- building, verifying, moving ---------------------------------------- */
 
 /* One task to merge, and what became of it in orch_merge_build. */
 typedef struct {
-	const char *id;       /* task id, borrowed */
-	git_oid commit;       /* the task's result commit */
-	int conflicted;       /* out: 1 when it conflicted (left out) */
-	orch_strvec paths;    /* out: the conflicting paths */
-	git_oid merged;       /* out: its merge (or squash) commit in the chain */
+	const char *id;    /* task id, borrowed */
+	git_oid commit;    /* the task's result commit */
+	int conflicted;    /* out: 1 when it conflicted (left out) */
+	orch_strvec paths; /* out: the conflicting paths */
+	git_oid merged;    /* out: its merge (or squash) commit in the chain */
 } orch_merge_item;
 
 /* Flags of orch_merge_build. */
@@ -107,8 +111,9 @@ typedef struct {
  * object database only: no ref moves. *out_tip is the last commit (equal to
  * `base` when nothing merged).
  */
-int orch_merge_build(git_oid *out_tip, git_repository *repo, const git_oid *base,
-		     orch_merge_item *items, size_t n, const char *plan, unsigned flags);
+int orch_merge_build(git_oid *out_tip, git_repository *repo,
+                     const git_oid *base, orch_merge_item *items, size_t n,
+                     const char *plan, unsigned flags);
 
 /*
  * Run `command` with `sh -c` (the plan author's own text, like a task's
@@ -119,15 +124,16 @@ int orch_merge_build(git_oid *out_tip, git_repository *repo, const git_oid *base
  * command could not be run at all.
  */
 int orch_merge_verify(int *out_status, orch_buf *output, git_repository *repo,
-		      const git_oid *commit, const char *command, const char *plan);
+                      const git_oid *commit, const char *command,
+                      const char *plan);
 
 /*
  * Where `branch` (short name) is checked out: the work tree path into
  * *out_path (malloc'd, NULL when checked out nowhere) and whether it has
  * uncommitted changes to tracked files in *out_dirty.
  */
-int orch_merge_checkout_state(char **out_path, int *out_dirty, git_repository *repo,
-			      const char *branch);
+int orch_merge_checkout_state(char **out_path, int *out_dirty,
+                              git_repository *repo, const char *branch);
 
 /*
  * Move refs/heads/<branch> from `expected` to `target` by compare-and-swap.
@@ -138,8 +144,8 @@ int orch_merge_checkout_state(char **out_path, int *out_dirty, git_repository *r
  * `expected`: nothing is overwritten.
  */
 int orch_merge_move_branch(git_repository *repo, const char *branch,
-			   const git_oid *expected, const git_oid *target,
-			   const char *reflog);
+                           const git_oid *expected, const git_oid *target,
+                           const char *reflog);
 
 /*
  * Push refs/heads/<branch> to its upstream (branch.<b>.remote and .merge)
@@ -159,36 +165,37 @@ typedef enum {
 
 typedef struct {
 	orch_merge_event_kind kind;
-	const char *task;            /* CONFLICT, REJECTED, MERGED */
-	const orch_strvec *paths;    /* CONFLICT */
-	size_t ntasks;               /* VERIFY: how many tasks in the set */
-	int status;                  /* VERIFY: exit status */
-	const git_oid *commit;       /* VERIFY: what was verified; MERGED: merge commit */
+	const char *task;         /* CONFLICT, REJECTED, MERGED */
+	const orch_strvec *paths; /* CONFLICT */
+	size_t ntasks;            /* VERIFY: how many tasks in the set */
+	int status;               /* VERIFY: exit status */
+	const git_oid
+	    *commit; /* VERIFY: what was verified; MERGED: merge commit */
 } orch_merge_event;
 
 typedef struct {
 	const char *plan;
-	const char *into;        /* --into BRANCH; NULL: the plan's base */
-	const char *verify;      /* --verify CMD; NULL: the plan's verify */
-	int squash;              /* --squash */
-	int push;                /* --push after a successful move */
+	const char *into;   /* --into BRANCH; NULL: the plan's base */
+	const char *verify; /* --verify CMD; NULL: the plan's verify */
+	int squash;         /* --squash */
+	int push;           /* --push after a successful move */
 	void (*on_event)(const orch_merge_event *event, void *payload);
 	void *payload;
 } orch_merge_options;
 
 typedef struct {
-	char *into;              /* the branch merged into */
-	git_oid base_before;     /* its tip before */
-	git_oid base_after;      /* its tip after (== before when not moved) */
-	int moved;               /* 1 when the branch was moved */
-	orch_strvec merged;      /* task ids merged */
-	orch_strvec conflicted;  /* task ids left in state conflict */
-	orch_strvec rejected;    /* task ids found to break verify */
-	int verify_runs;         /* verify runs, bisection included */
-	int verify_failed;       /* 1 when some verify failed */
-	int record;              /* number n of merges/<n>.json, 0 if none */
-	orch_buf verify_output;  /* output of the last failed verify */
-	char *push_error;        /* why --push failed, or NULL */
+	char *into;             /* the branch merged into */
+	git_oid base_before;    /* its tip before */
+	git_oid base_after;     /* its tip after (== before when not moved) */
+	int moved;              /* 1 when the branch was moved */
+	orch_strvec merged;     /* task ids merged */
+	orch_strvec conflicted; /* task ids left in state conflict */
+	orch_strvec rejected;   /* task ids found to break verify */
+	int verify_runs;        /* verify runs, bisection included */
+	int verify_failed;      /* 1 when some verify failed */
+	int record;             /* number n of merges/<n>.json, 0 if none */
+	orch_buf verify_output; /* output of the last failed verify */
+	char *push_error;       /* why --push failed, or NULL */
 } orch_merge_result;
 
 void orch_merge_result_init(orch_merge_result *result);
@@ -208,7 +215,7 @@ void orch_merge_result_clear(orch_merge_result *result);
  * done. *out must be initialised and is filled in all cases.
  */
 int orch_merge_run(orch_merge_result *out, orch_store *store,
-		   const orch_merge_options *opts);
+                   const orch_merge_options *opts);
 
 /*
  * Merge the one done task `task` right away (for `run --merge` and
@@ -218,16 +225,16 @@ int orch_merge_run(orch_merge_result *out, orch_store *store,
  * them. The caller calls it in dependency order as tasks finish.
  */
 int orch_merge_task(orch_merge_result *out, orch_store *store,
-		    const orch_merge_options *opts, const char *task);
+                    const orch_merge_options *opts, const char *task);
 
 /* What orch_merge_rollback did. */
 typedef struct {
-	int record;          /* the merge record undone */
-	int reverted;        /* 1: revert commits were added; 0: branch reset */
-	char *into;          /* branch */
-	git_oid before;      /* its tip before the rollback */
-	git_oid after;       /* its tip after */
-	size_t ncommits;     /* revert commits added */
+	int record;      /* the merge record undone */
+	int reverted;    /* 1: revert commits were added; 0: branch reset */
+	char *into;      /* branch */
+	git_oid before;  /* its tip before the rollback */
+	git_oid after;   /* its tip after */
+	size_t ncommits; /* revert commits added */
 } orch_rollback_result;
 
 void orch_rollback_result_clear(orch_rollback_result *result);
@@ -241,6 +248,6 @@ void orch_rollback_result_clear(orch_rollback_result *result);
  * when the plan has no merge to undo.
  */
 int orch_merge_rollback(orch_rollback_result *out, orch_store *store,
-			const char *plan, int revert);
+                        const char *plan, int revert);
 
 #endif

@@ -67,13 +67,14 @@ static int plan_view_load(plan_view *view, orch_store *store, const char *name)
 	if ((error = orch_store_load_plan(&view->plan, NULL, store, name)) < 0)
 		return error;
 	view->states = orch_calloc(view->plan->ntasks ? view->plan->ntasks : 1,
-				   sizeof(orch_task_state));
+	                           sizeof(orch_task_state));
 	for (size_t i = 0; i < view->plan->ntasks; i++)
 		orch_task_state_init(&view->states[i]);
 	return orch_store_read_states(view->states, NULL, store, view->plan);
 }
 
-/* Order of merging: dependency level, then priority (highest first), then plan order. */
+/* Order of merging: dependency level, then priority (highest first), then plan
+ * order. */
 typedef struct {
 	size_t pos;
 	size_t level;
@@ -92,7 +93,8 @@ static int cmp_key(const void *pa, const void *pb)
 }
 
 /* Positions of the done tasks (or just `only`), in merge order. */
-static int done_tasks(size_t **out, size_t *out_count, const plan_view *view, const char *only)
+static int done_tasks(size_t **out, size_t *out_count, const plan_view *view,
+                      const char *only)
 {
 	orch_graph *graph = NULL;
 	size_t *levels = NULL, nlevels = 0, count = 0;
@@ -106,9 +108,11 @@ static int done_tasks(size_t **out, size_t *out_count, const plan_view *view, co
 	levels = orch_calloc(graph->n ? graph->n : 1, sizeof(size_t));
 	if ((error = orch_graph_levels(levels, &nlevels, graph)) < 0)
 		goto done;
-	keys = orch_calloc(view->plan->ntasks ? view->plan->ntasks : 1, sizeof(merge_key));
+	keys = orch_calloc(view->plan->ntasks ? view->plan->ntasks : 1,
+	                   sizeof(merge_key));
 	for (size_t i = 0; i < view->plan->ntasks; i++) {
-		if (view->states[i].state != ORCH_STATE_DONE || !view->states[i].commit)
+		if (view->states[i].state != ORCH_STATE_DONE ||
+		    !view->states[i].commit)
 			continue;
 		if (only && strcmp(only, view->plan->tasks[i].id))
 			continue;
@@ -132,7 +136,8 @@ done:
 static int branch_tip(git_oid *out, git_repository *repo, const char *branch);
 
 int orch_merge_analyze_plan(orch_merge_analysis **out, char **out_into,
-			    orch_store *store, const char *plan, const char *into)
+                            orch_store *store, const char *plan,
+                            const char *into)
 {
 	git_repository *repo = orch_store_repo(store);
 	plan_view view = {0};
@@ -159,14 +164,17 @@ int orch_merge_analyze_plan(orch_merge_analysis **out, char **out_into,
 	commits = orch_calloc(n ? n : 1, sizeof(git_oid));
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = view.plan->tasks[order[i]].id;
-		if (git_oid_fromstr(&commits[i], view.states[order[i]].commit) < 0) {
+		if (git_oid_fromstr(&commits[i], view.states[order[i]].commit) <
+		    0) {
 			git_error_clear();
-			error = orch_error_set("task '%s' has an invalid result commit '%s'", ids[i],
-					       view.states[order[i]].commit);
+			error = orch_error_set(
+			    "task '%s' has an invalid result commit '%s'",
+			    ids[i], view.states[order[i]].commit);
 			goto done;
 		}
 	}
-	if ((error = orch_merge_analyze(out, repo, &base, ids, commits, n, 0)) < 0)
+	if ((error = orch_merge_analyze(out, repo, &base, ids, commits, n, 0)) <
+	    0)
 		goto done;
 	*out_into = orch_strdup(into);
 done:
@@ -188,9 +196,9 @@ typedef struct {
 	orch_merge_result *out;
 	orch_merge_item *items; /* the clean items, in merge order */
 	size_t n;
-	int *verdict;           /* 1 accepted, -1 rejected, 0 not known yet */
-	git_oid *merged;        /* merge commit of each accepted item */
-	git_oid good_tip;       /* the last verified tip */
+	int *verdict;     /* 1 accepted, -1 rejected, 0 not known yet */
+	git_oid *merged;  /* merge commit of each accepted item */
+	git_oid good_tip; /* the last verified tip */
 	const git_oid *base;
 } bisect;
 
@@ -225,13 +233,16 @@ static int try_set(int *out_ok, bisect *b, const size_t *cands, size_t ncands)
 		git_oid_cpy(&list[count].commit, &b->items[i].commit);
 		index[count++] = i;
 	}
-	if ((error = orch_merge_build(&tip, b->repo, b->base, list, count, b->plan, b->flags)) < 0)
+	if ((error = orch_merge_build(&tip, b->repo, b->base, list, count,
+	                              b->plan, b->flags)) < 0)
 		goto done;
 	for (size_t i = 0; i < count; i++)
 		conflicted |= list[i].conflicted;
 	if (conflicted)
-		goto done; /* without the others a task may not merge: count it as failing */
-	if ((error = orch_merge_verify(&status, &output, b->repo, &tip, b->verify, b->plan)) < 0)
+		goto done; /* without the others a task may not merge: count it
+		              as failing */
+	if ((error = orch_merge_verify(&status, &output, b->repo, &tip,
+	                               b->verify, b->plan)) < 0)
 		goto done;
 	b->out->verify_runs++;
 	event.kind = ORCH_MERGE_EVENT_VERIFY;
@@ -242,7 +253,8 @@ static int try_set(int *out_ok, bisect *b, const size_t *cands, size_t ncands)
 	if (status != 0) {
 		orch_buf_clear(&b->out->verify_output);
 		if (output.len)
-			orch_buf_put(&b->out->verify_output, output.ptr, output.len);
+			orch_buf_put(&b->out->verify_output, output.ptr,
+			             output.len);
 		goto done;
 	}
 	*out_ok = 1;
@@ -284,16 +296,17 @@ static int resolve(bisect *b, const size_t *cands, size_t n, int known_bad)
 	return resolve(b, cands + n / 2, n - n / 2, 0);
 }
 
-/* ---- the record and the states ---------------------------------------------- */
+/* ---- the record and the states ----------------------------------------------
+ */
 
 typedef struct {
 	const plan_view *view;
 	orch_merge_result *out;
 	const char *verify;
 	int squash;
-	orch_merge_item *items;  /* every item, conflicted ones included */
+	orch_merge_item *items; /* every item, conflicted ones included */
 	size_t n;
-	const int *verdict;      /* per item: 1 merged, -1 rejected, 0 conflict */
+	const int *verdict; /* per item: 1 merged, -1 rejected, 0 conflict */
 	git_oid *merged;
 	int64_t started_ms;
 } record_ctx;
@@ -334,7 +347,8 @@ static int record_cb(orch_txn *txn, void *payload)
 {
 	record_ctx *ctx = payload;
 	orch_merge_result *out = ctx->out;
-	cJSON *root = cJSON_CreateObject(), *tasks, *conflicts, *rejected, *verify;
+	cJSON *root = cJSON_CreateObject(), *tasks, *conflicts, *rejected,
+	      *verify;
 	orch_task_state state;
 	char path[64], *json = NULL;
 	int error, n;
@@ -346,8 +360,10 @@ static int record_cb(orch_txn *txn, void *payload)
 	cJSON_AddNumberToObject(root, "number", n);
 	cJSON_AddStringToObject(root, "plan", ctx->view->plan->name);
 	cJSON_AddStringToObject(root, "into", out->into);
-	cJSON_AddStringToObject(root, "base_before", git_oid_tostr_s(&out->base_before));
-	cJSON_AddStringToObject(root, "base_after", git_oid_tostr_s(&out->base_after));
+	cJSON_AddStringToObject(root, "base_before",
+	                        git_oid_tostr_s(&out->base_before));
+	cJSON_AddStringToObject(root, "base_after",
+	                        git_oid_tostr_s(&out->base_after));
 	cJSON_AddBoolToObject(root, "moved", out->moved);
 	cJSON_AddBoolToObject(root, "squash", ctx->squash);
 	tasks = cJSON_AddArrayToObject(root, "tasks");
@@ -359,13 +375,16 @@ static int record_cb(orch_txn *txn, void *payload)
 		orch_state to;
 
 		cJSON_AddStringToObject(entry, "id", item->id);
-		cJSON_AddStringToObject(entry, "commit", git_oid_tostr_s(&item->commit));
+		cJSON_AddStringToObject(entry, "commit",
+		                        git_oid_tostr_s(&item->commit));
 		if (item->conflicted) {
-			cJSON_AddItemToObject(entry, "paths", strvec_json(&item->paths));
+			cJSON_AddItemToObject(entry, "paths",
+			                      strvec_json(&item->paths));
 			cJSON_AddItemToArray(conflicts, entry);
 			to = ORCH_STATE_CONFLICT;
 		} else if (ctx->verdict[i] == 1 && out->moved) {
-			cJSON_AddStringToObject(entry, "merge", git_oid_tostr_s(&ctx->merged[i]));
+			cJSON_AddStringToObject(
+			    entry, "merge", git_oid_tostr_s(&ctx->merged[i]));
 			cJSON_AddItemToArray(tasks, entry);
 			to = ORCH_STATE_MERGED;
 		} else if (ctx->verdict[i] == -1) {
@@ -389,12 +408,17 @@ static int record_cb(orch_txn *txn, void *payload)
 		state.error = NULL;
 		if (to == ORCH_STATE_CONFLICT) {
 			for (size_t p = 0; p < item->paths.count; p++)
-				orch_strvec_push(&state.paths, item->paths.items[p]);
-			state.error = orch_strdup("conflicts with the base branch or with tasks merged before it");
+				orch_strvec_push(&state.paths,
+				                 item->paths.items[p]);
+			state.error =
+			    orch_strdup("conflicts with the base branch or "
+			                "with tasks merged before it");
 			nconflict++;
 		} else if (to == ORCH_STATE_REJECTED) {
 			orch_buf why = {0};
-			orch_buf_printf(&why, "the merged result fails verify (%s)", ctx->verify);
+			orch_buf_printf(&why,
+			                "the merged result fails verify (%s)",
+			                ctx->verify);
 			state.error = orch_buf_detach(&why);
 			nrejected++;
 		} else {
@@ -408,8 +432,11 @@ static int record_cb(orch_txn *txn, void *payload)
 		cJSON_AddStringToObject(verify, "command", ctx->verify);
 	else
 		cJSON_AddNullToObject(verify, "command");
-	cJSON_AddStringToObject(verify, "outcome", !ctx->verify || !out->verify_runs ? "none" :
-				out->verify_failed ? (out->rejected.count ? "bisected" : "failed") : "passed");
+	cJSON_AddStringToObject(
+	    verify, "outcome",
+	    !ctx->verify || !out->verify_runs ? "none"
+	    : out->verify_failed ? (out->rejected.count ? "bisected" : "failed")
+	                         : "passed");
 	cJSON_AddNumberToObject(verify, "runs", out->verify_runs);
 	cJSON_AddNumberToObject(root, "started_ms", (double)ctx->started_ms);
 	cJSON_AddNumberToObject(root, "ended_ms", (double)orch_now_ms());
@@ -417,8 +444,9 @@ static int record_cb(orch_txn *txn, void *payload)
 	snprintf(path, sizeof(path), "merges/%d.json", n);
 	if ((error = orch_txn_put_file(txn, path, json, strlen(json))) < 0)
 		goto done;
-	orch_txn_message(txn, "merge %d into %s: %zu merged, %zu conflict, %zu rejected", n,
-			 out->into, nmerged, nconflict, nrejected);
+	orch_txn_message(
+	    txn, "merge %d into %s: %zu merged, %zu conflict, %zu rejected", n,
+	    out->into, nmerged, nconflict, nrejected);
 	out->record = n;
 done:
 	orch_task_state_clear(&state);
@@ -430,13 +458,14 @@ done:
 /* ---- merge -------------------------------------------------------------- */
 
 static int note_merge(orch_store *store, const char *plan, const char *into,
-		      const orch_merge_item *item, const git_oid *merged)
+                      const orch_merge_item *item, const git_oid *merged)
 {
 	orch_buf text = {0};
 	int error;
 
-	orch_buf_printf(&text, "plan: %s\ntask: %s\nmerged-into: %s\nresult: %s\n", plan,
-			item->id, into, git_oid_tostr_s(&item->commit));
+	orch_buf_printf(&text,
+	                "plan: %s\ntask: %s\nmerged-into: %s\nresult: %s\n",
+	                plan, item->id, into, git_oid_tostr_s(&item->commit));
 	error = orch_store_note_set(store, merged, text.ptr);
 	orch_buf_free(&text);
 	return error;
@@ -458,7 +487,8 @@ static int branch_tip(git_oid *out, git_repository *repo, const char *branch)
 	if (error == GIT_ENOTFOUND) {
 		git_error_clear();
 		orch_error_set("branch '%s' does not exist", branch);
-		orch_error_hint("create it, or merge into another branch with --into BRANCH");
+		orch_error_hint("create it, or merge into another branch with "
+		                "--into BRANCH");
 		return ORCH_EINVALID;
 	}
 	if (error < 0)
@@ -467,7 +497,7 @@ static int branch_tip(git_oid *out, git_repository *repo, const char *branch)
 }
 
 static int merge_tasks(orch_merge_result *out, orch_store *store,
-		       const orch_merge_options *opts, const char *only)
+                       const orch_merge_options *opts, const char *only)
 {
 	git_repository *repo = orch_store_repo(store);
 	plan_view view = {0};
@@ -485,7 +515,8 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 	if ((error = plan_view_load(&view, store, opts->plan)) < 0)
 		goto done;
 	if (!opts->into && !view.plan->base) {
-		error = orch_error_set("plan '%s' has no base branch", view.plan->name);
+		error = orch_error_set("plan '%s' has no base branch",
+		                       view.plan->name);
 		orch_error_hint("merge with --into BRANCH");
 		error = ORCH_EINVALID;
 		goto done;
@@ -495,7 +526,8 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 		goto done;
 	git_oid_cpy(&out->base_after, &out->base_before);
 	if (only && orch_plan_find(view.plan, only) < 0) {
-		orch_error_set("plan '%s' has no task '%s'", view.plan->name, only);
+		orch_error_set("plan '%s' has no task '%s'", view.plan->name,
+		               only);
 		error = ORCH_EINVALID;
 		goto done;
 	}
@@ -503,20 +535,27 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 		goto done;
 	if (norder == 0) {
 		if (only)
-			orch_error_set("task '%s' of plan '%s' is not done: nothing to merge", only, view.plan->name);
+			orch_error_set("task '%s' of plan '%s' is not done: "
+			               "nothing to merge",
+			               only, view.plan->name);
 		else
-			orch_error_set("no task of plan '%s' is done: nothing to merge", view.plan->name);
+			orch_error_set(
+			    "no task of plan '%s' is done: nothing to merge",
+			    view.plan->name);
 		error = ORCH_ENOCHANGE;
 		goto done;
 	}
 	/* a dirty checkout of the base: say so before doing any work */
-	if ((error = orch_merge_checkout_state(&checkout, &dirty, repo, out->into)) < 0)
+	if ((error = orch_merge_checkout_state(&checkout, &dirty, repo,
+	                                       out->into)) < 0)
 		goto done;
 	if (dirty) {
-		orch_error_set("branch '%s' is checked out in '%s' with uncommitted changes: nothing was merged",
-			       out->into, checkout);
-		orch_error_hint("commit or stash the changes in '%s', then run 'git orchestrate merge %s' again",
-				checkout, view.plan->name);
+		orch_error_set("branch '%s' is checked out in '%s' with "
+		               "uncommitted changes: nothing was merged",
+		               out->into, checkout);
+		orch_error_hint("commit or stash the changes in '%s', then run "
+		                "'git orchestrate merge %s' again",
+		                checkout, view.plan->name);
 		error = ORCH_ELOCKED;
 		goto done;
 	}
@@ -526,12 +565,14 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 		items[i].id = view.plan->tasks[order[i]].id;
 		if (git_oid_fromstr(&items[i].commit, hex) < 0) {
 			git_error_clear();
-			error = orch_error_set("task '%s' has an invalid result commit '%s'", items[i].id, hex);
+			error = orch_error_set(
+			    "task '%s' has an invalid result commit '%s'",
+			    items[i].id, hex);
 			goto done;
 		}
 	}
-	if ((error = orch_merge_build(&tip, repo, &out->base_before, items, norder,
-				      view.plan->name, flags)) < 0)
+	if ((error = orch_merge_build(&tip, repo, &out->base_before, items,
+	                              norder, view.plan->name, flags)) < 0)
 		goto done;
 
 	/* the clean ones go on to verify; b.items holds them, in order */
@@ -572,8 +613,9 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 		int status = -1;
 		orch_merge_event event = {0};
 
-		if ((error = orch_merge_verify(&status, &out->verify_output, repo, &tip, verify,
-					       view.plan->name)) < 0)
+		if ((error =
+		         orch_merge_verify(&status, &out->verify_output, repo,
+		                           &tip, verify, view.plan->name)) < 0)
 			goto done;
 		out->verify_runs++;
 		event.kind = ORCH_MERGE_EVENT_VERIFY;
@@ -608,8 +650,11 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 
 	if (!git_oid_equal(&b.good_tip, &out->base_before)) {
 		orch_buf reflog = {0};
-		orch_buf_printf(&reflog, "orchestrate: merge plan '%s'", view.plan->name);
-		error = orch_merge_move_branch(repo, out->into, &out->base_before, &b.good_tip, reflog.ptr);
+		orch_buf_printf(&reflog, "orchestrate: merge plan '%s'",
+		                view.plan->name);
+		error =
+		    orch_merge_move_branch(repo, out->into, &out->base_before,
+		                           &b.good_tip, reflog.ptr);
 		orch_buf_free(&reflog);
 		if (error < 0)
 			goto done;
@@ -620,9 +665,12 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 			if (verdict[i] != 1)
 				continue;
 			orch_strvec_push(&out->merged, items[i].id);
-			if (!git_oid_equal(&rctx.merged[i], &out->base_before) &&
-			    note_merge(store, view.plan->name, out->into, &items[i], &rctx.merged[i]) < 0)
-				orch_error_clear(); /* a missing note loses no work */
+			if (!git_oid_equal(&rctx.merged[i],
+			                   &out->base_before) &&
+			    note_merge(store, view.plan->name, out->into,
+			               &items[i], &rctx.merged[i]) < 0)
+				orch_error_clear(); /* a missing note loses no
+				                       work */
 			event.kind = ORCH_MERGE_EVENT_MERGED;
 			event.task = items[i].id;
 			event.commit = &rctx.merged[i];
@@ -638,7 +686,8 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 	rctx.n = norder;
 	rctx.verdict = verdict;
 	rctx.started_ms = started;
-	error = orch_store_update(store, view.plan->name, record_cb, &rctx, NULL);
+	error =
+	    orch_store_update(store, view.plan->name, record_cb, &rctx, NULL);
 	if (error == ORCH_ENOCHANGE)
 		error = 0;
 	if (error < 0)
@@ -672,13 +721,14 @@ done:
 	return error;
 }
 
-int orch_merge_run(orch_merge_result *out, orch_store *store, const orch_merge_options *opts)
+int orch_merge_run(orch_merge_result *out, orch_store *store,
+                   const orch_merge_options *opts)
 {
 	return merge_tasks(out, store, opts, NULL);
 }
 
 int orch_merge_task(orch_merge_result *out, orch_store *store,
-		    const orch_merge_options *opts, const char *task)
+                    const orch_merge_options *opts, const char *task)
 {
 	return merge_tasks(out, store, opts, task);
 }
@@ -699,7 +749,8 @@ static void merge_record_free(merge_record *record)
 	memset(record, 0, sizeof(*record));
 }
 
-static int parse_record(merge_record *out, const char *text, size_t len, int number)
+static int parse_record(merge_record *out, const char *text, size_t len,
+                        int number)
 {
 	const char *end = NULL;
 	cJSON *into, *before, *after;
@@ -711,11 +762,13 @@ static int parse_record(merge_record *out, const char *text, size_t len, int num
 	before = cJSON_GetObjectItemCaseSensitive(out->json, "base_before");
 	after = cJSON_GetObjectItemCaseSensitive(out->json, "base_after");
 	if (!out->json || !cJSON_IsString(into) || !cJSON_IsString(before) ||
-	    !cJSON_IsString(after) || git_oid_fromstr(&out->before, before->valuestring) < 0 ||
+	    !cJSON_IsString(after) ||
+	    git_oid_fromstr(&out->before, before->valuestring) < 0 ||
 	    git_oid_fromstr(&out->after, after->valuestring) < 0) {
 		git_error_clear();
 		merge_record_free(out);
-		return orch_error_set("merge record merges/%d.json is malformed", number);
+		return orch_error_set(
+		    "merge record merges/%d.json is malformed", number);
 	}
 	out->into = orch_strdup(into->valuestring);
 	return 0;
@@ -740,10 +793,12 @@ static int last_merge(merge_record *out, orch_store *store, const char *plan)
 			error = 0;
 			break;
 		}
-		if (error < 0 || (error = parse_record(&record, content.ptr, content.len, n)) < 0)
+		if (error < 0 || (error = parse_record(&record, content.ptr,
+		                                       content.len, n)) < 0)
 			goto done;
 		moved = cJSON_GetObjectItemCaseSensitive(record.json, "moved");
-		undone = cJSON_GetObjectItemCaseSensitive(record.json, "undone");
+		undone =
+		    cJSON_GetObjectItemCaseSensitive(record.json, "undone");
 		if (cJSON_IsTrue(moved) && !undone) {
 			merge_record_free(out);
 			*out = record;
@@ -754,7 +809,8 @@ static int last_merge(merge_record *out, orch_store *store, const char *plan)
 	}
 	if (!found) {
 		orch_error_set("plan '%s' has no merge to roll back", plan);
-		orch_error_hint("'git orchestrate log %s' shows its merges", plan);
+		orch_error_hint("'git orchestrate log %s' shows its merges",
+		                plan);
 		error = ORCH_ENOTFOUND;
 	}
 done:
@@ -766,7 +822,7 @@ done:
 
 /* Add a revert of each merge commit of `record`, newest first, onto *tip. */
 static int add_reverts(git_oid *tip, size_t *out_count, git_repository *repo,
-		       const merge_record *record, const char *plan)
+                       const merge_record *record, const char *plan)
 {
 	cJSON *tasks = cJSON_GetObjectItemCaseSensitive(record->json, "tasks");
 	git_signature *sig = NULL;
@@ -775,7 +831,8 @@ static int add_reverts(git_oid *tip, size_t *out_count, git_repository *repo,
 	*out_count = 0;
 	if (git_signature_default(&sig, repo) < 0) {
 		git_error_clear();
-		if ((error = git_signature_now(&sig, "git-orchestrate", "orchestrate@localhost")) < 0)
+		if ((error = git_signature_now(&sig, "git-orchestrate",
+		                               "orchestrate@localhost")) < 0)
 			return orch_error_git(error, "cannot make a signature");
 	}
 	for (int i = count - 1; i >= 0; i--) {
@@ -791,50 +848,80 @@ static int add_reverts(git_oid *tip, size_t *out_count, git_repository *repo,
 		if (!cJSON_IsString(id) || !cJSON_IsString(merge) ||
 		    git_oid_fromstr(&merge_id, merge->valuestring) < 0) {
 			git_error_clear();
-			error = orch_error_set("merge record merges/%d.json is malformed", record->number);
+			error = orch_error_set(
+			    "merge record merges/%d.json is malformed",
+			    record->number);
 			goto done;
 		}
 		if (git_oid_equal(&merge_id, &record->before))
 			continue; /* nothing was committed for it */
-		if ((error = git_commit_lookup(&reverted, repo, &merge_id)) < 0 ||
+		if ((error = git_commit_lookup(&reverted, repo, &merge_id)) <
+		        0 ||
 		    (error = git_commit_lookup(&ours, repo, tip)) < 0) {
-			error = orch_error_git(error, "cannot read the merge of task '%s'", id->valuestring);
-		} else if ((error = git_revert_commit(&index, repo, reverted, ours,
-						      git_commit_parentcount(reverted) > 1 ? 1 : 0,
-						      NULL)) < 0) {
-			error = orch_error_git(error, "cannot revert the merge of task '%s'", id->valuestring);
+			error = orch_error_git(
+			    error, "cannot read the merge of task '%s'",
+			    id->valuestring);
+		} else if ((error = git_revert_commit(
+		                &index, repo, reverted, ours,
+		                git_commit_parentcount(reverted) > 1 ? 1 : 0,
+		                NULL)) < 0) {
+			error = orch_error_git(
+			    error, "cannot revert the merge of task '%s'",
+			    id->valuestring);
 		} else if (git_index_has_conflicts(index)) {
 			orch_strvec paths = {0};
 			orch_buf list = {0};
 			git_index_conflict_iterator *iter = NULL;
 			const git_index_entry *a, *o, *t;
-			if (git_index_conflict_iterator_new(&iter, index) == 0) {
-				while (git_index_conflict_next(&a, &o, &t, iter) == 0) {
-					const char *p = o ? o->path : t ? t->path : a->path;
+			if (git_index_conflict_iterator_new(&iter, index) ==
+			    0) {
+				while (git_index_conflict_next(&a, &o, &t,
+				                               iter) == 0) {
+					const char *p = o   ? o->path
+					                : t ? t->path
+					                    : a->path;
 					if (!orch_strvec_contains(&paths, p)) {
 						orch_strvec_push(&paths, p);
-						orch_buf_printf(&list, "%s%s", paths.count > 1 ? ", " : "", p);
+						orch_buf_printf(
+						    &list, "%s%s",
+						    paths.count > 1 ? ", " : "",
+						    p);
 					}
 				}
 				git_index_conflict_iterator_free(iter);
 			}
-			orch_error_set("reverting task '%s' conflicts with later work on: %s",
-				       id->valuestring, list.ptr ? list.ptr : "?");
-			orch_error_hint("revert it by hand with 'git revert -m 1 %s'", merge->valuestring);
+			orch_error_set("reverting task '%s' conflicts with "
+			               "later work on: %s",
+			               id->valuestring,
+			               list.ptr ? list.ptr : "?");
+			orch_error_hint(
+			    "revert it by hand with 'git revert -m 1 %s'",
+			    merge->valuestring);
 			orch_strvec_free(&paths);
 			orch_buf_free(&list);
 			error = ORCH_ECONFLICT;
-		} else if ((error = git_index_write_tree_to(&tree_id, index, repo)) < 0 ||
-			   (error = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
-			error = orch_error_git(error, "cannot write the revert of task '%s'", id->valuestring);
+		} else if ((error = git_index_write_tree_to(&tree_id, index,
+		                                            repo)) < 0 ||
+		           (error = git_tree_lookup(&tree, repo, &tree_id)) <
+		               0) {
+			error = orch_error_git(
+			    error, "cannot write the revert of task '%s'",
+			    id->valuestring);
 		} else {
-			orch_buf_printf(&msg, "Revert task '%s' of plan '%s'\n\nThis reverts commit %s.\n\n"
-					"Orchestrate-Plan: %s\nOrchestrate-Task: %s\n",
-					id->valuestring, plan, merge->valuestring, plan, id->valuestring);
-			if ((error = git_commit_create(&new_tip, repo, NULL, sig, sig, NULL, msg.ptr, tree,
-						       1, (const git_commit **)&ours)) < 0)
-				error = orch_error_git(error, "cannot write the revert of task '%s'",
-						       id->valuestring);
+			orch_buf_printf(
+			    &msg,
+			    "Revert task '%s' of plan '%s'\n\nThis reverts "
+			    "commit %s.\n\n"
+			    "Orchestrate-Plan: %s\nOrchestrate-Task: %s\n",
+			    id->valuestring, plan, merge->valuestring, plan,
+			    id->valuestring);
+			if ((error = git_commit_create(
+			         &new_tip, repo, NULL, sig, sig, NULL, msg.ptr,
+			         tree, 1, (const git_commit **)&ours)) < 0)
+				error = orch_error_git(
+				    error,
+				    "cannot write the revert of task '%s'",
+				    id->valuestring);
 			else {
 				git_oid_cpy(tip, &new_tip);
 				(*out_count)++;
@@ -862,37 +949,46 @@ static int rollback_cb(orch_txn *txn, void *payload)
 {
 	rollback_ctx *ctx = payload;
 	cJSON *json = cJSON_Duplicate(ctx->record->json, 1);
-	cJSON *tasks = cJSON_GetObjectItemCaseSensitive(json, "tasks"), *undone, *entry;
+	cJSON *tasks = cJSON_GetObjectItemCaseSensitive(json, "tasks"), *undone,
+	      *entry;
 	orch_task_state state;
 	char path[64], *text = NULL;
 	int error = 0;
 
 	orch_task_state_init(&state);
 	undone = cJSON_AddObjectToObject(json, "undone");
-	cJSON_AddStringToObject(undone, "mode", ctx->out->reverted ? "revert" : "reset");
-	cJSON_AddStringToObject(undone, "base_before", git_oid_tostr_s(&ctx->out->before));
-	cJSON_AddStringToObject(undone, "base_after", git_oid_tostr_s(&ctx->out->after));
+	cJSON_AddStringToObject(undone, "mode",
+	                        ctx->out->reverted ? "revert" : "reset");
+	cJSON_AddStringToObject(undone, "base_before",
+	                        git_oid_tostr_s(&ctx->out->before));
+	cJSON_AddStringToObject(undone, "base_after",
+	                        git_oid_tostr_s(&ctx->out->after));
 	cJSON_AddNumberToObject(undone, "at_ms", (double)orch_now_ms());
-	cJSON_ArrayForEach(entry, tasks) {
+	cJSON_ArrayForEach(entry, tasks)
+	{
 		cJSON *id = cJSON_GetObjectItemCaseSensitive(entry, "id");
 		if (!cJSON_IsString(id))
 			continue;
 		orch_task_state_clear(&state);
 		orch_task_state_init(&state);
-		if ((error = orch_txn_get_task(&state, txn, id->valuestring)) < 0)
+		if ((error = orch_txn_get_task(&state, txn, id->valuestring)) <
+		    0)
 			goto done;
 		if (state.state != ORCH_STATE_MERGED)
 			continue;
 		state.state = ORCH_STATE_DONE;
-		if ((error = orch_txn_put_task(txn, id->valuestring, &state)) < 0)
+		if ((error = orch_txn_put_task(txn, id->valuestring, &state)) <
+		    0)
 			goto done;
 	}
 	text = cJSON_Print(json);
 	snprintf(path, sizeof(path), "merges/%d.json", ctx->record->number);
 	if ((error = orch_txn_put_file(txn, path, text, strlen(text))) < 0)
 		goto done;
-	orch_txn_message(txn, "rollback of merge %d on %s (%s)", ctx->record->number,
-			 ctx->record->into, ctx->out->reverted ? "revert commits" : "branch reset");
+	orch_txn_message(txn, "rollback of merge %d on %s (%s)",
+	                 ctx->record->number, ctx->record->into,
+	                 ctx->out->reverted ? "revert commits"
+	                                    : "branch reset");
 done:
 	orch_task_state_clear(&state);
 	cJSON_free(text);
@@ -901,7 +997,7 @@ done:
 }
 
 int orch_merge_rollback(orch_rollback_result *out, orch_store *store,
-			const char *plan, int revert)
+                        const char *plan, int revert)
 {
 	git_repository *repo = orch_store_repo(store);
 	merge_record record = {0};
@@ -920,25 +1016,36 @@ int orch_merge_rollback(orch_rollback_result *out, orch_store *store,
 	git_oid_cpy(&tip, &out->before);
 	if (git_oid_equal(&out->before, &record.after)) {
 		git_oid_cpy(&tip, &record.before);
-	} else if (git_graph_descendant_of(repo, &out->before, &record.after) != 1) {
-		orch_error_set("branch '%s' no longer contains merge %d of plan '%s' (%.12s)",
-			       record.into, record.number, plan, git_oid_tostr_s(&record.after));
-		orch_error_hint("it was rewritten since; nothing to roll back there");
+	} else if (git_graph_descendant_of(repo, &out->before, &record.after) !=
+	           1) {
+		orch_error_set("branch '%s' no longer contains merge %d of "
+		               "plan '%s' (%.12s)",
+		               record.into, record.number, plan,
+		               git_oid_tostr_s(&record.after));
+		orch_error_hint(
+		    "it was rewritten since; nothing to roll back there");
 		error = ORCH_EINVALID;
 		goto done;
 	} else if (!revert) {
-		orch_error_set("branch '%s' has new commits since merge %d of plan '%s': "
-			       "resetting it would drop them", record.into, record.number, plan);
-		orch_error_hint("'git orchestrate rollback --revert %s' adds revert commits on top instead", plan);
+		orch_error_set(
+		    "branch '%s' has new commits since merge %d of plan '%s': "
+		    "resetting it would drop them",
+		    record.into, record.number, plan);
+		orch_error_hint("'git orchestrate rollback --revert %s' adds "
+		                "revert commits on top instead",
+		                plan);
 		error = ORCH_EINVALID;
 		goto done;
 	} else {
 		out->reverted = 1;
-		if ((error = add_reverts(&tip, &out->ncommits, repo, &record, plan)) < 0)
+		if ((error = add_reverts(&tip, &out->ncommits, repo, &record,
+		                         plan)) < 0)
 			goto done;
 	}
-	orch_buf_printf(&reflog, "orchestrate: rollback of plan '%s' merge %d", plan, record.number);
-	if ((error = orch_merge_move_branch(repo, record.into, &out->before, &tip, reflog.ptr)) < 0)
+	orch_buf_printf(&reflog, "orchestrate: rollback of plan '%s' merge %d",
+	                plan, record.number);
+	if ((error = orch_merge_move_branch(repo, record.into, &out->before,
+	                                    &tip, reflog.ptr)) < 0)
 		goto done;
 	git_oid_cpy(&out->after, &tip);
 	ctx.record = &record;

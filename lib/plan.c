@@ -21,11 +21,11 @@
 #include "error.h"
 #include "ini_reader.h"
 
-#define ID_HINT                                                              \
-	"ids are 1-100 characters of A-Z a-z 0-9 . _ -, not starting with "  \
+#define ID_HINT                                                                \
+	"ids are 1-100 characters of A-Z a-z 0-9 . _ -, not starting with "    \
 	"'.' or '-', without '..', not ending in '.lock'"
-#define DURATION_HINT                                                        \
-	"a duration is a number with an optional suffix ms, s, m or h, "     \
+#define DURATION_HINT                                                          \
+	"a duration is a number with an optional suffix ms, s, m or h, "       \
 	"e.g. 90s, 5m or 1h"
 #define MAX_RETRIES 1000
 
@@ -76,7 +76,7 @@ static void index_reset(struct plan_index *idx, size_t expected)
 
 /* Position of `id` in the table, or -1. */
 static long index_lookup(const orch_plan *plan, const struct plan_index *idx,
-			 const char *id, uint32_t hash)
+                         const char *id, uint32_t hash)
 {
 	for (size_t i = hash & idx->mask;; i = (i + 1) & idx->mask) {
 		uint32_t slot = idx->slots[i];
@@ -135,7 +135,7 @@ static long index_add(orch_plan *plan, size_t pos)
 
 /* Index every task; *out_dup gets the first duplicate position, or -1. */
 static void index_rebuild(const orch_plan *plan, struct plan_index *idx,
-			  long *out_dup)
+                          long *out_dup)
 {
 	*out_dup = -1;
 	index_reset(idx, plan->ntasks);
@@ -165,14 +165,14 @@ static orch_plan *plan_new(void)
 
 /* Append a task with its defaults; *alloc is the capacity of plan->tasks. */
 static orch_task *plan_add_task(orch_plan *plan, size_t *alloc, char *id,
-				int line)
+                                int line)
 {
 	orch_task *task;
 
 	if (plan->ntasks == *alloc) {
 		*alloc = *alloc ? *alloc * 2 : 16;
-		plan->tasks = orch_realloc(plan->tasks,
-					   *alloc * sizeof(orch_task));
+		plan->tasks =
+		    orch_realloc(plan->tasks, *alloc * sizeof(orch_task));
 	}
 	task = &plan->tasks[plan->ntasks++];
 	memset(task, 0, sizeof(*task));
@@ -290,7 +290,7 @@ int orch_priority_parse(orch_priority *out, const char *name)
 
 /* "FILE:LINE" (or the best we know) of a task, for messages. */
 static void task_where(char *out, size_t outlen, const orch_plan *plan,
-		       const orch_task *task)
+                       const orch_task *task)
 {
 	struct plan_index *idx = index_of(plan);
 
@@ -298,12 +298,13 @@ static void task_where(char *out, size_t outlen, const orch_plan *plan,
 		size_t len = strlen(plan->source);
 		int slash = len && plan->source[len - 1] == '/';
 		snprintf(out, outlen, "%s%s%s.md:%d", plan->source,
-			 slash ? "" : "/", task->id, task->line ? task->line : 1);
+		         slash ? "" : "/", task->id,
+		         task->line ? task->line : 1);
 	} else if (plan->source) {
 		snprintf(out, outlen, "%s:%d", plan->source, task->line);
 	} else {
 		snprintf(out, outlen, "plan '%s'",
-			 plan->name ? plan->name : "(unnamed)");
+		         plan->name ? plan->name : "(unnamed)");
 	}
 }
 
@@ -320,7 +321,7 @@ static char *default_name(const char *path, int strip_extension)
 	while (base > path && base[-1] != '/')
 		base--;
 	if ((base[0] == '.' && (base + 1 == path + len ||
-				(base[1] == '.' && base + 2 == path + len))) &&
+	                        (base[1] == '.' && base + 2 == path + len))) &&
 	    (resolved = realpath(path, NULL)) != NULL) {
 		/* "." or "..": name it after the directory it stands for */
 		name = default_name(resolved, strip_extension);
@@ -433,35 +434,35 @@ static const struct {
 	int where;     /* IN_PLAN, IN_TASK or both */
 	int continues; /* what an indented continuation line does */
 } plan_keys[KEY_COUNT] = {
-	[KEY_NAME] = {"name", IN_PLAN, ONE_LINE},
-	[KEY_BASE] = {"base", IN_PLAN, ONE_LINE},
-	[KEY_AGENT] = {"agent", IN_PLAN, TEXT},
-	[KEY_RETRIES] = {"retries", IN_PLAN | IN_TASK, ONE_LINE},
-	[KEY_TIMEOUT] = {"timeout", IN_PLAN | IN_TASK, ONE_LINE},
-	[KEY_MERGE] = {"merge", IN_PLAN, ONE_LINE},
-	[KEY_VERIFY] = {"verify", IN_PLAN, TEXT},
-	[KEY_RUN] = {"run", IN_TASK, TEXT},
-	[KEY_PROMPT] = {"prompt", IN_TASK, TEXT},
-	[KEY_PROMPT_FILE] = {"prompt-file", IN_TASK, ONE_LINE},
-	[KEY_DEPENDS] = {"depends", IN_TASK, LIST},
-	[KEY_FILES] = {"files", IN_TASK, LIST},
-	[KEY_PRIORITY] = {"priority", IN_TASK, ONE_LINE},
-	[KEY_NEEDS] = {"needs", IN_TASK, LIST},
-	[KEY_DURATION] = {"duration", IN_TASK, ONE_LINE},
+    [KEY_NAME] = {"name", IN_PLAN, ONE_LINE},
+    [KEY_BASE] = {"base", IN_PLAN, ONE_LINE},
+    [KEY_AGENT] = {"agent", IN_PLAN, TEXT},
+    [KEY_RETRIES] = {"retries", IN_PLAN | IN_TASK, ONE_LINE},
+    [KEY_TIMEOUT] = {"timeout", IN_PLAN | IN_TASK, ONE_LINE},
+    [KEY_MERGE] = {"merge", IN_PLAN, ONE_LINE},
+    [KEY_VERIFY] = {"verify", IN_PLAN, TEXT},
+    [KEY_RUN] = {"run", IN_TASK, TEXT},
+    [KEY_PROMPT] = {"prompt", IN_TASK, TEXT},
+    [KEY_PROMPT_FILE] = {"prompt-file", IN_TASK, ONE_LINE},
+    [KEY_DEPENDS] = {"depends", IN_TASK, LIST},
+    [KEY_FILES] = {"files", IN_TASK, LIST},
+    [KEY_PRIORITY] = {"priority", IN_TASK, ONE_LINE},
+    [KEY_NEEDS] = {"needs", IN_TASK, LIST},
+    [KEY_DURATION] = {"duration", IN_TASK, ONE_LINE},
 };
 
-#define PLAN_KEYS_HINT                                                       \
+#define PLAN_KEYS_HINT                                                         \
 	"[plan] takes name, base, agent, retries, timeout, merge, verify"
-#define TASK_KEYS_HINT                                                       \
-	"a task takes run, prompt, prompt-file, depends, files, priority, "  \
+#define TASK_KEYS_HINT                                                         \
+	"a task takes run, prompt, prompt-file, depends, files, priority, "    \
 	"needs, duration, retries, timeout"
 
 struct ini_loader {
 	orch_plan *plan;
 	const char *path;
-	char *dir;            /* directory of the plan file, for prompt-file */
-	int where;            /* 0 (before any section), IN_PLAN or IN_TASK */
-	size_t task;          /* position of the current task */
+	char *dir;   /* directory of the plan file, for prompt-file */
+	int where;   /* 0 (before any section), IN_PLAN or IN_TASK */
+	size_t task; /* position of the current task */
 	size_t task_alloc;
 	int plan_seen[KEY_COUNT]; /* line of each key in [plan], 0 if unset */
 	int task_seen[KEY_COUNT]; /* the same for the current task */
@@ -484,12 +485,13 @@ static int loader_section(const char *section, int line, void *payload)
 		ld->where = IN_PLAN;
 		return 0;
 	}
-	error = orch_ini_section_name(&id, section, "task", "task id", ld->path, line);
+	error = orch_ini_section_name(&id, section, "task", "task id", ld->path,
+	                              line);
 	if (error == 1) {
 		orch_error_set("%s:%d: unknown section '[%s]'", ld->path, line,
-			       section);
+		               section);
 		orch_error_hint("a plan has a [plan] section and [task \"ID\"] "
-				"sections");
+		                "sections");
 		return ORCH_EINVALID;
 	}
 	if (error < 0)
@@ -497,10 +499,10 @@ static int loader_section(const char *section, int line, void *payload)
 	plan_add_task(plan, &ld->task_alloc, id, line);
 	if ((dup = index_add(plan, plan->ntasks - 1)) >= 0) {
 		orch_error_set("%s:%d: duplicate task '%s' (first defined on "
-			       "line %d)", ld->path, line, id,
-			       plan->tasks[dup].line);
+		               "line %d)",
+		               ld->path, line, id, plan->tasks[dup].line);
 		orch_error_hint("task ids must be unique within a plan: rename "
-				"one of them");
+		                "one of them");
 		return ORCH_EINVALID;
 	}
 	ld->where = IN_TASK;
@@ -511,13 +513,13 @@ static int loader_section(const char *section, int line, void *payload)
 
 /* "in [plan]" or "in task 'x'", for messages. */
 static void loader_context(char *out, size_t outlen,
-			   const struct ini_loader *ld)
+                           const struct ini_loader *ld)
 {
 	if (ld->where == IN_PLAN)
 		snprintf(out, outlen, "in [plan]");
 	else
 		snprintf(out, outlen, "in task '%s'",
-			 ld->plan->tasks[ld->task].id);
+		         ld->plan->tasks[ld->task].id);
 }
 
 /* Add a continuation line, after `newlines` line breaks, to a text. */
@@ -573,7 +575,7 @@ static char **text_field(struct ini_loader *ld, enum plan_key key)
 }
 
 static int read_prompt_file(struct ini_loader *ld, orch_task *task,
-			    const char *value, int line)
+                            const char *value, int line)
 {
 	orch_buf path = {0}, text = {0};
 	int error = 0;
@@ -583,10 +585,11 @@ static int read_prompt_file(struct ini_loader *ld, orch_task *task,
 	orch_buf_puts(&path, value);
 	if (orch_read_file(&text, path.ptr) < 0) {
 		orch_error_set("%s:%d: cannot read prompt-file '%s' of task "
-			       "'%s': %s", ld->path, line, value, task->id,
-			       strerror(errno));
+		               "'%s': %s",
+		               ld->path, line, value, task->id,
+		               strerror(errno));
 		orch_error_hint("prompt-file is relative to the directory of "
-				"the plan file");
+		                "the plan file");
 		error = ORCH_EINVALID;
 		goto done;
 	}
@@ -599,19 +602,19 @@ done:
 }
 
 static int bad_value(const struct ini_loader *ld, int line, const char *key,
-		     const char *value, const char *hint)
+                     const char *value, const char *hint)
 {
 	char ctx[160];
 
 	loader_context(ctx, sizeof(ctx), ld);
 	orch_error_set("%s:%d: bad %s '%s' %s", ld->path, line, key, value,
-		       ctx);
+	               ctx);
 	orch_error_hint("%s", hint);
 	return ORCH_EINVALID;
 }
 
 static int set_value(struct ini_loader *ld, enum plan_key key,
-		     const char *value, int line)
+                     const char *value, int line)
 {
 	orch_plan *plan = ld->plan;
 	orch_task *task = ld->where == IN_TASK ? &plan->tasks[ld->task] : NULL;
@@ -623,7 +626,7 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 	case KEY_NAME:
 		if (!orch_id_valid(value)) {
 			orch_error_set("%s:%d: invalid plan name '%s'",
-				       ld->path, line, value);
+			               ld->path, line, value);
 			orch_error_hint("plan names, like task " ID_HINT);
 			return ORCH_EINVALID;
 		}
@@ -633,22 +636,22 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 	case KEY_BASE:
 		if (!*value)
 			return bad_value(ld, line, "base", value,
-					 "base names the branch tasks start "
-					 "from, e.g. base = main");
+			                 "base names the branch tasks start "
+			                 "from, e.g. base = main");
 		free(plan->base);
 		plan->base = orch_strdup(value);
 		return 0;
 	case KEY_MERGE:
 		if (strcmp(value, "manual") && strcmp(value, "auto"))
 			return bad_value(ld, line, "merge", value,
-					 "merge is manual or auto");
+			                 "merge is manual or auto");
 		plan->merge_auto = !strcmp(value, "auto");
 		return 0;
 	case KEY_RETRIES:
 		if (parse_count(&count, value, 0, MAX_RETRIES) < 0)
 			return bad_value(ld, line, "retries", value,
-					 "retries is a whole number from 0 "
-					 "to 1000");
+			                 "retries is a whole number from 0 "
+			                 "to 1000");
 		if (task)
 			task->retries = (int)count;
 		else
@@ -657,7 +660,7 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 	case KEY_TIMEOUT:
 		if (orch_parse_duration(&ms, value) < 0)
 			return bad_value(ld, line, "timeout", value,
-					 DURATION_HINT "; 0 for none");
+			                 DURATION_HINT "; 0 for none");
 		if (task)
 			task->timeout_ms = ms;
 		else
@@ -666,27 +669,27 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 	case KEY_DURATION:
 		if (orch_parse_duration(&ms, value) < 0)
 			return bad_value(ld, line, "duration", value,
-					 DURATION_HINT);
+			                 DURATION_HINT);
 		task->duration_ms = ms;
 		return 0;
 	case KEY_PRIORITY:
 		if (orch_priority_parse(&priority, value) < 0)
 			return bad_value(ld, line, "priority", value,
-					 "priority is low, medium, high or "
-					 "critical");
+			                 "priority is low, medium, high or "
+			                 "critical");
 		task->priority = priority;
 		return 0;
 	case KEY_PROMPT_FILE:
 		if (!*value)
 			return bad_value(ld, line, "prompt-file", value,
-					 "prompt-file names a file, relative "
-					 "to the plan file");
+			                 "prompt-file names a file, relative "
+			                 "to the plan file");
 		return read_prompt_file(ld, task, value, line);
 	case KEY_DEPENDS:
 	case KEY_FILES:
 	case KEY_NEEDS:
 		orch_strvec_split(list_field(task, key), value,
-				  list_separators(key));
+		                  list_separators(key));
 		return 0;
 	case KEY_AGENT:
 	case KEY_VERIFY:
@@ -704,8 +707,8 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 }
 
 static int loader_value(const char *section, const char *name,
-			const char *value, int line, int continuation,
-			void *payload)
+                        const char *value, int line, int continuation,
+                        void *payload)
 {
 	struct ini_loader *ld = payload;
 	int *seen = ld->where == IN_PLAN ? ld->plan_seen : ld->task_seen;
@@ -715,9 +718,9 @@ static int loader_value(const char *section, const char *name,
 	(void)section;
 	if (!ld->where) {
 		orch_error_set("%s:%d: key '%s' is outside any section",
-			       ld->path, line, name);
+		               ld->path, line, name);
 		orch_error_hint("put plan settings under [plan] and task "
-				"settings under [task \"ID\"]");
+		                "settings under [task \"ID\"]");
 		return ORCH_EINVALID;
 	}
 	loader_context(ctx, sizeof(ctx), ld);
@@ -727,9 +730,9 @@ static int loader_value(const char *section, const char *name,
 			break;
 	if (key == KEY_COUNT) {
 		orch_error_set("%s:%d: unknown key '%s' %s", ld->path, line,
-			       name, ctx);
+		               name, ctx);
 		orch_error_hint("%s", ld->where == IN_PLAN ? PLAN_KEYS_HINT
-							   : TASK_KEYS_HINT);
+		                                           : TASK_KEYS_HINT);
 		return ORCH_EINVALID;
 	}
 
@@ -737,39 +740,39 @@ static int loader_value(const char *section, const char *name,
 		switch (plan_keys[key].continues) {
 		case TEXT:
 			append_text(text_field(ld, (enum plan_key)key), value,
-				    continuation);
+			            continuation);
 			return 0;
 		case LIST:
-			orch_strvec_split(
-				list_field(&ld->plan->tasks[ld->task],
-					   (enum plan_key)key),
-				value, list_separators((enum plan_key)key));
+			orch_strvec_split(list_field(&ld->plan->tasks[ld->task],
+			                             (enum plan_key)key),
+			                  value,
+			                  list_separators((enum plan_key)key));
 			return 0;
 		default:
 			orch_error_set("%s:%d: '%s' %s cannot continue on an "
-				       "indented line", ld->path, line, name,
-				       ctx);
+			               "indented line",
+			               ld->path, line, name, ctx);
 			orch_error_hint("only run, prompt, agent, verify, "
-					"depends, files and needs continue on "
-					"indented lines; unindent a new key");
+			                "depends, files and needs continue on "
+			                "indented lines; unindent a new key");
 			return ORCH_EINVALID;
 		}
 	}
 
 	if (seen[key]) {
 		orch_error_set("%s:%d: '%s' given twice %s (first on line %d)",
-			       ld->path, line, name, ctx, seen[key]);
+		               ld->path, line, name, ctx, seen[key]);
 		orch_error_hint("give each key once per section; continue a "
-				"long value on indented lines");
+		                "long value on indented lines");
 		return ORCH_EINVALID;
 	}
 	if ((key == KEY_PROMPT && seen[KEY_PROMPT_FILE]) ||
 	    (key == KEY_PROMPT_FILE && seen[KEY_PROMPT])) {
-		orch_error_set("%s:%d: task '%s' has both prompt and "
-			       "prompt-file (line %d)", ld->path, line,
-			       ld->plan->tasks[ld->task].id,
-			       seen[key == KEY_PROMPT ? KEY_PROMPT_FILE
-						      : KEY_PROMPT]);
+		orch_error_set(
+		    "%s:%d: task '%s' has both prompt and "
+		    "prompt-file (line %d)",
+		    ld->path, line, ld->plan->tasks[ld->task].id,
+		    seen[key == KEY_PROMPT ? KEY_PROMPT_FILE : KEY_PROMPT]);
 		orch_error_hint("keep one of them");
 		return ORCH_EINVALID;
 	}
@@ -787,11 +790,12 @@ int orch_plan_load_ini(orch_plan **out, const char *path)
 	ld.plan = plan_new();
 	ld.path = path;
 	ld.dir = slash ? orch_strndup(path, (size_t)(slash - path + 1))
-		       : orch_strdup("");
+	               : orch_strdup("");
 	if (slash && slash > path)
-		ld.dir[slash - path] = '\0'; /* "a/b.ini" -> "a"; "/b.ini" -> "/" */
-	if ((error = orch_ini_parse(path, loader_section, loader_value,
-				    &ld)) < 0)
+		ld.dir[slash - path] =
+		    '\0'; /* "a/b.ini" -> "a"; "/b.ini" -> "/" */
+	if ((error = orch_ini_parse(path, loader_section, loader_value, &ld)) <
+	    0)
 		goto done;
 	if (!ld.plan->name)
 		ld.plan->name = default_name(path, 1);
@@ -816,7 +820,7 @@ static int name_compare(const void *a, const void *b)
 
 /* The next line of `text` from *pos: [start, end) without its newline. */
 static int next_line(const char *text, size_t len, size_t *pos,
-		     const char **start, const char **end)
+                     const char **start, const char **end)
 {
 	const char *nl;
 
@@ -846,10 +850,10 @@ static int is_fence(const char *start, const char *end)
 
 /* One `key: value` line of a front matter block. */
 static int front_matter_line(orch_task *task, int *seen, const char *file,
-			     int line, const char *start, const char *end)
+                             int line, const char *start, const char *end)
 {
 	static const char *keys[] = {"depends", "files", "priority", "needs",
-				     "duration"};
+	                             "duration"};
 	const char *colon = memchr(start, ':', (size_t)(end - start));
 	const char *kstart = start, *kend = colon, *vstart, *vend = end;
 	char *key = NULL, *value = NULL;
@@ -861,9 +865,9 @@ static int front_matter_line(orch_task *task, int *seen, const char *file,
 		return 0;
 	if (!colon) {
 		orch_error_set("%s:%d: malformed front matter line", file,
-			       line);
+		               line);
 		orch_error_hint("front matter lines are 'key: value', between "
-				"two '---' lines");
+		                "two '---' lines");
 		return ORCH_EINVALID;
 	}
 	trim(&kstart, &kend);
@@ -880,15 +884,17 @@ static int front_matter_line(orch_task *task, int *seen, const char *file,
 			break;
 	if (k == sizeof(keys) / sizeof(keys[0])) {
 		orch_error_set("%s:%d: unknown key '%s' in the front matter of "
-			       "task '%s'", file, line, key, task->id);
+		               "task '%s'",
+		               file, line, key, task->id);
 		orch_error_hint("front matter takes depends, files, priority, "
-				"needs and duration");
+		                "needs and duration");
 		error = ORCH_EINVALID;
 		goto done;
 	}
 	if (seen[k]) {
 		orch_error_set("%s:%d: '%s' given twice in the front matter "
-			       "(first on line %d)", file, line, key, seen[k]);
+		               "(first on line %d)",
+		               file, line, key, seen[k]);
 		orch_error_hint("give each key once");
 		error = ORCH_EINVALID;
 		goto done;
@@ -904,9 +910,9 @@ static int front_matter_line(orch_task *task, int *seen, const char *file,
 	case 2:
 		if (orch_priority_parse(&task->priority, value) < 0) {
 			orch_error_set("%s:%d: bad priority '%s' in task '%s'",
-				       file, line, value, task->id);
+			               file, line, value, task->id);
 			orch_error_hint("priority is low, medium, high or "
-					"critical");
+			                "critical");
 			error = ORCH_EINVALID;
 		}
 		break;
@@ -916,7 +922,7 @@ static int front_matter_line(orch_task *task, int *seen, const char *file,
 	default:
 		if (orch_parse_duration(&task->duration_ms, value) < 0) {
 			orch_error_set("%s:%d: bad duration '%s' in task '%s'",
-				       file, line, value, task->id);
+			               file, line, value, task->id);
 			orch_error_hint(DURATION_HINT);
 			error = ORCH_EINVALID;
 		}
@@ -930,7 +936,7 @@ done:
 
 /* Fill `task` from the text of its Markdown file. */
 static int parse_prompt_text(orch_task *task, const char *file,
-			     const char *text, size_t len)
+                             const char *text, size_t len)
 {
 	int seen[5] = {0};
 	size_t bom = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
@@ -946,7 +952,7 @@ static int parse_prompt_text(orch_task *task, const char *file,
 			closed = is_fence(start, end);
 		if (!closed) {
 			orch_error_set("%s:1: the front matter is not closed",
-				       file);
+			               file);
 			orch_error_hint("end it with a line '---'");
 			return ORCH_EINVALID;
 		}
@@ -956,7 +962,7 @@ static int parse_prompt_text(orch_task *task, const char *file,
 		       !is_fence(start, end)) {
 			line++;
 			if ((error = front_matter_line(task, seen, file, line,
-						       start, end)) < 0)
+			                               start, end)) < 0)
 				return error;
 		}
 	}
@@ -974,8 +980,8 @@ static int parse_prompt_text(orch_task *task, const char *file,
 	}
 	while (end > start && isspace((unsigned char)end[-1]))
 		end--;
-	task->prompt = end > start ? orch_strndup(start, (size_t)(end - start))
-				   : NULL;
+	task->prompt =
+	    end > start ? orch_strndup(start, (size_t)(end - start)) : NULL;
 	return 0;
 }
 
@@ -993,8 +999,9 @@ int orch_plan_load_prompts(orch_plan **out, const char *dir)
 	if (!(dh = opendir(dir))) {
 		int missing = errno == ENOENT;
 		orch_error_os("cannot read directory '%s'", dir);
-		orch_error_hint("--prompts takes a directory of Markdown files, "
-				"one task per ID.md");
+		orch_error_hint(
+		    "--prompts takes a directory of Markdown files, "
+		    "one task per ID.md");
 		error = missing ? ORCH_ENOTFOUND : ORCH_EINVALID;
 		goto done;
 	}
@@ -1021,10 +1028,10 @@ int orch_plan_load_prompts(orch_plan **out, const char *dir)
 
 		orch_buf_clear(&path);
 		orch_buf_printf(&path, "%s%s%s", dir,
-				dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+		                dir[strlen(dir) - 1] == '/' ? "" : "/", name);
 		if (!orch_id_valid(id)) {
 			orch_error_set("%s:1: invalid task id '%s'", path.ptr,
-				       id);
+			               id);
 			orch_error_hint("rename the file: task " ID_HINT);
 			free(id);
 			error = ORCH_EINVALID;
@@ -1038,7 +1045,7 @@ int orch_plan_load_prompts(orch_plan **out, const char *dir)
 			goto done;
 		}
 		if ((error = parse_prompt_text(task, path.ptr, text.ptr,
-					       text.len)) < 0)
+		                               text.len)) < 0)
 			goto done;
 	}
 	plan->name = default_name(dir, 0);
@@ -1101,17 +1108,17 @@ static int report_cycle(const orch_plan *plan, const char *done, size_t from)
 		size_t i = first + (lowest - first + k) % shown;
 		if (k == CYCLE_SHOWN && shown > CYCLE_SHOWN + 1) {
 			orch_buf_printf(&msg, " -> ... (%zu more)",
-					shown - CYCLE_SHOWN);
+			                shown - CYCLE_SHOWN);
 			break;
 		}
 		orch_buf_printf(&msg, "%s%s", k ? " -> " : "",
-				plan->tasks[path[i]].id);
+		                plan->tasks[path[i]].id);
 	}
 	orch_buf_printf(&msg, " -> %s", plan->tasks[path[lowest]].id);
 	task_where(where, sizeof(where), plan, &plan->tasks[path[lowest]]);
 	orch_error_set("%s: dependency cycle: %s", where, msg.ptr);
 	orch_error_hint("'a -> b' means a depends on b: drop one of these "
-			"dependencies");
+	                "dependencies");
 	orch_buf_free(&msg);
 	free(step);
 	free(path);
@@ -1120,7 +1127,7 @@ static int report_cycle(const orch_plan *plan, const char *done, size_t from)
 
 /* Every task: a valid unique id, known dependencies, something to run. */
 static int check_tasks(const orch_plan *plan, size_t *indegree,
-		       size_t *dependents_start)
+                       size_t *dependents_start)
 {
 	char where[512];
 
@@ -1131,17 +1138,17 @@ static int check_tasks(const orch_plan *plan, size_t *indegree,
 		task_where(where, sizeof(where), plan, task);
 		if (!task->id || !orch_id_valid(task->id)) {
 			orch_error_set("%s: invalid task id '%s'", where,
-				       task->id ? task->id : "");
+			               task->id ? task->id : "");
 			orch_error_hint("task " ID_HINT);
 			return ORCH_EINVALID;
 		}
 		if ((self = orch_plan_find(plan, task->id)) != (long)i &&
 		    self >= 0) {
 			orch_error_set("%s: duplicate task '%s' (first defined "
-				       "on line %d)", where, task->id,
-				       plan->tasks[self].line);
+			               "on line %d)",
+			               where, task->id, plan->tasks[self].line);
 			orch_error_hint("task ids must be unique within a "
-					"plan: rename one of them");
+			                "plan: rename one of them");
 			return ORCH_EINVALID;
 		}
 		for (size_t k = 0; k < task->depends.count; k++) {
@@ -1149,18 +1156,19 @@ static int check_tasks(const orch_plan *plan, size_t *indegree,
 			long pos = orch_plan_find(plan, dep);
 			if (pos < 0) {
 				orch_error_set("%s: task '%s' depends on "
-					       "unknown task '%s'", where,
-					       task->id, dep);
+				               "unknown task '%s'",
+				               where, task->id, dep);
 				orch_error_hint("depends lists ids of tasks of "
-						"the same plan, separated by "
-						"commas");
+				                "the same plan, separated by "
+				                "commas");
 				return ORCH_EINVALID;
 			}
 			if ((size_t)pos == i) {
 				orch_error_set("%s: task '%s' depends on "
-					       "itself", where, task->id);
+				               "itself",
+				               where, task->id);
 				orch_error_hint("remove '%s' from its depends",
-						task->id);
+				                task->id);
 				return ORCH_EINVALID;
 			}
 			indegree[i]++;
@@ -1168,18 +1176,19 @@ static int check_tasks(const orch_plan *plan, size_t *indegree,
 		}
 		if (!task->run && !task->prompt) {
 			orch_error_set("%s: task '%s' has nothing to run",
-				       where, task->id);
+			               where, task->id);
 			orch_error_hint("give it 'run = COMMAND', or a prompt "
-					"and an 'agent' in [plan]");
+			                "and an 'agent' in [plan]");
 			return ORCH_EINVALID;
 		}
 		if (!task->run && !plan->agent) {
 			orch_error_set("%s: task '%s' has nothing to run: it "
-				       "has a prompt but the plan sets no "
-				       "agent", where, task->id);
+			               "has a prompt but the plan sets no "
+			               "agent",
+			               where, task->id);
 			orch_error_hint("set 'agent = COMMAND' in [plan] (it "
-					"reads $ORCHESTRATE_PROMPT_FILE), or "
-					"give the task a 'run'");
+			                "reads $ORCHESTRATE_PROMPT_FILE), or "
+			                "give the task a 'run'");
 			return ORCH_EINVALID;
 		}
 	}
@@ -1196,11 +1205,11 @@ int orch_plan_validate(const orch_plan *plan)
 
 	if (!plan->name || !orch_id_valid(plan->name)) {
 		orch_error_set("%s%sinvalid plan name '%s'",
-			       plan->source ? plan->source : "",
-			       plan->source ? ": " : "",
-			       plan->name ? plan->name : "");
+		               plan->source ? plan->source : "",
+		               plan->source ? ": " : "",
+		               plan->name ? plan->name : "");
 		orch_error_hint("set 'name = NAME' in [plan] or give --name: "
-				"plan names, like task " ID_HINT);
+		                "plan names, like task " ID_HINT);
 		return ORCH_EINVALID;
 	}
 	indegree = orch_calloc(n, sizeof(size_t));
@@ -1301,8 +1310,8 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 	 * The root prints as {...,"tasks":[]}; the tasks go between the
 	 * brackets.
 	 */
-	if (!(printed = cJSON_PrintUnformatted(root)) || (len = strlen(printed)) < 3 ||
-	    strcmp(printed + len - 3, "[]}")) {
+	if (!(printed = cJSON_PrintUnformatted(root)) ||
+	    (len = strlen(printed)) < 3 || strcmp(printed + len - 3, "[]}")) {
 		error = orch_error_set("cannot write plan.json: out of memory");
 		goto done;
 	}
@@ -1325,7 +1334,8 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 		text = cJSON_PrintUnformatted(obj);
 		cJSON_Delete(obj);
 		if (!text) {
-			error = orch_error_set("cannot write plan.json: out of memory");
+			error = orch_error_set(
+			    "cannot write plan.json: out of memory");
 			goto done;
 		}
 		if (i)
@@ -1346,7 +1356,7 @@ static int json_bad(const char *what, const char *key)
 {
 	orch_error_set("plan.json: %s '%s'", what, key);
 	orch_error_hint("the stored plan is damaged: store it again with "
-			"'git orchestrate plan FILE'");
+	                "'git orchestrate plan FILE'");
 	return ORCH_EINVALID;
 }
 
@@ -1366,7 +1376,7 @@ static int json_string(char **out, const cJSON *obj, const char *key)
 
 /* A whole number member within [min, max]; unchanged when absent. */
 static int json_int64(int64_t *out, const cJSON *obj, const char *key,
-		      double min, double max)
+                      double min, double max)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -1381,7 +1391,7 @@ static int json_int64(int64_t *out, const cJSON *obj, const char *key,
 }
 
 static int json_int(int *out, const cJSON *obj, const char *key, int min,
-		    int max)
+                    int max)
 {
 	int64_t value = *out;
 	int error = json_int64(&value, obj, key, min, max);
@@ -1420,7 +1430,7 @@ static int json_task(orch_plan *plan, size_t *alloc, const cJSON *obj)
 		return json_bad("expected a task with an id in", "tasks");
 	if (!orch_id_valid(id->valuestring)) {
 		orch_error_set("plan.json: invalid task id '%s'",
-			       id->valuestring);
+		               id->valuestring);
 		orch_error_hint("task " ID_HINT);
 		return ORCH_EINVALID;
 	}
@@ -1428,7 +1438,7 @@ static int json_task(orch_plan *plan, size_t *alloc, const cJSON *obj)
 	if (index_add(plan, plan->ntasks - 1) >= 0) {
 		orch_error_set("plan.json: duplicate task '%s'", task->id);
 		orch_error_hint("the stored plan is damaged: store it again "
-				"with 'git orchestrate plan FILE'");
+		                "with 'git orchestrate plan FILE'");
 		return ORCH_EINVALID;
 	}
 	if ((error = json_string(&task->run, obj, "run")) < 0 ||
@@ -1438,11 +1448,11 @@ static int json_task(orch_plan *plan, size_t *alloc, const cJSON *obj)
 	    (error = json_list(&task->needs, obj, "needs")) < 0 ||
 	    (error = json_string(&priority, obj, "priority")) < 0 ||
 	    (error = json_int64(&task->duration_ms, obj, "duration_ms", -1,
-				9e15)) < 0 ||
+	                        9e15)) < 0 ||
 	    (error = json_int(&task->retries, obj, "retries", -1,
-			      MAX_RETRIES)) < 0 ||
+	                      MAX_RETRIES)) < 0 ||
 	    (error = json_int64(&task->timeout_ms, obj, "timeout_ms", -1,
-				9e15)) < 0 ||
+	                        9e15)) < 0 ||
 	    (error = json_int64(&line, obj, "line", 0, INT_MAX)) < 0)
 		goto done;
 	task->line = (int)line;
@@ -1467,27 +1477,27 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 	if (!root || !cJSON_IsObject(root)) {
 		orch_error_set("plan.json: not a JSON object (at byte %zu)",
-			       end && end >= json ? (size_t)(end - json) : 0);
+		               end && end >= json ? (size_t)(end - json) : 0);
 		orch_error_hint("the stored plan is damaged: store it again "
-				"with 'git orchestrate plan FILE'");
+		                "with 'git orchestrate plan FILE'");
 		error = ORCH_EINVALID;
 		goto done;
 	}
 	if ((error = json_string(&plan->name, root, "name")) < 0 ||
 	    (error = json_string(&plan->base, root, "base")) < 0 ||
 	    (error = json_string(&plan->base_commit, root, "base_commit")) <
-		    0 ||
+	        0 ||
 	    (error = json_string(&plan->agent, root, "agent")) < 0 ||
 	    (error = json_int(&plan->retries, root, "retries", 0,
-			      MAX_RETRIES)) < 0 ||
+	                      MAX_RETRIES)) < 0 ||
 	    (error = json_int64(&plan->timeout_ms, root, "timeout_ms", 0,
-				9e15)) < 0 ||
+	                        9e15)) < 0 ||
 	    (error = json_string(&merge, root, "merge")) < 0 ||
 	    (error = json_string(&plan->verify, root, "verify")) < 0)
 		goto done;
 	if (!plan->name || !orch_id_valid(plan->name)) {
 		orch_error_set("plan.json: invalid plan name '%s'",
-			       plan->name ? plan->name : "");
+		               plan->name ? plan->name : "");
 		orch_error_hint("plan names, like task " ID_HINT);
 		error = ORCH_EINVALID;
 		goto done;

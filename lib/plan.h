@@ -34,7 +34,7 @@ typedef struct {
 
 typedef struct {
 	char *name;
-	char *base;         /* branch name; NULL until resolved (current branch) */
+	char *base; /* branch name; NULL until resolved (current branch) */
 	char *base_commit;  /* hex oid recorded when stored; NULL before */
 	char *agent;        /* default command for prompt-only tasks, or NULL */
 	int retries;        /* default 2 */
@@ -44,7 +44,7 @@ typedef struct {
 	char *source;       /* file or directory it was read from, or NULL */
 	orch_task *tasks;
 	size_t ntasks;
-	void *index;        /* private: id -> position hash table */
+	void *index; /* private: id -> position hash table */
 } orch_plan;
 
 /*

@@ -29,22 +29,22 @@
 #define BACKOFF_MAX_MS 60000
 
 struct task_rt {
-	orch_job *job;         /* our attempt, when we run it */
+	orch_job *job; /* our attempt, when we run it */
 	orch_worker *worker;
 	int attempt;
 	git_oid lease;
 	int64_t started_mono;
 	int64_t last_renew;
-	int64_t last_flush;    /* when output was last written to the state */
-	size_t received;       /* output bytes read so far */
-	size_t flushed;        /* `received` when last written */
+	int64_t last_flush; /* when output was last written to the state */
+	size_t received;    /* output bytes read so far */
+	size_t flushed;     /* `received` when last written */
 	int timed_out;
 	int cancelled;
-	orch_buf output;       /* last ORCH_LOG_MAX bytes of output */
+	orch_buf output; /* last ORCH_LOG_MAX bytes of output */
 	char base[GIT_OID_HEXSZ + 1];
-	orch_strvec locks;     /* pair locks held: "file/a+b" */
+	orch_strvec locks; /* pair locks held: "file/a+b" */
 	git_oid *lock_oids;
-	int unrunnable;        /* reported: no worker can run it */
+	int unrunnable; /* reported: no worker can run it */
 };
 
 struct run {
@@ -58,7 +58,7 @@ struct run {
 	struct task_rt *rt;
 	orch_worker **workers;
 	size_t nworkers;
-	size_t *ov_start, *ov;   /* overlapping tasks of each task (CSR) */
+	size_t *ov_start, *ov; /* overlapping tasks of each task (CSR) */
 	orch_overlap *overlaps;
 	size_t noverlaps;
 	char token[64];
@@ -66,8 +66,8 @@ struct run {
 	int64_t started_mono;
 	int64_t last_sync;
 	int64_t last_tick;
-	size_t ours;             /* attempts we run now */
-	int *was_down;           /* last down state seen of each worker */
+	size_t ours;   /* attempts we run now */
+	int *was_down; /* last down state seen of each worker */
 	int all_down_said;
 };
 
@@ -96,7 +96,8 @@ static void emit(struct run *run, orch_run_event *event)
 		counts[s]++;
 		if (!orch_state_is_final(s)) {
 			int64_t d = run->graph->duration[i];
-			if (s == ORCH_STATE_RUNNING && run->states[i].started_ms)
+			if (s == ORCH_STATE_RUNNING &&
+			    run->states[i].started_ms)
 				d -= orch_now_ms() - run->states[i].started_ms;
 			if (d > 0)
 				remaining += d;
@@ -110,9 +111,10 @@ static void emit(struct run *run, orch_run_event *event)
 	event->done = counts[ORCH_STATE_DONE] + counts[ORCH_STATE_MERGED];
 	event->running = counts[ORCH_STATE_RUNNING];
 	event->queued = counts[ORCH_STATE_READY] + counts[ORCH_STATE_PENDING];
-	event->failed = counts[ORCH_STATE_FAILED] + counts[ORCH_STATE_TIMEOUT] +
-			counts[ORCH_STATE_SKIPPED] + counts[ORCH_STATE_CANCELLED] +
-			counts[ORCH_STATE_CONFLICT] + counts[ORCH_STATE_REJECTED];
+	event->failed =
+	    counts[ORCH_STATE_FAILED] + counts[ORCH_STATE_TIMEOUT] +
+	    counts[ORCH_STATE_SKIPPED] + counts[ORCH_STATE_CANCELLED] +
+	    counts[ORCH_STATE_CONFLICT] + counts[ORCH_STATE_REJECTED];
 	event->elapsed_ms = orch_monotonic_ms() - run->started_mono;
 	if (slots > 0) {
 		int64_t by_work = remaining / slots;
@@ -123,7 +125,8 @@ static void emit(struct run *run, orch_run_event *event)
 	run->opts->on_event(event, run->opts->payload);
 }
 
-static void note(struct run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void note(struct run *run, const char *fmt, ...)
 {
 	orch_run_event event = {0};
@@ -141,7 +144,7 @@ static void note(struct run *run, const char *fmt, ...)
 /* ---- leases ---------------------------------------------------------- */
 
 static void fill_lease(struct run *run, orch_lease *lease, const char *task,
-		       const char *worker, int attempt, const char *pid_path)
+                       const char *worker, int attempt, const char *pid_path)
 {
 	memset(lease, 0, sizeof(*lease));
 	lease->host = run->host;
@@ -177,26 +180,31 @@ static int lease_is_stale(struct run *run, const orch_lease *lease)
  * Take lock `name`; a stale holder is broken by CAS. 0, or ORCH_ELOCKED
  * when a live process holds it.
  */
-static int take_lock(git_oid *out, struct run *run, const char *name, const orch_lease *lease)
+static int take_lock(git_oid *out, struct run *run, const char *name,
+                     const orch_lease *lease)
 {
 	orch_lease seen_lease = {0};
 	git_oid seen;
 	int error;
 
 	for (int tries = 0; tries < 5; tries++) {
-		error = orch_store_lease_acquire(out, run->store, run->plan->name, name, lease);
+		error = orch_store_lease_acquire(out, run->store,
+		                                 run->plan->name, name, lease);
 		if (error != ORCH_ELOCKED && error != ORCH_EEXISTS)
 			return error;
-		error = orch_store_lease_read(&seen_lease, &seen, run->store, run->plan->name, name);
+		error = orch_store_lease_read(&seen_lease, &seen, run->store,
+		                              run->plan->name, name);
 		if (error == ORCH_ENOTFOUND)
 			continue;
 		if (error < 0)
 			return error;
-		int stale = lease_is_stale(run, &seen_lease) && !seen_lease.task;
+		int stale =
+		    lease_is_stale(run, &seen_lease) && !seen_lease.task;
 		orch_lease_clear(&seen_lease);
 		if (!stale)
 			return ORCH_ELOCKED;
-		error = orch_store_lease_break(out, run->store, run->plan->name, name, &seen, lease);
+		error = orch_store_lease_break(out, run->store, run->plan->name,
+		                               name, &seen, lease);
 		if (error != ORCH_EMODIFIED)
 			return error;
 	}
@@ -206,8 +214,8 @@ static int take_lock(git_oid *out, struct run *run, const char *name, const orch
 static void release_pair_locks(struct run *run, struct task_rt *rt)
 {
 	for (size_t i = 0; i < rt->locks.count; i++)
-		orch_store_lease_release(run->store, run->plan->name, rt->locks.items[i],
-					 &rt->lock_oids[i]);
+		orch_store_lease_release(run->store, run->plan->name,
+		                         rt->locks.items[i], &rt->lock_oids[i]);
 	orch_strvec_free(&rt->locks);
 	free(rt->lock_oids);
 	rt->lock_oids = NULL;
@@ -226,11 +234,13 @@ static int take_pair_locks(struct run *run, size_t task)
 	fill_lease(run, &lease, NULL, NULL, 0, NULL);
 	for (size_t k = run->ov_start[task]; k < run->ov_start[task + 1]; k++) {
 		size_t other = run->ov[k];
-		size_t a = task < other ? task : other, b = task < other ? other : task;
+		size_t a = task < other ? task : other,
+		       b = task < other ? other : task;
 		char name[256];
-		snprintf(name, sizeof(name), "file/%s+%s", run->plan->tasks[a].id,
-			 run->plan->tasks[b].id);
-		if ((error = take_lock(&rt->lock_oids[rt->locks.count], run, name, &lease)) < 0)
+		snprintf(name, sizeof(name), "file/%s+%s",
+		         run->plan->tasks[a].id, run->plan->tasks[b].id);
+		if ((error = take_lock(&rt->lock_oids[rt->locks.count], run,
+		                       name, &lease)) < 0)
 			break;
 		orch_strvec_push(&rt->locks, name);
 	}
@@ -262,7 +272,8 @@ static int claim_cb(orch_txn *txn, void *payload)
 	if (st.state == ORCH_STATE_PENDING) {
 		for (size_t i = 0; i < task->depends.count && ok; i++) {
 			orch_task_state_init(&dep);
-			if ((error = orch_txn_get_task(&dep, txn, task->depends.items[i])) < 0)
+			if ((error = orch_txn_get_task(
+			         &dep, txn, task->depends.items[i])) < 0)
 				goto done;
 			ok = is_success(dep.state);
 			orch_task_state_clear(&dep);
@@ -290,7 +301,8 @@ static int claim_cb(orch_txn *txn, void *payload)
 		orch_strvec_push(&st.workers_tried, c->worker);
 	if ((error = orch_txn_put_task(txn, task->id, &st)) < 0)
 		goto done;
-	orch_txn_message(txn, "%s: started on %s (attempt %d)", task->id, c->worker, st.attempts);
+	orch_txn_message(txn, "%s: started on %s (attempt %d)", task->id,
+	                 c->worker, st.attempts);
 done:
 	orch_task_state_clear(&st);
 	return error;
@@ -301,7 +313,8 @@ struct outcome {
 	struct run *run;
 	size_t task;
 	int attempt;
-	orch_state state;        /* done, ready (retry), failed, timeout, conflict, cancelled */
+	orch_state state; /* done, ready (retry), failed, timeout, conflict,
+	                     cancelled */
 	int exit_status;
 	int64_t duration_ms;
 	const char *commit;
@@ -311,8 +324,8 @@ struct outcome {
 	const orch_strvec *paths;
 	const char *worker;
 	const orch_buf *log;
-	int recorded;            /* out: 1 when written */
-	orch_state final;        /* out: state written */
+	int recorded;     /* out: 1 when written */
+	orch_state final; /* out: state written */
 };
 
 /* After `task` is done, dependents whose dependencies all are become ready. */
@@ -331,7 +344,8 @@ static int promote_dependents(orch_txn *txn, struct run *run, size_t task)
 		if (st.state == ORCH_STATE_PENDING) {
 			for (size_t i = 0; i < t->depends.count && ok; i++) {
 				orch_task_state_init(&dep);
-				if ((error = orch_txn_get_task(&dep, txn, t->depends.items[i])) < 0) {
+				if ((error = orch_txn_get_task(
+				         &dep, txn, t->depends.items[i])) < 0) {
 					orch_task_state_clear(&st);
 					return error;
 				}
@@ -363,13 +377,15 @@ static int outcome_cb(orch_txn *txn, void *payload)
 	if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
 		goto done;
 	if (o->log && o->log->len &&
-	    (error = orch_txn_put_log(txn, task->id, o->log->ptr, o->log->len)) < 0)
+	    (error =
+	         orch_txn_put_log(txn, task->id, o->log->ptr, o->log->len)) < 0)
 		goto done;
 	if (st.state != ORCH_STATE_RUNNING || st.attempts != o->attempt) {
-		/* changed under us (cancelled by `cancel`): keep that, log only */
+		/* changed under us (cancelled by `cancel`): keep that, log only
+		 */
 		o->final = st.state;
-		orch_txn_message(txn, "%s: output of attempt %d (%s)", task->id, o->attempt,
-				 orch_state_name(st.state));
+		orch_txn_message(txn, "%s: output of attempt %d (%s)", task->id,
+		                 o->attempt, orch_state_name(st.state));
 		goto done;
 	}
 	st.state = o->state;
@@ -392,18 +408,19 @@ static int outcome_cb(orch_txn *txn, void *payload)
 	orch_format_duration(dur, sizeof(dur), o->duration_ms);
 	switch (o->state) {
 	case ORCH_STATE_DONE:
-		orch_txn_message(txn, "%s: done on %s in %s (attempt %d)", task->id,
-				 o->worker, dur, o->attempt);
+		orch_txn_message(txn, "%s: done on %s in %s (attempt %d)",
+		                 task->id, o->worker, dur, o->attempt);
 		error = promote_dependents(txn, o->run, o->task);
 		break;
 	case ORCH_STATE_READY:
-		orch_txn_message(txn, "%s: attempt %d on %s: %s; ready again", task->id,
-				 o->attempt, o->worker, o->error ? o->error : "stopped");
+		orch_txn_message(txn, "%s: attempt %d on %s: %s; ready again",
+		                 task->id, o->attempt, o->worker,
+		                 o->error ? o->error : "stopped");
 		break;
 	default:
-		orch_txn_message(txn, "%s: %s on %s after %s (attempt %d): %s", task->id,
-				 orch_state_name(o->state), o->worker, dur, o->attempt,
-				 o->error ? o->error : "");
+		orch_txn_message(txn, "%s: %s on %s after %s (attempt %d): %s",
+		                 task->id, orch_state_name(o->state), o->worker,
+		                 dur, o->attempt, o->error ? o->error : "");
 		break;
 	}
 	o->final = o->state;
@@ -430,14 +447,18 @@ static int skip_cb(orch_txn *txn, void *payload)
 		orch_task_state_init(&st);
 		if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
 			break;
-		if (st.state == ORCH_STATE_PENDING || st.state == ORCH_STATE_READY) {
+		if (st.state == ORCH_STATE_PENDING ||
+		    st.state == ORCH_STATE_READY) {
 			for (size_t k = 0; k < task->depends.count; k++) {
 				orch_task_state_init(&dep);
-				error = orch_txn_get_task(&dep, txn, task->depends.items[k]);
+				error = orch_txn_get_task(
+				    &dep, txn, task->depends.items[k]);
 				if (error == 0 && is_dead_end(dep.state)) {
 					char why[300];
-					snprintf(why, sizeof(why), "dependency '%s' %s",
-						 task->depends.items[k], orch_state_name(dep.state));
+					snprintf(why, sizeof(why),
+					         "dependency '%s' %s",
+					         task->depends.items[k],
+					         orch_state_name(dep.state));
 					st.state = ORCH_STATE_SKIPPED;
 					free(st.error);
 					st.error = orch_strdup(why);
@@ -458,7 +479,8 @@ static int skip_cb(orch_txn *txn, void *payload)
 	if (!changed)
 		return ORCH_ENOCHANGE;
 	orch_txn_message(txn, "%s%s: skipped, a dependency did not succeed",
-			 s->run->plan->tasks[s->tasks[0]].id, changed > 1 ? " and others" : "");
+	                 s->run->plan->tasks[s->tasks[0]].id,
+	                 changed > 1 ? " and others" : "");
 	return 0;
 }
 
@@ -466,23 +488,30 @@ static int skip_cb(orch_txn *txn, void *payload)
 
 static int sync_states(struct run *run)
 {
-	int error = orch_store_read_states(run->states, NULL, run->store, run->plan);
+	int error =
+	    orch_store_read_states(run->states, NULL, run->store, run->plan);
 	run->last_sync = orch_monotonic_ms();
 	return error;
 }
 
 /* The commit message of a result: subject, blank line, trailers. */
-static char *result_message(const orch_plan *plan, const orch_task *task, int attempt)
+static char *result_message(const orch_plan *plan, const orch_task *task,
+                            int attempt)
 {
 	orch_buf msg = {0};
-	const char *what = task->prompt ? task->prompt : orch_plan_command(plan, task);
+	const char *what =
+	    task->prompt ? task->prompt : orch_plan_command(plan, task);
 	size_t len = what ? strcspn(what, "\n") : 0;
 
 	if (len > 60)
 		len = 60;
-	orch_buf_printf(&msg, "%s: %.*s%s\n\nOrchestrate-Plan: %s\nOrchestrate-Task: %s\n"
-			"Orchestrate-Attempt: %d\n", task->id, (int)len, what ? what : "",
-			what && strcspn(what, "\n") > 60 ? "..." : "", plan->name, task->id, attempt);
+	orch_buf_printf(
+	    &msg,
+	    "%s: %.*s%s\n\nOrchestrate-Plan: %s\nOrchestrate-Task: %s\n"
+	    "Orchestrate-Attempt: %d\n",
+	    task->id, (int)len, what ? what : "",
+	    what && strcspn(what, "\n") > 60 ? "..." : "", plan->name, task->id,
+	    attempt);
 	return orch_buf_detach(&msg);
 }
 
@@ -490,12 +519,14 @@ static char *result_message(const orch_plan *plan, const orch_task *task, int at
  * The spec of attempt `attempt` of `task` from `base`; `branch` and
  * `*message` (caller frees) hold what it points to.
  */
-static void job_spec(orch_job_spec *spec, char *branch, size_t branchlen, char **message,
-		     struct run *run, size_t task, int attempt, const char *base)
+static void job_spec(orch_job_spec *spec, char *branch, size_t branchlen,
+                     char **message, struct run *run, size_t task, int attempt,
+                     const char *base)
 {
 	const orch_task *t = &run->plan->tasks[task];
 
-	snprintf(branch, branchlen, "refs/heads/orchestrate/%s/%s", run->plan->name, t->id);
+	snprintf(branch, branchlen, "refs/heads/orchestrate/%s/%s",
+	         run->plan->name, t->id);
 	*message = result_message(run->plan, t, attempt);
 	memset(spec, 0, sizeof(*spec));
 	spec->plan = run->plan->name;
@@ -518,9 +549,10 @@ static void keep_tail(orch_buf *buf)
 	}
 }
 
-int orch_run_start_commit(git_oid *out, orch_strvec *conflicts, git_repository *repo,
-			  const git_oid *base, const git_oid *deps, size_t ndeps,
-			  const char *plan, const char *task)
+int orch_run_start_commit(git_oid *out, orch_strvec *conflicts,
+                          git_repository *repo, const git_oid *base,
+                          const git_oid *deps, size_t ndeps, const char *plan,
+                          const char *task)
 {
 	git_oid current = *base;
 	git_commit *ours = NULL, *theirs = NULL;
@@ -542,42 +574,60 @@ int orch_run_start_commit(git_oid *out, orch_strvec *conflicts, git_repository *
 		}
 		if ((error = git_commit_lookup(&ours, repo, &current)) < 0 ||
 		    (error = git_commit_lookup(&theirs, repo, &deps[i])) < 0 ||
-		    (error = git_merge_commits(&index, repo, ours, theirs, NULL)) < 0) {
-			error = orch_error_git(error, "cannot merge the dependencies of '%s'", task);
+		    (error = git_merge_commits(&index, repo, ours, theirs,
+		                               NULL)) < 0) {
+			error = orch_error_git(
+			    error, "cannot merge the dependencies of '%s'",
+			    task);
 			goto done;
 		}
 		if (git_index_has_conflicts(index)) {
 			git_index_conflict_iterator *it = NULL;
 			const git_index_entry *a, *o, *t;
 			if (git_index_conflict_iterator_new(&it, index) == 0) {
-				while (git_index_conflict_next(&a, &o, &t, it) == 0) {
-					const char *p = o ? o->path : t ? t->path : a->path;
-					if (conflicts && !orch_strvec_contains(conflicts, p))
+				while (git_index_conflict_next(&a, &o, &t,
+				                               it) == 0) {
+					const char *p = o   ? o->path
+					                : t ? t->path
+					                    : a->path;
+					if (conflicts &&
+					    !orch_strvec_contains(conflicts, p))
 						orch_strvec_push(conflicts, p);
 				}
 				git_index_conflict_iterator_free(it);
 			}
-			orch_error_set("the dependencies of task '%s' conflict with each other", task);
+			orch_error_set("the dependencies of task '%s' conflict "
+			               "with each other",
+			               task);
 			error = ORCH_ECONFLICT;
 			goto done;
 		}
-		if ((error = git_index_write_tree_to(&tree_id, index, repo)) < 0 ||
+		if ((error = git_index_write_tree_to(&tree_id, index, repo)) <
+		        0 ||
 		    (error = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
-			error = orch_error_git(error, "cannot merge the dependencies of '%s'", task);
+			error = orch_error_git(
+			    error, "cannot merge the dependencies of '%s'",
+			    task);
 			goto done;
 		}
 		if (!sig && git_signature_default(&sig, repo) < 0 &&
-		    (error = git_signature_now(&sig, "git-orchestrate", "orchestrate@localhost")) < 0) {
-			error = orch_error_git(error, "cannot make a signature");
+		    (error = git_signature_now(&sig, "git-orchestrate",
+		                               "orchestrate@localhost")) < 0) {
+			error =
+			    orch_error_git(error, "cannot make a signature");
 			goto done;
 		}
 		snprintf(message, sizeof(message),
-			 "orchestrate: start of %s (dependencies merged)\n\nOrchestrate-Plan: %s\n",
-			 task, plan);
+		         "orchestrate: start of %s (dependencies "
+		         "merged)\n\nOrchestrate-Plan: %s\n",
+		         task, plan);
 		const git_commit *parents[2] = {ours, theirs};
-		if ((error = git_commit_create(&current, repo, NULL, sig, sig, NULL, message,
-					       tree, 2, parents)) < 0) {
-			error = orch_error_git(error, "cannot merge the dependencies of '%s'", task);
+		if ((error =
+		         git_commit_create(&current, repo, NULL, sig, sig, NULL,
+		                           message, tree, 2, parents)) < 0) {
+			error = orch_error_git(
+			    error, "cannot merge the dependencies of '%s'",
+			    task);
 			goto done;
 		}
 		git_tree_free(tree);
@@ -620,7 +670,8 @@ static int record(struct run *run, struct outcome *o)
 	int error;
 
 	o->run = run;
-	error = orch_store_update(run->store, run->plan->name, outcome_cb, o, NULL);
+	error =
+	    orch_store_update(run->store, run->plan->name, outcome_cb, o, NULL);
 	if (error == ORCH_ENOCHANGE)
 		error = 0;
 	return error;
@@ -631,25 +682,28 @@ static void release_task_lease(struct run *run, size_t task)
 	char name[256];
 
 	snprintf(name, sizeof(name), "task/%s", run->plan->tasks[task].id);
-	orch_store_lease_release(run->store, run->plan->name, name, &run->rt[task].lease);
+	orch_store_lease_release(run->store, run->plan->name, name,
+	                         &run->rt[task].lease);
 	release_pair_locks(run, &run->rt[task]);
 }
 
-static void add_note(struct run *run, const git_oid *commit, size_t task, const char *worker,
-		     int attempt, int64_t duration)
+static void add_note(struct run *run, const git_oid *commit, size_t task,
+                     const char *worker, int attempt, int64_t duration)
 {
 	char text[1024];
 
 	snprintf(text, sizeof(text),
-		 "plan: %s\ntask: %s\nworker: %s\nattempt: %d\nduration-ms: %lld\nexit: 0\n",
-		 run->plan->name, run->plan->tasks[task].id, worker, attempt,
-		 (long long)duration);
+	         "plan: %s\ntask: %s\nworker: %s\nattempt: %d\nduration-ms: "
+	         "%lld\nexit: 0\n",
+	         run->plan->name, run->plan->tasks[task].id, worker, attempt,
+	         (long long)duration);
 	if (orch_store_note_set(run->store, commit, text) < 0)
 		note(run, "warning: cannot add the note on %s's result: %s",
 		     run->plan->tasks[task].id, orch_error_message());
 }
 
-/* run --merge, merge = auto: merge a task into the base as soon as it is done. */
+/* run --merge, merge = auto: merge a task into the base as soon as it is done.
+ */
 static void merge_now(struct run *run, size_t task)
 {
 	orch_merge_options mopts = {0};
@@ -663,9 +717,11 @@ static void merge_now(struct run *run, size_t task)
 	if (error < 0 && error != ORCH_ENOCHANGE)
 		note(run, "%s: not merged: %s", id, orch_error_message());
 	else if (res.merged.count)
-		note(run, "%s: merged into %s", id, res.into ? res.into : "the base branch");
+		note(run, "%s: merged into %s", id,
+		     res.into ? res.into : "the base branch");
 	else if (res.conflicted.count)
-		note(run, "%s: conflicts with the base branch; left unmerged", id);
+		note(run, "%s: conflicts with the base branch; left unmerged",
+		     id);
 	else if (res.rejected.count)
 		note(run, "%s: rejected: the merged result fails verify", id);
 	orch_merge_result_clear(&res);
@@ -692,7 +748,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	o.duration_ms = duration;
 	o.worker = worker;
 	o.log = &rt->output;
-	if (res->phase == ORCH_JOB_EXITED && res->has_result && !rt->timed_out && !rt->cancelled) {
+	if (res->phase == ORCH_JOB_EXITED && res->has_result &&
+	    !rt->timed_out && !rt->cancelled) {
 		git_oid_tostr(hex, sizeof(hex), &res->result);
 		/* fault injection for the crash-safety tests: die between the
 		 * result commit and its record */
@@ -703,7 +760,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		if ((error = record(run, &o)) < 0)
 			return error;
 		if (o.recorded)
-			add_note(run, &res->result, task, worker, rt->attempt, duration);
+			add_note(run, &res->result, task, worker, rt->attempt,
+			         duration);
 		if (rt->job)
 			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
 		if (o.recorded && (run->opts->merge || run->plan->merge_auto))
@@ -712,20 +770,25 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		int final;
 		if (rt->timed_out) {
 			char lim[32];
-			orch_format_duration(lim, sizeof(lim), orch_plan_task_timeout(run->plan, t));
+			orch_format_duration(
+			    lim, sizeof(lim),
+			    orch_plan_task_timeout(run->plan, t));
 			snprintf(why, sizeof(why), "timed out after %s", lim);
 		} else if (rt->cancelled) {
 			snprintf(why, sizeof(why), "cancelled");
 		} else {
-			snprintf(why, sizeof(why), "%s", res->error[0] ? res->error : "failed");
+			snprintf(why, sizeof(why), "%s",
+			         res->error[0] ? res->error : "failed");
 		}
 		final = rt->cancelled || rt->attempt > retries;
 		if (res->phase == ORCH_JOB_LOST) {
-			/* not the task's fault: run it again without using a retry */
+			/* not the task's fault: run it again without using a
+			 * retry */
 			final = 0;
 		}
 		if (rt->job)
-			rt->worker->ops->finish(rt->worker, rt->job, final && !rt->cancelled, &kept);
+			rt->worker->ops->finish(rt->worker, rt->job,
+			                        final && !rt->cancelled, &kept);
 		o.error = why;
 		o.worktree = kept;
 		if (rt->cancelled)
@@ -733,9 +796,11 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		else if (!final)
 			o.state = ORCH_STATE_READY;
 		else
-			o.state = rt->timed_out ? ORCH_STATE_TIMEOUT : ORCH_STATE_FAILED;
+			o.state = rt->timed_out ? ORCH_STATE_TIMEOUT
+			                        : ORCH_STATE_FAILED;
 		if (o.state == ORCH_STATE_READY && res->phase != ORCH_JOB_LOST)
-			o.not_before_ms = orch_now_ms() + backoff_ms(rt->attempt);
+			o.not_before_ms =
+			    orch_now_ms() + backoff_ms(rt->attempt);
 		error = record(run, &o);
 		free(kept);
 		if (error < 0)
@@ -797,8 +862,9 @@ static orch_worker *pick_worker(struct run *run, size_t task)
 		/* a retry prefers a worker it has not failed on */
 		fresh = !orch_strvec_contains(&st->workers_tried, worker->name);
 		if (!best || (fresh && !best_fresh) ||
-		    (fresh == best_fresh && worker->running * best->slots <
-						    best->running * worker->slots)) {
+		    (fresh == best_fresh &&
+		     worker->running * best->slots <
+		         best->running * worker->slots)) {
 			best = worker;
 			best_fresh = fresh;
 		}
@@ -809,7 +875,8 @@ static orch_worker *pick_worker(struct run *run, size_t task)
 static int any_worker_can_run(struct run *run, size_t task)
 {
 	for (size_t w = 0; w < run->nworkers; w++)
-		if (orch_worker_can_run(run->workers[w], &run->plan->tasks[task].needs))
+		if (orch_worker_can_run(run->workers[w],
+		                        &run->plan->tasks[task].needs))
 			return 1;
 	return 0;
 }
@@ -830,8 +897,10 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	int error;
 
 	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
-	pid_path = orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
-	fill_lease(run, &lease, t->id, worker->name, run->states[task].attempts + 1, pid_path);
+	pid_path =
+	    orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
+	fill_lease(run, &lease, t->id, worker->name,
+	           run->states[task].attempts + 1, pid_path);
 	error = take_lock(&rt->lease, run, lease_name, &lease);
 	if (error == ORCH_ELOCKED) {
 		error = 0; /* someone else runs it */
@@ -840,27 +909,30 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	if (error < 0)
 		goto done;
 	if ((error = take_pair_locks(run, task)) < 0) {
-		orch_store_lease_release(run->store, run->plan->name, lease_name, &rt->lease);
+		orch_store_lease_release(run->store, run->plan->name,
+		                         lease_name, &rt->lease);
 		error = error == ORCH_ELOCKED ? 0 : error;
 		goto done;
 	}
 	/* start commit: the recorded base with the dependencies' results */
 	git_oid_fromstr(&base, run->plan->base_commit);
-	deps = orch_calloc(g->dep_start[task + 1] - g->dep_start[task] + 1, sizeof(git_oid));
+	deps = orch_calloc(g->dep_start[task + 1] - g->dep_start[task] + 1,
+	                   sizeof(git_oid));
 	for (size_t k = g->dep_start[task]; k < g->dep_start[task + 1]; k++) {
 		const char *c = run->states[g->deps[k]].commit;
 		if (c && git_oid_fromstr(&deps[ndeps], c) == 0)
 			ndeps++;
 	}
-	error = orch_run_start_commit(&start, &conflicts, run->repo, &base, deps, ndeps,
-				      run->plan->name, t->id);
+	error = orch_run_start_commit(&start, &conflicts, run->repo, &base,
+	                              deps, ndeps, run->plan->name, t->id);
 	claim.run = run;
 	claim.task = task;
 	claim.worker = worker->name;
 	if (error == ORCH_ECONFLICT) {
 		/* record it as a conflict (one claim, then the outcome) */
 		claim.base = run->plan->base_commit;
-		if (orch_store_update(run->store, run->plan->name, claim_cb, &claim, NULL) == 0) {
+		if (orch_store_update(run->store, run->plan->name, claim_cb,
+		                      &claim, NULL) == 0) {
 			struct outcome o = {0};
 			o.task = task;
 			o.attempt = claim.attempt;
@@ -883,7 +955,8 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	}
 	git_oid_tostr(rt->base, sizeof(rt->base), &start);
 	claim.base = rt->base;
-	error = orch_store_update(run->store, run->plan->name, claim_cb, &claim, NULL);
+	error = orch_store_update(run->store, run->plan->name, claim_cb, &claim,
+	                          NULL);
 	if (error == ORCH_ENOCHANGE) {
 		release_task_lease(run, task);
 		sync_states(run);
@@ -895,7 +968,8 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		goto done;
 	}
 	rt->attempt = claim.attempt;
-	job_spec(&spec, branch, sizeof(branch), &message, run, task, rt->attempt, rt->base);
+	job_spec(&spec, branch, sizeof(branch), &message, run, task,
+	         rt->attempt, rt->base);
 	rt->worker = worker;
 	rt->started_mono = orch_monotonic_ms();
 	rt->last_renew = rt->started_mono;
@@ -910,7 +984,8 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		orch_job_result res = {0};
 		res.phase = ORCH_JOB_EXITED;
 		res.exit_status = -1;
-		snprintf(res.error, sizeof(res.error), "cannot start: %s", orch_error_message());
+		snprintf(res.error, sizeof(res.error), "cannot start: %s",
+		         orch_error_message());
 		rt->job = NULL;
 		worker->running--;
 		run->ours--;
@@ -918,7 +993,8 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		int retries = orch_plan_task_retries(run->plan, t);
 		o.task = task;
 		o.attempt = rt->attempt;
-		o.state = rt->attempt > retries ? ORCH_STATE_FAILED : ORCH_STATE_READY;
+		o.state = rt->attempt > retries ? ORCH_STATE_FAILED
+		                                : ORCH_STATE_READY;
 		o.exit_status = -1;
 		o.error = res.error;
 		o.worker = worker->name;
@@ -959,14 +1035,16 @@ static int propagate_skips(struct run *run)
 		for (size_t k = g->dep_start[i]; k < g->dep_start[i + 1]; k++) {
 			if (is_dead_end(run->states[g->deps[k]].state)) {
 				if (!skip.tasks)
-					skip.tasks = orch_malloc(run->plan->ntasks * sizeof(size_t));
+					skip.tasks = orch_malloc(
+					    run->plan->ntasks * sizeof(size_t));
 				skip.tasks[skip.count++] = i;
 				break;
 			}
 		}
 	}
 	if (skip.count) {
-		error = orch_store_update(run->store, run->plan->name, skip_cb, &skip, NULL);
+		error = orch_store_update(run->store, run->plan->name, skip_cb,
+		                          &skip, NULL);
 		if (error == ORCH_ENOCHANGE)
 			error = 0;
 		if (error == 0)
@@ -985,23 +1063,28 @@ static orch_worker *find_worker(struct run *run, const char *name)
 }
 
 /* Did the attempt leave a committed result on its branch? */
-static int result_on_branch(git_oid *out, struct run *run, size_t task, int attempt)
+static int result_on_branch(git_oid *out, struct run *run, size_t task,
+                            int attempt)
 {
 	char branch[512], want_task[256], want_attempt[64];
 	git_commit *commit = NULL;
 	const char *msg;
 	int found = 0;
 
-	snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s", run->plan->name,
-		 run->plan->tasks[task].id);
+	snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s",
+	         run->plan->name, run->plan->tasks[task].id);
 	if (git_reference_name_to_id(out, run->repo, branch) < 0 ||
 	    git_commit_lookup(&commit, run->repo, out) < 0)
 		return 0;
 	msg = git_commit_message(commit);
-	snprintf(want_task, sizeof(want_task), "\nOrchestrate-Task: %s\n", run->plan->tasks[task].id);
-	snprintf(want_attempt, sizeof(want_attempt), "\nOrchestrate-Attempt: %d\n", attempt);
-	snprintf(branch, sizeof(branch), "\nOrchestrate-Plan: %s\n", run->plan->name);
-	found = msg && strstr(msg, want_task) && strstr(msg, want_attempt) && strstr(msg, branch);
+	snprintf(want_task, sizeof(want_task), "\nOrchestrate-Task: %s\n",
+	         run->plan->tasks[task].id);
+	snprintf(want_attempt, sizeof(want_attempt),
+	         "\nOrchestrate-Attempt: %d\n", attempt);
+	snprintf(branch, sizeof(branch), "\nOrchestrate-Plan: %s\n",
+	         run->plan->name);
+	found = msg && strstr(msg, want_task) && strstr(msg, want_attempt) &&
+	        strstr(msg, branch);
 	git_commit_free(commit);
 	return found;
 }
@@ -1023,11 +1106,14 @@ static int recover(struct run *run, size_t task)
 	int error, have_lease = 0;
 
 	snprintf(name, sizeof(name), "task/%s", t->id);
-	pid_path = orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
+	pid_path =
+	    orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
 	fill_lease(run, &mine, t->id, st->worker, st->attempts, pid_path);
-	error = orch_store_lease_read(&seen, &seen_oid, run->store, run->plan->name, name);
+	error = orch_store_lease_read(&seen, &seen_oid, run->store,
+	                              run->plan->name, name);
 	if (error == ORCH_ENOTFOUND) {
-		error = orch_store_lease_acquire(&rt->lease, run->store, run->plan->name, name, &mine);
+		error = orch_store_lease_acquire(&rt->lease, run->store,
+		                                 run->plan->name, name, &mine);
 		if (error == ORCH_ELOCKED || error == ORCH_EEXISTS) {
 			error = 0;
 			goto done;
@@ -1036,8 +1122,9 @@ static int recover(struct run *run, size_t task)
 		if (!lease_is_stale(run, &seen)) {
 			goto done; /* a live orchestrator runs it */
 		}
-		error = orch_store_lease_break(&rt->lease, run->store, run->plan->name, name,
-					       &seen_oid, &mine);
+		error = orch_store_lease_break(&rt->lease, run->store,
+		                               run->plan->name, name, &seen_oid,
+		                               &mine);
 		if (error == ORCH_EMODIFIED) {
 			error = 0;
 			goto done;
@@ -1049,44 +1136,58 @@ static int recover(struct run *run, size_t task)
 	worker = find_worker(run, st->worker);
 	if (worker && st->base) {
 		orch_job_spec spec;
-		job_spec(&spec, branch, sizeof(branch), &message, run, task, st->attempts, st->base);
-		/* a result committed but not recorded: record it, never re-run */
+		job_spec(&spec, branch, sizeof(branch), &message, run, task,
+		         st->attempts, st->base);
+		/* a result committed but not recorded: record it, never re-run
+		 */
 		if (result_on_branch(&result, run, task, st->attempts)) {
 			orch_job_result res = {0};
 			if (worker->ops->reap)
-				worker->ops->reap(worker, seen.task ? &seen : &mine);
+				worker->ops->reap(worker,
+				                  seen.task ? &seen : &mine);
 			res.phase = ORCH_JOB_EXITED;
 			res.has_result = 1;
 			res.result = result;
-			/* the adopted job (if any) carries the output and the worktree */
+			/* the adopted job (if any) carries the output and the
+			 * worktree */
 			rt->job = NULL;
 			if (worker->ops->adopt &&
-			    worker->ops->adopt(&rt->job, worker, &spec, seen.task ? &seen : &mine) < 0)
+			    worker->ops->adopt(&rt->job, worker, &spec,
+			                       seen.task ? &seen : &mine) < 0)
 				rt->job = NULL;
 			rt->worker = worker;
 			rt->attempt = st->attempts;
-			rt->started_mono = orch_monotonic_ms() -
-					   (st->started_ms ? orch_now_ms() - st->started_ms : 0);
+			rt->started_mono =
+			    orch_monotonic_ms() -
+			    (st->started_ms ? orch_now_ms() - st->started_ms
+			                    : 0);
 			worker->running++;
 			run->ours++;
-			note(run, "%s: result of attempt %d found on its branch; recorded",
+			note(run,
+			     "%s: result of attempt %d found on its branch; "
+			     "recorded",
 			     t->id, st->attempts);
 			error = conclude(run, task, &res);
 			have_lease = 0;
 			goto done;
 		}
 		if (worker->ops->adopt &&
-		    worker->ops->adopt(&rt->job, worker, &spec, seen.task ? &seen : &mine) == 0) {
+		    worker->ops->adopt(&rt->job, worker, &spec,
+		                       seen.task ? &seen : &mine) == 0) {
 			orch_run_event event = {0};
 			rt->worker = worker;
 			rt->attempt = st->attempts;
 			snprintf(rt->base, sizeof(rt->base), "%s", st->base);
-			rt->started_mono = orch_monotonic_ms() -
-					   (st->started_ms ? orch_now_ms() - st->started_ms : 0);
+			rt->started_mono =
+			    orch_monotonic_ms() -
+			    (st->started_ms ? orch_now_ms() - st->started_ms
+			                    : 0);
 			rt->last_renew = 0;
 			worker->running++;
 			run->ours++;
-			note(run, "%s: attempt %d left by a stopped run is adopted", t->id, st->attempts);
+			note(run,
+			     "%s: attempt %d left by a stopped run is adopted",
+			     t->id, st->attempts);
 			event.kind = ORCH_RUN_EVENT_START;
 			event.task = t->id;
 			event.worker = worker->name;
@@ -1095,7 +1196,9 @@ static int recover(struct run *run, size_t task)
 			have_lease = 0; /* kept while it runs */
 			goto done;
 		}
-		if (worker->ops->reap && (error = worker->ops->reap(worker, seen.task ? &seen : &mine)) < 0)
+		if (worker->ops->reap &&
+		    (error = worker->ops->reap(worker,
+		                               seen.task ? &seen : &mine)) < 0)
 			goto done;
 	}
 	{
@@ -1108,7 +1211,8 @@ static int recover(struct run *run, size_t task)
 		o.error = "interrupted (its orchestrator stopped)";
 		o.worker = st->worker ? st->worker : "?";
 		error = record(run, &o);
-		note(run, "%s: attempt %d was interrupted; ready again", t->id, st->attempts);
+		note(run, "%s: attempt %d was interrupted; ready again", t->id,
+		     st->attempts);
 	}
 done:
 	if (have_lease)
@@ -1138,9 +1242,11 @@ static int log_flush_cb(orch_txn *txn, void *payload)
 	orch_task_state_clear(&st);
 	if (!running)
 		return ORCH_ENOCHANGE;
-	if ((error = orch_txn_put_log(txn, f->task, f->output->ptr, f->output->len)) < 0)
+	if ((error = orch_txn_put_log(txn, f->task, f->output->ptr,
+	                              f->output->len)) < 0)
 		return error;
-	orch_txn_message(txn, "%s: output so far (attempt %d)", f->task, f->attempt);
+	orch_txn_message(txn, "%s: output so far (attempt %d)", f->task,
+	                 f->attempt);
 	return 0;
 }
 
@@ -1160,12 +1266,14 @@ static void flush_logs(struct run *run, int64_t now)
 	for (size_t i = 0; i < run->plan->ntasks; i++) {
 		struct task_rt *rt = &run->rt[i];
 		struct log_flush f;
-		if (!rt->job || now - rt->last_flush < interval || rt->received == rt->flushed)
+		if (!rt->job || now - rt->last_flush < interval ||
+		    rt->received == rt->flushed)
 			continue;
 		f.task = run->plan->tasks[i].id;
 		f.attempt = rt->attempt;
 		f.output = &rt->output;
-		orch_store_update(run->store, run->plan->name, log_flush_cb, &f, NULL);
+		orch_store_update(run->store, run->plan->name, log_flush_cb, &f,
+		                  NULL);
 		rt->last_flush = now;
 		rt->flushed = rt->received;
 	}
@@ -1180,17 +1288,21 @@ static int renew_leases(struct run *run, int64_t now)
 		if (!rt->job || now - rt->last_renew < ORCH_LEASE_RENEW_MS)
 			continue;
 		snprintf(name, sizeof(name), "task/%s", run->plan->tasks[i].id);
-		pid_path = orch_worker_local_pid_path(run->repo, run->plan->name, run->plan->tasks[i].id);
-		fill_lease(run, &lease, run->plan->tasks[i].id, rt->worker->name, rt->attempt, pid_path);
-		if (orch_store_lease_renew(&rt->lease, run->store, run->plan->name, name, &lease) < 0)
+		pid_path = orch_worker_local_pid_path(
+		    run->repo, run->plan->name, run->plan->tasks[i].id);
+		fill_lease(run, &lease, run->plan->tasks[i].id,
+		           rt->worker->name, rt->attempt, pid_path);
+		if (orch_store_lease_renew(&rt->lease, run->store,
+		                           run->plan->name, name, &lease) < 0)
 			note(run, "warning: cannot renew the lease of '%s': %s",
 			     run->plan->tasks[i].id, orch_error_message());
 		free(pid_path);
 		rt->last_renew = now;
 		for (size_t k = 0; k < rt->locks.count; k++) {
 			fill_lease(run, &lease, NULL, NULL, 0, NULL);
-			orch_store_lease_renew(&rt->lock_oids[k], run->store, run->plan->name,
-					       rt->locks.items[k], &lease);
+			orch_store_lease_renew(&rt->lock_oids[k], run->store,
+			                       run->plan->name,
+			                       rt->locks.items[k], &lease);
 		}
 	}
 	return 0;
@@ -1202,7 +1314,8 @@ static int build_overlaps(struct run *run)
 	size_t *count = orch_calloc(n + 1, sizeof(size_t));
 	int error;
 
-	if ((error = orch_graph_overlaps(&run->overlaps, &run->noverlaps, run->graph, run->plan)) < 0) {
+	if ((error = orch_graph_overlaps(&run->overlaps, &run->noverlaps,
+	                                 run->graph, run->plan)) < 0) {
 		free(count);
 		return error;
 	}
@@ -1235,7 +1348,8 @@ static int open_workers(struct run *run, const orch_config *config)
 		if (run->opts->only && run->opts->only->count &&
 		    !orch_strvec_contains(run->opts->only, wc->name))
 			continue;
-		if ((error = orch_worker_open(&worker, wc, run->repo, run->token)) < 0)
+		if ((error = orch_worker_open(&worker, wc, run->repo,
+		                              run->token)) < 0)
 			return error;
 		if (run->opts->jobs > 0 && orch_worker_is_local(wc))
 			worker->slots = run->opts->jobs;
@@ -1244,15 +1358,18 @@ static int open_workers(struct run *run, const orch_config *config)
 	if (run->opts->only) {
 		for (size_t i = 0; i < run->opts->only->count; i++)
 			if (!find_worker(run, run->opts->only->items[i])) {
-				orch_error_set("no worker named '%s' is configured",
-					       run->opts->only->items[i]);
-				orch_error_hint("'git orchestrate workers' lists them");
+				orch_error_set(
+				    "no worker named '%s' is configured",
+				    run->opts->only->items[i]);
+				orch_error_hint(
+				    "'git orchestrate workers' lists them");
 				return ORCH_EINVALID;
 			}
 	}
 	if (!run->nworkers) {
 		orch_error_set("no worker to run on");
-		orch_error_hint("configure one in orchestrate.ini, or drop --worker");
+		orch_error_hint(
+		    "configure one in orchestrate.ini, or drop --worker");
 		return ORCH_EINVALID;
 	}
 	return 0;
@@ -1266,7 +1383,8 @@ static int stop_all(struct run *run)
 
 	for (size_t i = 0; i < run->plan->ntasks; i++)
 		if (run->rt[i].job)
-			run->rt[i].worker->ops->cancel(run->rt[i].worker, run->rt[i].job);
+			run->rt[i].worker->ops->cancel(run->rt[i].worker,
+			                               run->rt[i].job);
 	deadline = orch_monotonic_ms() + 15000;
 	while (run->ours > 0 && orch_monotonic_ms() < deadline) {
 		for (size_t i = 0; i < run->plan->ntasks; i++) {
@@ -1275,10 +1393,12 @@ static int stop_all(struct run *run)
 			struct outcome o = {0};
 			if (!rt->job)
 				continue;
-			if (rt->worker->ops->poll(&res, rt->worker, rt->job) < 0 ||
+			if (rt->worker->ops->poll(&res, rt->worker, rt->job) <
+			        0 ||
 			    res.phase == ORCH_JOB_RUNNING)
 				continue;
-			rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
+			rt->worker->ops->read_output(&rt->output, rt->worker,
+			                             rt->job);
 			keep_tail(&rt->output);
 			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
 			rt->job = NULL;
@@ -1323,7 +1443,8 @@ static int worker_note_cb(orch_txn *txn, void *payload)
 	if (error < 0)
 		return error;
 	if (w->down)
-		orch_txn_message(txn, "worker %s: down (%s)", w->name, w->down_reason);
+		orch_txn_message(txn, "worker %s: down (%s)", w->name,
+		                 w->down_reason);
 	else
 		orch_txn_message(txn, "worker %s: up again", w->name);
 	return 0;
@@ -1348,13 +1469,16 @@ static void watch_workers(struct run *run)
 			continue;
 		run->was_down[w] = down;
 		if (down)
-			note(run, "worker %s is down: %s", worker->name, worker->down_reason);
+			note(run, "worker %s is down: %s", worker->name,
+			     worker->down_reason);
 		else
 			note(run, "worker %s is back", worker->name);
-		orch_store_update(run->store, run->plan->name, worker_note_cb, &wn, NULL);
+		orch_store_update(run->store, run->plan->name, worker_note_cb,
+		                  &wn, NULL);
 	}
 	if (!up && !run->all_down_said) {
-		note(run, "every worker is down; waiting for one to come back (Ctrl-C stops)");
+		note(run, "every worker is down; waiting for one to come back "
+		          "(Ctrl-C stops)");
 		run->all_down_said = 1;
 	} else if (up) {
 		run->all_down_said = 0;
@@ -1387,20 +1511,25 @@ static int loop(struct run *run)
 				continue;
 			{
 				size_t before = rt->output.len;
-				rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
+				rt->worker->ops->read_output(
+				    &rt->output, rt->worker, rt->job);
 				rt->received += rt->output.len - before;
 				keep_tail(&rt->output);
 			}
-			timeout = orch_plan_task_timeout(run->plan, &run->plan->tasks[i]);
-			if (timeout > 0 && !rt->timed_out && mono - rt->started_mono > timeout) {
+			timeout = orch_plan_task_timeout(run->plan,
+			                                 &run->plan->tasks[i]);
+			if (timeout > 0 && !rt->timed_out &&
+			    mono - rt->started_mono > timeout) {
 				rt->timed_out = 1;
 				rt->worker->ops->cancel(rt->worker, rt->job);
 			}
-			if (run->states[i].state == ORCH_STATE_CANCELLED && !rt->cancelled) {
+			if (run->states[i].state == ORCH_STATE_CANCELLED &&
+			    !rt->cancelled) {
 				rt->cancelled = 1;
 				rt->worker->ops->cancel(rt->worker, rt->job);
 			}
-			if ((error = rt->worker->ops->poll(&res, rt->worker, rt->job)) < 0)
+			if ((error = rt->worker->ops->poll(&res, rt->worker,
+			                                   rt->job)) < 0)
 				return error;
 			if (res.phase == ORCH_JOB_RUNNING)
 				continue;
@@ -1411,11 +1540,13 @@ static int loop(struct run *run)
 		renew_leases(run, mono);
 		flush_logs(run, mono);
 		watch_workers(run);
-		if (mono - run->last_sync >= SYNC_MS && (error = sync_states(run)) < 0)
+		if (mono - run->last_sync >= SYNC_MS &&
+		    (error = sync_states(run)) < 0)
 			return error;
 		if ((error = propagate_skips(run)) < 0)
 			return error;
-		/* dispatch: best startable task first, onto a free matching slot */
+		/* dispatch: best startable task first, onto a free matching
+		 * slot */
 		for (;;) {
 			size_t best = (size_t)-1;
 			orch_worker *worker = NULL;
@@ -1423,12 +1554,16 @@ static int loop(struct run *run)
 				if (!startable(run, i, now))
 					continue;
 				if (best != (size_t)-1 &&
-				    orch_graph_compare_ready(run->graph, run->bottom, i, best) >= 0)
+				    orch_graph_compare_ready(
+				        run->graph, run->bottom, i, best) >= 0)
 					continue;
 				if (!pick_worker(run, i)) {
-					if (!any_worker_can_run(run, i) && !run->rt[i].unrunnable) {
+					if (!any_worker_can_run(run, i) &&
+					    !run->rt[i].unrunnable) {
 						run->rt[i].unrunnable = 1;
-						note(run, "%s: no worker has every capability it needs",
+						note(run,
+						     "%s: no worker has every "
+						     "capability it needs",
 						     run->plan->tasks[i].id);
 					}
 					continue;
@@ -1444,7 +1579,8 @@ static int loop(struct run *run)
 				run->rt[best].unrunnable = 0;
 			progressed = 1;
 			if (!run->rt[best].job)
-				break; /* lost a race or conflicted: re-read first */
+				break; /* lost a race or conflicted: re-read
+				          first */
 		}
 		/* anything left that might still run? */
 		for (size_t i = 0; i < run->plan->ntasks; i++) {
@@ -1453,11 +1589,14 @@ static int loop(struct run *run)
 				continue;
 			if (st->state == ORCH_STATE_RUNNING) {
 				waiting = 1;
-				if (!run->rt[i].job && mono - run->last_sync < 5)
+				if (!run->rt[i].job &&
+				    mono - run->last_sync < 5)
 					recover(run, i);
-			} else if (st->state == ORCH_STATE_READY || st->state == ORCH_STATE_PENDING) {
+			} else if (st->state == ORCH_STATE_READY ||
+			           st->state == ORCH_STATE_PENDING) {
 				waiting = 1;
-				if (st->not_before_ms > now && st->not_before_ms - now < next_wake)
+				if (st->not_before_ms > now &&
+				    st->not_before_ms - now < next_wake)
 					next_wake = st->not_before_ms - now;
 			}
 		}
@@ -1470,12 +1609,13 @@ static int loop(struct run *run)
 		if (!waiting && run->ours == 0)
 			return 0;
 		if (!progressed)
-			sleep_ms(run->ours ? POLL_BUSY_MS : (next_wake > 0 ? next_wake : 1));
+			sleep_ms(run->ours ? POLL_BUSY_MS
+			                   : (next_wake > 0 ? next_wake : 1));
 	}
 }
 
-int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config,
-	     const orch_run_options *opts)
+int orch_run(orch_run_summary *out, orch_store *store,
+             const orch_config *config, const orch_run_options *opts)
 {
 	struct run run = {0};
 	int64_t *durations = NULL;
@@ -1489,17 +1629,21 @@ int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config
 	gethostname(run.host, sizeof(run.host) - 1);
 	srand((unsigned)(getpid() ^ orch_now_ms()));
 	snprintf(run.token, sizeof(run.token), "%d-%lld-%d", (int)getpid(),
-		 (long long)orch_now_ms(), rand());
-	if ((error = orch_store_load_plan(&run.plan, NULL, store, opts->plan)) < 0)
+	         (long long)orch_now_ms(), rand());
+	if ((error = orch_store_load_plan(&run.plan, NULL, store, opts->plan)) <
+	    0)
 		goto done;
 	durations = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		durations[i] = -1;
-	if ((error = orch_store_learned_durations(durations, store, run.plan)) < 0)
+	if ((error = orch_store_learned_durations(durations, store, run.plan)) <
+	    0)
 		goto done;
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		if (run.plan->tasks[i].duration_ms >= 0 || durations[i] < 0)
-			durations[i] = run.plan->tasks[i].duration_ms >= 0 ? run.plan->tasks[i].duration_ms : 60000;
+			durations[i] = run.plan->tasks[i].duration_ms >= 0
+			                   ? run.plan->tasks[i].duration_ms
+			                   : 60000;
 	if ((error = orch_graph_build(&run.graph, run.plan, durations)) < 0)
 		goto done;
 	run.bottom = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
@@ -1510,7 +1654,8 @@ int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config
 	run.rt = orch_calloc(run.plan->ntasks + 1, sizeof(struct task_rt));
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		orch_task_state_init(&run.states[i]);
-	if ((error = open_workers(&run, config)) < 0 || (error = sync_states(&run)) < 0)
+	if ((error = open_workers(&run, config)) < 0 ||
+	    (error = sync_states(&run)) < 0)
 		goto done;
 	run.was_down = orch_calloc(run.nworkers + 1, sizeof(int));
 	/* what a stopped run left: attempts recorded running */
@@ -1525,8 +1670,10 @@ int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config
 		stop_all(&run);
 		out->interrupted = 1;
 		error = ORCH_EINTR;
-		orch_error_set("interrupted; running tasks were stopped and are ready again");
-		orch_error_hint("'git orchestrate run %s' resumes", run.plan->name);
+		orch_error_set("interrupted; running tasks were stopped and "
+		               "are ready again");
+		orch_error_hint("'git orchestrate run %s' resumes",
+		                run.plan->name);
 	} else if (error < 0) {
 		char saved[1024];
 		snprintf(saved, sizeof(saved), "%s", orch_error_message());

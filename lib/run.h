@@ -17,30 +17,31 @@
  */
 
 typedef enum {
-	ORCH_RUN_EVENT_START,  /* an attempt started (or was adopted) */
-	ORCH_RUN_EVENT_END,    /* an attempt ended; state = what was recorded */
-	ORCH_RUN_EVENT_TICK,   /* about once a second, for a live status line */
-	ORCH_RUN_EVENT_NOTE    /* something worth a line: message */
+	ORCH_RUN_EVENT_START, /* an attempt started (or was adopted) */
+	ORCH_RUN_EVENT_END,   /* an attempt ended; state = what was recorded */
+	ORCH_RUN_EVENT_TICK,  /* about once a second, for a live status line */
+	ORCH_RUN_EVENT_NOTE   /* something worth a line: message */
 } orch_run_event_kind;
 
 typedef struct {
 	orch_run_event_kind kind;
-	const char *task;    /* START, END */
-	const char *worker;  /* START, END */
+	const char *task;   /* START, END */
+	const char *worker; /* START, END */
 	int attempt;
 	orch_state state;    /* END: recorded state (ready again for a retry) */
 	int64_t duration_ms; /* END */
 	const char *message; /* END: why it failed; NOTE: the note */
 	size_t done, running, queued, failed; /* whole plan, now */
 	int64_t elapsed_ms;
-	int64_t eta_ms;      /* -1 when unknown */
+	int64_t eta_ms; /* -1 when unknown */
 } orch_run_event;
 
 typedef struct {
 	const char *plan;
-	int jobs;                  /* -j N: slots of the local worker; 0: configured */
-	const orch_strvec *only;   /* --worker NAME...: use only these (may be NULL) */
-	int merge;                 /* merge each task as soon as it is done */
+	int jobs; /* -j N: slots of the local worker; 0: configured */
+	const orch_strvec
+	    *only; /* --worker NAME...: use only these (may be NULL) */
+	int merge; /* merge each task as soon as it is done */
 	volatile int *interrupted; /* set asynchronously to stop (Ctrl-C) */
 	void (*on_event)(const orch_run_event *event, void *payload);
 	void *payload;
@@ -58,17 +59,18 @@ typedef struct {
  * an error. Safe to run concurrently with other orchestrators of the same
  * plan: they share the work through leases.
  */
-int orch_run(orch_run_summary *out, orch_store *store, const orch_config *config,
-	     const orch_run_options *opts);
+int orch_run(orch_run_summary *out, orch_store *store,
+             const orch_config *config, const orch_run_options *opts);
 
 /*
  * The start commit of a task: `base` with the result commits of `deps`
  * merged in (fast-forward where possible, else an in-memory merge commit).
  * On conflict returns ORCH_ECONFLICT with the paths in *conflicts.
  */
-int orch_run_start_commit(git_oid *out, orch_strvec *conflicts, git_repository *repo,
-			  const git_oid *base, const git_oid *deps, size_t ndeps,
-			  const char *plan, const char *task);
+int orch_run_start_commit(git_oid *out, orch_strvec *conflicts,
+                          git_repository *repo, const git_oid *base,
+                          const git_oid *deps, size_t ndeps, const char *plan,
+                          const char *task);
 
 /*
  * 1 when nobody renews `lease` any more: it expired, or its owner was a

@@ -80,11 +80,21 @@ static char *expand_path(const char *path, const char *host, const char *user)
 		}
 		path++;
 		switch (*path) {
-		case 'd': orch_buf_puts(&buf, home_dir()); break;
-		case 'u': orch_buf_puts(&buf, user_name()); break;
-		case 'h': orch_buf_puts(&buf, host ? host : ""); break;
-		case 'r': orch_buf_puts(&buf, user ? user : ""); break;
-		default: orch_buf_put(&buf, path, 1); break;
+		case 'd':
+			orch_buf_puts(&buf, home_dir());
+			break;
+		case 'u':
+			orch_buf_puts(&buf, user_name());
+			break;
+		case 'h':
+			orch_buf_puts(&buf, host ? host : "");
+			break;
+		case 'r':
+			orch_buf_puts(&buf, user ? user : "");
+			break;
+		default:
+			orch_buf_put(&buf, path, 1);
+			break;
 		}
 	}
 	if (!buf.ptr)
@@ -121,7 +131,8 @@ struct ssh_config_values {
 	orch_strvec identities;
 };
 
-static void parse_ssh_config(struct ssh_config_values *vals, const char *text, const char *alias)
+static void parse_ssh_config(struct ssh_config_values *vals, const char *text,
+                             const char *alias)
 {
 	int active = 1; /* lines before the first Host apply to all */
 	const char *line = text;
@@ -156,7 +167,8 @@ static void parse_ssh_config(struct ssh_config_values *vals, const char *text, c
 		if (!strcasecmp(key, "Host")) {
 			active = host_matches(value, alias);
 		} else if (!strcasecmp(key, "Match")) {
-			/* Match criteria are not evaluated: the block is skipped */
+			/* Match criteria are not evaluated: the block is
+			 * skipped */
 			active = !strcasecmp(value, "all");
 		} else if (active) {
 			if (!strcasecmp(key, "HostName") && !vals->hostname)
@@ -165,8 +177,10 @@ static void parse_ssh_config(struct ssh_config_values *vals, const char *text, c
 				vals->user = orch_strdup(value);
 			else if (!strcasecmp(key, "Port") && !vals->port)
 				vals->port = orch_strdup(value);
-			else if (!strcasecmp(key, "UserKnownHostsFile") && !vals->known_hosts) {
-				char *first = orch_strdup(value), *sp = strpbrk(first, " \t");
+			else if (!strcasecmp(key, "UserKnownHostsFile") &&
+			         !vals->known_hosts) {
+				char *first = orch_strdup(value),
+				     *sp = strpbrk(first, " \t");
 				if (sp)
 					*sp = '\0';
 				vals->known_hosts = first;
@@ -177,8 +191,9 @@ static void parse_ssh_config(struct ssh_config_values *vals, const char *text, c
 	}
 }
 
-int orch_ssh_target_resolve(orch_ssh_target *out, const orch_worker_config *config,
-			    const char *ssh_config)
+int orch_ssh_target_resolve(orch_ssh_target *out,
+                            const orch_worker_config *config,
+                            const char *ssh_config)
 {
 	struct ssh_config_values vals = {0};
 	orch_buf text = {0};
@@ -199,33 +214,42 @@ int orch_ssh_target_resolve(orch_ssh_target *out, const orch_worker_config *conf
 	}
 	out->alias = orch_strdup(config->host);
 	out->host = orch_strdup(vals.hostname ? vals.hostname : config->host);
-	out->user = orch_strdup(config->user ? config->user : vals.user ? vals.user : user_name());
-	out->port = config->port > 0 ? config->port : vals.port ? atoi(vals.port) : 22;
+	out->user = orch_strdup(config->user ? config->user
+	                        : vals.user  ? vals.user
+	                                     : user_name());
+	out->port = config->port > 0 ? config->port
+	            : vals.port      ? atoi(vals.port)
+	                             : 22;
 	if (out->port <= 0 || out->port > 65535) {
-		error = orch_error_set("worker '%s': invalid port '%s' in '%s'", config->name,
-				       vals.port, path);
+		error = orch_error_set("worker '%s': invalid port '%s' in '%s'",
+		                       config->name, vals.port, path);
 		goto done;
 	}
 	if (config->identity)
-		orch_strvec_push_take(&out->identities,
-				      expand_path(config->identity, out->host, out->user));
+		orch_strvec_push_take(
+		    &out->identities,
+		    expand_path(config->identity, out->host, out->user));
 	for (size_t i = 0; i < vals.identities.count; i++)
 		orch_strvec_push_take(&out->identities,
-				      expand_path(vals.identities.items[i], out->host, out->user));
+		                      expand_path(vals.identities.items[i],
+		                                  out->host, out->user));
 	{
 		const char *defaults[] = {"~/.ssh/id_ed25519", "~/.ssh/id_rsa"};
 		for (size_t i = 0; i < 2; i++) {
-			char *p = expand_path(defaults[i], out->host, out->user);
-			if (!orch_strvec_contains(&out->identities, p) && access(p, R_OK) == 0)
+			char *p =
+			    expand_path(defaults[i], out->host, out->user);
+			if (!orch_strvec_contains(&out->identities, p) &&
+			    access(p, R_OK) == 0)
 				orch_strvec_push_take(&out->identities, p);
 			else
 				free(p);
 		}
 	}
-	out->known_hosts = expand_path(config->known_hosts ? config->known_hosts
-				       : vals.known_hosts ? vals.known_hosts
-							  : "~/.ssh/known_hosts",
-				       out->host, out->user);
+	out->known_hosts =
+	    expand_path(config->known_hosts ? config->known_hosts
+	                : vals.known_hosts  ? vals.known_hosts
+	                                    : "~/.ssh/known_hosts",
+	                out->host, out->user);
 	out->check = config->host_key_check;
 done:
 	free(vals.hostname);
@@ -250,10 +274,11 @@ void orch_ssh_target_clear(orch_ssh_target *target)
 	memset(target, 0, sizeof(*target));
 }
 
-void orch_ssh_fingerprint(char *out, size_t outlen, const unsigned char hash[32])
+void orch_ssh_fingerprint(char *out, size_t outlen,
+                          const unsigned char hash[32])
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char enc[64];
 	size_t n = 0;
 
@@ -284,7 +309,8 @@ static void known_name(char *out, size_t outlen, const orch_ssh_target *target)
 		snprintf(out, outlen, "[%s]:%d", target->host, target->port);
 }
 
-static int tcp_connect(int *out, const orch_ssh_target *target, const char *worker, int timeout_ms)
+static int tcp_connect(int *out, const orch_ssh_target *target,
+                       const char *worker, int timeout_ms)
 {
 	struct addrinfo hints = {0}, *res = NULL, *ai;
 	char port[16];
@@ -294,15 +320,17 @@ static int tcp_connect(int *out, const orch_ssh_target *target, const char *work
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%d", target->port);
 	if ((rc = getaddrinfo(target->host, port, &hints, &res)) != 0) {
-		orch_error_set("worker '%s': cannot resolve host '%s': %s", worker, target->host,
-			       gai_strerror(rc));
-		orch_error_hint("check `host` in orchestrate.ini (or HostName in ~/.ssh/config)");
+		orch_error_set("worker '%s': cannot resolve host '%s': %s",
+		               worker, target->host, gai_strerror(rc));
+		orch_error_hint("check `host` in orchestrate.ini (or HostName "
+		                "in ~/.ssh/config)");
 		return ORCH_ERROR;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		struct pollfd pfd;
 		socklen_t len = sizeof(saved);
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		            ai->ai_protocol);
 		if (fd < 0) {
 			saved = errno;
 			continue;
@@ -319,7 +347,9 @@ static int tcp_connect(int *out, const orch_ssh_target *target, const char *work
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
 		rc = poll(&pfd, 1, timeout_ms);
-		if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &saved, &len) == 0 && saved == 0)
+		if (rc == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &saved, &len) == 0 &&
+		    saved == 0)
 			break;
 		if (rc == 0)
 			saved = ETIMEDOUT;
@@ -328,10 +358,12 @@ static int tcp_connect(int *out, const orch_ssh_target *target, const char *work
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		orch_error_set("worker '%s': cannot connect to %s port %d: %s", worker, target->host,
-			       target->port, strerror(saved));
-		orch_error_hint("is sshd running there and the port right? "
-				"'git orchestrate workers check' tests every worker");
+		orch_error_set("worker '%s': cannot connect to %s port %d: %s",
+		               worker, target->host, target->port,
+		               strerror(saved));
+		orch_error_hint(
+		    "is sshd running there and the port right? "
+		    "'git orchestrate workers check' tests every worker");
 		return ORCH_ERROR;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -355,19 +387,34 @@ static const char *session_error(LIBSSH2_SESSION *session)
 static int knownhost_keytype(int hostkey_type, const char **name)
 {
 	switch (hostkey_type) {
-	case LIBSSH2_HOSTKEY_TYPE_RSA: *name = "RSA"; return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-	case LIBSSH2_HOSTKEY_TYPE_DSS: *name = "DSA"; return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: *name = "ECDSA"; return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: *name = "ECDSA"; return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: *name = "ECDSA"; return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-	case LIBSSH2_HOSTKEY_TYPE_ED25519: *name = "ED25519"; return LIBSSH2_KNOWNHOST_KEY_ED25519;
-	default: *name = "UNKNOWN"; return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+	case LIBSSH2_HOSTKEY_TYPE_RSA:
+		*name = "RSA";
+		return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+	case LIBSSH2_HOSTKEY_TYPE_DSS:
+		*name = "DSA";
+		return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+		*name = "ECDSA";
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+		*name = "ECDSA";
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
+		*name = "ECDSA";
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+	case LIBSSH2_HOSTKEY_TYPE_ED25519:
+		*name = "ED25519";
+		return LIBSSH2_KNOWNHOST_KEY_ED25519;
+	default:
+		*name = "UNKNOWN";
+		return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
 	}
 }
 
 /* Append one known_hosts line for this host and key (accept-new). */
-static int record_host_key(LIBSSH2_KNOWNHOSTS *hosts, const char *name, const char *key,
-			   size_t keylen, int typemask, const char *path)
+static int record_host_key(LIBSSH2_KNOWNHOSTS *hosts, const char *name,
+                           const char *key, size_t keylen, int typemask,
+                           const char *path)
 {
 	struct libssh2_knownhost *entry = NULL;
 	char line[8192];
@@ -375,25 +422,31 @@ static int record_host_key(LIBSSH2_KNOWNHOSTS *hosts, const char *name, const ch
 	FILE *fp;
 
 	if (libssh2_knownhost_addc(hosts, name, NULL, key, keylen, NULL, 0,
-				   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-					   typemask,
-				   &entry) < 0 ||
-	    libssh2_knownhost_writeline(hosts, entry, line, sizeof(line), &linelen,
-					LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
-		return orch_error_set("cannot format a known_hosts line for '%s'", name);
+	                           LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+	                               LIBSSH2_KNOWNHOST_KEYENC_RAW | typemask,
+	                           &entry) < 0 ||
+	    libssh2_knownhost_writeline(hosts, entry, line, sizeof(line),
+	                                &linelen,
+	                                LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
+		return orch_error_set(
+		    "cannot format a known_hosts line for '%s'", name);
 	fp = fopen(path, "a");
 	if (!fp)
-		return orch_error_os("cannot record the host key of '%s' in '%s'", name, path);
+		return orch_error_os(
+		    "cannot record the host key of '%s' in '%s'", name, path);
 	if (fwrite(line, 1, linelen, fp) != linelen) {
 		fclose(fp);
-		return orch_error_os("cannot record the host key of '%s' in '%s'", name, path);
+		return orch_error_os(
+		    "cannot record the host key of '%s' in '%s'", name, path);
 	}
 	if (fclose(fp) != 0)
-		return orch_error_os("cannot record the host key of '%s' in '%s'", name, path);
+		return orch_error_os(
+		    "cannot record the host key of '%s' in '%s'", name, path);
 	return 0;
 }
 
-static int check_host_key(orch_ssh *ssh, const orch_ssh_target *target, const char *worker)
+static int check_host_key(orch_ssh *ssh, const orch_ssh_target *target,
+                          const char *worker)
 {
 	LIBSSH2_KNOWNHOSTS *hosts = NULL;
 	struct libssh2_knownhost *entry = NULL;
@@ -405,62 +458,75 @@ static int check_host_key(orch_ssh *ssh, const orch_ssh_target *target, const ch
 	key = libssh2_session_hostkey(ssh->session, &keylen, &type);
 	hash = libssh2_hostkey_hash(ssh->session, LIBSSH2_HOSTKEY_HASH_SHA256);
 	if (!key || !hash)
-		return orch_error_set("worker '%s': %s port %d sent no host key", worker,
-				      target->host, target->port);
+		return orch_error_set(
+		    "worker '%s': %s port %d sent no host key", worker,
+		    target->host, target->port);
 	typemask = knownhost_keytype(type, &tname);
 	snprintf(ssh->info.key_type, sizeof(ssh->info.key_type), "%s", tname);
-	orch_ssh_fingerprint(ssh->info.fingerprint, sizeof(ssh->info.fingerprint),
-			     (const unsigned char *)hash);
+	orch_ssh_fingerprint(ssh->info.fingerprint,
+	                     sizeof(ssh->info.fingerprint),
+	                     (const unsigned char *)hash);
 	known_name(name, sizeof(name), target);
 	if (!(hosts = libssh2_knownhost_init(ssh->session)))
-		return orch_error_set("worker '%s': cannot check host keys: %s", worker,
-				      session_error(ssh->session));
+		return orch_error_set("worker '%s': cannot check host keys: %s",
+		                      worker, session_error(ssh->session));
 	if (access(target->known_hosts, F_OK) == 0 &&
 	    libssh2_knownhost_readfile(hosts, target->known_hosts,
-				       LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-		error = orch_error_set("worker '%s': cannot read known hosts file '%s': %s", worker,
-				       target->known_hosts, session_error(ssh->session));
+	                               LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+		error = orch_error_set(
+		    "worker '%s': cannot read known hosts file '%s': %s",
+		    worker, target->known_hosts, session_error(ssh->session));
 		error = ORCH_EINVALID;
 		goto done;
 	}
-	rc = libssh2_knownhost_checkp(hosts, target->host, target->port, key, keylen,
-				      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-					      typemask,
-				      &entry);
+	rc = libssh2_knownhost_checkp(
+	    hosts, target->host, target->port, key, keylen,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+	        typemask,
+	    &entry);
 	switch (rc) {
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		orch_error_set("worker '%s': host key of %s has CHANGED: the server sent %s key %s, "
-			       "which does not match '%s'; refusing to connect",
-			       worker, name, ssh->info.key_type, ssh->info.fingerprint,
-			       target->known_hosts);
-		orch_error_hint("if the worker was really reinstalled, check the new fingerprint, "
-				"remove the old key with: ssh-keygen -R '%s' -f '%s'",
-				name, target->known_hosts);
+		orch_error_set("worker '%s': host key of %s has CHANGED: the "
+		               "server sent %s key %s, "
+		               "which does not match '%s'; refusing to connect",
+		               worker, name, ssh->info.key_type,
+		               ssh->info.fingerprint, target->known_hosts);
+		orch_error_hint(
+		    "if the worker was really reinstalled, check the new "
+		    "fingerprint, "
+		    "remove the old key with: ssh-keygen -R '%s' -f '%s'",
+		    name, target->known_hosts);
 		error = ORCH_EINVALID;
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
 		if (target->check == ORCH_HOSTKEY_ACCEPT_NEW) {
-			if ((error = record_host_key(hosts, name, key, keylen, typemask,
-						     target->known_hosts)) == 0)
+			if ((error = record_host_key(hosts, name, key, keylen,
+			                             typemask,
+			                             target->known_hosts)) == 0)
 				ssh->info.key_added = 1;
 			else
 				error = ORCH_EINVALID;
 			break;
 		}
-		orch_error_set("worker '%s': host key of %s is not known (%s key %s, not in '%s'); "
-			       "refusing to connect (host-key-check = strict)",
-			       worker, name, ssh->info.key_type, ssh->info.fingerprint,
-			       target->known_hosts);
-		orch_error_hint("check the fingerprint with the worker's administrator, then add it: "
-				"ssh-keyscan -p %d %s >> '%s' (or set host-key-check = accept-new)",
-				target->port, target->host, target->known_hosts);
+		orch_error_set("worker '%s': host key of %s is not known (%s "
+		               "key %s, not in '%s'); "
+		               "refusing to connect (host-key-check = strict)",
+		               worker, name, ssh->info.key_type,
+		               ssh->info.fingerprint, target->known_hosts);
+		orch_error_hint("check the fingerprint with the worker's "
+		                "administrator, then add it: "
+		                "ssh-keyscan -p %d %s >> '%s' (or set "
+		                "host-key-check = accept-new)",
+		                target->port, target->host,
+		                target->known_hosts);
 		error = ORCH_EINVALID;
 		break;
 	default:
-		error = orch_error_set("worker '%s': cannot check the host key of %s: %s", worker,
-				       name, session_error(ssh->session));
+		error = orch_error_set(
+		    "worker '%s': cannot check the host key of %s: %s", worker,
+		    name, session_error(ssh->session));
 		error = ORCH_EINVALID;
 		break;
 	}
@@ -473,7 +539,7 @@ done:
 static int key_is_encrypted(const char *path)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	orch_buf text = {0}, raw = {0};
 	const char *begin, *p;
 	unsigned v = 0;
@@ -506,8 +572,10 @@ static int key_is_encrypted(const char *path)
 	/* "openssh-key-v1\0", then the cipher name as a string */
 	if (raw.len >= 15 + 4 + 4 && !memcmp(raw.ptr, "openssh-key-v1", 15)) {
 		const unsigned char *u = (const unsigned char *)raw.ptr + 15;
-		size_t n = ((size_t)u[0] << 24) | ((size_t)u[1] << 16) | ((size_t)u[2] << 8) | u[3];
-		encrypted = !(n == 4 && raw.len >= 23 && !memcmp(u + 4, "none", 4));
+		size_t n = ((size_t)u[0] << 24) | ((size_t)u[1] << 16) |
+		           ((size_t)u[2] << 8) | u[3];
+		encrypted =
+		    !(n == 4 && raw.len >= 23 && !memcmp(u + 4, "none", 4));
 	}
 done:
 	orch_buf_free(&text);
@@ -515,7 +583,8 @@ done:
 	return encrypted;
 }
 
-static int authenticate(orch_ssh *ssh, const orch_ssh_target *target, const char *worker)
+static int authenticate(orch_ssh *ssh, const orch_ssh_target *target,
+                        const char *worker)
 {
 	LIBSSH2_SESSION *s = ssh->session;
 	orch_buf tried = {0};
@@ -528,16 +597,20 @@ static int authenticate(orch_ssh *ssh, const orch_ssh_target *target, const char
 	methods = libssh2_userauth_list(s, target->user, ulen);
 	if (!methods) {
 		if (libssh2_userauth_authenticated(s)) {
-			snprintf(ssh->info.auth, sizeof(ssh->info.auth), "none");
+			snprintf(ssh->info.auth, sizeof(ssh->info.auth),
+			         "none");
 			return 0;
 		}
-		return orch_error_set("worker '%s': %s port %d: %s", worker, target->host,
-				      target->port, session_error(s));
+		return orch_error_set("worker '%s': %s port %d: %s", worker,
+		                      target->host, target->port,
+		                      session_error(s));
 	}
 	if (!strstr(methods, "publickey")) {
-		orch_error_set("worker '%s': %s port %d does not accept public keys for '%s' "
-			       "(it offers: %s)", worker, target->host, target->port, target->user,
-			       methods);
+		orch_error_set("worker '%s': %s port %d does not accept public "
+		               "keys for '%s' "
+		               "(it offers: %s)",
+		               worker, target->host, target->port, target->user,
+		               methods);
 		return ORCH_EINVALID;
 	}
 	if (sock && *sock) {
@@ -546,11 +619,16 @@ static int authenticate(orch_ssh *ssh, const orch_ssh_target *target, const char
 		int nkeys = 0;
 		if (agent && libssh2_agent_connect(agent) == 0 &&
 		    libssh2_agent_list_identities(agent) == 0) {
-			while (libssh2_agent_get_identity(agent, &id, prev) == 0) {
+			while (libssh2_agent_get_identity(agent, &id, prev) ==
+			       0) {
 				nkeys++;
-				if (libssh2_agent_userauth(agent, target->user, id) == 0) {
-					snprintf(ssh->info.auth, sizeof(ssh->info.auth),
-						 "ssh-agent key '%s'", id->comment ? id->comment : "");
+				if (libssh2_agent_userauth(agent, target->user,
+				                           id) == 0) {
+					snprintf(ssh->info.auth,
+					         sizeof(ssh->info.auth),
+					         "ssh-agent key '%s'",
+					         id->comment ? id->comment
+					                     : "");
 					libssh2_agent_disconnect(agent);
 					libssh2_agent_free(agent);
 					goto done;
@@ -566,40 +644,51 @@ static int authenticate(orch_ssh *ssh, const orch_ssh_target *target, const char
 	for (size_t i = 0; i < target->identities.count; i++) {
 		const char *key = target->identities.items[i];
 		if (access(key, R_OK) != 0) {
-			orch_buf_printf(&tried, "%s%s (unreadable: %s)", tried.len ? ", " : "", key,
-					strerror(errno));
+			orch_buf_printf(&tried, "%s%s (unreadable: %s)",
+			                tried.len ? ", " : "", key,
+			                strerror(errno));
 			continue;
 		}
 		if (key_is_encrypted(key)) {
 			if (!encrypted)
 				encrypted = key;
-			orch_buf_printf(&tried, "%s%s (encrypted)", tried.len ? ", " : "", key);
+			orch_buf_printf(&tried, "%s%s (encrypted)",
+			                tried.len ? ", " : "", key);
 			continue;
 		}
-		if (libssh2_userauth_publickey_fromfile_ex(s, target->user, ulen, NULL, key, NULL) == 0) {
-			snprintf(ssh->info.auth, sizeof(ssh->info.auth), "key '%s'", key);
+		if (libssh2_userauth_publickey_fromfile_ex(
+		        s, target->user, ulen, NULL, key, NULL) == 0) {
+			snprintf(ssh->info.auth, sizeof(ssh->info.auth),
+			         "key '%s'", key);
 			goto done;
 		}
 		orch_buf_printf(&tried, "%s%s", tried.len ? ", " : "", key);
 	}
-	orch_error_set("worker '%s': authentication as '%s' on %s port %d failed (tried: %s)",
-		       worker, target->user, target->host, target->port,
-		       tried.len ? tried.ptr : "no keys: no agent, no identity, no ~/.ssh/id_*");
+	orch_error_set("worker '%s': authentication as '%s' on %s port %d "
+	               "failed (tried: %s)",
+	               worker, target->user, target->host, target->port,
+	               tried.len
+	                   ? tried.ptr
+	                   : "no keys: no agent, no identity, no ~/.ssh/id_*");
 	if (encrypted)
-		orch_error_hint("key '%s' has a passphrase, which git-orchestrate never asks for: "
-				"load it into ssh-agent (ssh-add '%s') and keep SSH_AUTH_SOCK set",
-				encrypted, encrypted);
+		orch_error_hint("key '%s' has a passphrase, which "
+		                "git-orchestrate never asks for: "
+		                "load it into ssh-agent (ssh-add '%s') and "
+		                "keep SSH_AUTH_SOCK set",
+		                encrypted, encrypted);
 	else
-		orch_error_hint("add your public key to ~/.ssh/authorized_keys of '%s' on the worker, "
-				"or set `identity` in orchestrate.ini", target->user);
+		orch_error_hint("add your public key to ~/.ssh/authorized_keys "
+		                "of '%s' on the worker, "
+		                "or set `identity` in orchestrate.ini",
+		                target->user);
 	error = ORCH_EINVALID;
 done:
 	orch_buf_free(&tried);
 	return error;
 }
 
-int orch_ssh_connect(orch_ssh **out, const orch_ssh_target *target, const char *worker,
-		     int timeout_ms)
+int orch_ssh_connect(orch_ssh **out, const orch_ssh_target *target,
+                     const char *worker, int timeout_ms)
 {
 	orch_ssh *ssh = orch_calloc(1, sizeof(*ssh));
 	int error, rc;
@@ -620,11 +709,14 @@ int orch_ssh_connect(orch_ssh **out, const orch_ssh_target *target, const char *
 	libssh2_session_set_blocking(ssh->session, 1);
 	libssh2_session_set_timeout(ssh->session, timeout_ms);
 	if ((rc = libssh2_session_handshake(ssh->session, ssh->fd)) != 0) {
-		error = orch_error_set("worker '%s': SSH handshake with %s port %d failed: %s",
-				       worker, target->host, target->port,
-				       session_error(ssh->session));
-		orch_error_hint("is this an SSH server? (it must offer curve25519-sha256, "
-				"ecdh-sha2-nistp256 or diffie-hellman-group14 key exchange)");
+		error = orch_error_set(
+		    "worker '%s': SSH handshake with %s port %d failed: %s",
+		    worker, target->host, target->port,
+		    session_error(ssh->session));
+		orch_error_hint(
+		    "is this an SSH server? (it must offer curve25519-sha256, "
+		    "ecdh-sha2-nistp256 or diffie-hellman-group14 key "
+		    "exchange)");
 		goto done;
 	}
 	if ((error = check_host_key(ssh, target, worker)) < 0)
@@ -691,11 +783,13 @@ int orch_ssh_keepalive(orch_ssh *ssh)
 	int rc = libssh2_keepalive_send(ssh->session, &next);
 
 	if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN)
-		return orch_error_set("connection lost: %s", session_error(ssh->session));
+		return orch_error_set("connection lost: %s",
+		                      session_error(ssh->session));
 	return 0;
 }
 
-void orch_ssh_exec_init(orch_ssh_exec *ex, const char *command, const void *input, size_t len)
+void orch_ssh_exec_init(orch_ssh_exec *ex, const char *command,
+                        const void *input, size_t len)
 {
 	memset(ex, 0, sizeof(*ex));
 	ex->command = orch_strdup(command);
@@ -719,7 +813,8 @@ void orch_ssh_exec_clear(orch_ssh_exec *ex)
 
 static int broken(orch_ssh *ssh, orch_ssh_exec *ex, const char *what)
 {
-	orch_error_set("connection lost (%s): %s", what, session_error(ssh->session));
+	orch_error_set("connection lost (%s): %s", what,
+	               session_error(ssh->session));
 	if (ex->channel)
 		libssh2_channel_free(ex->channel);
 	ex->channel = NULL;
@@ -739,7 +834,8 @@ int orch_ssh_exec_step(orch_ssh *ssh, orch_ssh_exec *ex)
 	case EX_OPEN:
 		ex->channel = libssh2_channel_open_session(s);
 		if (!ex->channel) {
-			if (libssh2_session_last_errno(s) == LIBSSH2_ERROR_EAGAIN)
+			if (libssh2_session_last_errno(s) ==
+			    LIBSSH2_ERROR_EAGAIN)
 				return 0;
 			return broken(ssh, ex, "opening a channel");
 		}
@@ -756,8 +852,9 @@ int orch_ssh_exec_step(orch_ssh *ssh, orch_ssh_exec *ex)
 		/* fall through */
 	case EX_RUN:
 		while (ex->input_off < ex->input.len) {
-			n = libssh2_channel_write(ex->channel, ex->input.ptr + ex->input_off,
-						  ex->input.len - ex->input_off);
+			n = libssh2_channel_write(
+			    ex->channel, ex->input.ptr + ex->input_off,
+			    ex->input.len - ex->input_off);
 			if (n == LIBSSH2_ERROR_EAGAIN)
 				break;
 			if (n < 0)
@@ -771,18 +868,21 @@ int orch_ssh_exec_step(orch_ssh *ssh, orch_ssh_exec *ex)
 				ex->eof_sent = 1;
 				progress = 1;
 			} else if (rc != LIBSSH2_ERROR_EAGAIN) {
-				return broken(ssh, ex, "closing a command's input");
+				return broken(ssh, ex,
+				              "closing a command's input");
 			}
 		}
 		for (int stream = 0; stream < 2; stream++) {
 			orch_buf *dst = stream ? &ex->err : &ex->out;
-			while ((n = libssh2_channel_read_ex(ex->channel, stream, chunk,
-							    sizeof(chunk))) > 0) {
+			while ((n = libssh2_channel_read_ex(
+			            ex->channel, stream, chunk,
+			            sizeof(chunk))) > 0) {
 				orch_buf_put(dst, chunk, (size_t)n);
 				progress = 1;
 			}
 			if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
-				return broken(ssh, ex, "reading a command's output");
+				return broken(ssh, ex,
+				              "reading a command's output");
 		}
 		if (!libssh2_channel_eof(ex->channel))
 			return progress;
@@ -805,9 +905,12 @@ int orch_ssh_exec_step(orch_ssh *ssh, orch_ssh_exec *ex)
 		if (rc < 0)
 			return broken(ssh, ex, "closing a channel");
 		ex->exit_status = libssh2_channel_get_exit_status(ex->channel);
-		if (libssh2_channel_get_exit_signal(ex->channel, &sig, &siglen, NULL, NULL, NULL,
-						    NULL) == 0 && sig) {
-			snprintf(ex->exit_signal, sizeof(ex->exit_signal), "%.*s", (int)siglen, sig);
+		if (libssh2_channel_get_exit_signal(ex->channel, &sig, &siglen,
+		                                    NULL, NULL, NULL,
+		                                    NULL) == 0 &&
+		    sig) {
+			snprintf(ex->exit_signal, sizeof(ex->exit_signal),
+			         "%.*s", (int)siglen, sig);
 			libssh2_free(s, sig);
 			if (ex->exit_status == 0)
 				ex->exit_status = 128 + 9;
@@ -833,8 +936,9 @@ int orch_ssh_exec_run(orch_ssh *ssh, orch_ssh_exec *ex, int timeout_ms)
 			return rc;
 		if (rc == 0) {
 			if (orch_monotonic_ms() > deadline)
-				return orch_error_set("remote command did not finish within %d s",
-						      timeout_ms / 1000);
+				return orch_error_set(
+				    "remote command did not finish within %d s",
+				    timeout_ms / 1000);
 			orch_ssh_wait(ssh, -1, 100);
 		}
 	}

@@ -19,8 +19,8 @@
 
 /* Where and how to connect, after ~/.ssh/config. */
 typedef struct {
-	char *alias;        /* `host` as configured */
-	char *host;         /* HostName, or the alias */
+	char *alias; /* `host` as configured */
+	char *host;  /* HostName, or the alias */
 	char *user;
 	int port;
 	orch_strvec identities; /* key files to try after the agent, in order */
@@ -34,18 +34,19 @@ typedef struct {
  * and IdentityFile of the matching Host blocks, first value wins, values of
  * orchestrate.ini win over it. Clear with orch_ssh_target_clear.
  */
-int orch_ssh_target_resolve(orch_ssh_target *out, const orch_worker_config *config,
-			    const char *ssh_config);
+int orch_ssh_target_resolve(orch_ssh_target *out,
+                            const orch_worker_config *config,
+                            const char *ssh_config);
 void orch_ssh_target_clear(orch_ssh_target *target);
 
 typedef struct orch_ssh orch_ssh;
 
 /* What connecting learnt, for `workers check`. */
 typedef struct {
-	char key_type[16];      /* "ED25519", "RSA", ... */
-	char fingerprint[64];   /* "SHA256:..." as OpenSSH prints it */
-	int key_added;          /* accept-new recorded it */
-	char auth[300];         /* how we authenticated */
+	char key_type[16];    /* "ED25519", "RSA", ... */
+	char fingerprint[64]; /* "SHA256:..." as OpenSSH prints it */
+	int key_added;        /* accept-new recorded it */
+	char auth[300];       /* how we authenticated */
 } orch_ssh_info;
 
 /*
@@ -54,8 +55,8 @@ typedef struct {
  * or authentication problems) return ORCH_EINVALID, others ORCH_ERROR.
  * The session is left in non-blocking mode. Free with orch_ssh_free.
  */
-int orch_ssh_connect(orch_ssh **out, const orch_ssh_target *target, const char *worker,
-		     int timeout_ms);
+int orch_ssh_connect(orch_ssh **out, const orch_ssh_target *target,
+                     const char *worker, int timeout_ms);
 void orch_ssh_free(orch_ssh *ssh);
 const orch_ssh_info *orch_ssh_get_info(const orch_ssh *ssh);
 /* The socket, to wait on. */
@@ -70,7 +71,8 @@ void orch_ssh_wait(orch_ssh *ssh, int fd_extra, int timeout_ms);
 int orch_ssh_keepalive(orch_ssh *ssh);
 
 /* SHA256 fingerprint of a raw 32-byte hash, as OpenSSH prints it. */
-void orch_ssh_fingerprint(char *out, size_t outlen, const unsigned char hash[32]);
+void orch_ssh_fingerprint(char *out, size_t outlen,
+                          const unsigned char hash[32]);
 
 /*
  * One command on an exec channel, driven step by step. Set it up with
@@ -84,14 +86,15 @@ typedef struct {
 	size_t input_off;
 	int eof_sent;
 	orch_buf out, err;
-	int exit_status;    /* -1 until known */
+	int exit_status; /* -1 until known */
 	char exit_signal[32];
 	int done;
 	int state;
 	LIBSSH2_CHANNEL *channel;
 } orch_ssh_exec;
 
-void orch_ssh_exec_init(orch_ssh_exec *ex, const char *command, const void *input, size_t len);
+void orch_ssh_exec_init(orch_ssh_exec *ex, const char *command,
+                        const void *input, size_t len);
 /*
  * Advance: 1 when something happened, 0 when it would block, ORCH_ERROR
  * when the session broke (message set; the channel is gone).
@@ -105,13 +108,13 @@ int orch_ssh_exec_run(orch_ssh *ssh, orch_ssh_exec *ex, int timeout_ms);
 
 /* What `workers check` reports of one SSH worker. */
 typedef struct {
-	int connected;          /* reached, host key accepted, authenticated */
-	char address[300];      /* user@host:port after ~/.ssh/config */
+	int connected;     /* reached, host key accepted, authenticated */
+	char address[300]; /* user@host:port after ~/.ssh/config */
 	orch_ssh_info ssh;
-	char git_version[64];   /* "git version 2.39.5" */
-	char sh[64];            /* what /bin/sh is */
-	char workdir[512];      /* the project's directory there */
-	long long free_kb;      /* free space there, -1 if unknown */
+	char git_version[64]; /* "git version 2.39.5" */
+	char sh[64];          /* what /bin/sh is */
+	char workdir[512];    /* the project's directory there */
+	long long free_kb;    /* free space there, -1 if unknown */
 } orch_ssh_check_report;
 
 /*
@@ -120,7 +123,8 @@ typedef struct {
  * prepared for `repo`. Fills what it learnt even on failure; returns the
  * first problem (message names the worker and what to do).
  */
-int orch_ssh_check_worker(orch_ssh_check_report *out, const orch_worker_config *config,
-			  git_repository *repo);
+int orch_ssh_check_worker(orch_ssh_check_report *out,
+                          const orch_worker_config *config,
+                          git_repository *repo);
 
 #endif

@@ -59,18 +59,19 @@ int orch_state_is_final(orch_state state);
 /* The state of one task: the content of tasks/<id>.json. */
 typedef struct {
 	orch_state state;
-	int attempts;         /* attempts started so far */
-	char *worker;         /* worker of the last attempt, or NULL */
-	int64_t started_ms;   /* wall clock of the last attempt's start, 0 if none */
-	int64_t ended_ms;     /* 0 if not ended */
-	int64_t duration_ms;  /* of the last finished attempt, -1 if none */
-	int exit_status;      /* of the last attempt, -1 if none */
-	char *commit;         /* result commit (hex), or NULL */
-	char *base;           /* commit the last attempt started from, or NULL */
-	char *error;          /* why it failed, or NULL */
-	char *worktree;       /* kept worktree of a failed attempt, or NULL */
+	int attempts; /* attempts started so far */
+	char *worker; /* worker of the last attempt, or NULL */
+	int64_t
+	    started_ms; /* wall clock of the last attempt's start, 0 if none */
+	int64_t ended_ms;    /* 0 if not ended */
+	int64_t duration_ms; /* of the last finished attempt, -1 if none */
+	int exit_status;     /* of the last attempt, -1 if none */
+	char *commit;        /* result commit (hex), or NULL */
+	char *base;          /* commit the last attempt started from, or NULL */
+	char *error;         /* why it failed, or NULL */
+	char *worktree;      /* kept worktree of a failed attempt, or NULL */
 	int64_t not_before_ms; /* retry backoff: not to start before */
-	orch_strvec paths;    /* conflicting paths (state conflict) */
+	orch_strvec paths;     /* conflicting paths (state conflict) */
 	orch_strvec workers_tried;
 } orch_task_state;
 
@@ -84,7 +85,8 @@ void orch_task_state_copy(orch_task_state *dst, const orch_task_state *src);
  */
 char *orch_task_state_to_json(const orch_task_state *state);
 /* Parse a state into *out (initialised; its old values are replaced). */
-int orch_task_state_from_json(orch_task_state *out, const char *json, size_t len);
+int orch_task_state_from_json(orch_task_state *out, const char *json,
+                              size_t len);
 
 typedef struct orch_store orch_store;
 
@@ -102,14 +104,16 @@ int orch_store_list_plans(orch_strvec *out, orch_store *store);
  * `replace` is set and no task of it has started, else ORCH_EEXISTS with a
  * message and hint. Atomic: the ref is created or replaced by CAS.
  */
-int orch_store_create_plan(orch_store *store, const orch_plan *plan, int replace);
+int orch_store_create_plan(orch_store *store, const orch_plan *plan,
+                           int replace);
 
 /*
  * Read plan.json of plan `name` at its current head; *out_head (may be
  * NULL) gets that head. ORCH_ENOTFOUND names the plan and hints at
  * `git orchestrate plan`. Caller frees with orch_plan_free.
  */
-int orch_store_load_plan(orch_plan **out, git_oid *out_head, orch_store *store, const char *name);
+int orch_store_load_plan(orch_plan **out, git_oid *out_head, orch_store *store,
+                         const char *name);
 
 /*
  * The state of every task of `plan` at the plan ref's current head, in plan
@@ -118,7 +122,7 @@ int orch_store_load_plan(orch_plan **out, git_oid *out_head, orch_store *store, 
  * Parsed blobs are cached by oid, so re-reading after a few changes is cheap.
  */
 int orch_store_read_states(orch_task_state *states, git_oid *out_head,
-			   orch_store *store, const orch_plan *plan);
+                           orch_store *store, const orch_plan *plan);
 
 /* A transaction on a plan ref, given to an orch_store_update callback. */
 typedef struct orch_txn orch_txn;
@@ -137,28 +141,36 @@ typedef int (*orch_store_update_cb)(orch_txn *txn, void *payload);
  * code, or ORCH_ENOCHANGE when it committed nothing. *out_commit (may be
  * NULL) gets the new head.
  */
-int orch_store_update(orch_store *store, const char *plan, orch_store_update_cb cb,
-		      void *payload, git_oid *out_commit);
+int orch_store_update(orch_store *store, const char *plan,
+                      orch_store_update_cb cb, void *payload,
+                      git_oid *out_commit);
 
 const orch_plan *orch_txn_plan(orch_txn *txn);
 /* The state of task `id` as of this transaction (including puts). */
 int orch_txn_get_task(orch_task_state *out, orch_txn *txn, const char *id);
-int orch_txn_put_task(orch_txn *txn, const char *id, const orch_task_state *state);
+int orch_txn_put_task(orch_txn *txn, const char *id,
+                      const orch_task_state *state);
 /* Write a file into the state tree (e.g. "merges/3.json"). */
-int orch_txn_put_file(orch_txn *txn, const char *path, const void *bytes, size_t len);
+int orch_txn_put_file(orch_txn *txn, const char *path, const void *bytes,
+                      size_t len);
 /* Task output log (only the last ORCH_LOG_MAX bytes are kept). */
-int orch_txn_put_log(orch_txn *txn, const char *id, const void *bytes, size_t len);
+int orch_txn_put_log(orch_txn *txn, const char *id, const void *bytes,
+                     size_t len);
 /* Read a file of the state tree; ORCH_ENOTFOUND when absent. */
 int orch_txn_read_file(orch_buf *out, orch_txn *txn, const char *path);
 /* The one-line commit message for this change (printf format). */
 void orch_txn_message(orch_txn *txn, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Read a file of the plan's state tree at its head (e.g. a log). */
-int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan, const char *path);
-/* Path of task `id`'s state file / log within the state tree (static buffer). */
-int orch_store_task_path(char *out, size_t outlen, const orch_plan *plan, const char *id);
-int orch_store_log_path(char *out, size_t outlen, const orch_plan *plan, const char *id);
+int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
+                         const char *path);
+/* Path of task `id`'s state file / log within the state tree (static buffer).
+ */
+int orch_store_task_path(char *out, size_t outlen, const orch_plan *plan,
+                         const char *id);
+int orch_store_log_path(char *out, size_t outlen, const orch_plan *plan,
+                        const char *id);
 
 /* Delete a plan's ref (and its locks), by CAS on its current value. */
 int orch_store_delete_plan(orch_store *store, const char *plan);
@@ -169,15 +181,15 @@ int orch_store_delete_plan(orch_store *store, const char *plan);
  * exists), renewed and released by compare-and-swap.
  */
 typedef struct {
-	char *host;        /* hostname of the owner */
-	int pid;           /* owner process */
-	char *token;       /* random id of the owning orchestrator run */
+	char *host;  /* hostname of the owner */
+	int pid;     /* owner process */
+	char *token; /* random id of the owning orchestrator run */
 	int64_t expires_ms;
-	char *task;        /* task id, or NULL for a file lock */
-	char *worker;      /* where the task runs, or NULL */
+	char *task;   /* task id, or NULL for a file lock */
+	char *worker; /* where the task runs, or NULL */
 	int attempt;
-	int task_pid;      /* local process group of the task, 0 if none */
-	char *remote_pid;  /* pid file path or remote pid, or NULL */
+	int task_pid;     /* local process group of the task, 0 if none */
+	char *remote_pid; /* pid file path or remote pid, or NULL */
 } orch_lease;
 
 #define ORCH_LEASE_TTL_MS 60000
@@ -194,33 +206,37 @@ int orch_lease_from_json(orch_lease *out, const char *json, size_t len);
  * held: the message says by whom (host, pid) and until when. *out_oid gets
  * the lease's object, needed to renew and release.
  */
-int orch_store_lease_acquire(git_oid *out_oid, orch_store *store, const char *plan,
-			     const char *name, const orch_lease *lease);
+int orch_store_lease_acquire(git_oid *out_oid, orch_store *store,
+                             const char *plan, const char *name,
+                             const orch_lease *lease);
 /* Replace our lease (held as `held`) with `lease`; ORCH_EMODIFIED if lost. */
 int orch_store_lease_renew(git_oid *held, orch_store *store, const char *plan,
-			   const char *name, const orch_lease *lease);
+                           const char *name, const orch_lease *lease);
 /* Delete our lease if it is still `held`; ORCH_EMODIFIED if not. */
-int orch_store_lease_release(orch_store *store, const char *plan, const char *name,
-			     const git_oid *held);
+int orch_store_lease_release(orch_store *store, const char *plan,
+                             const char *name, const git_oid *held);
 /* Read a lease; ORCH_ENOTFOUND if none. *out_oid (may be NULL) its object. */
 int orch_store_lease_read(orch_lease *out, git_oid *out_oid, orch_store *store,
-			  const char *plan, const char *name);
+                          const char *plan, const char *name);
 /*
  * Break a lease seen as `seen` (expired, or owner dead): take it over with
  * `lease` by CAS, or delete it when `lease` is NULL. ORCH_EMODIFIED if it
  * changed since it was read.
  */
-int orch_store_lease_break(git_oid *out_oid, orch_store *store, const char *plan,
-			   const char *name, const git_oid *seen, const orch_lease *lease);
+int orch_store_lease_break(git_oid *out_oid, orch_store *store,
+                           const char *plan, const char *name,
+                           const git_oid *seen, const orch_lease *lease);
 /* Names (relative to the plan's lock dir, e.g. "task/x") of held leases. */
-int orch_store_lease_list(orch_strvec *out, orch_store *store, const char *plan);
+int orch_store_lease_list(orch_strvec *out, orch_store *store,
+                          const char *plan);
 
 /*
  * Notes (refs/notes/orchestrate): text of `key: value` lines (plan, task,
  * worker, attempt, duration-ms, exit). Added by CAS with retry; replaces an
  * existing note on the same commit.
  */
-int orch_store_note_set(orch_store *store, const git_oid *commit, const char *text);
+int orch_store_note_set(orch_store *store, const git_oid *commit,
+                        const char *text);
 /* ORCH_ENOTFOUND when the commit has no note. Caller frees *out. */
 int orch_store_note_read(char **out, orch_store *store, const git_oid *commit);
 
@@ -229,6 +245,7 @@ int orch_store_note_read(char **out, orch_store *store, const git_oid *commit);
  * recorded in notes for the same task id, or -1 when none, into
  * `durations` (plan->ntasks entries).
  */
-int orch_store_learned_durations(int64_t *durations, orch_store *store, const orch_plan *plan);
+int orch_store_learned_durations(int64_t *durations, orch_store *store,
+                                 const orch_plan *plan);
 
 #endif

@@ -121,7 +121,8 @@ void orch_strvec_push_take(orch_strvec *vec, char *owned)
 {
 	if (vec->count + 1 >= vec->alloc) {
 		vec->alloc = vec->alloc ? vec->alloc * 2 : 4;
-		vec->items = orch_realloc(vec->items, vec->alloc * sizeof(char *));
+		vec->items =
+		    orch_realloc(vec->items, vec->alloc * sizeof(char *));
 	}
 	vec->items[vec->count++] = owned;
 	vec->items[vec->count] = NULL;
@@ -144,7 +145,8 @@ void orch_strvec_split(orch_strvec *vec, const char *str, const char *seps)
 		while (end > start && isspace((unsigned char)end[-1]))
 			end--;
 		if (end > start)
-			orch_strvec_push_take(vec, orch_strndup(start, (size_t)(end - start)));
+			orch_strvec_push_take(
+			    vec, orch_strndup(start, (size_t)(end - start)));
 		p += len;
 		if (*p)
 			p++;
@@ -228,10 +230,10 @@ void orch_format_duration(char *out, size_t outlen, int64_t ms)
 		snprintf(out, outlen, "%.1fs", ms / 1000.0);
 	else if (ms < 3600000)
 		snprintf(out, outlen, "%dm%02ds", (int)(ms / 60000),
-			 (int)(ms / 1000 % 60));
+		         (int)(ms / 1000 % 60));
 	else
 		snprintf(out, outlen, "%dh%02dm", (int)(ms / 3600000),
-			 (int)(ms / 60000 % 60));
+		         (int)(ms / 60000 % 60));
 }
 
 int64_t orch_now_ms(void)
@@ -259,7 +261,8 @@ int orch_id_valid(const char *id)
 	if (len >= 5 && !strcmp(id + len - 5, ".lock"))
 		return 0;
 	for (const char *p = id; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
+		    *p != '-')
 			return 0;
 	return 1;
 }

@@ -21,7 +21,7 @@ void orch_buf_grow(orch_buf *buf, size_t extra);
 void orch_buf_put(orch_buf *buf, const void *bytes, size_t len);
 void orch_buf_puts(orch_buf *buf, const char *str);
 void orch_buf_printf(orch_buf *buf, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Hand the string to the caller (free with free()); buf becomes empty. */
 char *orch_buf_detach(orch_buf *buf);
 void orch_buf_clear(orch_buf *buf);

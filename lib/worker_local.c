@@ -55,7 +55,7 @@ struct orch_job {
 	char *pid_path;
 	char *status_path;
 	char *prompt_path;
-	pid_t pid;       /* our child, or 0 when adopted */
+	pid_t pid; /* our child, or 0 when adopted */
 	pid_t pgid;
 	int exited;
 	int exit_status;
@@ -86,7 +86,8 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
 {
 	(void)st;
 	(void)ftw;
@@ -101,7 +102,9 @@ static int remove_tree(const char *path)
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : orch_error_os("cannot remove '%s'", path);
+		return errno == ENOENT
+		           ? 0
+		           : orch_error_os("cannot remove '%s'", path);
 	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
 		return orch_error_os("cannot remove '%s'", path);
 	return 0;
@@ -161,15 +164,17 @@ static int drop_worktree(local_worker *lw, const char *name, const char *path)
 	git_worktree_prune_options opts;
 	int error;
 
-	git_worktree_prune_options_init(&opts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+	git_worktree_prune_options_init(&opts,
+	                                GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
 
 	opts.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED |
-		     GIT_WORKTREE_PRUNE_WORKING_TREE;
+	             GIT_WORKTREE_PRUNE_WORKING_TREE;
 	if (git_worktree_lookup(&wt, lw->repo, name) == 0) {
 		error = git_worktree_prune(wt, &opts);
 		git_worktree_free(wt);
 		if (error < 0)
-			return orch_error_git(error, "cannot remove worktree '%s'", path);
+			return orch_error_git(
+			    error, "cannot remove worktree '%s'", path);
 	}
 	return remove_tree(path);
 }
@@ -228,7 +233,8 @@ static int slot_is_stale(local_worker *lw, const char *lock)
 		fclose(fp);
 	}
 	if (pid <= 0) {
-		/* a lock being created right now has no owner yet: wait for it */
+		/* a lock being created right now has no owner yet: wait for it
+		 */
 		stale = stat(lock, &st) == 0 && st.st_mtime + 10 < time(NULL);
 		goto done;
 	}
@@ -260,13 +266,15 @@ static int slot_claim(int *out, local_worker *lw, const char *job_name)
 	for (int n = 0; n < 4096; n++) {
 		char *lock = slot_lock(lw, n);
 		int taken = mkdir(lock, 0755) == 0, why = taken ? 0 : errno;
-		if (why == EEXIST && slot_is_stale(lw, lock) && remove_tree(lock) == 0) {
+		if (why == EEXIST && slot_is_stale(lw, lock) &&
+		    remove_tree(lock) == 0) {
 			taken = mkdir(lock, 0755) == 0;
 			why = taken ? 0 : errno;
 		}
 		if (!taken && why != EEXIST) {
 			errno = why;
-			error = orch_error_os("cannot take worktree slot '%s'", lock);
+			error = orch_error_os("cannot take worktree slot '%s'",
+			                      lock);
 		}
 		free(lock);
 		if (error < 0)
@@ -278,7 +286,8 @@ static int slot_claim(int *out, local_worker *lw, const char *job_name)
 		}
 	}
 	error = orch_error_set("no free worktree slot under '%s'", dir);
-	orch_error_hint("'git orchestrate clean' removes the worktrees kept for failed tasks");
+	orch_error_hint("'git orchestrate clean' removes the worktrees kept "
+	                "for failed tasks");
 done:
 	free(dir);
 	return error;
@@ -339,20 +348,22 @@ static int write_file(const char *path, const char *text, size_t len)
  * status atomically. Fixed text; the command and paths are arguments.
  */
 static const char wrapper[] =
-	"echo $$ >\"$2.tmp\" && mv \"$2.tmp\" \"$2\" || exit 125\n"
-	"/bin/sh -c \"$1\"\n"
-	"s=$?\n"
-	"echo $s >\"$3.tmp\" && mv \"$3.tmp\" \"$3\"\n"
-	"exit $s\n";
+    "echo $$ >\"$2.tmp\" && mv \"$2.tmp\" \"$2\" || exit 125\n"
+    "/bin/sh -c \"$1\"\n"
+    "s=$?\n"
+    "echo $s >\"$3.tmp\" && mv \"$3.tmp\" \"$3\"\n"
+    "exit $s\n";
 
-static int spawn(orch_job *job, const orch_job_spec *spec, const char *worker_name)
+static int spawn(orch_job *job, const orch_job_spec *spec,
+                 const char *worker_name)
 {
 	char attempt[16];
 	pid_t pid;
 	int logfd;
 
 	snprintf(attempt, sizeof(attempt), "%d", spec->attempt);
-	logfd = open(job->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	logfd =
+	    open(job->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
 	if (logfd < 0)
 		return orch_error_os("cannot create '%s'", job->log_path);
 	pid = fork();
@@ -386,8 +397,9 @@ static int spawn(orch_job *job, const orch_job_spec *spec, const char *worker_na
 		unsetenv("GIT_DIR");
 		unsetenv("GIT_WORK_TREE");
 		unsetenv("GIT_INDEX_FILE");
-		execl("/bin/sh", "sh", "-c", wrapper, "orchestrate-task", spec->command,
-		      job->pid_path, job->status_path, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", wrapper, "orchestrate-task",
+		      spec->command, job->pid_path, job->status_path,
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(logfd);
@@ -396,7 +408,8 @@ static int spawn(orch_job *job, const orch_job_spec *spec, const char *worker_na
 	return 0;
 }
 
-static int find_attributes(const char *root, const git_tree_entry *entry, void *payload)
+static int find_attributes(const char *root, const git_tree_entry *entry,
+                           void *payload)
 {
 	(void)root;
 	if (!strcmp(git_tree_entry_name(entry), ".gitattributes")) {
@@ -424,18 +437,21 @@ static int filters_can_apply(git_repository *repo, const git_oid *commit_id)
 	int found = 0, flag = 0;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%sinfo/attributes", git_repository_commondir(repo));
+	snprintf(path, sizeof(path), "%sinfo/attributes",
+	         git_repository_commondir(repo));
 	if (stat(path, &st) == 0)
 		return 1;
 	if (xdg && *xdg)
 		snprintf(path, sizeof(path), "%s/git/attributes", xdg);
 	else
-		snprintf(path, sizeof(path), "%s/.config/git/attributes", home ? home : "");
+		snprintf(path, sizeof(path), "%s/.config/git/attributes",
+		         home ? home : "");
 	if (stat(path, &st) == 0)
 		return 1;
 	if (git_repository_config_snapshot(&config, repo) < 0)
 		return 1;
-	if (git_config_get_string_buf(&value, config, "core.attributesfile") == 0 ||
+	if (git_config_get_string_buf(&value, config, "core.attributesfile") ==
+	        0 ||
 	    git_config_get_string_buf(&value, config, "core.eol") == 0 ||
 	    (git_config_get_string_buf(&value, config, "core.autocrlf") == 0 &&
 	     (git_config_get_bool(&flag, config, "core.autocrlf") < 0 || flag)))
@@ -459,7 +475,8 @@ static int filters_can_apply(git_repository *repo, const git_oid *commit_id)
  * Check `branch` (at the attempt's start commit) out in slot `n`: over the
  * slot's last worktree when it has one, else in a new linked worktree.
  */
-static int slot_prepare(local_worker *lw, int n, git_reference *branch, const git_oid *base)
+static int slot_prepare(local_worker *lw, int n, git_reference *branch,
+                        const git_oid *base)
 {
 	char *path = slot_dir(lw, n), *name = slot_name(n);
 	git_worktree *wt = NULL;
@@ -469,15 +486,19 @@ static int slot_prepare(local_worker *lw, int n, git_reference *branch, const gi
 	int filters = filters_can_apply(lw->repo, base), error = 0;
 	struct stat st;
 
-	if (git_worktree_lookup(&wt, lw->repo, name) == 0 && stat(path, &st) == 0 &&
-	    git_repository_open(&wtrepo, path) == 0) {
+	if (git_worktree_lookup(&wt, lw->repo, name) == 0 &&
+	    stat(path, &st) == 0 && git_repository_open(&wtrepo, path) == 0) {
 		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-		co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED |
-				       GIT_CHECKOUT_REMOVE_IGNORED;
+		co.checkout_strategy = GIT_CHECKOUT_FORCE |
+		                       GIT_CHECKOUT_REMOVE_UNTRACKED |
+		                       GIT_CHECKOUT_REMOVE_IGNORED;
 		co.disable_filters = !filters;
-		if ((error = git_repository_set_head(wtrepo, git_reference_name(branch))) < 0 ||
+		if ((error = git_repository_set_head(
+		         wtrepo, git_reference_name(branch))) < 0 ||
 		    (error = git_checkout_head(wtrepo, &co)) < 0)
-			error = orch_error_git(error, "cannot check out the start commit in '%s'", path);
+			error = orch_error_git(
+			    error, "cannot check out the start commit in '%s'",
+			    path);
 		goto done;
 	}
 	git_worktree_free(wt);
@@ -490,7 +511,8 @@ static int slot_prepare(local_worker *lw, int n, git_reference *branch, const gi
 	 * per-file attribute look-ups when no filter can apply */
 	add.checkout_options.disable_filters = !filters;
 	if ((error = git_worktree_add(&wt, lw->repo, name, path, &add)) < 0)
-		error = orch_error_git(error, "cannot create worktree '%s'", path);
+		error =
+		    orch_error_git(error, "cannot create worktree '%s'", path);
 done:
 	git_repository_free(wtrepo);
 	git_worktree_free(wt);
@@ -499,7 +521,8 @@ done:
 	return error;
 }
 
-static int local_start(orch_job **out, orch_worker *worker, const orch_job_spec *spec)
+static int local_start(orch_job **out, orch_worker *worker,
+                       const orch_job_spec *spec)
 {
 	local_worker *lw = (local_worker *)worker;
 	orch_job *job = job_new(lw, spec);
@@ -517,17 +540,20 @@ static int local_start(orch_job **out, orch_worker *worker, const orch_job_spec 
 		goto done;
 	job->worktree = slot_dir(lw, job->slot);
 	snprintf(slot_text, sizeof(slot_text), "%d\n", job->slot);
-	if ((error = write_file(job->slot_path, slot_text, strlen(slot_text))) < 0)
+	if ((error = write_file(job->slot_path, slot_text, strlen(slot_text))) <
+	    0)
 		goto done;
-	if ((error = git_reference_create(&branch, lw->repo, spec->branch, &job->base, 1,
-					  "orchestrate: start attempt")) < 0) {
-		error = orch_error_git(error, "cannot create branch '%s'", spec->branch);
+	if ((error = git_reference_create(&branch, lw->repo, spec->branch,
+	                                  &job->base, 1,
+	                                  "orchestrate: start attempt")) < 0) {
+		error = orch_error_git(error, "cannot create branch '%s'",
+		                       spec->branch);
 		goto done;
 	}
 	if ((error = slot_prepare(lw, job->slot, branch, &job->base)) < 0)
 		goto done;
-	if (spec->prompt &&
-	    (error = write_file(job->prompt_path, spec->prompt, strlen(spec->prompt))) < 0)
+	if (spec->prompt && (error = write_file(job->prompt_path, spec->prompt,
+	                                        strlen(spec->prompt))) < 0)
 		goto done;
 	if ((error = spawn(job, spec, worker->name)) < 0)
 		goto done;
@@ -561,24 +587,29 @@ static int commit_result(git_oid *out, orch_job *job)
 
 	if ((error = git_repository_open(&wtrepo, job->worktree)) < 0 ||
 	    (error = git_repository_index(&index, wtrepo)) < 0 ||
-	    (error = git_index_add_all(index, &spec, GIT_INDEX_ADD_DEFAULT, NULL, NULL)) < 0 ||
+	    (error = git_index_add_all(index, &spec, GIT_INDEX_ADD_DEFAULT,
+	                               NULL, NULL)) < 0 ||
 	    (error = git_index_update_all(index, &spec, NULL, NULL)) < 0 ||
 	    (error = git_index_write(index)) < 0 ||
 	    (error = git_index_write_tree(&tree_id, index)) < 0 ||
 	    (error = git_tree_lookup(&tree, wtrepo, &tree_id)) < 0 ||
 	    (error = git_commit_lookup(&parent, wtrepo, &job->base)) < 0) {
-		error = orch_error_git(error, "cannot commit the result in '%s'", job->worktree);
+		error = orch_error_git(
+		    error, "cannot commit the result in '%s'", job->worktree);
 		goto done;
 	}
 	if (git_signature_default(&sig, wtrepo) < 0 &&
-	    (error = git_signature_now(&sig, "git-orchestrate", "orchestrate@localhost")) < 0) {
+	    (error = git_signature_now(&sig, "git-orchestrate",
+	                               "orchestrate@localhost")) < 0) {
 		error = orch_error_git(error, "cannot make a signature");
 		goto done;
 	}
 	/* through HEAD, which is the task branch: fails if it moved */
-	if ((error = git_commit_create(out, wtrepo, "HEAD", sig, sig, NULL, job->message,
-				       tree, 1, (const git_commit **)&parent)) < 0)
-		error = orch_error_git(error, "cannot commit the result on '%s'", job->branch);
+	if ((error = git_commit_create(out, wtrepo, "HEAD", sig, sig, NULL,
+	                               job->message, tree, 1,
+	                               (const git_commit **)&parent)) < 0)
+		error = orch_error_git(
+		    error, "cannot commit the result on '%s'", job->branch);
 done:
 	git_signature_free(sig);
 	git_commit_free(parent);
@@ -611,7 +642,8 @@ static int group_alive(pid_t pgid)
 
 static void escalate(orch_job *job)
 {
-	if (job->term_sent_ms && orch_monotonic_ms() - job->term_sent_ms > KILL_GRACE_MS &&
+	if (job->term_sent_ms &&
+	    orch_monotonic_ms() - job->term_sent_ms > KILL_GRACE_MS &&
 	    group_alive(job->pgid))
 		kill(-job->pgid, SIGKILL);
 }
@@ -634,14 +666,19 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 			if (r == 0)
 				return 0;
 			if (r < 0)
-				return orch_error_os("cannot wait for task process %d", (int)job->pid);
-			job->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
-							     : 128 + WTERMSIG(status);
+				return orch_error_os(
+				    "cannot wait for task process %d",
+				    (int)job->pid);
+			job->exit_status = WIFEXITED(status)
+			                       ? WEXITSTATUS(status)
+			                       : 128 + WTERMSIG(status);
 		} else {
-			/* adopted: not our child; its wrapper leaves the status */
+			/* adopted: not our child; its wrapper leaves the status
+			 */
 			if (group_alive(job->pgid))
 				return 0;
-			if (read_status_file(job->status_path, &job->exit_status) < 0)
+			if (read_status_file(job->status_path,
+			                     &job->exit_status) < 0)
 				job->exit_status = 128 + SIGKILL;
 		}
 		job->exited = 1;
@@ -653,16 +690,18 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 	out->exit_status = job->exit_status;
 	if (job->exit_status == 0 && !job->term_sent_ms) {
 		if ((error = commit_result(&out->result, job)) < 0) {
-			snprintf(out->error, sizeof(out->error), "%s", orch_error_message());
+			snprintf(out->error, sizeof(out->error), "%s",
+			         orch_error_message());
 			out->exit_status = -1;
 		} else {
 			out->has_result = 1;
 		}
 	} else if (job->term_sent_ms) {
-		snprintf(out->error, sizeof(out->error), "terminated (exit status %d)",
-			 job->exit_status);
+		snprintf(out->error, sizeof(out->error),
+		         "terminated (exit status %d)", job->exit_status);
 	} else {
-		snprintf(out->error, sizeof(out->error), "exit status %d", job->exit_status);
+		snprintf(out->error, sizeof(out->error), "exit status %d",
+		         job->exit_status);
 	}
 	job->result = *out;
 	job->finished_poll = 1;
@@ -677,7 +716,9 @@ static int local_read_output(orch_buf *out, orch_worker *worker, orch_job *job)
 	(void)worker;
 
 	if (fd < 0)
-		return errno == ENOENT ? 0 : orch_error_os("cannot read '%s'", job->log_path);
+		return errno == ENOENT
+		           ? 0
+		           : orch_error_os("cannot read '%s'", job->log_path);
 	if (lseek(fd, job->log_offset, SEEK_SET) < 0) {
 		close(fd);
 		return orch_error_os("cannot read '%s'", job->log_path);
@@ -703,7 +744,8 @@ static int local_cancel(orch_worker *worker, orch_job *job)
 	return 0;
 }
 
-static int local_finish(orch_worker *worker, orch_job *job, int keep, char **out_worktree)
+static int local_finish(orch_worker *worker, orch_job *job, int keep,
+                        char **out_worktree)
 {
 	local_worker *lw = (local_worker *)worker;
 	int error = 0;
@@ -761,8 +803,10 @@ static int local_reap(orch_worker *worker, const orch_lease *lease)
 	(void)worker;
 
 	if (!same_host(lease)) {
-		orch_error_set("task '%s' was started on host '%s'; it cannot be stopped from here",
-			       lease->task ? lease->task : "?", lease->host ? lease->host : "?");
+		orch_error_set("task '%s' was started on host '%s'; it cannot "
+		               "be stopped from here",
+		               lease->task ? lease->task : "?",
+		               lease->host ? lease->host : "?");
 		return ORCH_ELOCKED;
 	}
 	if (lease->remote_pid && read_pid_file(lease->remote_pid, &pgid) < 0)
@@ -778,11 +822,13 @@ static int local_reap(orch_worker *worker, const orch_lease *lease)
 		kill(-pgid, SIGKILL);
 	for (int i = 0; i < 100 && group_alive(pgid); i++)
 		usleep(10 * 1000);
-	return group_alive(pgid) ? orch_error_set("cannot stop process group %d", (int)pgid) : 0;
+	return group_alive(pgid)
+	           ? orch_error_set("cannot stop process group %d", (int)pgid)
+	           : 0;
 }
 
-static int local_adopt(orch_job **out, orch_worker *worker, const orch_job_spec *spec,
-		       const orch_lease *lease)
+static int local_adopt(orch_job **out, orch_worker *worker,
+                       const orch_job_spec *spec, const orch_lease *lease)
 {
 	local_worker *lw = (local_worker *)worker;
 	orch_job *job;
@@ -795,14 +841,16 @@ static int local_adopt(orch_job **out, orch_worker *worker, const orch_job_spec 
 		return ORCH_ENOTFOUND;
 	job = job_new(lw, spec);
 	if (read_status_file(job->slot_path, &job->slot) < 0 || job->slot < 0 ||
-	    !(job->worktree = slot_dir(lw, job->slot)) || stat(job->worktree, &st) < 0 ||
+	    !(job->worktree = slot_dir(lw, job->slot)) ||
+	    stat(job->worktree, &st) < 0 ||
 	    read_pid_file(job->pid_path, &pgid) < 0) {
 		job->slot = -1;
 		job_free(job);
 		return ORCH_ENOTFOUND;
 	}
 	job->pgid = pgid;
-	if (!group_alive(pgid) && read_status_file(job->status_path, &status) < 0) {
+	if (!group_alive(pgid) &&
+	    read_status_file(job->status_path, &status) < 0) {
 		/* killed before it could say how it ended: run it again */
 		job_free(job);
 		return ORCH_ENOTFOUND;
@@ -821,9 +869,11 @@ static int local_adopt(orch_job **out, orch_worker *worker, const orch_job_spec 
 static void remove_idle_slots(local_worker *lw)
 {
 	for (int n = 0; n < 4096; n++) {
-		char *path = slot_dir(lw, n), *lock = slot_lock(lw, n), *name = slot_name(n);
+		char *path = slot_dir(lw, n), *lock = slot_lock(lw, n),
+		     *name = slot_name(n);
 		struct stat st;
-		int exists = stat(path, &st) == 0, locked = stat(lock, &st) == 0;
+		int exists = stat(path, &st) == 0,
+		    locked = stat(lock, &st) == 0;
 		if (exists && !locked && mkdir(lock, 0755) == 0) {
 			drop_worktree(lw, name, path);
 			rmdir(lock);
@@ -850,24 +900,25 @@ static void local_close(orch_worker *worker)
 }
 
 static const orch_worker_ops local_ops = {
-	.start = local_start,
-	.poll = local_poll,
-	.read_output = local_read_output,
-	.cancel = local_cancel,
-	.finish = local_finish,
-	.reap = local_reap,
-	.adopt = local_adopt,
-	.close = local_close,
+    .start = local_start,
+    .poll = local_poll,
+    .read_output = local_read_output,
+    .cancel = local_cancel,
+    .finish = local_finish,
+    .reap = local_reap,
+    .adopt = local_adopt,
+    .close = local_close,
 };
 
 int orch_worker_local_new(orch_worker **out, const orch_worker_config *config,
-			  git_repository *repo, const char *token)
+                          git_repository *repo, const char *token)
 {
 	local_worker *lw = orch_calloc(1, sizeof(*lw));
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *common = git_repository_commondir(repo);
 
-	orch_worker_base_init(&lw->parent, &local_ops, config, cpus > 0 ? (int)cpus : 1);
+	orch_worker_base_init(&lw->parent, &local_ops, config,
+	                      cpus > 0 ? (int)cpus : 1);
 	lw->repo = repo;
 	lw->token = orch_strdup(token);
 	lw->root = pathf("%sorchestrate", common);
@@ -876,15 +927,18 @@ int orch_worker_local_new(orch_worker **out, const orch_worker_config *config,
 }
 
 /* Where a local attempt's pid file lives (recorded in its lease). */
-char *orch_worker_local_pid_path(git_repository *repo, const char *plan, const char *task)
+char *orch_worker_local_pid_path(git_repository *repo, const char *plan,
+                                 const char *task)
 {
-	return pathf("%sorchestrate/run/%s+%s.pid", git_repository_commondir(repo), plan, task);
+	return pathf("%sorchestrate/run/%s+%s.pid",
+	             git_repository_commondir(repo), plan, task);
 }
 
 int orch_worker_local_remove(git_repository *repo, const char *path)
 {
 	local_worker lw = {0};
-	char *root = pathf("%sorchestrate/slots/", git_repository_commondir(repo));
+	char *root =
+	    pathf("%sorchestrate/slots/", git_repository_commondir(repo));
 	char *name = NULL, *end;
 	size_t len = strlen(root);
 	long n;
@@ -892,8 +946,10 @@ int orch_worker_local_remove(git_repository *repo, const char *path)
 
 	lw.repo = repo;
 	lw.root = pathf("%sorchestrate", git_repository_commondir(repo));
-	if (strncmp(path, root, len) || (n = strtol(path + len, &end, 10)) < 0 || *end) {
-		error = orch_error_set("'%s' is not a worktree of git orchestrate", path);
+	if (strncmp(path, root, len) ||
+	    (n = strtol(path + len, &end, 10)) < 0 || *end) {
+		error = orch_error_set(
+		    "'%s' is not a worktree of git orchestrate", path);
 		goto done;
 	}
 	name = slot_name((int)n);

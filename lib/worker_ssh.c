@@ -47,25 +47,29 @@
 
 /* Checks the worker and prepares its repository; prints tagged lines. */
 static const char hello_script[] =
-	"w=$1\n"
-	"case $w in \"~\") w=$HOME ;; \"~/\"*) w=$HOME/${w#\"~/\"} ;; esac\n"
-	"top=$w/$2\n"
-	"v=$(git --version 2>/dev/null) || { echo 'E git is not installed (or not on PATH)'; exit 0; }\n"
-	"echo \"G $v\"\n"
-	"echo \"H $(readlink /bin/sh 2>/dev/null || echo sh)\"\n"
-	"command -v setsid >/dev/null 2>&1 || { echo 'E setsid (util-linux) is missing'; exit 0; }\n"
-	"mkdir -p \"$top/run\" \"$top/slots\" || { echo \"E cannot create $top\"; exit 0; }\n"
-	"[ -d \"$top/repo.git\" ] || git init -q --bare \"$top/repo.git\" >&2 ||"
-	" { echo \"E cannot create $top/repo.git\"; exit 0; }\n"
-	"echo \"T $top\"\n"
-	"df -Pk \"$top\" 2>/dev/null | while read -r a b c d e; do"
-	" case $d in [0-9]*) echo \"D $d\" ;; esac; done\n"
-	"git -C \"$top/repo.git\" for-each-ref --format='K %(objectname)' refs/orchestrate/have\n";
+    "w=$1\n"
+    "case $w in \"~\") w=$HOME ;; \"~/\"*) w=$HOME/${w#\"~/\"} ;; esac\n"
+    "top=$w/$2\n"
+    "v=$(git --version 2>/dev/null) || { echo 'E git is not installed (or not "
+    "on PATH)'; exit 0; }\n"
+    "echo \"G $v\"\n"
+    "echo \"H $(readlink /bin/sh 2>/dev/null || echo sh)\"\n"
+    "command -v setsid >/dev/null 2>&1 || { echo 'E setsid (util-linux) is "
+    "missing'; exit 0; }\n"
+    "mkdir -p \"$top/run\" \"$top/slots\" || { echo \"E cannot create $top\"; "
+    "exit 0; }\n"
+    "[ -d \"$top/repo.git\" ] || git init -q --bare \"$top/repo.git\" >&2 ||"
+    " { echo \"E cannot create $top/repo.git\"; exit 0; }\n"
+    "echo \"T $top\"\n"
+    "df -Pk \"$top\" 2>/dev/null | while read -r a b c d e; do"
+    " case $d in [0-9]*) echo \"D $d\" ;; esac; done\n"
+    "git -C \"$top/repo.git\" for-each-ref --format='K %(objectname)' "
+    "refs/orchestrate/have\n";
 
 /* Receives a pack of objects the worker lacks; keeps the start commit. */
 static const char receive_script[] =
-	"cd \"$1/repo.git\" && git index-pack --stdin --fix-thin >/dev/null &&"
-	" git update-ref \"refs/orchestrate/have/$2\" \"$2\"\n";
+    "cd \"$1/repo.git\" && git index-pack --stdin --fix-thin >/dev/null &&"
+    " git update-ref \"refs/orchestrate/have/$2\" \"$2\"\n";
 
 /*
  * Runs one attempt. Words: top id attempt base cmd msg has_prompt plan
@@ -74,79 +78,97 @@ static const char receive_script[] =
  * Task output goes to stderr.
  */
 static const char task_script[] =
-	"top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
-	"repo=$top/repo.git run=$top/run\n"
-	"n=0\n"
-	"while :; do\n"
-	"  s=$top/slots/$n\n"
-	"  mkdir \"$s.busy\" 2>/dev/null && break\n"
-	"  if [ ! -e \"$s.busy/kept\" ] && [ -s \"$s.busy/pid\" ] &&"
-	" ! kill -0 \"$(cat \"$s.busy/pid\")\" 2>/dev/null; then rm -rf \"$s.busy\"; continue; fi\n"
-	"  n=$((n + 1))\n"
-	"done\n"
-	"echo $$ >\"$s.busy/pid\"\n"
-	"echo \"S $n\"\n"
-	"lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
-	" [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep 1; done; }\n"
-	"unlock() { rmdir \"$top/lock\"; }\n"
-	"if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" 2>/dev/null; then\n"
-	"  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
-	" \"+refs/orchestrate-start/$base:refs/orchestrate/have/$base\" >&2; r=$?; unlock\n"
-	"  [ $r = 0 ] || { echo 'start commit not found on the remote' >&2; exit 124; }\n"
-	"fi\n"
-	"if [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach \"$base\" >&2 &&"
-	" git clean -q -ffdx >&2; then :; else\n"
-	"  cd \"$top\"; lock; rm -rf \"$s\"; git -C \"$repo\" worktree prune;"
-	" git -C \"$repo\" worktree add -q --detach \"$s\" \"$base\" >&2; r=$?; unlock\n"
-	"  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; exit 124; }\n"
-	"fi\n"
-	"pf=$run/$id.prompt mark=$run/$id.$att.cancel\n"
-	"if [ \"$hp\" = 1 ]; then cat >\"$pf\" || exit 124; export ORCHESTRATE_PROMPT_FILE=\"$pf\";"
-	" else unset ORCHESTRATE_PROMPT_FILE; fi\n"
-	"export ORCHESTRATE_PLAN=\"$8\" ORCHESTRATE_TASK=\"$9\" ORCHESTRATE_ATTEMPT=\"$att\""
-	" ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\"\n"
-	"setsid sh -c \"$cmd\" </dev/null >&2 &\n"
-	"pg=$!\n"
-	"echo $pg >\"$run/$id.pid\"\n"
-	"[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
-	/* if the connection dies, so does the task: nobody could collect it */
-	"( trap '' PIPE; while echo .; do sleep 1 </dev/null >/dev/null 2>&1; done 2>/dev/null;"
-	" kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null 2>&1; kill -s KILL -- -$pg ) 2>/dev/null &\n"
-	"wd=$!\n"
-	"wait $pg; st=$?\n"
-	"kill $wd 2>/dev/null\n"
-	"kill -s KILL -- -$pg 2>/dev/null\n"
-	"rm -f \"$run/$id.pid\" \"$pf\"\n"
-	"echo \"X $st\"\n"
-	"[ $st = 0 ] && [ ! -e \"$mark\" ] || exit $st\n"
-	"printf '%s' \"$msg\" >\"$run/$id.msg\" && git add -A >&2 &&"
-	" GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14} GIT_COMMITTER_NAME=${13} GIT_COMMITTER_EMAIL=${14}"
-	" git commit -q --no-verify --allow-empty --no-gpg-sign -F \"$run/$id.msg\" >&2 &&"
-	" r=$(git rev-parse HEAD) && git update-ref \"refs/orchestrate/have/$r\" \"$r\" ||"
-	" { echo 'cannot commit the result' >&2; exit 0; }\n"
-	"rm -f \"$run/$id.msg\"\n"
-	"if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
-	" { echo 'cannot push the result' >&2; exit 0; }; fi\n"
-	"cd \"$top\" && rm -rf \"$s.busy\"\n"
-	"echo \"R $r\"\n"
-	"[ -n \"$url\" ] && exit 0\n"
-	"echo P\n"
-	"printf '%s\\n^%s\\n' \"$r\" \"$base\" | git -C \"$repo\" pack-objects -q --revs --stdout || exit 0\n";
+    "top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
+    "repo=$top/repo.git run=$top/run\n"
+    "n=0\n"
+    "while :; do\n"
+    "  s=$top/slots/$n\n"
+    "  mkdir \"$s.busy\" 2>/dev/null && break\n"
+    "  if [ ! -e \"$s.busy/kept\" ] && [ -s \"$s.busy/pid\" ] &&"
+    " ! kill -0 \"$(cat \"$s.busy/pid\")\" 2>/dev/null; then rm -rf "
+    "\"$s.busy\"; continue; fi\n"
+    "  n=$((n + 1))\n"
+    "done\n"
+    "echo $$ >\"$s.busy/pid\"\n"
+    "echo \"S $n\"\n"
+    "lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
+    " [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep "
+    "1; done; }\n"
+    "unlock() { rmdir \"$top/lock\"; }\n"
+    "if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" "
+    "2>/dev/null; then\n"
+    "  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
+    " \"+refs/orchestrate-start/$base:refs/orchestrate/have/$base\" >&2; r=$?; "
+    "unlock\n"
+    "  [ $r = 0 ] || { echo 'start commit not found on the remote' >&2; exit "
+    "124; }\n"
+    "fi\n"
+    "if [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach "
+    "\"$base\" >&2 &&"
+    " git clean -q -ffdx >&2; then :; else\n"
+    "  cd \"$top\"; lock; rm -rf \"$s\"; git -C \"$repo\" worktree prune;"
+    " git -C \"$repo\" worktree add -q --detach \"$s\" \"$base\" >&2; r=$?; "
+    "unlock\n"
+    "  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; "
+    "exit 124; }\n"
+    "fi\n"
+    "pf=$run/$id.prompt mark=$run/$id.$att.cancel\n"
+    "if [ \"$hp\" = 1 ]; then cat >\"$pf\" || exit 124; export "
+    "ORCHESTRATE_PROMPT_FILE=\"$pf\";"
+    " else unset ORCHESTRATE_PROMPT_FILE; fi\n"
+    "export ORCHESTRATE_PLAN=\"$8\" ORCHESTRATE_TASK=\"$9\" "
+    "ORCHESTRATE_ATTEMPT=\"$att\""
+    " ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\"\n"
+    "setsid sh -c \"$cmd\" </dev/null >&2 &\n"
+    "pg=$!\n"
+    "echo $pg >\"$run/$id.pid\"\n"
+    "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
+    /* if the connection dies, so does the task: nobody could collect it */
+    "( trap '' PIPE; while echo .; do sleep 1 </dev/null >/dev/null 2>&1; done "
+    "2>/dev/null;"
+    " kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null 2>&1; kill -s KILL "
+    "-- -$pg ) 2>/dev/null &\n"
+    "wd=$!\n"
+    "wait $pg; st=$?\n"
+    "kill $wd 2>/dev/null\n"
+    "kill -s KILL -- -$pg 2>/dev/null\n"
+    "rm -f \"$run/$id.pid\" \"$pf\"\n"
+    "echo \"X $st\"\n"
+    "[ $st = 0 ] && [ ! -e \"$mark\" ] || exit $st\n"
+    "printf '%s' \"$msg\" >\"$run/$id.msg\" && git add -A >&2 &&"
+    " GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14} GIT_COMMITTER_NAME=${13} "
+    "GIT_COMMITTER_EMAIL=${14}"
+    " git commit -q --no-verify --allow-empty --no-gpg-sign -F "
+    "\"$run/$id.msg\" >&2 &&"
+    " r=$(git rev-parse HEAD) && git update-ref \"refs/orchestrate/have/$r\" "
+    "\"$r\" ||"
+    " { echo 'cannot commit the result' >&2; exit 0; }\n"
+    "rm -f \"$run/$id.msg\"\n"
+    "if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
+    " { echo 'cannot push the result' >&2; exit 0; }; fi\n"
+    "cd \"$top\" && rm -rf \"$s.busy\"\n"
+    "echo \"R $r\"\n"
+    "[ -n \"$url\" ] && exit 0\n"
+    "echo P\n"
+    "printf '%s\\n^%s\\n' \"$r\" \"$base\" | git -C \"$repo\" pack-objects -q "
+    "--revs --stdout || exit 0\n";
 
 /*
  * Stops an attempt: words top id attempt grace. Marks it cancelled, TERM
  * to its process group, KILL after the grace; exit 0 once it is gone.
  */
 static const char kill_script[] =
-	"run=$1/run id=$2 g=$(($4 * 10))\n"
-	": >\"$run/$id.$3.cancel\"\n"
-	"[ -s \"$run/$id.pid\" ] || exit 0\n"
-	"pg=$(cat \"$run/$id.pid\")\n"
-	"kill -s TERM -- -$pg 2>/dev/null || exit 0\n"
-	"i=0; while [ $i -lt $g ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; i=$((i + 1)); done\n"
-	"kill -s KILL -- -$pg 2>/dev/null\n"
-	"i=0; while [ $i -lt 50 ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; i=$((i + 1)); done\n"
-	"! kill -s 0 -- -$pg 2>/dev/null\n";
+    "run=$1/run id=$2 g=$(($4 * 10))\n"
+    ": >\"$run/$id.$3.cancel\"\n"
+    "[ -s \"$run/$id.pid\" ] || exit 0\n"
+    "pg=$(cat \"$run/$id.pid\")\n"
+    "kill -s TERM -- -$pg 2>/dev/null || exit 0\n"
+    "i=0; while [ $i -lt $g ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; "
+    "i=$((i + 1)); done\n"
+    "kill -s KILL -- -$pg 2>/dev/null\n"
+    "i=0; while [ $i -lt 50 ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; "
+    "i=$((i + 1)); done\n"
+    "! kill -s 0 -- -$pg 2>/dev/null\n";
 
 /*
  * Keeps the worktree of a failed attempt (finish with keep): its slot is
@@ -251,7 +273,8 @@ static void wake_thread(ssh_worker *sw)
 }
 
 /* `sh -c 'SCRIPT' sh WORD...` with every word quoted. */
-static char *remote_command(const char *script, const char **words, size_t nwords)
+static char *remote_command(const char *script, const char **words,
+                            size_t nwords)
 {
 	orch_buf cmd = {0};
 
@@ -260,7 +283,8 @@ static char *remote_command(const char *script, const char **words, size_t nword
 	orch_buf_puts(&cmd, " sh");
 	for (size_t i = 0; i < nwords; i++) {
 		orch_buf_puts(&cmd, " ");
-		orch_shell_quote(&cmd, words[i] ? words[i] : "", words[i] ? strlen(words[i]) : 0);
+		orch_shell_quote(&cmd, words[i] ? words[i] : "",
+		                 words[i] ? strlen(words[i]) : 0);
 	}
 	return orch_buf_detach(&cmd);
 }
@@ -284,7 +308,8 @@ static void job_free(struct orch_job *job)
 }
 
 /* Record how the job ended (thread side). */
-static void job_end(ssh_worker *sw, struct orch_job *job, const orch_job_result *res)
+static void job_end(ssh_worker *sw, struct orch_job *job,
+                    const orch_job_result *res)
 {
 	pthread_mutex_lock(&sw->mu);
 	job->result = *res;
@@ -300,11 +325,13 @@ static void job_lost(ssh_worker *sw, struct orch_job *job, const char *why)
 
 	res.phase = ORCH_JOB_LOST;
 	res.exit_status = -1;
-	snprintf(res.error, sizeof(res.error), "worker '%s': %s", sw->parent.name, why);
+	snprintf(res.error, sizeof(res.error), "worker '%s': %s",
+	         sw->parent.name, why);
 	job_end(sw, job, &res);
 }
 
-static void job_failed(ssh_worker *sw, struct orch_job *job, int status, const char *why)
+static void job_failed(ssh_worker *sw, struct orch_job *job, int status,
+                       const char *why)
 {
 	orch_job_result res = {0};
 
@@ -358,28 +385,34 @@ static int parse_hello(ssh_worker *sw, const char *out)
 		git_oid id;
 
 		if (text[0] == 'E' && !error) {
-			error = orch_error_set("worker '%s': %s", sw->parent.name, text + 2);
+			error = orch_error_set("worker '%s': %s",
+			                       sw->parent.name, text + 2);
 			error = ORCH_EINVALID;
 		} else if (text[0] == 'G') {
 			int major = 0, minor = 0;
-			if (sscanf(text, "G git version %d.%d", &major, &minor) < 2 ||
+			if (sscanf(text, "G git version %d.%d", &major,
+			           &minor) < 2 ||
 			    major < 2 || (major == 2 && minor < 20)) {
-				error = orch_error_set("worker '%s': %s is too old (git >= 2.20 needed)",
-						       sw->parent.name, text + 2);
+				error =
+				    orch_error_set("worker '%s': %s is too old "
+				                   "(git >= 2.20 needed)",
+				                   sw->parent.name, text + 2);
 				error = ORCH_EINVALID;
 			}
 		} else if (text[0] == 'T') {
 			free(sw->top);
 			sw->top = orch_strdup(text + 2);
-		} else if (text[0] == 'K' && git_oid_fromstr(&id, text + 2) == 0) {
+		} else if (text[0] == 'K' &&
+		           git_oid_fromstr(&id, text + 2) == 0) {
 			oid_set_add(&sw->known, &id);
 		}
 		free(text);
 		line = end ? end + 1 : NULL;
 	}
 	if (!error && !sw->top)
-		error = orch_error_set("worker '%s': unexpected answer from the worker: %s",
-				       sw->parent.name, out);
+		error = orch_error_set(
+		    "worker '%s': unexpected answer from the worker: %s",
+		    sw->parent.name, out);
 	return error;
 }
 
@@ -392,7 +425,7 @@ static int connect_worker(ssh_worker *sw)
 	int error;
 
 	if ((error = orch_ssh_connect(&sw->ssh, &sw->target, sw->parent.name,
-				      CONNECT_TIMEOUT_MS)) < 0)
+	                              CONNECT_TIMEOUT_MS)) < 0)
 		return error;
 	words[0] = sw->workdir;
 	words[1] = sw->key;
@@ -403,8 +436,9 @@ static int connect_worker(ssh_worker *sw)
 	if (error == 0)
 		error = parse_hello(sw, ex.out.ptr ? ex.out.ptr : "");
 	if (error == 0 && ex.exit_status != 0)
-		error = orch_error_set("worker '%s': setting up '%s' failed: %s", sw->parent.name,
-				       sw->workdir, ex.err.ptr ? ex.err.ptr : "");
+		error = orch_error_set(
+		    "worker '%s': setting up '%s' failed: %s", sw->parent.name,
+		    sw->workdir, ex.err.ptr ? ex.err.ptr : "");
 	orch_ssh_exec_clear(&ex);
 	if (error < 0) {
 		orch_ssh_free(sw->ssh);
@@ -417,12 +451,14 @@ static void set_down(ssh_worker *sw, int down, const char *reason)
 {
 	pthread_mutex_lock(&sw->mu);
 	sw->parent.down = down;
-	snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason), "%s", down ? reason : "");
+	snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason), "%s",
+	         down ? reason : "");
 	pthread_mutex_unlock(&sw->mu);
 }
 
-static void start_exec(ssh_worker *sw, orch_ssh_exec *ex, const char *script, const char **words,
-		       size_t nwords, const void *input, size_t len)
+static void start_exec(ssh_worker *sw, orch_ssh_exec *ex, const char *script,
+                       const char **words, size_t nwords, const void *input,
+                       size_t len)
 {
 	char *cmd = remote_command(script, words, nwords);
 	(void)sw;
@@ -465,8 +501,9 @@ static int build_pack(git_buf *out, ssh_worker *sw, const git_oid *base)
 		goto done;
 done:
 	if (error < 0)
-		error = orch_error_git(error, "cannot pack the start commit for worker '%s'",
-				       sw->parent.name);
+		error = orch_error_git(
+		    error, "cannot pack the start commit for worker '%s'",
+		    sw->parent.name);
 	git_packbuilder_free(pb);
 	git_revwalk_free(walk);
 	git_odb_free(odb);
@@ -488,11 +525,15 @@ static int push_start(ssh_worker *sw, const char *hex)
 	git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
 	/* a local ref of this worker's own: other workers' threads push the
 	 * same commit at the same time from the same repository */
-	snprintf(name, sizeof(name), "refs/orchestrate-start/%s/%s", sw->parent.name, hex);
-	snprintf(spec, sizeof(spec), "+%s:refs/orchestrate-start/%s", name, hex);
+	snprintf(name, sizeof(name), "refs/orchestrate-start/%s/%s",
+	         sw->parent.name, hex);
+	snprintf(spec, sizeof(spec), "+%s:refs/orchestrate-start/%s", name,
+	         hex);
 	git_oid_fromstr(&id, hex);
-	if ((error = git_reference_create(&ref, sw->trepo, name, &id, 1, "orchestrate: start")) < 0 ||
-	    (error = git_remote_create_anonymous(&remote, sw->trepo, sw->remote)) < 0)
+	if ((error = git_reference_create(&ref, sw->trepo, name, &id, 1,
+	                                  "orchestrate: start")) < 0 ||
+	    (error = git_remote_create_anonymous(&remote, sw->trepo,
+	                                         sw->remote)) < 0)
 		goto done;
 	/* the remote ref may be locked by another worker pushing the same
 	 * commit: try again shortly */
@@ -503,8 +544,9 @@ static int push_start(ssh_worker *sw, const char *hex)
 	}
 done:
 	if (error < 0)
-		error = orch_error_git(error, "worker '%s': cannot push the start commit to '%s'",
-				       sw->parent.name, sw->remote);
+		error = orch_error_git(
+		    error, "worker '%s': cannot push the start commit to '%s'",
+		    sw->parent.name, sw->remote);
 	if (ref)
 		git_reference_delete(ref);
 	git_reference_free(ref);
@@ -524,10 +566,13 @@ static int fetch_result(ssh_worker *sw, const char *branch)
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	snprintf(spec, sizeof(spec), "+%s:%s", branch, branch);
-	if ((error = git_remote_create_anonymous(&remote, sw->trepo, sw->remote)) < 0 ||
-	    (error = git_remote_fetch(remote, &refspecs, &opts, "orchestrate: result")) < 0)
-		error = orch_error_git(error, "worker '%s': cannot fetch '%s' from '%s'",
-				       sw->parent.name, branch, sw->remote);
+	if ((error = git_remote_create_anonymous(&remote, sw->trepo,
+	                                         sw->remote)) < 0 ||
+	    (error = git_remote_fetch(remote, &refspecs, &opts,
+	                              "orchestrate: result")) < 0)
+		error = orch_error_git(
+		    error, "worker '%s': cannot fetch '%s' from '%s'",
+		    sw->parent.name, branch, sw->remote);
 	git_remote_free(remote);
 	return error;
 }
@@ -553,7 +598,7 @@ static void start_run(ssh_worker *sw, struct orch_job *job)
 	words[12] = sw->sig_name;
 	words[13] = sw->sig_email;
 	start_exec(sw, &job->run, task_script, words, 14, job->prompt,
-		   job->prompt ? strlen(job->prompt) : 0);
+	           job->prompt ? strlen(job->prompt) : 0);
 	job->running = 1;
 	job->phase = J_RUN;
 }
@@ -595,7 +640,8 @@ static int begin(ssh_worker *sw, struct orch_job *job)
 	}
 	words[0] = sw->top;
 	words[1] = job->base_hex;
-	start_exec(sw, &job->send, receive_script, words, 2, pack.ptr, pack.size);
+	start_exec(sw, &job->send, receive_script, words, 2, pack.ptr,
+	           pack.size);
 	git_buf_dispose(&pack);
 	job->sending = 1;
 	job->phase = J_SEND;
@@ -631,23 +677,27 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 	if (status < 0) {
 		/* the script stopped before the command ran */
 		res.exit_status = ex->exit_status >= 0 ? ex->exit_status : -1;
-		snprintf(res.error, sizeof(res.error), "worker '%s': could not start the task (%d)",
-			 sw->parent.name, ex->exit_status);
+		snprintf(res.error, sizeof(res.error),
+		         "worker '%s': could not start the task (%d)",
+		         sw->parent.name, ex->exit_status);
 		goto done;
 	}
 	res.exit_status = status;
 	if (status != 0 || job->cancel_requested) {
 		snprintf(res.error, sizeof(res.error), "%s (exit status %d)",
-			 job->cancel_requested ? "terminated" : "exit status", status);
+		         job->cancel_requested ? "terminated" : "exit status",
+		         status);
 		if (!job->cancel_requested)
-			snprintf(res.error, sizeof(res.error), "exit status %d", status);
+			snprintf(res.error, sizeof(res.error), "exit status %d",
+			         status);
 		goto done;
 	}
 	if (!result_hex[0]) {
 		res.exit_status = -1;
 		snprintf(res.error, sizeof(res.error),
-			 "worker '%s': the command succeeded but its result could not be committed",
-			 sw->parent.name);
+		         "worker '%s': the command succeeded but its result "
+		         "could not be committed",
+		         sw->parent.name);
 		goto done;
 	}
 	if (git_oid_fromstr(&res.result, result_hex) < 0)
@@ -655,7 +705,8 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 	if (sw->remote) {
 		if (fetch_result(sw, job->branch) < 0) {
 			res.exit_status = -1;
-			snprintf(res.error, sizeof(res.error), "%s", orch_error_message());
+			snprintf(res.error, sizeof(res.error), "%s",
+			         orch_error_message());
 			goto done;
 		}
 	} else {
@@ -667,14 +718,18 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 			goto bad;
 		if ((error = git_repository_odb(&odb, sw->trepo)) < 0 ||
 		    (error = git_odb_write_pack(&wp, odb, NULL, NULL)) < 0 ||
-		    (error = wp->append(wp, pack, (size_t)(end - pack), &stats)) < 0 ||
+		    (error = wp->append(wp, pack, (size_t)(end - pack),
+		                        &stats)) < 0 ||
 		    (error = wp->commit(wp, &stats)) < 0) {
-			orch_error_git(error, "worker '%s': cannot store the result", sw->parent.name);
+			orch_error_git(error,
+			               "worker '%s': cannot store the result",
+			               sw->parent.name);
 			if (wp)
 				wp->free(wp);
 			git_odb_free(odb);
 			res.exit_status = -1;
-			snprintf(res.error, sizeof(res.error), "%s", orch_error_message());
+			snprintf(res.error, sizeof(res.error), "%s",
+			         orch_error_message());
 			goto done;
 		}
 		wp->free(wp);
@@ -685,15 +740,19 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 		git_commit *commit = NULL;
 		int error = git_commit_lookup(&commit, sw->trepo, &res.result);
 		if (error == 0)
-			error = git_reference_create(&ref, sw->trepo, job->branch, &res.result, 1,
-						     "orchestrate: result");
+			error = git_reference_create(&ref, sw->trepo,
+			                             job->branch, &res.result,
+			                             1, "orchestrate: result");
 		git_commit_free(commit);
 		git_reference_free(ref);
 		if (error < 0) {
-			orch_error_git(error, "worker '%s': cannot record the result on '%s'",
-				       sw->parent.name, job->branch);
+			orch_error_git(
+			    error,
+			    "worker '%s': cannot record the result on '%s'",
+			    sw->parent.name, job->branch);
 			res.exit_status = -1;
-			snprintf(res.error, sizeof(res.error), "%s", orch_error_message());
+			snprintf(res.error, sizeof(res.error), "%s",
+			         orch_error_message());
 			goto done;
 		}
 	}
@@ -702,8 +761,9 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 	goto done;
 bad:
 	res.exit_status = -1;
-	snprintf(res.error, sizeof(res.error), "worker '%s': malformed answer from the task script",
-		 sw->parent.name);
+	snprintf(res.error, sizeof(res.error),
+	         "worker '%s': malformed answer from the task script",
+	         sw->parent.name);
 done:
 	job_end(sw, job, &res);
 }
@@ -732,7 +792,8 @@ static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 
 	if (job->phase == J_NEW) {
 		if (finish || cancel) {
-			job_failed(sw, job, 128 + SIGTERM, "cancelled before it started");
+			job_failed(sw, job, 128 + SIGTERM,
+			           "cancelled before it started");
 		} else if (job->reap_only) {
 			job->phase = J_ORPHAN;
 		} else {
@@ -754,8 +815,12 @@ static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 				start_run(sw, job);
 			} else {
 				char why[400];
-				snprintf(why, sizeof(why), "worker '%s': cannot receive the start commit: %s",
-					 sw->parent.name, job->send.err.ptr ? job->send.err.ptr : "");
+				snprintf(why, sizeof(why),
+				         "worker '%s': cannot receive the "
+				         "start commit: %s",
+				         sw->parent.name,
+				         job->send.err.ptr ? job->send.err.ptr
+				                           : "");
 				job_failed(sw, job, -1, why);
 			}
 			orch_ssh_exec_clear(&job->send);
@@ -793,25 +858,34 @@ static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 			orch_ssh_exec_clear(&job->kill);
 			if (job->phase == J_ORPHAN) {
 				if (job->reap_only && !ok)
-					job_failed(sw, job, -1, "its process group could not be stopped");
+					job_failed(sw, job, -1,
+					           "its process group could "
+					           "not be stopped");
 				else if (job->reap_only)
 					job_failed(sw, job, 0, "");
 				else
-					job_lost(sw, job, job->lost_reason_set ? job->lost_reason
-						 : "connection lost; the attempt was stopped on the worker");
+					job_lost(sw, job,
+					         job->lost_reason_set
+					             ? job->lost_reason
+					             : "connection lost; the "
+					               "attempt was stopped on "
+					               "the worker");
 			}
 			*progress = 1;
 		}
 	}
-	if (job->phase == J_ENDED && finish && !job->running && !job->killing && !job->sending) {
-		if (keep && !job->reap_only && !job->result.has_result && job->slot >= 0) {
+	if (job->phase == J_ENDED && finish && !job->running && !job->killing &&
+	    !job->sending) {
+		if (keep && !job->reap_only && !job->result.has_result &&
+		    job->slot >= 0) {
 			/* a kept worktree: its slot must not be re-used */
 			char slot[16];
 			const char *words[2];
 			snprintf(slot, sizeof(slot), "%d", job->slot);
 			words[0] = sw->top;
 			words[1] = slot;
-			start_exec(sw, &job->send, keep_script, words, 2, NULL, 0);
+			start_exec(sw, &job->send, keep_script, words, 2, NULL,
+			           0);
 			job->sending = 1;
 			job->phase = J_RELEASE;
 		} else {
@@ -832,12 +906,16 @@ static void lose_all(ssh_worker *sw, const char *why)
 			job_lost(sw, job, why);
 		} else if (job->phase == J_ORPHAN || job->phase == J_NEW) {
 			/*
-			 * Its copy may still run there until the watchdog of the
-			 * task script notices the dropped connection and stops it.
+			 * Its copy may still run there until the watchdog of
+			 * the task script notices the dropped connection and
+			 * stops it.
 			 */
 			orch_buf text = {0};
-			orch_buf_printf(&text, "%s (the worker stops the attempt itself "
-					"when it notices the dropped connection)", why);
+			orch_buf_printf(
+			    &text,
+			    "%s (the worker stops the attempt itself "
+			    "when it notices the dropped connection)",
+			    why);
 			if (job->reap_only)
 				job_failed(sw, job, -1, text.ptr);
 			else
@@ -865,7 +943,8 @@ static void try_connect(ssh_worker *sw)
 		sw->next_connect_ms = orch_monotonic_ms() + 30000;
 	} else {
 		/* 1 s, 2 s, 4 s... */
-		sw->next_connect_ms = orch_monotonic_ms() + (1000LL << (sw->failures - 1));
+		sw->next_connect_ms =
+		    orch_monotonic_ms() + (1000LL << (sw->failures - 1));
 	}
 }
 
@@ -884,14 +963,16 @@ static void *worker_thread(void *payload)
 	sw->initial_done = 1;
 	sw->initial_error = error;
 	if (error < 0) {
-		snprintf(sw->initial_msg, sizeof(sw->initial_msg), "%s", orch_error_message());
+		snprintf(sw->initial_msg, sizeof(sw->initial_msg), "%s",
+		         orch_error_message());
 		snprintf(sw->initial_hint, sizeof(sw->initial_hint), "%s",
-			 orch_error_hint_text() ? orch_error_hint_text() : "");
+		         orch_error_hint_text() ? orch_error_hint_text() : "");
 		sw->parent.down = 1;
-		snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason), "%s",
-			 orch_error_message());
+		snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason),
+		         "%s", orch_error_message());
 		sw->failures = 1;
-		sw->next_connect_ms = orch_monotonic_ms() + (error == ORCH_EINVALID ? 30000 : 1000);
+		sw->next_connect_ms = orch_monotonic_ms() +
+		                      (error == ORCH_EINVALID ? 30000 : 1000);
 	}
 	pthread_cond_broadcast(&sw->cond);
 	pthread_mutex_unlock(&sw->mu);
@@ -906,13 +987,15 @@ static void *worker_thread(void *payload)
 		pthread_mutex_unlock(&sw->mu);
 		if (stop)
 			break;
-		if (!sw->ssh && sw->trepo && orch_monotonic_ms() >= sw->next_connect_ms) {
+		if (!sw->ssh && sw->trepo &&
+		    orch_monotonic_ms() >= sw->next_connect_ms) {
 			try_connect(sw);
 			progress = 1;
 		}
 		if (sw->ssh) {
 			for (; job; job = job->next) {
-				if (job->freeable || advance(sw, job, &progress) == 0)
+				if (job->freeable ||
+				    advance(sw, job, &progress) == 0)
 					continue;
 				broken = 1;
 				break;
@@ -928,7 +1011,8 @@ static void *worker_thread(void *payload)
 		} else {
 			/* not connected: jobs only end or go */
 			for (; job; job = job->next)
-				if (job->phase == J_ENDED || job->phase == J_RELEASE) {
+				if (job->phase == J_ENDED ||
+				    job->phase == J_RELEASE) {
 					int finish;
 					pthread_mutex_lock(&sw->mu);
 					finish = job->finish_requested;
@@ -954,12 +1038,17 @@ static void *worker_thread(void *payload)
 				orch_ssh_wait(sw->ssh, sw->wake[0], 1000);
 			} else {
 				struct pollfd pfd = {sw->wake[0], POLLIN, 0};
-				int64_t wait = sw->next_connect_ms - orch_monotonic_ms();
-				poll(&pfd, 1, wait < 0 ? 0 : wait > 1000 ? 1000 : (int)wait);
+				int64_t wait =
+				    sw->next_connect_ms - orch_monotonic_ms();
+				poll(&pfd, 1,
+				     wait < 0      ? 0
+				     : wait > 1000 ? 1000
+				                   : (int)wait);
 			}
 			{
 				char drain[64];
-				while (read(sw->wake[0], drain, sizeof(drain)) > 0)
+				while (read(sw->wake[0], drain, sizeof(drain)) >
+				       0)
 					;
 			}
 		}
@@ -986,7 +1075,8 @@ static char *joinf(const char *a, const char *sep, const char *b)
 	return orch_buf_detach(&buf);
 }
 
-static int ssh_start(orch_job **out, orch_worker *worker, const orch_job_spec *spec)
+static int ssh_start(orch_job **out, orch_worker *worker,
+                     const orch_job_spec *spec)
 {
 	ssh_worker *sw = (ssh_worker *)worker;
 	struct orch_job *job;
@@ -1005,14 +1095,17 @@ static int ssh_start(orch_job **out, orch_worker *worker, const orch_job_spec *s
 	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
 	job->attempt = spec->attempt;
 	if (git_oid_fromstr(&job->base, spec->base) < 0) {
-		error = orch_error_set("task '%s': invalid start commit '%s'", spec->task, spec->base);
+		error = orch_error_set("task '%s': invalid start commit '%s'",
+		                       spec->task, spec->base);
 		goto done;
 	}
 	git_oid_tostr(job->base_hex, sizeof(job->base_hex), &job->base);
 	/* as the local worker does: the branch starts at the start commit */
-	if ((error = git_reference_create(&ref, sw->repo, spec->branch, &job->base, 1,
-					  "orchestrate: start attempt")) < 0) {
-		error = orch_error_git(error, "cannot create branch '%s'", spec->branch);
+	if ((error =
+	         git_reference_create(&ref, sw->repo, spec->branch, &job->base,
+	                              1, "orchestrate: start attempt")) < 0) {
+		error = orch_error_git(error, "cannot create branch '%s'",
+		                       spec->branch);
 		goto done;
 	}
 	enqueue(sw, job);
@@ -1061,7 +1154,8 @@ static int ssh_cancel(orch_worker *worker, orch_job *job)
 	return 0;
 }
 
-static int ssh_finish(orch_worker *worker, orch_job *job, int keep, char **out_worktree)
+static int ssh_finish(orch_worker *worker, orch_job *job, int keep,
+                      char **out_worktree)
 {
 	ssh_worker *sw = (ssh_worker *)worker;
 
@@ -1070,10 +1164,11 @@ static int ssh_finish(orch_worker *worker, orch_job *job, int keep, char **out_w
 	if (!job)
 		return 0;
 	pthread_mutex_lock(&sw->mu);
-	if (keep && out_worktree && job->ended && job->slot >= 0 && !job->result.has_result) {
+	if (keep && out_worktree && job->ended && job->slot >= 0 &&
+	    !job->result.has_result) {
 		orch_buf buf = {0};
-		orch_buf_printf(&buf, "%s:%s/slots/%d", worker->name, sw->top ? sw->top : "?",
-				job->slot);
+		orch_buf_printf(&buf, "%s:%s/slots/%d", worker->name,
+		                sw->top ? sw->top : "?", job->slot);
 		*out_worktree = orch_buf_detach(&buf);
 	}
 	job->keep = keep;
@@ -1093,7 +1188,8 @@ static int lease_id(char **out, const orch_lease *lease)
 	if (!lease->task)
 		return ORCH_ENOTFOUND;
 	if (lease->remote_pid && (base = strrchr(lease->remote_pid, '/')) &&
-	    (plus = strchr(base + 1, '+')) && !strncmp(plus + 1, lease->task, strlen(lease->task))) {
+	    (plus = strchr(base + 1, '+')) &&
+	    !strncmp(plus + 1, lease->task, strlen(lease->task))) {
 		len = strlen(base + 1);
 		if (len > 4 && !strcmp(base + 1 + len - 4, ".pid")) {
 			*out = orch_strndup(base + 1, len - 4);
@@ -1127,11 +1223,14 @@ static int ssh_reap(orch_worker *worker, const orch_lease *lease)
 		pthread_cond_timedwait(&sw->cond, &sw->mu, &ts);
 	}
 	if (!job->ended)
-		error = orch_error_set("worker '%s': cannot make sure task '%s' is stopped there",
-				       worker->name, lease->task);
+		error = orch_error_set(
+		    "worker '%s': cannot make sure task '%s' is stopped there",
+		    worker->name, lease->task);
 	else if (job->result.exit_status != 0)
-		error = orch_error_set("worker '%s': cannot make sure task '%s' is stopped there: %s",
-				       worker->name, lease->task, job->result.error);
+		error = orch_error_set("worker '%s': cannot make sure task "
+		                       "'%s' is stopped there: %s",
+		                       worker->name, lease->task,
+		                       job->result.error);
 	job->finish_requested = 1;
 	pthread_mutex_unlock(&sw->mu);
 	wake_thread(sw);
@@ -1175,17 +1274,19 @@ static void ssh_close(orch_worker *worker)
 }
 
 static const orch_worker_ops ssh_ops = {
-	.start = ssh_start,
-	.poll = ssh_poll,
-	.read_output = ssh_read_output,
-	.cancel = ssh_cancel,
-	.finish = ssh_finish,
-	.reap = ssh_reap,
-	.adopt = NULL, /* the task script's watchdog stops orphans: reap, then run again */
-	.close = ssh_close,
+    .start = ssh_start,
+    .poll = ssh_poll,
+    .read_output = ssh_read_output,
+    .cancel = ssh_cancel,
+    .finish = ssh_finish,
+    .reap = ssh_reap,
+    .adopt = NULL, /* the task script's watchdog stops orphans: reap, then run
+                      again */
+    .close = ssh_close,
 };
 
-/* "<name of the work tree>-<8 hex of the repository path>": stable per clone. */
+/* "<name of the work tree>-<8 hex of the repository path>": stable per clone.
+ */
 static char *project_key(git_repository *repo)
 {
 	const char *common = git_repository_commondir(repo);
@@ -1201,10 +1302,13 @@ static char *project_key(git_repository *repo)
 		size_t start = len;
 		while (start > 0 && from[start - 1] != '/')
 			start--;
-		snprintf(name, sizeof(name), "%.*s", (int)(len - start), from + start);
+		snprintf(name, sizeof(name), "%.*s", (int)(len - start),
+		         from + start);
 		for (char *p = name; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			if (!((*p >= 'a' && *p <= 'z') ||
+			      (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' ||
+			      *p == '_' || *p == '.'))
 				*p = '_';
 		if (!name[0] || name[0] == '.')
 			name[0] = '_';
@@ -1216,7 +1320,7 @@ static char *project_key(git_repository *repo)
 }
 
 int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
-			git_repository *repo, const char *token)
+                        git_repository *repo, const char *token)
 {
 	ssh_worker *sw = orch_calloc(1, sizeof(*sw));
 	git_signature *sig = NULL;
@@ -1229,7 +1333,8 @@ int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
 	pthread_cond_init(&sw->cond, NULL);
 	if ((error = orch_ssh_target_resolve(&sw->target, config, NULL)) < 0)
 		goto done;
-	sw->workdir = orch_strdup(config->workdir ? config->workdir : "~/.cache/git-orchestrate");
+	sw->workdir = orch_strdup(config->workdir ? config->workdir
+	                                          : "~/.cache/git-orchestrate");
 	sw->remote = config->remote ? orch_strdup(config->remote) : NULL;
 	sw->key = project_key(repo);
 	sw->repo_path = orch_strdup(git_repository_commondir(repo));
@@ -1237,10 +1342,12 @@ int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
 	sw->repo = repo;
 	if (git_signature_default(&sig, repo) == 0) {
 		snprintf(sw->sig_name, sizeof(sw->sig_name), "%s", sig->name);
-		snprintf(sw->sig_email, sizeof(sw->sig_email), "%s", sig->email);
+		snprintf(sw->sig_email, sizeof(sw->sig_email), "%s",
+		         sig->email);
 	} else {
 		snprintf(sw->sig_name, sizeof(sw->sig_name), "git-orchestrate");
-		snprintf(sw->sig_email, sizeof(sw->sig_email), "orchestrate@localhost");
+		snprintf(sw->sig_email, sizeof(sw->sig_email),
+		         "orchestrate@localhost");
 	}
 	git_signature_free(sig);
 	if (pipe2(sw->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -1248,7 +1355,8 @@ int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
 		goto done;
 	}
 	if (pthread_create(&sw->thread, NULL, worker_thread, sw) != 0) {
-		error = orch_error_set("worker '%s': cannot start its thread", config->name);
+		error = orch_error_set("worker '%s': cannot start its thread",
+		                       config->name);
 		goto done;
 	}
 	sw->thread_started = 1;
@@ -1275,8 +1383,9 @@ done:
 }
 
 /* For `workers check`: connect once and describe the worker. */
-int orch_ssh_check_worker(orch_ssh_check_report *out, const orch_worker_config *config,
-			  git_repository *repo)
+int orch_ssh_check_worker(orch_ssh_check_report *out,
+                          const orch_worker_config *config,
+                          git_repository *repo)
 {
 	ssh_worker sw;
 	orch_ssh_exec ex;
@@ -1290,11 +1399,13 @@ int orch_ssh_check_worker(orch_ssh_check_report *out, const orch_worker_config *
 	sw.parent.name = config->name;
 	if ((error = orch_ssh_target_resolve(&sw.target, config, NULL)) < 0)
 		return error;
-	snprintf(out->address, sizeof(out->address), "%s@%s:%d", sw.target.user, sw.target.host,
-		 sw.target.port);
-	sw.workdir = config->workdir ? config->workdir : "~/.cache/git-orchestrate";
+	snprintf(out->address, sizeof(out->address), "%s@%s:%d", sw.target.user,
+	         sw.target.host, sw.target.port);
+	sw.workdir =
+	    config->workdir ? config->workdir : "~/.cache/git-orchestrate";
 	sw.key = project_key(repo);
-	if ((error = orch_ssh_connect(&sw.ssh, &sw.target, config->name, CONNECT_TIMEOUT_MS)) < 0)
+	if ((error = orch_ssh_connect(&sw.ssh, &sw.target, config->name,
+	                              CONNECT_TIMEOUT_MS)) < 0)
 		goto done;
 	out->ssh = *orch_ssh_get_info(sw.ssh);
 	out->connected = 1;
@@ -1309,16 +1420,20 @@ int orch_ssh_check_worker(orch_ssh_check_report *out, const orch_worker_config *
 			const char *end = strchr(line, '\n');
 			size_t len = end ? (size_t)(end - line) : strlen(line);
 			if (len > 2 && line[0] == 'G')
-				snprintf(out->git_version, sizeof(out->git_version), "%.*s", (int)len - 2, line + 2);
+				snprintf(out->git_version,
+				         sizeof(out->git_version), "%.*s",
+				         (int)len - 2, line + 2);
 			else if (len > 2 && line[0] == 'H')
-				snprintf(out->sh, sizeof(out->sh), "%.*s", (int)len - 2, line + 2);
+				snprintf(out->sh, sizeof(out->sh), "%.*s",
+				         (int)len - 2, line + 2);
 			else if (len > 2 && line[0] == 'D')
 				out->free_kb = atoll(line + 2);
 			line = end ? end + 1 : line + len;
 		}
 		error = parse_hello(&sw, ex.out.ptr ? ex.out.ptr : "");
 		if (sw.top)
-			snprintf(out->workdir, sizeof(out->workdir), "%s", sw.top);
+			snprintf(out->workdir, sizeof(out->workdir), "%s",
+			         sw.top);
 	}
 	orch_ssh_exec_clear(&ex);
 done:

@@ -5,7 +5,7 @@
 
 /* Write `text` to DIR/NAME; the path is copied into `path`. */
 static void write_file(char *path, size_t pathlen, const char *dir,
-		       const char *name, const char *text)
+                       const char *name, const char *text)
 {
 	FILE *fp;
 
@@ -35,21 +35,21 @@ TEST(workers_are_read_field_by_field)
 	orch_config *config = NULL;
 
 	write_file(path, sizeof(path), unit_tmpdir(), "orchestrate.ini",
-		   "[worker \"vps1\"]\n"
-		   "host = vps1.example.com   ; a comment\n"
-		   "user = deploy\n"
-		   "port = 2222\n"
-		   "identity = ~/.ssh/id_ed25519\n"
-		   "known-hosts = ~/.ssh/known_hosts\n"
-		   "host-key-check = accept-new\n"
-		   "slots = 2\n"
-		   "capabilities = backend, frontend\n"
-		   "  gpu\n"
-		   "workdir = ~/.cache/git-orchestrate\n"
-		   "remote = ssh://git@hub.example.com/proj.git\n"
-		   "\n"
-		   "[worker \"box\"]\n"
-		   "host = box\n");
+	           "[worker \"vps1\"]\n"
+	           "host = vps1.example.com   ; a comment\n"
+	           "user = deploy\n"
+	           "port = 2222\n"
+	           "identity = ~/.ssh/id_ed25519\n"
+	           "known-hosts = ~/.ssh/known_hosts\n"
+	           "host-key-check = accept-new\n"
+	           "slots = 2\n"
+	           "capabilities = backend, frontend\n"
+	           "  gpu\n"
+	           "workdir = ~/.cache/git-orchestrate\n"
+	           "remote = ssh://git@hub.example.com/proj.git\n"
+	           "\n"
+	           "[worker \"box\"]\n"
+	           "host = box\n");
 	CHECK_INT(orch_config_load(&config, paths, NULL), 0);
 	if (!config)
 		return;
@@ -76,7 +76,8 @@ TEST(workers_are_read_field_by_field)
 	CHECK_INT(orch_worker_is_local(vps), 0);
 	/* the defaults */
 	CHECK_STR(box->host, "box");
-	CHECK(box->user == NULL && box->identity == NULL && box->remote == NULL);
+	CHECK(box->user == NULL && box->identity == NULL &&
+	      box->remote == NULL);
 	CHECK(box->known_hosts == NULL && box->workdir == NULL);
 	CHECK_INT(box->port, 0);
 	CHECK_INT(box->host_key_check, ORCH_HOSTKEY_STRICT);
@@ -95,14 +96,16 @@ TEST(later_files_override_earlier_ones_key_by_key)
 	const orch_worker_config *w;
 	orch_config *config = NULL;
 
-	write_file(shared, sizeof(shared), dir, "shared.ini",
-		   "[worker \"w\"]\nhost = w.example.com\nuser = team\nslots = 4\n"
-		   "capabilities = a, b\n"
-		   "[worker \"other\"]\nhost = other\n");
+	write_file(
+	    shared, sizeof(shared), dir, "shared.ini",
+	    "[worker \"w\"]\nhost = w.example.com\nuser = team\nslots = 4\n"
+	    "capabilities = a, b\n"
+	    "[worker \"other\"]\nhost = other\n");
 	write_file(local, sizeof(local), dir, "local.ini",
-		   "[worker \"w\"]\nuser = me\ncapabilities = c\n");
-	write_file(given, sizeof(given), dir, "given.ini",
-		   "[worker \"w\"]\nslots = 8\n[worker \"third\"]\nhost = local\n");
+	           "[worker \"w\"]\nuser = me\ncapabilities = c\n");
+	write_file(
+	    given, sizeof(given), dir, "given.ini",
+	    "[worker \"w\"]\nslots = 8\n[worker \"third\"]\nhost = local\n");
 	CHECK_INT(orch_config_load(&config, paths, given), 0);
 	if (!config)
 		return;
@@ -171,7 +174,7 @@ TEST(local_host_slots_can_be_set)
 	orch_config *config = NULL;
 
 	write_file(path, sizeof(path), unit_tmpdir(), "w.ini",
-		   "[worker \"here\"]\nhost = local\nslots = 3\n");
+	           "[worker \"here\"]\nhost = local\nslots = 3\n");
 	CHECK_INT(orch_config_load(&config, paths, NULL), 0);
 	if (!config)
 		return;
@@ -187,38 +190,40 @@ TEST(bad_configurations_are_refused_naming_file_and_line)
 		const char *text;
 		const char *expect[2];
 	} cases[] = {
-		{"[worker \"w\"]\nhost = local\nslots = many\n",
-		 {"bad-workers.ini:3: bad slots 'many' for worker 'w'"}},
-		{"[worker \"w\"]\nhost = local\nslots = 0\n",
-		 {"bad-workers.ini:3: bad slots '0'"}},
-		{"[worker \"w\"]\nhost = example.com\nhost-key-check = off\n",
-		 {"bad-workers.ini:3: bad host-key-check 'off'"}},
-		{"[worker \"w\"]\nhost = example.com\nhost-key-check = no\n",
-		 {"bad-workers.ini:3: bad host-key-check 'no'"}},
-		{"[worker \"w\"]\nuser = me\n",
-		 {"bad-workers.ini:1: worker 'w' has no host"}},
-		{"[worker \"a b\"]\nhost = x\n",
-		 {"bad-workers.ini:1: invalid worker name 'a b'"}},
-		{"[worker \"w\"]\nhost = x\nhostname = y\n",
-		 {"bad-workers.ini:3: unknown key 'hostname' in worker 'w'"}},
-		{"[workers \"w\"]\nhost = x\n",
-		 {"bad-workers.ini:1: unknown section"}},
-		{"[worker w]\nhost = x\n", {"bad-workers.ini:1:", "double quotes"}},
-		{"host = x\n", {"bad-workers.ini:1: key 'host' is outside any section"}},
-		{"[worker \"w\"]\nhost = x\nport = 70000\n",
-		 {"bad-workers.ini:3: bad port '70000'"}},
-		{"[worker \"w\"]\nhost = x\nhost = y\n",
-		 {"bad-workers.ini:3: 'host' given twice", "line 2"}},
-		{"[worker \"w\"]\nhost = x\nuser = a\n  b\n",
-		 {"bad-workers.ini:4: 'user' of worker 'w' cannot continue"}},
-		{"[worker \"w\"]\nhost = x\nuser =\n", {"bad-workers.ini:3: bad user ''"}},
-		{"[worker \"w\"]\nhost\n", {"bad-workers.ini:2: malformed line"}},
-		{"[worker \"w\"]\nhost = x\nremote = "
-		 "ssh://git@hub.example.com/a/very/long/path/that/goes/on/and/on/"
-		 "and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/"
-		 "and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/"
-		 "and/on/and/on/and/on/and/on/and/on/and/on/and/on/proj.git\n",
-		 {"bad-workers.ini:3: line too long"}},
+	    {"[worker \"w\"]\nhost = local\nslots = many\n",
+	     {"bad-workers.ini:3: bad slots 'many' for worker 'w'"}},
+	    {"[worker \"w\"]\nhost = local\nslots = 0\n",
+	     {"bad-workers.ini:3: bad slots '0'"}},
+	    {"[worker \"w\"]\nhost = example.com\nhost-key-check = off\n",
+	     {"bad-workers.ini:3: bad host-key-check 'off'"}},
+	    {"[worker \"w\"]\nhost = example.com\nhost-key-check = no\n",
+	     {"bad-workers.ini:3: bad host-key-check 'no'"}},
+	    {"[worker \"w\"]\nuser = me\n",
+	     {"bad-workers.ini:1: worker 'w' has no host"}},
+	    {"[worker \"a b\"]\nhost = x\n",
+	     {"bad-workers.ini:1: invalid worker name 'a b'"}},
+	    {"[worker \"w\"]\nhost = x\nhostname = y\n",
+	     {"bad-workers.ini:3: unknown key 'hostname' in worker 'w'"}},
+	    {"[workers \"w\"]\nhost = x\n",
+	     {"bad-workers.ini:1: unknown section"}},
+	    {"[worker w]\nhost = x\n", {"bad-workers.ini:1:", "double quotes"}},
+	    {"host = x\n",
+	     {"bad-workers.ini:1: key 'host' is outside any section"}},
+	    {"[worker \"w\"]\nhost = x\nport = 70000\n",
+	     {"bad-workers.ini:3: bad port '70000'"}},
+	    {"[worker \"w\"]\nhost = x\nhost = y\n",
+	     {"bad-workers.ini:3: 'host' given twice", "line 2"}},
+	    {"[worker \"w\"]\nhost = x\nuser = a\n  b\n",
+	     {"bad-workers.ini:4: 'user' of worker 'w' cannot continue"}},
+	    {"[worker \"w\"]\nhost = x\nuser =\n",
+	     {"bad-workers.ini:3: bad user ''"}},
+	    {"[worker \"w\"]\nhost\n", {"bad-workers.ini:2: malformed line"}},
+	    {"[worker \"w\"]\nhost = x\nremote = "
+	     "ssh://git@hub.example.com/a/very/long/path/that/goes/on/and/on/"
+	     "and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/"
+	     "and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/"
+	     "and/on/and/on/and/on/and/on/and/on/and/on/and/on/proj.git\n",
+	     {"bad-workers.ini:3: line too long"}},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -227,22 +232,24 @@ TEST(bad_configurations_are_refused_naming_file_and_line)
 		orch_config *config = NULL;
 
 		write_file(path, sizeof(path), unit_tmpdir(), "bad-workers.ini",
-			   cases[i].text);
+		           cases[i].text);
 		orch_error_clear();
 		if (orch_config_load(&config, paths, path) != ORCH_EINVALID &&
 		    !unit_failed) {
 			unit_failed = 1;
 			snprintf(unit_why, sizeof(unit_why),
-				 "case %zu: not refused as invalid", i);
+			         "case %zu: not refused as invalid", i);
 		}
 		CHECK(config == NULL);
 		for (size_t k = 0; k < 2 && cases[i].expect[k]; k++) {
-			if (!contains(orch_error_message(), cases[i].expect[k]) &&
+			if (!contains(orch_error_message(),
+			              cases[i].expect[k]) &&
 			    !unit_failed) {
 				unit_failed = 1;
 				snprintf(unit_why, sizeof(unit_why),
-					 "case %zu: '%s' lacks '%s'", i,
-					 orch_error_message(), cases[i].expect[k]);
+				         "case %zu: '%s' lacks '%s'", i,
+				         orch_error_message(),
+				         cases[i].expect[k]);
 			}
 		}
 		CHECK(orch_error_hint_text() != NULL);
@@ -257,7 +264,7 @@ TEST(host_key_checking_cannot_be_turned_off)
 	orch_config *config = NULL;
 
 	write_file(path, sizeof(path), unit_tmpdir(), "w.ini",
-		   "[worker \"w\"]\nhost = h\nhost-key-check = off\n");
+	           "[worker \"w\"]\nhost = h\nhost-key-check = off\n");
 	CHECK_INT(orch_config_load(&config, paths, NULL), ORCH_EINVALID);
 	CHECK(contains(orch_error_hint_text(), "cannot be turned off"));
 	CHECK(contains(orch_error_hint_text(), "accept-new"));
@@ -265,13 +272,13 @@ TEST(host_key_checking_cannot_be_turned_off)
 }
 
 static const unit_test table[] = {
-	T(workers_are_read_field_by_field),
-	T(later_files_override_earlier_ones_key_by_key),
-	T(no_worker_means_one_local_worker_with_a_slot_per_cpu),
-	T(a_missing_config_file_is_an_error_only_when_required),
-	T(local_host_slots_can_be_set),
-	T(bad_configurations_are_refused_naming_file_and_line),
-	T(host_key_checking_cannot_be_turned_off),
+    T(workers_are_read_field_by_field),
+    T(later_files_override_earlier_ones_key_by_key),
+    T(no_worker_means_one_local_worker_with_a_slot_per_cpu),
+    T(a_missing_config_file_is_an_error_only_when_required),
+    T(local_host_slots_can_be_set),
+    T(bad_configurations_are_refused_naming_file_and_line),
+    T(host_key_checking_cannot_be_turned_off),
 };
 
 UNIT_MAIN(table)

@@ -40,7 +40,8 @@ static orch_plan *plan_from(const task_spec *specs, size_t ntasks)
 		orch_task *task = &plan->tasks[i];
 		task->id = orch_strdup(specs[i].id);
 		if (specs[i].depends)
-			orch_strvec_split(&task->depends, specs[i].depends, ",");
+			orch_strvec_split(&task->depends, specs[i].depends,
+			                  ",");
 		if (specs[i].files)
 			orch_strvec_split(&task->files, specs[i].files, ",");
 		task->duration_ms = specs[i].duration ? specs[i].duration : -1;
@@ -102,7 +103,8 @@ static int order_respects_edges(const orch_graph *graph, const size_t *order)
 			rank[order[i]] = i;
 	}
 	for (size_t v = 0; ok && v < graph->n; v++)
-		for (size_t k = graph->dep_start[v]; k < graph->dep_start[v + 1]; k++)
+		for (size_t k = graph->dep_start[v];
+		     k < graph->dep_start[v + 1]; k++)
 			if (rank[graph->deps[k]] >= rank[v])
 				ok = 0;
 	free(rank);
@@ -114,12 +116,12 @@ static int order_respects_edges(const orch_graph *graph, const size_t *order)
 TEST(build_makes_both_adjacency_arrays)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 0, 0 },
-		{ "b", "a", NULL, 0, 0 },
-		{ "c", "a, b, a", NULL, 0, 0 }, /* a listed twice counts once */
+	    {"a", NULL, NULL, 0, 0},
+	    {"b", "a", NULL, 0, 0},
+	    {"c", "a, b, a", NULL, 0, 0}, /* a listed twice counts once */
 	};
-	const size_t dep_start[] = { 0, 0, 1, 3 }, deps[] = { 0, 0, 1 };
-	const size_t rdep_start[] = { 0, 2, 3, 3 }, rdeps[] = { 1, 2, 2 };
+	const size_t dep_start[] = {0, 0, 1, 3}, deps[] = {0, 0, 1};
+	const size_t rdep_start[] = {0, 2, 3, 3}, rdeps[] = {1, 2, 2};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
 
@@ -142,21 +144,22 @@ TEST(build_makes_both_adjacency_arrays)
 TEST(build_rejects_an_unknown_dependency)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 0, 0 },
-		{ "b", "a, zz", NULL, 0, 0 },
+	    {"a", NULL, NULL, 0, 0},
+	    {"b", "a, zz", NULL, 0, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = NULL;
 
 	CHECK_INT(orch_graph_build(&graph, plan, NULL), ORCH_EINVALID);
 	CHECK(graph == NULL);
-	CHECK_STR(orch_error_message(), "task 'b' depends on unknown task 'zz'");
+	CHECK_STR(orch_error_message(),
+	          "task 'b' depends on unknown task 'zz'");
 
 	plan->source = "plan.ini";
 	plan->tasks[1].line = 7;
 	CHECK_INT(orch_graph_build(&graph, plan, NULL), ORCH_EINVALID);
 	CHECK_STR(orch_error_message(),
-		  "plan.ini:7: task 'b' depends on unknown task 'zz'");
+	          "plan.ini:7: task 'b' depends on unknown task 'zz'");
 	plan->source = NULL;
 	plan_dispose(plan);
 }
@@ -164,9 +167,9 @@ TEST(build_rejects_an_unknown_dependency)
 TEST(build_rejects_a_duplicate_task_id)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 0, 0 },
-		{ "b", NULL, NULL, 0, 0 },
-		{ "a", NULL, NULL, 0, 0 },
+	    {"a", NULL, NULL, 0, 0},
+	    {"b", NULL, NULL, 0, 0},
+	    {"a", NULL, NULL, 0, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = NULL;
@@ -180,12 +183,12 @@ TEST(build_rejects_a_duplicate_task_id)
 TEST(durations_come_from_the_array_then_the_plan_then_a_minute)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 5000, ORCH_PRIORITY_HIGH },
-		{ "b", NULL, NULL, 0, ORCH_PRIORITY_LOW },
-		{ "c", NULL, NULL, 7000, ORCH_PRIORITY_CRITICAL },
-		{ "d", NULL, NULL, 0, ORCH_PRIORITY_MEDIUM },
+	    {"a", NULL, NULL, 5000, ORCH_PRIORITY_HIGH},
+	    {"b", NULL, NULL, 0, ORCH_PRIORITY_LOW},
+	    {"c", NULL, NULL, 7000, ORCH_PRIORITY_CRITICAL},
+	    {"d", NULL, NULL, 0, ORCH_PRIORITY_MEDIUM},
 	};
-	const int64_t learned[] = { 1234, -1, -1, 0 };
+	const int64_t learned[] = {1234, -1, -1, 0};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = NULL;
 
@@ -216,12 +219,9 @@ TEST(cycle_is_reported_with_its_members)
 {
 	/* x -> a -> b -> c -> a: x leads into the cycle but is not in it */
 	static const task_spec specs[] = {
-		{ "d", NULL, NULL, 0, 0 },
-		{ "x", "a", NULL, 0, 0 },
-		{ "b", "c", NULL, 0, 0 },
-		{ "a", "d, b", NULL, 0, 0 },
-		{ "c", "a", NULL, 0, 0 },
-		{ "e", "c", NULL, 0, 0 },
+	    {"d", NULL, NULL, 0, 0}, {"x", "a", NULL, 0, 0},
+	    {"b", "c", NULL, 0, 0},  {"a", "d, b", NULL, 0, 0},
+	    {"c", "a", NULL, 0, 0},  {"e", "c", NULL, 0, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -229,7 +229,8 @@ TEST(cycle_is_reported_with_its_members)
 	size_t order[6];
 
 	if (graph) {
-		CHECK_INT(orch_graph_find_cycle(&members, &count, graph), ORCH_ECYCLE);
+		CHECK_INT(orch_graph_find_cycle(&members, &count, graph),
+		          ORCH_ECYCLE);
 		/* a depends on b depends on c depends on a */
 		CHECK_INT(count, 3);
 		if (members && count == 3) {
@@ -247,15 +248,16 @@ TEST(cycle_is_reported_with_its_members)
 TEST(self_dependency_is_a_cycle_of_one)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 0, 0 },
-		{ "b", "a, b", NULL, 0, 0 },
+	    {"a", NULL, NULL, 0, 0},
+	    {"b", "a, b", NULL, 0, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
 	size_t *members = NULL, count = 0;
 
 	if (graph) {
-		CHECK_INT(orch_graph_find_cycle(&members, &count, graph), ORCH_ECYCLE);
+		CHECK_INT(orch_graph_find_cycle(&members, &count, graph),
+		          ORCH_ECYCLE);
 		CHECK_INT(count, 1);
 		CHECK(members && members[0] == 1);
 	}
@@ -267,10 +269,10 @@ TEST(self_dependency_is_a_cycle_of_one)
 TEST(acyclic_graph_has_no_cycle)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 0, 0 },
-		{ "b", "a", NULL, 0, 0 },
-		{ "c", "a, b", NULL, 0, 0 },
-		{ "d", "c, a", NULL, 0, 0 },
+	    {"a", NULL, NULL, 0, 0},
+	    {"b", "a", NULL, 0, 0},
+	    {"c", "a, b", NULL, 0, 0},
+	    {"d", "c, a", NULL, 0, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -288,12 +290,12 @@ TEST(acyclic_graph_has_no_cycle)
 TEST(topo_order_keeps_plan_order_among_ready_tasks)
 {
 	static const task_spec specs[] = {
-		{ "late", "z", NULL, 0, 0 },
-		{ "y", NULL, NULL, 0, 0 },
-		{ "z", NULL, NULL, 0, 0 },
-		{ "w", "y", NULL, 0, 0 },
+	    {"late", "z", NULL, 0, 0},
+	    {"y", NULL, NULL, 0, 0},
+	    {"z", NULL, NULL, 0, 0},
+	    {"w", "y", NULL, 0, 0},
 	};
-	const size_t expected[] = { 1, 2, 0, 3 };
+	const size_t expected[] = {1, 2, 0, 3};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
 	size_t order[4];
@@ -349,18 +351,15 @@ TEST(topo_order_respects_every_edge)
 
 /* a(10) -> b(50) -> d(5); a -> c(20) -> d; e(60) -> f(1); g(3) alone */
 static const task_spec diamond[] = {
-	{ "a", NULL, NULL, 10, 0 },
-	{ "b", "a", NULL, 50, 0 },
-	{ "c", "a", NULL, 20, 0 },
-	{ "d", "b, c", NULL, 5, 0 },
-	{ "e", NULL, NULL, 60, 0 },
-	{ "f", "e, d", NULL, 1, 0 },
-	{ "g", NULL, NULL, 3, 0 },
+    {"a", NULL, NULL, 10, 0}, {"b", "a", NULL, 50, 0},
+    {"c", "a", NULL, 20, 0},  {"d", "b, c", NULL, 5, 0},
+    {"e", NULL, NULL, 60, 0}, {"f", "e, d", NULL, 1, 0},
+    {"g", NULL, NULL, 3, 0},
 };
 
 TEST(levels_count_the_longest_chain_of_dependencies)
 {
-	const size_t expected[] = { 0, 1, 1, 2, 0, 3, 0 };
+	const size_t expected[] = {0, 1, 1, 2, 0, 3, 0};
 	orch_plan *plan = plan_from(diamond, NSPECS(diamond));
 	orch_graph *graph = graph_of(plan);
 	size_t levels[7], nlevels = 0;
@@ -377,7 +376,7 @@ TEST(levels_count_the_longest_chain_of_dependencies)
 
 TEST(bottom_levels_include_the_task_itself)
 {
-	const int64_t expected[] = { 66, 56, 26, 6, 61, 1, 3 };
+	const int64_t expected[] = {66, 56, 26, 6, 61, 1, 3};
 	orch_plan *plan = plan_from(diamond, NSPECS(diamond));
 	orch_graph *graph = graph_of(plan);
 	int64_t bottom[7];
@@ -397,10 +396,11 @@ TEST(critical_path_is_the_longest_chain_by_duration)
 	orch_graph *graph = graph_of(plan);
 	size_t *path = NULL, count = 0;
 	int64_t length = 0;
-	const int64_t learned[] = { -1, -1, 100, -1, -1, -1, -1 };
+	const int64_t learned[] = {-1, -1, 100, -1, -1, -1, -1};
 
 	if (graph) {
-		CHECK_INT(orch_graph_critical_path(&path, &count, &length, graph), 0);
+		CHECK_INT(
+		    orch_graph_critical_path(&path, &count, &length, graph), 0);
 		/* a, b, d, f = 10 + 50 + 5 + 1 */
 		CHECK_INT(length, 66);
 		CHECK_INT(count, 4);
@@ -419,7 +419,8 @@ TEST(critical_path_is_the_longest_chain_by_duration)
 	graph = NULL;
 	CHECK_INT(orch_graph_build(&graph, plan, learned), 0);
 	if (graph) {
-		CHECK_INT(orch_graph_critical_path(&path, &count, &length, graph), 0);
+		CHECK_INT(
+		    orch_graph_critical_path(&path, &count, &length, graph), 0);
 		CHECK_INT(length, 116);
 		CHECK_INT(count, 4);
 		if (path && count == 4) {
@@ -443,7 +444,8 @@ TEST(critical_path_of_an_empty_plan_is_empty)
 	size_t nlevels = 9;
 
 	if (graph) {
-		CHECK_INT(orch_graph_critical_path(&path, &count, &length, graph), 0);
+		CHECK_INT(
+		    orch_graph_critical_path(&path, &count, &length, graph), 0);
 		CHECK(path == NULL);
 		CHECK_INT(count, 0);
 		CHECK_INT(length, 0);
@@ -462,10 +464,9 @@ TEST(reaches_follows_dependencies_transitively)
 		const char *from, *to;
 		int expected;
 	} cases[] = {
-		{ "a", "b", 1 }, { "a", "d", 1 }, { "a", "f", 1 },
-		{ "c", "f", 1 }, { "e", "f", 1 }, { "d", "a", 0 },
-		{ "b", "c", 0 }, { "c", "b", 0 }, { "a", "a", 0 },
-		{ "g", "f", 0 }, { "f", "e", 0 }, { "e", "d", 0 },
+	    {"a", "b", 1}, {"a", "d", 1}, {"a", "f", 1}, {"c", "f", 1},
+	    {"e", "f", 1}, {"d", "a", 0}, {"b", "c", 0}, {"c", "b", 0},
+	    {"a", "a", 0}, {"g", "f", 0}, {"f", "e", 0}, {"e", "d", 0},
 	};
 	orch_plan *plan = plan_from(diamond, NSPECS(diamond));
 	orch_graph *graph = graph_of(plan);
@@ -490,90 +491,90 @@ TEST(glob_overlap_table)
 		const char *a, *b;
 		int expected;
 	} cases[] = {
-		/* literals */
-		{ "api/auth.c", "api/auth.c", 1 },
-		{ "api/auth.c", "api/auth.h", 0 },
-		{ "API/auth.c", "api/auth.c", 0 },
-		{ "./api/auth.c", "api/auth.c", 1 },
-		{ "/api//auth.c", "api/auth.c", 1 },
-		{ "api/./auth.c", "api/auth.c", 1 },
-		/* a directory covers what is below it */
-		{ "api", "api/x.c", 1 },
-		{ "api/", "api/sub/x.c", 1 },
-		{ "api", "apix/x.c", 0 },
-		{ "api", "ap", 0 },
-		{ "api/auth.c", "api", 1 },
-		{ "api/", "api/*.c", 1 },
-		{ "api", "*/x.c", 1 },
-		{ "src/*/", "src/lib/x/y.c", 1 },
-		{ ".", "anything/at/all", 1 },
-		/* star stays within one component */
-		{ "api/*.c", "api/*.h", 0 },
-		{ "api/*.c", "api/auth.c", 1 },
-		{ "api/*.c", "api/sub/auth.c", 0 },
-		{ "a/*", "a/b/c", 0 },
-		{ "a/*", "a/b", 1 },
-		{ "a/*", "a", 1 },
-		{ "*.c", "x.c", 1 },
-		{ "*.c", "dir/x.c", 0 },
-		{ "a*b", "ab", 1 },
-		{ "a*b", "a/b", 0 },
-		{ "*x*", "*y*", 1 },
-		{ "a*", "*b", 1 },
-		{ "x*", "*y/z", 0 },
-		{ "x*/z", "*y/z", 1 },
-		{ "*.c", "*.h", 0 },
-		{ "foo*.c", "*bar.c", 1 },
-		{ "foo*", "bar*", 0 },
-		/* question mark */
-		{ "a?c", "abc", 1 },
-		{ "a?c", "a/c", 0 },
-		{ "a?c", "ac", 0 },
-		{ "??", "*", 1 },
-		{ "???", "ab", 0 },
-		/* classes */
-		{ "[ab].c", "c.c", 0 },
-		{ "[ab].c", "b.c", 1 },
-		{ "[a-c].c", "b.c", 1 },
-		{ "[a-c].c", "[x-z].c", 0 },
-		{ "[a-c].c", "[c-e].c", 1 },
-		{ "[!ab].c", "a.c", 0 },
-		{ "[!ab].c", "z.c", 1 },
-		{ "[^ab].c", "b.c", 0 },
-		{ "[!a]", "[!b]", 1 },
-		{ "[]]", "]", 1 },
-		{ "[]a]", "a", 1 },
-		{ "[[:digit:]]x", "7x", 1 },
-		{ "[[:digit:]]x", "ax", 0 },
-		{ "a[/]b", "a/b", 0 },
-		{ "[ab", "[ab", 1 },
-		{ "[ab", "a", 0 },
-		/* double star crosses directories */
-		{ "a/**", "a/b/c", 1 },
-		{ "a/**", "b/c", 0 },
-		{ "**", "x/y/z.c", 1 },
-		{ "**/*.h", "api/*.h", 1 },
-		{ "**/*.h", "api/x.c", 0 },
-		{ "a/**/b", "a/b", 1 },
-		{ "a/**/b", "a/x/y/b", 1 },
-		{ "a/**/b.c", "a/x/y/c.c", 0 },
-		{ "a/**/b", "a/x/y/c", 1 }, /* c may be a directory */
-		{ "**/test/*.c", "src/test/x.c", 1 },
-		{ "**/test/*.c", "src/tests/x.c", 0 },
-		{ "src/**/*.c", "src/*.h", 0 },
-		{ "src/**/*.c", "src/*/*.c", 1 },
-		{ "docs/**", "**/*.md", 1 },
-		{ "a**b", "a/x/b", 1 },
-		{ "a**", "ab/c", 1 },
-		/* a literal name with an extension is a file, else a directory */
-		{ "**/*.h", "src/main.c", 0 },
-		{ "docs/v1.2", "docs/v1.2/x", 0 },
-		{ "docs/v1.2/", "docs/v1.2/x", 1 },
-		{ ".github", ".github/workflows/ci.yml", 1 },
-		/* escapes */
-		{ "a\\*", "a*", 1 },
-		{ "a\\*", "ab", 0 },
-		{ "a\\?", "a?", 1 },
+	    /* literals */
+	    {"api/auth.c", "api/auth.c", 1},
+	    {"api/auth.c", "api/auth.h", 0},
+	    {"API/auth.c", "api/auth.c", 0},
+	    {"./api/auth.c", "api/auth.c", 1},
+	    {"/api//auth.c", "api/auth.c", 1},
+	    {"api/./auth.c", "api/auth.c", 1},
+	    /* a directory covers what is below it */
+	    {"api", "api/x.c", 1},
+	    {"api/", "api/sub/x.c", 1},
+	    {"api", "apix/x.c", 0},
+	    {"api", "ap", 0},
+	    {"api/auth.c", "api", 1},
+	    {"api/", "api/*.c", 1},
+	    {"api", "*/x.c", 1},
+	    {"src/*/", "src/lib/x/y.c", 1},
+	    {".", "anything/at/all", 1},
+	    /* star stays within one component */
+	    {"api/*.c", "api/*.h", 0},
+	    {"api/*.c", "api/auth.c", 1},
+	    {"api/*.c", "api/sub/auth.c", 0},
+	    {"a/*", "a/b/c", 0},
+	    {"a/*", "a/b", 1},
+	    {"a/*", "a", 1},
+	    {"*.c", "x.c", 1},
+	    {"*.c", "dir/x.c", 0},
+	    {"a*b", "ab", 1},
+	    {"a*b", "a/b", 0},
+	    {"*x*", "*y*", 1},
+	    {"a*", "*b", 1},
+	    {"x*", "*y/z", 0},
+	    {"x*/z", "*y/z", 1},
+	    {"*.c", "*.h", 0},
+	    {"foo*.c", "*bar.c", 1},
+	    {"foo*", "bar*", 0},
+	    /* question mark */
+	    {"a?c", "abc", 1},
+	    {"a?c", "a/c", 0},
+	    {"a?c", "ac", 0},
+	    {"??", "*", 1},
+	    {"???", "ab", 0},
+	    /* classes */
+	    {"[ab].c", "c.c", 0},
+	    {"[ab].c", "b.c", 1},
+	    {"[a-c].c", "b.c", 1},
+	    {"[a-c].c", "[x-z].c", 0},
+	    {"[a-c].c", "[c-e].c", 1},
+	    {"[!ab].c", "a.c", 0},
+	    {"[!ab].c", "z.c", 1},
+	    {"[^ab].c", "b.c", 0},
+	    {"[!a]", "[!b]", 1},
+	    {"[]]", "]", 1},
+	    {"[]a]", "a", 1},
+	    {"[[:digit:]]x", "7x", 1},
+	    {"[[:digit:]]x", "ax", 0},
+	    {"a[/]b", "a/b", 0},
+	    {"[ab", "[ab", 1},
+	    {"[ab", "a", 0},
+	    /* double star crosses directories */
+	    {"a/**", "a/b/c", 1},
+	    {"a/**", "b/c", 0},
+	    {"**", "x/y/z.c", 1},
+	    {"**/*.h", "api/*.h", 1},
+	    {"**/*.h", "api/x.c", 0},
+	    {"a/**/b", "a/b", 1},
+	    {"a/**/b", "a/x/y/b", 1},
+	    {"a/**/b.c", "a/x/y/c.c", 0},
+	    {"a/**/b", "a/x/y/c", 1}, /* c may be a directory */
+	    {"**/test/*.c", "src/test/x.c", 1},
+	    {"**/test/*.c", "src/tests/x.c", 0},
+	    {"src/**/*.c", "src/*.h", 0},
+	    {"src/**/*.c", "src/*/*.c", 1},
+	    {"docs/**", "**/*.md", 1},
+	    {"a**b", "a/x/b", 1},
+	    {"a**", "ab/c", 1},
+	    /* a literal name with an extension is a file, else a directory */
+	    {"**/*.h", "src/main.c", 0},
+	    {"docs/v1.2", "docs/v1.2/x", 0},
+	    {"docs/v1.2/", "docs/v1.2/x", 1},
+	    {".github", ".github/workflows/ci.yml", 1},
+	    /* escapes */
+	    {"a\\*", "a*", 1},
+	    {"a\\*", "ab", 0},
+	    {"a\\?", "a?", 1},
 	};
 
 	for (size_t i = 0; i < NSPECS(cases); i++) {
@@ -583,9 +584,9 @@ TEST(glob_overlap_table)
 			if (!unit_failed) {
 				unit_failed = 1;
 				snprintf(unit_why, sizeof(unit_why),
-					 "'%s' vs '%s': got %d/%d, expected %d",
-					 cases[i].a, cases[i].b, ab, ba,
-					 cases[i].expected);
+				         "'%s' vs '%s': got %d/%d, expected %d",
+				         cases[i].a, cases[i].b, ab, ba,
+				         cases[i].expected);
 			}
 		}
 	}
@@ -594,24 +595,24 @@ TEST(glob_overlap_table)
 TEST(overlaps_ignore_ordered_pairs_and_find_unordered_ones)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, "api/*.c", 0, 0 },
-		{ "b", "a", "api/auth.c", 0, 0 },          /* after a */
-		{ "c", NULL, "api/*.h, web/x.js", 0, 0 },
-		{ "d", NULL, "docs/**", 0, 0 },
-		{ "e", "b", "docs/intro.md", 0, 0 },       /* meets d */
-		{ "f", "c", "web/*.js", 0, 0 },            /* after c */
-		{ "g", NULL, "**/*.h", 0, 0 },             /* meets c, d */
-		{ "h", "e", "api/auth.c", 0, 0 },          /* after a, b via e */
-		{ "i", NULL, "API/auth.c", 0, 0 },
-		{ "j", NULL, NULL, 0, 0 },
+	    {"a", NULL, "api/*.c", 0, 0},
+	    {"b", "a", "api/auth.c", 0, 0}, /* after a */
+	    {"c", NULL, "api/*.h, web/x.js", 0, 0},
+	    {"d", NULL, "docs/**", 0, 0},
+	    {"e", "b", "docs/intro.md", 0, 0}, /* meets d */
+	    {"f", "c", "web/*.js", 0, 0},      /* after c */
+	    {"g", NULL, "**/*.h", 0, 0},       /* meets c, d */
+	    {"h", "e", "api/auth.c", 0, 0},    /* after a, b via e */
+	    {"i", NULL, "API/auth.c", 0, 0},
+	    {"j", NULL, NULL, 0, 0},
 	};
 	static const struct {
 		size_t a, b;
 		const char *pattern_a, *pattern_b;
 	} expected[] = {
-		{ 2, 6, "api/*.h", "**/*.h" },
-		{ 3, 4, "docs/**", "docs/intro.md" },
-		{ 3, 6, "docs/**", "**/*.h" },
+	    {2, 6, "api/*.h", "**/*.h"},
+	    {3, 4, "docs/**", "docs/intro.md"},
+	    {3, 6, "docs/**", "**/*.h"},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -619,7 +620,8 @@ TEST(overlaps_ignore_ordered_pairs_and_find_unordered_ones)
 	size_t count = 0;
 
 	if (graph) {
-		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan), 0);
+		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan),
+		          0);
 		CHECK_INT(count, NSPECS(expected));
 		for (size_t i = 0; i < count && i < NSPECS(expected); i++) {
 			CHECK_INT(overlaps[i].a, expected[i].a);
@@ -636,9 +638,9 @@ TEST(overlaps_ignore_ordered_pairs_and_find_unordered_ones)
 TEST(overlaps_report_each_pair_of_tasks_once)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, "src/x.c, src/y.c, src", 0, 0 },
-		{ "b", NULL, "src/*.c, src/x.c", 0, 0 },
-		{ "c", NULL, "lib", 0, 0 },
+	    {"a", NULL, "src/x.c, src/y.c, src", 0, 0},
+	    {"b", NULL, "src/*.c, src/x.c", 0, 0},
+	    {"c", NULL, "lib", 0, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -646,7 +648,8 @@ TEST(overlaps_report_each_pair_of_tasks_once)
 	size_t count = 0;
 
 	if (graph) {
-		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan), 0);
+		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan),
+		          0);
 		CHECK_INT(count, 1);
 		if (count == 1) {
 			CHECK_INT(overlaps[0].a, 0);
@@ -664,8 +667,8 @@ TEST(overlaps_report_each_pair_of_tasks_once)
 TEST(overlaps_scale_to_a_hundred_thousand_tasks)
 {
 	/*
-	 * 500 modules; task k < 500 declares all of "m<k>/", every other task one
-	 * file of its module. Odd tasks depend on their module's wildcard
+	 * 500 modules; task k < 500 declares all of "m<k>/", every other task
+	 * one file of its module. Odd tasks depend on their module's wildcard
 	 * task, so only the even ones overlap it unordered.
 	 */
 	const size_t n = 100000, modules = 500;
@@ -682,7 +685,8 @@ TEST(overlaps_scale_to_a_hundred_thousand_tasks)
 		if (i < modules) {
 			snprintf(text, sizeof(text), "m%zu/*", i);
 		} else {
-			snprintf(text, sizeof(text), "m%zu/f%zu.c", i % modules, i);
+			snprintf(text, sizeof(text), "m%zu/f%zu.c", i % modules,
+			         i);
 			if (i % 2) {
 				char dep[32];
 				snprintf(dep, sizeof(dep), "t%zu", i % modules);
@@ -696,7 +700,8 @@ TEST(overlaps_scale_to_a_hundred_thousand_tasks)
 
 	graph = graph_of(plan);
 	if (graph) {
-		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan), 0);
+		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan),
+		          0);
 		CHECK_INT(count, expected);
 		for (size_t i = 0; i < count; i++)
 			if (overlaps[i].a != overlaps[i].b % modules ||
@@ -734,7 +739,8 @@ TEST(overlaps_do_not_compare_every_pair_of_wildcards)
 	}
 	graph = graph_of(plan);
 	if (graph) {
-		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan), 0);
+		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan),
+		          0);
 		CHECK_INT(count, 1);
 		if (count == 1) {
 			CHECK_INT(overlaps[0].a, 4242);
@@ -751,10 +757,10 @@ TEST(overlaps_do_not_compare_every_pair_of_wildcards)
 TEST(ready_order_is_priority_then_bottom_level_then_position)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 10, ORCH_PRIORITY_MEDIUM },
-		{ "b", NULL, NULL, 10, ORCH_PRIORITY_HIGH },
-		{ "c", NULL, NULL, 50, ORCH_PRIORITY_MEDIUM },
-		{ "d", NULL, NULL, 10, ORCH_PRIORITY_MEDIUM },
+	    {"a", NULL, NULL, 10, ORCH_PRIORITY_MEDIUM},
+	    {"b", NULL, NULL, 10, ORCH_PRIORITY_HIGH},
+	    {"c", NULL, NULL, 50, ORCH_PRIORITY_MEDIUM},
+	    {"d", NULL, NULL, 10, ORCH_PRIORITY_MEDIUM},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -777,19 +783,19 @@ TEST(ready_order_is_priority_then_bottom_level_then_position)
 TEST(simulated_chain_takes_the_sum_of_its_durations_on_any_slots)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, NULL, 1000, 0 },
-		{ "b", "a", NULL, 2000, 0 },
-		{ "c", "b", NULL, 3000, 0 },
-		{ "d", "c", NULL, 4000, 0 },
-		{ "e", "d", NULL, 5000, 0 },
+	    {"a", NULL, NULL, 1000, 0}, {"b", "a", NULL, 2000, 0},
+	    {"c", "b", NULL, 3000, 0},  {"d", "c", NULL, 4000, 0},
+	    {"e", "d", NULL, 5000, 0},
 	};
-	const int slots[] = { 1, 2, 3, 8, 100 };
+	const int slots[] = {1, 2, 3, 8, 100};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
 
 	for (size_t i = 0; graph && i < NSPECS(slots); i++) {
 		int64_t makespan = 0;
-		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, slots[i]), 0);
+		CHECK_INT(
+		    orch_graph_simulate(&makespan, graph, NULL, 0, slots[i]),
+		    0);
 		CHECK_INT(makespan, 15000);
 	}
 	orch_graph_free(graph);
@@ -813,7 +819,8 @@ TEST(simulated_independent_tasks_fill_the_slots_in_waves)
 	for (int w = 1; graph && w <= 12; w++) {
 		int64_t makespan = 0;
 		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, w), 0);
-		CHECK_INT(makespan, (int64_t)((n + (size_t)w - 1) / (size_t)w) * d);
+		CHECK_INT(makespan,
+		          (int64_t)((n + (size_t)w - 1) / (size_t)w) * d);
 	}
 	orch_graph_free(graph);
 	plan_dispose(plan);
@@ -826,11 +833,9 @@ TEST(simulation_runs_the_critical_path_before_plan_order)
 	 * chain l1 -> l2 -> l3 at 40; starting l1 at once finishes at 30.
 	 */
 	static const task_spec specs[] = {
-		{ "x", NULL, NULL, 10, 0 },
-		{ "y", NULL, NULL, 10, 0 },
-		{ "l1", NULL, NULL, 10, 0 },
-		{ "l2", "l1", NULL, 10, 0 },
-		{ "l3", "l2", NULL, 10, 0 },
+	    {"x", NULL, NULL, 10, 0},  {"y", NULL, NULL, 10, 0},
+	    {"l1", NULL, NULL, 10, 0}, {"l2", "l1", NULL, 10, 0},
+	    {"l3", "l2", NULL, 10, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -852,11 +857,11 @@ TEST(simulation_puts_higher_priority_before_the_critical_path)
 	 * starts at 10 and ends at 40.
 	 */
 	static const task_spec specs[] = {
-		{ "x", NULL, NULL, 10, ORCH_PRIORITY_MEDIUM },
-		{ "x2", "x", NULL, 10, ORCH_PRIORITY_MEDIUM },
-		{ "x3", "x2", NULL, 10, ORCH_PRIORITY_MEDIUM },
-		{ "u1", NULL, NULL, 10, ORCH_PRIORITY_CRITICAL },
-		{ "u2", NULL, NULL, 10, ORCH_PRIORITY_CRITICAL },
+	    {"x", NULL, NULL, 10, ORCH_PRIORITY_MEDIUM},
+	    {"x2", "x", NULL, 10, ORCH_PRIORITY_MEDIUM},
+	    {"x3", "x2", NULL, 10, ORCH_PRIORITY_MEDIUM},
+	    {"u1", NULL, NULL, 10, ORCH_PRIORITY_CRITICAL},
+	    {"u2", NULL, NULL, 10, ORCH_PRIORITY_CRITICAL},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -876,14 +881,14 @@ TEST(simulation_puts_higher_priority_before_the_critical_path)
 TEST(overlapping_tasks_never_run_at_the_same_time)
 {
 	static const task_spec specs[] = {
-		{ "a", NULL, "src/a.c", 10, 0 },
-		{ "b", NULL, "src/*.c", 20, 0 },
-		{ "c", NULL, "src", 30, 0 },
+	    {"a", NULL, "src/a.c", 10, 0},
+	    {"b", NULL, "src/*.c", 20, 0},
+	    {"c", NULL, "src", 30, 0},
 	};
 	static const task_spec apart[] = {
-		{ "a", NULL, "src/a.c", 10, 0 },
-		{ "b", NULL, "src/*.h", 20, 0 },
-		{ "c", NULL, "lib", 30, 0 },
+	    {"a", NULL, "src/a.c", 10, 0},
+	    {"b", NULL, "src/*.h", 20, 0},
+	    {"c", NULL, "lib", 30, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_plan *other = plan_from(apart, NSPECS(apart));
@@ -893,18 +898,24 @@ TEST(overlapping_tasks_never_run_at_the_same_time)
 	int64_t makespan = 0;
 
 	if (graph && separate) {
-		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan), 0);
+		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan),
+		          0);
 		CHECK_INT(count, 3);
-		CHECK_INT(orch_graph_simulate(&makespan, graph, overlaps, count, 4), 0);
+		CHECK_INT(
+		    orch_graph_simulate(&makespan, graph, overlaps, count, 4),
+		    0);
 		CHECK_INT(makespan, 60);
 		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, 4), 0);
 		CHECK_INT(makespan, 30);
 		orch_graph_overlaps_free(overlaps, count);
 		overlaps = NULL;
 
-		CHECK_INT(orch_graph_overlaps(&overlaps, &count, separate, other), 0);
+		CHECK_INT(
+		    orch_graph_overlaps(&overlaps, &count, separate, other), 0);
 		CHECK_INT(count, 0);
-		CHECK_INT(orch_graph_simulate(&makespan, separate, overlaps, count, 4), 0);
+		CHECK_INT(orch_graph_simulate(&makespan, separate, overlaps,
+		                              count, 4),
+		          0);
 		CHECK_INT(makespan, 30);
 	}
 	orch_graph_overlaps_free(overlaps, count);
@@ -921,9 +932,9 @@ TEST(a_blocked_task_lets_the_next_ready_one_start)
 	 * comes after b in ready order, starts at once on the free slot.
 	 */
 	static const task_spec specs[] = {
-		{ "a", NULL, "x.c", 30, ORCH_PRIORITY_CRITICAL },
-		{ "b", NULL, "x.c", 20, ORCH_PRIORITY_HIGH },
-		{ "c", NULL, "y.c", 25, ORCH_PRIORITY_MEDIUM },
+	    {"a", NULL, "x.c", 30, ORCH_PRIORITY_CRITICAL},
+	    {"b", NULL, "x.c", 20, ORCH_PRIORITY_HIGH},
+	    {"c", NULL, "y.c", 25, ORCH_PRIORITY_MEDIUM},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
@@ -932,9 +943,12 @@ TEST(a_blocked_task_lets_the_next_ready_one_start)
 	int64_t makespan = 0;
 
 	if (graph) {
-		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan), 0);
+		CHECK_INT(orch_graph_overlaps(&overlaps, &count, graph, plan),
+		          0);
 		CHECK_INT(count, 1);
-		CHECK_INT(orch_graph_simulate(&makespan, graph, overlaps, count, 2), 0);
+		CHECK_INT(
+		    orch_graph_simulate(&makespan, graph, overlaps, count, 2),
+		    0);
 		CHECK_INT(makespan, 50);
 	}
 	orch_graph_overlaps_free(overlaps, count);
@@ -945,16 +959,18 @@ TEST(a_blocked_task_lets_the_next_ready_one_start)
 TEST(simulation_refuses_no_slots_and_cycles)
 {
 	static const task_spec specs[] = {
-		{ "a", "b", NULL, 0, 0 },
-		{ "b", "a", NULL, 0, 0 },
+	    {"a", "b", NULL, 0, 0},
+	    {"b", "a", NULL, 0, 0},
 	};
 	orch_plan *plan = plan_from(specs, NSPECS(specs));
 	orch_graph *graph = graph_of(plan);
 	int64_t makespan = 0;
 
 	if (graph) {
-		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, 0), ORCH_EINVALID);
-		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, 1), ORCH_ECYCLE);
+		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, 0),
+		          ORCH_EINVALID);
+		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, 1),
+		          ORCH_ECYCLE);
 	}
 	orch_graph_free(graph);
 	plan_dispose(plan);
@@ -989,7 +1005,8 @@ TEST(large_random_dag_builds_and_simulates)
 	/* distinct edges from an earlier to a later task of a hidden order */
 	while (added < nedges) {
 		size_t later = 1 + rng_below(n - 1);
-		size_t earlier = later - 1 - rng_below(later < 2000 ? later : 2000);
+		size_t earlier =
+		    later - 1 - rng_below(later < 2000 ? later : 2000);
 		orch_task *task = &plan->tasks[perm[later]];
 		snprintf(id, sizeof(id), "t%zu", perm[earlier]);
 		if (orch_strvec_contains(&task->depends, id))
@@ -1009,7 +1026,8 @@ TEST(large_random_dag_builds_and_simulates)
 		levels = orch_malloc(n * sizeof(size_t));
 		CHECK_INT(orch_graph_levels(levels, &nlevels, graph), 0);
 		CHECK(nlevels > 1);
-		CHECK_INT(orch_graph_critical_path(&path, &npath, &length, graph), 0);
+		CHECK_INT(
+		    orch_graph_critical_path(&path, &npath, &length, graph), 0);
 		CHECK(npath > 1);
 		for (size_t i = 0; i < npath; i++) {
 			int direct = i == 0;
@@ -1022,12 +1040,14 @@ TEST(large_random_dag_builds_and_simulates)
 		}
 		CHECK_INT(sum, length);
 		if (npath > 1)
-			CHECK(orch_graph_reaches(graph, path[0], path[npath - 1]));
+			CHECK(orch_graph_reaches(graph, path[0],
+			                         path[npath - 1]));
 		bottom = orch_malloc(n * sizeof(int64_t));
 		CHECK_INT(orch_graph_bottom_levels(bottom, graph), 0);
 		for (size_t i = 0; i < n; i++)
 			CHECK(bottom[i] <= length);
-		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, 16), 0);
+		CHECK_INT(orch_graph_simulate(&makespan, graph, NULL, 0, 16),
+		          0);
 		CHECK(makespan >= length);
 		CHECK(makespan >= total / 16);
 		CHECK(makespan <= total);
@@ -1045,34 +1065,34 @@ TEST(large_random_dag_builds_and_simulates)
 }
 
 static const unit_test table[] = {
-	T(build_makes_both_adjacency_arrays),
-	T(build_rejects_an_unknown_dependency),
-	T(build_rejects_a_duplicate_task_id),
-	T(durations_come_from_the_array_then_the_plan_then_a_minute),
-	T(cycle_is_reported_with_its_members),
-	T(self_dependency_is_a_cycle_of_one),
-	T(acyclic_graph_has_no_cycle),
-	T(topo_order_keeps_plan_order_among_ready_tasks),
-	T(topo_order_respects_every_edge),
-	T(levels_count_the_longest_chain_of_dependencies),
-	T(bottom_levels_include_the_task_itself),
-	T(critical_path_is_the_longest_chain_by_duration),
-	T(critical_path_of_an_empty_plan_is_empty),
-	T(reaches_follows_dependencies_transitively),
-	T(glob_overlap_table),
-	T(overlaps_ignore_ordered_pairs_and_find_unordered_ones),
-	T(overlaps_report_each_pair_of_tasks_once),
-	T(overlaps_scale_to_a_hundred_thousand_tasks),
-	T(overlaps_do_not_compare_every_pair_of_wildcards),
-	T(ready_order_is_priority_then_bottom_level_then_position),
-	T(simulated_chain_takes_the_sum_of_its_durations_on_any_slots),
-	T(simulated_independent_tasks_fill_the_slots_in_waves),
-	T(simulation_runs_the_critical_path_before_plan_order),
-	T(simulation_puts_higher_priority_before_the_critical_path),
-	T(overlapping_tasks_never_run_at_the_same_time),
-	T(a_blocked_task_lets_the_next_ready_one_start),
-	T(simulation_refuses_no_slots_and_cycles),
-	T(large_random_dag_builds_and_simulates),
+    T(build_makes_both_adjacency_arrays),
+    T(build_rejects_an_unknown_dependency),
+    T(build_rejects_a_duplicate_task_id),
+    T(durations_come_from_the_array_then_the_plan_then_a_minute),
+    T(cycle_is_reported_with_its_members),
+    T(self_dependency_is_a_cycle_of_one),
+    T(acyclic_graph_has_no_cycle),
+    T(topo_order_keeps_plan_order_among_ready_tasks),
+    T(topo_order_respects_every_edge),
+    T(levels_count_the_longest_chain_of_dependencies),
+    T(bottom_levels_include_the_task_itself),
+    T(critical_path_is_the_longest_chain_by_duration),
+    T(critical_path_of_an_empty_plan_is_empty),
+    T(reaches_follows_dependencies_transitively),
+    T(glob_overlap_table),
+    T(overlaps_ignore_ordered_pairs_and_find_unordered_ones),
+    T(overlaps_report_each_pair_of_tasks_once),
+    T(overlaps_scale_to_a_hundred_thousand_tasks),
+    T(overlaps_do_not_compare_every_pair_of_wildcards),
+    T(ready_order_is_priority_then_bottom_level_then_position),
+    T(simulated_chain_takes_the_sum_of_its_durations_on_any_slots),
+    T(simulated_independent_tasks_fill_the_slots_in_waves),
+    T(simulation_runs_the_critical_path_before_plan_order),
+    T(simulation_puts_higher_priority_before_the_critical_path),
+    T(overlapping_tasks_never_run_at_the_same_time),
+    T(a_blocked_task_lets_the_next_ready_one_start),
+    T(simulation_refuses_no_slots_and_cycles),
+    T(large_random_dag_builds_and_simulates),
 };
 
 UNIT_MAIN(table)

@@ -1,4 +1,5 @@
-/* Unit tests of lib/merge.c: analysis, chain building, verify, moving a branch. */
+/* Unit tests of lib/merge.c: analysis, chain building, verify, moving a branch.
+ */
 #include <git2.h>
 
 #include "error.h"
@@ -24,7 +25,7 @@ static git_repository *new_repo(int bare)
 
 /* Commit `changes` on top of `parent` (NULL: root); returns the commit id. */
 static git_oid commit_on(git_repository *repo, const git_oid *parent,
-			 const change *changes, size_t n, const char *message)
+                         const change *changes, size_t n, const char *message)
 {
 	git_index *index = NULL;
 	git_commit *parent_commit = NULL;
@@ -37,7 +38,8 @@ static git_oid commit_on(git_repository *repo, const git_oid *parent,
 	if (parent) {
 		git_tree *ptree = NULL;
 		if (git_commit_lookup(&parent_commit, repo, parent) < 0 ||
-		    git_commit_tree(&ptree, parent_commit) < 0 || git_index_read_tree(index, ptree) < 0)
+		    git_commit_tree(&ptree, parent_commit) < 0 ||
+		    git_index_read_tree(index, ptree) < 0)
 			abort();
 		git_tree_free(ptree);
 	}
@@ -50,16 +52,18 @@ static git_oid commit_on(git_repository *repo, const git_oid *parent,
 		memset(&entry, 0, sizeof(entry));
 		entry.mode = GIT_FILEMODE_BLOB;
 		entry.path = changes[i].path;
-		if (git_blob_create_from_buffer(&entry.id, repo, changes[i].content,
-						strlen(changes[i].content)) < 0 ||
+		if (git_blob_create_from_buffer(
+		        &entry.id, repo, changes[i].content,
+		        strlen(changes[i].content)) < 0 ||
 		    git_index_add(index, &entry) < 0)
 			abort();
 	}
 	if (git_index_write_tree_to(&tree_id, index, repo) < 0 ||
 	    git_tree_lookup(&tree, repo, &tree_id) < 0 ||
 	    git_signature_new(&sig, "T", "t@example.com", 1700000000, 0) < 0 ||
-	    git_commit_create(&id, repo, NULL, sig, sig, NULL, message, tree, parent ? 1 : 0,
-			      (const git_commit **)&parent_commit) < 0)
+	    git_commit_create(&id, repo, NULL, sig, sig, NULL, message, tree,
+	                      parent ? 1 : 0,
+	                      (const git_commit **)&parent_commit) < 0)
 		abort();
 	git_signature_free(sig);
 	git_tree_free(tree);
@@ -68,7 +72,8 @@ static git_oid commit_on(git_repository *repo, const git_oid *parent,
 	return id;
 }
 
-static void set_branch(git_repository *repo, const char *name, const git_oid *id)
+static void set_branch(git_repository *repo, const char *name,
+                       const git_oid *id)
 {
 	git_reference *ref = NULL;
 	char refname[256];
@@ -94,9 +99,9 @@ static git_oid branch_at(git_repository *repo, const char *name)
 static git_oid seed(git_repository *repo)
 {
 	static const change files[] = {
-		{"a.txt", "a1\na2\na3\na4\na5\na6\na7\n"},
-		{"b.txt", "b1\nb2\nb3\n"},
-		{"dir/c.txt", "c1\nc2\nc3\n"},
+	    {"a.txt", "a1\na2\na3\na4\na5\na6\na7\n"},
+	    {"b.txt", "b1\nb2\nb3\n"},
+	    {"dir/c.txt", "c1\nc2\nc3\n"},
 	};
 	return commit_on(repo, NULL, files, 3, "seed\n");
 }
@@ -108,8 +113,8 @@ static const char *join(const orch_strvec *vec)
 
 	out[0] = '\0';
 	for (size_t i = 0; i < vec->count; i++)
-		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? "," : "",
-					vec->items[i]);
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s",
+		                        i ? "," : "", vec->items[i]);
 	return out;
 }
 
@@ -123,13 +128,15 @@ TEST(branches_touching_different_files_are_clean_and_not_merged_pairwise)
 
 	commits[0] = commit_on(repo, &base, &ca, 1, "one\n");
 	commits[1] = commit_on(repo, &base, &cb, 1, "two\n");
-	CHECK_INT(orch_merge_analyze(&analysis, repo, &base, ids, commits, 2, 0), 0);
+	CHECK_INT(
+	    orch_merge_analyze(&analysis, repo, &base, ids, commits, 2, 0), 0);
 	CHECK(analysis != NULL);
 	if (analysis) {
 		CHECK_INT(analysis->branches[0].conflicts_base, 0);
 		CHECK_INT(analysis->branches[1].conflicts_base, 0);
 		CHECK_INT(analysis->npairs, 0);
-		/* the base did not move (fast-forwards) and the pair shares no path */
+		/* the base did not move (fast-forwards) and the pair shares no
+		 * path */
 		CHECK_INT(analysis->merges_done, 0);
 		CHECK_INT(analysis->merges_skipped, 3);
 	}
@@ -150,7 +157,8 @@ TEST(branch_conflicting_with_the_moved_base_is_reported_with_its_paths)
 	tip = commit_on(repo, &base, &onbase, 1, "base moves\n");
 	commits[0] = commit_on(repo, &base, &edit_b, 1, "bad\n");
 	commits[1] = commit_on(repo, &base, &edit_c, 1, "fine\n");
-	CHECK_INT(orch_merge_analyze(&analysis, repo, &tip, ids, commits, 2, 0), 0);
+	CHECK_INT(orch_merge_analyze(&analysis, repo, &tip, ids, commits, 2, 0),
+	          0);
 	if (analysis) {
 		CHECK_INT(analysis->branches[0].conflicts_base, 1);
 		CHECK_STR(join(&analysis->branches[0].paths), "b.txt");
@@ -176,7 +184,8 @@ TEST(pairwise_conflict_names_both_tasks_and_the_paths)
 	commits[0] = commit_on(repo, &base, x, 2, "x\n");
 	commits[1] = commit_on(repo, &base, y, 1, "y\n");
 	commits[2] = commit_on(repo, &base, z, 1, "z\n");
-	CHECK_INT(orch_merge_analyze(&analysis, repo, &base, ids, commits, 3, 0), 0);
+	CHECK_INT(
+	    orch_merge_analyze(&analysis, repo, &base, ids, commits, 3, 0), 0);
 	if (analysis) {
 		CHECK_INT(analysis->npairs, 1);
 		CHECK_INT(orch_merge_analysis_pair(&paths, analysis, 1, 0), 1);
@@ -200,9 +209,11 @@ TEST(edits_to_different_lines_of_one_file_are_merged_not_assumed_to_conflict)
 
 	commits[0] = commit_on(repo, &base, &top, 1, "top\n");
 	commits[1] = commit_on(repo, &base, &bottom, 1, "bottom\n");
-	CHECK_INT(orch_merge_analyze(&analysis, repo, &base, ids, commits, 2, 0), 0);
+	CHECK_INT(
+	    orch_merge_analyze(&analysis, repo, &base, ids, commits, 2, 0), 0);
 	if (analysis) {
-		CHECK_INT(analysis->merges_done, 1); /* shared path: really merged */
+		CHECK_INT(analysis->merges_done,
+		          1); /* shared path: really merged */
 		CHECK_INT(analysis->npairs, 0);
 	}
 	orch_merge_analysis_free(analysis);
@@ -220,8 +231,11 @@ TEST(file_against_directory_of_the_same_name_is_a_conflict_the_first_pass_sees)
 
 	commits[0] = commit_on(repo, &base, &file, 1, "file\n");
 	commits[1] = commit_on(repo, &base, &dir, 1, "dir\n");
-	CHECK_INT(orch_merge_analyze(&fast, repo, &base, ids, commits, 2, 0), 0);
-	CHECK_INT(orch_merge_analyze(&full, repo, &base, ids, commits, 2, ORCH_MERGE_ANALYZE_ALL), 0);
+	CHECK_INT(orch_merge_analyze(&fast, repo, &base, ids, commits, 2, 0),
+	          0);
+	CHECK_INT(orch_merge_analyze(&full, repo, &base, ids, commits, 2,
+	                             ORCH_MERGE_ANALYZE_ALL),
+	          0);
 	if (fast && full) {
 		CHECK_INT(full->npairs, 1);
 		CHECK_INT(fast->npairs, full->npairs);
@@ -240,19 +254,23 @@ static unsigned rnd(unsigned n)
 	return (unsigned)((rng_state >> 33) % n);
 }
 
-static int same_analysis(const orch_merge_analysis *a, const orch_merge_analysis *b)
+static int same_analysis(const orch_merge_analysis *a,
+                         const orch_merge_analysis *b)
 {
 	if (a->nbranches != b->nbranches || a->npairs != b->npairs)
 		return 0;
 	for (size_t i = 0; i < a->nbranches; i++) {
-		if (a->branches[i].conflicts_base != b->branches[i].conflicts_base)
+		if (a->branches[i].conflicts_base !=
+		    b->branches[i].conflicts_base)
 			return 0;
-		if (strcmp(join(&a->branches[i].paths), join(&b->branches[i].paths)))
+		if (strcmp(join(&a->branches[i].paths),
+		           join(&b->branches[i].paths)))
 			return 0;
 	}
 	for (size_t i = 0; i < a->npairs; i++) {
 		char pa[1024];
-		if (a->pairs[i].a != b->pairs[i].a || a->pairs[i].b != b->pairs[i].b)
+		if (a->pairs[i].a != b->pairs[i].a ||
+		    a->pairs[i].b != b->pairs[i].b)
 			return 0;
 		snprintf(pa, sizeof(pa), "%s", join(&a->pairs[i].paths));
 		if (strcmp(pa, join(&b->pairs[i].paths)))
@@ -263,8 +281,9 @@ static int same_analysis(const orch_merge_analysis *a, const orch_merge_analysis
 
 TEST(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures)
 {
-	static const char *const paths[] = {"f0", "f1", "f2", "d/f3", "d/f4", "d/e/f5",
-					    "g", "g/h", "d/e", "f6"};
+	static const char *const paths[] = {"f0",   "f1",     "f2", "d/f3",
+	                                    "d/f4", "d/e/f5", "g",  "g/h",
+	                                    "d/e",  "f6"};
 	const size_t npaths = sizeof(paths) / sizeof(paths[0]);
 	size_t total_conflicts = 0, total_skipped = 0;
 
@@ -273,13 +292,15 @@ TEST(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures)
 		change initial[4];
 		char contents[4][128];
 		git_oid root, tip, forks[3], commits[8];
-		const char *ids[8] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"};
+		const char *ids[8] = {"t0", "t1", "t2", "t3",
+		                      "t4", "t5", "t6", "t7"};
 		orch_merge_analysis *fast = NULL, *full = NULL;
 
 		rng_state = seed_value;
 		/* files of 9 lines so that edits of different lines merge */
 		for (int i = 0; i < 4; i++) {
-			snprintf(contents[i], sizeof(contents[i]), "1\n2\n3\n4\n5\n6\n7\n8\n%d\n", i);
+			snprintf(contents[i], sizeof(contents[i]),
+			         "1\n2\n3\n4\n5\n6\n7\n8\n%d\n", i);
 			initial[i].path = paths[i];
 			initial[i].content = contents[i];
 		}
@@ -287,9 +308,12 @@ TEST(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures)
 		forks[0] = root;
 		{
 			change moved = {paths[rnd(3)], "moved on base\n"};
-			forks[1] = commit_on(repo, &root, &moved, 1, "base 1\n");
-			change moved2 = {paths[3 + rnd(2)], "1\n2\n3\n4\n5\n6\n7\n8\nbase\n"};
-			forks[2] = commit_on(repo, &forks[1], &moved2, 1, "base 2\n");
+			forks[1] =
+			    commit_on(repo, &root, &moved, 1, "base 1\n");
+			change moved2 = {paths[3 + rnd(2)],
+			                 "1\n2\n3\n4\n5\n6\n7\n8\nbase\n"};
+			forks[2] =
+			    commit_on(repo, &forks[1], &moved2, 1, "base 2\n");
 		}
 		tip = forks[2];
 		for (int t = 0; t < 8; t++) {
@@ -301,48 +325,71 @@ TEST(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures)
 				int dup = 0;
 				for (size_t k = 0; k < kept; k++)
 					dup |= !strcmp(edits[k].path, path);
-				/* a file and a directory of one name cannot both be in one tree */
+				/* a file and a directory of one name cannot
+				 * both be in one tree */
 				for (size_t k = 0; k < kept; k++) {
-					size_t lp = strlen(path), lk = strlen(edits[k].path);
-					if ((lp < lk && !strncmp(path, edits[k].path, lp) && edits[k].path[lp] == '/') ||
-					    (lk < lp && !strncmp(path, edits[k].path, lk) && path[lk] == '/'))
+					size_t lp = strlen(path),
+					       lk = strlen(edits[k].path);
+					if ((lp < lk &&
+					     !strncmp(path, edits[k].path,
+					              lp) &&
+					     edits[k].path[lp] == '/') ||
+					    (lk < lp &&
+					     !strncmp(path, edits[k].path,
+					              lk) &&
+					     path[lk] == '/'))
 						dup = 1;
 				}
 				if (dup)
 					continue;
 				switch (rnd(4)) {
 				case 0: /* a line near the top */
-					snprintf(text[kept], sizeof(text[kept]), "T%u\n2\n3\n4\n5\n6\n7\n8\n9\n", rnd(3));
+					snprintf(
+					    text[kept], sizeof(text[kept]),
+					    "T%u\n2\n3\n4\n5\n6\n7\n8\n9\n",
+					    rnd(3));
 					break;
 				case 1: /* a line near the bottom */
-					snprintf(text[kept], sizeof(text[kept]), "1\n2\n3\n4\n5\n6\n7\n8\nB%u\n", rnd(3));
+					snprintf(
+					    text[kept], sizeof(text[kept]),
+					    "1\n2\n3\n4\n5\n6\n7\n8\nB%u\n",
+					    rnd(3));
 					break;
 				case 2:
-					snprintf(text[kept], sizeof(text[kept]), "whole %u\n", rnd(2));
+					snprintf(text[kept], sizeof(text[kept]),
+					         "whole %u\n", rnd(2));
 					break;
 				default:
 					text[kept][0] = '\0';
 					break;
 				}
 				edits[kept].path = path;
-				edits[kept].content = text[kept][0] ? text[kept] : NULL;
+				edits[kept].content =
+				    text[kept][0] ? text[kept] : NULL;
 				kept++;
 			}
-			commits[t] = commit_on(repo, &forks[rnd(3)], edits, kept, "task\n");
+			commits[t] = commit_on(repo, &forks[rnd(3)], edits,
+			                       kept, "task\n");
 		}
-		CHECK_INT(orch_merge_analyze(&fast, repo, &tip, ids, commits, 8, 0), 0);
+		CHECK_INT(
+		    orch_merge_analyze(&fast, repo, &tip, ids, commits, 8, 0),
+		    0);
 		CHECK_INT(orch_merge_analyze(&full, repo, &tip, ids, commits, 8,
-					     ORCH_MERGE_ANALYZE_ALL), 0);
+		                             ORCH_MERGE_ANALYZE_ALL),
+		          0);
 		if (fast && full) {
 			if (!same_analysis(fast, full) && !unit_failed) {
 				unit_failed = 1;
 				snprintf(unit_why, sizeof(unit_why),
-					 "seed %u: first pass found %zu conflicting pairs, full %zu",
-					 seed_value, fast->npairs, full->npairs);
+				         "seed %u: first pass found %zu "
+				         "conflicting pairs, full %zu",
+				         seed_value, fast->npairs,
+				         full->npairs);
 			}
 			total_conflicts += full->npairs;
 			for (size_t i = 0; i < full->nbranches; i++)
-				total_conflicts += (size_t)full->branches[i].conflicts_base;
+				total_conflicts +=
+				    (size_t)full->branches[i].conflicts_base;
 			total_skipped += fast->merges_skipped;
 			CHECK_INT(full->merges_done, 36);
 		}
@@ -364,8 +411,8 @@ static git_commit *lookup(git_repository *repo, const git_oid *id)
 	return commit;
 }
 
-static int blob_is(git_repository *repo, const git_oid *commit_id, const char *path,
-		   const char *content)
+static int blob_is(git_repository *repo, const git_oid *commit_id,
+                   const char *path, const char *content)
 {
 	git_commit *commit = lookup(repo, commit_id);
 	git_tree *tree = NULL;
@@ -377,7 +424,8 @@ static int blob_is(git_repository *repo, const git_oid *commit_id, const char *p
 	    git_tree_entry_bypath(&entry, tree, path) == 0 &&
 	    git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) == 0)
 		same = (size_t)git_blob_rawsize(blob) == strlen(content) &&
-		       !memcmp(git_blob_rawcontent(blob), content, strlen(content));
+		       !memcmp(git_blob_rawcontent(blob), content,
+		               strlen(content));
 	git_error_clear();
 	git_blob_free(blob);
 	git_tree_entry_free(entry);
@@ -390,7 +438,8 @@ TEST(build_chains_merge_commits_and_leaves_out_the_conflicting_task)
 {
 	git_repository *repo = new_repo(1);
 	git_oid base = seed(repo), tip;
-	const change one = {"b.txt", "one\n"}, two = {"b.txt", "two\n"}, three = {"dir/c.txt", "three\n"};
+	const change one = {"b.txt", "one\n"}, two = {"b.txt", "two\n"},
+	             three = {"dir/c.txt", "three\n"};
 	orch_merge_item items[3];
 	git_commit *commit;
 
@@ -412,8 +461,10 @@ TEST(build_chains_merge_commits_and_leaves_out_the_conflicting_task)
 	CHECK_INT(git_commit_parentcount(commit), 2);
 	CHECK(git_oid_equal(git_commit_parent_id(commit, 0), &items[0].merged));
 	CHECK(git_oid_equal(git_commit_parent_id(commit, 1), &items[2].commit));
-	CHECK(strstr(git_commit_message(commit), "Merge task 'three' of plan 'p'") != NULL);
-	CHECK(strstr(git_commit_message(commit), "Orchestrate-Task: three\n") != NULL);
+	CHECK(strstr(git_commit_message(commit),
+	             "Merge task 'three' of plan 'p'") != NULL);
+	CHECK(strstr(git_commit_message(commit), "Orchestrate-Task: three\n") !=
+	      NULL);
 	git_commit_free(commit);
 	CHECK(blob_is(repo, &tip, "b.txt", "one\n"));
 	CHECK(blob_is(repo, &tip, "dir/c.txt", "three\n"));
@@ -436,7 +487,9 @@ TEST(squash_builds_one_single_parent_commit_per_task)
 	memset(&item, 0, sizeof(item));
 	item.id = "one";
 	item.commit = commit_on(repo, &base, &one, 1, "make one\n");
-	CHECK_INT(orch_merge_build(&tip, repo, &base, &item, 1, "p", ORCH_MERGE_SQUASH), 0);
+	CHECK_INT(orch_merge_build(&tip, repo, &base, &item, 1, "p",
+	                           ORCH_MERGE_SQUASH),
+	          0);
 	commit = lookup(repo, &tip);
 	CHECK_INT(git_commit_parentcount(commit), 1);
 	CHECK(git_oid_equal(git_commit_parent_id(commit, 0), &base));
@@ -484,13 +537,19 @@ TEST(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it)
 	int status = -7;
 
 	set_branch(repo, "main", &base);
-	CHECK_INT(orch_merge_verify(&status, &output, repo, &base,
-				    "test -f dir/c.txt && echo \"ok $ORCHESTRATE_PLAN\" && "
-				    "test \"$(git rev-parse HEAD)\" = \"$ORCHESTRATE_COMMIT\"", "p"), 0);
+	CHECK_INT(
+	    orch_merge_verify(
+	        &status, &output, repo, &base,
+	        "test -f dir/c.txt && echo \"ok $ORCHESTRATE_PLAN\" && "
+	        "test \"$(git rev-parse HEAD)\" = \"$ORCHESTRATE_COMMIT\"",
+	        "p"),
+	    0);
 	CHECK_INT(status, 0);
 	CHECK_STR(output.ptr, "ok p\n");
 	orch_buf_clear(&output);
-	CHECK_INT(orch_merge_verify(&status, &output, repo, &base, "echo broken; exit 3", "p"), 0);
+	CHECK_INT(orch_merge_verify(&status, &output, repo, &base,
+	                            "echo broken; exit 3", "p"),
+	          0);
 	CHECK_INT(status, 3);
 	CHECK_STR(output.ptr, "broken\n");
 	CHECK_INT(count_worktrees(repo), 0);
@@ -508,10 +567,12 @@ TEST(moving_a_branch_that_moved_meanwhile_overwrites_nothing)
 	theirs = commit_on(repo, &base, &a, 1, "theirs\n");
 	ours = commit_on(repo, &base, &b, 1, "ours\n");
 	set_branch(repo, "main", &theirs);
-	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &ours, "test"), ORCH_EMODIFIED);
+	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &ours, "test"),
+	          ORCH_EMODIFIED);
 	at = branch_at(repo, "main");
 	CHECK(git_oid_equal(&at, &theirs));
-	CHECK_INT(orch_merge_move_branch(repo, "main", &theirs, &ours, "test"), 0);
+	CHECK_INT(orch_merge_move_branch(repo, "main", &theirs, &ours, "test"),
+	          0);
 	at = branch_at(repo, "main");
 	CHECK(git_oid_equal(&at, &ours));
 	git_repository_free(repo);
@@ -543,7 +604,8 @@ static int file_is(git_repository *repo, const char *path, const char *content)
 	orch_buf buf = {0};
 	int same;
 
-	snprintf(full, sizeof(full), "%s%s", git_repository_workdir(repo), path);
+	snprintf(full, sizeof(full), "%s%s", git_repository_workdir(repo),
+	         path);
 	if (orch_read_file(&buf, full) < 0) {
 		orch_error_clear();
 		return 0;
@@ -566,7 +628,8 @@ TEST(moving_a_checked_out_clean_branch_updates_its_files_and_index)
 	CHECK(where != NULL);
 	CHECK_INT(dirty, 0);
 	free(where);
-	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &next, "test"), 0);
+	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &next, "test"),
+	          0);
 	at = branch_at(repo, "main");
 	CHECK(git_oid_equal(&at, &next));
 	CHECK(file_is(repo, "b.txt", "merged\n"));
@@ -592,7 +655,8 @@ TEST(moving_a_checked_out_dirty_branch_is_refused_and_nothing_moves)
 		fputs("local edit\n", f);
 		fclose(f);
 	}
-	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &next, "test"), ORCH_ELOCKED);
+	CHECK_INT(orch_merge_move_branch(repo, "main", &base, &next, "test"),
+	          ORCH_ELOCKED);
 	CHECK(strstr(orch_error_message(), "uncommitted changes") != NULL);
 	at = branch_at(repo, "main");
 	CHECK(git_oid_equal(&at, &base));
@@ -616,19 +680,19 @@ TEST(a_branch_checked_out_nowhere_has_no_checkout_state)
 }
 
 static const unit_test tests[] = {
-	T(branches_touching_different_files_are_clean_and_not_merged_pairwise),
-	T(branch_conflicting_with_the_moved_base_is_reported_with_its_paths),
-	T(pairwise_conflict_names_both_tasks_and_the_paths),
-	T(edits_to_different_lines_of_one_file_are_merged_not_assumed_to_conflict),
-	T(file_against_directory_of_the_same_name_is_a_conflict_the_first_pass_sees),
-	T(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures),
-	T(build_chains_merge_commits_and_leaves_out_the_conflicting_task),
-	T(squash_builds_one_single_parent_commit_per_task),
-	T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
-	T(moving_a_branch_that_moved_meanwhile_overwrites_nothing),
-	T(moving_a_checked_out_clean_branch_updates_its_files_and_index),
-	T(moving_a_checked_out_dirty_branch_is_refused_and_nothing_moves),
-	T(a_branch_checked_out_nowhere_has_no_checkout_state),
+    T(branches_touching_different_files_are_clean_and_not_merged_pairwise),
+    T(branch_conflicting_with_the_moved_base_is_reported_with_its_paths),
+    T(pairwise_conflict_names_both_tasks_and_the_paths),
+    T(edits_to_different_lines_of_one_file_are_merged_not_assumed_to_conflict),
+    T(file_against_directory_of_the_same_name_is_a_conflict_the_first_pass_sees),
+    T(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures),
+    T(build_chains_merge_commits_and_leaves_out_the_conflicting_task),
+    T(squash_builds_one_single_parent_commit_per_task),
+    T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
+    T(moving_a_branch_that_moved_meanwhile_overwrites_nothing),
+    T(moving_a_checked_out_clean_branch_updates_its_files_and_index),
+    T(moving_a_checked_out_dirty_branch_is_refused_and_nothing_moves),
+    T(a_branch_checked_out_nowhere_has_no_checkout_state),
 };
 
 /* libgit2 must be set up before the first test and torn down after the last. */

@@ -7,7 +7,7 @@
 
 /* Write `text` to DIR/NAME; returns the path (static, until the next call). */
 static const char *write_file(const char *dir, const char *name,
-			      const char *text)
+                              const char *text)
 {
 	static char path[1024];
 	FILE *fp;
@@ -36,36 +36,38 @@ TEST(good_plan_is_read_field_by_field)
 {
 	orch_plan *plan = NULL;
 	const orch_task *api, *ui;
-	int error = load_text(&plan, "feature.ini",
-			      "; a comment\n"
-			      "[plan]\n"
-			      "name = auth-feature   ; inline comment\n"
-			      "base = main\n"
-			      "agent = claude -p \"$(cat \"$ORCHESTRATE_PROMPT_FILE\")\"\n"
-			      "retries = 3\n"
-			      "timeout = 30m\n"
-			      "merge = auto\n"
-			      "verify = make test\n"
-			      "\n"
-			      "[task \"auth-api\"]\n"
-			      "run = ./scripts/build-auth.sh\n"
-			      "depends = schema, config\n"
-			      "files = api/auth.c, api/*.h\n"
-			      "priority = high\n"
-			      "needs = backend\n"
-			      "duration = 5m\n"
-			      "retries = 1\n"
-			      "timeout = 90s\n"
-			      "[task \"auth-ui\"]\n"
-			      "prompt = Build the login form\n"
-			      "depends = auth-api\n");
+	int error = load_text(
+	    &plan, "feature.ini",
+	    "; a comment\n"
+	    "[plan]\n"
+	    "name = auth-feature   ; inline comment\n"
+	    "base = main\n"
+	    "agent = claude -p \"$(cat \"$ORCHESTRATE_PROMPT_FILE\")\"\n"
+	    "retries = 3\n"
+	    "timeout = 30m\n"
+	    "merge = auto\n"
+	    "verify = make test\n"
+	    "\n"
+	    "[task \"auth-api\"]\n"
+	    "run = ./scripts/build-auth.sh\n"
+	    "depends = schema, config\n"
+	    "files = api/auth.c, api/*.h\n"
+	    "priority = high\n"
+	    "needs = backend\n"
+	    "duration = 5m\n"
+	    "retries = 1\n"
+	    "timeout = 90s\n"
+	    "[task \"auth-ui\"]\n"
+	    "prompt = Build the login form\n"
+	    "depends = auth-api\n");
 
 	CHECK_INT(error, 0);
 	if (!plan)
 		return;
 	CHECK_STR(plan->name, "auth-feature");
 	CHECK_STR(plan->base, "main");
-	CHECK_STR(plan->agent, "claude -p \"$(cat \"$ORCHESTRATE_PROMPT_FILE\")\"");
+	CHECK_STR(plan->agent,
+	          "claude -p \"$(cat \"$ORCHESTRATE_PROMPT_FILE\")\"");
 	CHECK_INT(plan->retries, 3);
 	CHECK_INT(plan->timeout_ms, 30 * 60 * 1000);
 	CHECK_INT(plan->merge_auto, 1);
@@ -117,7 +119,9 @@ TEST(defaults_apply_when_the_plan_says_nothing)
 {
 	orch_plan *plan = NULL;
 
-	CHECK_INT(load_text(&plan, "nightly.build.ini", "[task \"a\"]\nrun = true\n"), 0);
+	CHECK_INT(
+	    load_text(&plan, "nightly.build.ini", "[task \"a\"]\nrun = true\n"),
+	    0);
 	if (!plan)
 		return;
 	CHECK_STR(plan->name, "nightly.build");
@@ -136,32 +140,33 @@ TEST(multi_line_prompt_joins_its_lines_with_newlines)
 	orch_plan *plan = NULL;
 
 	CHECK_INT(load_text(&plan, "p.ini",
-			    "[plan]\nagent = my-agent\n"
-			    "[task \"a\"]\n"
-			    "prompt = First line\n"
-			    "  second line\n"
-			    "; a comment is not part of it\n"
-			    "\tthird line\n"
-			    "\n"
-			    "  \n"
-			    "  new paragraph\n"
-			    "\n"
-			    "[task \"b\"]\n"
-			    "prompt =\n"
-			    "    only continuation\n"
-			    "    lines here\n"
-			    "run = sh -c 'one'\n"
-			    "  echo two\n"),
-		  0);
+	                    "[plan]\nagent = my-agent\n"
+	                    "[task \"a\"]\n"
+	                    "prompt = First line\n"
+	                    "  second line\n"
+	                    "; a comment is not part of it\n"
+	                    "\tthird line\n"
+	                    "\n"
+	                    "  \n"
+	                    "  new paragraph\n"
+	                    "\n"
+	                    "[task \"b\"]\n"
+	                    "prompt =\n"
+	                    "    only continuation\n"
+	                    "    lines here\n"
+	                    "run = sh -c 'one'\n"
+	                    "  echo two\n"),
+	          0);
 	if (!plan)
 		return;
 	CHECK_INT(plan->ntasks, 2);
 	CHECK_STR(plan->tasks[0].prompt,
-		  "First line\nsecond line\nthird line\n\n\nnew paragraph");
+	          "First line\nsecond line\nthird line\n\n\nnew paragraph");
 	CHECK_STR(plan->tasks[1].prompt, "only continuation\nlines here");
 	CHECK_STR(plan->tasks[1].run, "sh -c 'one'\necho two");
 	/* run wins, the prompt still goes to it */
-	CHECK_STR(orch_plan_command(plan, &plan->tasks[1]), "sh -c 'one'\necho two");
+	CHECK_STR(orch_plan_command(plan, &plan->tasks[1]),
+	          "sh -c 'one'\necho two");
 	CHECK_INT(orch_plan_validate(plan), 0);
 	orch_plan_free(plan);
 }
@@ -171,16 +176,16 @@ TEST(continuation_lines_add_list_items)
 	orch_plan *plan = NULL;
 
 	CHECK_INT(load_text(&plan, "p.ini",
-			    "[task \"a\"]\nrun = true\n"
-			    "[task \"b\"]\nrun = true\n"
-			    "[task \"c\"]\nrun = true\n"
-			    "depends = a,\n"
-			    "  b\n"
-			    "files = x.c,\n"
-			    "   dir with space/y.c\n"
-			    "needs = gpu\n"
-			    "  big-disk fast-net\n"),
-		  0);
+	                    "[task \"a\"]\nrun = true\n"
+	                    "[task \"b\"]\nrun = true\n"
+	                    "[task \"c\"]\nrun = true\n"
+	                    "depends = a,\n"
+	                    "  b\n"
+	                    "files = x.c,\n"
+	                    "   dir with space/y.c\n"
+	                    "needs = gpu\n"
+	                    "  big-disk fast-net\n"),
+	          0);
 	if (!plan)
 		return;
 	CHECK_INT(plan->ntasks, 3);
@@ -201,7 +206,9 @@ TEST(an_indented_key_right_after_a_section_is_a_key)
 {
 	orch_plan *plan = NULL;
 
-	CHECK_INT(load_text(&plan, "p.ini", "[task \"a\"]\n  run = true\n  priority = low\n"), 0);
+	CHECK_INT(load_text(&plan, "p.ini",
+	                    "[task \"a\"]\n  run = true\n  priority = low\n"),
+	          0);
 	if (!plan)
 		return;
 	CHECK_STR(plan->tasks[0].run, "true\npriority = low");
@@ -213,9 +220,9 @@ TEST(windows_line_ends_and_a_byte_order_mark_are_accepted)
 	orch_plan *plan = NULL;
 
 	CHECK_INT(load_text(&plan, "crlf.ini",
-			    "\xEF\xBB\xBF[plan]\r\nname = crlf\r\n"
-			    "[task \"a\"]\r\nrun = one\r\n  two\r\n"),
-		  0);
+	                    "\xEF\xBB\xBF[plan]\r\nname = crlf\r\n"
+	                    "[task \"a\"]\r\nrun = one\r\n  two\r\n"),
+	          0);
 	if (!plan)
 		return;
 	CHECK_STR(plan->name, "crlf");
@@ -240,9 +247,9 @@ TEST(repeated_dependencies_are_kept_once)
 	orch_plan *plan = NULL;
 
 	CHECK_INT(load_text(&plan, "p.ini",
-			    "[task \"a\"]\nrun = true\n"
-			    "[task \"b\"]\nrun = true\ndepends = a, a\n  a\n"),
-		  0);
+	                    "[task \"a\"]\nrun = true\n"
+	                    "[task \"b\"]\nrun = true\ndepends = a, a\n  a\n"),
+	          0);
 	if (!plan)
 		return;
 	CHECK_INT(plan->tasks[1].depends.count, 1);
@@ -258,16 +265,17 @@ TEST(prompt_file_is_read_relative_to_the_plan)
 
 	snprintf(sub, sizeof(sub), "%s/prompts", dir);
 	CHECK(mkdir(sub, 0700) == 0);
-	write_file(sub, "a.md", "Do the thing ; with a semicolon\nand a second line\n");
+	write_file(sub, "a.md",
+	           "Do the thing ; with a semicolon\nand a second line\n");
 	snprintf(planpath, sizeof(planpath), "%s",
-		 write_file(dir, "p.ini",
-			    "[plan]\nagent = agent-cli\n"
-			    "[task \"a\"]\nprompt-file = prompts/a.md\n"));
+	         write_file(dir, "p.ini",
+	                    "[plan]\nagent = agent-cli\n"
+	                    "[task \"a\"]\nprompt-file = prompts/a.md\n"));
 	CHECK_INT(orch_plan_load_ini(&plan, planpath), 0);
 	if (!plan)
 		return;
 	CHECK_STR(plan->tasks[0].prompt,
-		  "Do the thing ; with a semicolon\nand a second line\n");
+	          "Do the thing ; with a semicolon\nand a second line\n");
 	CHECK_INT(orch_plan_validate(plan), 0);
 	orch_plan_free(plan);
 }
@@ -290,11 +298,13 @@ TEST(a_line_of_199_characters_fits_and_200_does_not)
 
 	value[193] = 'y';
 	value[194] = '\0';
-	snprintf(text, sizeof(text), "[task \"a\"]\nrun = %s\n[task \"b\"]\nrun = true\n", value);
+	snprintf(text, sizeof(text),
+	         "[task \"a\"]\nrun = %s\n[task \"b\"]\nrun = true\n", value);
 	error = load_text(&plan, "long.ini", text);
 	CHECK_INT(error, ORCH_EINVALID);
 	CHECK(plan == NULL);
-	CHECK(contains(orch_error_message(), "long.ini:2: line too long (at most 199 characters)"));
+	CHECK(contains(orch_error_message(),
+	               "long.ini:2: line too long (at most 199 characters)"));
 	CHECK(orch_error_hint_text() != NULL);
 }
 
@@ -305,59 +315,85 @@ TEST(bad_plans_are_refused_naming_file_line_and_fault)
 		int code;
 		const char *expect[3];
 	} cases[] = {
-		{"[task \"a\"]\nrun = true\nthis is not ini\n", ORCH_EINVALID,
-		 {"bad.ini:3: malformed line"}},
-		{"[task \"a\"\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: malformed line"}},
-		{"[task \"a\"]\nrun = true\ncolour = red\n", ORCH_EINVALID,
-		 {"bad.ini:3: unknown key 'colour' in task 'a'"}},
-		{"[plan]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:2: unknown key 'run' in [plan]"}},
-		{"[task \"a\"]\nbase = main\n", ORCH_EINVALID,
-		 {"bad.ini:2: unknown key 'base' in task 'a'"}},
-		{"[tsak \"a\"]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: unknown section '[tsak \"a\"]'"}},
-		{"[task a]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1:", "double quotes"}},
-		{"run = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: key 'run' is outside any section"}},
-		{"[task \"a\"]\nrun = true\n[task \"a\"]\nrun = false\n", ORCH_EINVALID,
-		 {"bad.ini:3: duplicate task 'a'", "line 1"}},
-		{"[task \"a b\"]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: invalid task id 'a b'"}},
-		{"[task \"x..y\"]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: invalid task id 'x..y'"}},
-		{"[task \"x.lock\"]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: invalid task id 'x.lock'"}},
-		{"[task \"$(touch pwned)\"]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: invalid task id '$(touch pwned)'"}},
-		{"[task \"\"]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:1: invalid task id ''"}},
-		{"[plan]\nname = -bad\n[task \"a\"]\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:2: invalid plan name '-bad'"}},
-		{"[task \"a\"]\nrun = true\nduration = soon\n", ORCH_EINVALID,
-		 {"bad.ini:3: bad duration 'soon' in task 'a'"}},
-		{"[task \"a\"]\nrun = true\npriority = urgent\n", ORCH_EINVALID,
-		 {"bad.ini:3: bad priority 'urgent'"}},
-		{"[task \"a\"]\nrun = true\nretries = -1\n", ORCH_EINVALID,
-		 {"bad.ini:3: bad retries '-1'"}},
-		{"[plan]\nretries = lots\n", ORCH_EINVALID,
-		 {"bad.ini:2: bad retries 'lots' in [plan]"}},
-		{"[plan]\ntimeout = forever\n", ORCH_EINVALID,
-		 {"bad.ini:2: bad timeout 'forever'"}},
-		{"[plan]\nmerge = sometimes\n", ORCH_EINVALID,
-		 {"bad.ini:2: bad merge 'sometimes'"}},
-		{"[plan]\nbase =\n", ORCH_EINVALID, {"bad.ini:2: bad base ''"}},
-		{"[task \"a\"]\nrun = true\nrun = false\n", ORCH_EINVALID,
-		 {"bad.ini:3: 'run' given twice in task 'a'", "first on line 2"}},
-		{"[plan]\nname = x\n[task \"a\"]\nrun = true\n[plan]\nname = y\n",
-		 ORCH_EINVALID, {"bad.ini:6: 'name' given twice in [plan]"}},
-		{"[task \"a\"]\nrun = true\npriority = high\n  low\n", ORCH_EINVALID,
-		 {"bad.ini:4: 'priority' in task 'a' cannot continue"}},
-		{"[task \"a\"]\nprompt = x\nprompt-file = a.md\n", ORCH_EINVALID,
-		 {"bad.ini:3: task 'a' has both prompt and prompt-file"}},
-		{"[task \"a\"]\nprompt-file = nope.md\nrun = true\n", ORCH_EINVALID,
-		 {"bad.ini:2: cannot read prompt-file 'nope.md'", "task 'a'"}},
+	    {"[task \"a\"]\nrun = true\nthis is not ini\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: malformed line"}},
+	    {"[task \"a\"\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: malformed line"}},
+	    {"[task \"a\"]\nrun = true\ncolour = red\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: unknown key 'colour' in task 'a'"}},
+	    {"[plan]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:2: unknown key 'run' in [plan]"}},
+	    {"[task \"a\"]\nbase = main\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:2: unknown key 'base' in task 'a'"}},
+	    {"[tsak \"a\"]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: unknown section '[tsak \"a\"]'"}},
+	    {"[task a]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1:", "double quotes"}},
+	    {"run = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: key 'run' is outside any section"}},
+	    {"[task \"a\"]\nrun = true\n[task \"a\"]\nrun = false\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: duplicate task 'a'", "line 1"}},
+	    {"[task \"a b\"]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: invalid task id 'a b'"}},
+	    {"[task \"x..y\"]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: invalid task id 'x..y'"}},
+	    {"[task \"x.lock\"]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: invalid task id 'x.lock'"}},
+	    {"[task \"$(touch pwned)\"]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: invalid task id '$(touch pwned)'"}},
+	    {"[task \"\"]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: invalid task id ''"}},
+	    {"[plan]\nname = -bad\n[task \"a\"]\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:2: invalid plan name '-bad'"}},
+	    {"[task \"a\"]\nrun = true\nduration = soon\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: bad duration 'soon' in task 'a'"}},
+	    {"[task \"a\"]\nrun = true\npriority = urgent\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: bad priority 'urgent'"}},
+	    {"[task \"a\"]\nrun = true\nretries = -1\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: bad retries '-1'"}},
+	    {"[plan]\nretries = lots\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:2: bad retries 'lots' in [plan]"}},
+	    {"[plan]\ntimeout = forever\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:2: bad timeout 'forever'"}},
+	    {"[plan]\nmerge = sometimes\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:2: bad merge 'sometimes'"}},
+	    {"[plan]\nbase =\n", ORCH_EINVALID, {"bad.ini:2: bad base ''"}},
+	    {"[task \"a\"]\nrun = true\nrun = false\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: 'run' given twice in task 'a'", "first on line 2"}},
+	    {"[plan]\nname = x\n[task \"a\"]\nrun = true\n[plan]\nname = y\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:6: 'name' given twice in [plan]"}},
+	    {"[task \"a\"]\nrun = true\npriority = high\n  low\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:4: 'priority' in task 'a' cannot continue"}},
+	    {"[task \"a\"]\nprompt = x\nprompt-file = a.md\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: task 'a' has both prompt and prompt-file"}},
+	    {"[task \"a\"]\nprompt-file = nope.md\nrun = true\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:2: cannot read prompt-file 'nope.md'", "task 'a'"}},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -369,12 +405,14 @@ TEST(bad_plans_are_refused_naming_file_line_and_fault)
 		CHECK_INT(error, cases[i].code);
 		CHECK(plan == NULL);
 		for (size_t k = 0; k < 3 && cases[i].expect[k]; k++) {
-			if (!contains(orch_error_message(), cases[i].expect[k]) &&
+			if (!contains(orch_error_message(),
+			              cases[i].expect[k]) &&
 			    !unit_failed) {
 				unit_failed = 1;
 				snprintf(unit_why, sizeof(unit_why),
-					 "case %zu: '%s' lacks '%s'", i,
-					 orch_error_message(), cases[i].expect[k]);
+				         "case %zu: '%s' lacks '%s'", i,
+				         orch_error_message(),
+				         cases[i].expect[k]);
 			}
 		}
 		CHECK(orch_error_hint_text() != NULL);
@@ -400,21 +438,26 @@ TEST(whole_plan_faults_are_found_by_validate)
 		int code;
 		const char *expect[3];
 	} cases[] = {
-		{"[task \"auth-api\"]\nrun = true\n[task \"auth-ui\"]\nrun = true\n"
-		 "depends = auth-apii\n",
-		 ORCH_EINVALID,
-		 {"bad.ini:3: task 'auth-ui' depends on unknown task 'auth-apii'"}},
-		{"[task \"a\"]\nrun = true\ndepends = a\n", ORCH_EINVALID,
-		 {"bad.ini:1: task 'a' depends on itself"}},
-		{"[task \"a\"]\nrun = true\ndepends = b\n[task \"b\"]\nrun = true\n"
-		 "depends = a\n",
-		 ORCH_ECYCLE, {"dependency cycle: a -> b -> a", "bad.ini:1"}},
-		{"[task \"a\"]\npriority = high\n", ORCH_EINVALID,
-		 {"bad.ini:1: task 'a' has nothing to run"}},
-		{"[task \"a\"]\nrun =\n", ORCH_EINVALID,
-		 {"bad.ini:1: task 'a' has nothing to run"}},
-		{"[task \"ok\"]\nrun = true\n[task \"a\"]\nprompt = do it\n", ORCH_EINVALID,
-		 {"bad.ini:3: task 'a' has nothing to run", "agent"}},
+	    {"[task \"auth-api\"]\nrun = true\n[task \"auth-ui\"]\nrun = true\n"
+	     "depends = auth-apii\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: task 'auth-ui' depends on unknown task 'auth-apii'"}},
+	    {"[task \"a\"]\nrun = true\ndepends = a\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: task 'a' depends on itself"}},
+	    {"[task \"a\"]\nrun = true\ndepends = b\n[task \"b\"]\nrun = true\n"
+	     "depends = a\n",
+	     ORCH_ECYCLE,
+	     {"dependency cycle: a -> b -> a", "bad.ini:1"}},
+	    {"[task \"a\"]\npriority = high\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: task 'a' has nothing to run"}},
+	    {"[task \"a\"]\nrun =\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:1: task 'a' has nothing to run"}},
+	    {"[task \"ok\"]\nrun = true\n[task \"a\"]\nprompt = do it\n",
+	     ORCH_EINVALID,
+	     {"bad.ini:3: task 'a' has nothing to run", "agent"}},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -427,12 +470,14 @@ TEST(whole_plan_faults_are_found_by_validate)
 		orch_error_clear();
 		CHECK_INT(orch_plan_validate(plan), cases[i].code);
 		for (size_t k = 0; k < 3 && cases[i].expect[k]; k++) {
-			if (!contains(orch_error_message(), cases[i].expect[k]) &&
+			if (!contains(orch_error_message(),
+			              cases[i].expect[k]) &&
 			    !unit_failed) {
 				unit_failed = 1;
 				snprintf(unit_why, sizeof(unit_why),
-					 "case %zu: '%s' lacks '%s'", i,
-					 orch_error_message(), cases[i].expect[k]);
+				         "case %zu: '%s' lacks '%s'", i,
+				         orch_error_message(),
+				         cases[i].expect[k]);
 			}
 		}
 		CHECK(orch_error_hint_text() != NULL);
@@ -446,16 +491,17 @@ TEST(cycle_is_reported_with_its_members_in_order)
 
 	/* "start" leads into the cycle but is not part of it */
 	CHECK_INT(load_text(&plan, "cyc.ini",
-			    "[task \"start\"]\nrun = true\ndepends = b\n"
-			    "[task \"a\"]\nrun = true\ndepends = c\n"
-			    "[task \"b\"]\nrun = true\ndepends = a\n"
-			    "[task \"c\"]\nrun = true\ndepends = b\n"
-			    "[task \"free\"]\nrun = true\n"),
-		  0);
+	                    "[task \"start\"]\nrun = true\ndepends = b\n"
+	                    "[task \"a\"]\nrun = true\ndepends = c\n"
+	                    "[task \"b\"]\nrun = true\ndepends = a\n"
+	                    "[task \"c\"]\nrun = true\ndepends = b\n"
+	                    "[task \"free\"]\nrun = true\n"),
+	          0);
 	if (!plan)
 		return;
 	CHECK_INT(orch_plan_validate(plan), ORCH_ECYCLE);
-	CHECK(contains(orch_error_message(), "cyc.ini:4: dependency cycle: a -> c -> b -> a"));
+	CHECK(contains(orch_error_message(),
+	               "cyc.ini:4: dependency cycle: a -> c -> b -> a"));
 	orch_plan_free(plan);
 }
 
@@ -478,7 +524,8 @@ TEST(a_long_cycle_is_found_without_recursion_and_elided)
 	}
 	CHECK_INT(orch_plan_reindex(plan), 0);
 	CHECK_INT(orch_plan_validate(plan), ORCH_ECYCLE);
-	CHECK(contains(orch_error_message(), "dependency cycle: t0 -> t1 -> t2"));
+	CHECK(
+	    contains(orch_error_message(), "dependency cycle: t0 -> t1 -> t2"));
 	CHECK(contains(orch_error_message(), "more) -> t0"));
 	orch_plan_free(plan);
 }
@@ -514,10 +561,11 @@ TEST(prompts_directory_makes_one_task_per_markdown_file)
 
 	snprintf(prompts, sizeof(prompts), "%s/my-prompts", dir);
 	CHECK(mkdir(prompts, 0700) == 0);
-	write_file(prompts, "task-b.md",
-		   "---\ndepends: task-a, task-c\npriority: critical\n"
-		   "needs: [gpu, big]\nduration: 2m\nfiles: src/b.c, doc/b b.md\n---\n"
-		   "\nDo b, after a.\n\nThen tidy up.\n\n");
+	write_file(
+	    prompts, "task-b.md",
+	    "---\ndepends: task-a, task-c\npriority: critical\n"
+	    "needs: [gpu, big]\nduration: 2m\nfiles: src/b.c, doc/b b.md\n---\n"
+	    "\nDo b, after a.\n\nThen tidy up.\n\n");
 	write_file(prompts, "task-a.md", "---\npriority: high\n---\nDo a.\n");
 	write_file(prompts, "task-c.md", "Just c.\n---\nnot front matter\n");
 	write_file(prompts, "notes.txt", "ignored\n");
@@ -529,7 +577,7 @@ TEST(prompts_directory_makes_one_task_per_markdown_file)
 	CHECK_INT(plan->ntasks, 3);
 	if (plan->ntasks == 3) {
 		const orch_task *a = &plan->tasks[0], *b = &plan->tasks[1],
-				*c = &plan->tasks[2];
+		                *c = &plan->tasks[2];
 		CHECK_STR(a->id, "task-a");
 		CHECK_INT(a->priority, ORCH_PRIORITY_HIGH);
 		CHECK_STR(a->prompt, "Do a.");
@@ -551,7 +599,9 @@ TEST(prompts_directory_makes_one_task_per_markdown_file)
 	}
 	/* prompts but no agent: nothing can run them */
 	CHECK_INT(orch_plan_validate(plan), ORCH_EINVALID);
-	CHECK(contains(orch_error_message(), "my-prompts/task-a.md:1: task 'task-a' has nothing to run"));
+	CHECK(contains(
+	    orch_error_message(),
+	    "my-prompts/task-a.md:1: task 'task-a' has nothing to run"));
 	plan->agent = orch_strdup("agent-cli");
 	CHECK_INT(orch_plan_validate(plan), 0);
 	orch_plan_free(plan);
@@ -564,14 +614,19 @@ TEST(bad_prompt_files_are_refused_naming_file_and_line)
 		const char *text;
 		const char *expect;
 	} cases[] = {
-		{"a.md", "---\npriority: high\ncolour: red\n---\nx\n",
-		 "a.md:3: unknown key 'colour' in the front matter of task 'a'"},
-		{"a.md", "---\npriority: urgent\n---\nx\n", "a.md:2: bad priority 'urgent'"},
-		{"a.md", "---\nduration: soon\n---\nx\n", "a.md:2: bad duration 'soon'"},
-		{"a.md", "---\njust words\n---\nx\n", "a.md:2: malformed front matter line"},
-		{"a.md", "---\npriority: high\nx\n", "a.md:1: the front matter is not closed"},
-		{"a.md", "---\nneeds: a\nneeds: b\n---\nx\n", "a.md:3: 'needs' given twice"},
-		{"a b.md", "x\n", "a b.md:1: invalid task id 'a b'"},
+	    {"a.md", "---\npriority: high\ncolour: red\n---\nx\n",
+	     "a.md:3: unknown key 'colour' in the front matter of task 'a'"},
+	    {"a.md", "---\npriority: urgent\n---\nx\n",
+	     "a.md:2: bad priority 'urgent'"},
+	    {"a.md", "---\nduration: soon\n---\nx\n",
+	     "a.md:2: bad duration 'soon'"},
+	    {"a.md", "---\njust words\n---\nx\n",
+	     "a.md:2: malformed front matter line"},
+	    {"a.md", "---\npriority: high\nx\n",
+	     "a.md:1: the front matter is not closed"},
+	    {"a.md", "---\nneeds: a\nneeds: b\n---\nx\n",
+	     "a.md:3: 'needs' given twice"},
+	    {"a b.md", "x\n", "a b.md:1: invalid task id 'a b'"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -581,10 +636,12 @@ TEST(bad_prompt_files_are_refused_naming_file_and_line)
 		write_file(dir, cases[i].name, cases[i].text);
 		CHECK_INT(orch_plan_load_prompts(&plan, dir), ORCH_EINVALID);
 		CHECK(plan == NULL);
-		if (!contains(orch_error_message(), cases[i].expect) && !unit_failed) {
+		if (!contains(orch_error_message(), cases[i].expect) &&
+		    !unit_failed) {
 			unit_failed = 1;
-			snprintf(unit_why, sizeof(unit_why), "case %zu: '%s' lacks '%s'",
-				 i, orch_error_message(), cases[i].expect);
+			snprintf(unit_why, sizeof(unit_why),
+			         "case %zu: '%s' lacks '%s'", i,
+			         orch_error_message(), cases[i].expect);
 		}
 		CHECK(orch_error_hint_text() != NULL);
 		orch_plan_free(plan);
@@ -596,18 +653,20 @@ TEST(json_round_trip_is_exact)
 	orch_plan *plan = NULL, *back = NULL;
 	char *json = NULL, *again = NULL;
 
-	CHECK_INT(load_text(&plan, "rt.ini",
-			    "[plan]\nname = rt\nbase = main\nagent = a \"quoted\"\n"
-			    "retries = 0\ntimeout = 1h\nmerge = auto\n"
-			    "[task \"x\"]\nrun = echo 'x'\n  echo \\\\n\n"
-			    "prompt = line one\n  line two \xc3\xa9\n"
-			    "files = a.c, b/*.h\npriority = critical\nneeds = gpu\n"
-			    "duration = 250ms\nretries = 4\ntimeout = 0\n"
-			    "[task \"y\"]\nrun = true\ndepends = x\n"),
-		  0);
+	CHECK_INT(
+	    load_text(&plan, "rt.ini",
+	              "[plan]\nname = rt\nbase = main\nagent = a \"quoted\"\n"
+	              "retries = 0\ntimeout = 1h\nmerge = auto\n"
+	              "[task \"x\"]\nrun = echo 'x'\n  echo \\\\n\n"
+	              "prompt = line one\n  line two \xc3\xa9\n"
+	              "files = a.c, b/*.h\npriority = critical\nneeds = gpu\n"
+	              "duration = 250ms\nretries = 4\ntimeout = 0\n"
+	              "[task \"y\"]\nrun = true\ndepends = x\n"),
+	    0);
 	if (!plan)
 		return;
-	plan->base_commit = orch_strdup("0123456789abcdef0123456789abcdef01234567");
+	plan->base_commit =
+	    orch_strdup("0123456789abcdef0123456789abcdef01234567");
 	CHECK_INT(orch_plan_to_json(&json, plan), 0);
 	CHECK_INT(orch_plan_from_json(&back, json, strlen(json)), 0);
 	if (!back)
@@ -652,28 +711,32 @@ done:
 TEST(damaged_json_is_refused)
 {
 	static const char *cases[] = {
-		"",
-		"[1, 2]",
-		"{\"name\": \"p\", \"tasks\": [",
-		"{\"tasks\": []}",
-		"{\"name\": \"../x\", \"tasks\": []}",
-		"{\"name\": \"p\", \"tasks\": {}}",
-		"{\"name\": \"p\", \"tasks\": [{\"run\": \"x\"}]}",
-		"{\"name\": \"p\", \"tasks\": [{\"id\": \"a b\"}]}",
-		"{\"name\": \"p\", \"tasks\": [{\"id\": \"a\"}, {\"id\": \"a\"}]}",
-		"{\"name\": \"p\", \"tasks\": [{\"id\": \"a\", \"depends\": \"b\"}]}",
-		"{\"name\": \"p\", \"tasks\": [{\"id\": \"a\", \"retries\": 1.5}]}",
-		"{\"name\": \"p\", \"tasks\": [{\"id\": \"a\", \"priority\": \"urgent\"}]}",
-		"{\"name\": \"p\", \"merge\": \"sometimes\", \"tasks\": []}",
-		"{\"name\": 7, \"tasks\": []}",
+	    "",
+	    "[1, 2]",
+	    "{\"name\": \"p\", \"tasks\": [",
+	    "{\"tasks\": []}",
+	    "{\"name\": \"../x\", \"tasks\": []}",
+	    "{\"name\": \"p\", \"tasks\": {}}",
+	    "{\"name\": \"p\", \"tasks\": [{\"run\": \"x\"}]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a b\"}]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\"}, {\"id\": \"a\"}]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\", \"depends\": "
+	    "\"b\"}]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\", \"retries\": 1.5}]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\", \"priority\": "
+	    "\"urgent\"}]}",
+	    "{\"name\": \"p\", \"merge\": \"sometimes\", \"tasks\": []}",
+	    "{\"name\": 7, \"tasks\": []}",
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		orch_plan *plan = NULL;
-		int error = orch_plan_from_json(&plan, cases[i], strlen(cases[i]));
+		int error =
+		    orch_plan_from_json(&plan, cases[i], strlen(cases[i]));
 		if (error != ORCH_EINVALID && !unit_failed) {
 			unit_failed = 1;
-			snprintf(unit_why, sizeof(unit_why), "case %zu: got %d", i, error);
+			snprintf(unit_why, sizeof(unit_why), "case %zu: got %d",
+			         i, error);
 		}
 		CHECK(plan == NULL);
 		CHECK(contains(orch_error_message(), "plan.json"));
@@ -709,8 +772,10 @@ TEST(a_generated_plan_of_100000_tasks_loads_and_validates)
 	for (size_t i = 0; i < n; i++) {
 		fprintf(fp, "[task \"task-%zu\"]\nrun = make part-%zu\n", i, i);
 		if (i >= 5) {
-			fprintf(fp, "depends = task-%zu, task-%zu, task-%zu, task-%zu, task-%zu\n",
-				i - 1, i - 2, i / 2, i / 3, i - 5);
+			fprintf(fp,
+			        "depends = task-%zu, task-%zu, task-%zu, "
+			        "task-%zu, task-%zu\n",
+			        i - 1, i - 2, i / 2, i / 3, i - 5);
 			edges += 5;
 		}
 	}
@@ -723,7 +788,8 @@ TEST(a_generated_plan_of_100000_tasks_loads_and_validates)
 	CHECK_STR(plan->tasks[99999].id, "task-99999");
 	CHECK_INT(orch_plan_find(plan, "task-77777"), 77777);
 	CHECK_INT(orch_plan_find(plan, "task-100000"), -1);
-	CHECK_INT(plan->tasks[10].depends.count, 4); /* 10/2 == 10-5: kept once */
+	CHECK_INT(plan->tasks[10].depends.count,
+	          4); /* 10/2 == 10-5: kept once */
 	CHECK_STR(plan->tasks[99999].depends.items[2], "task-49999");
 	CHECK_STR(plan->tasks[99999].depends.items[3], "task-33333");
 	CHECK_INT(plan->tasks[99999].line, 3 + 99999 * 3 - 5);
@@ -740,28 +806,28 @@ TEST(a_generated_plan_of_100000_tasks_loads_and_validates)
 }
 
 static const unit_test table[] = {
-	T(good_plan_is_read_field_by_field),
-	T(defaults_apply_when_the_plan_says_nothing),
-	T(multi_line_prompt_joins_its_lines_with_newlines),
-	T(continuation_lines_add_list_items),
-	T(an_indented_key_right_after_a_section_is_a_key),
-	T(windows_line_ends_and_a_byte_order_mark_are_accepted),
-	T(a_directory_is_not_a_plan_file),
-	T(repeated_dependencies_are_kept_once),
-	T(prompt_file_is_read_relative_to_the_plan),
-	T(a_line_of_199_characters_fits_and_200_does_not),
-	T(bad_plans_are_refused_naming_file_line_and_fault),
-	T(a_missing_plan_file_is_not_found),
-	T(whole_plan_faults_are_found_by_validate),
-	T(cycle_is_reported_with_its_members_in_order),
-	T(a_long_cycle_is_found_without_recursion_and_elided),
-	T(tasks_added_by_hand_are_found),
-	T(prompts_directory_makes_one_task_per_markdown_file),
-	T(bad_prompt_files_are_refused_naming_file_and_line),
-	T(json_round_trip_is_exact),
-	T(damaged_json_is_refused),
-	T(priorities_have_names_both_ways),
-	T(a_generated_plan_of_100000_tasks_loads_and_validates),
+    T(good_plan_is_read_field_by_field),
+    T(defaults_apply_when_the_plan_says_nothing),
+    T(multi_line_prompt_joins_its_lines_with_newlines),
+    T(continuation_lines_add_list_items),
+    T(an_indented_key_right_after_a_section_is_a_key),
+    T(windows_line_ends_and_a_byte_order_mark_are_accepted),
+    T(a_directory_is_not_a_plan_file),
+    T(repeated_dependencies_are_kept_once),
+    T(prompt_file_is_read_relative_to_the_plan),
+    T(a_line_of_199_characters_fits_and_200_does_not),
+    T(bad_plans_are_refused_naming_file_line_and_fault),
+    T(a_missing_plan_file_is_not_found),
+    T(whole_plan_faults_are_found_by_validate),
+    T(cycle_is_reported_with_its_members_in_order),
+    T(a_long_cycle_is_found_without_recursion_and_elided),
+    T(tasks_added_by_hand_are_found),
+    T(prompts_directory_makes_one_task_per_markdown_file),
+    T(bad_prompt_files_are_refused_naming_file_and_line),
+    T(json_round_trip_is_exact),
+    T(damaged_json_is_refused),
+    T(priorities_have_names_both_ways),
+    T(a_generated_plan_of_100000_tasks_loads_and_validates),
 };
 
 UNIT_MAIN(table)

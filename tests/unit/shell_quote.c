@@ -15,17 +15,18 @@ static const struct {
 	const char *word;
 	const char *expected;
 } cases[] = {
-	{"", "''"},
-	{"plain", "'plain'"},
-	{"two words", "'two words'"},
-	{"it's", "'it'\\''s'"},
-	{"'", "''\\'''"},
-	{"\"double\"", "'\"double\"'"},
-	{"$(rm -rf /)", "'$(rm -rf /)'"},
-	{"`id`", "'`id`'"},
-	{"line1\nline2", "'line1\nline2'"},
-	{"caf\xc3\xa9 \xff\x01", "'caf\xc3\xa9 \xff\x01'"},
-	{"$HOME ${x} \\ * ? ~ ; & | < > ( ) #", "'$HOME ${x} \\ * ? ~ ; & | < > ( ) #'"},
+    {"", "''"},
+    {"plain", "'plain'"},
+    {"two words", "'two words'"},
+    {"it's", "'it'\\''s'"},
+    {"'", "''\\'''"},
+    {"\"double\"", "'\"double\"'"},
+    {"$(rm -rf /)", "'$(rm -rf /)'"},
+    {"`id`", "'`id`'"},
+    {"line1\nline2", "'line1\nline2'"},
+    {"caf\xc3\xa9 \xff\x01", "'caf\xc3\xa9 \xff\x01'"},
+    {"$HOME ${x} \\ * ? ~ ; & | < > ( ) #",
+     "'$HOME ${x} \\ * ? ~ ; & | < > ( ) #'"},
 };
 
 TEST(words_are_single_quoted_with_quotes_escaped)
@@ -73,7 +74,8 @@ TEST(every_word_survives_a_real_shell_byte_for_byte)
 		const char *w = cases[i].word;
 		CHECK_INT(through_sh(&got, w, strlen(w)), 0);
 		CHECK_INT(got.len, strlen(w));
-		CHECK(got.len == strlen(w) && memcmp(got.ptr ? got.ptr : "", w, got.len) == 0);
+		CHECK(got.len == strlen(w) &&
+		      memcmp(got.ptr ? got.ptr : "", w, got.len) == 0);
 		orch_buf_free(&got);
 	}
 }
@@ -92,10 +94,10 @@ TEST(all_bytes_but_nul_survive_a_real_shell)
 }
 
 static const unit_test table[] = {
-	T(words_are_single_quoted_with_quotes_escaped),
-	T(only_len_bytes_are_quoted),
-	T(every_word_survives_a_real_shell_byte_for_byte),
-	T(all_bytes_but_nul_survive_a_real_shell),
+    T(words_are_single_quoted_with_quotes_escaped),
+    T(only_len_bytes_are_quoted),
+    T(every_word_survives_a_real_shell_byte_for_byte),
+    T(all_bytes_but_nul_survive_a_real_shell),
 };
 
 UNIT_MAIN(table)

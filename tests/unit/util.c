@@ -7,9 +7,10 @@ TEST(ids_follow_the_ref_safe_rules)
 		const char *id;
 		int valid;
 	} cases[] = {
-		{"auth-api", 1}, {"A.b_c-9", 1}, {"x", 1}, {"", 0}, {".hidden", 0},
-		{"-flag", 0}, {"a..b", 0}, {"x.lock", 0}, {"a b", 0}, {"a/b", 0},
-		{"$(rm)", 0}, {"a;b", 0}, {"caf\xc3\xa9", 0}, {"lock", 1}, {"a.lockx", 1},
+	    {"auth-api", 1},    {"A.b_c-9", 1}, {"x", 1},       {"", 0},
+	    {".hidden", 0},     {"-flag", 0},   {"a..b", 0},    {"x.lock", 0},
+	    {"a b", 0},         {"a/b", 0},     {"$(rm)", 0},   {"a;b", 0},
+	    {"caf\xc3\xa9", 0}, {"lock", 1},    {"a.lockx", 1},
 	};
 	char long_id[102];
 
@@ -30,9 +31,10 @@ TEST(durations_parse_with_their_suffixes)
 		int ok;
 		int64_t ms;
 	} cases[] = {
-		{"30m", 0, 1800000}, {"1h", 0, 3600000}, {"90", 0, 90000},
-		{"5s", 0, 5000}, {"250ms", 0, 250}, {"1.5s", 0, 1500},
-		{"soon", -1, 0}, {"", -1, 0}, {"-1s", -1, 0}, {"5d", -1, 0},
+	    {"30m", 0, 1800000}, {"1h", 0, 3600000}, {"90", 0, 90000},
+	    {"5s", 0, 5000},     {"250ms", 0, 250},  {"1.5s", 0, 1500},
+	    {"soon", -1, 0},     {"", -1, 0},        {"-1s", -1, 0},
+	    {"5d", -1, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -88,11 +90,11 @@ TEST(buffers_grow_and_detach)
 }
 
 static const unit_test tests[] = {
-	T(ids_follow_the_ref_safe_rules),
-	T(durations_parse_with_their_suffixes),
-	T(durations_format_like_the_log_messages),
-	T(lists_split_on_commas_and_trim),
-	T(buffers_grow_and_detach),
+    T(ids_follow_the_ref_safe_rules),
+    T(durations_parse_with_their_suffixes),
+    T(durations_format_like_the_log_messages),
+    T(lists_split_on_commas_and_trim),
+    T(buffers_grow_and_detach),
 };
 
 UNIT_MAIN(tests)
