@@ -882,39 +882,15 @@ static int any_worker_can_run(struct run *run, size_t task)
 }
 
 /* Start `task` on `worker`: lease, start commit, claim, start. */
-static int dispatch(struct run *run, size_t task, orch_worker *worker)
+/* The start commit of `task`: the recorded base with its dependencies' results. */
+static int task_start_commit(git_oid *out, orch_strvec *conflicts, struct run *run,
+                             size_t task)
 {
-	struct task_rt *rt = &run->rt[task];
-	const orch_task *t = &run->plan->tasks[task];
 	const orch_graph *g = run->graph;
-	orch_lease lease;
-	orch_job_spec spec = {0};
-	struct claim claim = {0};
-	git_oid base, start, *deps = NULL;
-	orch_strvec conflicts = {0};
-	char lease_name[256], branch[512], *message = NULL, *pid_path = NULL;
+	git_oid base, *deps;
 	size_t ndeps = 0;
 	int error;
 
-	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
-	pid_path =
-	    orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
-	fill_lease(run, &lease, t->id, worker->name,
-	           run->states[task].attempts + 1, pid_path);
-	error = take_lock(&rt->lease, run, lease_name, &lease);
-	if (error == ORCH_ELOCKED) {
-		error = 0; /* someone else runs it */
-		goto done;
-	}
-	if (error < 0)
-		goto done;
-	if ((error = take_pair_locks(run, task)) < 0) {
-		orch_store_lease_release(run->store, run->plan->name,
-		                         lease_name, &rt->lease);
-		error = error == ORCH_ELOCKED ? 0 : error;
-		goto done;
-	}
-	/* start commit: the recorded base with the dependencies' results */
 	git_oid_fromstr(&base, run->plan->base_commit);
 	deps = orch_calloc(g->dep_start[task + 1] - g->dep_start[task] + 1,
 	                   sizeof(git_oid));
@@ -923,50 +899,73 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		if (c && git_oid_fromstr(&deps[ndeps], c) == 0)
 			ndeps++;
 	}
-	error = orch_run_start_commit(&start, &conflicts, run->repo, &base,
-	                              deps, ndeps, run->plan->name, t->id);
+	error = orch_run_start_commit(out, conflicts, run->repo, &base, deps,
+	                              ndeps, run->plan->name,
+	                              run->plan->tasks[task].id);
+	free(deps);
+	return error;
+}
+
+/*
+ * Start `task` on `worker`: lease, start commit, claim (the state says
+ * running), start. Losing a race to another orchestrator is not an error:
+ * the task is simply not ours.
+ */
+static int dispatch(struct run *run, size_t task, orch_worker *worker)
+{
+	struct task_rt *rt = &run->rt[task];
+	const orch_task *t = &run->plan->tasks[task];
+	orch_lease lease;
+	orch_job_spec spec;
+	struct claim claim = {0};
+	struct outcome o = {0};
+	git_oid start;
+	orch_strvec conflicts = {0};
+	char lease_name[256], branch[512], why[600], *message = NULL;
+	char *pid_path = NULL;
+	int error;
+
+	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
+	pid_path =
+	    orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
+	fill_lease(run, &lease, t->id, worker->name,
+	           run->states[task].attempts + 1, pid_path);
+	error = take_lock(&rt->lease, run, lease_name, &lease);
+	if (error < 0)
+		goto done; /* ORCH_ELOCKED: someone else runs it */
+	if ((error = take_pair_locks(run, task)) < 0) {
+		orch_store_lease_release(run->store, run->plan->name,
+		                         lease_name, &rt->lease);
+		goto done;
+	}
 	claim.run = run;
 	claim.task = task;
 	claim.worker = worker->name;
+	o.task = task;
+	o.exit_status = -1;
+	o.worker = worker->name;
+	error = task_start_commit(&start, &conflicts, run, task);
 	if (error == ORCH_ECONFLICT) {
-		/* record it as a conflict (one claim, then the outcome) */
+		/* recorded as an attempt that ended in conflict */
+		snprintf(why, sizeof(why), "%s", orch_error_message());
 		claim.base = run->plan->base_commit;
 		if (orch_store_update(run->store, run->plan->name, claim_cb,
 		                      &claim, NULL) == 0) {
-			struct outcome o = {0};
-			o.task = task;
 			o.attempt = claim.attempt;
 			o.state = ORCH_STATE_CONFLICT;
-			o.exit_status = -1;
-			o.duration_ms = 0;
-			o.error = orch_error_message();
+			o.error = why;
 			o.paths = &conflicts;
-			o.worker = worker->name;
 			record(run, &o);
 		}
-		release_task_lease(run, task);
-		sync_states(run);
-		error = 0;
-		goto done;
+		goto release;
 	}
-	if (error < 0) {
-		release_task_lease(run, task);
-		goto done;
-	}
+	if (error < 0)
+		goto release;
 	git_oid_tostr(rt->base, sizeof(rt->base), &start);
 	claim.base = rt->base;
-	error = orch_store_update(run->store, run->plan->name, claim_cb, &claim,
-	                          NULL);
-	if (error == ORCH_ENOCHANGE) {
-		release_task_lease(run, task);
-		sync_states(run);
-		error = 0;
-		goto done;
-	}
-	if (error < 0) {
-		release_task_lease(run, task);
-		goto done;
-	}
+	if ((error = orch_store_update(run->store, run->plan->name, claim_cb,
+	                               &claim, NULL)) < 0)
+		goto release; /* ORCH_ENOCHANGE: no longer ready */
 	rt->attempt = claim.attempt;
 	job_spec(&spec, branch, sizeof(branch), &message, run, task,
 	         rt->attempt, rt->base);
@@ -976,35 +975,24 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	rt->last_flush = rt->started_mono;
 	rt->received = rt->flushed = 0;
 	rt->timed_out = rt->cancelled = 0;
+	if ((error = worker->ops->start(&rt->job, worker, &spec)) < 0) {
+		/* could not even start: an attempt that failed */
+		snprintf(why, sizeof(why), "cannot start: %s",
+		         orch_error_message());
+		rt->job = NULL;
+		o.attempt = rt->attempt;
+		o.state = rt->attempt > orch_plan_task_retries(run->plan, t)
+		              ? ORCH_STATE_FAILED
+		              : ORCH_STATE_READY;
+		o.error = why;
+		o.not_before_ms = orch_now_ms() + backoff_ms(rt->attempt);
+		error = record(run, &o);
+		note(run, "%s: %s", t->id, why);
+		goto release;
+	}
 	worker->running++;
 	run->ours++;
 	sync_states(run);
-	if ((error = worker->ops->start(&rt->job, worker, &spec)) < 0) {
-		/* could not even start: an attempt that failed */
-		orch_job_result res = {0};
-		res.phase = ORCH_JOB_EXITED;
-		res.exit_status = -1;
-		snprintf(res.error, sizeof(res.error), "cannot start: %s",
-		         orch_error_message());
-		rt->job = NULL;
-		worker->running--;
-		run->ours--;
-		struct outcome o = {0};
-		int retries = orch_plan_task_retries(run->plan, t);
-		o.task = task;
-		o.attempt = rt->attempt;
-		o.state = rt->attempt > retries ? ORCH_STATE_FAILED
-		                                : ORCH_STATE_READY;
-		o.exit_status = -1;
-		o.error = res.error;
-		o.worker = worker->name;
-		o.not_before_ms = orch_now_ms() + backoff_ms(rt->attempt);
-		error = record(run, &o);
-		release_task_lease(run, task);
-		sync_states(run);
-		note(run, "%s: %s", t->id, res.error);
-		goto done;
-	}
 	{
 		orch_run_event event = {0};
 		event.kind = ORCH_RUN_EVENT_START;
@@ -1013,9 +1001,15 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		event.attempt = rt->attempt;
 		emit(run, &event);
 	}
+	goto done;
+release:
+	release_task_lease(run, task);
+	sync_states(run);
 done:
+	if (error == ORCH_ELOCKED || error == ORCH_ENOCHANGE ||
+	    error == ORCH_ECONFLICT)
+		error = 0;
 	orch_strvec_free(&conflicts);
-	free(deps);
 	free(message);
 	free(pid_path);
 	return error;
