@@ -90,14 +90,14 @@ test_expect_success 'a hanging task is killed by its timeout with its whole proc
 	retries = 0
 	timeout = 1s
 	[task "hang"]
-	run = (sleep 311; echo leaked >>"\$OUT/leak") & sleep 312; echo leaked >>"\$OUT/leak"
+	run = (sleep 311.$$; echo leaked >>"\$OUT/leak") & sleep 312.$$; echo leaked >>"\$OUT/leak"
 	PLAN
 	git orchestrate plan hang.ini >/dev/null &&
 	test_expect_code 1 git orchestrate run hang >out &&
 	git orchestrate status hang >st &&
 	test_grep "^hang *timeout" st &&
 	test_grep "timed out after 1.0s" st &&
-	test_must_fail pgrep -f "sleep 31[12]"
+	test_must_fail pgrep -f "sleep 31[12]\.$$"
 '
 
 test_expect_success 'cancel a ready task: it never runs, dependents are skipped' '
@@ -120,7 +120,7 @@ test_expect_success 'cancel a ready task: it never runs, dependents are skipped'
 test_expect_success 'cancel a running task stops it' '
 	cat >cr.ini <<-PLAN &&
 	[task "long"]
-	run = touch "\$OUT/long-started"; sleep 200
+	run = touch "\$OUT/long-started"; sleep 200.$$
 	PLAN
 	git orchestrate plan cr.ini >/dev/null &&
 	(git orchestrate run cr >run.out 2>&1; echo $? >run.status) &
@@ -130,7 +130,7 @@ test_expect_success 'cancel a running task stops it' '
 	test "$(cat run.status)" = 1 &&
 	git orchestrate status cr >st &&
 	test_grep "^long *cancelled" st &&
-	test_must_fail pgrep -f "sleep 200"
+	test_must_fail pgrep -f "sleep 200\.$$"
 '
 
 test_expect_success 'cancel of an unknown task names it' '

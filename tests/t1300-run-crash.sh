@@ -18,7 +18,7 @@ plan_of () {
 		i=1
 		while [ $i -le "$1" ]; do
 			printf "[task \"t%d\"]\n" $i
-			printf "run = sleep 0.2 && echo \$ORCHESTRATE_TASK >>\"\$OUT/%s.count\" && echo %d >f%d.txt\n" "$2" $i $i
+			printf "run = sleep 0.2$$ && echo \$ORCHESTRATE_TASK >>\"\$OUT/%s.count\" && echo %d >f%d.txt\n" "$2" $i $i
 			if [ $i -gt 2 ] && [ $((i % 3)) = 0 ]; then
 				printf "depends = t%d\n" $((i - 2))
 			fi
@@ -50,7 +50,7 @@ test_expect_success 'kill -9 of run at 12 different moments: every task complete
 	done &&
 	git orchestrate run -j 2 crash >final.out 2>&1 &&
 	check_exactly_once 8 crash &&
-	test_must_fail pgrep -f "sleep 0.2 && echo"
+	test_must_fail pgrep -f "sleep 0.2$$"
 '
 
 test_expect_success 'after kill -9 no lease is left and no two result commits exist per attempt' '
@@ -82,9 +82,9 @@ test_expect_success 'a result committed but not recorded is recorded, not re-run
 test_expect_success 'Ctrl-C stops running tasks, records them ready and exits 130' '
 	cat >int.ini <<-PLAN &&
 	[task "i1"]
-	run = touch "\$OUT/i1.started"; test -f "\$OUT/resume" || sleep 100
+	run = touch "\$OUT/i1.started"; test -f "\$OUT/resume" || sleep 100.$$
 	[task "i2"]
-	run = touch "\$OUT/i2.started"; test -f "\$OUT/resume" || sleep 100
+	run = touch "\$OUT/i2.started"; test -f "\$OUT/resume" || sleep 100.$$
 	PLAN
 	git orchestrate plan int.ini >/dev/null &&
 	(git orchestrate run -j 2 int >int.out 2>&1; echo $? >int.status) &
@@ -96,7 +96,7 @@ test_expect_success 'Ctrl-C stops running tasks, records them ready and exits 13
 	git orchestrate status int >st &&
 	test_grep "^i1 *ready" st &&
 	test_grep "^i2 *ready" st &&
-	test_must_fail pgrep -f "sleep 100" &&
+	test_must_fail pgrep -f "sleep 100\.$$" &&
 	test -z "$(git for-each-ref refs/orchestrate/locks)"
 '
 

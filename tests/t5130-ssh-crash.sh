@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 test_expect_success 'kill -9 mid-task: the remote attempt is stopped before the task runs again' '
 	sshd_worker_ini w1 slots=2 >.git/orchestrate.ini &&
 	printf "%s\n" "[ \"\$1\" = a ] && touch \"$OUT/a.started\"" \
-		"sleep 5.5 && echo \"\$1\" >>\"$OUT/count\"" >"$OUT/t.sh" &&
+		"sleep 5.5$$ && echo \"\$1\" >>\"$OUT/count\"" >"$OUT/t.sh" &&
 	cat >sshcrash.ini <<-PLAN &&
 	[plan]
 	name = sshcrash
@@ -40,8 +40,8 @@ test_expect_success 'kill -9 mid-task: the remote attempt is stopped before the 
 	git orchestrate status --json sshcrash >st.json &&
 	test $(grep -c "\"state\":.*\"done\"" st.json) = 2 &&
 	test "$(git show orchestrate/sshcrash/a:a.txt)" = a &&
-	for i in $(seq 100); do pgrep -f "sleep 5.5" >/dev/null || break; sleep 0.1; done &&
-	test_must_fail pgrep -f "sleep 5.5"
+	for i in $(seq 100); do pgrep -f "sleep 5.5$$" >/dev/null || break; sleep 0.1; done &&
+	test_must_fail pgrep -f "sleep 5.5$$"
 '
 
 test_done
