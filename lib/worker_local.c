@@ -347,65 +347,128 @@ static int write_file(const char *path, const char *text, size_t len)
  * The wrapper: runs the task's command with sh -c, then records its exit
  * status atomically. Fixed text; the command and paths are arguments.
  */
-static const char wrapper[] =
-    "echo $$ >\"$2.tmp\" && mv \"$2.tmp\" \"$2\" || exit 125\n"
-    "/bin/sh -c \"$1\"\n"
-    "s=$?\n"
-    "echo $s >\"$3.tmp\" && mv \"$3.tmp\" \"$3\"\n"
-    "exit $s\n";
+static const char wrapper[] = "/bin/sh -c \"$1\"\n"
+                              "s=$?\n"
+                              "echo $s >\"$2\"\n"
+                              "exit $s\n";
+
+extern char **environ;
+
+/*
+ * The environment of a task: ours without an inherited repository (git in
+ * the task must see its worktree) and without stale ORCHESTRATE_*, plus the
+ * variables of SPEC 3. Built before fork: after it, in a process that may
+ * have other threads (SSH workers), only async-signal-safe calls are made.
+ */
+static char **task_environment(const orch_job *job, const orch_job_spec *spec,
+                               const char *worker_name)
+{
+	orch_strvec env = {0};
+	char *var;
+	orch_buf buf = {0};
+
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, "GIT_DIR=", 8) && strncmp(*e, "GIT_WORK_TREE=", 14) &&
+		    strncmp(*e, "GIT_INDEX_FILE=", 15) &&
+		    strncmp(*e, "ORCHESTRATE_", 12))
+			orch_strvec_push(&env, *e);
+#define PUSH_VAR(fmt, value)                                                   \
+	do {                                                                   \
+		orch_buf_printf(&buf, fmt, value);                             \
+		var = orch_buf_detach(&buf);                                   \
+		orch_strvec_push_take(&env, var);                              \
+	} while (0)
+	PUSH_VAR("ORCHESTRATE_PLAN=%s", spec->plan);
+	PUSH_VAR("ORCHESTRATE_TASK=%s", spec->task);
+	PUSH_VAR("ORCHESTRATE_ATTEMPT=%d", spec->attempt);
+	PUSH_VAR("ORCHESTRATE_WORKER=%s", worker_name);
+	PUSH_VAR("ORCHESTRATE_BASE=%s", spec->base);
+	if (spec->prompt)
+		PUSH_VAR("ORCHESTRATE_PROMPT_FILE=%s", job->prompt_path);
+#undef PUSH_VAR
+	return env.items; /* NULL-terminated; freed with free_environment */
+}
+
+static void free_environment(char **env)
+{
+	for (char **e = env; e && *e; e++)
+		free(*e);
+	free(env);
+}
+
+/*
+ * Write this process's pid to `path` atomically (through `tmp`), with
+ * async-signal-safe calls only: it runs between fork and exec.
+ */
+static int write_own_pid(const char *tmp, const char *path)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	long pid = (long)getpid();
+	int fd;
+
+	*--p = '\n';
+	do
+		*--p = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+		return -1;
+	if (write(fd, p, (size_t)(digits + sizeof(digits) - p)) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0)
+		return -1;
+	return rename(tmp, path);
+}
 
 static int spawn(orch_job *job, const orch_job_spec *spec,
                  const char *worker_name)
 {
-	char attempt[16];
+	char **env = task_environment(job, spec, worker_name);
+	char *pid_tmp = pathf("%s.tmp", job->pid_path);
+	char *argv[] = {"sh", "-c", (char *)wrapper, "orchestrate-task",
+	                (char *)spec->command, job->status_path, NULL};
 	pid_t pid;
-	int logfd;
+	int logfd, devnull, error = 0;
 
-	snprintf(attempt, sizeof(attempt), "%d", spec->attempt);
 	logfd =
 	    open(job->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-	if (logfd < 0)
-		return orch_error_os("cannot create '%s'", job->log_path);
+	devnull = open("/dev/null", O_RDONLY);
+	if (logfd < 0 || devnull < 0) {
+		error = orch_error_os("cannot create '%s'", job->log_path);
+		goto done;
+	}
 	pid = fork();
 	if (pid < 0) {
-		close(logfd);
-		return orch_error_os("cannot start task '%s'", spec->task);
+		error = orch_error_os("cannot start task '%s'", spec->task);
+		goto done;
 	}
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
+		/* a session of its own: its whole group can be stopped */
 		setsid();
-		if (devnull >= 0)
-			dup2(devnull, 0);
+		dup2(devnull, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
-		if (chdir(job->worktree) < 0)
-			_exit(126);
+		if (chdir(job->worktree) < 0 ||
+		    write_own_pid(pid_tmp, job->pid_path) < 0)
+			_exit(125);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
-		setenv("ORCHESTRATE_PLAN", spec->plan, 1);
-		setenv("ORCHESTRATE_TASK", spec->task, 1);
-		setenv("ORCHESTRATE_ATTEMPT", attempt, 1);
-		setenv("ORCHESTRATE_WORKER", worker_name, 1);
-		setenv("ORCHESTRATE_BASE", spec->base, 1);
-		if (spec->prompt)
-			setenv("ORCHESTRATE_PROMPT_FILE", job->prompt_path, 1);
-		else
-			unsetenv("ORCHESTRATE_PROMPT_FILE");
-		/* git must see the worktree, not an inherited repository */
-		unsetenv("GIT_DIR");
-		unsetenv("GIT_WORK_TREE");
-		unsetenv("GIT_INDEX_FILE");
-		execl("/bin/sh", "sh", "-c", wrapper, "orchestrate-task",
-		      spec->command, job->pid_path, job->status_path,
-		      (char *)NULL);
+		execve("/bin/sh", argv, env);
 		_exit(127);
 	}
-	close(logfd);
 	job->pid = pid;
 	job->pgid = pid;
-	return 0;
+done:
+	if (logfd >= 0)
+		close(logfd);
+	if (devnull >= 0)
+		close(devnull);
+	free(pid_tmp);
+	free_environment(env);
+	return error;
 }
 
 static int find_attributes(const char *root, const git_tree_entry *entry,
