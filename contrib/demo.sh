@@ -4,7 +4,7 @@
 set -e
 bin=${1:?usage: demo.sh PATH/TO/git-orchestrate}
 here=$(cd "$(dirname "$0")" && pwd)
-demo=$(mktemp -d "${TMPDIR:-/tmp}/git-orchestrate-demo.XXXXXX")
+demo=$(mktemp -d)  # a fresh, private directory under $TMPDIR
 mkdir -p "$demo/bin"
 ln -s "$bin" "$demo/bin/git-orchestrate"
 PATH="$demo/bin:$PATH"
