@@ -15,7 +15,6 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 {
 	char *name = NULL, refname[256];
 	const char *arg = NULL;
-	git_oid head;
 	int error, first_extra = argc;
 	char **args;
 	int n = 0;
@@ -35,14 +34,10 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 	if ((error = cli_open(cli)) < 0 ||
 	    (error = cli_resolve_plan(&name, cli, arg)) < 0)
 		return cli_fail(error);
-	snprintf(refname, sizeof(refname), "refs/orchestrate/plans/%s", name);
-	if (git_reference_name_to_id(&head, cli->repo, refname) < 0) {
-		orch_error_set("no plan '%s' (no ref %s)", name, refname);
-		orch_error_hint(
-		    "'git orchestrate status' lists plans; store one with "
-		    "'git orchestrate plan FILE'");
+	if ((error = orch_store_plan_ref(refname, sizeof(refname), cli->store,
+	                                 name)) < 0) {
 		free(name);
-		return cli_fail(ORCH_ENOTFOUND);
+		return cli_fail(error);
 	}
 	/*
 	 * Formatting, paging and every `git log` option are git's own: there is

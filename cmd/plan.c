@@ -41,107 +41,6 @@ static void report_clear(struct plan_report *report)
 	orch_graph_overlaps_free(report->overlaps, report->noverlaps);
 }
 
-/* The branch HEAD points to, for a plan without `base`. */
-static int current_branch(char **out, git_repository *repo)
-{
-	git_reference *head = NULL;
-	int error = git_repository_head(&head, repo);
-
-	if (error == GIT_EUNBORNBRANCH || error == GIT_ENOTFOUND) {
-		orch_error_set("the repository has no commit yet");
-		orch_error_hint(
-		    "commit something first: tasks start from the base branch");
-		return ORCH_EINVALID;
-	}
-	if (error < 0)
-		return orch_error_git(error, "cannot read HEAD");
-	if (!git_reference_is_branch(head)) {
-		git_reference_free(head);
-		orch_error_set(
-		    "HEAD is detached and the plan names no base branch");
-		orch_error_hint(
-		    "set 'base = BRANCH' in [plan] or check out a branch");
-		return ORCH_EINVALID;
-	}
-	*out = orch_strdup(git_reference_shorthand(head));
-	git_reference_free(head);
-	return 0;
-}
-
-/* Record base_commit: the tip of the base branch now. */
-static int resolve_base(orch_plan *plan, git_repository *repo)
-{
-	char refname[512], hex[GIT_OID_HEXSZ + 1];
-	git_oid oid;
-	int error;
-
-	if (!plan->base && (error = current_branch(&plan->base, repo)) < 0)
-		return error;
-	snprintf(refname, sizeof(refname), "refs/heads/%s", plan->base);
-	if ((error = git_reference_name_to_id(&oid, repo, refname)) < 0) {
-		orch_error_set("%s: base branch '%s' does not exist",
-		               plan->source ? plan->source : "plan",
-		               plan->base);
-		orch_error_hint("create it, or set 'base = BRANCH' in [plan]");
-		return ORCH_EINVALID;
-	}
-	git_oid_tostr(hex, sizeof(hex), &oid);
-	free(plan->base_commit);
-	plan->base_commit = orch_strdup(hex);
-	return 0;
-}
-
-/*
- * A plan that names no agent (always the case with --prompts) takes git's
- * `orchestrate.agent` setting, so prompt-only tasks have a command.
- */
-static int default_agent(orch_plan *plan, git_repository *repo)
-{
-	git_config *config = NULL;
-	git_buf value = {0};
-	int error;
-
-	if (plan->agent)
-		return 0;
-	if ((error = git_repository_config_snapshot(&config, repo)) < 0)
-		return orch_error_git(error,
-		                      "cannot read the git configuration");
-	if (git_config_get_string_buf(&value, config, "orchestrate.agent") ==
-	        0 &&
-	    value.size)
-		plan->agent = orch_strdup(value.ptr);
-	git_buf_dispose(&value);
-	git_config_free(config);
-	return 0;
-}
-
-/* Every `needs` must be offered by some configured worker. */
-static int check_capabilities(const orch_plan *plan, const orch_config *config)
-{
-	for (size_t i = 0; i < plan->ntasks; i++) {
-		const orch_task *task = &plan->tasks[i];
-		for (size_t k = 0; k < task->needs.count; k++) {
-			int found = 0;
-			for (size_t w = 0; w < config->nworkers && !found; w++)
-				found = orch_strvec_contains(
-				    &config->workers[w].capabilities,
-				    task->needs.items[k]);
-			if (!found) {
-				orch_error_set(
-				    "%s:%d: task '%s' needs capability '%s', "
-				    "which no configured worker has",
-				    plan->source ? plan->source : "plan",
-				    task->line, task->id, task->needs.items[k]);
-				orch_error_hint(
-				    "add it to a worker's 'capabilities' in "
-				    "orchestrate.ini, or drop it from 'needs'");
-				return ORCH_EINVALID;
-			}
-		}
-	}
-	return 0;
-}
-
 static int build_report(struct plan_report *report, const orch_plan *plan,
                         orch_store *store, const orch_config *config)
 {
@@ -390,11 +289,11 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 		free(plan->name);
 		plan->name = orch_strdup(name);
 	}
-	if ((error = default_agent(plan, cli->repo)) < 0 ||
+	if ((error = orch_store_default_agent(plan, cli->store)) < 0 ||
 	    (error = orch_plan_validate(plan)) < 0 ||
-	    (error = resolve_base(plan, cli->repo)) < 0 ||
+	    (error = orch_store_resolve_base(plan, cli->store)) < 0 ||
 	    (error = cli_load_config(&config, cli)) < 0 ||
-	    (error = check_capabilities(plan, config)) < 0)
+	    (error = orch_config_check_needs(config, plan)) < 0)
 		goto fail;
 	if (simulate && !report.simulate_slots)
 		report.simulate_slots = 0;
@@ -405,12 +304,14 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 		report.simulate_ms = report.makespan_ms;
 	}
 	if (!dry_run && !simulate) {
-		if ((error = orch_store_create_plan(cli->store, plan, 1)) < 0)
+		char refname[300];
+		if ((error = orch_store_create_plan(cli->store, plan, 1)) < 0 ||
+		    (error = orch_store_plan_ref(refname, sizeof(refname),
+		                                 cli->store, plan->name)) < 0)
 			goto fail;
 		snprintf(outcome, sizeof(outcome),
-		         "stored as refs/orchestrate/plans/%s; run it with "
-		         "'git orchestrate run %s'",
-		         plan->name, plan->name);
+		         "stored as %s; run it with 'git orchestrate run %s'",
+		         refname, plan->name);
 	} else {
 		snprintf(outcome, sizeof(outcome), "not stored (%s)",
 		         dry_run ? "--dry-run" : "--simulate");

@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "plan.h"
+#include "run.h"
 #include "store.h"
 #include "util.h"
 
@@ -22,10 +23,15 @@ static int64_t task_duration(const orch_task_state *st, int64_t now)
 	return st->duration_ms;
 }
 
+/* The workers recorded in the plan's state. */
+typedef struct {
+	orch_worker_status *list;
+	size_t count;
+} workers_seen;
+
 static void print_table(const orch_plan *plan, const orch_task_state *states,
-                        const cJSON *workers)
+                        const workers_seen *workers)
 {
-	const cJSON *w;
 	size_t counts[ORCH_STATE__COUNT] = {0};
 	int width = 4;
 	int64_t now = orch_now_ms(), total = 0;
@@ -74,21 +80,16 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 			       orch_state_name((orch_state)s));
 	orch_format_duration(dur, sizeof(dur), total);
 	printf("; task time %s\n", dur);
-	cJSON_ArrayForEach(w, workers)
-	{
-		if (cJSON_IsTrue(cJSON_GetObjectItem(w, "down")))
-			printf("worker %s is down: %s\n",
-			       cJSON_GetStringValue(
-			           cJSON_GetObjectItem(w, "name")),
-			       cJSON_GetStringValue(
-			           cJSON_GetObjectItem(w, "reason")));
-	}
+	for (size_t i = 0; i < workers->count; i++)
+		if (workers->list[i].down)
+			printf("worker %s is down: %s\n", workers->list[i].name,
+			       workers->list[i].reason);
 }
 
 static void print_json(const orch_plan *plan, const orch_task_state *states,
-                       const cJSON *workers)
+                       const workers_seen *workers)
 {
-	cJSON *root = cJSON_CreateObject(), *tasks, *counts;
+	cJSON *root = cJSON_CreateObject(), *tasks, *counts, *list;
 	size_t count[ORCH_STATE__COUNT] = {0};
 	char *text;
 
@@ -135,58 +136,18 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
 		cJSON_AddNumberToObject(counts, orch_state_name((orch_state)s),
 		                        (double)count[s]);
-	cJSON_AddItemToObject(root, "workers", cJSON_Duplicate(workers, 1));
+	list = cJSON_AddArrayToObject(root, "workers");
+	for (size_t i = 0; i < workers->count; i++) {
+		cJSON *w = cJSON_CreateObject();
+		cJSON_AddStringToObject(w, "name", workers->list[i].name);
+		cJSON_AddBoolToObject(w, "down", workers->list[i].down);
+		cJSON_AddStringToObject(w, "reason", workers->list[i].reason);
+		cJSON_AddItemToArray(list, w);
+	}
 	text = cJSON_Print(root);
 	printf("%s\n", text);
 	cJSON_free(text);
 	cJSON_Delete(root);
-}
-
-/*
- * What the run recorded of its workers (workers/<name>.json in the state
- * tree), as a JSON array of {down, reason, name}. Caller deletes it.
- */
-static cJSON *read_workers(orch_cli *cli, const char *plan)
-{
-	cJSON *list = cJSON_CreateArray();
-	git_object *obj = NULL;
-	git_tree *dir = NULL;
-	git_tree_entry *entry = NULL;
-	char spec[300];
-
-	snprintf(spec, sizeof(spec), "refs/orchestrate/plans/%s^{tree}", plan);
-	if (git_revparse_single(&obj, cli->repo, spec) < 0 ||
-	    git_tree_entry_bypath(&entry, (git_tree *)obj, "workers") < 0 ||
-	    git_tree_lookup(&dir, cli->repo, git_tree_entry_id(entry)) < 0)
-		goto done;
-	for (size_t i = 0; i < git_tree_entrycount(dir); i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(dir, i);
-		const char *name = git_tree_entry_name(e);
-		size_t len = strlen(name);
-		git_blob *blob = NULL;
-		cJSON *state;
-		if (len < 6 || strcmp(name + len - 5, ".json") ||
-		    git_blob_lookup(&blob, cli->repo, git_tree_entry_id(e)) < 0)
-			continue;
-		state = cJSON_ParseWithLength(git_blob_rawcontent(blob),
-		                              (size_t)git_blob_rawsize(blob));
-		git_blob_free(blob);
-		if (!state)
-			continue;
-		{
-			char *worker = orch_strndup(name, len - 5);
-			cJSON_AddItemToObject(state, "name",
-			                      cJSON_CreateString(worker));
-			free(worker);
-		}
-		cJSON_DeleteItemFromObject(state, "at");
-		cJSON_AddItemToArray(list, state);
-	}
-done:
-	git_tree_free(dir);
-	git_tree_entry_free(entry);
-	git_object_free(obj);
-	return list;
 }
 
 static int all_final(const orch_plan *plan, const orch_task_state *states)
@@ -242,12 +203,15 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 			goto fail;
 		if (watch && !json && cli_is_tty(1))
 			printf("\033[H\033[2J");
-		cJSON *workers = read_workers(cli, name);
+		workers_seen workers = {0};
+		if ((error = orch_run_read_workers(
+		         &workers.list, &workers.count, cli->store, name)) < 0)
+			goto fail;
 		if (json)
-			print_json(plan, states, workers);
+			print_json(plan, states, &workers);
 		else
-			print_table(plan, states, workers);
-		cJSON_Delete(workers);
+			print_table(plan, states, &workers);
+		orch_run_workers_free(workers.list, workers.count);
 		fflush(stdout);
 		if (!watch || all_final(plan, states) || cli_interrupted)
 			break;

@@ -356,3 +356,30 @@ done:
 	free(ld.slots_set);
 	return error;
 }
+
+/* Every `needs` must be offered by some configured worker. */
+int orch_config_check_needs(const orch_config *config, const orch_plan *plan)
+{
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task *task = &plan->tasks[i];
+		for (size_t k = 0; k < task->needs.count; k++) {
+			int found = 0;
+			for (size_t w = 0; w < config->nworkers && !found; w++)
+				found = orch_strvec_contains(
+				    &config->workers[w].capabilities,
+				    task->needs.items[k]);
+			if (!found) {
+				orch_error_set(
+				    "%s:%d: task '%s' needs capability '%s', "
+				    "which no configured worker has",
+				    plan->source ? plan->source : "plan",
+				    task->line, task->id, task->needs.items[k]);
+				orch_error_hint(
+				    "add it to a worker's 'capabilities' in "
+				    "orchestrate.ini, or drop it from 'needs'");
+				return ORCH_EINVALID;
+			}
+		}
+	}
+	return 0;
+}

@@ -1,6 +1,7 @@
 #ifndef ORCH_CONFIG_H
 #define ORCH_CONFIG_H
 
+#include "plan.h"
 #include "util.h"
 
 /*
@@ -48,5 +49,11 @@ const orch_worker_config *orch_config_worker(const orch_config *config,
                                              const char *name);
 int orch_worker_is_local(const orch_worker_config *worker);
 void orch_config_free(orch_config *config);
+
+/*
+ * ORCH_EINVALID, naming the plan file, line, task and capability, when a
+ * task of `plan` needs a capability no worker of `config` has.
+ */
+int orch_config_check_needs(const orch_config *config, const orch_plan *plan);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "graph.h"
+#include "task.h"
 
 void orch_merge_result_init(orch_merge_result *result)
 {
@@ -402,28 +403,26 @@ static int record_cb(orch_txn *txn, void *payload)
 		if (state.state != ORCH_STATE_DONE || !state.commit ||
 		    strcmp(state.commit, git_oid_tostr_s(&item->commit)))
 			continue;
-		state.state = to;
-		orch_strvec_free(&state.paths);
-		free(state.error);
-		state.error = NULL;
 		if (to == ORCH_STATE_CONFLICT) {
-			for (size_t p = 0; p < item->paths.count; p++)
-				orch_strvec_push(&state.paths,
-				                 item->paths.items[p]);
-			state.error =
-			    orch_strdup("conflicts with the base branch or "
-			                "with tasks merged before it");
+			error = orch_task_merge_conflict(
+			    &state, item->id, &item->paths,
+			    "conflicts with the base branch or with tasks "
+			    "merged before it");
 			nconflict++;
 		} else if (to == ORCH_STATE_REJECTED) {
 			orch_buf why = {0};
 			orch_buf_printf(&why,
 			                "the merged result fails verify (%s)",
 			                ctx->verify);
-			state.error = orch_buf_detach(&why);
+			error = orch_task_rejected(&state, item->id, why.ptr);
+			orch_buf_free(&why);
 			nrejected++;
 		} else {
+			error = orch_task_merged(&state, item->id);
 			nmerged++;
 		}
+		if (error < 0)
+			goto done;
 		if ((error = orch_txn_put_task(txn, item->id, &state)) < 0)
 			goto done;
 	}
@@ -976,7 +975,8 @@ static int rollback_cb(orch_txn *txn, void *payload)
 			goto done;
 		if (state.state != ORCH_STATE_MERGED)
 			continue;
-		state.state = ORCH_STATE_DONE;
+		if ((error = orch_task_unmerged(&state, id->valuestring)) < 0)
+			goto done;
 		if ((error = orch_txn_put_task(txn, id->valuestring, &state)) <
 		    0)
 			goto done;

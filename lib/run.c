@@ -20,6 +20,7 @@
 #include "graph.h"
 #include "merge.h"
 #include "run.h"
+#include "task.h"
 #include "worker.h"
 
 #define POLL_BUSY_MS 5
@@ -70,18 +71,6 @@ struct run {
 	int *was_down; /* last down state seen of each worker */
 	int all_down_said;
 };
-
-static int is_success(orch_state s)
-{
-	return s == ORCH_STATE_DONE || s == ORCH_STATE_MERGED;
-}
-
-static int is_dead_end(orch_state s)
-{
-	return s == ORCH_STATE_FAILED || s == ORCH_STATE_TIMEOUT ||
-	       s == ORCH_STATE_CANCELLED || s == ORCH_STATE_SKIPPED ||
-	       s == ORCH_STATE_CONFLICT || s == ORCH_STATE_REJECTED;
-}
 
 static void emit(struct run *run, orch_run_event *event)
 {
@@ -263,42 +252,22 @@ static int claim_cb(orch_txn *txn, void *payload)
 {
 	struct claim *c = payload;
 	const orch_task *task = &c->run->plan->tasks[c->task];
-	orch_task_state st, dep;
-	int error, ok = 1;
+	orch_task_state st;
+	int error, deps_done = 0;
 
 	orch_task_state_init(&st);
 	if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
 		goto done;
-	if (st.state == ORCH_STATE_PENDING) {
-		for (size_t i = 0; i < task->depends.count && ok; i++) {
-			orch_task_state_init(&dep);
-			if ((error = orch_txn_get_task(
-			         &dep, txn, task->depends.items[i])) < 0)
-				goto done;
-			ok = is_success(dep.state);
-			orch_task_state_clear(&dep);
-		}
-	} else if (st.state != ORCH_STATE_READY) {
-		ok = 0;
-	}
-	if (!ok) {
-		error = ORCH_ENOCHANGE;
+	if (st.state == ORCH_STATE_PENDING &&
+	    (error = orch_task_deps_done(&deps_done, txn, c->run->plan,
+	                                 c->task)) < 0)
+		goto done;
+	if (orch_task_claim(&st, task->id, deps_done, c->worker, c->base,
+	                    orch_now_ms()) < 0) {
+		error = ORCH_ENOCHANGE; /* no longer ready */
 		goto done;
 	}
-	st.state = ORCH_STATE_RUNNING;
-	st.attempts++;
 	c->attempt = st.attempts;
-	free(st.worker);
-	st.worker = orch_strdup(c->worker);
-	free(st.base);
-	st.base = orch_strdup(c->base);
-	st.started_ms = orch_now_ms();
-	st.ended_ms = 0;
-	st.exit_status = -1;
-	free(st.worktree);
-	st.worktree = NULL;
-	if (!orch_strvec_contains(&st.workers_tried, c->worker))
-		orch_strvec_push(&st.workers_tried, c->worker);
 	if ((error = orch_txn_put_task(txn, task->id, &st)) < 0)
 		goto done;
 	orch_txn_message(txn, "%s: started on %s (attempt %d)", task->id,
@@ -328,42 +297,6 @@ struct outcome {
 	orch_state final; /* out: state written */
 };
 
-/* After `task` is done, dependents whose dependencies all are become ready. */
-static int promote_dependents(orch_txn *txn, struct run *run, size_t task)
-{
-	const orch_graph *g = run->graph;
-	orch_task_state st, dep;
-	int error = 0;
-
-	for (size_t k = g->rdep_start[task]; k < g->rdep_start[task + 1]; k++) {
-		const orch_task *t = &run->plan->tasks[g->rdeps[k]];
-		int ok = 1;
-		orch_task_state_init(&st);
-		if ((error = orch_txn_get_task(&st, txn, t->id)) < 0)
-			return error;
-		if (st.state == ORCH_STATE_PENDING) {
-			for (size_t i = 0; i < t->depends.count && ok; i++) {
-				orch_task_state_init(&dep);
-				if ((error = orch_txn_get_task(
-				         &dep, txn, t->depends.items[i])) < 0) {
-					orch_task_state_clear(&st);
-					return error;
-				}
-				ok = is_success(dep.state);
-				orch_task_state_clear(&dep);
-			}
-			if (ok) {
-				st.state = ORCH_STATE_READY;
-				error = orch_txn_put_task(txn, t->id, &st);
-			}
-		}
-		orch_task_state_clear(&st);
-		if (error < 0)
-			return error;
-	}
-	return 0;
-}
-
 static int outcome_cb(orch_txn *txn, void *payload)
 {
 	struct outcome *o = payload;
@@ -380,29 +313,31 @@ static int outcome_cb(orch_txn *txn, void *payload)
 	    (error =
 	         orch_txn_put_log(txn, task->id, o->log->ptr, o->log->len)) < 0)
 		goto done;
-	if (st.state != ORCH_STATE_RUNNING || st.attempts != o->attempt) {
-		/* changed under us (cancelled by `cancel`): keep that, log only
-		 */
-		o->final = st.state;
-		orch_txn_message(txn, "%s: output of attempt %d (%s)", task->id,
-		                 o->attempt, orch_state_name(st.state));
-		goto done;
+	{
+		orch_task_outcome end = {0};
+		end.attempt = o->attempt;
+		end.state = o->state;
+		end.exit_status = o->exit_status;
+		end.duration_ms = o->duration_ms;
+		end.now_ms = orch_now_ms();
+		end.commit = o->commit;
+		end.error = o->error;
+		end.worktree = o->worktree;
+		end.not_before_ms = o->not_before_ms;
+		end.paths = o->paths;
+		if ((error = orch_task_end(&st, task->id, &end)) < 0) {
+			if (error != ORCH_ENOCHANGE)
+				goto done;
+			/* changed under us (cancelled by `cancel`): keep that,
+			 * log only */
+			error = 0;
+			o->final = st.state;
+			orch_txn_message(txn, "%s: output of attempt %d (%s)",
+			                 task->id, o->attempt,
+			                 orch_state_name(st.state));
+			goto done;
+		}
 	}
-	st.state = o->state;
-	st.exit_status = o->exit_status;
-	st.ended_ms = orch_now_ms();
-	st.duration_ms = o->duration_ms;
-	free(st.commit);
-	st.commit = orch_strdup(o->commit);
-	free(st.error);
-	st.error = orch_strdup(o->error);
-	free(st.worktree);
-	st.worktree = orch_strdup(o->worktree);
-	st.not_before_ms = o->not_before_ms;
-	orch_strvec_free(&st.paths);
-	if (o->paths)
-		for (size_t i = 0; i < o->paths->count; i++)
-			orch_strvec_push(&st.paths, o->paths->items[i]);
 	if ((error = orch_txn_put_task(txn, task->id, &st)) < 0)
 		goto done;
 	orch_format_duration(dur, sizeof(dur), o->duration_ms);
@@ -410,7 +345,8 @@ static int outcome_cb(orch_txn *txn, void *payload)
 	case ORCH_STATE_DONE:
 		orch_txn_message(txn, "%s: done on %s in %s (attempt %d)",
 		                 task->id, o->worker, dur, o->attempt);
-		error = promote_dependents(txn, o->run, o->task);
+		error = orch_task_promote_dependents(txn, o->run->plan,
+		                                     o->run->graph, o->task);
 		break;
 	case ORCH_STATE_READY:
 		orch_txn_message(txn, "%s: attempt %d on %s: %s; ready again",
@@ -442,36 +378,22 @@ static int skip_cb(orch_txn *txn, void *payload)
 	int error = 0, changed = 0;
 
 	for (size_t i = 0; i < s->count && error == 0; i++) {
-		const orch_task *task = &s->run->plan->tasks[s->tasks[i]];
-		orch_task_state st, dep;
+		const orch_plan *plan = s->run->plan;
+		const char *id = plan->tasks[s->tasks[i]].id;
+		orch_task_state st;
+		orch_state dep_state;
+		size_t dep;
 		orch_task_state_init(&st);
-		if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
-			break;
-		if (st.state == ORCH_STATE_PENDING ||
-		    st.state == ORCH_STATE_READY) {
-			for (size_t k = 0; k < task->depends.count; k++) {
-				orch_task_state_init(&dep);
-				error = orch_txn_get_task(
-				    &dep, txn, task->depends.items[k]);
-				if (error == 0 && is_dead_end(dep.state)) {
-					char why[300];
-					snprintf(why, sizeof(why),
-					         "dependency '%s' %s",
-					         task->depends.items[k],
-					         orch_state_name(dep.state));
-					st.state = ORCH_STATE_SKIPPED;
-					free(st.error);
-					st.error = orch_strdup(why);
-					orch_task_state_clear(&dep);
-					break;
-				}
-				orch_task_state_clear(&dep);
-			}
-			if (st.state == ORCH_STATE_SKIPPED && error == 0) {
-				error = orch_txn_put_task(txn, task->id, &st);
-				changed++;
-			}
-		}
+		if ((error = orch_txn_get_task(&st, txn, id)) == 0 &&
+		    (st.state == ORCH_STATE_PENDING ||
+		     st.state == ORCH_STATE_READY) &&
+		    (error = orch_task_dead_dep(&dep, &dep_state, txn, plan,
+		                                s->tasks[i])) == 0 &&
+		    dep != (size_t)-1 &&
+		    (error = orch_task_skip(&st, id, plan->tasks[dep].id,
+		                            dep_state)) == 0 &&
+		    (error = orch_txn_put_task(txn, id, &st)) == 0)
+			changed++;
 		orch_task_state_clear(&st);
 	}
 	if (error < 0)
@@ -837,7 +759,7 @@ static int startable(struct run *run, size_t task, int64_t now)
 	if (st->not_before_ms > now)
 		return 0;
 	for (size_t k = g->dep_start[task]; k < g->dep_start[task + 1]; k++)
-		if (!is_success(run->states[g->deps[k]].state))
+		if (!orch_state_is_success(run->states[g->deps[k]].state))
 			return 0;
 	for (size_t k = run->ov_start[task]; k < run->ov_start[task + 1]; k++)
 		if (run->states[run->ov[k]].state == ORCH_STATE_RUNNING ||
@@ -882,9 +804,10 @@ static int any_worker_can_run(struct run *run, size_t task)
 }
 
 /* Start `task` on `worker`: lease, start commit, claim, start. */
-/* The start commit of `task`: the recorded base with its dependencies' results. */
-static int task_start_commit(git_oid *out, orch_strvec *conflicts, struct run *run,
-                             size_t task)
+/* The start commit of `task`: the recorded base with its dependencies' results.
+ */
+static int task_start_commit(git_oid *out, orch_strvec *conflicts,
+                             struct run *run, size_t task)
 {
 	const orch_graph *g = run->graph;
 	git_oid base, *deps;
@@ -899,9 +822,9 @@ static int task_start_commit(git_oid *out, orch_strvec *conflicts, struct run *r
 		if (c && git_oid_fromstr(&deps[ndeps], c) == 0)
 			ndeps++;
 	}
-	error = orch_run_start_commit(out, conflicts, run->repo, &base, deps,
-	                              ndeps, run->plan->name,
-	                              run->plan->tasks[task].id);
+	error =
+	    orch_run_start_commit(out, conflicts, run->repo, &base, deps, ndeps,
+	                          run->plan->name, run->plan->tasks[task].id);
 	free(deps);
 	return error;
 }
@@ -1027,7 +950,8 @@ static int propagate_skips(struct run *run)
 		if (s != ORCH_STATE_PENDING && s != ORCH_STATE_READY)
 			continue;
 		for (size_t k = g->dep_start[i]; k < g->dep_start[i + 1]; k++) {
-			if (is_dead_end(run->states[g->deps[k]].state)) {
+			if (orch_state_is_dead_end(
+			        run->states[g->deps[k]].state)) {
 				if (!skip.tasks)
 					skip.tasks = orch_malloc(
 					    run->plan->ntasks * sizeof(size_t));
@@ -1442,6 +1366,61 @@ static int worker_note_cb(orch_txn *txn, void *payload)
 	else
 		orch_txn_message(txn, "worker %s: up again", w->name);
 	return 0;
+}
+
+int orch_run_read_workers(orch_worker_status **out, size_t *count,
+                          orch_store *store, const char *plan)
+{
+	orch_strvec files = {0};
+	orch_worker_status *list = NULL;
+	size_t n = 0;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = orch_store_list_dir(&files, store, plan, "workers")) < 0)
+		return error;
+	list = orch_calloc(files.count + 1, sizeof(*list));
+	for (size_t i = 0; i < files.count; i++) {
+		const char *file = files.items[i];
+		size_t len = strlen(file);
+		orch_buf bytes = {0};
+		char path[320];
+		cJSON *root;
+		const char *reason;
+		if (len < 6 || strcmp(file + len - 5, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "workers/%s", file);
+		if (orch_store_read_file(&bytes, store, plan, path) < 0) {
+			orch_buf_free(&bytes);
+			continue;
+		}
+		root = cJSON_ParseWithLength(bytes.ptr, bytes.len);
+		orch_buf_free(&bytes);
+		if (!root)
+			continue;
+		reason = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(root, "reason"));
+		list[n].name = orch_strndup(file, len - 5);
+		list[n].down = cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(root, "down"));
+		list[n].reason = orch_strdup(reason ? reason : "");
+		n++;
+		cJSON_Delete(root);
+	}
+	orch_strvec_free(&files);
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+void orch_run_workers_free(orch_worker_status *list, size_t count)
+{
+	for (size_t i = 0; list && i < count; i++) {
+		free(list[i].name);
+		free(list[i].reason);
+	}
+	free(list);
 }
 
 /*

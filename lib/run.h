@@ -72,6 +72,21 @@ int orch_run_start_commit(git_oid *out, orch_strvec *conflicts,
                           const git_oid *deps, size_t ndeps, const char *plan,
                           const char *task);
 
+/* What the runs of a plan recorded of a worker (workers/<name>.json). */
+typedef struct {
+	char *name;
+	int down;
+	char *reason; /* why it is down, "" when up */
+} orch_worker_status;
+
+/*
+ * The workers recorded in plan `plan`'s state, into *out (*count entries,
+ * sorted by name; free with orch_run_workers_free).
+ */
+int orch_run_read_workers(orch_worker_status **out, size_t *count,
+                          orch_store *store, const char *plan);
+void orch_run_workers_free(orch_worker_status *list, size_t count);
+
 /*
  * 1 when nobody renews `lease` any more: it expired, or its owner was a
  * process of this host that is gone.

@@ -348,6 +348,21 @@ static int plan_not_found(const char *plan)
 	return ORCH_ENOTFOUND;
 }
 
+int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
+                        const char *plan)
+{
+	git_oid head;
+	int error;
+
+	if ((error = plan_refname(out, outlen, plan)) < 0)
+		return error;
+	if ((error = git_reference_name_to_id(&head, store->repo, out)) < 0)
+		return error == GIT_ENOTFOUND
+		           ? plan_not_found(plan)
+		           : orch_error_git(error, "cannot read '%s'", out);
+	return 0;
+}
+
 static int signature(git_signature **out, git_repository *repo)
 {
 	int error;
@@ -985,6 +1000,41 @@ int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
 	}
 	error = read_blob(out, store->repo, git_tree_entry_id(entry), path);
 done:
+	git_tree_entry_free(entry);
+	git_tree_free(root);
+	return error;
+}
+
+int orch_store_list_dir(orch_strvec *out, orch_store *store, const char *plan,
+                        const char *dir)
+{
+	git_tree *root = NULL, *sub = NULL;
+	git_tree_entry *entry = NULL;
+	git_oid head;
+	int error;
+
+	if ((error = plan_head(&head, &root, store, plan)) < 0)
+		goto done;
+	error = git_tree_entry_bypath(&entry, root, dir);
+	if (error == GIT_ENOTFOUND ||
+	    (!error && git_tree_entry_type(entry) != GIT_OBJECT_TREE)) {
+		error = 0; /* nothing there */
+		goto done;
+	}
+	if (error < 0 ||
+	    (error = git_tree_lookup(&sub, store->repo,
+	                             git_tree_entry_id(entry))) < 0) {
+		error = orch_error_git(error, "cannot read '%s' of plan '%s'",
+		                       dir, plan);
+		goto done;
+	}
+	for (size_t i = 0; i < git_tree_entrycount(sub); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(sub, i);
+		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+			orch_strvec_push(out, git_tree_entry_name(e));
+	}
+done:
+	git_tree_free(sub);
 	git_tree_entry_free(entry);
 	git_tree_free(root);
 	return error;
@@ -2093,4 +2143,80 @@ done:
 	free(ctx.per_task);
 	strmap_free(&ctx.index);
 	return error;
+}
+
+/* The branch HEAD points to, for a plan without `base`. */
+static int current_branch(char **out, git_repository *repo)
+{
+	git_reference *head = NULL;
+	int error = git_repository_head(&head, repo);
+
+	if (error == GIT_EUNBORNBRANCH || error == GIT_ENOTFOUND) {
+		orch_error_set("the repository has no commit yet");
+		orch_error_hint(
+		    "commit something first: tasks start from the base branch");
+		return ORCH_EINVALID;
+	}
+	if (error < 0)
+		return orch_error_git(error, "cannot read HEAD");
+	if (!git_reference_is_branch(head)) {
+		git_reference_free(head);
+		orch_error_set(
+		    "HEAD is detached and the plan names no base branch");
+		orch_error_hint(
+		    "set 'base = BRANCH' in [plan] or check out a branch");
+		return ORCH_EINVALID;
+	}
+	*out = orch_strdup(git_reference_shorthand(head));
+	git_reference_free(head);
+	return 0;
+}
+
+/* Record base_commit: the tip of the base branch now. */
+int orch_store_resolve_base(orch_plan *plan, orch_store *store)
+{
+	git_repository *repo = store->repo;
+	char refname[512], hex[GIT_OID_HEXSZ + 1];
+	git_oid oid;
+	int error;
+
+	if (!plan->base && (error = current_branch(&plan->base, repo)) < 0)
+		return error;
+	snprintf(refname, sizeof(refname), "refs/heads/%s", plan->base);
+	if ((error = git_reference_name_to_id(&oid, repo, refname)) < 0) {
+		orch_error_set("%s: base branch '%s' does not exist",
+		               plan->source ? plan->source : "plan",
+		               plan->base);
+		orch_error_hint("create it, or set 'base = BRANCH' in [plan]");
+		return ORCH_EINVALID;
+	}
+	git_oid_tostr(hex, sizeof(hex), &oid);
+	free(plan->base_commit);
+	plan->base_commit = orch_strdup(hex);
+	return 0;
+}
+
+/*
+ * A plan that names no agent (always the case with --prompts) takes git's
+ * `orchestrate.agent` setting, so prompt-only tasks have a command.
+ */
+int orch_store_default_agent(orch_plan *plan, orch_store *store)
+{
+	git_repository *repo = store->repo;
+	git_config *config = NULL;
+	git_buf value = {0};
+	int error;
+
+	if (plan->agent)
+		return 0;
+	if ((error = git_repository_config_snapshot(&config, repo)) < 0)
+		return orch_error_git(error,
+		                      "cannot read the git configuration");
+	if (git_config_get_string_buf(&value, config, "orchestrate.agent") ==
+	        0 &&
+	    value.size)
+		plan->agent = orch_strdup(value.ptr);
+	git_buf_dispose(&value);
+	git_config_free(config);
+	return 0;
 }

@@ -108,6 +108,18 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
                            int replace);
 
 /*
+ * A plan that names no agent (always the case with --prompts) takes git's
+ * `orchestrate.agent` setting, so prompt-only tasks have a command.
+ */
+int orch_store_default_agent(orch_plan *plan, orch_store *store);
+/*
+ * Record plan->base_commit: the tip of plan->base now (the current branch
+ * when the plan names none). ORCH_EINVALID when there is no such branch,
+ * HEAD is detached or the repository has no commit.
+ */
+int orch_store_resolve_base(orch_plan *plan, orch_store *store);
+
+/*
  * Read plan.json of plan `name` at its current head; *out_head (may be
  * NULL) gets that head. ORCH_ENOTFOUND names the plan and hints at
  * `git orchestrate plan`. Caller frees with orch_plan_free.
@@ -165,12 +177,25 @@ void orch_txn_message(orch_txn *txn, const char *fmt, ...)
 /* Read a file of the plan's state tree at its head (e.g. a log). */
 int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
                          const char *path);
+/*
+ * Names of the files directly under directory `dir` of the plan's state tree
+ * (e.g. "workers"), in tree order, appended to *out; none when it is absent.
+ */
+int orch_store_list_dir(orch_strvec *out, orch_store *store, const char *plan,
+                        const char *dir);
 /* Path of task `id`'s state file / log within the state tree (static buffer).
  */
 int orch_store_task_path(char *out, size_t outlen, const orch_plan *plan,
                          const char *id);
 int orch_store_log_path(char *out, size_t outlen, const orch_plan *plan,
                         const char *id);
+
+/*
+ * The ref name of stored plan `plan` ("refs/orchestrate/plans/<plan>") into
+ * `out`; ORCH_ENOTFOUND, naming the plan, when it is not stored.
+ */
+int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
+                        const char *plan);
 
 /* Delete a plan's ref (and its locks), by CAS on its current value. */
 int orch_store_delete_plan(orch_store *store, const char *plan);

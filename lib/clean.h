@@ -1,0 +1,22 @@
+#ifndef ORCH_CLEAN_H
+#define ORCH_CLEAN_H
+
+#include "store.h"
+
+/*
+ * Tidying up after a plan (git orchestrate clean): leases nobody renews any
+ * more, worktrees kept for failed attempts, branches of merged tasks. A task
+ * that is running under a live lease is left alone.
+ */
+
+typedef struct {
+	int worktrees; /* kept worktrees removed */
+	int branches;  /* branches of merged tasks deleted */
+	int locks;     /* stale leases and locks broken */
+} orch_clean_counts;
+
+/* Clean plan `plan`; *out gets what was removed. */
+int orch_clean_plan(orch_clean_counts *out, orch_store *store,
+                    const char *plan);
+
+#endif
