@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "signature.h"
 #include "graph.h"
 #include "task.h"
 
@@ -828,12 +829,8 @@ static int add_reverts(git_oid *tip, size_t *out_count, git_repository *repo,
 	int error = 0, count = cJSON_GetArraySize(tasks);
 
 	*out_count = 0;
-	if (git_signature_default(&sig, repo) < 0) {
-		git_error_clear();
-		if ((error = git_signature_now(&sig, "git-orchestrate",
-		                               "orchestrate@localhost")) < 0)
-			return orch_error_git(error, "cannot make a signature");
-	}
+	if ((error = orch_signature_default(&sig, repo)) < 0)
+		return error;
 	for (int i = count - 1; i >= 0; i--) {
 		cJSON *entry = cJSON_GetArrayItem(tasks, i);
 		cJSON *id = cJSON_GetObjectItemCaseSensitive(entry, "id");

@@ -15,6 +15,7 @@
  */
 #include "store.h"
 #include "error.h"
+#include "signature.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,8 +39,6 @@
 #define STALE_LOCK_SECONDS 10
 /* Parsed states kept; beyond this the cache starts over. */
 #define STATE_CACHE_MAX (1u << 18)
-#define FALLBACK_NAME "git-orchestrate"
-#define FALLBACK_EMAIL "orchestrate@localhost"
 
 /* ---- hashing and maps ------------------------------------------------- */
 
@@ -360,18 +359,6 @@ int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
 		return error == GIT_ENOTFOUND
 		           ? plan_not_found(plan)
 		           : orch_error_git(error, "cannot read '%s'", out);
-	return 0;
-}
-
-static int signature(git_signature **out, git_repository *repo)
-{
-	int error;
-
-	if (git_signature_default(out, repo) == 0)
-		return 0;
-	git_error_clear();
-	if ((error = git_signature_now(out, FALLBACK_NAME, FALLBACK_EMAIL)) < 0)
-		return orch_error_git(error, "cannot make a signature");
 	return 0;
 }
 
@@ -770,7 +757,7 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
 	if ((error = build_plan_tree(&tree_oid, store, plan)) < 0)
 		goto done;
 	if ((error = git_tree_lookup(&tree, store->repo, &tree_oid)) < 0 ||
-	    (error = signature(&sig, store->repo)) < 0) {
+	    (error = orch_signature_default(&sig, store->repo)) < 0) {
 		error = error == ORCH_ERROR
 		            ? error
 		            : orch_error_git(error, "cannot store plan");
@@ -1553,7 +1540,7 @@ static int update_once(int *raced, git_oid *out_commit, orch_store *store,
 	}
 	orch_buf_puts(&message, txn.message.len ? txn.message.ptr : "update");
 	orch_buf_puts(&message, "\n");
-	if ((error = signature(&sig, store->repo)) < 0)
+	if ((error = orch_signature_default(&sig, store->repo)) < 0)
 		goto done;
 	if ((error = git_commit_lookup(&head_commit, store->repo, &head)) < 0 ||
 	    (error = git_tree_lookup(&new_tree, store->repo, &tree_oid)) < 0 ||
@@ -1948,7 +1935,7 @@ int orch_store_note_set(orch_store *store, const git_oid *commit,
 	git_oid parent_oid, notes_commit, blob, zero = {{0}};
 	int error;
 
-	if ((error = signature(&sig, store->repo)) < 0)
+	if ((error = orch_signature_default(&sig, store->repo)) < 0)
 		return error;
 	for (int tries = 0; tries < CAS_TRIES; tries++) {
 		git_commit_free(parent);

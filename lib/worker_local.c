@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "signature.h"
 #include "worker.h"
 
 #define KILL_GRACE_MS 5000
@@ -661,12 +662,8 @@ static int commit_result(git_oid *out, orch_job *job)
 		    error, "cannot commit the result in '%s'", job->worktree);
 		goto done;
 	}
-	if (git_signature_default(&sig, wtrepo) < 0 &&
-	    (error = git_signature_now(&sig, "git-orchestrate",
-	                               "orchestrate@localhost")) < 0) {
-		error = orch_error_git(error, "cannot make a signature");
+	if ((error = orch_signature_default(&sig, wtrepo)) < 0)
 		goto done;
-	}
 	/* through HEAD, which is the task branch: fails if it moved */
 	if ((error = git_commit_create(out, wtrepo, "HEAD", sig, sig, NULL,
 	                               job->message, tree, 1,

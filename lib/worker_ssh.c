@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "signature.h"
 #include "shell_quote.h"
 #include "ssh.h"
 #include "worker.h"
@@ -1340,15 +1341,10 @@ int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
 	sw->repo_path = orch_strdup(git_repository_commondir(repo));
 	sw->token = orch_strdup(token ? token : "");
 	sw->repo = repo;
-	if (git_signature_default(&sig, repo) == 0) {
-		snprintf(sw->sig_name, sizeof(sw->sig_name), "%s", sig->name);
-		snprintf(sw->sig_email, sizeof(sw->sig_email), "%s",
-		         sig->email);
-	} else {
-		snprintf(sw->sig_name, sizeof(sw->sig_name), "git-orchestrate");
-		snprintf(sw->sig_email, sizeof(sw->sig_email),
-		         "orchestrate@localhost");
-	}
+	if ((error = orch_signature_default(&sig, repo)) < 0)
+		goto done;
+	snprintf(sw->sig_name, sizeof(sw->sig_name), "%s", sig->name);
+	snprintf(sw->sig_email, sizeof(sw->sig_email), "%s", sig->email);
 	git_signature_free(sig);
 	if (pipe2(sw->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		error = orch_error_os("cannot create a pipe");
