@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "signature.h"
 
 extern char **environ;
 
@@ -271,6 +272,76 @@ done:
 	return error;
 }
 
+/* Commit `tree` with the parents `ours` and `theirs`: a dependency merged. */
+static int commit_dependency(git_oid *out, git_repository *repo,
+                             const git_signature *sig, const git_oid *tree_id,
+                             const git_oid *ours, const git_oid *theirs,
+                             const char *plan, const char *task)
+{
+	git_commit *parents[2] = {NULL, NULL};
+	git_tree *tree = NULL;
+	orch_buf message = {0};
+	int error;
+
+	orch_buf_printf(&message,
+	                "orchestrate: start of %s (dependencies merged)\n\n"
+	                "Orchestrate-Plan: %s\n",
+	                task, plan);
+	if ((error = git_tree_lookup(&tree, repo, tree_id)) < 0 ||
+	    (error = git_commit_lookup(&parents[0], repo, ours)) < 0 ||
+	    (error = git_commit_lookup(&parents[1], repo, theirs)) < 0 ||
+	    (error =
+	         git_commit_create(out, repo, NULL, sig, sig, NULL, message.ptr,
+	                           tree, 2, (const git_commit **)parents)) < 0)
+		error = orch_error_git(
+		    error, "cannot merge the dependencies of '%s'", task);
+	git_commit_free(parents[0]);
+	git_commit_free(parents[1]);
+	git_tree_free(tree);
+	orch_buf_free(&message);
+	return error;
+}
+
+int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
+                            git_repository *repo, const git_oid *base,
+                            const git_oid *deps, size_t ndeps, const char *plan,
+                            const char *task)
+{
+	git_oid current = *base, tree_id, merged;
+	git_signature *sig = NULL;
+	int error = 0;
+
+	for (size_t i = 0; i < ndeps; i++) {
+		if (git_oid_equal(&current, &deps[i]) ||
+		    git_graph_descendant_of(repo, &current, &deps[i]) == 1)
+			continue;
+		if (git_graph_descendant_of(repo, &deps[i], &current) == 1) {
+			current = deps[i];
+			continue;
+		}
+		error = orch_merge_trees_of(&tree_id, conflicts, repo, &current,
+		                            &deps[i]);
+		if (error == ORCH_ECONFLICT) {
+			orch_error_set("the dependencies of task '%s' conflict "
+			               "with each other",
+			               task);
+			goto done;
+		}
+		if (error < 0 ||
+		    (!sig &&
+		     (error = orch_signature_default(&sig, repo)) < 0) ||
+		    (error =
+		         commit_dependency(&merged, repo, sig, &tree_id,
+		                           &current, &deps[i], plan, task)) < 0)
+			goto done;
+		current = merged;
+	}
+	*out = current;
+done:
+	git_signature_free(sig);
+	return error;
+}
+
 /* Merge and tell: *out_conflicted and the paths; errors other than conflict. */
 static int merge_check(int *out_conflicted, orch_strvec *paths,
                        git_repository *repo, const git_oid *ours,
@@ -398,17 +469,6 @@ void orch_merge_analysis_free(orch_merge_analysis *analysis)
 
 /* ---- building the chain -------------------------------------------------- */
 
-static int default_signature(git_signature **out, git_repository *repo)
-{
-	if (git_signature_default(out, repo) == 0)
-		return 0;
-	git_error_clear();
-	if (git_signature_now(out, "git-orchestrate", "orchestrate@localhost") <
-	    0)
-		return orch_error_git(-1, "cannot make a signature");
-	return 0;
-}
-
 static int commit_message(orch_buf *msg, git_repository *repo,
                           const orch_merge_item *item, const char *plan,
                           int squash)
@@ -448,7 +508,7 @@ int orch_merge_build(git_oid *out_tip, git_repository *repo,
 	int error = 0;
 
 	git_oid_cpy(&tip, base);
-	if ((error = default_signature(&sig, repo)) < 0)
+	if ((error = orch_signature_default(&sig, repo)) < 0)
 		goto done;
 	for (size_t i = 0; i < n; i++) {
 		orch_merge_item *item = &items[i];

@@ -50,8 +50,9 @@ typedef struct {
 } orch_merge_analysis;
 
 /* Flags of orch_merge_analyze. */
-#define ORCH_MERGE_ANALYZE_ALL 1 /* no first pass: merge every pair in memory  \
-	                          */
+#define ORCH_MERGE_ANALYZE_ALL                                                 \
+	1 /* no first pass: merge every pair in memory                         \
+	   */
 
 /*
  * Analyse `n` branches (ids[i] at commits[i]) against `base`: each one
@@ -88,6 +89,18 @@ void orch_merge_analysis_free(orch_merge_analysis *analysis);
 int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
                         git_repository *repo, const git_oid *ours,
                         const git_oid *theirs);
+
+/*
+ * The start commit of task `task` of plan `plan`: `base` with the result
+ * commits of its dependencies `deps` merged in, one after the other
+ * (fast-forward where possible, else a merge commit made in memory). On
+ * conflict returns ORCH_ECONFLICT with the paths appended to `conflicts`
+ * (may be NULL).
+ */
+int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
+                            git_repository *repo, const git_oid *base,
+                            const git_oid *deps, size_t ndeps, const char *plan,
+                            const char *task);
 
 /* ---- building, verifying, moving ---------------------------------------- */
 

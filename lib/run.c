@@ -471,106 +471,6 @@ static void keep_tail(orch_buf *buf)
 	}
 }
 
-int orch_run_start_commit(git_oid *out, orch_strvec *conflicts,
-                          git_repository *repo, const git_oid *base,
-                          const git_oid *deps, size_t ndeps, const char *plan,
-                          const char *task)
-{
-	git_oid current = *base;
-	git_commit *ours = NULL, *theirs = NULL;
-	git_index *index = NULL;
-	git_tree *tree = NULL;
-	git_signature *sig = NULL;
-	int error = 0;
-
-	for (size_t i = 0; i < ndeps; i++) {
-		git_oid tree_id;
-		char message[512];
-
-		if (git_oid_equal(&current, &deps[i]) ||
-		    git_graph_descendant_of(repo, &current, &deps[i]) == 1)
-			continue;
-		if (git_graph_descendant_of(repo, &deps[i], &current) == 1) {
-			current = deps[i];
-			continue;
-		}
-		if ((error = git_commit_lookup(&ours, repo, &current)) < 0 ||
-		    (error = git_commit_lookup(&theirs, repo, &deps[i])) < 0 ||
-		    (error = git_merge_commits(&index, repo, ours, theirs,
-		                               NULL)) < 0) {
-			error = orch_error_git(
-			    error, "cannot merge the dependencies of '%s'",
-			    task);
-			goto done;
-		}
-		if (git_index_has_conflicts(index)) {
-			git_index_conflict_iterator *it = NULL;
-			const git_index_entry *a, *o, *t;
-			if (git_index_conflict_iterator_new(&it, index) == 0) {
-				while (git_index_conflict_next(&a, &o, &t,
-				                               it) == 0) {
-					const char *p = o   ? o->path
-					                : t ? t->path
-					                    : a->path;
-					if (conflicts &&
-					    !orch_strvec_contains(conflicts, p))
-						orch_strvec_push(conflicts, p);
-				}
-				git_index_conflict_iterator_free(it);
-			}
-			orch_error_set("the dependencies of task '%s' conflict "
-			               "with each other",
-			               task);
-			error = ORCH_ECONFLICT;
-			goto done;
-		}
-		if ((error = git_index_write_tree_to(&tree_id, index, repo)) <
-		        0 ||
-		    (error = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
-			error = orch_error_git(
-			    error, "cannot merge the dependencies of '%s'",
-			    task);
-			goto done;
-		}
-		if (!sig && git_signature_default(&sig, repo) < 0 &&
-		    (error = git_signature_now(&sig, "git-orchestrate",
-		                               "orchestrate@localhost")) < 0) {
-			error =
-			    orch_error_git(error, "cannot make a signature");
-			goto done;
-		}
-		snprintf(message, sizeof(message),
-		         "orchestrate: start of %s (dependencies "
-		         "merged)\n\nOrchestrate-Plan: %s\n",
-		         task, plan);
-		const git_commit *parents[2] = {ours, theirs};
-		if ((error =
-		         git_commit_create(&current, repo, NULL, sig, sig, NULL,
-		                           message, tree, 2, parents)) < 0) {
-			error = orch_error_git(
-			    error, "cannot merge the dependencies of '%s'",
-			    task);
-			goto done;
-		}
-		git_tree_free(tree);
-		tree = NULL;
-		git_index_free(index);
-		index = NULL;
-		git_commit_free(ours);
-		ours = NULL;
-		git_commit_free(theirs);
-		theirs = NULL;
-	}
-	*out = current;
-done:
-	git_signature_free(sig);
-	git_tree_free(tree);
-	git_index_free(index);
-	git_commit_free(ours);
-	git_commit_free(theirs);
-	return error;
-}
-
 static int64_t backoff_ms(int attempt)
 {
 	int64_t ms = BACKOFF_BASE_MS;
@@ -822,9 +722,9 @@ static int task_start_commit(git_oid *out, orch_strvec *conflicts,
 		if (c && git_oid_fromstr(&deps[ndeps], c) == 0)
 			ndeps++;
 	}
-	error =
-	    orch_run_start_commit(out, conflicts, run->repo, &base, deps, ndeps,
-	                          run->plan->name, run->plan->tasks[task].id);
+	error = orch_merge_start_commit(out, conflicts, run->repo, &base, deps,
+	                                ndeps, run->plan->name,
+	                                run->plan->tasks[task].id);
 	free(deps);
 	return error;
 }

@@ -62,16 +62,6 @@ typedef struct {
 int orch_run(orch_run_summary *out, orch_store *store,
              const orch_config *config, const orch_run_options *opts);
 
-/*
- * The start commit of a task: `base` with the result commits of `deps`
- * merged in (fast-forward where possible, else an in-memory merge commit).
- * On conflict returns ORCH_ECONFLICT with the paths in *conflicts.
- */
-int orch_run_start_commit(git_oid *out, orch_strvec *conflicts,
-                          git_repository *repo, const git_oid *base,
-                          const git_oid *deps, size_t ndeps, const char *plan,
-                          const char *task);
-
 /* What the runs of a plan recorded of a worker (workers/<name>.json). */
 typedef struct {
 	char *name;

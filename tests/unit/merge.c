@@ -476,6 +476,67 @@ TEST(build_chains_merge_commits_and_leaves_out_the_conflicting_task)
 	git_repository_free(repo);
 }
 
+TEST(start_commit_fast_forwards_a_single_dependency)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), start;
+	const change one = {"b.txt", "one\n"};
+	git_oid dep = commit_on(repo, &base, &one, 1, "one\n");
+
+	CHECK_INT(orch_merge_start_commit(&start, NULL, repo, &base, &dep, 1,
+	                                  "p", "t"),
+	          0);
+	CHECK(git_oid_equal(&start, &dep));
+	CHECK_INT(orch_merge_start_commit(&start, NULL, repo, &base, NULL, 0,
+	                                  "p", "t"),
+	          0);
+	CHECK(git_oid_equal(&start, &base));
+	git_repository_free(repo);
+}
+
+TEST(start_commit_merges_independent_dependencies_in_one_commit)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), start, deps[2];
+	const change one = {"b.txt", "one\n"}, two = {"dir/c.txt", "two\n"};
+	git_commit *commit;
+
+	deps[0] = commit_on(repo, &base, &one, 1, "one\n");
+	deps[1] = commit_on(repo, &base, &two, 1, "two\n");
+	CHECK_INT(orch_merge_start_commit(&start, NULL, repo, &base, deps, 2,
+	                                  "p", "t"),
+	          0);
+	commit = lookup(repo, &start);
+	CHECK_INT(git_commit_parentcount(commit), 2);
+	CHECK(git_oid_equal(git_commit_parent_id(commit, 0), &deps[0]));
+	CHECK(git_oid_equal(git_commit_parent_id(commit, 1), &deps[1]));
+	CHECK(strstr(git_commit_message(commit), "Orchestrate-Plan: p\n") !=
+	      NULL);
+	git_commit_free(commit);
+	CHECK(blob_is(repo, &start, "b.txt", "one\n"));
+	CHECK(blob_is(repo, &start, "dir/c.txt", "two\n"));
+	git_repository_free(repo);
+}
+
+TEST(start_commit_of_conflicting_dependencies_names_the_paths)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), start, deps[2];
+	const change one = {"b.txt", "one\n"}, two = {"b.txt", "two\n"};
+	orch_strvec conflicts = {0};
+
+	deps[0] = commit_on(repo, &base, &one, 1, "one\n");
+	deps[1] = commit_on(repo, &base, &two, 1, "two\n");
+	CHECK_INT(orch_merge_start_commit(&start, &conflicts, repo, &base, deps,
+	                                  2, "p", "t"),
+	          ORCH_ECONFLICT);
+	CHECK_STR(join(&conflicts), "b.txt");
+	CHECK_STR(orch_error_message(),
+	          "the dependencies of task 't' conflict with each other");
+	orch_strvec_free(&conflicts);
+	git_repository_free(repo);
+}
+
 TEST(squash_builds_one_single_parent_commit_per_task)
 {
 	git_repository *repo = new_repo(1);
@@ -688,6 +749,9 @@ static const unit_test tests[] = {
     T(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures),
     T(build_chains_merge_commits_and_leaves_out_the_conflicting_task),
     T(squash_builds_one_single_parent_commit_per_task),
+    T(start_commit_fast_forwards_a_single_dependency),
+    T(start_commit_merges_independent_dependencies_in_one_commit),
+    T(start_commit_of_conflicting_dependencies_names_the_paths),
     T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
     T(moving_a_branch_that_moved_meanwhile_overwrites_nothing),
     T(moving_a_checked_out_clean_branch_updates_its_files_and_index),
