@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "lease.h"
 #include "util.h"
 
 volatile int cli_interrupted;
@@ -72,8 +73,8 @@ static char *only_running_plan(orch_cli *cli, const orch_strvec *plans)
 
 	for (size_t i = 0; i < plans->count; i++) {
 		orch_strvec leases = {0};
-		int held = orch_store_lease_list(&leases, cli->store,
-		                                 plans->items[i]) == 0 &&
+		int held = orch_lease_list(&leases, cli->store,
+		                           plans->items[i]) == 0 &&
 		           leases.count > 0;
 		orch_strvec_free(&leases);
 		if (held && running)

@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "graph.h"
+#include "notes.h"
 #include "plan.h"
 #include "util.h"
 
@@ -52,7 +53,7 @@ static int build_report(struct plan_report *report, const orch_plan *plan,
 	for (size_t i = 0; i < plan->ntasks; i++)
 		durations[i] = -1;
 	if (store &&
-	    (error = orch_store_learned_durations(durations, store, plan)) < 0)
+	    (error = orch_notes_learned_durations(durations, store, plan)) < 0)
 		goto done;
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		if (plan->tasks[i].duration_ms >= 0)

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmd.h"
+#include "lease.h"
 #include "ssh.h"
 #include "util.h"
 
@@ -28,8 +29,7 @@ static int worker_load(orch_cli *cli, const char *worker)
 	}
 	for (size_t p = 0; p < plans.count; p++) {
 		orch_strvec leases = {0};
-		if (orch_store_lease_list(&leases, cli->store, plans.items[p]) <
-		    0) {
+		if (orch_lease_list(&leases, cli->store, plans.items[p]) < 0) {
 			orch_error_clear();
 			continue;
 		}
@@ -37,9 +37,9 @@ static int worker_load(orch_cli *cli, const char *worker)
 			orch_lease lease = {0};
 			if (strncmp(leases.items[i], "task/", 5) != 0)
 				continue;
-			if (orch_store_lease_read(&lease, NULL, cli->store,
-			                          plans.items[p],
-			                          leases.items[i]) == 0 &&
+			if (orch_lease_read(&lease, NULL, cli->store,
+			                    plans.items[p],
+			                    leases.items[i]) == 0 &&
 			    lease.worker && !strcmp(lease.worker, worker))
 				load++;
 			orch_lease_clear(&lease);

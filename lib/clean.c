@@ -1,5 +1,6 @@
 #include "clean.h"
 #include "error.h"
+#include "lease.h"
 #include "run.h"
 #include "task.h"
 #include "worker.h"
@@ -14,16 +15,16 @@ static int break_stale(int *out, orch_store *store, const char *plan)
 	int error;
 
 	*out = 0;
-	if ((error = orch_store_lease_list(&locks, store, plan)) < 0)
+	if ((error = orch_lease_list(&locks, store, plan)) < 0)
 		return error;
 	for (size_t i = 0; i < locks.count; i++) {
 		orch_lease lease = {0};
 		git_oid seen;
-		if (orch_store_lease_read(&lease, &seen, store, plan,
-		                          locks.items[i]) == 0 &&
+		if (orch_lease_read(&lease, &seen, store, plan,
+		                    locks.items[i]) == 0 &&
 		    orch_run_lease_is_stale(&lease) &&
-		    orch_store_lease_break(NULL, store, plan, locks.items[i],
-		                           &seen, NULL) == 0)
+		    orch_lease_break(NULL, store, plan, locks.items[i], &seen,
+		                     NULL) == 0)
 			(*out)++;
 		orch_lease_clear(&lease);
 	}
@@ -39,7 +40,7 @@ static int held(orch_store *store, const char *plan, const char *id)
 	int found;
 
 	snprintf(lock, sizeof(lock), "task/%s", id);
-	found = orch_store_lease_read(&lease, NULL, store, plan, lock) == 0;
+	found = orch_lease_read(&lease, NULL, store, plan, lock) == 0;
 	orch_lease_clear(&lease);
 	return found;
 }

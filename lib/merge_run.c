@@ -15,6 +15,7 @@
 #include "error.h"
 #include "signature.h"
 #include "graph.h"
+#include "notes.h"
 #include "task.h"
 
 void orch_merge_result_init(orch_merge_result *result)
@@ -466,7 +467,7 @@ static int note_merge(orch_store *store, const char *plan, const char *into,
 	orch_buf_printf(&text,
 	                "plan: %s\ntask: %s\nmerged-into: %s\nresult: %s\n",
 	                plan, item->id, into, git_oid_tostr_s(&item->commit));
-	error = orch_store_note_set(store, merged, text.ptr);
+	error = orch_notes_set(store, merged, text.ptr);
 	orch_buf_free(&text);
 	return error;
 }

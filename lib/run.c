@@ -19,6 +19,7 @@
 #include "error.h"
 #include "graph.h"
 #include "merge.h"
+#include "notes.h"
 #include "run.h"
 #include "task.h"
 #include "worker.h"
@@ -177,12 +178,12 @@ static int take_lock(git_oid *out, struct run *run, const char *name,
 	int error;
 
 	for (int tries = 0; tries < 5; tries++) {
-		error = orch_store_lease_acquire(out, run->store,
-		                                 run->plan->name, name, lease);
+		error = orch_lease_acquire(out, run->store, run->plan->name,
+		                           name, lease);
 		if (error != ORCH_ELOCKED && error != ORCH_EEXISTS)
 			return error;
-		error = orch_store_lease_read(&seen_lease, &seen, run->store,
-		                              run->plan->name, name);
+		error = orch_lease_read(&seen_lease, &seen, run->store,
+		                        run->plan->name, name);
 		if (error == ORCH_ENOTFOUND)
 			continue;
 		if (error < 0)
@@ -192,8 +193,8 @@ static int take_lock(git_oid *out, struct run *run, const char *name,
 		orch_lease_clear(&seen_lease);
 		if (!stale)
 			return ORCH_ELOCKED;
-		error = orch_store_lease_break(out, run->store, run->plan->name,
-		                               name, &seen, lease);
+		error = orch_lease_break(out, run->store, run->plan->name, name,
+		                         &seen, lease);
 		if (error != ORCH_EMODIFIED)
 			return error;
 	}
@@ -203,8 +204,8 @@ static int take_lock(git_oid *out, struct run *run, const char *name,
 static void release_pair_locks(struct run *run, struct task_rt *rt)
 {
 	for (size_t i = 0; i < rt->locks.count; i++)
-		orch_store_lease_release(run->store, run->plan->name,
-		                         rt->locks.items[i], &rt->lock_oids[i]);
+		orch_lease_release(run->store, run->plan->name,
+		                   rt->locks.items[i], &rt->lock_oids[i]);
 	orch_strvec_free(&rt->locks);
 	free(rt->lock_oids);
 	rt->lock_oids = NULL;
@@ -504,8 +505,8 @@ static void release_task_lease(struct run *run, size_t task)
 	char name[256];
 
 	snprintf(name, sizeof(name), "task/%s", run->plan->tasks[task].id);
-	orch_store_lease_release(run->store, run->plan->name, name,
-	                         &run->rt[task].lease);
+	orch_lease_release(run->store, run->plan->name, name,
+	                   &run->rt[task].lease);
 	release_pair_locks(run, &run->rt[task]);
 }
 
@@ -519,7 +520,7 @@ static void add_note(struct run *run, const git_oid *commit, size_t task,
 	         "%lld\nexit: 0\n",
 	         run->plan->name, run->plan->tasks[task].id, worker, attempt,
 	         (long long)duration);
-	if (orch_store_note_set(run->store, commit, text) < 0)
+	if (orch_notes_set(run->store, commit, text) < 0)
 		note(run, "warning: cannot add the note on %s's result: %s",
 		     run->plan->tasks[task].id, orch_error_message());
 }
@@ -757,8 +758,8 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	if (error < 0)
 		goto done; /* ORCH_ELOCKED: someone else runs it */
 	if ((error = take_pair_locks(run, task)) < 0) {
-		orch_store_lease_release(run->store, run->plan->name,
-		                         lease_name, &rt->lease);
+		orch_lease_release(run->store, run->plan->name, lease_name,
+		                   &rt->lease);
 		goto done;
 	}
 	claim.run = run;
@@ -927,11 +928,11 @@ static int recover(struct run *run, size_t task)
 	pid_path =
 	    orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
 	fill_lease(run, &mine, t->id, st->worker, st->attempts, pid_path);
-	error = orch_store_lease_read(&seen, &seen_oid, run->store,
-	                              run->plan->name, name);
+	error = orch_lease_read(&seen, &seen_oid, run->store, run->plan->name,
+	                        name);
 	if (error == ORCH_ENOTFOUND) {
-		error = orch_store_lease_acquire(&rt->lease, run->store,
-		                                 run->plan->name, name, &mine);
+		error = orch_lease_acquire(&rt->lease, run->store,
+		                           run->plan->name, name, &mine);
 		if (error == ORCH_ELOCKED || error == ORCH_EEXISTS) {
 			error = 0;
 			goto done;
@@ -940,9 +941,9 @@ static int recover(struct run *run, size_t task)
 		if (!lease_is_stale(run, &seen)) {
 			goto done; /* a live orchestrator runs it */
 		}
-		error = orch_store_lease_break(&rt->lease, run->store,
-		                               run->plan->name, name, &seen_oid,
-		                               &mine);
+		error =
+		    orch_lease_break(&rt->lease, run->store, run->plan->name,
+		                     name, &seen_oid, &mine);
 		if (error == ORCH_EMODIFIED) {
 			error = 0;
 			goto done;
@@ -1110,17 +1111,17 @@ static int renew_leases(struct run *run, int64_t now)
 		    run->repo, run->plan->name, run->plan->tasks[i].id);
 		fill_lease(run, &lease, run->plan->tasks[i].id,
 		           rt->worker->name, rt->attempt, pid_path);
-		if (orch_store_lease_renew(&rt->lease, run->store,
-		                           run->plan->name, name, &lease) < 0)
+		if (orch_lease_renew(&rt->lease, run->store, run->plan->name,
+		                     name, &lease) < 0)
 			note(run, "warning: cannot renew the lease of '%s': %s",
 			     run->plan->tasks[i].id, orch_error_message());
 		free(pid_path);
 		rt->last_renew = now;
 		for (size_t k = 0; k < rt->locks.count; k++) {
 			fill_lease(run, &lease, NULL, NULL, 0, NULL);
-			orch_store_lease_renew(&rt->lock_oids[k], run->store,
-			                       run->plan->name,
-			                       rt->locks.items[k], &lease);
+			orch_lease_renew(&rt->lock_oids[k], run->store,
+			                 run->plan->name, rt->locks.items[k],
+			                 &lease);
 		}
 	}
 	return 0;
@@ -1509,7 +1510,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	durations = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		durations[i] = -1;
-	if ((error = orch_store_learned_durations(durations, store, run.plan)) <
+	if ((error = orch_notes_learned_durations(durations, store, run.plan)) <
 	    0)
 		goto done;
 	for (size_t i = 0; i < run.plan->ntasks; i++)

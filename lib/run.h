@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "lease.h"
 #include "store.h"
 #include "util.h"
 

@@ -15,6 +15,8 @@
  */
 #include "store.h"
 #include "error.h"
+#include "lease.h"
+#include "store_internal.h"
 #include "signature.h"
 
 #include <stdarg.h>
@@ -26,12 +28,9 @@
 #include <unistd.h>
 
 #define PLANS_PREFIX "refs/orchestrate/plans/"
-#define LOCKS_PREFIX "refs/orchestrate/locks/"
 #define PLAN_FILE "plan.json"
-#define REFNAME_MAX 512
 #define PATH_MAX_LEN 512
 /* A lost race is retried this many times before giving up. */
-#define CAS_TRIES 200
 /*
  * A ref's lock file is held for milliseconds; one older than this was left
  * by a process killed while holding it, and is removed.
@@ -283,7 +282,7 @@ static uint32_t next_random(orch_store *store)
 }
 
 /* Sleep 1..N ms after the `tries`-th lost race, N growing up to 20. */
-static void backoff(orch_store *store, int tries)
+void orch_store_backoff(orch_store *store, int tries)
 {
 	int limit = tries + 2 < 20 ? tries + 2 : 20;
 	long ms = 1 + (long)(next_random(store) % (uint32_t)limit);
@@ -292,7 +291,7 @@ static void backoff(orch_store *store, int tries)
 	nanosleep(&ts, NULL);
 }
 
-static int is_race(int git_error)
+int orch_store_is_race(int git_error)
 {
 	return git_error == GIT_EMODIFIED || git_error == GIT_ELOCKED ||
 	       git_error == GIT_EEXISTS;
@@ -303,7 +302,7 @@ static int is_race(int git_error)
  * STALE_LOCK_SECONDS), so that a process killed at the wrong moment does
  * not wedge the ref forever. Returns 1 when a stale lock was removed.
  */
-static int clear_stale_lock(orch_store *store, const char *refname)
+int orch_store_clear_stale_lock(orch_store *store, const char *refname)
 {
 	char path[4096];
 	struct stat st;
@@ -318,7 +317,7 @@ static int clear_stale_lock(orch_store *store, const char *refname)
 	return unlink(path) == 0;
 }
 
-static int check_plan_name(const char *plan)
+int orch_store_check_plan_name(const char *plan)
 {
 	if (!plan || !orch_id_valid(plan)) {
 		orch_error_set("invalid plan name '%s'", plan ? plan : "");
@@ -334,7 +333,7 @@ static int plan_refname(char *out, size_t outlen, const char *plan)
 {
 	int error;
 
-	if ((error = check_plan_name(plan)) < 0)
+	if ((error = orch_store_check_plan_name(plan)) < 0)
 		return error;
 	snprintf(out, outlen, PLANS_PREFIX "%s", plan);
 	return 0;
@@ -366,7 +365,7 @@ int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
 static int plan_head(git_oid *out_head, git_tree **out_tree, orch_store *store,
                      const char *plan)
 {
-	char refname[REFNAME_MAX];
+	char refname[ORCH_STORE_REFNAME_MAX];
 	git_commit *commit = NULL;
 	int error;
 
@@ -388,8 +387,8 @@ static int plan_head(git_oid *out_head, git_tree **out_tree, orch_store *store,
 	return error;
 }
 
-static int read_blob(orch_buf *out, git_repository *repo, const git_oid *oid,
-                     const char *what)
+int orch_store_read_blob(orch_buf *out, git_repository *repo,
+                         const git_oid *oid, const char *what)
 {
 	git_blob *blob = NULL;
 	int error;
@@ -729,7 +728,7 @@ static int plan_started(int *out, orch_store *store, const char *plan,
 			goto done;
 	}
 	if (!*out) {
-		if ((error = orch_store_lease_list(&leases, store, plan)) < 0)
+		if ((error = orch_lease_list(&leases, store, plan)) < 0)
 			goto done;
 		*out = leases.count > 0;
 	}
@@ -744,7 +743,7 @@ done:
 int orch_store_create_plan(orch_store *store, const orch_plan *plan,
                            int replace)
 {
-	char refname[REFNAME_MAX], message[128];
+	char refname[ORCH_STORE_REFNAME_MAX], message[128];
 	git_signature *sig = NULL;
 	git_reference *ref = NULL;
 	git_commit *parent = NULL;
@@ -763,7 +762,7 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
 		            : orch_error_git(error, "cannot store plan");
 		goto done;
 	}
-	for (tries = 0; tries < CAS_TRIES; tries++) {
+	for (tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
 		int exists, started = 0;
 		const git_commit *parents[1];
 
@@ -827,14 +826,14 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
 		ref = NULL;
 		if (error == 0)
 			goto done;
-		if (!is_race(error) && error != GIT_ENOTFOUND) {
+		if (!orch_store_is_race(error) && error != GIT_ENOTFOUND) {
 			error = orch_error_git(error, "cannot update '%s'",
 			                       refname);
 			goto done;
 		}
 		if (error == GIT_ELOCKED)
-			clear_stale_lock(store, refname);
-		backoff(store, tries);
+			orch_store_clear_stale_lock(store, refname);
+		orch_store_backoff(store, tries);
 	}
 	orch_error_set("cannot store plan '%s': '%s' kept changing", plan->name,
 	               refname);
@@ -862,8 +861,9 @@ int orch_store_load_plan(orch_plan **out, git_oid *out_head, orch_store *store,
 		error = orch_error_set("plan '%s' has no " PLAN_FILE, name);
 		goto done;
 	}
-	if ((error = read_blob(&json, store->repo, git_tree_entry_id(entry),
-	                       PLAN_FILE)) < 0 ||
+	if ((error = orch_store_read_blob(&json, store->repo,
+	                                  git_tree_entry_id(entry),
+	                                  PLAN_FILE)) < 0 ||
 	    (error = orch_plan_from_json(out, json.ptr ? json.ptr : "",
 	                                 json.len)) < 0)
 		goto done;
@@ -985,7 +985,8 @@ int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
 		                       path, plan);
 		goto done;
 	}
-	error = read_blob(out, store->repo, git_tree_entry_id(entry), path);
+	error = orch_store_read_blob(out, store->repo, git_tree_entry_id(entry),
+	                             path);
 done:
 	git_tree_entry_free(entry);
 	git_tree_free(root);
@@ -1033,13 +1034,13 @@ static int strptr_cmp(const void *a, const void *b)
 }
 
 /* Append the names under `prefix` (without it), sorted; nested: with '/'. */
-static int list_refs(orch_strvec *out, orch_store *store, const char *prefix,
-                     int nested)
+int orch_store_list_refs(orch_strvec *out, orch_store *store,
+                         const char *prefix, int nested)
 {
 	git_reference_iterator *iter = NULL;
 	const char *name;
 	size_t len = strlen(prefix), first = out->count;
-	char glob[REFNAME_MAX];
+	char glob[ORCH_STORE_REFNAME_MAX];
 	int error;
 
 	snprintf(glob, sizeof(glob), "%s*", prefix);
@@ -1064,7 +1065,7 @@ static int list_refs(orch_strvec *out, orch_store *store, const char *prefix,
 
 int orch_store_list_plans(orch_strvec *out, orch_store *store)
 {
-	return list_refs(out, store, PLANS_PREFIX, 0);
+	return orch_store_list_refs(out, store, PLANS_PREFIX, 0);
 }
 
 /* ---- transactions --------------------------------------------------- */
@@ -1129,8 +1130,9 @@ static int cached_plan_get(struct cached_plan **out, orch_store *store,
 			return 0;
 		}
 	}
-	if ((error = read_blob(&json, store->repo, git_tree_entry_id(entry),
-	                       PLAN_FILE)) < 0 ||
+	if ((error = orch_store_read_blob(&json, store->repo,
+	                                  git_tree_entry_id(entry),
+	                                  PLAN_FILE)) < 0 ||
 	    (error = orch_plan_from_json(&plan, json.ptr ? json.ptr : "",
 	                                 json.len)) < 0) {
 		orch_buf_free(&json);
@@ -1378,7 +1380,7 @@ int orch_txn_read_file(orch_buf *out, orch_txn *txn, const char *path)
 		               path);
 		return ORCH_ENOTFOUND;
 	}
-	return read_blob(out, txn->store->repo, &oid, path);
+	return orch_store_read_blob(out, txn->store->repo, &oid, path);
 }
 
 void orch_txn_message(orch_txn *txn, const char *fmt, ...)
@@ -1500,7 +1502,7 @@ static int update_once(int *raced, git_oid *out_commit, orch_store *store,
                        const char *plan, orch_store_update_cb cb, void *payload)
 {
 	orch_txn txn;
-	char refname[REFNAME_MAX];
+	char refname[ORCH_STORE_REFNAME_MAX];
 	git_commit *head_commit = NULL;
 	git_signature *sig = NULL;
 	git_reference *ref = NULL;
@@ -1587,23 +1589,23 @@ int orch_store_update(orch_store *store, const char *plan,
                       orch_store_update_cb cb, void *payload,
                       git_oid *out_commit)
 {
-	char refname[REFNAME_MAX];
+	char refname[ORCH_STORE_REFNAME_MAX];
 	int error, raced;
 
 	if ((error = plan_refname(refname, sizeof(refname), plan)) < 0)
 		return error;
-	for (int tries = 0; tries < CAS_TRIES; tries++) {
+	for (int tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
 		error =
 		    update_once(&raced, out_commit, store, plan, cb, payload);
 		if (!raced)
 			return error;
 		if (raced == 2)
-			clear_stale_lock(store, refname);
-		backoff(store, tries);
+			orch_store_clear_stale_lock(store, refname);
+		orch_store_backoff(store, tries);
 	}
 	orch_error_set("cannot update plan '%s': the ref stayed locked or "
 	               "kept changing over %d tries",
-	               plan, CAS_TRIES);
+	               plan, ORCH_STORE_CAS_TRIES);
 	orch_error_hint("another git-orchestrate process is busy with this "
 	                "plan; try again");
 	return ORCH_EMODIFIED;
@@ -1611,7 +1613,7 @@ int orch_store_update(orch_store *store, const char *plan,
 
 int orch_store_delete_plan(orch_store *store, const char *plan)
 {
-	char refname[REFNAME_MAX];
+	char refname[ORCH_STORE_REFNAME_MAX];
 	git_reference *ref = NULL;
 	orch_strvec locks = {0};
 	int error;
@@ -1631,25 +1633,25 @@ int orch_store_delete_plan(orch_store *store, const char *plan)
 		error = orch_error_git(error, "cannot delete '%s'", refname);
 		goto done;
 	}
-	if ((error = orch_store_lease_list(&locks, store, plan)) < 0)
+	if ((error = orch_lease_list(&locks, store, plan)) < 0)
 		goto done;
 	for (size_t i = 0; i < locks.count; i++) {
-		char lockname[REFNAME_MAX];
+		char lockname[ORCH_STORE_REFNAME_MAX];
 		git_reference *lock = NULL;
-		snprintf(lockname, sizeof(lockname), LOCKS_PREFIX "%s/%s", plan,
-		         locks.items[i]);
-		for (int tries = 0; tries < CAS_TRIES; tries++) {
+		snprintf(lockname, sizeof(lockname),
+		         ORCH_STORE_LOCKS_PREFIX "%s/%s", plan, locks.items[i]);
+		for (int tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
 			error =
 			    git_reference_lookup(&lock, store->repo, lockname);
 			if (error == 0)
 				error = git_reference_delete(lock);
 			git_reference_free(lock);
 			lock = NULL;
-			if (!is_race(error))
+			if (!orch_store_is_race(error))
 				break;
 			if (error == GIT_ELOCKED)
-				clear_stale_lock(store, lockname);
-			backoff(store, tries);
+				orch_store_clear_stale_lock(store, lockname);
+			orch_store_backoff(store, tries);
 		}
 		if (error < 0 && error != GIT_ENOTFOUND) {
 			error = orch_error_git(error, "cannot delete '%s'",
@@ -1661,474 +1663,6 @@ int orch_store_delete_plan(orch_store *store, const char *plan)
 done:
 	orch_strvec_free(&locks);
 	git_reference_free(ref);
-	return error;
-}
-
-/* ---- leases ---------------------------------------------------------- */
-
-static int lock_refname(char *out, size_t outlen, const char *plan,
-                        const char *name)
-{
-	int error, valid = 0, len;
-
-	if ((error = check_plan_name(plan)) < 0)
-		return error;
-	len =
-	    snprintf(out, outlen, LOCKS_PREFIX "%s/%s", plan, name ? name : "");
-	if (!name || !*name || len < 0 || (size_t)len >= outlen ||
-	    git_reference_name_is_valid(&valid, out) < 0 || !valid) {
-		orch_error_set("invalid lock name '%s' of plan '%s'",
-		               name ? name : "", plan);
-		return ORCH_EINVALID;
-	}
-	return 0;
-}
-
-static int write_lease(git_oid *out, orch_store *store, const orch_lease *lease)
-{
-	char *json = orch_lease_to_json(lease);
-	int error =
-	    git_blob_create_from_buffer(out, store->repo, json, strlen(json));
-
-	free(json);
-	return error < 0 ? orch_error_git(error, "cannot write a lease") : 0;
-}
-
-/* "task 'x'" for a task lease, "lock 'file/a+b'" for the others. */
-static void lease_subject(char *out, size_t outlen, const char *name)
-{
-	if (!strncmp(name, "task/", 5))
-		snprintf(out, outlen, "task '%s'", name + 5);
-	else
-		snprintf(out, outlen, "lock '%s'", name);
-}
-
-static int lease_held(orch_store *store, const char *plan, const char *name)
-{
-	orch_lease holder = {0};
-	char subject[256], until[64] = "?";
-	time_t secs;
-	struct tm tm;
-
-	lease_subject(subject, sizeof(subject), name);
-	if (orch_store_lease_read(&holder, NULL, store, plan, name) < 0) {
-		orch_error_set("%s of plan '%s' is being taken or released by "
-		               "another process",
-		               subject, plan);
-		return ORCH_ELOCKED;
-	}
-	secs = (time_t)(holder.expires_ms / 1000);
-	if (localtime_r(&secs, &tm))
-		strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S", &tm);
-	orch_error_set("%s of plan '%s' is held by pid %d on %s until %s",
-	               subject, plan, holder.pid,
-	               holder.host ? holder.host : "an unknown host", until);
-	orch_error_hint("if that process is gone, 'git orchestrate clean %s' "
-	                "removes stale locks",
-	                plan);
-	orch_lease_clear(&holder);
-	return ORCH_ELOCKED;
-}
-
-int orch_store_lease_acquire(git_oid *out_oid, orch_store *store,
-                             const char *plan, const char *name,
-                             const orch_lease *lease)
-{
-	char refname[REFNAME_MAX];
-	git_reference *ref = NULL;
-	git_oid blob, zero = {{0}};
-	int error;
-
-	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0 ||
-	    (error = write_lease(&blob, store, lease)) < 0)
-		return error;
-	/*
-	 * force=0 alone checks existence before taking the ref's lock; the
-	 * all-zero expected value repeats the check under the lock.
-	 */
-	error = git_reference_create_matching(&ref, store->repo, refname, &blob,
-	                                      0, &zero, "lease taken");
-	git_reference_free(ref);
-	ref = NULL;
-	if (error == GIT_ELOCKED && clear_stale_lock(store, refname)) {
-		error = git_reference_create_matching(
-		    &ref, store->repo, refname, &blob, 0, &zero, "lease taken");
-		git_reference_free(ref);
-	}
-	if (is_race(error))
-		return lease_held(store, plan, name);
-	if (error < 0)
-		return orch_error_git(error, "cannot take '%s'", refname);
-	if (out_oid)
-		git_oid_cpy(out_oid, &blob);
-	return 0;
-}
-
-/* Point lease `refname` at `blob` if it is still `expected`. */
-static int lease_swap(orch_store *store, const char *refname,
-                      const git_oid *blob, const git_oid *expected,
-                      const char *why)
-{
-	git_reference *ref = NULL;
-	int error = 0;
-
-	for (int tries = 0; tries < CAS_TRIES; tries++) {
-		error = git_reference_create_matching(
-		    &ref, store->repo, refname, blob, 1, expected, why);
-		git_reference_free(ref);
-		ref = NULL;
-		if (error != GIT_ELOCKED)
-			break;
-		/* someone is writing it: see what they leave */
-		clear_stale_lock(store, refname);
-		backoff(store, tries);
-	}
-	if (error == GIT_EMODIFIED || error == GIT_ENOTFOUND ||
-	    error == GIT_ELOCKED) {
-		orch_error_set("'%s' changed: the lease is no longer ours",
-		               refname);
-		return ORCH_EMODIFIED;
-	}
-	if (error < 0)
-		return orch_error_git(error, "cannot update '%s'", refname);
-	return 0;
-}
-
-/* Delete lease `refname` if it is still `expected`. */
-static int lease_delete(orch_store *store, const char *refname,
-                        const git_oid *expected)
-{
-	git_reference *ref = NULL;
-	int error = 0;
-
-	for (int tries = 0; tries < CAS_TRIES; tries++) {
-		if ((error = git_reference_lookup(&ref, store->repo, refname)) <
-		    0)
-			break;
-		if (git_reference_type(ref) != GIT_REFERENCE_DIRECT ||
-		    !git_oid_equal(git_reference_target(ref), expected)) {
-			error = GIT_EMODIFIED;
-			break;
-		}
-		error = git_reference_delete(ref);
-		git_reference_free(ref);
-		ref = NULL;
-		if (error != GIT_ELOCKED && error != GIT_EMODIFIED)
-			break;
-		if (error == GIT_ELOCKED)
-			clear_stale_lock(store, refname);
-		backoff(store, tries);
-	}
-	git_reference_free(ref);
-	if (error == GIT_EMODIFIED || error == GIT_ENOTFOUND ||
-	    error == GIT_ELOCKED) {
-		orch_error_set(
-		    "'%s' changed: the lease is no longer the one seen",
-		    refname);
-		return ORCH_EMODIFIED;
-	}
-	if (error < 0)
-		return orch_error_git(error, "cannot delete '%s'", refname);
-	return 0;
-}
-
-int orch_store_lease_renew(git_oid *held, orch_store *store, const char *plan,
-                           const char *name, const orch_lease *lease)
-{
-	char refname[REFNAME_MAX];
-	git_oid blob;
-	int error;
-
-	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0 ||
-	    (error = write_lease(&blob, store, lease)) < 0 ||
-	    (error = lease_swap(store, refname, &blob, held, "lease renewed")) <
-	        0)
-		return error;
-	git_oid_cpy(held, &blob);
-	return 0;
-}
-
-int orch_store_lease_release(orch_store *store, const char *plan,
-                             const char *name, const git_oid *held)
-{
-	char refname[REFNAME_MAX];
-	int error;
-
-	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
-		return error;
-	return lease_delete(store, refname, held);
-}
-
-int orch_store_lease_read(orch_lease *out, git_oid *out_oid, orch_store *store,
-                          const char *plan, const char *name)
-{
-	char refname[REFNAME_MAX];
-	orch_buf json = {0};
-	git_oid oid;
-	int error;
-
-	memset(out, 0, sizeof(*out));
-	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
-		return error;
-	if ((error = git_reference_name_to_id(&oid, store->repo, refname)) <
-	    0) {
-		if (error != GIT_ENOTFOUND)
-			return orch_error_git(error, "cannot read '%s'",
-			                      refname);
-		orch_error_set("no lease '%s' of plan '%s'", name, plan);
-		return ORCH_ENOTFOUND;
-	}
-	if ((error = read_blob(&json, store->repo, &oid, refname)) < 0)
-		goto done;
-	if ((error = orch_lease_from_json(out, json.ptr ? json.ptr : "",
-	                                  json.len)) < 0) {
-		error = orch_error_set("%s: %s", refname, orch_error_message());
-		goto done;
-	}
-	if (out_oid)
-		git_oid_cpy(out_oid, &oid);
-done:
-	orch_buf_free(&json);
-	return error;
-}
-
-int orch_store_lease_break(git_oid *out_oid, orch_store *store,
-                           const char *plan, const char *name,
-                           const git_oid *seen, const orch_lease *lease)
-{
-	char refname[REFNAME_MAX];
-	git_oid blob;
-	int error;
-
-	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
-		return error;
-	if (!lease)
-		return lease_delete(store, refname, seen);
-	if ((error = write_lease(&blob, store, lease)) < 0 ||
-	    (error = lease_swap(store, refname, &blob, seen, "lease broken")) <
-	        0)
-		return error;
-	if (out_oid)
-		git_oid_cpy(out_oid, &blob);
-	return 0;
-}
-
-int orch_store_lease_list(orch_strvec *out, orch_store *store, const char *plan)
-{
-	char prefix[REFNAME_MAX];
-	int error;
-
-	if ((error = check_plan_name(plan)) < 0)
-		return error;
-	snprintf(prefix, sizeof(prefix), LOCKS_PREFIX "%s/", plan);
-	return list_refs(out, store, prefix, 1);
-}
-
-/* ---- notes ------------------------------------------------------------ */
-
-int orch_store_note_set(orch_store *store, const git_oid *commit,
-                        const char *text)
-{
-	git_signature *sig = NULL;
-	git_commit *parent = NULL;
-	git_reference *ref = NULL;
-	git_oid parent_oid, notes_commit, blob, zero = {{0}};
-	int error;
-
-	if ((error = orch_signature_default(&sig, store->repo)) < 0)
-		return error;
-	for (int tries = 0; tries < CAS_TRIES; tries++) {
-		git_commit_free(parent);
-		parent = NULL;
-		error = git_reference_name_to_id(&parent_oid, store->repo,
-		                                 ORCH_NOTES_REF);
-		if (error == 0)
-			error = git_commit_lookup(&parent, store->repo,
-			                          &parent_oid);
-		if (error < 0 && error != GIT_ENOTFOUND) {
-			error = orch_error_git(error, "cannot read '%s'",
-			                       ORCH_NOTES_REF);
-			goto done;
-		}
-		/* a notes commit off the head we read; the ref moves only by
-		 * CAS */
-		if ((error = git_note_commit_create(
-		         &notes_commit, &blob, store->repo, parent, sig, sig,
-		         commit, text, 1)) < 0) {
-			error = orch_error_git(error, "cannot write the note");
-			goto done;
-		}
-		error = git_reference_create_matching(
-		    &ref, store->repo, ORCH_NOTES_REF, &notes_commit,
-		    parent ? 1 : 0, parent ? &parent_oid : &zero,
-		    "notes: orchestrate");
-		git_reference_free(ref);
-		ref = NULL;
-		if (!is_race(error) && error != GIT_ENOTFOUND)
-			break;
-		if (error == GIT_ELOCKED)
-			clear_stale_lock(store, ORCH_NOTES_REF);
-		backoff(store, tries);
-	}
-	if (is_race(error) || error == GIT_ENOTFOUND) {
-		orch_error_set("cannot add a note: '%s' kept changing",
-		               ORCH_NOTES_REF);
-		error = ORCH_EMODIFIED;
-	} else if (error < 0) {
-		error =
-		    orch_error_git(error, "cannot update '%s'", ORCH_NOTES_REF);
-	}
-done:
-	git_commit_free(parent);
-	git_signature_free(sig);
-	return error;
-}
-
-int orch_store_note_read(char **out, orch_store *store, const git_oid *commit)
-{
-	git_note *note = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
-	int error;
-
-	*out = NULL;
-	if ((error = git_note_read(&note, store->repo, ORCH_NOTES_REF,
-	                           commit)) < 0) {
-		git_oid_tostr(hex, sizeof(hex), commit);
-		if (error == GIT_ENOTFOUND) {
-			orch_error_set("commit %s has no note in %s", hex,
-			               ORCH_NOTES_REF);
-			return ORCH_ENOTFOUND;
-		}
-		return orch_error_git(error, "cannot read the note of %s", hex);
-	}
-	*out = orch_strdup(git_note_message(note));
-	git_note_free(note);
-	return 0;
-}
-
-struct durations {
-	int64_t *values;
-	size_t count, alloc;
-};
-
-struct learn_ctx {
-	orch_store *store;
-	struct strmap index;
-	struct durations *per_task;
-	int error;
-};
-
-/* The value of `key: value` line `line` (len bytes), trimmed, or NULL. */
-static const char *line_value(size_t *out_len, const char *line, size_t len,
-                              const char *key)
-{
-	size_t klen = strlen(key);
-	const char *value, *end = line + len;
-
-	if (len <= klen || strncmp(line, key, klen) || line[klen] != ':')
-		return NULL;
-	value = line + klen + 1;
-	while (value < end && (*value == ' ' || *value == '\t'))
-		value++;
-	while (end > value &&
-	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-		end--;
-	*out_len = (size_t)(end - value);
-	return value;
-}
-
-static int learn_note(const git_oid *blob_id, const git_oid *annotated,
-                      void *payload)
-{
-	struct learn_ctx *ctx = payload;
-	orch_buf text = {0}, task = {0};
-	int64_t duration = -1;
-	const char *p;
-	size_t pos;
-
-	(void)annotated;
-	if ((ctx->error =
-	         read_blob(&text, ctx->store->repo, blob_id, "a note")) < 0)
-		return -1;
-	for (p = text.ptr; p && *p;) {
-		size_t len = strcspn(p, "\n"), vlen;
-		const char *value;
-		if ((value = line_value(&vlen, p, len, "task"))) {
-			orch_buf_clear(&task);
-			orch_buf_put(&task, value, vlen);
-		} else if ((value = line_value(&vlen, p, len, "duration-ms")) &&
-		           vlen > 0 && vlen < 20) {
-			char number[24], *end;
-			long long ms;
-			memcpy(number, value, vlen);
-			number[vlen] = '\0';
-			ms = strtoll(number, &end, 10);
-			if (!*end && ms >= 0)
-				duration = ms;
-		}
-		p += len;
-		if (*p)
-			p++;
-	}
-	if (task.len && duration >= 0 &&
-	    strmap_get(&pos, &ctx->index, task.ptr)) {
-		struct durations *d = &ctx->per_task[pos];
-		if (d->count == d->alloc) {
-			d->alloc = d->alloc ? d->alloc * 2 : 4;
-			d->values = orch_realloc(d->values,
-			                         d->alloc * sizeof(*d->values));
-		}
-		d->values[d->count++] = duration;
-	}
-	orch_buf_free(&text);
-	orch_buf_free(&task);
-	return 0;
-}
-
-static int int64_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-int orch_store_learned_durations(int64_t *durations, orch_store *store,
-                                 const orch_plan *plan)
-{
-	struct learn_ctx ctx = {store, {0}, NULL, 0};
-	int error;
-
-	for (size_t i = 0; i < plan->ntasks; i++)
-		durations[i] = -1;
-	plan_index(&ctx.index, plan);
-	ctx.per_task = orch_calloc(plan->ntasks + 1, sizeof(*ctx.per_task));
-	error = git_note_foreach(store->repo, ORCH_NOTES_REF, learn_note, &ctx);
-	if (error == GIT_ENOTFOUND) {
-		error = 0; /* no notes yet */
-	} else if (error < 0) {
-		error = ctx.error < 0 ? ctx.error
-		                      : orch_error_git(error, "cannot read %s",
-		                                       ORCH_NOTES_REF);
-		goto done;
-	}
-	/* the median; of an even count, the mean of the two middle values */
-	for (size_t i = 0; i < plan->ntasks; i++) {
-		struct durations *d = &ctx.per_task[i];
-		if (!d->count)
-			continue;
-		qsort(d->values, d->count, sizeof(*d->values), int64_cmp);
-		if (d->count % 2)
-			durations[i] = d->values[d->count / 2];
-		else
-			durations[i] = (d->values[d->count / 2 - 1] +
-			                d->values[d->count / 2]) /
-			               2;
-	}
-done:
-	for (size_t i = 0; i < plan->ntasks; i++)
-		free(ctx.per_task[i].values);
-	free(ctx.per_task);
-	strmap_free(&ctx.index);
 	return error;
 }
 

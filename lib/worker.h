@@ -7,6 +7,7 @@
 #include <git2.h>
 
 #include "config.h"
+#include "lease.h"
 #include "store.h"
 #include "util.h"
 

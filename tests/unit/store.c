@@ -1,5 +1,7 @@
 #include "unit.h"
 #include "error.h"
+#include "lease.h"
+#include "notes.h"
 #include "plan.h"
 #include "store.h"
 #include "util.h"
@@ -731,9 +733,8 @@ TEST(plans_are_listed_sorted_and_deleted_with_their_locks)
 	lease.host = "h";
 	lease.pid = 1;
 	lease.expires_ms = 1;
-	CHECK_INT(orch_store_lease_acquire(&held, fx.store, "beta", "task/t0",
-	                                   &lease),
-	          0);
+	CHECK_INT(
+	    orch_lease_acquire(&held, fx.store, "beta", "task/t0", &lease), 0);
 	CHECK_INT(orch_store_delete_plan(fx.store, "beta"), 0);
 	CHECK(git_reference_lookup(&ref, fx.repo,
 	                           "refs/orchestrate/plans/beta") ==
@@ -779,17 +780,14 @@ TEST(a_lease_is_taken_once_renewed_and_released_by_compare_and_swap)
 	theirs.pid = 9999;
 	theirs.token = "tok2";
 
-	CHECK_INT(
-	    orch_store_lease_acquire(&held, fx.store, "p", "task/a", &mine), 0);
-	CHECK_INT(
-	    orch_store_lease_acquire(&other, fx.store, "p", "task/a", &theirs),
-	    ORCH_ELOCKED);
+	CHECK_INT(orch_lease_acquire(&held, fx.store, "p", "task/a", &mine), 0);
+	CHECK_INT(orch_lease_acquire(&other, fx.store, "p", "task/a", &theirs),
+	          ORCH_ELOCKED);
 	CHECK(contains(
 	    orch_error_message(),
 	    "task 'a' of plan 'p' is held by pid 4242 on alpha until"));
-	CHECK_INT(
-	    orch_store_lease_read(&seen, &seen_oid, fx.store, "p", "task/a"),
-	    0);
+	CHECK_INT(orch_lease_read(&seen, &seen_oid, fx.store, "p", "task/a"),
+	          0);
 	CHECK(git_oid_equal(&seen_oid, &held));
 	CHECK_STR(seen.host, "alpha");
 	CHECK_INT(seen.pid, 4242);
@@ -805,60 +803,51 @@ TEST(a_lease_is_taken_once_renewed_and_released_by_compare_and_swap)
 	/* renewing moves the lease; the old oid is now stale */
 	stale = held;
 	mine.expires_ms += 20000;
-	CHECK_INT(orch_store_lease_renew(&held, fx.store, "p", "task/a", &mine),
-	          0);
+	CHECK_INT(orch_lease_renew(&held, fx.store, "p", "task/a", &mine), 0);
 	CHECK(!git_oid_equal(&held, &stale));
-	CHECK_INT(
-	    orch_store_lease_renew(&stale, fx.store, "p", "task/a", &mine),
-	    ORCH_EMODIFIED);
-	CHECK_INT(orch_store_lease_release(fx.store, "p", "task/a", &stale),
+	CHECK_INT(orch_lease_renew(&stale, fx.store, "p", "task/a", &mine),
 	          ORCH_EMODIFIED);
-	CHECK_INT(orch_store_lease_break(&other, fx.store, "p", "task/a",
-	                                 &stale, &theirs),
+	CHECK_INT(orch_lease_release(fx.store, "p", "task/a", &stale),
 	          ORCH_EMODIFIED);
 	CHECK_INT(
-	    orch_store_lease_break(NULL, fx.store, "p", "task/a", &stale, NULL),
+	    orch_lease_break(&other, fx.store, "p", "task/a", &stale, &theirs),
 	    ORCH_EMODIFIED);
+	CHECK_INT(orch_lease_break(NULL, fx.store, "p", "task/a", &stale, NULL),
+	          ORCH_EMODIFIED);
 
-	CHECK_INT(orch_store_lease_acquire(&other, fx.store, "p", "file/a+b",
-	                                   &theirs),
-	          0);
-	CHECK_INT(orch_store_lease_list(&names, fx.store, "p"), 0);
+	CHECK_INT(
+	    orch_lease_acquire(&other, fx.store, "p", "file/a+b", &theirs), 0);
+	CHECK_INT(orch_lease_list(&names, fx.store, "p"), 0);
 	CHECK_INT(names.count, 2);
 	if (names.count == 2) {
 		CHECK_STR(names.items[0], "file/a+b");
 		CHECK_STR(names.items[1], "task/a");
 	}
 	orch_strvec_free(&names);
-	CHECK_INT(
-	    orch_store_lease_acquire(&stale, fx.store, "p", "file/a+b", &mine),
-	    ORCH_ELOCKED);
+	CHECK_INT(orch_lease_acquire(&stale, fx.store, "p", "file/a+b", &mine),
+	          ORCH_ELOCKED);
 	CHECK(contains(orch_error_message(),
 	               "lock 'file/a+b' of plan 'p' is held by pid 9999"));
 
 	/* a break against the current oid takes the lease over */
-	CHECK_INT(orch_store_lease_break(&other, fx.store, "p", "task/a", &held,
-	                                 &theirs),
-	          0);
-	CHECK_INT(orch_store_lease_release(fx.store, "p", "task/a", &held),
-	          ORCH_EMODIFIED);
-	CHECK_INT(orch_store_lease_release(fx.store, "p", "task/a", &other), 0);
-	CHECK_INT(orch_store_lease_read(&seen, NULL, fx.store, "p", "task/a"),
-	          ORCH_ENOTFOUND);
 	CHECK_INT(
-	    orch_store_lease_acquire(&held, fx.store, "p", "task/a", &mine), 0);
-	CHECK_INT(
-	    orch_store_lease_break(NULL, fx.store, "p", "task/a", &held, NULL),
+	    orch_lease_break(&other, fx.store, "p", "task/a", &held, &theirs),
 	    0);
-	CHECK_INT(orch_store_lease_list(&names, fx.store, "p"), 0);
+	CHECK_INT(orch_lease_release(fx.store, "p", "task/a", &held),
+	          ORCH_EMODIFIED);
+	CHECK_INT(orch_lease_release(fx.store, "p", "task/a", &other), 0);
+	CHECK_INT(orch_lease_read(&seen, NULL, fx.store, "p", "task/a"),
+	          ORCH_ENOTFOUND);
+	CHECK_INT(orch_lease_acquire(&held, fx.store, "p", "task/a", &mine), 0);
+	CHECK_INT(orch_lease_break(NULL, fx.store, "p", "task/a", &held, NULL),
+	          0);
+	CHECK_INT(orch_lease_list(&names, fx.store, "p"), 0);
 	CHECK_INT(names.count, 1);
 	orch_strvec_free(&names);
-	CHECK_INT(
-	    orch_store_lease_acquire(&held, fx.store, "p", "bad..name", &mine),
-	    ORCH_EINVALID);
-	CHECK_INT(
-	    orch_store_lease_acquire(&held, fx.store, "../p", "task/a", &mine),
-	    ORCH_EINVALID);
+	CHECK_INT(orch_lease_acquire(&held, fx.store, "p", "bad..name", &mine),
+	          ORCH_EINVALID);
+	CHECK_INT(orch_lease_acquire(&held, fx.store, "../p", "task/a", &mine),
+	          ORCH_EINVALID);
 	teardown(&fx);
 }
 
@@ -910,16 +899,14 @@ TEST(a_lock_file_left_by_a_killed_process_is_removed_a_fresh_one_is_not)
 
 	/* fresh: someone is writing the ref right now */
 	leave_lock_file(&fx, "refs/orchestrate/locks/p/task/t0", 0);
-	CHECK_INT(
-	    orch_store_lease_acquire(&held, fx.store, "p", "task/t0", &lease),
-	    ORCH_ELOCKED);
+	CHECK_INT(orch_lease_acquire(&held, fx.store, "p", "task/t0", &lease),
+	          ORCH_ELOCKED);
 	CHECK(lock_file_exists(&fx, "refs/orchestrate/locks/p/task/t0"));
 
 	/* stale: its writer died holding it */
 	leave_lock_file(&fx, "refs/orchestrate/locks/p/task/t0", 3600);
-	CHECK_INT(
-	    orch_store_lease_acquire(&held, fx.store, "p", "task/t0", &lease),
-	    0);
+	CHECK_INT(orch_lease_acquire(&held, fx.store, "p", "task/t0", &lease),
+	          0);
 	CHECK(!lock_file_exists(&fx, "refs/orchestrate/locks/p/task/t0"));
 
 	leave_lock_file(&fx, "refs/orchestrate/plans/p", 3600);
@@ -927,7 +914,7 @@ TEST(a_lock_file_left_by_a_killed_process_is_removed_a_fresh_one_is_not)
 	CHECK(!lock_file_exists(&fx, "refs/orchestrate/plans/p"));
 
 	leave_lock_file(&fx, ORCH_NOTES_REF, 3600);
-	CHECK_INT(orch_store_note_set(fx.store, &fx.first, "task: t0\n"), 0);
+	CHECK_INT(orch_notes_set(fx.store, &fx.first, "task: t0\n"), 0);
 	CHECK(!lock_file_exists(&fx, ORCH_NOTES_REF));
 	orch_plan_free(plan);
 	teardown(&fx);
@@ -943,22 +930,21 @@ TEST(notes_are_set_read_and_overwritten)
 
 	setup(&fx);
 	CHECK(make_commit(&second, fx.repo, "second\n", NULL) == 0);
-	CHECK_INT(orch_store_note_read(&text, fx.store, &fx.first),
-	          ORCH_ENOTFOUND);
-	CHECK_INT(orch_store_note_set(fx.store, &fx.first,
-	                              "task: a\nduration-ms: 10\n"),
-	          0);
-	CHECK_INT(orch_store_note_set(fx.store, &second, "task: b\n"), 0);
-	CHECK_INT(orch_store_note_read(&text, fx.store, &fx.first), 0);
+	CHECK_INT(orch_notes_read(&text, fx.store, &fx.first), ORCH_ENOTFOUND);
+	CHECK_INT(
+	    orch_notes_set(fx.store, &fx.first, "task: a\nduration-ms: 10\n"),
+	    0);
+	CHECK_INT(orch_notes_set(fx.store, &second, "task: b\n"), 0);
+	CHECK_INT(orch_notes_read(&text, fx.store, &fx.first), 0);
 	CHECK_STR(text, "task: a\nduration-ms: 10\n");
 	free(text);
-	CHECK_INT(orch_store_note_set(fx.store, &fx.first,
-	                              "task: a\nduration-ms: 20\n"),
-	          0);
-	CHECK_INT(orch_store_note_read(&text, fx.store, &fx.first), 0);
+	CHECK_INT(
+	    orch_notes_set(fx.store, &fx.first, "task: a\nduration-ms: 20\n"),
+	    0);
+	CHECK_INT(orch_notes_read(&text, fx.store, &fx.first), 0);
 	CHECK_STR(text, "task: a\nduration-ms: 20\n");
 	free(text);
-	CHECK_INT(orch_store_note_read(&text, fx.store, &second), 0);
+	CHECK_INT(orch_notes_read(&text, fx.store, &second), 0);
 	CHECK_STR(text, "task: b\n");
 	free(text);
 	teardown(&fx);
@@ -985,8 +971,8 @@ TEST(notes_added_by_racing_processes_are_all_kept)
 			int failed = 0;
 			open_second(&repo, &store, &fx);
 			for (int i = c; i < 30 && !failed; i += 3)
-				failed = orch_store_note_set(store, &commits[i],
-				                             "task: x\n") != 0;
+				failed = orch_notes_set(store, &commits[i],
+				                        "task: x\n") != 0;
 			orch_store_free(store);
 			git_repository_free(repo);
 			_exit(failed);
@@ -1000,7 +986,7 @@ TEST(notes_added_by_racing_processes_are_all_kept)
 	}
 	for (int i = 0; i < 30; i++) {
 		char *text = NULL;
-		if (orch_store_note_read(&text, fx.store, &commits[i]) == 0)
+		if (orch_notes_read(&text, fx.store, &commits[i]) == 0)
 			found++;
 		free(text);
 	}
@@ -1026,17 +1012,16 @@ TEST(learned_durations_are_the_median_of_the_notes_per_task)
 	int64_t durations[4];
 
 	setup(&fx);
-	CHECK_INT(orch_store_learned_durations(durations, fx.store, plan), 0);
+	CHECK_INT(orch_notes_learned_durations(durations, fx.store, plan), 0);
 	CHECK_INT(durations[0], -1);
 	for (size_t i = 0; i < sizeof(notes) / sizeof(notes[0]); i++) {
 		git_oid commit;
 		char message[32];
 		snprintf(message, sizeof(message), "n%zu\n", i);
 		CHECK(make_commit(&commit, fx.repo, message, NULL) == 0);
-		CHECK_INT(orch_store_note_set(fx.store, &commit, notes[i].note),
-		          0);
+		CHECK_INT(orch_notes_set(fx.store, &commit, notes[i].note), 0);
 	}
-	CHECK_INT(orch_store_learned_durations(durations, fx.store, plan), 0);
+	CHECK_INT(orch_notes_learned_durations(durations, fx.store, plan), 0);
 	CHECK_INT(durations[0], 200);
 	CHECK_INT(durations[1], 20);
 	CHECK_INT(durations[2], -1);

@@ -1,0 +1,217 @@
+/*
+ * Notes on refs/notes/orchestrate: what git-orchestrate records on the
+ * result and merge commits it makes, and the task durations learned from
+ * them.
+ */
+#include "notes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "signature.h"
+#include "store_internal.h"
+
+int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
+{
+	git_signature *sig = NULL;
+	git_commit *parent = NULL;
+	git_reference *ref = NULL;
+	git_oid parent_oid, notes_commit, blob, zero = {{0}};
+	int error;
+
+	if ((error = orch_signature_default(&sig, orch_store_repo(store))) < 0)
+		return error;
+	for (int tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
+		git_commit_free(parent);
+		parent = NULL;
+		error = git_reference_name_to_id(
+		    &parent_oid, orch_store_repo(store), ORCH_NOTES_REF);
+		if (error == 0)
+			error = git_commit_lookup(
+			    &parent, orch_store_repo(store), &parent_oid);
+		if (error < 0 && error != GIT_ENOTFOUND) {
+			error = orch_error_git(error, "cannot read '%s'",
+			                       ORCH_NOTES_REF);
+			goto done;
+		}
+		/* a notes commit off the head we read; the ref moves only by
+		 * CAS */
+		if ((error = git_note_commit_create(
+		         &notes_commit, &blob, orch_store_repo(store), parent,
+		         sig, sig, commit, text, 1)) < 0) {
+			error = orch_error_git(error, "cannot write the note");
+			goto done;
+		}
+		error = git_reference_create_matching(
+		    &ref, orch_store_repo(store), ORCH_NOTES_REF, &notes_commit,
+		    parent ? 1 : 0, parent ? &parent_oid : &zero,
+		    "notes: orchestrate");
+		git_reference_free(ref);
+		ref = NULL;
+		if (!orch_store_is_race(error) && error != GIT_ENOTFOUND)
+			break;
+		if (error == GIT_ELOCKED)
+			orch_store_clear_stale_lock(store, ORCH_NOTES_REF);
+		orch_store_backoff(store, tries);
+	}
+	if (orch_store_is_race(error) || error == GIT_ENOTFOUND) {
+		orch_error_set("cannot add a note: '%s' kept changing",
+		               ORCH_NOTES_REF);
+		error = ORCH_EMODIFIED;
+	} else if (error < 0) {
+		error =
+		    orch_error_git(error, "cannot update '%s'", ORCH_NOTES_REF);
+	}
+done:
+	git_commit_free(parent);
+	git_signature_free(sig);
+	return error;
+}
+
+int orch_notes_read(char **out, orch_store *store, const git_oid *commit)
+{
+	git_note *note = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int error;
+
+	*out = NULL;
+	if ((error = git_note_read(&note, orch_store_repo(store),
+	                           ORCH_NOTES_REF, commit)) < 0) {
+		git_oid_tostr(hex, sizeof(hex), commit);
+		if (error == GIT_ENOTFOUND) {
+			orch_error_set("commit %s has no note in %s", hex,
+			               ORCH_NOTES_REF);
+			return ORCH_ENOTFOUND;
+		}
+		return orch_error_git(error, "cannot read the note of %s", hex);
+	}
+	*out = orch_strdup(git_note_message(note));
+	git_note_free(note);
+	return 0;
+}
+
+struct durations {
+	int64_t *values;
+	size_t count, alloc;
+};
+
+struct learn_ctx {
+	orch_store *store;
+	const orch_plan *plan;
+	struct durations *per_task;
+	int error;
+};
+
+/* The value of `key: value` line `line` (len bytes), trimmed, or NULL. */
+static const char *line_value(size_t *out_len, const char *line, size_t len,
+                              const char *key)
+{
+	size_t klen = strlen(key);
+	const char *value, *end = line + len;
+
+	if (len <= klen || strncmp(line, key, klen) || line[klen] != ':')
+		return NULL;
+	value = line + klen + 1;
+	while (value < end && (*value == ' ' || *value == '\t'))
+		value++;
+	while (end > value &&
+	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	*out_len = (size_t)(end - value);
+	return value;
+}
+
+static int learn_note(const git_oid *blob_id, const git_oid *annotated,
+                      void *payload)
+{
+	struct learn_ctx *ctx = payload;
+	orch_buf text = {0}, task = {0};
+	int64_t duration = -1;
+	const char *p;
+	long pos;
+
+	(void)annotated;
+	if ((ctx->error = orch_store_read_blob(
+	         &text, orch_store_repo(ctx->store), blob_id, "a note")) < 0)
+		return -1;
+	for (p = text.ptr; p && *p;) {
+		size_t len = strcspn(p, "\n"), vlen;
+		const char *value;
+		if ((value = line_value(&vlen, p, len, "task"))) {
+			orch_buf_clear(&task);
+			orch_buf_put(&task, value, vlen);
+		} else if ((value = line_value(&vlen, p, len, "duration-ms")) &&
+		           vlen > 0 && vlen < 20) {
+			char number[24], *end;
+			long long ms;
+			memcpy(number, value, vlen);
+			number[vlen] = '\0';
+			ms = strtoll(number, &end, 10);
+			if (!*end && ms >= 0)
+				duration = ms;
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	if (task.len && duration >= 0 &&
+	    (pos = orch_plan_find(ctx->plan, task.ptr)) >= 0) {
+		struct durations *d = &ctx->per_task[pos];
+		if (d->count == d->alloc) {
+			d->alloc = d->alloc ? d->alloc * 2 : 4;
+			d->values = orch_realloc(d->values,
+			                         d->alloc * sizeof(*d->values));
+		}
+		d->values[d->count++] = duration;
+	}
+	orch_buf_free(&text);
+	orch_buf_free(&task);
+	return 0;
+}
+
+static int int64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int orch_notes_learned_durations(int64_t *durations, orch_store *store,
+                                 const orch_plan *plan)
+{
+	struct learn_ctx ctx = {store, plan, NULL, 0};
+	int error;
+
+	for (size_t i = 0; i < plan->ntasks; i++)
+		durations[i] = -1;
+	ctx.per_task = orch_calloc(plan->ntasks + 1, sizeof(*ctx.per_task));
+	error = git_note_foreach(orch_store_repo(store), ORCH_NOTES_REF,
+	                         learn_note, &ctx);
+	if (error == GIT_ENOTFOUND) {
+		error = 0; /* no notes yet */
+	} else if (error < 0) {
+		error = ctx.error < 0 ? ctx.error
+		                      : orch_error_git(error, "cannot read %s",
+		                                       ORCH_NOTES_REF);
+		goto done;
+	}
+	/* the median; of an even count, the mean of the two middle values */
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		struct durations *d = &ctx.per_task[i];
+		if (!d->count)
+			continue;
+		qsort(d->values, d->count, sizeof(*d->values), int64_cmp);
+		if (d->count % 2)
+			durations[i] = d->values[d->count / 2];
+		else
+			durations[i] = (d->values[d->count / 2 - 1] +
+			                d->values[d->count / 2]) /
+			               2;
+	}
+done:
+	for (size_t i = 0; i < plan->ntasks; i++)
+		free(ctx.per_task[i].values);
+	free(ctx.per_task);
+	return error;
+}

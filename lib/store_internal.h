@@ -1,0 +1,46 @@
+#ifndef ORCH_STORE_INTERNAL_H
+#define ORCH_STORE_INTERNAL_H
+
+/*
+ * What the modules that keep their refs beside the store's (leases, notes)
+ * share with store.c: ref names, compare-and-swap retries, blob reading.
+ * Not for the rest of lib/.
+ */
+
+#include <git2.h>
+
+#include "store.h"
+#include "util.h"
+
+#define ORCH_STORE_LOCKS_PREFIX "refs/orchestrate/locks/"
+#define ORCH_STORE_REFNAME_MAX 512
+/* A lost race is retried this many times before giving up. */
+#define ORCH_STORE_CAS_TRIES 200
+
+/* ORCH_EINVALID with a message and hint unless `plan` is a valid name. */
+int orch_store_check_plan_name(const char *plan);
+
+/* 1 when a libgit2 error means another process changed or held the ref. */
+int orch_store_is_race(int git_error);
+
+/* Sleep 1..N ms after the `tries`-th lost race, N growing up to 20. */
+void orch_store_backoff(orch_store *store, int tries);
+
+/*
+ * After GIT_ELOCKED on `refname`: remove its lock file if it was left by a
+ * process killed while holding it. Returns 1 when a stale lock was removed.
+ */
+int orch_store_clear_stale_lock(orch_store *store, const char *refname);
+
+/* Append the content of blob `oid` to *out; errors name `what`. */
+int orch_store_read_blob(orch_buf *out, git_repository *repo,
+                         const git_oid *oid, const char *what);
+
+/*
+ * Append the names of the refs under `prefix` (without it), sorted; with
+ * `nested`, names below subdirectories too ("task/x").
+ */
+int orch_store_list_refs(orch_strvec *out, orch_store *store,
+                         const char *prefix, int nested);
+
+#endif
