@@ -84,15 +84,6 @@ int orch_graph_overlaps(orch_overlap **out, size_t *out_count,
 void orch_graph_overlaps_free(orch_overlap *overlaps, size_t count);
 
 /*
- * 1 when two path globs (*, ?, [...], ** across '/', \ escapes) can match
- * a common path. A glob that names a directory also covers what is below
- * it: one ending in '/', or whose last component is literal without an
- * extension: "api" meets "api/x.c", but "api/x.c" is a file and "a/?"
- * does not meet "a/b/c".
- */
-int orch_glob_overlap(const char *a, const char *b);
-
-/*
  * Ready-queue order used by the real scheduler and the simulation: higher
  * priority first, then longer bottom level, then plan position. Returns <0
  * when task a goes first.
