@@ -90,67 +90,6 @@ static int less_position(size_t a, size_t b, const void *payload)
 	return a < b;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Task id lookup: open addressing over plan->tasks[].id.                 */
-
-typedef struct {
-	size_t *slots; /* position + 1; 0 is an empty slot */
-	size_t mask;
-} id_index;
-
-static uint64_t hash_id(const char *id)
-{
-	uint64_t hash = 1469598103934665603ULL;
-
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-		hash ^= *p;
-		hash *= 1099511628211ULL;
-	}
-	return hash;
-}
-
-static void id_index_init(id_index *index, size_t n)
-{
-	size_t capacity = 16;
-
-	while (capacity < 2 * n)
-		capacity *= 2;
-	index->slots = orch_calloc(capacity, sizeof(size_t));
-	index->mask = capacity - 1;
-}
-
-/* Position of `id`, or -1. */
-static long id_index_find(const id_index *index, const orch_plan *plan,
-                          const char *id)
-{
-	size_t i = (size_t)hash_id(id) & index->mask;
-
-	while (index->slots[i]) {
-		size_t pos = index->slots[i] - 1;
-		if (!strcmp(plan->tasks[pos].id, id))
-			return (long)pos;
-		i = (i + 1) & index->mask;
-	}
-	return -1;
-}
-
-/* Add task `pos`; returns the position of an earlier task with its id, or -1.
- */
-static long id_index_add(id_index *index, const orch_plan *plan, size_t pos)
-{
-	const char *id = plan->tasks[pos].id;
-	size_t i = (size_t)hash_id(id) & index->mask;
-
-	while (index->slots[i]) {
-		size_t other = index->slots[i] - 1;
-		if (!strcmp(plan->tasks[other].id, id))
-			return (long)other;
-		i = (i + 1) & index->mask;
-	}
-	index->slots[i] = pos + 1;
-	return -1;
-}
-
 /* "FILE:LINE: " for a task when the plan knows where it came from. */
 static void task_where(char *out, size_t outlen, const orch_plan *plan,
                        const orch_task *task)
@@ -168,21 +107,20 @@ int orch_graph_build(orch_graph **out, const orch_plan *plan,
                      const int64_t *durations)
 {
 	orch_graph *graph = NULL;
-	id_index index = {0};
 	size_t *seen = NULL, *cursor = NULL;
 	size_t n = plan->ntasks, nedges = 0, maxedges = 0, i, k;
 	char where[1200];
 	int error = 0;
 
 	*out = NULL;
-	id_index_init(&index, n);
 	for (i = 0; i < n; i++) {
 		if (!plan->tasks[i].id) {
 			orch_error_set("task %zu has no id", i + 1);
 			error = ORCH_EINVALID;
 			goto done;
 		}
-		if (id_index_add(&index, plan, i) >= 0) {
+		/* the plan's index keeps the first of tasks sharing an id */
+		if (orch_plan_find(plan, plan->tasks[i].id) != (long)i) {
 			task_where(where, sizeof(where), plan, &plan->tasks[i]);
 			orch_error_set("%sduplicate task id '%s'", where,
 			               plan->tasks[i].id);
@@ -211,7 +149,7 @@ int orch_graph_build(orch_graph **out, const orch_plan *plan,
 		graph->dep_start[i] = nedges;
 		for (k = 0; k < task->depends.count; k++) {
 			const char *name = task->depends.items[k];
-			long dep = id_index_find(&index, plan, name);
+			long dep = orch_plan_find(plan, name);
 
 			if (dep < 0) {
 				task_where(where, sizeof(where), plan, task);
@@ -249,7 +187,6 @@ int orch_graph_build(orch_graph **out, const orch_plan *plan,
 			graph->rdeps[cursor[graph->deps[k]]++] = i;
 
 done:
-	free(index.slots);
 	free(seen);
 	if (error < 0)
 		orch_graph_free(graph);

@@ -33,85 +33,18 @@
 #define CYCLE_SHOWN 30
 
 /*
- * The id index: open addressing with linear probing over positions in
- * plan->tasks. When `covered` differs from plan->ntasks (tasks added by
- * hand) the table is rebuilt on lookup.
+ * The id index: task id -> position in plan->tasks. When `covered` differs
+ * from plan->ntasks (tasks added by hand) it is rebuilt on lookup.
  */
 struct plan_index {
-	uint32_t *hashes;
-	uint32_t *slots;  /* task position + 1; 0 for an empty slot */
-	size_t mask;      /* capacity - 1, capacity a power of two */
-	size_t count;     /* ids in the table */
+	orch_strmap ids;
 	size_t covered;   /* tasks looked at: plan->ntasks when up to date */
 	int from_prompts; /* tasks live in SOURCE/ID.md */
 };
 
-static uint32_t hash_id(const char *id)
-{
-	uint32_t hash = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-		hash = (hash ^ *p) * 16777619u;
-	return hash;
-}
-
 static struct plan_index *index_of(const orch_plan *plan)
 {
 	return plan->index;
-}
-
-static void index_reset(struct plan_index *idx, size_t expected)
-{
-	size_t capacity = 16;
-
-	while (capacity < expected * 2)
-		capacity *= 2;
-	free(idx->hashes);
-	free(idx->slots);
-	idx->hashes = orch_calloc(capacity, sizeof(uint32_t));
-	idx->slots = orch_calloc(capacity, sizeof(uint32_t));
-	idx->mask = capacity - 1;
-	idx->count = 0;
-}
-
-/* Position of `id` in the table, or -1. */
-static long index_lookup(const orch_plan *plan, const struct plan_index *idx,
-                         const char *id, uint32_t hash)
-{
-	for (size_t i = hash & idx->mask;; i = (i + 1) & idx->mask) {
-		uint32_t slot = idx->slots[i];
-		if (!slot)
-			return -1;
-		if (idx->hashes[i] == hash && slot - 1 < plan->ntasks &&
-		    !strcmp(plan->tasks[slot - 1].id, id))
-			return (long)(slot - 1);
-	}
-}
-
-static void index_insert(struct plan_index *idx, uint32_t hash, size_t pos)
-{
-	size_t i = hash & idx->mask;
-
-	while (idx->slots[i])
-		i = (i + 1) & idx->mask;
-	idx->hashes[i] = hash;
-	idx->slots[i] = (uint32_t)(pos + 1);
-	idx->count++;
-}
-
-static void index_grow(struct plan_index *idx)
-{
-	uint32_t *hashes = idx->hashes, *slots = idx->slots;
-	size_t capacity = idx->mask + 1;
-
-	idx->hashes = NULL;
-	idx->slots = NULL;
-	index_reset(idx, capacity); /* doubles: reset sizes for 2x expected */
-	for (size_t i = 0; i < capacity; i++)
-		if (slots[i])
-			index_insert(idx, hashes[i], slots[i] - 1);
-	free(hashes);
-	free(slots);
 }
 
 /*
@@ -121,15 +54,12 @@ static void index_grow(struct plan_index *idx)
 static long index_add(orch_plan *plan, size_t pos)
 {
 	struct plan_index *idx = index_of(plan);
-	uint32_t hash = hash_id(plan->tasks[pos].id);
-	long found = index_lookup(plan, idx, plan->tasks[pos].id, hash);
+	size_t found;
 
 	idx->covered = pos + 1;
-	if (found >= 0)
-		return found;
-	if ((idx->count + 1) * 2 > idx->mask + 1)
-		index_grow(idx);
-	index_insert(idx, hash, pos);
+	if (orch_strmap_get(&found, &idx->ids, plan->tasks[pos].id))
+		return (long)found;
+	orch_strmap_set(&idx->ids, plan->tasks[pos].id, pos);
 	return -1;
 }
 
@@ -138,15 +68,14 @@ static void index_rebuild(const orch_plan *plan, struct plan_index *idx,
                           long *out_dup)
 {
 	*out_dup = -1;
-	index_reset(idx, plan->ntasks);
+	orch_strmap_clear(&idx->ids);
 	for (size_t i = 0; i < plan->ntasks; i++) {
-		uint32_t hash = hash_id(plan->tasks[i].id);
-		if (index_lookup(plan, idx, plan->tasks[i].id, hash) >= 0) {
+		if (orch_strmap_get(NULL, &idx->ids, plan->tasks[i].id)) {
 			if (*out_dup < 0)
 				*out_dup = (long)i;
 			continue;
 		}
-		index_insert(idx, hash, i);
+		orch_strmap_set(&idx->ids, plan->tasks[i].id, i);
 	}
 	idx->covered = plan->ntasks;
 }
@@ -154,10 +83,7 @@ static void index_rebuild(const orch_plan *plan, struct plan_index *idx,
 static orch_plan *plan_new(void)
 {
 	orch_plan *plan = orch_calloc(1, sizeof(*plan));
-	struct plan_index *idx = orch_calloc(1, sizeof(*idx));
-
-	index_reset(idx, 0);
-	plan->index = idx;
+	plan->index = orch_calloc(1, sizeof(struct plan_index));
 	plan->retries = 2;
 	plan->timeout_ms = 0;
 	return plan;
@@ -211,8 +137,7 @@ void orch_plan_free(orch_plan *plan)
 	free(plan->verify);
 	free(plan->source);
 	if ((idx = index_of(plan)) != NULL) {
-		free(idx->hashes);
-		free(idx->slots);
+		orch_strmap_clear(&idx->ids);
 		free(idx);
 	}
 	free(plan);
@@ -221,6 +146,7 @@ void orch_plan_free(orch_plan *plan)
 long orch_plan_find(const orch_plan *plan, const char *id)
 {
 	struct plan_index *idx = index_of(plan);
+	size_t pos;
 	long dup;
 
 	if (!idx) {
@@ -232,7 +158,11 @@ long orch_plan_find(const orch_plan *plan, const char *id)
 	}
 	if (idx->covered != plan->ntasks)
 		index_rebuild(plan, idx, &dup);
-	return index_lookup(plan, idx, id, hash_id(id));
+	/* a task renamed by hand since: its old id finds nothing */
+	if (!orch_strmap_get(&pos, &idx->ids, id) || pos >= plan->ntasks ||
+	    strcmp(plan->tasks[pos].id, id))
+		return -1;
+	return (long)pos;
 }
 
 int orch_plan_reindex(orch_plan *plan)

@@ -39,96 +39,6 @@
 /* Parsed states kept; beyond this the cache starts over. */
 #define STATE_CACHE_MAX (1u << 18)
 
-/* ---- hashing and maps ------------------------------------------------- */
-
-static uint32_t fnv1a(const char *str, size_t len)
-{
-	uint32_t hash = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		hash ^= (unsigned char)str[i];
-		hash *= 16777619u;
-	}
-	return hash;
-}
-
-/* Open addressing map from borrowed strings to positions. */
-struct strmap {
-	const char **keys;
-	size_t *values;
-	size_t cap; /* a power of two, or 0 */
-	size_t count;
-};
-
-static void strmap_insert(struct strmap *map, const char *key, size_t value);
-
-static void strmap_grow(struct strmap *map)
-{
-	struct strmap bigger = {0};
-
-	bigger.cap = map->cap ? map->cap * 2 : 16;
-	bigger.keys = orch_calloc(bigger.cap, sizeof(*bigger.keys));
-	bigger.values = orch_calloc(bigger.cap, sizeof(*bigger.values));
-	for (size_t i = 0; i < map->cap; i++)
-		if (map->keys[i])
-			strmap_insert(&bigger, map->keys[i], map->values[i]);
-	free(map->keys);
-	free(map->values);
-	*map = bigger;
-}
-
-/* Insert or replace; `key` must live as long as the map. */
-static void strmap_insert(struct strmap *map, const char *key, size_t value)
-{
-	size_t mask, i;
-
-	if ((map->count + 1) * 2 > map->cap)
-		strmap_grow(map);
-	mask = map->cap - 1;
-	i = fnv1a(key, strlen(key)) & mask;
-	while (map->keys[i]) {
-		if (!strcmp(map->keys[i], key)) {
-			map->values[i] = value;
-			return;
-		}
-		i = (i + 1) & mask;
-	}
-	map->keys[i] = key;
-	map->values[i] = value;
-	map->count++;
-}
-
-static int strmap_get(size_t *out, const struct strmap *map, const char *key)
-{
-	size_t mask, i;
-
-	if (!map->cap)
-		return 0;
-	mask = map->cap - 1;
-	i = fnv1a(key, strlen(key)) & mask;
-	while (map->keys[i]) {
-		if (!strcmp(map->keys[i], key)) {
-			*out = map->values[i];
-			return 1;
-		}
-		i = (i + 1) & mask;
-	}
-	return 0;
-}
-
-static void strmap_free(struct strmap *map)
-{
-	free(map->keys);
-	free(map->values);
-	memset(map, 0, sizeof(*map));
-}
-
-static void plan_index(struct strmap *index, const orch_plan *plan)
-{
-	for (size_t i = 0; i < plan->ntasks; i++)
-		strmap_insert(index, plan->tasks[i].id, i);
-}
-
 /* Parsed task states by blob oid: equal states share one blob. */
 struct state_slot {
 	git_oid oid;
@@ -219,7 +129,6 @@ struct cached_plan {
 	char *name;
 	git_oid blob;
 	orch_plan *plan;
-	struct strmap index; /* task id -> position */
 	int refs;
 	int stale; /* a newer plan.json of the same plan was read */
 };
@@ -247,7 +156,6 @@ static void cached_plan_free(struct cached_plan *cp)
 {
 	free(cp->name);
 	orch_plan_free(cp->plan);
-	strmap_free(&cp->index);
 	free(cp);
 }
 
@@ -443,7 +351,8 @@ static int state_path(char *out, size_t outlen, const orch_plan *plan,
 	if (plan->ntasks > ORCH_STORE_FLAT_MAX)
 		len =
 		    snprintf(out, outlen, "%s/%02x/%s%s", dir,
-		             (unsigned)(fnv1a(id, strlen(id)) & 0xff), id, ext);
+		             (unsigned)(orch_hash_fnv1a(id, strlen(id)) & 0xff),
+		             id, ext);
 	else
 		len = snprintf(out, outlen, "%s/%s%s", dir, id, ext);
 	if (len < 0 || (size_t)len >= outlen)
@@ -599,7 +508,7 @@ static int build_plan_tree(git_oid *out, orch_store *store,
 		memcpy(names[i], task->id, len);
 		memcpy(names[i] + len, ".json", 6);
 		if (fanned)
-			counts[fnv1a(task->id, len) & 0xff]++;
+			counts[orch_hash_fnv1a(task->id, len) & 0xff]++;
 	}
 	if (!fanned) {
 		for (size_t i = 0; i < plan->ntasks; i++) {
@@ -617,7 +526,8 @@ static int build_plan_tree(git_oid *out, orch_store *store,
 		memcpy(fill, starts, sizeof(fill));
 		for (size_t i = 0; i < plan->ntasks; i++) {
 			const char *id = plan->tasks[i].id;
-			size_t at = fill[fnv1a(id, strlen(id)) & 0xff]++;
+			size_t at =
+			    fill[orch_hash_fnv1a(id, strlen(id)) & 0xff]++;
 			files[at].name = names[i];
 			files[at].oid =
 			    blobs[plan->tasks[i].depends.count ? 0 : 1];
@@ -879,7 +789,6 @@ struct read_ctx {
 	orch_store *store;
 	const orch_plan *plan;
 	orch_task_state *states;
-	struct strmap index;
 	unsigned char *seen;
 };
 
@@ -891,7 +800,8 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
 		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
 		const char *name = git_tree_entry_name(entry);
-		size_t len = strlen(name), pos;
+		size_t len = strlen(name);
+		long pos;
 		const orch_task_state *state;
 		char id[128];
 
@@ -914,7 +824,7 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 			continue;
 		memcpy(id, name, len - 5);
 		id[len - 5] = '\0';
-		if (!strmap_get(&pos, &ctx->index, id))
+		if ((pos = orch_plan_find(ctx->plan, id)) < 0)
 			continue; /* not a task of this plan */
 		if ((error = cached_state(&state, ctx->store,
 		                          git_tree_entry_id(entry), name)) < 0)
@@ -928,7 +838,7 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 int orch_store_read_states(orch_task_state *states, git_oid *out_head,
                            orch_store *store, const orch_plan *plan)
 {
-	struct read_ctx ctx = {store, plan, states, {0}, NULL};
+	struct read_ctx ctx = {store, plan, states, NULL};
 	git_tree *root = NULL, *tasks = NULL;
 	const git_tree_entry *entry;
 	git_oid head;
@@ -936,7 +846,6 @@ int orch_store_read_states(orch_task_state *states, git_oid *out_head,
 
 	if ((error = plan_head(&head, &root, store, plan->name)) < 0)
 		goto done;
-	plan_index(&ctx.index, plan);
 	ctx.seen = orch_calloc(plan->ntasks + 1, 1);
 	entry = git_tree_entry_byname(root, "tasks");
 	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
@@ -956,7 +865,6 @@ int orch_store_read_states(orch_task_state *states, git_oid *out_head,
 	if (out_head)
 		git_oid_cpy(out_head, &head);
 done:
-	strmap_free(&ctx.index);
 	free(ctx.seen);
 	git_tree_free(tasks);
 	git_tree_free(root);
@@ -1087,10 +995,10 @@ struct orch_txn {
 	git_tree *root;
 	struct txn_put *puts;
 	size_t nputs, aputs;
-	struct strmap put_index; /* path -> position in puts */
+	orch_strmap put_index; /* path -> position in puts */
 	struct txn_dir *dirs;
 	size_t ndirs, adirs;
-	struct strmap dir_index; /* directory path -> position in dirs */
+	orch_strmap dir_index; /* directory path -> position in dirs */
 	orch_buf message;
 };
 
@@ -1156,7 +1064,6 @@ static int cached_plan_get(struct cached_plan **out, orch_store *store,
 	cp->name = orch_strdup(name);
 	git_oid_cpy(&cp->blob, git_tree_entry_id(entry));
 	cp->plan = plan;
-	plan_index(&cp->index, plan);
 	cp->refs = 1;
 	cp->next = store->plans;
 	store->plans = cp;
@@ -1169,13 +1076,13 @@ static void txn_clear(orch_txn *txn)
 	for (size_t i = 0; i < txn->nputs; i++)
 		free(txn->puts[i].path);
 	free(txn->puts);
-	strmap_free(&txn->put_index);
+	orch_strmap_clear(&txn->put_index);
 	for (size_t i = 0; i < txn->ndirs; i++) {
 		free(txn->dirs[i].path);
 		git_tree_free(txn->dirs[i].tree);
 	}
 	free(txn->dirs);
-	strmap_free(&txn->dir_index);
+	orch_strmap_clear(&txn->dir_index);
 	orch_buf_free(&txn->message);
 	git_tree_free(txn->root);
 	cached_plan_release(txn->store, txn->cached);
@@ -1201,7 +1108,7 @@ static int txn_dir(git_tree **out, orch_txn *txn, const char *dir, size_t len)
 		return 0;
 	}
 	path = orch_strndup(dir, len);
-	if (strmap_get(&pos, &txn->dir_index, path)) {
+	if (orch_strmap_get(&pos, &txn->dir_index, path)) {
 		free(path);
 		*out = txn->dirs[pos].tree;
 		return 0;
@@ -1223,7 +1130,7 @@ static int txn_dir(git_tree **out, orch_txn *txn, const char *dir, size_t len)
 	}
 	txn->dirs[txn->ndirs].path = path;
 	txn->dirs[txn->ndirs].tree = tree;
-	strmap_insert(&txn->dir_index, path, txn->ndirs);
+	orch_strmap_set(&txn->dir_index, path, txn->ndirs);
 	txn->ndirs++;
 	*out = tree;
 	return 0;
@@ -1239,7 +1146,7 @@ static int txn_lookup(git_oid *out, int *found, orch_txn *txn, const char *path)
 	int error;
 
 	*found = 0;
-	if (strmap_get(&pos, &txn->put_index, path)) {
+	if (orch_strmap_get(&pos, &txn->put_index, path)) {
 		git_oid_cpy(out, &txn->puts[pos].oid);
 		*found = 1;
 		return 0;
@@ -1261,7 +1168,7 @@ static int txn_put(orch_txn *txn, const char *path, const git_oid *oid)
 {
 	size_t pos;
 
-	if (strmap_get(&pos, &txn->put_index, path)) {
+	if (orch_strmap_get(&pos, &txn->put_index, path)) {
 		git_oid_cpy(&txn->puts[pos].oid, oid);
 		return 0;
 	}
@@ -1272,15 +1179,20 @@ static int txn_put(orch_txn *txn, const char *path, const git_oid *oid)
 	}
 	txn->puts[txn->nputs].path = orch_strdup(path);
 	git_oid_cpy(&txn->puts[txn->nputs].oid, oid);
-	strmap_insert(&txn->put_index, txn->puts[txn->nputs].path, txn->nputs);
+	orch_strmap_set(&txn->put_index, txn->puts[txn->nputs].path,
+	                txn->nputs);
 	txn->nputs++;
 	return 0;
 }
 
 static int txn_task(size_t *pos, orch_txn *txn, const char *id)
 {
-	if (id && strmap_get(pos, &txn->cached->index, id))
+	long found = id ? orch_plan_find(txn->cached->plan, id) : -1;
+
+	if (found >= 0) {
+		*pos = (size_t)found;
 		return 0;
+	}
 	orch_error_set("plan '%s' has no task '%s'", txn->plan_name,
 	               id ? id : "");
 	return ORCH_ENOTFOUND;

@@ -266,3 +266,83 @@ int orch_id_valid(const char *id)
 			return 0;
 	return 1;
 }
+
+uint32_t orch_hash_fnv1a(const char *str, size_t len)
+{
+	uint32_t hash = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		hash ^= (unsigned char)str[i];
+		hash *= 16777619u;
+	}
+	return hash;
+}
+
+/* Slot of `key`: where it is, or the empty slot where it would go. */
+static size_t strmap_slot(const orch_strmap *map, const char *key)
+{
+	size_t mask = map->cap - 1;
+	size_t i = orch_hash_fnv1a(key, strlen(key)) & mask;
+
+	while (map->keys[i] && strcmp(map->keys[i], key))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static void strmap_grow(orch_strmap *map)
+{
+	orch_strmap bigger = {0};
+
+	bigger.cap = map->cap ? map->cap * 2 : 16;
+	bigger.keys = orch_calloc(bigger.cap, sizeof(*bigger.keys));
+	bigger.values = orch_calloc(bigger.cap, sizeof(*bigger.values));
+	for (size_t i = 0; i < map->cap; i++) {
+		if (map->keys[i]) {
+			size_t slot = strmap_slot(&bigger, map->keys[i]);
+			bigger.keys[slot] =
+			    map->keys[i]; /* moved, not copied */
+			bigger.values[slot] = map->values[i];
+			bigger.count++;
+		}
+	}
+	free(map->keys);
+	free(map->values);
+	*map = bigger;
+}
+
+void orch_strmap_set(orch_strmap *map, const char *key, size_t value)
+{
+	size_t slot;
+
+	if ((map->count + 1) * 2 > map->cap)
+		strmap_grow(map);
+	slot = strmap_slot(map, key);
+	if (!map->keys[slot]) {
+		map->keys[slot] = orch_strdup(key);
+		map->count++;
+	}
+	map->values[slot] = value;
+}
+
+int orch_strmap_get(size_t *out, const orch_strmap *map, const char *key)
+{
+	size_t slot;
+
+	if (!map->cap)
+		return 0;
+	slot = strmap_slot(map, key);
+	if (!map->keys[slot])
+		return 0;
+	if (out)
+		*out = map->values[slot];
+	return 1;
+}
+
+void orch_strmap_clear(orch_strmap *map)
+{
+	for (size_t i = 0; i < map->cap; i++)
+		free(map->keys[i]);
+	free(map->keys);
+	free(map->values);
+	memset(map, 0, sizeof(*map));
+}

@@ -41,6 +41,27 @@ void orch_strvec_split(orch_strvec *vec, const char *str, const char *seps);
 int orch_strvec_contains(const orch_strvec *vec, const char *str);
 void orch_strvec_free(orch_strvec *vec);
 
+/*
+ * A map from strings (copied in) to size_t values: open addressing with
+ * linear probing, FNV-1a hashes. Zero-init is an empty map.
+ */
+typedef struct {
+	char **keys;
+	size_t *values;
+	size_t cap; /* a power of two, or 0 */
+	size_t count;
+} orch_strmap;
+
+/* Map `key` to `value`, replacing the value it had. */
+void orch_strmap_set(orch_strmap *map, const char *key, size_t value);
+/* 1 and *out (may be NULL) when `key` is in the map, else 0. */
+int orch_strmap_get(size_t *out, const orch_strmap *map, const char *key);
+/* Free the keys and the table; the map is empty again. */
+void orch_strmap_clear(orch_strmap *map);
+
+/* 32-bit FNV-1a hash of `len` bytes (offset basis 2166136261). */
+uint32_t orch_hash_fnv1a(const char *str, size_t len);
+
 void *orch_malloc(size_t size);
 void *orch_calloc(size_t count, size_t size);
 void *orch_realloc(void *ptr, size_t size);

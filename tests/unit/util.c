@@ -89,12 +89,64 @@ TEST(buffers_grow_and_detach)
 	free(text);
 }
 
+TEST(a_map_finds_what_was_set_and_replaces_values)
+{
+	orch_strmap map = {0};
+	size_t value = 0;
+
+	CHECK_INT(orch_strmap_get(&value, &map, "a"), 0);
+	orch_strmap_set(&map, "a", 1);
+	orch_strmap_set(&map, "b", 2);
+	orch_strmap_set(&map, "a", 3);
+	CHECK_INT(map.count, 2);
+	CHECK_INT(orch_strmap_get(&value, &map, "a"), 1);
+	CHECK_INT(value, 3);
+	CHECK_INT(orch_strmap_get(NULL, &map, "b"), 1);
+	CHECK_INT(orch_strmap_get(NULL, &map, "c"), 0);
+	CHECK_INT(orch_strmap_get(NULL, &map, ""), 0);
+	orch_strmap_clear(&map);
+	CHECK_INT(orch_strmap_get(NULL, &map, "a"), 0);
+	CHECK_INT(map.count, 0);
+}
+
+TEST(a_map_keeps_its_own_copies_of_the_keys_as_it_grows)
+{
+	orch_strmap map = {0};
+	size_t value = 0, wrong = 0;
+	char key[16];
+
+	for (size_t i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		orch_strmap_set(&map, key, i); /* key is overwritten next */
+	}
+	CHECK_INT(map.count, 10000);
+	CHECK(map.cap >= 2 * map.count);
+	for (size_t i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		if (!orch_strmap_get(&value, &map, key) || value != i)
+			wrong++;
+	}
+	CHECK_INT(wrong, 0);
+	CHECK_INT(orch_strmap_get(NULL, &map, "k10000"), 0);
+	orch_strmap_clear(&map);
+}
+
+TEST(fnv1a_matches_its_published_values)
+{
+	CHECK_INT(orch_hash_fnv1a("", 0), 2166136261u);
+	CHECK_INT(orch_hash_fnv1a("a", 1), 0xe40c292cu);
+	CHECK_INT(orch_hash_fnv1a("foobar", 6), 0xbf9cf968u);
+}
+
 static const unit_test tests[] = {
     T(ids_follow_the_ref_safe_rules),
     T(durations_parse_with_their_suffixes),
     T(durations_format_like_the_log_messages),
     T(lists_split_on_commas_and_trim),
     T(buffers_grow_and_detach),
+    T(a_map_finds_what_was_set_and_replaces_values),
+    T(a_map_keeps_its_own_copies_of_the_keys_as_it_grows),
+    T(fnv1a_matches_its_published_values),
 };
 
 UNIT_MAIN(tests)
