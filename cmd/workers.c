@@ -6,59 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cmd.h"
 #include "lease.h"
-#include "ssh.h"
 #include "util.h"
+#include "worker.h"
 
 static const char workers_usage[] = "git orchestrate workers [check] [--json]";
 
 /* Running tasks per worker, counted from the leases of every plan. */
 static int worker_load(orch_cli *cli, const char *worker)
 {
-	orch_strvec plans = {0};
 	int load = 0;
-
-	if (orch_store_list_plans(&plans, cli->store) < 0) {
+	if (orch_lease_count_worker(&load, cli->store, worker) < 0)
 		orch_error_clear();
-		return 0;
-	}
-	for (size_t p = 0; p < plans.count; p++) {
-		orch_strvec leases = {0};
-		if (orch_lease_list(&leases, cli->store, plans.items[p]) < 0) {
-			orch_error_clear();
-			continue;
-		}
-		for (size_t i = 0; i < leases.count; i++) {
-			orch_lease lease = {0};
-			if (strncmp(leases.items[i], "task/", 5) != 0)
-				continue;
-			if (orch_lease_read(&lease, NULL, cli->store,
-			                    plans.items[p],
-			                    leases.items[i]) == 0 &&
-			    lease.worker && !strcmp(lease.worker, worker))
-				load++;
-			orch_lease_clear(&lease);
-		}
-		orch_strvec_free(&leases);
-	}
-	orch_strvec_free(&plans);
 	return load;
-}
-
-static int local_slots(const orch_worker_config *w)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (w->slots > 0)
-		return w->slots;
-	if (orch_worker_is_local(w))
-		return cpus > 0 ? (int)cpus : 1;
-	return 1;
 }
 
 static void join_caps(orch_buf *out, const orch_strvec *caps)
@@ -82,25 +46,16 @@ static int list_workers(orch_cli *cli, const orch_config *config, int json)
 	}
 	for (size_t i = 0; i < config->nworkers; i++) {
 		const orch_worker_config *w = &config->workers[i];
-		int load = worker_load(cli, w->name), slots = local_slots(w);
+		const orch_worker_kind *kind = orch_worker_kind_of(w);
+		int load = worker_load(cli, w->name), slots = w->slots;
 		orch_buf host = {0}, caps = {0};
 
-		if (orch_worker_is_local(w)) {
-			orch_buf_puts(&host, "local");
-		} else {
-			if (w->user)
-				orch_buf_printf(&host, "%s@", w->user);
-			orch_buf_puts(&host, w->host);
-			if (w->port > 0)
-				orch_buf_printf(&host, ":%d", w->port);
-		}
+		kind->address(&host, w);
 		if (json) {
 			cJSON *o = cJSON_CreateObject(),
 			      *c = cJSON_AddArrayToObject(o, "capabilities");
 			cJSON_AddStringToObject(o, "name", w->name);
-			cJSON_AddStringToObject(
-			    o, "kind",
-			    orch_worker_is_local(w) ? "local" : "ssh");
+			cJSON_AddStringToObject(o, "kind", kind->name);
 			cJSON_AddStringToObject(o, "host", host.ptr);
 			cJSON_AddNumberToObject(o, "slots", slots);
 			cJSON_AddNumberToObject(o, "running", load);
@@ -131,6 +86,22 @@ static int list_workers(orch_cli *cli, const orch_config *config, int json)
 	return ORCH_EXIT_OK;
 }
 
+/* The facts of a check report, as JSON members of `o`. */
+static void facts_to_json(cJSON *o, const orch_worker_check_report *rep)
+{
+	for (size_t k = 0; k < rep->nfacts; k++) {
+		const orch_worker_fact *f = &rep->facts[k];
+		if (!f->key)
+			continue;
+		if (f->type == ORCH_FACT_BOOL)
+			cJSON_AddBoolToObject(o, f->key, f->number != 0);
+		else if (f->type == ORCH_FACT_NUMBER)
+			cJSON_AddNumberToObject(o, f->key, f->number);
+		else
+			cJSON_AddStringToObject(o, f->key, f->value);
+	}
+}
+
 static int check_workers(orch_cli *cli, const orch_config *config, int json)
 {
 	cJSON *root = NULL, *arr = NULL;
@@ -142,25 +113,12 @@ static int check_workers(orch_cli *cli, const orch_config *config, int json)
 	}
 	for (size_t i = 0; i < config->nworkers; i++) {
 		const orch_worker_config *w = &config->workers[i];
-		orch_ssh_check_report rep;
+		const orch_worker_kind *kind = orch_worker_kind_of(w);
+		orch_worker_check_report rep;
 		char message[1200] = "", hint[600] = "";
-		int error = 0;
+		int error;
 
-		memset(&rep, 0, sizeof(rep));
-		if (orch_worker_is_local(w)) {
-			if (json) {
-				cJSON *o = cJSON_CreateObject();
-				cJSON_AddStringToObject(o, "name", w->name);
-				cJSON_AddStringToObject(o, "kind", "local");
-				cJSON_AddBoolToObject(o, "ok", 1);
-				cJSON_AddItemToArray(arr, o);
-			} else {
-				printf("%s: ok (local, %d slots)\n", w->name,
-				       local_slots(w));
-			}
-			continue;
-		}
-		error = orch_ssh_check_worker(&rep, w, cli->repo);
+		error = kind->check(&rep, w, cli->repo);
 		if (error < 0) {
 			unusable++;
 			snprintf(message, sizeof(message), "%s",
@@ -173,69 +131,34 @@ static int check_workers(orch_cli *cli, const orch_config *config, int json)
 		if (json) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "name", w->name);
-			cJSON_AddStringToObject(o, "kind", "ssh");
+			cJSON_AddStringToObject(o, "kind", kind->name);
 			cJSON_AddBoolToObject(o, "ok", error == 0);
-			cJSON_AddStringToObject(o, "address", rep.address);
-			cJSON_AddBoolToObject(o, "reachable",
-			                      rep.connected ||
-			                          rep.ssh.fingerprint[0]);
-			cJSON_AddBoolToObject(o, "authenticated",
-			                      rep.connected);
-			if (rep.ssh.fingerprint[0]) {
-				cJSON_AddStringToObject(o, "host_key_type",
-				                        rep.ssh.key_type);
-				cJSON_AddStringToObject(o, "host_key",
-				                        rep.ssh.fingerprint);
-				cJSON_AddBoolToObject(o, "host_key_added",
-				                      rep.ssh.key_added);
-			}
-			if (rep.connected)
-				cJSON_AddStringToObject(o, "auth",
-				                        rep.ssh.auth);
-			if (rep.git_version[0])
-				cJSON_AddStringToObject(o, "git",
-				                        rep.git_version);
-			if (rep.sh[0])
-				cJSON_AddStringToObject(o, "sh", rep.sh);
-			if (rep.workdir[0])
-				cJSON_AddStringToObject(o, "workdir",
-				                        rep.workdir);
-			if (rep.free_kb >= 0)
-				cJSON_AddNumberToObject(o, "free_kb",
-				                        (double)rep.free_kb);
+			facts_to_json(o, &rep);
 			if (error < 0)
 				cJSON_AddStringToObject(o, "error", message);
 			if (hint[0])
 				cJSON_AddStringToObject(o, "hint", hint);
 			cJSON_AddItemToArray(arr, o);
+			orch_worker_check_clear(&rep);
 			continue;
 		}
 		printf("%s: %s (%s)\n", w->name, error == 0 ? "ok" : "UNUSABLE",
-		       rep.address);
-		if (rep.ssh.fingerprint[0])
-			printf("  host key:  %s %s%s\n", rep.ssh.key_type,
-			       rep.ssh.fingerprint,
-			       rep.ssh.key_added ? " (new: recorded)"
-			       : error == 0 || rep.connected ? " (known)"
-			                                     : "");
-		if (rep.connected)
-			printf("  auth:      %s\n", rep.ssh.auth);
-		if (rep.sh[0])
-			printf("  sh:        %s\n", rep.sh);
-		if (rep.git_version[0])
-			printf("  git:       %s\n", rep.git_version);
-		if (rep.workdir[0]) {
-			printf("  workdir:   %s", rep.workdir);
-			if (rep.free_kb >= 0)
-				printf(" (%.1f GiB free)",
-				       (double)rep.free_kb / (1024.0 * 1024.0));
-			printf("\n");
+		       rep.summary ? rep.summary : "");
+		for (size_t k = 0; k < rep.nfacts; k++) {
+			const orch_worker_fact *f = &rep.facts[k];
+			char label[64];
+			if (!f->label)
+				continue;
+			snprintf(label, sizeof(label), "%s:", f->label);
+			printf("  %-11s%s\n", label,
+			       f->shown ? f->shown : f->value);
 		}
 		if (error < 0) {
 			fprintf(stderr, "error: %s\n", message);
 			if (hint[0])
 				fprintf(stderr, "hint: %s\n", hint);
 		}
+		orch_worker_check_clear(&rep);
 	}
 	if (json) {
 		char *text;

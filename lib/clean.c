@@ -63,7 +63,23 @@ static int delete_branch(int *deleted, git_repository *repo, const char *plan,
 	                 : 0;
 }
 
-int orch_clean_plan(orch_clean_counts *out, orch_store *store, const char *name)
+/* Remove the worktree kept at `location` by worker `worker`. */
+static int remove_kept(git_repository *repo, const orch_config *config,
+                       const char *worker, const char *location)
+{
+	static const orch_worker_config here = {.name = "local",
+	                                        .host = "local"};
+	const orch_worker_config *wc = NULL;
+
+	if (config && worker)
+		wc = orch_config_worker(config, worker);
+	if (!wc)
+		wc = &here;
+	return orch_worker_kind_of(wc)->remove_kept(wc, repo, location);
+}
+
+int orch_clean_plan(orch_clean_counts *out, orch_store *store,
+                    const orch_config *config, const char *name)
 {
 	git_repository *repo = orch_store_repo(store);
 	orch_plan *plan = NULL;
@@ -88,8 +104,8 @@ int orch_clean_plan(orch_clean_counts *out, orch_store *store, const char *name)
 		    held(store, name, id))
 			continue; /* running: leave it alone */
 		if (states[i].worktree) {
-			if ((error = orch_worker_local_remove(
-			         repo, states[i].worktree)) < 0)
+			if ((error = remove_kept(repo, config, states[i].worker,
+			                         states[i].worktree)) < 0)
 				goto done;
 			orch_strvec_push(&forgotten, id);
 			out->worktrees++;

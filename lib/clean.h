@@ -1,6 +1,7 @@
 #ifndef ORCH_CLEAN_H
 #define ORCH_CLEAN_H
 
+#include "config.h"
 #include "store.h"
 
 /*
@@ -15,8 +16,12 @@ typedef struct {
 	int locks;     /* stale leases and locks broken */
 } orch_clean_counts;
 
-/* Clean plan `plan`; *out gets what was removed. */
+/*
+ * Clean plan `plan`; *out gets what was removed. A kept worktree is removed
+ * by the kind of the worker of `config` (may be NULL) that kept it; one of
+ * a worker no longer configured was kept on this machine.
+ */
 int orch_clean_plan(orch_clean_counts *out, orch_store *store,
-                    const char *plan);
+                    const orch_config *config, const char *plan);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "ini_reader.h"
+#include "worker.h"
 
 #define MAX_SLOTS 4096
 
@@ -88,13 +89,6 @@ const orch_worker_config *orch_config_worker(const orch_config *config,
 int orch_worker_is_local(const orch_worker_config *worker)
 {
 	return worker->host && !strcmp(worker->host, "local");
-}
-
-static int online_cpus(void)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return cpus < 1 ? 1 : cpus > MAX_SLOTS ? MAX_SLOTS : (int)cpus;
 }
 
 static orch_worker_config *add_worker(struct config_loader *ld,
@@ -340,14 +334,14 @@ int orch_config_load(orch_config **out, const char **paths,
 			error = ORCH_EINVALID;
 			goto done;
 		}
-		if (orch_worker_is_local(worker) && !ld.slots_set[i])
-			worker->slots = online_cpus();
+		if (!ld.slots_set[i])
+			worker->slots = orch_worker_default_slots(worker);
 	}
 	if (!ld.config->nworkers) {
 		orch_worker_config *worker =
 		    add_worker(&ld, "local", orch_strdup("(default)"));
 		worker->host = orch_strdup("local");
-		worker->slots = online_cpus();
+		worker->slots = orch_worker_default_slots(worker);
 	}
 	*out = ld.config;
 	ld.config = NULL;

@@ -23,7 +23,7 @@ typedef struct {
 	char *identity;    /* or NULL */
 	char *known_hosts; /* or NULL: ~/.ssh/known_hosts */
 	orch_hostkey_check host_key_check;
-	int slots; /* default 1 for ssh workers, CPUs for local */
+	int slots; /* when not set: orch_worker_default_slots */
 	orch_strvec capabilities;
 	char *workdir; /* or NULL: ~/.cache/git-orchestrate */
 	char *remote;  /* or NULL: objects over the SSH session */

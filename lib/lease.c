@@ -23,7 +23,7 @@ void orch_lease_clear(orch_lease *lease)
 	free(lease->token);
 	free(lease->task);
 	free(lease->worker);
-	free(lease->remote_pid);
+	free(lease->locator);
 	memset(lease, 0, sizeof(*lease));
 }
 
@@ -40,9 +40,7 @@ char *orch_lease_to_json(const orch_lease *lease)
 	orch_json_add_string(obj, "worker", lease->worker);
 	if (lease->attempt)
 		orch_json_add_number(obj, "attempt", lease->attempt);
-	if (lease->task_pid)
-		orch_json_add_number(obj, "task_pid", lease->task_pid);
-	orch_json_add_string(obj, "remote_pid", lease->remote_pid);
+	orch_json_add_string(obj, "locator", lease->locator);
 	text = orch_json_print(obj);
 	cJSON_Delete(obj);
 	if (!text)
@@ -70,9 +68,7 @@ int orch_lease_from_json(orch_lease *out, const char *json, size_t len)
 	        0 ||
 	    (error = orch_json_get_int(&out->attempt, obj, "attempt", what)) <
 	        0 ||
-	    (error = orch_json_get_int(&out->task_pid, obj, "task_pid", what)) <
-	        0 ||
-	    (error = orch_json_get_string(&out->remote_pid, obj, "remote_pid",
+	    (error = orch_json_get_string(&out->locator, obj, "locator",
 	                                  what)) < 0)
 		goto done;
 done:
@@ -342,4 +338,34 @@ int orch_lease_list(orch_strvec *out, orch_store *store, const char *plan)
 		return error;
 	snprintf(prefix, sizeof(prefix), ORCH_STORE_LOCKS_PREFIX "%s/", plan);
 	return orch_store_list_refs(out, store, prefix, 1);
+}
+
+int orch_lease_count_worker(int *out, orch_store *store, const char *worker)
+{
+	orch_strvec plans = {0};
+	int error;
+
+	*out = 0;
+	if ((error = orch_store_list_plans(&plans, store)) < 0)
+		return error;
+	for (size_t p = 0; p < plans.count; p++) {
+		orch_strvec leases = {0};
+		if (orch_lease_list(&leases, store, plans.items[p]) < 0) {
+			orch_error_clear();
+			continue;
+		}
+		for (size_t i = 0; i < leases.count; i++) {
+			orch_lease lease = {0};
+			if (strncmp(leases.items[i], "task/", 5) != 0)
+				continue;
+			if (orch_lease_read(&lease, NULL, store, plans.items[p],
+			                    leases.items[i]) == 0 &&
+			    lease.worker && !strcmp(lease.worker, worker))
+				(*out)++;
+			orch_lease_clear(&lease);
+		}
+		orch_strvec_free(&leases);
+	}
+	orch_strvec_free(&plans);
+	return 0;
 }

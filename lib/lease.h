@@ -21,8 +21,8 @@ typedef struct {
 	char *task;   /* task id, or NULL for a file lock */
 	char *worker; /* where the task runs, or NULL */
 	int attempt;
-	int task_pid;     /* local process group of the task, 0 if none */
-	char *remote_pid; /* pid file path or remote pid, or NULL */
+	char *locator; /* where the worker finds the attempt (opaque), or NULL;
+	                  leases of older versions have none */
 } orch_lease;
 
 #define ORCH_LEASE_TTL_MS 60000
@@ -60,5 +60,8 @@ int orch_lease_break(git_oid *out_oid, orch_store *store, const char *plan,
                      const orch_lease *lease);
 /* Names (relative to the plan's lock dir, e.g. "task/x") of held leases. */
 int orch_lease_list(orch_strvec *out, orch_store *store, const char *plan);
+
+/* *out = the running tasks of `worker`, counted from every plan's leases. */
+int orch_lease_count_worker(int *out, orch_store *store, const char *worker);
 
 #endif

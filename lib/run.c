@@ -44,6 +44,7 @@ struct task_rt {
 	int cancelled;
 	orch_buf output; /* last ORCH_LOG_MAX bytes of output */
 	char base[GIT_OID_HEXSZ + 1];
+	char *locator;     /* where the worker finds our attempt (its lease) */
 	orch_strvec locks; /* pair locks held: "file/a+b" */
 	git_oid *lock_oids;
 	int unrunnable; /* reported: no worker can run it */
@@ -134,7 +135,7 @@ static void note(struct run *run, const char *fmt, ...)
 /* ---- leases ---------------------------------------------------------- */
 
 static void fill_lease(struct run *run, orch_lease *lease, const char *task,
-                       const char *worker, int attempt, const char *pid_path)
+                       const char *worker, int attempt, const char *locator)
 {
 	memset(lease, 0, sizeof(*lease));
 	lease->host = run->host;
@@ -144,7 +145,7 @@ static void fill_lease(struct run *run, orch_lease *lease, const char *task,
 	lease->task = (char *)task;
 	lease->worker = (char *)worker;
 	lease->attempt = attempt;
-	lease->remote_pid = (char *)pid_path;
+	lease->locator = (char *)locator;
 }
 
 int orch_run_lease_is_stale(const orch_lease *lease)
@@ -508,6 +509,8 @@ static void release_task_lease(struct run *run, size_t task)
 	orch_lease_release(run->store, run->plan->name, name,
 	                   &run->rt[task].lease);
 	release_pair_locks(run, &run->rt[task]);
+	free(run->rt[task].locator);
+	run->rt[task].locator = NULL;
 }
 
 static void add_note(struct run *run, const git_oid *commit, size_t task,
@@ -746,14 +749,18 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	git_oid start;
 	orch_strvec conflicts = {0};
 	char lease_name[256], branch[512], why[600], *message = NULL;
-	char *pid_path = NULL;
 	int error;
 
 	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
-	pid_path =
-	    orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
-	fill_lease(run, &lease, t->id, worker->name,
-	           run->states[task].attempts + 1, pid_path);
+	/* the lease names the attempt before it can exist */
+	memset(&spec, 0, sizeof(spec));
+	spec.plan = run->plan->name;
+	spec.task = t->id;
+	spec.attempt = run->states[task].attempts + 1;
+	free(rt->locator);
+	rt->locator =
+	    worker->ops->locator ? worker->ops->locator(worker, &spec) : NULL;
+	fill_lease(run, &lease, t->id, worker->name, spec.attempt, rt->locator);
 	error = take_lock(&rt->lease, run, lease_name, &lease);
 	if (error < 0)
 		goto done; /* ORCH_ELOCKED: someone else runs it */
@@ -833,9 +840,12 @@ done:
 	if (error == ORCH_ELOCKED || error == ORCH_ENOCHANGE ||
 	    error == ORCH_ECONFLICT)
 		error = 0;
+	if (!rt->job) {
+		free(rt->locator);
+		rt->locator = NULL;
+	}
 	orch_strvec_free(&conflicts);
 	free(message);
-	free(pid_path);
 	return error;
 }
 
@@ -919,17 +929,21 @@ static int recover(struct run *run, size_t task)
 	const orch_task *t = &run->plan->tasks[task];
 	const orch_task_state *st = &run->states[task];
 	orch_lease seen = {0}, mine;
+	orch_job_spec spec;
 	git_oid seen_oid, result;
-	char name[256], branch[512], *pid_path = NULL, *message = NULL;
-	orch_worker *worker;
+	char name[256], branch[512], *message = NULL, *locator = NULL;
+	const char *where;
+	orch_worker *worker = find_worker(run, st->worker);
 	int error, have_lease = 0;
 
 	snprintf(name, sizeof(name), "task/%s", t->id);
-	pid_path =
-	    orch_worker_local_pid_path(run->repo, run->plan->name, t->id);
-	fill_lease(run, &mine, t->id, st->worker, st->attempts, pid_path);
-	error = orch_lease_read(&seen, &seen_oid, run->store, run->plan->name,
-	                        name);
+	job_spec(&spec, branch, sizeof(branch), &message, run, task,
+	         st->attempts, st->base);
+	if (worker && worker->ops->locator)
+		locator = worker->ops->locator(worker, &spec);
+	fill_lease(run, &mine, t->id, st->worker, st->attempts, locator);
+	error = orch_lease_read(&seen, &seen_oid, run->store,
+	                              run->plan->name, name);
 	if (error == ORCH_ENOTFOUND) {
 		error = orch_lease_acquire(&rt->lease, run->store,
 		                           run->plan->name, name, &mine);
@@ -952,18 +966,16 @@ static int recover(struct run *run, size_t task)
 	if (error < 0)
 		goto done;
 	have_lease = 1;
-	worker = find_worker(run, st->worker);
+	/* the attempt as its lease names it (leases of older versions name
+	 * none: then as this version would) */
+	where = seen.task && seen.locator ? seen.locator : locator;
 	if (worker && st->base) {
-		orch_job_spec spec;
-		job_spec(&spec, branch, sizeof(branch), &message, run, task,
-		         st->attempts, st->base);
 		/* a result committed but not recorded: record it, never re-run
 		 */
 		if (result_on_branch(&result, run, task, st->attempts)) {
 			orch_job_result res = {0};
 			if (worker->ops->reap)
-				worker->ops->reap(worker,
-				                  seen.task ? &seen : &mine);
+				worker->ops->reap(worker, where);
 			res.phase = ORCH_JOB_EXITED;
 			res.has_result = 1;
 			res.result = result;
@@ -971,8 +983,8 @@ static int recover(struct run *run, size_t task)
 			 * worktree */
 			rt->job = NULL;
 			if (worker->ops->adopt &&
-			    worker->ops->adopt(&rt->job, worker, &spec,
-			                       seen.task ? &seen : &mine) < 0)
+			    worker->ops->adopt(&rt->job, worker, &spec, where) <
+			        0)
 				rt->job = NULL;
 			rt->worker = worker;
 			rt->attempt = st->attempts;
@@ -991,9 +1003,10 @@ static int recover(struct run *run, size_t task)
 			goto done;
 		}
 		if (worker->ops->adopt &&
-		    worker->ops->adopt(&rt->job, worker, &spec,
-		                       seen.task ? &seen : &mine) == 0) {
+		    worker->ops->adopt(&rt->job, worker, &spec, where) == 0) {
 			orch_run_event event = {0};
+			free(rt->locator);
+			rt->locator = where ? orch_strdup(where) : NULL;
 			rt->worker = worker;
 			rt->attempt = st->attempts;
 			snprintf(rt->base, sizeof(rt->base), "%s", st->base);
@@ -1016,8 +1029,7 @@ static int recover(struct run *run, size_t task)
 			goto done;
 		}
 		if (worker->ops->reap &&
-		    (error = worker->ops->reap(worker,
-		                               seen.task ? &seen : &mine)) < 0)
+		    (error = worker->ops->reap(worker, where)) < 0)
 			goto done;
 	}
 	{
@@ -1037,7 +1049,7 @@ done:
 	if (have_lease)
 		release_task_lease(run, task);
 	orch_lease_clear(&seen);
-	free(pid_path);
+	free(locator);
 	free(message);
 	return error;
 }
@@ -1103,19 +1115,16 @@ static int renew_leases(struct run *run, int64_t now)
 	for (size_t i = 0; i < run->plan->ntasks; i++) {
 		struct task_rt *rt = &run->rt[i];
 		orch_lease lease;
-		char name[256], *pid_path;
+		char name[256];
 		if (!rt->job || now - rt->last_renew < ORCH_LEASE_RENEW_MS)
 			continue;
 		snprintf(name, sizeof(name), "task/%s", run->plan->tasks[i].id);
-		pid_path = orch_worker_local_pid_path(
-		    run->repo, run->plan->name, run->plan->tasks[i].id);
 		fill_lease(run, &lease, run->plan->tasks[i].id,
-		           rt->worker->name, rt->attempt, pid_path);
-		if (orch_lease_renew(&rt->lease, run->store, run->plan->name,
-		                     name, &lease) < 0)
+		           rt->worker->name, rt->attempt, rt->locator);
+		if (orch_lease_renew(&rt->lease, run->store,
+		                           run->plan->name, name, &lease) < 0)
 			note(run, "warning: cannot renew the lease of '%s': %s",
 			     run->plan->tasks[i].id, orch_error_message());
-		free(pid_path);
 		rt->last_renew = now;
 		for (size_t k = 0; k < rt->locks.count; k++) {
 			fill_lease(run, &lease, NULL, NULL, 0, NULL);
@@ -1167,11 +1176,15 @@ static int open_workers(struct run *run, const orch_config *config)
 		if (run->opts->only && run->opts->only->count &&
 		    !orch_strvec_contains(run->opts->only, wc->name))
 			continue;
-		if ((error = orch_worker_open(&worker, wc, run->repo,
-		                              run->token)) < 0)
+		error =
+		    run->opts->open_worker
+		        ? run->opts->open_worker(&worker, wc, run->repo,
+		                                 run->token, run->opts->jobs,
+		                                 run->opts->open_worker_payload)
+		        : orch_worker_open(&worker, wc, run->repo, run->token,
+		                           run->opts->jobs);
+		if (error < 0)
 			return error;
-		if (run->opts->jobs > 0 && orch_worker_is_local(wc))
-			worker->slots = run->opts->jobs;
 		run->workers[run->nworkers++] = worker;
 	}
 	if (run->opts->only) {
@@ -1568,6 +1581,7 @@ done:
 			orch_buf_free(&run.rt[i].output);
 			orch_strvec_free(&run.rt[i].locks);
 			free(run.rt[i].lock_oids);
+			free(run.rt[i].locator);
 		}
 		free(run.rt);
 	}

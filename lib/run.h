@@ -8,6 +8,7 @@
 #include "lease.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 /*
  * The run loop: dispatches a stored plan's ready tasks onto worker slots
@@ -37,15 +38,27 @@ typedef struct {
 	int64_t eta_ms; /* -1 when unknown */
 } orch_run_event;
 
+/*
+ * Opens the worker `config` describes for a run, as orch_worker_open does
+ * (the default); a test passes its own to drive the loop with fakes.
+ */
+typedef int (*orch_run_open_worker_fn)(orch_worker **out,
+                                       const orch_worker_config *config,
+                                       git_repository *repo, const char *token,
+                                       int jobs, void *payload);
+
 typedef struct {
 	const char *plan;
-	int jobs; /* -j N: slots of the local worker; 0: configured */
+	int jobs; /* -j N: slots of this machine's worker; 0: configured */
 	const orch_strvec
 	    *only; /* --worker NAME...: use only these (may be NULL) */
 	int merge; /* merge each task as soon as it is done */
 	volatile int *interrupted; /* set asynchronously to stop (Ctrl-C) */
 	void (*on_event)(const orch_run_event *event, void *payload);
 	void *payload;
+	/* How workers are opened: NULL for orch_worker_open. */
+	orch_run_open_worker_fn open_worker;
+	void *open_worker_payload;
 } orch_run_options;
 
 typedef struct {

@@ -106,7 +106,7 @@ void orch_ssh_exec_clear(orch_ssh_exec *ex);
 /* Run a command to its end (blocking, up to timeout_ms). */
 int orch_ssh_exec_run(orch_ssh *ssh, orch_ssh_exec *ex, int timeout_ms);
 
-/* What `workers check` reports of one SSH worker. */
+/* What `workers check` learns of one SSH worker (see worker_ssh.c). */
 typedef struct {
 	int connected;     /* reached, host key accepted, authenticated */
 	char address[300]; /* user@host:port after ~/.ssh/config */
@@ -116,15 +116,5 @@ typedef struct {
 	char workdir[512];    /* the project's directory there */
 	long long free_kb;    /* free space there, -1 if unknown */
 } orch_ssh_check_report;
-
-/*
- * Connect to the worker of `config` as a run would (implemented by the SSH
- * worker): host key, authentication, sh and git (>= 2.20), its `workdir`
- * prepared for `repo`. Fills what it learnt even on failure; returns the
- * first problem (message names the worker and what to do).
- */
-int orch_ssh_check_worker(orch_ssh_check_report *out,
-                          const orch_worker_config *config,
-                          git_repository *repo);
 
 #endif

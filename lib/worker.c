@@ -1,17 +1,28 @@
-/* The worker interface: choosing an implementation, and shared fields. */
+/* The worker interface: choosing a kind, shared fields, check reports. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "worker.h"
 
+const orch_worker_kind *orch_worker_kind_of(const orch_worker_config *config)
+{
+	if (orch_worker_is_local(config))
+		return &orch_worker_local_kind;
+	return &orch_worker_ssh_kind;
+}
+
+int orch_worker_default_slots(const orch_worker_config *config)
+{
+	return orch_worker_kind_of(config)->default_slots();
+}
+
 int orch_worker_open(orch_worker **out, const orch_worker_config *config,
-                     git_repository *repo, const char *token)
+                     git_repository *repo, const char *token, int jobs)
 {
 	*out = NULL;
-	if (orch_worker_is_local(config))
-		return orch_worker_local_new(out, config, repo, token);
-	return orch_worker_ssh_new(out, config, repo, token);
+	return orch_worker_kind_of(config)->open(out, config, repo, token,
+	                                         jobs);
 }
 
 int orch_worker_can_run(const orch_worker *worker, const orch_strvec *needs)
@@ -24,12 +35,13 @@ int orch_worker_can_run(const orch_worker *worker, const orch_strvec *needs)
 }
 
 void orch_worker_base_init(orch_worker *worker, const orch_worker_ops *ops,
-                           const orch_worker_config *config, int default_slots)
+                           const orch_worker_config *config)
 {
 	memset(worker, 0, sizeof(*worker));
 	worker->ops = ops;
 	worker->name = orch_strdup(config->name);
-	worker->slots = config->slots > 0 ? config->slots : default_slots;
+	worker->slots = config->slots > 0 ? config->slots
+	                                  : orch_worker_default_slots(config);
 	for (size_t i = 0; i < config->capabilities.count; i++)
 		orch_strvec_push(&worker->capabilities,
 		                 config->capabilities.items[i]);
@@ -40,4 +52,55 @@ void orch_worker_base_clear(orch_worker *worker)
 	free(worker->name);
 	worker->name = NULL;
 	orch_strvec_free(&worker->capabilities);
+}
+
+static orch_worker_fact *add_fact(orch_worker_check_report *report,
+                                  const char *key, const char *label,
+                                  orch_fact_type type)
+{
+	orch_worker_fact *fact;
+
+	report->facts = orch_realloc(report->facts, (report->nfacts + 1) *
+	                                                sizeof(*report->facts));
+	fact = &report->facts[report->nfacts++];
+	memset(fact, 0, sizeof(*fact));
+	fact->key = key;
+	fact->label = label;
+	fact->type = type;
+	return fact;
+}
+
+void orch_worker_check_text(orch_worker_check_report *report, const char *key,
+                            const char *label, const char *value,
+                            const char *shown)
+{
+	orch_worker_fact *fact = add_fact(report, key, label, ORCH_FACT_TEXT);
+
+	fact->value = orch_strdup(value ? value : "");
+	fact->shown = shown ? orch_strdup(shown) : NULL;
+}
+
+void orch_worker_check_bool(orch_worker_check_report *report, const char *key,
+                            int value)
+{
+	add_fact(report, key, NULL, ORCH_FACT_BOOL)->number = value ? 1 : 0;
+}
+
+void orch_worker_check_number(orch_worker_check_report *report, const char *key,
+                              double value)
+{
+	add_fact(report, key, NULL, ORCH_FACT_NUMBER)->number = value;
+}
+
+void orch_worker_check_clear(orch_worker_check_report *report)
+{
+	if (!report)
+		return;
+	for (size_t i = 0; i < report->nfacts; i++) {
+		free(report->facts[i].value);
+		free(report->facts[i].shown);
+	}
+	free(report->facts);
+	free(report->summary);
+	memset(report, 0, sizeof(*report));
 }

@@ -7,8 +7,6 @@
 #include <git2.h>
 
 #include "config.h"
-#include "lease.h"
-#include "store.h"
 #include "util.h"
 
 /*
@@ -18,6 +16,11 @@
  *
  * Life of a job: start -> poll ... until not RUNNING (read_output between)
  * -> finish. cancel may be called while it runs; poll then reports it ended.
+ *
+ * An attempt is named by a locator: an opaque string the worker makes from
+ * the job's spec before the attempt starts (locator), which the scheduler
+ * keeps in the attempt's lease. An orchestrator that finds the lease of a
+ * dead one gives the locator back to reap or adopt what is left of it.
  */
 
 typedef struct orch_worker orch_worker;
@@ -71,19 +74,26 @@ typedef struct {
 	int (*finish)(orch_worker *worker, orch_job *job, int keep,
 	              char **out_worktree);
 	/*
-	 * Make sure an attempt started by a dead orchestrator (described by
-	 * its lease) no longer runs: kill what is left. 0 when it is gone.
+	 * The locator of the attempt `spec` describes, from its plan, task
+	 * and attempt only (the rest may be unset); caller frees. Known
+	 * before the attempt starts, so that its lease names it before it
+	 * can exist. NULL when nothing of it could be found again.
 	 */
-	int (*reap)(orch_worker *worker, const orch_lease *lease);
+	char *(*locator)(orch_worker *worker, const orch_job_spec *spec);
 	/*
-	 * Optional (may be NULL: reap is used instead). Take over an attempt
-	 * started by a dead orchestrator, described by its lease and `spec`:
-	 * *out is a job to poll as usual when the attempt still runs or ended
-	 * with an exit status that can be collected; ORCH_ENOTFOUND when
-	 * nothing is left of it (it must then be run again).
+	 * Make sure the attempt at `locator` (started by a dead orchestrator)
+	 * no longer runs: kill what is left. 0 when it is gone.
+	 */
+	int (*reap)(orch_worker *worker, const char *locator);
+	/*
+	 * Optional (may be NULL: reap is used instead). Take over the attempt
+	 * at `locator`, started by a dead orchestrator and described by
+	 * `spec`: *out is a job to poll as usual when the attempt still runs
+	 * or ended with an exit status that can be collected; ORCH_ENOTFOUND
+	 * when nothing is left of it (it must then be run again).
 	 */
 	int (*adopt)(orch_job **out, orch_worker *worker,
-	             const orch_job_spec *spec, const orch_lease *lease);
+	             const orch_job_spec *spec, const char *locator);
 	/* Close connections and free the worker. */
 	void (*close)(orch_worker *worker);
 } orch_worker_ops;
@@ -98,32 +108,101 @@ struct orch_worker {
 	char down_reason[256];
 };
 
+/* A fact `workers check` found about a worker (see orch_worker_check). */
+typedef enum {
+	ORCH_FACT_TEXT = 0,
+	ORCH_FACT_BOOL,
+	ORCH_FACT_NUMBER
+} orch_fact_type;
+
+typedef struct {
+	const char *key;   /* JSON key (static), or NULL: shown as text only */
+	const char *label; /* text label (static), or NULL: JSON only */
+	orch_fact_type type;
+	char *value;   /* TEXT: the value; also what the label shows */
+	double number; /* BOOL (0 or 1) and NUMBER */
+	char *shown;   /* what the label shows when not `value`, or NULL */
+} orch_worker_fact;
+
+/* What `workers check` found about one worker (orch_worker_check_clear). */
+typedef struct {
+	char *summary; /* one line: where it is ("local, 4 slots", "u@h:22") */
+	orch_worker_fact *facts;
+	size_t nfacts;
+} orch_worker_check_report;
+
+/* Add a fact to a report; strings are copied (NULL `shown`: value). */
+void orch_worker_check_text(orch_worker_check_report *report, const char *key,
+                            const char *label, const char *value,
+                            const char *shown);
+void orch_worker_check_bool(orch_worker_check_report *report, const char *key,
+                            int value);
+void orch_worker_check_number(orch_worker_check_report *report, const char *key,
+                              double value);
+void orch_worker_check_clear(orch_worker_check_report *report);
+
 /*
- * Open the worker described by `config` for repository `repo` (borrowed).
- * `token` identifies this orchestrator run (for pid files and leases).
+ * A kind of worker (local, ssh): what can be done with a configured worker
+ * without opening it for a run. orch_worker_kind_of chooses the kind.
+ */
+typedef struct {
+	const char *name; /* "local", "ssh": the kind `workers --json` shows */
+	/*
+	 * Open the worker `config` describes, for repository `repo`
+	 * (borrowed). `token` identifies this orchestrator run; `jobs` (-j N,
+	 * 0: as configured) is the number of slots of a worker whose slots
+	 * are this machine's (others ignore it).
+	 */
+	int (*open)(orch_worker **out, const orch_worker_config *config,
+	            git_repository *repo, const char *token, int jobs);
+	/* Slots of a worker of this kind whose configuration sets none. */
+	int (*default_slots)(void);
+	/* Where the worker is, for `workers`: "local", "user@host:port". */
+	void (*address)(orch_buf *out, const orch_worker_config *config);
+	/*
+	 * Reach the worker as a run would and describe it into *out (filled
+	 * as far as it got, even on failure; caller clears). 0 when usable,
+	 * else an error saying why.
+	 */
+	int (*check)(orch_worker_check_report *out,
+	             const orch_worker_config *config, git_repository *repo);
+	/*
+	 * Remove the worktree kept for a failed attempt, given where finish
+	 * said it is (`clean`). 0 when it is gone.
+	 */
+	int (*remove_kept)(const orch_worker_config *config,
+	                   git_repository *repo, const char *location);
+} orch_worker_kind;
+
+extern const orch_worker_kind orch_worker_local_kind;
+extern const orch_worker_kind orch_worker_ssh_kind;
+
+/* The kind of the worker `config` describes (static, never NULL). */
+const orch_worker_kind *orch_worker_kind_of(const orch_worker_config *config);
+
+/*
+ * Slots of the worker `config` describes when its configuration sets none:
+ * its kind's default (CPUs of this machine for local, 1 for ssh).
+ */
+int orch_worker_default_slots(const orch_worker_config *config);
+
+/*
+ * Open the worker described by `config` for repository `repo` (borrowed),
+ * through its kind (see orch_worker_kind.open for `token` and `jobs`).
+ * The caller closes it with worker->ops->close.
  */
 int orch_worker_open(orch_worker **out, const orch_worker_config *config,
-                     git_repository *repo, const char *token);
+                     git_repository *repo, const char *token, int jobs);
 
 /* 1 when the worker has every capability in `needs`. */
 int orch_worker_can_run(const orch_worker *worker, const orch_strvec *needs);
 
-/* Implementations, called by orch_worker_open only. */
-int orch_worker_local_new(orch_worker **out, const orch_worker_config *config,
-                          git_repository *repo, const char *token);
-int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
-                        git_repository *repo, const char *token);
-
-/* Where a local attempt of plan/task writes its pid file (caller frees). */
-char *orch_worker_local_pid_path(git_repository *repo, const char *plan,
-                                 const char *task);
-
-/* Remove a local worktree kept for a failed task, given its path (clean). */
-int orch_worker_local_remove(git_repository *repo, const char *path);
-
-/* Fields every implementation shares: set name, slots, capabilities. */
+/*
+ * Fields every implementation shares: set name, slots (configured, else
+ * the kind's default), capabilities. base_clear frees them.
+ */
 void orch_worker_base_init(orch_worker *worker, const orch_worker_ops *ops,
-                           const orch_worker_config *config, int default_slots);
+                           const orch_worker_config *config);
 void orch_worker_base_clear(orch_worker *worker);
 
 #endif

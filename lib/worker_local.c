@@ -369,7 +369,8 @@ static char **task_environment(const orch_job *job, const orch_job_spec *spec,
 	orch_buf buf = {0};
 
 	for (char **e = environ; e && *e; e++)
-		if (strncmp(*e, "GIT_DIR=", 8) && strncmp(*e, "GIT_WORK_TREE=", 14) &&
+		if (strncmp(*e, "GIT_DIR=", 8) &&
+		    strncmp(*e, "GIT_WORK_TREE=", 14) &&
 		    strncmp(*e, "GIT_INDEX_FILE=", 15) &&
 		    strncmp(*e, "ORCHESTRATE_", 12))
 			orch_strvec_push(&env, *e);
@@ -427,8 +428,13 @@ static int spawn(orch_job *job, const orch_job_spec *spec,
 {
 	char **env = task_environment(job, spec, worker_name);
 	char *pid_tmp = pathf("%s.tmp", job->pid_path);
-	char *argv[] = {"sh", "-c", (char *)wrapper, "orchestrate-task",
-	                (char *)spec->command, job->status_path, NULL};
+	char *argv[] = {"sh",
+	                "-c",
+	                (char *)wrapper,
+	                "orchestrate-task",
+	                (char *)spec->command,
+	                job->status_path,
+	                NULL};
 	pid_t pid;
 	int logfd, devnull, error = 0;
 
@@ -848,31 +854,49 @@ static int read_pid_file(const char *path, pid_t *out)
 	return error;
 }
 
-/* Only a lease of this host can be reaped here. */
-static int same_host(const orch_lease *lease)
+/*
+ * A local attempt's locator: "<host>:<pid file>". Only an attempt of this
+ * host can be reaped or adopted here.
+ */
+static char *local_locator(orch_worker *worker, const orch_job_spec *spec)
 {
+	local_worker *lw = (local_worker *)worker;
 	char host[256] = "";
 
 	gethostname(host, sizeof(host) - 1);
-	return lease->host && !strcmp(lease->host, host);
+	return pathf("%s:%s/run/%s+%s.pid", host, lw->root, spec->plan,
+	             spec->task);
 }
 
-static int local_reap(orch_worker *worker, const orch_lease *lease)
+/* The pid file of `locator` when it names an attempt of this host. */
+static const char *locator_pid_path(const char *locator, char *host,
+                                    size_t hostlen)
 {
-	pid_t pgid = 0;
-	(void)worker;
+	const char *colon = locator ? strchr(locator, ':') : NULL;
+	char here[256] = "";
 
-	if (!same_host(lease)) {
-		orch_error_set("task '%s' was started on host '%s'; it cannot "
-		               "be stopped from here",
-		               lease->task ? lease->task : "?",
-		               lease->host ? lease->host : "?");
+	snprintf(host, hostlen, "%.*s", colon ? (int)(colon - locator) : 1,
+	         colon ? locator : "?");
+	gethostname(here, sizeof(here) - 1);
+	if (!colon || strcmp(host, here))
+		return NULL;
+	return colon + 1;
+}
+
+static int local_reap(orch_worker *worker, const char *locator)
+{
+	const char *pid_path;
+	char host[256];
+	pid_t pgid = 0;
+
+	if (!(pid_path = locator_pid_path(locator, host, sizeof(host)))) {
+		orch_error_set("an attempt on '%s' was started on host '%s'; "
+		               "it cannot be stopped from here",
+		               worker->name, host);
 		return ORCH_ELOCKED;
 	}
-	if (lease->remote_pid && read_pid_file(lease->remote_pid, &pgid) < 0)
+	if (read_pid_file(pid_path, &pgid) < 0)
 		return 0; /* the wrapper never started */
-	if (lease->task_pid > 0)
-		pgid = lease->task_pid;
 	if (!group_alive(pgid))
 		return 0;
 	kill(-pgid, SIGTERM);
@@ -888,16 +912,17 @@ static int local_reap(orch_worker *worker, const orch_lease *lease)
 }
 
 static int local_adopt(orch_job **out, orch_worker *worker,
-                       const orch_job_spec *spec, const orch_lease *lease)
+                       const orch_job_spec *spec, const char *locator)
 {
 	local_worker *lw = (local_worker *)worker;
 	orch_job *job;
 	pid_t pgid = 0;
 	int status;
 	struct stat st;
+	char host[256];
 
 	*out = NULL;
-	if (!same_host(lease))
+	if (!locator_pid_path(locator, host, sizeof(host)))
 		return ORCH_ENOTFOUND;
 	job = job_new(lw, spec);
 	if (read_status_file(job->slot_path, &job->slot) < 0 || job->slot < 0 ||
@@ -965,20 +990,21 @@ static const orch_worker_ops local_ops = {
     .read_output = local_read_output,
     .cancel = local_cancel,
     .finish = local_finish,
+    .locator = local_locator,
     .reap = local_reap,
     .adopt = local_adopt,
     .close = local_close,
 };
 
-int orch_worker_local_new(orch_worker **out, const orch_worker_config *config,
-                          git_repository *repo, const char *token)
+static int local_open(orch_worker **out, const orch_worker_config *config,
+                      git_repository *repo, const char *token, int jobs)
 {
 	local_worker *lw = orch_calloc(1, sizeof(*lw));
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *common = git_repository_commondir(repo);
 
-	orch_worker_base_init(&lw->parent, &local_ops, config,
-	                      cpus > 0 ? (int)cpus : 1);
+	orch_worker_base_init(&lw->parent, &local_ops, config);
+	if (jobs > 0)
+		lw->parent.slots = jobs; /* -j N: this machine's slots */
 	lw->repo = repo;
 	lw->token = orch_strdup(token);
 	lw->root = pathf("%sorchestrate", common);
@@ -986,15 +1012,36 @@ int orch_worker_local_new(orch_worker **out, const orch_worker_config *config,
 	return 0;
 }
 
-/* Where a local attempt's pid file lives (recorded in its lease). */
-char *orch_worker_local_pid_path(git_repository *repo, const char *plan,
-                                 const char *task)
+/* As many slots as CPUs online (at most 4096, the most a config sets). */
+static int local_default_slots(void)
 {
-	return pathf("%sorchestrate/run/%s+%s.pid",
-	             git_repository_commondir(repo), plan, task);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus < 1 ? 1 : cpus > 4096 ? 4096 : (int)cpus;
 }
 
-int orch_worker_local_remove(git_repository *repo, const char *path)
+static void local_address(orch_buf *out, const orch_worker_config *config)
+{
+	(void)config;
+	orch_buf_puts(out, "local");
+}
+
+static int local_check(orch_worker_check_report *out,
+                       const orch_worker_config *config, git_repository *repo)
+{
+	orch_buf summary = {0};
+	int slots = config->slots > 0 ? config->slots : local_default_slots();
+
+	(void)repo;
+	memset(out, 0, sizeof(*out));
+	orch_buf_printf(&summary, "local, %d slots", slots);
+	out->summary = orch_buf_detach(&summary);
+	return 0;
+}
+
+/* Remove a slot kept for a failed task, given its path. */
+static int local_remove_kept(const orch_worker_config *config,
+                             git_repository *repo, const char *path)
 {
 	local_worker lw = {0};
 	char *root =
@@ -1004,6 +1051,7 @@ int orch_worker_local_remove(git_repository *repo, const char *path)
 	long n;
 	int error = 0;
 
+	(void)config;
 	lw.repo = repo;
 	lw.root = pathf("%sorchestrate", git_repository_commondir(repo));
 	if (strncmp(path, root, len) ||
@@ -1021,3 +1069,12 @@ done:
 	free(lw.root);
 	return error;
 }
+
+const orch_worker_kind orch_worker_local_kind = {
+    .name = "local",
+    .open = local_open,
+    .default_slots = local_default_slots,
+    .address = local_address,
+    .check = local_check,
+    .remove_kept = local_remove_kept,
+};

@@ -1179,42 +1179,54 @@ static int ssh_finish(orch_worker *worker, orch_job *job, int keep,
 	return 0;
 }
 
-/* Plan and task of a lease: its pid path ends in "<plan>+<task>.pid". */
-static int lease_id(char **out, const orch_lease *lease)
+/*
+ * An SSH attempt's locator: "<plan>+<task>#<attempt>", what names its
+ * files under run/ on the worker (the pid file, the cancel mark).
+ */
+static char *ssh_locator(orch_worker *worker, const orch_job_spec *spec)
 {
-	const char *base, *plus;
-	size_t len;
+	orch_buf buf = {0};
 
-	*out = NULL;
-	if (!lease->task)
-		return ORCH_ENOTFOUND;
-	if (lease->remote_pid && (base = strrchr(lease->remote_pid, '/')) &&
-	    (plus = strchr(base + 1, '+')) &&
-	    !strncmp(plus + 1, lease->task, strlen(lease->task))) {
-		len = strlen(base + 1);
-		if (len > 4 && !strcmp(base + 1 + len - 4, ".pid")) {
-			*out = orch_strndup(base + 1, len - 4);
-			return 0;
-		}
-	}
-	return ORCH_ENOTFOUND;
+	(void)worker;
+	orch_buf_printf(&buf, "%s+%s#%d", spec->plan, spec->task,
+	                spec->attempt);
+	return orch_buf_detach(&buf);
 }
 
-static int ssh_reap(orch_worker *worker, const orch_lease *lease)
+/* The id and attempt a locator names; ORCH_ENOTFOUND if it names none. */
+static int parse_locator(char **id, int *attempt, const char *locator)
+{
+	const char *hash = locator ? strrchr(locator, '#') : NULL;
+	char *end;
+	long n;
+
+	*id = NULL;
+	if (!hash || hash == locator || !strchr(locator, '+'))
+		return ORCH_ENOTFOUND;
+	n = strtol(hash + 1, &end, 10);
+	if (*end || n < 0 || n > 1000000)
+		return ORCH_ENOTFOUND;
+	*id = orch_strndup(locator, (size_t)(hash - locator));
+	*attempt = (int)n;
+	return 0;
+}
+
+static int ssh_reap(orch_worker *worker, const char *locator)
 {
 	ssh_worker *sw = (ssh_worker *)worker;
 	struct orch_job *job;
 	char *id = NULL;
+	int attempt = 0;
 	int64_t deadline = orch_monotonic_ms() + 60000;
 	int error = 0;
 
-	if (lease_id(&id, lease) < 0)
-		return 0; /* nothing of ours can be found from this lease */
+	if (parse_locator(&id, &attempt, locator) < 0)
+		return 0; /* nothing of ours can be found from this locator */
 	job = orch_calloc(1, sizeof(*job));
 	job->slot = -1;
 	job->reap_only = 1;
 	job->id = id;
-	job->attempt = lease->attempt;
+	job->attempt = attempt;
 	enqueue(sw, job);
 	pthread_mutex_lock(&sw->mu);
 	while (!job->ended && orch_monotonic_ms() < deadline) {
@@ -1225,13 +1237,14 @@ static int ssh_reap(orch_worker *worker, const orch_lease *lease)
 	}
 	if (!job->ended)
 		error = orch_error_set(
-		    "worker '%s': cannot make sure task '%s' is stopped there",
-		    worker->name, lease->task);
+		    "worker '%s': cannot make sure attempt '%s' is stopped "
+		    "there",
+		    worker->name, locator);
 	else if (job->result.exit_status != 0)
-		error = orch_error_set("worker '%s': cannot make sure task "
-		                       "'%s' is stopped there: %s",
-		                       worker->name, lease->task,
-		                       job->result.error);
+		error =
+		    orch_error_set("worker '%s': cannot make sure attempt "
+		                   "'%s' is stopped there: %s",
+		                   worker->name, locator, job->result.error);
 	job->finish_requested = 1;
 	pthread_mutex_unlock(&sw->mu);
 	wake_thread(sw);
@@ -1280,6 +1293,7 @@ static const orch_worker_ops ssh_ops = {
     .read_output = ssh_read_output,
     .cancel = ssh_cancel,
     .finish = ssh_finish,
+    .locator = ssh_locator,
     .reap = ssh_reap,
     .adopt = NULL, /* the task script's watchdog stops orphans: reap, then run
                       again */
@@ -1320,15 +1334,16 @@ static char *project_key(git_repository *repo)
 	return orch_buf_detach(&buf);
 }
 
-int orch_worker_ssh_new(orch_worker **out, const orch_worker_config *config,
-                        git_repository *repo, const char *token)
+static int ssh_open(orch_worker **out, const orch_worker_config *config,
+                    git_repository *repo, const char *token, int jobs)
 {
 	ssh_worker *sw = orch_calloc(1, sizeof(*sw));
 	git_signature *sig = NULL;
 	int error;
 
+	(void)jobs; /* -j sets this machine's slots, not a remote one's */
 	*out = NULL;
-	orch_worker_base_init(&sw->parent, &ssh_ops, config, 1);
+	orch_worker_base_init(&sw->parent, &ssh_ops, config);
 	sw->wake[0] = sw->wake[1] = -1;
 	pthread_mutex_init(&sw->mu, NULL);
 	pthread_cond_init(&sw->cond, NULL);
@@ -1379,9 +1394,8 @@ done:
 }
 
 /* For `workers check`: connect once and describe the worker. */
-int orch_ssh_check_worker(orch_ssh_check_report *out,
-                          const orch_worker_config *config,
-                          git_repository *repo)
+static int check_worker(orch_ssh_check_report *out,
+                        const orch_worker_config *config, git_repository *repo)
 {
 	ssh_worker sw;
 	orch_ssh_exec ex;
@@ -1441,3 +1455,90 @@ done:
 	orch_ssh_target_clear(&sw.target);
 	return error;
 }
+
+/* `workers check` of an SSH worker: what check_worker found, as facts. */
+static int ssh_check(orch_worker_check_report *out,
+                     const orch_worker_config *config, git_repository *repo)
+{
+	orch_ssh_check_report rep;
+	orch_buf shown = {0};
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	memset(&rep, 0, sizeof(rep));
+	error = check_worker(&rep, config, repo);
+	out->summary = orch_strdup(rep.address);
+	orch_worker_check_text(out, "address", NULL, rep.address, NULL);
+	orch_worker_check_bool(out, "reachable",
+	                       rep.connected || rep.ssh.fingerprint[0]);
+	orch_worker_check_bool(out, "authenticated", rep.connected);
+	if (rep.ssh.fingerprint[0]) {
+		orch_buf_printf(&shown, "%s %s%s", rep.ssh.key_type,
+		                rep.ssh.fingerprint,
+		                rep.ssh.key_added ? " (new: recorded)"
+		                : error == 0 || rep.connected ? " (known)"
+		                                              : "");
+		orch_worker_check_text(out, "host_key_type", NULL,
+		                       rep.ssh.key_type, NULL);
+		orch_worker_check_text(out, "host_key", "host key",
+		                       rep.ssh.fingerprint, shown.ptr);
+		orch_worker_check_bool(out, "host_key_added",
+		                       rep.ssh.key_added);
+	}
+	if (rep.connected)
+		orch_worker_check_text(out, "auth", "auth", rep.ssh.auth, NULL);
+	if (rep.sh[0])
+		orch_worker_check_text(out, "sh", "sh", rep.sh, NULL);
+	if (rep.git_version[0])
+		orch_worker_check_text(out, "git", "git", rep.git_version,
+		                       NULL);
+	if (rep.workdir[0]) {
+		orch_buf_clear(&shown);
+		orch_buf_puts(&shown, rep.workdir);
+		if (rep.free_kb >= 0)
+			orch_buf_printf(&shown, " (%.1f GiB free)",
+			                (double)rep.free_kb /
+			                    (1024.0 * 1024.0));
+		orch_worker_check_text(out, "workdir", "workdir", rep.workdir,
+		                       shown.ptr);
+	}
+	if (rep.free_kb >= 0)
+		orch_worker_check_number(out, "free_kb", (double)rep.free_kb);
+	orch_buf_free(&shown);
+	return error;
+}
+
+static int ssh_default_slots(void)
+{
+	return 1;
+}
+
+static void ssh_address(orch_buf *out, const orch_worker_config *config)
+{
+	if (config->user)
+		orch_buf_printf(out, "%s@", config->user);
+	orch_buf_puts(out, config->host);
+	if (config->port > 0)
+		orch_buf_printf(out, ":%d", config->port);
+}
+
+/* A worktree kept on an SSH worker ("<worker>:<path>") stays there. */
+static int ssh_remove_kept(const orch_worker_config *config,
+                           git_repository *repo, const char *location)
+{
+	(void)repo;
+	orch_error_set("'%s' is a worktree on worker '%s'", location,
+	               config->name);
+	orch_error_hint("remove it there, then run 'git orchestrate clean' "
+	                "again");
+	return ORCH_ERROR;
+}
+
+const orch_worker_kind orch_worker_ssh_kind = {
+    .name = "ssh",
+    .open = ssh_open,
+    .default_slots = ssh_default_slots,
+    .address = ssh_address,
+    .check = ssh_check,
+    .remove_kept = ssh_remove_kept,
+};

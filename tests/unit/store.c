@@ -774,8 +774,7 @@ TEST(a_lease_is_taken_once_renewed_and_released_by_compare_and_swap)
 	mine.task = "a";
 	mine.worker = "local";
 	mine.attempt = 1;
-	mine.task_pid = 777;
-	mine.remote_pid = "/tmp/pid";
+	mine.locator = "alpha:/tmp/pid";
 	theirs = mine;
 	theirs.pid = 9999;
 	theirs.token = "tok2";
@@ -796,8 +795,7 @@ TEST(a_lease_is_taken_once_renewed_and_released_by_compare_and_swap)
 	CHECK_STR(seen.task, "a");
 	CHECK_STR(seen.worker, "local");
 	CHECK_INT(seen.attempt, 1);
-	CHECK_INT(seen.task_pid, 777);
-	CHECK_STR(seen.remote_pid, "/tmp/pid");
+	CHECK_STR(seen.locator, "alpha:/tmp/pid");
 	orch_lease_clear(&seen);
 
 	/* renewing moves the lease; the old oid is now stale */
