@@ -81,6 +81,22 @@ static void on_event(const orch_run_event *event, void *payload)
 	}
 }
 
+/*
+ * The knobs the end-to-end tests turn, read here only: the run loop takes
+ * them from its options.
+ */
+static void read_test_knobs(orch_run_options *opts)
+{
+	const char *env;
+
+	if ((env = getenv("ORCH_RETRY_BASE_MS")))
+		opts->retry_base_ms = atoll(env);
+	if ((env = getenv("ORCH_LOG_FLUSH_MS")))
+		opts->log_flush_ms = atoll(env);
+	opts->crash_before_record =
+	    getenv("ORCH_TEST_CRASH_BEFORE_RECORD") != NULL;
+}
+
 int cmd_run(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
@@ -146,6 +162,7 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 	opts.interrupted = &cli_interrupted;
 	opts.on_event = on_event;
 	opts.payload = &progress;
+	read_test_knobs(&opts);
 	error = orch_run(&summary, cli->store, config, &opts);
 	clear_line(&progress);
 	if (error == ORCH_EINTR) {

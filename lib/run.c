@@ -473,13 +473,11 @@ static void keep_tail(orch_buf *buf)
 	}
 }
 
-static int64_t backoff_ms(int attempt)
+static int64_t backoff_ms(struct run *run, int attempt)
 {
-	int64_t ms = BACKOFF_BASE_MS;
-	const char *env = getenv("ORCH_RETRY_BASE_MS"); /* tests only */
+	int64_t ms = run->opts->retry_base_ms > 0 ? run->opts->retry_base_ms
+	                                          : BACKOFF_BASE_MS;
 
-	if (env)
-		ms = atoll(env);
 	for (int i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
 		ms *= 2;
 	if (ms > BACKOFF_MAX_MS)
@@ -579,7 +577,7 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		git_oid_tostr(hex, sizeof(hex), &res->result);
 		/* fault injection for the crash-safety tests: die between the
 		 * result commit and its record */
-		if (getenv("ORCH_TEST_CRASH_BEFORE_RECORD"))
+		if (run->opts->crash_before_record)
 			raise(SIGKILL);
 		o.state = ORCH_STATE_DONE;
 		o.commit = hex;
@@ -626,7 +624,7 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			                        : ORCH_STATE_FAILED;
 		if (o.state == ORCH_STATE_READY && res->phase != ORCH_JOB_LOST)
 			o.not_before_ms =
-			    orch_now_ms() + backoff_ms(rt->attempt);
+			    orch_now_ms() + backoff_ms(run, rt->attempt);
 		error = record(run, &o);
 		free(kept);
 		if (error < 0)
@@ -816,7 +814,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		              ? ORCH_STATE_FAILED
 		              : ORCH_STATE_READY;
 		o.error = why;
-		o.not_before_ms = orch_now_ms() + backoff_ms(rt->attempt);
+		o.not_before_ms = orch_now_ms() + backoff_ms(run, rt->attempt);
 		error = record(run, &o);
 		note(run, "%s: %s", t->id, why);
 		goto release;
@@ -1088,12 +1086,9 @@ static int log_flush_cb(orch_txn *txn, void *payload)
  */
 static void flush_logs(struct run *run, int64_t now)
 {
-	static int64_t interval = -1;
+	int64_t interval =
+	    run->opts->log_flush_ms > 0 ? run->opts->log_flush_ms : 10000;
 
-	if (interval < 0) {
-		const char *env = getenv("ORCH_LOG_FLUSH_MS");
-		interval = env ? atoll(env) : 10000;
-	}
 	for (size_t i = 0; i < run->plan->ntasks; i++) {
 		struct task_rt *rt = &run->rt[i];
 		struct log_flush f;

@@ -59,6 +59,11 @@ typedef struct {
 	/* How workers are opened: NULL for orch_worker_open. */
 	orch_run_open_worker_fn open_worker;
 	void *open_worker_payload;
+	/* Knobs for the tests (the front end reads them); 0: the default. */
+	int64_t retry_base_ms;   /* backoff before the first retry: 1 s */
+	int64_t log_flush_ms;    /* running output into the state: every 10 s */
+	int crash_before_record; /* die (SIGKILL) between a result commit
+	                            and its record */
 } orch_run_options;
 
 typedef struct {
