@@ -2,10 +2,12 @@
 # after test-lib.sh, then:
 #
 #   sshd_start NAME          start an sshd "worker" NAME on a free port, as
-#                            this test's own user; sets SSHD_PORT_<NAME>,
-#                            SSHD_DIR_<NAME>; stopped by pid when the script
-#                            ends (test_when_finished)
+#                            this test's own user (call it inside a test:
+#                            what it records lives in files, not variables)
+#   sshd_port NAME           print the port worker NAME listens on
 #   sshd_stop NAME           stop it (its listener and its sessions), by pid
+#
+# Every worker started is stopped by pid when the script ends.
 #   sshd_known_hosts FILE NAME...   write the workers' host keys to FILE
 #   sshd_worker_ini NAME [key=value...]   print a [worker] section for NAME
 #
@@ -17,6 +19,7 @@
 
 SSHD_ROOT=$TRASH_DIRECTORY/sshd
 SSHD_USER=$(id -un)
+test_when_finished sshd__stop_all
 
 sshd__install () {
 	[ -x /usr/sbin/sshd ] && return 0
@@ -89,15 +92,8 @@ SetEnv SSHD_WORKER=$name GIT_CONFIG_GLOBAL=$dir/gitconfig GIT_CONFIG_NOSYSTEM=1 
 CFG
 		rm -f "$dir/sshd.pid"
 		/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || continue
-		k=0
-		while [ $k -lt 50 ]; do
-			[ -s "$dir/sshd.pid" ] && sshd__port_open "$port" && break
-			sleep 0.1
-			k=$((k + 1))
-		done
-		if [ -s "$dir/sshd.pid" ] && sshd__port_open "$port"; then
-			eval "SSHD_PORT_$name=\$port SSHD_DIR_$name=\$dir"
-			test_when_finished "sshd_stop $name"
+		if test_wait_for "[ -s \"$dir/sshd.pid\" ] && sshd__port_open $port" 5; then
+			echo "$port" >"$dir/port"
 			return 0
 		fi
 		[ -s "$dir/sshd.pid" ] && kill "$(cat "$dir/sshd.pid")" 2>/dev/null
@@ -117,9 +113,19 @@ sshd_stop () {
 		grandkids=$(ps -o pid= --ppid "$kid" 2>/dev/null)
 		kill -9 "$kid" $grandkids 2>/dev/null
 	done
-	k=0
-	while [ $k -lt 50 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; k=$((k + 1)); done
+	test_wait_for "! kill -0 $pid 2>/dev/null" 10 &&
 	rm -f "$dir/sshd.pid"
+}
+
+sshd__stop_all () {
+	for pidfile in "$SSHD_ROOT"/*/sshd.pid; do
+		[ -f "$pidfile" ] && sshd_stop "$(basename "$(dirname "$pidfile")")"
+	done
+}
+
+# sshd_port NAME: the port worker NAME listens on.
+sshd_port () {
+	cat "$SSHD_ROOT/$1/port"
 }
 
 # sshd_known_hosts FILE NAME...: the [127.0.0.1]:PORT lines of these workers.
@@ -128,7 +134,7 @@ sshd_known_hosts () {
 	shift
 	: >"$file"
 	for name in "$@"; do
-		eval "port=\$SSHD_PORT_$name"
+		port=$(sshd_port "$name") || return 1
 		printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$SSHD_ROOT/$name/host_key.pub")" >>"$file"
 	done
 }
@@ -139,7 +145,7 @@ sshd_known_hosts () {
 sshd_worker_ini () {
 	name=$1
 	shift
-	eval "port=\$SSHD_PORT_$name"
+	port=$(sshd_port "$name") || return 1
 	printf '[worker "%s"]\n' "$name"
 	for kv in "host=127.0.0.1" "port=$port" "user=$SSHD_USER" "identity=$SSHD_ROOT/user_key" \
 		"known-hosts=$SSHD_ROOT/known_hosts" "workdir=$SSHD_ROOT/$name/work"; do

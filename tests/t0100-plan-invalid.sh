@@ -3,15 +3,14 @@
 # and no change to any orchestrate ref.
 . "$(dirname "$0")/test-lib.sh"
 
-test_create_repo repo
-cd repo
-
 # a stored plan, so "unchanged" means something
-cat >good.ini <<'PLAN'
-[task "a"]
-run = true
-PLAN
-git orchestrate plan good.ini >/dev/null || echo "not ok - setup: cannot store good.ini"
+test_expect_success 'setup' '
+	test_create_repo repo &&
+	cd repo &&
+	printf "[task \"a\"]\nrun = true\n" >good.ini &&
+	git orchestrate plan good.ini >/dev/null
+'
+cd repo || test_bail_out "setup left no repository"
 
 # expect_invalid FILE PATTERN [plan args...]: exit 2, message matches, refs unchanged
 expect_invalid () {

@@ -2,37 +2,39 @@
 # Plans are stored as refs: report, dry run, replace, status, log, init.
 . "$(dirname "$0")/test-lib.sh"
 
-test_create_repo repo
-cd repo
+test_expect_success 'setup' '
+	test_create_repo repo &&
+	cd repo &&
+	cat >feature.ini <<-\PLAN
+	[plan]
+	retries = 1
 
-cat >feature.ini <<'PLAN'
-[plan]
-retries = 1
+	[task "schema"]
+	run = echo schema >schema.sql
+	files = db/*
+	duration = 10s
 
-[task "schema"]
-run = echo schema >schema.sql
-files = db/*
-duration = 10s
+	[task "api"]
+	run = echo api >api.c
+	depends = schema
+	files = api/*.c
+	priority = high
+	duration = 20s
 
-[task "api"]
-run = echo api >api.c
-depends = schema
-files = api/*.c
-priority = high
-duration = 20s
+	[task "ui"]
+	run = echo ui >ui.js
+	depends = schema
+	files = api/client.c
+	duration = 5s
 
-[task "ui"]
-run = echo ui >ui.js
-depends = schema
-files = api/client.c
-duration = 5s
-
-[task "docs"]
-prompt = Write the docs.
-  Mention the API.
-run = cat "$ORCHESTRATE_PROMPT_FILE" >docs.md
-duration = 5s
-PLAN
+	[task "docs"]
+	prompt = Write the docs.
+	  Mention the API.
+	run = cat "$ORCHESTRATE_PROMPT_FILE" >docs.md
+	duration = 5s
+	PLAN
+'
+cd repo || test_bail_out "setup left no repository"
 
 test_expect_success 'dry run reports and stores nothing' '
 	git orchestrate plan --dry-run feature.ini >out &&

@@ -4,11 +4,14 @@
 . "$(dirname "$0")/test-lib.sh"
 
 export ORCH_RETRY_BASE_MS=50
-test_create_repo repo
-cd repo
 OUT="$TRASH_DIRECTORY/out"
-mkdir -p "$OUT"
 export OUT
+
+test_expect_success 'setup' '
+	test_create_repo repo &&
+	mkdir -p "$OUT"
+'
+cd repo || test_bail_out "setup left no repository"
 
 test_expect_success 'a flaky task succeeds on its second attempt' '
 	cat >flaky.ini <<-PLAN &&
@@ -81,7 +84,7 @@ test_expect_success 'clean removes kept worktrees and stale locks' '
 	git orchestrate clean fail >out &&
 	test_grep "removed 1 worktree" out &&
 	git orchestrate status --json fail >s.json &&
-	test_must_fail grep "\"worktree\"" s.json
+	test_grep ! "\"worktree\"" s.json
 '
 
 test_expect_success 'a hanging task is killed by its timeout with its whole process group' '
@@ -97,7 +100,7 @@ test_expect_success 'a hanging task is killed by its timeout with its whole proc
 	git orchestrate status hang >st &&
 	test_grep "^hang *timeout" st &&
 	test_grep "timed out after 1.0s" st &&
-	test_must_fail pgrep -f "sleep 31[12]\.$$"
+	! pgrep -f "sleep 31[12]\.$$"
 '
 
 test_expect_success 'cancel a ready task: it never runs, dependents are skipped' '
@@ -124,13 +127,13 @@ test_expect_success 'cancel a running task stops it' '
 	PLAN
 	git orchestrate plan cr.ini >/dev/null &&
 	(git orchestrate run cr >run.out 2>&1; echo $? >run.status) &
-	for i in $(seq 100); do test -f "$OUT/long-started" && break; sleep 0.1; done &&
+	test_wait_for "test -f \"$OUT/long-started\"" &&
 	git orchestrate cancel cr long &&
-	for i in $(seq 100); do test -f run.status && break; sleep 0.1; done &&
+	test_wait_for "test -s run.status" &&
 	test "$(cat run.status)" = 1 &&
 	git orchestrate status cr >st &&
 	test_grep "^long *cancelled" st &&
-	test_must_fail pgrep -f "sleep 200\.$$"
+	! pgrep -f "sleep 200\.$$"
 '
 
 test_expect_success 'cancel of an unknown task names it' '

@@ -4,11 +4,14 @@
 . "$(dirname "$0")/test-lib.sh"
 
 export ORCH_RETRY_BASE_MS=50
-test_create_repo repo
-cd repo
 OUT="$TRASH_DIRECTORY/out"
-mkdir -p "$OUT"
 export OUT
+
+test_expect_success 'setup' '
+	test_create_repo repo &&
+	mkdir -p "$OUT"
+'
+cd repo || test_bail_out "setup left no repository"
 
 # plan_of N NAME: N tasks (a chain and a fan), each sleeping a little and
 # counting its completion in $OUT/NAME.count
@@ -38,19 +41,37 @@ check_exactly_once () {
 	test $(grep -c "\"state\":.*\"done\"" s.json) = "$1"
 }
 
+# crash_moment STEP: start a run of plan "crash" and kill -9 it once it has
+# added STEP commits to the plan's state (at once for 0), or once it has
+# ended by itself (nothing left to do). The binary is started directly:
+# killing the "git" wrapper would leave the orchestrator running.
+crash_moment () {
+	commits=$(git rev-list --count refs/orchestrate/plans/crash) || return 1
+	: >moment.out
+	git-orchestrate run -j 2 crash >moment.out 2>&1 &
+	pid=$!
+	test_wait_for "test \$(git rev-list --count refs/orchestrate/plans/crash) -ge $((commits + $1)) ||
+		grep -q \"^plan crash:\\|^error:\" moment.out" || return 1
+	# the kill fails if the run has ended already: its status below says so
+	kill -9 $pid 2>/dev/null
+	wait $pid
+	status=$?
+	# killed, or it had finished the plan already
+	if [ $status != 137 ] && [ $status != 0 ]; then
+		echo "run exited with $status:" && cat moment.out
+		return 1
+	fi
+}
+
 test_expect_success 'kill -9 of run at 12 different moments: every task completes exactly once' '
 	plan_of 8 crash &&
 	git orchestrate plan crash.ini >/dev/null &&
-	for delay in 0.05 0.1 0.15 0.2 0.25 0.3 0.35 0.4 0.5 0.6 0.7 0.9; do
-		git orchestrate run -j 2 crash >/dev/null 2>&1 &
-		pid=$! &&
-		sleep $delay &&
-		kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-		true
+	for step in 0 1 2 3 4 5 0 1 2 3 4 5; do
+		crash_moment $step || return 1
 	done &&
 	git orchestrate run -j 2 crash >final.out 2>&1 &&
 	check_exactly_once 8 crash &&
-	test_must_fail pgrep -f "sleep 0.2$$"
+	! pgrep -f "sleep 0.2$$"
 '
 
 test_expect_success 'after kill -9 no lease is left and no two result commits exist per attempt' '
@@ -87,16 +108,16 @@ test_expect_success 'Ctrl-C stops running tasks, records them ready and exits 13
 	run = touch "\$OUT/i2.started"; test -f "\$OUT/resume" || sleep 100.$$
 	PLAN
 	git orchestrate plan int.ini >/dev/null &&
-	(git orchestrate run -j 2 int >int.out 2>&1; echo $? >int.status) &
-	for i in $(seq 100); do test -f "$OUT/i1.started" && test -f "$OUT/i2.started" && break; sleep 0.1; done &&
-	pkill -INT -f "git-orchestrate run -j 2 int" &&
-	for i in $(seq 150); do test -f int.status && break; sleep 0.1; done &&
+	(git-orchestrate run -j 2 int >int.out 2>&1 & echo $! >int.pid; wait $!; echo $? >int.status) &
+	test_wait_for "test -s int.pid && test -f \"$OUT/i1.started\" && test -f \"$OUT/i2.started\"" &&
+	kill -INT $(cat int.pid) &&
+	test_wait_for "test -s int.status" &&
 	test "$(cat int.status)" = 130 &&
 	test_grep "interrupted" int.out &&
 	git orchestrate status int >st &&
 	test_grep "^i1 *ready" st &&
 	test_grep "^i2 *ready" st &&
-	test_must_fail pgrep -f "sleep 100\.$$" &&
+	! pgrep -f "sleep 100\.$$" &&
 	test -z "$(git for-each-ref refs/orchestrate/locks)"
 '
 

@@ -3,8 +3,10 @@
 # soon as it is done, in dependency order.
 . "$(dirname "$0")/test-lib.sh"
 
-test_create_repo repo
-cd repo
+test_expect_success 'setup' '
+	test_create_repo repo
+'
+cd repo || test_bail_out "setup left no repository"
 
 test_expect_success 'run --merge merges every done task into the base branch' '
 	cat >m.ini <<-PLAN &&

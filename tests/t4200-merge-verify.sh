@@ -3,26 +3,28 @@
 # branch never left on an unverified commit, and a base moved meanwhile.
 . "$(dirname "$0")/test-lib.sh"
 
-test_create_repo repo
-cd repo
+test_expect_success 'setup: a repository and a plan' '
+	test_create_repo repo &&
+	cd repo &&
+	cat >p.ini <<-\PLAN
+	[plan]
+	name = p
+	retries = 0
+	verify = test ! -e broken.txt && test "$(cat count 2>/dev/null || echo 0)" -ge 0
 
-cat >p.ini <<'PLAN'
-[plan]
-name = p
-retries = 0
-verify = test ! -e broken.txt && test "$(cat count 2>/dev/null || echo 0)" -ge 0
+	[task "one"]
+	run = echo one >one.txt
 
-[task "one"]
-run = echo one >one.txt
+	[task "bad"]
+	run = echo oops >broken.txt
 
-[task "bad"]
-run = echo oops >broken.txt
+	[task "two"]
+	run = echo two >two.txt
+	PLAN
+'
+cd repo || test_bail_out "setup left no repository"
 
-[task "two"]
-run = echo two >two.txt
-PLAN
-
-test_expect_success 'setup' '
+test_expect_success 'setup: run the plan' '
 	git orchestrate plan p.ini >/dev/null &&
 	git orchestrate run p >/dev/null &&
 	git rev-parse main >main.before
@@ -51,7 +53,7 @@ test_expect_success 'no verify worktree or branch is left behind' '
 	git worktree list >wt &&
 	test $(wc -l <wt) = 1 &&
 	git for-each-ref refs/heads >heads &&
-	test_must_fail grep orchestrate-verify heads &&
+	test_grep ! orchestrate-verify heads &&
 	test ! -e .git/orchestrate-verify
 '
 

@@ -2,20 +2,22 @@
 # git orchestrate rollback: reset when nothing was added, --revert otherwise.
 . "$(dirname "$0")/test-lib.sh"
 
-test_create_repo repo
-cd repo
+test_expect_success 'setup: a repository and a plan' '
+	test_create_repo repo &&
+	cd repo &&
+	cat >p.ini <<-\PLAN
+	[plan]
+	name = p
+	retries = 0
 
-cat >p.ini <<'PLAN'
-[plan]
-name = p
-retries = 0
+	[task "one"]
+	run = echo one >one.txt
 
-[task "one"]
-run = echo one >one.txt
-
-[task "two"]
-run = echo two >two.txt
-PLAN
+	[task "two"]
+	run = echo two >two.txt
+	PLAN
+'
+cd repo || test_bail_out "setup left no repository"
 
 test_expect_success 'setup: run and merge' '
 	git orchestrate plan p.ini >/dev/null &&

@@ -2,20 +2,22 @@
 # git orchestrate merge --push: push with a lease to a bare upstream.
 . "$(dirname "$0")/test-lib.sh"
 
-git init -q --bare upstream.git
-test_create_repo repo
-cd repo
-git remote add origin ../upstream.git
-git push -q -u origin main
+test_expect_success 'setup: a repository, its upstream and a plan' '
+	git init -q --bare upstream.git &&
+	test_create_repo repo &&
+	cd repo &&
+	git remote add origin ../upstream.git &&
+	git push -q -u origin main &&
+	cat >p.ini <<-\PLAN
+	[plan]
+	name = p
+	retries = 0
 
-cat >p.ini <<'PLAN'
-[plan]
-name = p
-retries = 0
-
-[task "one"]
-run = echo one >one.txt
-PLAN
+	[task "one"]
+	run = echo one >one.txt
+	PLAN
+'
+cd repo || test_bail_out "setup left no repository"
 
 test_expect_success 'merge --push pushes the merged base to its upstream' '
 	git orchestrate plan p.ini >/dev/null &&

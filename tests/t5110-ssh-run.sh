@@ -5,24 +5,30 @@
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-sshd.sh"
 
-sshd_start w1 && sshd_start w2 && sshd_known_hosts "$SSHD_ROOT/known_hosts" w1 w2
-test_create_repo repo
-cd repo
-mkdir -p src && for i in 1 2 3 4 5 6 7 8 9 10; do echo "int f$i;" >src/m$i.c; done &&
-git add src && git commit -q -m "a small project"
-
 # no_process PATTERN: no process matches, within 10 s
 no_process () {
-	for k in $(seq 50); do
-		pgrep -f "$1" >/dev/null || return 0
-		sleep 0.2
-	done
-	ps -eo pid,pgid,ppid,args --width 4000 | grep "$1" >&2
-	return 1
+	test_wait_for "! pgrep -f \"$1\" >/dev/null" 10 || {
+		ps -eo pid,pgid,ppid,args --width 4000 | grep "$1" >&2
+		return 1
+	}
 }
 
-# the prompt: quotes, $( ), backticks, a newline, non-ASCII bytes
-printf 'say "hi" it'"'"'s $(touch /tmp/pwned-$$) `id` \\n\n\303\251t\303\251 \342\202\254 end' >"$TRASH_DIRECTORY/prompt.txt"
+# write_prompt FILE: quotes, $( ), backticks, a newline, non-ASCII bytes
+write_prompt () {
+	printf 'say "hi" it'"'"'s $(touch /tmp/pwned-$$) `id` \\n\n\303\251t\303\251 \342\202\254 end' >"$1"
+}
+
+test_expect_success 'setup: two workers, a repository and a prompt' '
+	sshd_start w1 && sshd_start w2 &&
+	sshd_known_hosts "$SSHD_ROOT/known_hosts" w1 w2 &&
+	write_prompt "$TRASH_DIRECTORY/prompt.txt" &&
+	test_create_repo repo &&
+	cd repo &&
+	mkdir -p src &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do echo "int f$i;" >src/m$i.c || return 1; done &&
+	git add src && git commit -q -m "a small project"
+'
+cd repo || test_bail_out "setup left no repository"
 
 test_expect_success 'tasks run on two SSH workers, objects over the session' '
 	{ sshd_worker_ini w1 slots=2 capabilities=backend && sshd_worker_ini w2 slots=2; } >.git/orchestrate.ini &&
@@ -79,12 +85,12 @@ test_expect_success 'tasks go only to workers with the capabilities they need' '
 
 test_expect_success 'a remote timeout kills the whole remote process group' '
 	sshd_worker_ini w2 >.git/orchestrate.ini &&
-	printf "[plan]\nname = slow\nretries = 0\n\n[task \"hang\"]\ntimeout = 2s\nrun = (sleep 300; echo late) & sleep 301 & sleep 302\n" >slow.ini &&
+	printf "[plan]\nname = slow\nretries = 0\n\n[task \"hang\"]\ntimeout = 2s\nrun = (sleep 300.$$; echo late) & sleep 301.$$ & sleep 302.$$\n" >slow.ini &&
 	git orchestrate plan slow.ini >/dev/null &&
 	test_expect_code 1 git orchestrate run slow >out 2>&1 &&
 	git orchestrate status slow >st &&
 	test_grep "hang *timeout" st &&
-	no_process "sleep 30[012]"
+	no_process "sleep 30[012]\.$$"
 '
 
 test_expect_success 'objects can travel through a remote instead (fetch and push there)' '
@@ -109,13 +115,10 @@ test_expect_success 'objects can travel through a remote instead (fetch and push
 
 test_expect_success 'a worker whose sshd dies mid-task: the task completes on the other, once' '
 	{ sshd_worker_ini w1 slots=1 && sshd_worker_ini w2 slots=1; } >.git/orchestrate.ini &&
-	printf "[plan]\nname = drop\n\n[task \"long\"]\nrun = echo run >>\"$TRASH_DIRECTORY/runs.\$ORCHESTRATE_WORKER\" && sleep 3 && echo \$ORCHESTRATE_WORKER >w.txt\n" >drop.ini &&
+	printf "[plan]\nname = drop\n\n[task \"long\"]\nrun = echo run >>\"$TRASH_DIRECTORY/runs.\$ORCHESTRATE_WORKER\" && sleep 3.$$ && echo \$ORCHESTRATE_WORKER >w.txt\n" >drop.ini &&
 	git orchestrate plan drop.ini >/dev/null &&
 	(git orchestrate run drop >out 2>&1; echo $? >status) &
-	for k in $(seq 100); do
-		ls "$TRASH_DIRECTORY"/runs.* >/dev/null 2>&1 && break
-		sleep 0.1
-	done &&
+	test_wait_for "ls \"$TRASH_DIRECTORY\"/runs.* >/dev/null 2>&1" &&
 	first=$(ls "$TRASH_DIRECTORY"/runs.* | sed "s/.*runs\.//") &&
 	sshd_stop $first &&
 	wait &&
@@ -123,7 +126,7 @@ test_expect_success 'a worker whose sshd dies mid-task: the task completes on th
 	other=$(git show orchestrate/drop/long:w.txt) &&
 	test "$other" != "$first" &&
 	test $(git rev-list --count main..orchestrate/drop/long) = 1 &&
-	no_process "sleep 3\$"
+	no_process "sleep 3\.$$\$"
 '
 
 test_done

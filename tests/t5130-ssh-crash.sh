@@ -5,11 +5,14 @@
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-sshd.sh"
 
-sshd_start w1 && sshd_known_hosts "$SSHD_ROOT/known_hosts" w1
-test_create_repo repo
-cd repo
 OUT="$TRASH_DIRECTORY/out"
-mkdir -p "$OUT"
+
+test_expect_success 'setup: a worker and a repository' '
+	sshd_start w1 && sshd_known_hosts "$SSHD_ROOT/known_hosts" w1 &&
+	test_create_repo repo &&
+	mkdir -p "$OUT"
+'
+cd repo || test_bail_out "setup left no repository"
 
 # Each task holds a lock file while it runs (flock -n fails when another
 # copy holds it, and retries = 0 makes that a failed task): so a second copy
@@ -28,10 +31,10 @@ test_expect_success 'kill -9 mid-task: the remote attempt is stopped before the 
 	run = flock -n "$OUT/b.lk" sh "$OUT/t.sh" b && echo b >b.txt
 	PLAN
 	git orchestrate plan sshcrash.ini >/dev/null &&
-	{ git orchestrate run sshcrash >run1.out 2>&1 & } &&
-	for i in $(seq 200); do test -f "$OUT/a.started" && break; sleep 0.1; done &&
-	test -f "$OUT/a.started" &&
-	kill -9 $(pgrep -f "git-orchestrate run sshcrash") &&
+	{ git-orchestrate run sshcrash >run1.out 2>&1 & } &&
+	pid=$! &&
+	test_wait_for "test -f \"$OUT/a.started\"" &&
+	kill -9 $pid &&
 	git orchestrate run sshcrash >run2.out 2>&1 &&
 	test_grep "attempt 1 was interrupted" run2.out &&
 	sort -u "$OUT/count" >got &&
@@ -40,8 +43,7 @@ test_expect_success 'kill -9 mid-task: the remote attempt is stopped before the 
 	git orchestrate status --json sshcrash >st.json &&
 	test $(grep -c "\"state\":.*\"done\"" st.json) = 2 &&
 	test "$(git show orchestrate/sshcrash/a:a.txt)" = a &&
-	for i in $(seq 100); do pgrep -f "sleep 5.5$$" >/dev/null || break; sleep 0.1; done &&
-	test_must_fail pgrep -f "sleep 5.5$$"
+	test_wait_for "! pgrep -f \"sleep 5.5$$\" >/dev/null" 10
 '
 
 test_done

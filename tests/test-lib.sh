@@ -22,13 +22,15 @@ export GIT_COMMITTER_NAME='C O Mitter' GIT_COMMITTER_EMAIL='committer@example.co
 export GIT_PAGER=cat PAGER=cat
 export LC_ALL=C
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE
-mkdir -p "$TRASH_DIRECTORY/bin"
-ln -s "$ORCH_BIN" "$TRASH_DIRECTORY/bin/git-orchestrate"
 export PATH="$TRASH_DIRECTORY/bin:$PATH"
-git config --global init.defaultBranch main
-git config --global user.name 'A U Thor'
-git config --global user.email 'author@example.com'
-cd "$TRASH_DIRECTORY" || exit 1
+{
+	mkdir -p "$TRASH_DIRECTORY/bin" &&
+	ln -s "$ORCH_BIN" "$TRASH_DIRECTORY/bin/git-orchestrate" &&
+	git config --global init.defaultBranch main &&
+	git config --global user.name 'A U Thor' &&
+	git config --global user.email 'author@example.com' &&
+	cd "$TRASH_DIRECTORY"
+} || { echo "not ok - $this_test: cannot set up $TRASH_DIRECTORY"; exit 1; }
 
 # Sanitizer runs: leaks and UB make the process fail.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
@@ -56,8 +58,12 @@ test_expect_success () {
 	fi
 }
 
-# test_must_fail CMD...: CMD must exit non-zero (but not crash: 126+).
+# test_must_fail CMD...: CMD, which must be git or git-orchestrate (possibly
+# after "env VAR=value..."), must exit non-zero without crashing (a signal,
+# 127 "not found" or the sanitizers' 99 count as a crash). Any other command
+# is refused: write "! CMD" (or "test_grep ! ...") for those.
 test_must_fail () {
+	test_must_fail__tool "$@" || return 1
 	"$@"
 	status=$?
 	if [ $status -eq 0 ]; then
@@ -68,6 +74,48 @@ test_must_fail () {
 		return 1
 	fi
 	return 0
+}
+
+# test_might_fail CMD...: CMD (git or git-orchestrate, as for
+# test_must_fail) may exit with any status, but must not crash.
+test_might_fail () {
+	test_must_fail__tool "$@" || return 1
+	"$@"
+	status=$?
+	if [ $status -gt 128 ] || [ $status -eq 99 ] || [ $status -eq 127 ]; then
+		echo "test_might_fail: command died with $status: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_must_fail__tool () {
+	for word in "$@"; do
+		case "$word" in
+		env) ;;
+		[A-Za-z_]*=*) ;;
+		git | git-orchestrate) return 0 ;;
+		*) break ;;
+		esac
+	done
+	echo "test_must_fail: only for git and git-orchestrate; use \"! $*\" instead" >&2
+	return 1
+}
+
+# test_wait_for CONDITION [SECONDS]: evaluate the shell CONDITION every
+# 0.1 s until it holds; fail, naming it, after SECONDS (default 60). The
+# bound is only a safety net: tests wait for an event (a file, a ref, a
+# line of output, a process gone), never for a fixed time.
+test_wait_for () {
+	test_wait_for__ticks=$(( ${2:-60} * 10 ))
+	while ! eval "$1"; do
+		if [ "$test_wait_for__ticks" -le 0 ]; then
+			echo "test_wait_for: still false after ${2:-60}s: $1" >&2
+			return 1
+		fi
+		test_wait_for__ticks=$((test_wait_for__ticks - 1))
+		sleep 0.1
+	done
 }
 
 # test_expect_code N CMD...: CMD must exit with status N.
@@ -88,13 +136,33 @@ test_cmp () {
 }
 
 # test_grep PATTERN FILE: like grep, but shows the file when it fails.
+# test_grep ! PATTERN FILE: PATTERN must not match; shows the matches if it
+# does.
 test_grep () {
+	eval "last=\${$#}"
+	if [ "$1" = "!" ]; then
+		shift
+		if grep "$@" >&2; then
+			echo "test_grep: unexpected match for '$1' in $last (above)" >&2
+			return 1
+		fi
+		[ -r "$last" ] || { echo "test_grep: cannot read $last" >&2; return 1; }
+		return 0
+	fi
 	if ! grep "$@"; then
-		eval "last=\${$#}"
 		echo "test_grep: no match for '$1' in $last:" >&2
 		cat "$last" >&2
 		return 1
 	fi
+}
+
+# test_bail_out MESSAGE: the script cannot go on (e.g. setup left no
+# repository to work in): report it as a failure and stop.
+test_bail_out () {
+	echo "not ok - $this_test: bail out: $*"
+	eval "$test_cleanup_cmds" >/dev/null 2>&1
+	cd / && rm -rf "$TRASH_DIRECTORY"
+	exit 1
 }
 
 # A repository with one commit on main, in directory $1.
