@@ -70,5 +70,7 @@ int cmd_workers(int argc, char **argv, orch_cli *cli);
 int cmd_cancel(int argc, char **argv, orch_cli *cli);
 int cmd_retry(int argc, char **argv, orch_cli *cli);
 int cmd_clean(int argc, char **argv, orch_cli *cli);
+int cmd_hook(int argc, char **argv, orch_cli *cli);
+int cmd_hooks(int argc, char **argv, orch_cli *cli);
 
 #endif

@@ -29,6 +29,8 @@ static const struct command commands[] = {
     {"cancel", cmd_cancel, "cancel a task"},
     {"retry", cmd_retry, "make a failed task ready again"},
     {"clean", cmd_clean, "remove worktrees, merged branches, stale locks"},
+    {"hook", cmd_hook, "post-receive|pre-receive: run by the hub's hooks"},
+    {"hooks", cmd_hooks, "install the hook shims into a (bare) repository"},
 };
 
 static void usage(FILE *out)

@@ -1,7 +1,7 @@
 # bash completion for git orchestrate (git's completion calls _git_orchestrate)
 _git_orchestrate ()
 {
-	local subcommands="init plan run status log merge rollback workers cancel retry clean"
+	local subcommands="init plan run status log merge rollback workers cancel retry clean hook hooks"
 	local subcommand
 	subcommand="$(__git_find_on_cmdline "$subcommands")"
 	if [ -z "$subcommand" ]; then
@@ -15,6 +15,8 @@ _git_orchestrate ()
 	merge,--*) __gitcomp "--analyze --verify --into --push --json --squash" ;;
 	rollback,--*) __gitcomp "--revert" ;;
 	workers,*) __gitcomp "check --json" ;;
+	hook,*) __gitcomp "post-receive pre-receive" ;;
+	hooks,*) __gitcomp "install" ;;
 	*)
 		local plans
 		plans="$(git for-each-ref --format='%(refname:strip=3)' refs/orchestrate/plans 2>/dev/null)"
