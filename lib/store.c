@@ -135,6 +135,7 @@ struct cached_plan {
 
 struct orch_store {
 	git_repository *repo;
+	char *plans_prefix; /* NULL: PLANS_PREFIX */
 	struct state_cache states;
 	struct cached_plan *plans;
 	uint64_t random;
@@ -150,6 +151,22 @@ int orch_store_open(orch_store **out, git_repository *repo)
 	                (uint64_t)(uintptr_t)store ^ 0x9e3779b97f4a7c15ull;
 	*out = store;
 	return 0;
+}
+
+int orch_store_open_prefix(orch_store **out, git_repository *repo,
+                           const char *plans_prefix)
+{
+	int error;
+
+	if ((error = orch_store_open(out, repo)) < 0)
+		return error;
+	(*out)->plans_prefix = orch_strdup(plans_prefix);
+	return 0;
+}
+
+static const char *plans_prefix(const orch_store *store)
+{
+	return store->plans_prefix ? store->plans_prefix : PLANS_PREFIX;
 }
 
 static void cached_plan_free(struct cached_plan *cp)
@@ -169,6 +186,7 @@ void orch_store_free(orch_store *store)
 		cached_plan_free(store->plans);
 		store->plans = next;
 	}
+	free(store->plans_prefix);
 	free(store);
 }
 
@@ -237,19 +255,21 @@ int orch_store_check_plan_name(const char *plan)
 	return 0;
 }
 
-static int plan_refname(char *out, size_t outlen, const char *plan)
+static int plan_refname(char *out, size_t outlen, const orch_store *store,
+                        const char *plan)
 {
 	int error;
 
 	if ((error = orch_store_check_plan_name(plan)) < 0)
 		return error;
-	snprintf(out, outlen, PLANS_PREFIX "%s", plan);
+	snprintf(out, outlen, "%s%s", plans_prefix(store), plan);
 	return 0;
 }
 
-static int plan_not_found(const char *plan)
+static int plan_not_found(const orch_store *store, const char *plan)
 {
-	orch_error_set("no plan '%s' (no ref " PLANS_PREFIX "%s)", plan, plan);
+	orch_error_set("no plan '%s' (no ref %s%s)", plan, plans_prefix(store),
+	               plan);
 	orch_error_hint("store it with 'git orchestrate plan FILE'");
 	return ORCH_ENOTFOUND;
 }
@@ -260,11 +280,11 @@ int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
 	git_oid head;
 	int error;
 
-	if ((error = plan_refname(out, outlen, plan)) < 0)
+	if ((error = plan_refname(out, outlen, store, plan)) < 0)
 		return error;
 	if ((error = git_reference_name_to_id(&head, store->repo, out)) < 0)
 		return error == GIT_ENOTFOUND
-		           ? plan_not_found(plan)
+		           ? plan_not_found(store, plan)
 		           : orch_error_git(error, "cannot read '%s'", out);
 	return 0;
 }
@@ -277,12 +297,12 @@ static int plan_head(git_oid *out_head, git_tree **out_tree, orch_store *store,
 	git_commit *commit = NULL;
 	int error;
 
-	if ((error = plan_refname(refname, sizeof(refname), plan)) < 0)
+	if ((error = plan_refname(refname, sizeof(refname), store, plan)) < 0)
 		return error;
 	if ((error = git_reference_name_to_id(out_head, store->repo, refname)) <
 	    0) {
 		if (error == GIT_ENOTFOUND)
-			return plan_not_found(plan);
+			return plan_not_found(store, plan);
 		return orch_error_git(error, "cannot read '%s'", refname);
 	}
 	if (!out_tree)
@@ -661,7 +681,8 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
 	git_oid tree_oid, head, commit, zero = {{0}};
 	int error, tries;
 
-	if ((error = plan_refname(refname, sizeof(refname), plan->name)) < 0)
+	if ((error =
+	         plan_refname(refname, sizeof(refname), store, plan->name)) < 0)
 		return error;
 	if ((error = build_plan_tree(&tree_oid, store, plan)) < 0)
 		goto done;
@@ -973,7 +994,7 @@ int orch_store_list_refs(orch_strvec *out, orch_store *store,
 
 int orch_store_list_plans(orch_strvec *out, orch_store *store)
 {
-	return orch_store_list_refs(out, store, PLANS_PREFIX, 0);
+	return orch_store_list_refs(out, store, plans_prefix(store), 0);
 }
 
 /* ---- transactions --------------------------------------------------- */
@@ -1428,7 +1449,7 @@ static int update_once(int *raced, git_oid *out_commit, orch_store *store,
 	memset(&txn, 0, sizeof(txn));
 	txn.store = store;
 	txn.plan_name = plan;
-	snprintf(refname, sizeof(refname), PLANS_PREFIX "%s", plan);
+	snprintf(refname, sizeof(refname), "%s%s", plans_prefix(store), plan);
 	if ((error = plan_head(&head, &txn.root, store, plan)) < 0 ||
 	    (error = cached_plan_get(&txn.cached, store, plan, txn.root)) < 0)
 		goto done;
@@ -1504,7 +1525,7 @@ int orch_store_update(orch_store *store, const char *plan,
 	char refname[ORCH_STORE_REFNAME_MAX];
 	int error, raced;
 
-	if ((error = plan_refname(refname, sizeof(refname), plan)) < 0)
+	if ((error = plan_refname(refname, sizeof(refname), store, plan)) < 0)
 		return error;
 	for (int tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
 		error =
@@ -1530,12 +1551,12 @@ int orch_store_delete_plan(orch_store *store, const char *plan)
 	orch_strvec locks = {0};
 	int error;
 
-	if ((error = plan_refname(refname, sizeof(refname), plan)) < 0)
+	if ((error = plan_refname(refname, sizeof(refname), store, plan)) < 0)
 		return error;
 	if ((error = git_reference_lookup(&ref, store->repo, refname)) < 0) {
 		error =
 		    error == GIT_ENOTFOUND
-		        ? plan_not_found(plan)
+		        ? plan_not_found(store, plan)
 		        : orch_error_git(error, "cannot read '%s'", refname);
 		goto done;
 	}

@@ -92,6 +92,14 @@ typedef struct orch_store orch_store;
 
 /* Open the store of `repo` (borrowed: must outlive the store). */
 int orch_store_open(orch_store **out, git_repository *repo);
+/*
+ * Open a store whose plan refs live under `plans_prefix` (e.g. a private
+ * namespace fetched from a remote, "refs/orchestrate-sync/<key>/plans/")
+ * instead of refs/orchestrate/plans/; for reading. Free with
+ * orch_store_free.
+ */
+int orch_store_open_prefix(orch_store **out, git_repository *repo,
+                           const char *plans_prefix);
 void orch_store_free(orch_store *store);
 git_repository *orch_store_repo(orch_store *store);
 
