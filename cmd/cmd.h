@@ -72,5 +72,6 @@ int cmd_retry(int argc, char **argv, orch_cli *cli);
 int cmd_clean(int argc, char **argv, orch_cli *cli);
 int cmd_hook(int argc, char **argv, orch_cli *cli);
 int cmd_hooks(int argc, char **argv, orch_cli *cli);
+int cmd_sync(int argc, char **argv, orch_cli *cli);
 
 #endif

@@ -31,6 +31,7 @@ static const struct command commands[] = {
     {"clean", cmd_clean, "remove worktrees, merged branches, stale locks"},
     {"hook", cmd_hook, "post-receive|pre-receive: run by the hub's hooks"},
     {"hooks", cmd_hooks, "install the hook shims into a (bare) repository"},
+    {"sync", cmd_sync, "exchange plan state with a shared remote"},
 };
 
 static void usage(FILE *out)

@@ -11,10 +11,12 @@
 #include "plan.h"
 #include "run.h"
 #include "store.h"
+#include "sync.h"
 #include "util.h"
 
 static const char status_usage[] =
-    "git orchestrate status [PLAN] [--json] [--watch]";
+    "git orchestrate status [PLAN] [--json] [--watch]\n"
+    "   or: git orchestrate status --remote REMOTE [PLAN] [--json]";
 
 static int64_t task_duration(const orch_task_state *st, int64_t now)
 {
@@ -163,9 +165,13 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 	static const struct option options[] = {
 	    {"json", no_argument, NULL, 'J'},
 	    {"watch", no_argument, NULL, 'w'},
+	    {"remote", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
 	int json = 0, watch = 0, opt, error;
+	const char *remote = NULL;
+	orch_sync_remote *fetched = NULL;
+	orch_store *local_store = NULL;
 	char *name = NULL;
 	orch_plan *plan = NULL;
 	orch_task_state *states = NULL;
@@ -179,6 +185,8 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 			json = 1;
 		else if (opt == 'w')
 			watch = 1;
+		else if (opt == 'r')
+			remote = optarg;
 		else
 			return cli_usage_error(status_usage,
 			                       "unknown option '%s'",
@@ -187,8 +195,21 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 	if (argc - optind > 1)
 		return cli_usage_error(status_usage, "unexpected argument '%s'",
 		                       argv[optind + 1]);
-	if ((error = cli_open(cli)) < 0 ||
-	    (error = cli_resolve_plan(
+	if (remote && watch)
+		return cli_usage_error(status_usage,
+		                       "--watch cannot be used with --remote");
+	if ((error = cli_open(cli)) < 0)
+		goto fail;
+	if (remote) {
+		/* the remote's plan refs, fetched aside, stand in for ours */
+		orch_store *hub = NULL;
+		if ((error = orch_sync_remote_open(&fetched, &hub, cli->repo,
+		                                   remote)) < 0)
+			goto fail;
+		local_store = cli->store;
+		cli->store = hub;
+	}
+	if ((error = cli_resolve_plan(
 	         &name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
 	    (error = orch_store_load_plan(&plan, NULL, cli->store, name)) < 0)
 		goto fail;
@@ -224,6 +245,10 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 	free(states);
 	orch_plan_free(plan);
 	free(name);
+	if (fetched) {
+		cli->store = local_store;
+		orch_sync_remote_close(fetched);
+	}
 	return 0;
 fail:
 	if (states) {
@@ -233,5 +258,10 @@ fail:
 	}
 	orch_plan_free(plan);
 	free(name);
-	return cli_fail(error);
+	error = cli_fail(error);
+	if (fetched) {
+		cli->store = local_store;
+		orch_sync_remote_close(fetched);
+	}
+	return error;
 }
