@@ -147,6 +147,13 @@ int orch_remote_fetch(git_repository *repo, const char *remote,
 	orch_strvec_push(&args, "--quiet");
 	orch_strvec_push(&args, "--no-tags");
 	orch_strvec_push(&args, "--no-write-fetch-head");
+	/*
+	 * Only the refspecs given: with the remote's configured ones git also
+	 * updates their destinations "opportunistically", and fails the
+	 * whole fetch when one of those is a non-fast-forward (a user's
+	 * refmap for the plan refs, on a plan that diverged).
+	 */
+	orch_strvec_push(&args, "--refmap=");
 	orch_strvec_push(&args, "--");
 	orch_strvec_push(&args, remote);
 	for (size_t i = 0; i < refspecs->count; i++)
