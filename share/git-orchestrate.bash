@@ -1,7 +1,7 @@
 # bash completion for git orchestrate (git's completion calls _git_orchestrate)
 _git_orchestrate ()
 {
-	local subcommands="init plan run status log merge rollback workers cancel retry clean hook hooks"
+	local subcommands="init plan run status log merge rollback workers cancel retry clean sync hook hooks"
 	local subcommand
 	subcommand="$(__git_find_on_cmdline "$subcommands")"
 	if [ -z "$subcommand" ]; then
@@ -11,7 +11,8 @@ _git_orchestrate ()
 	case "$subcommand,$cur" in
 	plan,--*) __gitcomp "--prompts --name --dry-run --simulate --json" ;;
 	run,--*) __gitcomp "--worker --merge --json" ;;
-	status,--*) __gitcomp "--json --watch" ;;
+	status,--*) __gitcomp "--json --watch --remote" ;;
+	sync,*) __gitcomp "$(git remote 2>/dev/null)" ;;
 	merge,--*) __gitcomp "--analyze --verify --into --push --json --squash" ;;
 	rollback,--*) __gitcomp "--revert" ;;
 	workers,*) __gitcomp "check --json" ;;
