@@ -81,11 +81,11 @@ TEST(the_later_attempt_then_the_further_state_wins)
 TEST(states_are_ranked_as_documented)
 {
 	static const int rank[ORCH_STATE__COUNT] = {
-	    [ORCH_STATE_PENDING] = 0,   [ORCH_STATE_READY] = 1,
-	    [ORCH_STATE_RUNNING] = 2,   [ORCH_STATE_FAILED] = 3,
-	    [ORCH_STATE_TIMEOUT] = 3,   [ORCH_STATE_CANCELLED] = 3,
-	    [ORCH_STATE_SKIPPED] = 3,   [ORCH_STATE_DONE] = 4,
-	    [ORCH_STATE_CONFLICT] = 5,  [ORCH_STATE_REJECTED] = 5,
+	    [ORCH_STATE_PENDING] = 0,  [ORCH_STATE_READY] = 1,
+	    [ORCH_STATE_RUNNING] = 2,  [ORCH_STATE_FAILED] = 3,
+	    [ORCH_STATE_TIMEOUT] = 3,  [ORCH_STATE_CANCELLED] = 3,
+	    [ORCH_STATE_SKIPPED] = 3,  [ORCH_STATE_DONE] = 4,
+	    [ORCH_STATE_CONFLICT] = 5, [ORCH_STATE_REJECTED] = 5,
 	    [ORCH_STATE_MERGED] = 6,
 	};
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
