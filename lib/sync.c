@@ -85,22 +85,28 @@ static orch_sync_plan_result *report_add(orch_sync_report *report,
 int orch_sync_default_remote(char **out, git_repository *repo)
 {
 	git_reference *head = NULL;
+	git_config *config = NULL;
 	git_buf name = {0};
 
 	*out = NULL;
+	/*
+	 * branch.<name>.remote read directly: libgit2's upstream lookup
+	 * parses every remote's refspecs (and leaks pcre2 match data).
+	 */
 	if (git_repository_head(&head, repo) == 0 &&
-	    git_reference_is_branch(head)) {
-		git_buf upstream = {0};
-		if (git_branch_upstream_name(&upstream, repo,
-		                             git_reference_name(head)) == 0 &&
-		    git_branch_upstream_remote(&name, repo,
-		                               git_reference_name(head)) == 0 &&
-		    name.size)
+	    git_reference_is_branch(head) &&
+	    git_repository_config_snapshot(&config, repo) == 0) {
+		orch_buf key = {0};
+		orch_buf_printf(&key, "branch.%s.remote",
+		                git_reference_shorthand(head));
+		if (git_config_get_string_buf(&name, config, key.ptr) == 0 &&
+		    name.size && strcmp(name.ptr, "."))
 			*out = orch_strdup(name.ptr);
-		git_buf_dispose(&upstream);
+		orch_buf_free(&key);
 	}
 	git_error_clear();
 	git_buf_dispose(&name);
+	git_config_free(config);
 	git_reference_free(head);
 	if (!*out)
 		*out = orch_strdup("origin");
@@ -706,7 +712,7 @@ static int sync_ref(orch_sync_action *out_action, size_t *out_count,
 	*out_count = 0;
 	for (int tries = 0; tries < PUSH_TRIES; tries++) {
 		git_oid local, hub, result;
-		int has_local, has_hub, pushed = 0;
+		int has_local, has_hub;
 
 		if ((error = read_ref(&local, &has_local, ctx->repo,
 		                      local_ref)) < 0 ||
@@ -753,12 +759,11 @@ static int sync_ref(orch_sync_action *out_action, size_t *out_count,
 		}
 		if (error < 0)
 			return error;
-		pushed = 1;
 		ns_set(ctx, ns_ref, &result);
 		if (git_oid_equal(&result, &local))
 			return 0;
 		error = cas_local(ctx->repo, local_ref, &result, &local);
-		if (error == ORCH_EMODIFIED && pushed)
+		if (error == ORCH_EMODIFIED)
 			continue; /* a local change meanwhile: merge it too */
 		return error;
 	}

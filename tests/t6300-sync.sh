@@ -140,6 +140,11 @@ test_expect_success 'an unreachable remote is named, and nothing changes' '
 	 test_grep "^hint:" err &&
 	 test_expect_code 1 git orchestrate status --remote nowhere p 2>err &&
 	 test_grep "nowhere" err &&
+	 git config remote.gone.url "$TRASH_DIRECTORY/gone.git" &&
+	 git config branch.main.remote gone &&
+	 test_expect_code 1 git orchestrate sync 2>err &&
+	 test_grep "cannot fetch from .gone." err &&
+	 git config --unset branch.main.remote &&
 	 git for-each-ref >after &&
 	 test_cmp before after)
 '
