@@ -7,8 +7,10 @@
  */
 #include "hook.h"
 #include "error.h"
+#include "glob.h"
 #include "graph.h"
 #include "merge.h"
+#include "notes.h"
 #include "plan.h"
 #include "task.h"
 
@@ -579,7 +581,7 @@ static void note_result(orch_store *store, const git_oid *commit,
 	char *existing = NULL;
 	int64_t duration = -1;
 
-	if (orch_store_note_read(&existing, store, commit) == 0)
+	if (orch_notes_read(&existing, store, commit) == 0)
 		goto done;
 	orch_error_clear();
 	if (after->duration_ms >= 0 && before->state == ORCH_STATE_DONE)
@@ -593,7 +595,7 @@ static void note_result(orch_store *store, const git_oid *commit,
 		orch_buf_printf(&text, "duration-ms: %lld\n",
 		                (long long)duration);
 	orch_buf_puts(&text, "exit: 0\n");
-	if (orch_store_note_set(store, commit, text.ptr) < 0)
+	if (orch_notes_set(store, commit, text.ptr) < 0)
 		say(report, payload, ORCH_HOOK_WARNING,
 		    "cannot add the note on %s's result: %s", task,
 		    orch_error_message());
