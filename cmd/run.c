@@ -12,7 +12,8 @@
 #include "util.h"
 
 static const char run_usage[] =
-    "git orchestrate run [PLAN] [-j N] [--worker NAME]... [--merge] [--json]";
+    "git orchestrate run [PLAN] [-j N] [--worker NAME]... [--merge] "
+    "[--remote REMOTE] [--json]";
 
 struct progress {
 	int tty;
@@ -93,6 +94,8 @@ static void read_test_knobs(orch_run_options *opts)
 		opts->retry_base_ms = atoll(env);
 	if ((env = getenv("ORCH_LOG_FLUSH_MS")))
 		opts->log_flush_ms = atoll(env);
+	if ((env = getenv("ORCH_TEST_LEASE_TTL_MS")))
+		opts->lease_ttl_ms = atoll(env);
 	opts->crash_before_record =
 	    getenv("ORCH_TEST_CRASH_BEFORE_RECORD") != NULL;
 }
@@ -104,6 +107,7 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 	    {"merge", no_argument, NULL, 'm'},
 	    {"json", no_argument, NULL, 'J'},
 	    {"jobs", required_argument, NULL, 'j'},
+	    {"remote", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
 	orch_strvec only = {0};
@@ -112,6 +116,7 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 	orch_run_summary summary;
 	struct progress progress = {0};
 	char *name = NULL;
+	const char *remote = NULL;
 	int opt, error, status;
 
 	if (cli_wants_help(argc, argv, run_usage))
@@ -125,6 +130,9 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 			break;
 		case 'm':
 			opts.merge = 1;
+			break;
+		case 'r':
+			remote = optarg;
 			break;
 		case 'J':
 			progress.json = 1;
@@ -150,9 +158,22 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 		return cli_usage_error(run_usage, "unexpected argument '%s'",
 		                       argv[optind + 1]);
 	}
+	if (remote && optind >= argc) {
+		orch_strvec_free(&only);
+		return cli_usage_error(run_usage,
+		                       "--remote needs the plan's name");
+	}
+	if (remote && opts.merge) {
+		orch_strvec_free(&only);
+		return cli_usage_error(run_usage,
+		                       "--merge cannot be used with --remote: "
+		                       "the hub's hook or 'merge' merges");
+	}
 	if ((error = cli_open(cli)) < 0 ||
 	    (error = cli_resolve_plan(
 	         &name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
+	    (remote && (error = orch_store_attach_remote(cli->store, remote,
+	                                                 name)) < 0) ||
 	    (error = cli_load_config(&config, cli)) < 0)
 		goto fail;
 	cli_catch_signals();

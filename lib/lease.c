@@ -5,6 +5,7 @@
  * compare-and-swap on the blob seen.
  */
 #include "lease.h"
+#include "remote.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,8 @@ int orch_lease_from_json(orch_lease *out, const char *json, size_t len)
 	        0 ||
 	    (error = orch_json_get_int(&out->attempt, obj, "attempt", what)) <
 	        0 ||
-	    (error = orch_json_get_string(&out->locator, obj, "locator",
-	                                  what)) < 0)
+	    (error =
+	         orch_json_get_string(&out->locator, obj, "locator", what)) < 0)
 		goto done;
 done:
 	if (error < 0)
@@ -142,6 +143,44 @@ static int lease_held(orch_store *store, const char *plan, const char *name)
 	return ORCH_ELOCKED;
 }
 
+/*
+ * On a shared remote: set lease `refname` to `blob` (NULL: delete it) there
+ * if it still is `expected` (NULL: absent), then mirror that locally.
+ * ORCH_EMODIFIED, after refreshing the mirror, when the remote had another
+ * value.
+ */
+static int remote_lease_cas(orch_store *store, const char *plan,
+                            const char *refname, const git_oid *expected,
+                            const git_oid *blob)
+{
+	git_repository *repo = orch_store_repo(store);
+	orch_remote_update update = {refname, expected, blob, 0};
+	git_reference *ref = NULL;
+	int error;
+
+	error = orch_remote_push(repo, orch_store_remote(store), &update, 1);
+	if (error == ORCH_EMODIFIED) {
+		orch_store_refresh(store, plan, 1);
+		orch_error_set(
+		    "'%s' changed on '%s': the lease is no longer the "
+		    "one seen",
+		    refname, orch_store_remote(store));
+		return error;
+	}
+	if (error < 0)
+		return error;
+	if (blob)
+		error = git_reference_create(&ref, repo, refname, blob, 1,
+		                             "lease (mirror)");
+	else if ((error = git_reference_lookup(&ref, repo, refname)) == 0)
+		error = git_reference_delete(ref);
+	git_reference_free(ref);
+	if (error == GIT_ENOTFOUND)
+		error = 0;
+	return error < 0 ? orch_error_git(error, "cannot update '%s'", refname)
+	                 : 0;
+}
+
 int orch_lease_acquire(git_oid *out_oid, orch_store *store, const char *plan,
                        const char *name, const orch_lease *lease)
 {
@@ -153,6 +192,14 @@ int orch_lease_acquire(git_oid *out_oid, orch_store *store, const char *plan,
 	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0 ||
 	    (error = write_lease(&blob, store, lease)) < 0)
 		return error;
+	if (orch_store_remote(store)) {
+		error = remote_lease_cas(store, plan, refname, NULL, &blob);
+		if (error == ORCH_EMODIFIED)
+			return lease_held(store, plan, name);
+		if (error == 0 && out_oid)
+			git_oid_cpy(out_oid, &blob);
+		return error;
+	}
 	/*
 	 * force=0 alone checks existence before taking the ref's lock; the
 	 * all-zero expected value repeats the check under the lock.
@@ -256,8 +303,10 @@ int orch_lease_renew(git_oid *held, orch_store *store, const char *plan,
 
 	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0 ||
 	    (error = write_lease(&blob, store, lease)) < 0 ||
-	    (error = lease_swap(store, refname, &blob, held, "lease renewed")) <
-	        0)
+	    (error = orch_store_remote(store)
+	                 ? remote_lease_cas(store, plan, refname, held, &blob)
+	                 : lease_swap(store, refname, &blob, held,
+	                              "lease renewed")) < 0)
 		return error;
 	git_oid_cpy(held, &blob);
 	return 0;
@@ -271,6 +320,8 @@ int orch_lease_release(orch_store *store, const char *plan, const char *name,
 
 	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
 		return error;
+	if (orch_store_remote(store))
+		return remote_lease_cas(store, plan, refname, held, NULL);
 	return lease_delete(store, refname, held);
 }
 
@@ -319,10 +370,14 @@ int orch_lease_break(git_oid *out_oid, orch_store *store, const char *plan,
 	if ((error = lock_refname(refname, sizeof(refname), plan, name)) < 0)
 		return error;
 	if (!lease)
-		return lease_delete(store, refname, seen);
+		return orch_store_remote(store)
+		           ? remote_lease_cas(store, plan, refname, seen, NULL)
+		           : lease_delete(store, refname, seen);
 	if ((error = write_lease(&blob, store, lease)) < 0 ||
-	    (error = lease_swap(store, refname, &blob, seen, "lease broken")) <
-	        0)
+	    (error = orch_store_remote(store)
+	                 ? remote_lease_cas(store, plan, refname, seen, &blob)
+	                 : lease_swap(store, refname, &blob, seen,
+	                              "lease broken")) < 0)
 		return error;
 	if (out_oid)
 		git_oid_cpy(out_oid, &blob);

@@ -72,6 +72,24 @@ static const char *last_words(orch_buf *output)
 	return output->ptr;
 }
 
+/*
+ * Whether a rejected push lost a race: the remote's value was not the one
+ * expected (checked by the client, or by the remote under its ref lock when
+ * two pushes cross).
+ */
+static int lost_race(const char *output)
+{
+	static const char *const words[] = {
+	    "stale info",           "fetch first",     "non-fast-forward",
+	    "already exists",       "cannot lock ref", "incorrect old value",
+	    "failed to update ref",
+	};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(output, words[i]))
+			return 1;
+	return 0;
+}
+
 int orch_remote_push(git_repository *repo, const char *remote,
                      const orch_remote_update *updates, size_t count)
 {
@@ -85,6 +103,8 @@ int orch_remote_push(git_repository *repo, const char *remote,
 	orch_strvec_push(&args, "--no-verify");
 	for (size_t i = 0; i < count; i++) {
 		orch_buf lease = {0};
+		if (updates[i].force)
+			continue;
 		orch_buf_printf(
 		    &lease, "--force-with-lease=%s:%s", updates[i].refname,
 		    updates[i].expect ? git_oid_tostr_s(updates[i].expect)
@@ -95,7 +115,7 @@ int orch_remote_push(git_repository *repo, const char *remote,
 	orch_strvec_push(&args, remote);
 	for (size_t i = 0; i < count; i++) {
 		orch_buf spec = {0};
-		orch_buf_printf(&spec, "%s:%s",
+		orch_buf_printf(&spec, "%s%s:%s", updates[i].force ? "+" : "",
 		                updates[i].new_oid
 		                    ? git_oid_tostr_s(updates[i].new_oid)
 		                    : "",
@@ -109,11 +129,7 @@ int orch_remote_push(git_repository *repo, const char *remote,
 		/* porcelain: "!\t<src>:<dst>\t[rejected] (stale info)" */
 		const char *line =
 		    output.ptr ? strstr(output.ptr, "!\t") : NULL;
-		if (line && (strstr(line, "stale info") ||
-		             strstr(line, "fetch first") ||
-		             strstr(line, "non-fast-forward") ||
-		             strstr(line, "already exists") ||
-		             strstr(line, "atomic push failed"))) {
+		if (line && lost_race(output.ptr)) {
 			const char *end = strchr(line, '\n');
 			orch_error_set("'%s' changed on '%s': %.*s",
 			               updates[0].refname, remote,
@@ -171,6 +187,32 @@ int orch_remote_fetch(git_repository *repo, const char *remote,
 	}
 done:
 	orch_strvec_free(&args);
+	orch_buf_free(&output);
+	return error;
+}
+
+int orch_remote_mirror(git_repository *repo, const char *remote,
+                       const char *prefix)
+{
+	orch_buf spec = {0}, output = {0};
+	int status, error;
+	const char *args[] = {"fetch",   "--quiet",   "--no-tags",
+	                      "--prune", "--refmap=", "--no-write-fetch-head",
+	                      "--",      remote,      NULL,
+	                      NULL};
+
+	orch_buf_printf(&spec, "+%s*:%s*", prefix, prefix);
+	args[8] = spec.ptr;
+	if ((error = orch_remote_git(&output, &status, repo, args)) == 0 &&
+	    status != 0) {
+		orch_error_set("cannot fetch '%s' from '%s': %s", prefix,
+		               remote, last_words(&output));
+		orch_error_hint("check that '%s' is reachable with "
+		                "'git ls-remote %s'",
+		                remote, remote);
+		error = ORCH_ERROR;
+	}
+	orch_buf_free(&spec);
 	orch_buf_free(&output);
 	return error;
 }

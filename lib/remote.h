@@ -23,6 +23,7 @@ typedef struct {
 	const char *refname;    /* on the remote */
 	const git_oid *expect;  /* its value there now; NULL: must not exist */
 	const git_oid *new_oid; /* object to set (local); NULL: delete */
+	int force;              /* set whatever it is now (expect unused) */
 } orch_remote_update;
 
 /*
@@ -42,6 +43,13 @@ int orch_remote_push(git_repository *repo, const char *remote,
  */
 int orch_remote_fetch(git_repository *repo, const char *remote,
                       const orch_strvec *refspecs);
+
+/*
+ * Make the local refs under `prefix` (e.g. "refs/orchestrate/locks/p/") a
+ * copy of the remote's: fetched by force, pruned where the remote has none.
+ */
+int orch_remote_mirror(git_repository *repo, const char *remote,
+                       const char *prefix);
 
 /* A ref as the remote advertises it. */
 typedef struct {

@@ -20,6 +20,7 @@
 #include "graph.h"
 #include "merge.h"
 #include "notes.h"
+#include "remote.h"
 #include "run.h"
 #include "task.h"
 #include "worker.h"
@@ -48,9 +49,19 @@ struct task_rt {
 	orch_strvec locks; /* pair locks held: "file/a+b" */
 	git_oid *lock_oids;
 	int unrunnable; /* reported: no worker can run it */
+	int lost;       /* our lease was broken: the attempt is not ours */
+};
+
+/* A lease as this runner first saw it (remote: expiry by our own clock). */
+struct lease_seen {
+	char *name;
+	git_oid oid;
+	int64_t since_mono;
 };
 
 struct run {
+	struct lease_seen *seen;
+	size_t nseen;
 	orch_store *store;
 	git_repository *repo;
 	const orch_run_options *opts;
@@ -134,6 +145,12 @@ static void note(struct run *run, const char *fmt, ...)
 
 /* ---- leases ---------------------------------------------------------- */
 
+static int64_t lease_ttl(const struct run *run)
+{
+	return run->opts->lease_ttl_ms > 0 ? run->opts->lease_ttl_ms
+	                                   : ORCH_LEASE_TTL_MS;
+}
+
 static void fill_lease(struct run *run, orch_lease *lease, const char *task,
                        const char *worker, int attempt, const char *locator)
 {
@@ -141,7 +158,7 @@ static void fill_lease(struct run *run, orch_lease *lease, const char *task,
 	lease->host = run->host;
 	lease->pid = (int)getpid();
 	lease->token = run->token;
-	lease->expires_ms = orch_now_ms() + ORCH_LEASE_TTL_MS;
+	lease->expires_ms = orch_now_ms() + lease_ttl(run);
 	lease->task = (char *)task;
 	lease->worker = (char *)worker;
 	lease->attempt = attempt;
@@ -161,10 +178,33 @@ int orch_run_lease_is_stale(const orch_lease *lease)
 	return 0;
 }
 
-static int lease_is_stale(struct run *run, const orch_lease *lease)
+/*
+ * On a shared remote no clock is shared and no pid means anything (SPEC 8):
+ * a lease is expired when its value has not changed for a whole lease
+ * period since this runner first saw that value.
+ */
+static int lease_is_stale(struct run *run, const char *name,
+                          const orch_lease *lease, const git_oid *oid)
 {
-	(void)run;
-	return orch_run_lease_is_stale(lease);
+	int64_t now = orch_monotonic_ms();
+	size_t i;
+
+	if (!orch_store_remote(run->store))
+		return orch_run_lease_is_stale(lease);
+	for (i = 0; i < run->nseen; i++)
+		if (!strcmp(run->seen[i].name, name))
+			break;
+	if (i == run->nseen) {
+		run->seen = orch_realloc(run->seen,
+		                         (run->nseen + 1) * sizeof(*run->seen));
+		run->seen[i].name = orch_strdup(name);
+		run->nseen++;
+	} else if (git_oid_equal(&run->seen[i].oid, oid)) {
+		return now - run->seen[i].since_mono >= lease_ttl(run);
+	}
+	git_oid_cpy(&run->seen[i].oid, oid);
+	run->seen[i].since_mono = now;
+	return 0;
 }
 
 /*
@@ -189,8 +229,8 @@ static int take_lock(git_oid *out, struct run *run, const char *name,
 			continue;
 		if (error < 0)
 			return error;
-		int stale =
-		    lease_is_stale(run, &seen_lease) && !seen_lease.task;
+		int stale = lease_is_stale(run, name, &seen_lease, &seen) &&
+		            !seen_lease.task;
 		orch_lease_clear(&seen_lease);
 		if (!stale)
 			return ORCH_ELOCKED;
@@ -295,9 +335,40 @@ struct outcome {
 	const orch_strvec *paths;
 	const char *worker;
 	const orch_buf *log;
-	int recorded;     /* out: 1 when written */
-	orch_state final; /* out: state written */
+	const git_oid *fence; /* remote: our lease, expected unchanged */
+	int recorded;         /* out: 1 when written */
+	orch_state final;     /* out: state written */
 };
+
+/*
+ * On a shared remote an outcome is recorded only while our lease is still
+ * ours there (the push expects it) and, when done, pushes the result
+ * branch in the same atomic push (SPEC 8, fencing).
+ */
+static int fence(orch_txn *txn, struct outcome *o)
+{
+	const char *id = o->run->plan->tasks[o->task].id;
+	char lease_ref[512], branch[512];
+	git_oid now, result;
+
+	snprintf(lease_ref, sizeof(lease_ref),
+	         "refs/orchestrate/locks/%s/task/%s", o->run->plan->name, id);
+	if (git_reference_name_to_id(&now, o->run->repo, lease_ref) < 0 ||
+	    !git_oid_equal(&now, o->fence)) {
+		orch_error_set("task '%s': its lease was broken by another "
+		               "runner; attempt %d is not recorded",
+		               id, o->attempt);
+		return ORCH_ELOCKED;
+	}
+	orch_txn_expect_ref(txn, lease_ref, o->fence);
+	if (o->state == ORCH_STATE_DONE && o->commit &&
+	    git_oid_fromstr(&result, o->commit) == 0) {
+		snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s",
+		         o->run->plan->name, id);
+		orch_txn_push_ref(txn, branch, &result);
+	}
+	return 0;
+}
 
 static int outcome_cb(orch_txn *txn, void *payload)
 {
@@ -309,6 +380,8 @@ static int outcome_cb(orch_txn *txn, void *payload)
 
 	o->recorded = 0;
 	orch_task_state_init(&st);
+	if (o->fence && (error = fence(txn, o)) < 0)
+		goto done;
 	if ((error = orch_txn_get_task(&st, txn, task->id)) < 0)
 		goto done;
 	if (o->log && o->log->len &&
@@ -492,10 +565,19 @@ static int record(struct run *run, struct outcome *o)
 	int error;
 
 	o->run = run;
+	if (orch_store_remote(run->store))
+		o->fence = &run->rt[o->task].lease;
 	error =
 	    orch_store_update(run->store, run->plan->name, outcome_cb, o, NULL);
 	if (error == ORCH_ENOCHANGE)
 		error = 0;
+	if (error == ORCH_ELOCKED) {
+		/* fenced off: another runner has the task now */
+		note(run, "%s", orch_error_message());
+		run->rt[o->task].lost = 1;
+		o->final = ORCH_STATE_READY;
+		error = 0;
+	}
 	return error;
 }
 
@@ -563,6 +645,21 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	int64_t duration = orch_monotonic_ms() - rt->started_mono;
 	const char *worker = rt->worker->name;
 
+	if (rt->lost) {
+		/* fenced off (SPEC 8): not ours to record, not a retry used */
+		if (rt->job)
+			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
+		rt->job = NULL;
+		rt->worker->running--;
+		run->ours--;
+		release_task_lease(run, task);
+		orch_buf_clear(&rt->output);
+		rt->timed_out = rt->cancelled = rt->lost = 0;
+		note(run,
+		     "%s: attempt %d stopped: another runner broke its lease",
+		     t->id, rt->attempt);
+		return sync_states(run);
+	}
 	if (rt->job)
 		rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
 	keep_tail(&rt->output);
@@ -588,7 +685,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			         duration);
 		if (rt->job)
 			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
-		if (o.recorded && (run->opts->merge || run->plan->merge_auto))
+		if (o.recorded && !orch_store_remote(run->store) &&
+		    (run->opts->merge || run->plan->merge_auto))
 			merge_now(run, task);
 	} else {
 		int final;
@@ -708,6 +806,64 @@ static int any_worker_can_run(struct run *run, size_t task)
 /* Start `task` on `worker`: lease, start commit, claim, start. */
 /* The start commit of `task`: the recorded base with its dependencies' results.
  */
+/*
+ * On a shared remote the base and the dependencies' results may have been
+ * made elsewhere: fetch those this repository lacks from the remote, and
+ * say which is missing there too.
+ */
+static int fetch_missing(struct run *run, size_t task, const git_oid *base,
+                         const git_oid *deps, size_t ndeps)
+{
+	const orch_graph *g = run->graph;
+	orch_strvec specs = {0};
+	git_odb *odb = NULL;
+	int error;
+
+	if ((error = git_repository_odb(&odb, run->repo)) < 0)
+		return orch_error_git(error, "cannot open the object database");
+	if (!git_odb_exists(odb, base)) {
+		orch_buf spec = {0};
+		orch_buf_printf(&spec, "refs/heads/%s", run->plan->base);
+		orch_strvec_push_take(&specs, orch_buf_detach(&spec));
+	}
+	for (size_t k = g->dep_start[task], n = 0;
+	     k < g->dep_start[task + 1] && n < ndeps; k++) {
+		orch_buf spec = {0};
+		if (!run->states[g->deps[k]].commit)
+			continue;
+		if (!git_odb_exists(odb, &deps[n++])) {
+			orch_buf_printf(&spec, "refs/heads/orchestrate/%s/%s",
+			                run->plan->name,
+			                run->plan->tasks[g->deps[k]].id);
+			orch_strvec_push_take(&specs, orch_buf_detach(&spec));
+		}
+	}
+	if (specs.count &&
+	    (error = orch_remote_fetch(run->repo, orch_store_remote(run->store),
+	                               &specs)) == 0) {
+		git_odb_refresh(odb);
+		for (size_t i = 0; i <= ndeps && error == 0; i++) {
+			const git_oid *want = i < ndeps ? &deps[i] : base;
+			if (!git_odb_exists(odb, want)) {
+				orch_error_set(
+				    "'%s' lacks commit %s, which task "
+				    "'%s' starts from",
+				    orch_store_remote(run->store),
+				    git_oid_tostr_s(want),
+				    run->plan->tasks[task].id);
+				orch_error_hint(
+				    "push it to '%s' from the clone "
+				    "that has it",
+				    orch_store_remote(run->store));
+				error = ORCH_ERROR;
+			}
+		}
+	}
+	orch_strvec_free(&specs);
+	git_odb_free(odb);
+	return error;
+}
+
 static int task_start_commit(git_oid *out, orch_strvec *conflicts,
                              struct run *run, size_t task)
 {
@@ -724,9 +880,13 @@ static int task_start_commit(git_oid *out, orch_strvec *conflicts,
 		if (c && git_oid_fromstr(&deps[ndeps], c) == 0)
 			ndeps++;
 	}
+	if (orch_store_remote(run->store) &&
+	    (error = fetch_missing(run, task, &base, deps, ndeps)) < 0)
+		goto done;
 	error = orch_merge_start_commit(out, conflicts, run->repo, &base, deps,
 	                                ndeps, run->plan->name,
 	                                run->plan->tasks[task].id);
+done:
 	free(deps);
 	return error;
 }
@@ -940,8 +1100,8 @@ static int recover(struct run *run, size_t task)
 	if (worker && worker->ops->locator)
 		locator = worker->ops->locator(worker, &spec);
 	fill_lease(run, &mine, t->id, st->worker, st->attempts, locator);
-	error = orch_lease_read(&seen, &seen_oid, run->store,
-	                              run->plan->name, name);
+	error = orch_lease_read(&seen, &seen_oid, run->store, run->plan->name,
+	                        name);
 	if (error == ORCH_ENOTFOUND) {
 		error = orch_lease_acquire(&rt->lease, run->store,
 		                           run->plan->name, name, &mine);
@@ -950,7 +1110,7 @@ static int recover(struct run *run, size_t task)
 			goto done;
 		}
 	} else if (error == 0) {
-		if (!lease_is_stale(run, &seen)) {
+		if (!lease_is_stale(run, name, &seen, &seen_oid)) {
 			goto done; /* a live orchestrator runs it */
 		}
 		error =
@@ -967,7 +1127,13 @@ static int recover(struct run *run, size_t task)
 	/* the attempt as its lease names it (leases of older versions name
 	 * none: then as this version would) */
 	where = seen.task && seen.locator ? seen.locator : locator;
-	if (worker && st->base) {
+	if (worker && orch_store_remote(run->store)) {
+		/* another runner's attempt: never adopted here, only stopped
+		 * where this machine can reach it; its result, if any, can
+		 * no longer be recorded (its lease is ours now) */
+		if (worker->ops->reap)
+			worker->ops->reap(worker, where);
+	} else if (worker && st->base) {
 		/* a result committed but not recorded: record it, never re-run
 		 */
 		if (result_on_branch(&result, run, task, st->attempts)) {
@@ -1107,17 +1273,25 @@ static void flush_logs(struct run *run, int64_t now)
 
 static int renew_leases(struct run *run, int64_t now)
 {
+	int error;
+
 	for (size_t i = 0; i < run->plan->ntasks; i++) {
 		struct task_rt *rt = &run->rt[i];
 		orch_lease lease;
 		char name[256];
-		if (!rt->job || now - rt->last_renew < ORCH_LEASE_RENEW_MS)
+		if (!rt->job || rt->lost ||
+		    now - rt->last_renew < lease_ttl(run) / 3)
 			continue;
 		snprintf(name, sizeof(name), "task/%s", run->plan->tasks[i].id);
 		fill_lease(run, &lease, run->plan->tasks[i].id,
 		           rt->worker->name, rt->attempt, rt->locator);
-		if (orch_lease_renew(&rt->lease, run->store,
-		                           run->plan->name, name, &lease) < 0)
+		error = orch_lease_renew(&rt->lease, run->store,
+		                         run->plan->name, name, &lease);
+		if (error == ORCH_EMODIFIED && orch_store_remote(run->store)) {
+			/* lost it: stop the command at once (SPEC 8) */
+			rt->lost = 1;
+			rt->worker->ops->cancel(rt->worker, rt->job);
+		} else if (error < 0)
 			note(run, "warning: cannot renew the lease of '%s': %s",
 			     run->plan->tasks[i].id, orch_error_message());
 		rt->last_renew = now;
@@ -1585,6 +1759,9 @@ done:
 			orch_task_state_clear(&run.states[i]);
 		free(run.states);
 	}
+	for (size_t i = 0; i < run.nseen; i++)
+		free(run.seen[i].name);
+	free(run.seen);
 	orch_graph_overlaps_free(run.overlaps, run.noverlaps);
 	free(run.was_down);
 	free(run.ov_start);

@@ -61,6 +61,7 @@ typedef struct {
 	void *open_worker_payload;
 	/* Knobs for the tests (the front end reads them); 0: the default. */
 	int64_t retry_base_ms;   /* backoff before the first retry: 1 s */
+	int64_t lease_ttl_ms;    /* how long a lease lasts: ORCH_LEASE_TTL_MS */
 	int64_t log_flush_ms;    /* running output into the state: every 10 s */
 	int crash_before_record; /* die (SIGKILL) between a result commit
 	                            and its record */

@@ -14,6 +14,7 @@
  * orch_store_log_path() are the only places that decide a path.
  */
 #include "store.h"
+#include "remote.h"
 #include "error.h"
 #include "lease.h"
 #include "store_internal.h"
@@ -139,6 +140,8 @@ struct orch_store {
 	struct state_cache states;
 	struct cached_plan *plans;
 	uint64_t random;
+	char *remote;            /* shared remote (SPEC 8), or NULL */
+	int64_t last_refresh_ms; /* monotonic time of the last fetch */
 };
 
 int orch_store_open(orch_store **out, git_repository *repo)
@@ -169,6 +172,81 @@ static const char *plans_prefix(const orch_store *store)
 	return store->plans_prefix ? store->plans_prefix : PLANS_PREFIX;
 }
 
+void orch_store_set_remote(orch_store *store, const char *remote)
+{
+	free(store->remote);
+	store->remote = remote ? orch_strdup(remote) : NULL;
+	store->last_refresh_ms = 0;
+}
+
+int orch_store_attach_remote(orch_store *store, const char *remote,
+                             const char *plan)
+{
+	orch_strvec patterns = {0};
+	orch_remote_ref *refs = NULL;
+	orch_buf refname = {0};
+	size_t n = 0;
+	int error;
+
+	if ((error = orch_store_check_plan_name(plan)) < 0)
+		return error;
+	orch_buf_printf(&refname, PLANS_PREFIX "%s", plan);
+	orch_strvec_push(&patterns, refname.ptr);
+	if ((error = orch_remote_list(&refs, &n, store->repo, remote,
+	                              &patterns)) < 0)
+		goto done;
+	if (n == 0) {
+		orch_error_set("'%s' has no plan '%s' (no ref %s there)",
+		               remote, plan, refname.ptr);
+		orch_error_hint(
+		    "store it in a clone with 'git orchestrate plan "
+		    "FILE', then 'git push %s BASE "
+		    "\'refs/orchestrate/*:refs/orchestrate/*\''",
+		    remote);
+		error = ORCH_ENOTFOUND;
+		goto done;
+	}
+	orch_store_set_remote(store, remote);
+	error = orch_store_refresh(store, plan, 1);
+done:
+	orch_remote_refs_free(refs, n);
+	orch_strvec_free(&patterns);
+	orch_buf_free(&refname);
+	return error;
+}
+
+const char *orch_store_remote(const orch_store *store)
+{
+	return store->remote;
+}
+
+int orch_store_refresh(orch_store *store, const char *plan, int force)
+{
+	orch_strvec specs = {0};
+	orch_buf spec = {0}, locks = {0};
+	int64_t now = orch_monotonic_ms();
+	int error;
+
+	if (!store->remote)
+		return 0;
+	if (!force && store->last_refresh_ms &&
+	    now - store->last_refresh_ms < ORCH_REFRESH_MS)
+		return 0;
+	orch_buf_printf(&spec, "+" PLANS_PREFIX "%s:" PLANS_PREFIX "%s", plan,
+	                plan);
+	orch_strvec_push(&specs, spec.ptr);
+	orch_buf_printf(&locks, ORCH_STORE_LOCKS_PREFIX "%s/", plan);
+	if ((error = orch_remote_fetch(store->repo, store->remote, &specs)) ==
+	        0 &&
+	    (error = orch_remote_mirror(store->repo, store->remote,
+	                                locks.ptr)) == 0)
+		store->last_refresh_ms = orch_monotonic_ms();
+	orch_strvec_free(&specs);
+	orch_buf_free(&spec);
+	orch_buf_free(&locks);
+	return error;
+}
+
 static void cached_plan_free(struct cached_plan *cp)
 {
 	free(cp->name);
@@ -180,6 +258,7 @@ void orch_store_free(orch_store *store)
 {
 	if (!store)
 		return;
+	free(store->remote);
 	state_cache_clear(&store->states);
 	while (store->plans) {
 		struct cached_plan *next = store->plans->next;
@@ -865,7 +944,8 @@ int orch_store_read_states(orch_task_state *states, git_oid *out_head,
 	git_oid head;
 	int error;
 
-	if ((error = plan_head(&head, &root, store, plan->name)) < 0)
+	if ((error = orch_store_refresh(store, plan->name, 0)) < 0 ||
+	    (error = plan_head(&head, &root, store, plan->name)) < 0)
 		goto done;
 	ctx.seen = orch_calloc(plan->ntasks + 1, 1);
 	entry = git_tree_entry_byname(root, "tasks");
@@ -1009,7 +1089,16 @@ struct txn_dir {
 	git_tree *tree; /* NULL: no such directory */
 };
 
+/* A ref pushed (or expected) together with a transition on a remote. */
+struct txn_ref {
+	char *refname;
+	git_oid oid;
+	int expect_only; /* only expected to have `oid`, not changed */
+};
+
 struct orch_txn {
+	struct txn_ref *refs;
+	size_t nrefs;
 	orch_store *store;
 	const char *plan_name;
 	struct cached_plan *cached;
@@ -1094,6 +1183,9 @@ static int cached_plan_get(struct cached_plan **out, orch_store *store,
 
 static void txn_clear(orch_txn *txn)
 {
+	for (size_t i = 0; i < txn->nrefs; i++)
+		free(txn->refs[i].refname);
+	free(txn->refs);
 	for (size_t i = 0; i < txn->nputs; i++)
 		free(txn->puts[i].path);
 	free(txn->puts);
@@ -1108,6 +1200,27 @@ static void txn_clear(orch_txn *txn)
 	git_tree_free(txn->root);
 	cached_plan_release(txn->store, txn->cached);
 	memset(txn, 0, sizeof(*txn));
+}
+
+static void txn_add_ref(orch_txn *txn, const char *refname, const git_oid *oid,
+                        int expect_only)
+{
+	txn->refs =
+	    orch_realloc(txn->refs, (txn->nrefs + 1) * sizeof(*txn->refs));
+	txn->refs[txn->nrefs].refname = orch_strdup(refname);
+	git_oid_cpy(&txn->refs[txn->nrefs].oid, oid);
+	txn->refs[txn->nrefs].expect_only = expect_only;
+	txn->nrefs++;
+}
+
+void orch_txn_push_ref(orch_txn *txn, const char *refname, const git_oid *oid)
+{
+	txn_add_ref(txn, refname, oid, 0);
+}
+
+void orch_txn_expect_ref(orch_txn *txn, const char *refname, const git_oid *oid)
+{
+	txn_add_ref(txn, refname, oid, 1);
 }
 
 const orch_plan *orch_txn_plan(orch_txn *txn)
@@ -1431,6 +1544,51 @@ done:
  * us (the caller backs off and retries); the callback's own codes pass
  * through untouched.
  */
+/*
+ * On a shared remote: push the transition `commit` (built on `head`) with
+ * the refs the transaction adds, atomically, each only if the remote still
+ * has what it was built on; then move the local mirror of the plan ref. A
+ * rejection sets *raced and fetches the remote's state for the next try.
+ */
+static int push_transition(int *raced, orch_store *store, orch_txn *txn,
+                           const char *refname, const git_oid *head,
+                           const git_oid *commit)
+{
+	orch_remote_update *updates =
+	    orch_calloc(txn->nrefs + 1, sizeof(*updates));
+	git_reference *ref = NULL;
+	int error;
+
+	updates[0].refname = refname;
+	updates[0].expect = head;
+	updates[0].new_oid = commit;
+	for (size_t i = 0; i < txn->nrefs; i++) {
+		struct txn_ref *r = &txn->refs[i];
+		updates[i + 1].refname = r->refname;
+		updates[i + 1].new_oid = &r->oid;
+		if (r->expect_only)
+			updates[i + 1].expect = &r->oid;
+		else
+			updates[i + 1].force = 1; /* fenced by the lease */
+	}
+	error = orch_remote_push(store->repo, store->remote, updates,
+	                         txn->nrefs + 1);
+	if (error == ORCH_EMODIFIED) {
+		*raced = 1;
+		orch_store_refresh(store, txn->plan_name, 1);
+		goto done;
+	}
+	if (error < 0)
+		goto done;
+	if ((error = git_reference_create(&ref, store->repo, refname, commit, 1,
+	                                  "orchestrate: pushed")) < 0)
+		error = orch_error_git(error, "cannot update '%s'", refname);
+done:
+	git_reference_free(ref);
+	free(updates);
+	return error;
+}
+
 static int update_once(int *raced, git_oid *out_commit, orch_store *store,
                        const char *plan, orch_store_update_cb cb, void *payload)
 {
@@ -1483,6 +1641,14 @@ static int update_once(int *raced, git_oid *out_commit, orch_store *store,
 	         &commit, store->repo, NULL, sig, sig, NULL, message.ptr,
 	         new_tree, 1, (const git_commit **)&head_commit)) < 0) {
 		error = orch_error_git(error, "cannot commit to '%s'", refname);
+		goto done;
+	}
+	if (store->remote) {
+		if ((error = push_transition(raced, store, &txn, refname, &head,
+		                             &commit)) < 0)
+			goto done;
+		git_oid_cpy(&head, &commit);
+		error = result;
 		goto done;
 	}
 	error = git_reference_create_matching(&ref, store->repo, refname,

@@ -103,6 +103,31 @@ int orch_store_open_prefix(orch_store **out, git_repository *repo,
 void orch_store_free(orch_store *store);
 git_repository *orch_store_repo(orch_store *store);
 
+/*
+ * Shared remote mode (SPEC 8, run --remote): from now on every transition
+ * of a plan is pushed to `remote` by compare-and-swap (and re-applied on
+ * the remote's new state after a rejection), leases are taken, renewed and
+ * broken on `remote`, and the local plan and lock refs are a mirror of the
+ * remote's, refreshed by orch_store_refresh. NULL: back to local.
+ */
+void orch_store_set_remote(orch_store *store, const char *remote);
+/*
+ * Run plan `plan` stored on `remote` from now on (orch_store_set_remote),
+ * after fetching it. ORCH_ENOTFOUND, with a hint, when the remote has no
+ * such plan; ORCH_ERROR when it cannot be reached.
+ */
+int orch_store_attach_remote(orch_store *store, const char *remote,
+                             const char *plan);
+/* The shared remote, or NULL. */
+const char *orch_store_remote(const orch_store *store);
+/*
+ * Fetch plan `plan`'s ref and leases from the shared remote into the local
+ * mirror: always when `force`, else at most every ORCH_REFRESH_MS. 0 without
+ * a remote.
+ */
+int orch_store_refresh(orch_store *store, const char *plan, int force);
+#define ORCH_REFRESH_MS 250
+
 /* Names of the stored plans, sorted, appended to *out. */
 int orch_store_list_plans(orch_strvec *out, orch_store *store);
 
@@ -170,6 +195,18 @@ const orch_plan *orch_txn_plan(orch_txn *txn);
 int orch_txn_get_task(orch_task_state *out, orch_txn *txn, const char *id);
 int orch_txn_put_task(orch_txn *txn, const char *id,
                       const orch_task_state *state);
+/*
+ * On a shared remote: set `refname` to `oid` there in the same atomic push
+ * as this transition (a task's result branch). Locally: nothing (the ref is
+ * the caller's to write).
+ */
+void orch_txn_push_ref(orch_txn *txn, const char *refname, const git_oid *oid);
+/*
+ * On a shared remote: push this transition only if `refname` still has
+ * `oid` there (fencing: a result is recorded only under its own lease).
+ */
+void orch_txn_expect_ref(orch_txn *txn, const char *refname,
+                         const git_oid *oid);
 /* Write a file into the state tree (e.g. "merges/3.json"). */
 int orch_txn_put_file(orch_txn *txn, const char *path, const void *bytes,
                       size_t len);

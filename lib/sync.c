@@ -747,7 +747,7 @@ static int sync_ref(orch_sync_action *out_action, size_t *out_count,
 		}
 		{
 			orch_remote_update update = {
-			    remote_ref, has_hub ? &hub : NULL, &result};
+			    remote_ref, has_hub ? &hub : NULL, &result, 0};
 			error = orch_remote_push(ctx->repo, ctx->remote,
 			                         &update, 1);
 		}

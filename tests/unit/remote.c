@@ -49,7 +49,7 @@ TEST(a_create_only_push_succeeds_once_and_a_second_creator_loses)
 {
 	struct fixture fx;
 	git_oid a, b, seen;
-	orch_remote_update u = {"refs/orchestrate/locks/p/task/x", NULL, NULL};
+	orch_remote_update u = {"refs/orchestrate/locks/p/task/x", NULL, NULL, 0};
 
 	setup(&fx);
 	a = blob(fx.repo, "holder a\n");
@@ -69,7 +69,7 @@ TEST(an_update_and_a_delete_hold_only_with_the_expected_old_value)
 {
 	struct fixture fx;
 	git_oid a, b, c, seen;
-	orch_remote_update u = {"refs/orchestrate/locks/p/task/x", NULL, NULL};
+	orch_remote_update u = {"refs/orchestrate/locks/p/task/x", NULL, NULL, 0};
 
 	setup(&fx);
 	a = blob(fx.repo, "a\n");
@@ -97,8 +97,8 @@ TEST(an_atomic_push_changes_nothing_when_one_expectation_fails)
 {
 	struct fixture fx;
 	git_oid a, b, seen;
-	orch_remote_update u[2] = {{"refs/orchestrate/x", NULL, NULL},
-	                           {"refs/orchestrate/y", NULL, NULL}};
+	orch_remote_update u[2] = {{"refs/orchestrate/x", NULL, NULL, 0},
+	                           {"refs/orchestrate/y", NULL, NULL, 0}};
 
 	setup(&fx);
 	a = blob(fx.repo, "a\n");
@@ -116,7 +116,7 @@ TEST(refs_are_listed_and_fetched_back)
 {
 	struct fixture fx;
 	git_oid a, seen;
-	orch_remote_update u = {"refs/orchestrate/locks/p/task/x", NULL, NULL};
+	orch_remote_update u = {"refs/orchestrate/locks/p/task/x", NULL, NULL, 0};
 	orch_remote_ref *refs = NULL;
 	size_t n = 0;
 	orch_strvec patterns = {0}, specs = {0};
@@ -148,7 +148,7 @@ TEST(an_unreachable_remote_is_an_error_naming_it)
 {
 	struct fixture fx;
 	git_oid a;
-	orch_remote_update u = {"refs/orchestrate/x", NULL, NULL};
+	orch_remote_update u = {"refs/orchestrate/x", NULL, NULL, 0};
 
 	setup(&fx);
 	a = blob(fx.repo, "a\n");
