@@ -1206,8 +1206,9 @@ static int recover(struct run *run, size_t task)
 		o.error = "interrupted (its orchestrator stopped)";
 		o.worker = st->worker ? st->worker : "?";
 		error = record(run, &o);
-		note(run, "%s: attempt %d was interrupted; ready again", t->id,
-		     st->attempts);
+		if (error == 0 && o.recorded)
+			note(run, "%s: attempt %d was interrupted; ready again",
+			     t->id, st->attempts);
 	}
 done:
 	if (have_lease)

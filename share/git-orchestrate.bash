@@ -10,7 +10,7 @@ _git_orchestrate ()
 	fi
 	case "$subcommand,$cur" in
 	plan,--*) __gitcomp "--prompts --name --dry-run --simulate --json" ;;
-	run,--*) __gitcomp "--worker --merge --json" ;;
+	run,--*) __gitcomp "--worker --merge --remote --json" ;;
 	status,--*) __gitcomp "--json --watch --remote" ;;
 	sync,*) __gitcomp "$(git remote 2>/dev/null)" ;;
 	merge,--*) __gitcomp "--analyze --verify --into --push --json --squash" ;;
