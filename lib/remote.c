@@ -192,17 +192,21 @@ done:
 }
 
 int orch_remote_mirror(git_repository *repo, const char *remote,
-                       const char *prefix)
+                       const char *prefix, const char *also)
 {
-	orch_buf spec = {0}, output = {0};
+	orch_buf spec = {0}, extra = {0}, output = {0};
 	int status, error;
 	const char *args[] = {"fetch",   "--quiet",   "--no-tags",
 	                      "--prune", "--refmap=", "--no-write-fetch-head",
 	                      "--",      remote,      NULL,
-	                      NULL};
+	                      NULL,      NULL};
 
 	orch_buf_printf(&spec, "+%s*:%s*", prefix, prefix);
 	args[8] = spec.ptr;
+	if (also) {
+		orch_buf_printf(&extra, "+%s:%s", also, also);
+		args[9] = extra.ptr;
+	}
 	if ((error = orch_remote_git(&output, &status, repo, args)) == 0 &&
 	    status != 0) {
 		orch_error_set("cannot fetch '%s' from '%s': %s", prefix,
@@ -213,6 +217,7 @@ int orch_remote_mirror(git_repository *repo, const char *remote,
 		error = ORCH_ERROR;
 	}
 	orch_buf_free(&spec);
+	orch_buf_free(&extra);
 	orch_buf_free(&output);
 	return error;
 }

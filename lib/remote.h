@@ -47,9 +47,11 @@ int orch_remote_fetch(git_repository *repo, const char *remote,
 /*
  * Make the local refs under `prefix` (e.g. "refs/orchestrate/locks/p/") a
  * copy of the remote's: fetched by force, pruned where the remote has none.
+ * `also` (may be NULL) is one more ref fetched by force in the same fetch,
+ * so both come from one snapshot of the remote's refs.
  */
 int orch_remote_mirror(git_repository *repo, const char *remote,
-                       const char *prefix);
+                       const char *prefix, const char *also);
 
 /* A ref as the remote advertises it. */
 typedef struct {

@@ -50,6 +50,7 @@ struct task_rt {
 	git_oid *lock_oids;
 	int unrunnable; /* reported: no worker can run it */
 	int lost;       /* our lease was broken: the attempt is not ours */
+	int lease_gone; /* given back with the outcome's push (remote) */
 };
 
 /* A lease as this runner first saw it (remote: expiry by our own clock). */
@@ -360,7 +361,8 @@ static int fence(orch_txn *txn, struct outcome *o)
 		               id, o->attempt);
 		return ORCH_ELOCKED;
 	}
-	orch_txn_expect_ref(txn, lease_ref, o->fence);
+	/* every outcome is followed by giving the lease back: in this push */
+	orch_txn_delete_ref(txn, lease_ref, o->fence);
 	if (o->state == ORCH_STATE_DONE && o->commit &&
 	    git_oid_fromstr(&result, o->commit) == 0) {
 		snprintf(branch, sizeof(branch), "refs/heads/orchestrate/%s/%s",
@@ -569,6 +571,8 @@ static int record(struct run *run, struct outcome *o)
 		o->fence = &run->rt[o->task].lease;
 	error =
 	    orch_store_update(run->store, run->plan->name, outcome_cb, o, NULL);
+	if (error == 0 && o->fence)
+		run->rt[o->task].lease_gone = 1;
 	if (error == ORCH_ENOCHANGE)
 		error = 0;
 	if (error == ORCH_ELOCKED) {
@@ -586,8 +590,10 @@ static void release_task_lease(struct run *run, size_t task)
 	char name[256];
 
 	snprintf(name, sizeof(name), "task/%s", run->plan->tasks[task].id);
-	orch_lease_release(run->store, run->plan->name, name,
-	                   &run->rt[task].lease);
+	if (!run->rt[task].lease_gone)
+		orch_lease_release(run->store, run->plan->name, name,
+		                   &run->rt[task].lease);
+	run->rt[task].lease_gone = 0;
 	release_pair_locks(run, &run->rt[task]);
 	free(run->rt[task].locator);
 	run->rt[task].locator = NULL;

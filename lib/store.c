@@ -222,7 +222,6 @@ const char *orch_store_remote(const orch_store *store)
 
 int orch_store_refresh(orch_store *store, const char *plan, int force)
 {
-	orch_strvec specs = {0};
 	orch_buf spec = {0}, locks = {0};
 	int64_t now = orch_monotonic_ms();
 	int error;
@@ -232,16 +231,11 @@ int orch_store_refresh(orch_store *store, const char *plan, int force)
 	if (!force && store->last_refresh_ms &&
 	    now - store->last_refresh_ms < ORCH_REFRESH_MS)
 		return 0;
-	orch_buf_printf(&spec, "+" PLANS_PREFIX "%s:" PLANS_PREFIX "%s", plan,
-	                plan);
-	orch_strvec_push(&specs, spec.ptr);
+	orch_buf_printf(&spec, PLANS_PREFIX "%s", plan);
 	orch_buf_printf(&locks, ORCH_STORE_LOCKS_PREFIX "%s/", plan);
-	if ((error = orch_remote_fetch(store->repo, store->remote, &specs)) ==
-	        0 &&
-	    (error = orch_remote_mirror(store->repo, store->remote,
-	                                locks.ptr)) == 0)
+	if ((error = orch_remote_mirror(store->repo, store->remote, locks.ptr,
+	                                spec.ptr)) == 0)
 		store->last_refresh_ms = orch_monotonic_ms();
-	orch_strvec_free(&specs);
 	orch_buf_free(&spec);
 	orch_buf_free(&locks);
 	return error;
@@ -1090,10 +1084,12 @@ struct txn_dir {
 };
 
 /* A ref pushed (or expected) together with a transition on a remote. */
+enum { TXN_REF_SET, TXN_REF_EXPECT, TXN_REF_DELETE };
+
 struct txn_ref {
 	char *refname;
 	git_oid oid;
-	int expect_only; /* only expected to have `oid`, not changed */
+	int mode; /* TXN_REF_SET, TXN_REF_EXPECT or TXN_REF_DELETE */
 };
 
 struct orch_txn {
@@ -1203,24 +1199,29 @@ static void txn_clear(orch_txn *txn)
 }
 
 static void txn_add_ref(orch_txn *txn, const char *refname, const git_oid *oid,
-                        int expect_only)
+                        int mode)
 {
 	txn->refs =
 	    orch_realloc(txn->refs, (txn->nrefs + 1) * sizeof(*txn->refs));
 	txn->refs[txn->nrefs].refname = orch_strdup(refname);
 	git_oid_cpy(&txn->refs[txn->nrefs].oid, oid);
-	txn->refs[txn->nrefs].expect_only = expect_only;
+	txn->refs[txn->nrefs].mode = mode;
 	txn->nrefs++;
 }
 
 void orch_txn_push_ref(orch_txn *txn, const char *refname, const git_oid *oid)
 {
-	txn_add_ref(txn, refname, oid, 0);
+	txn_add_ref(txn, refname, oid, TXN_REF_SET);
 }
 
 void orch_txn_expect_ref(orch_txn *txn, const char *refname, const git_oid *oid)
 {
-	txn_add_ref(txn, refname, oid, 1);
+	txn_add_ref(txn, refname, oid, TXN_REF_EXPECT);
+}
+
+void orch_txn_delete_ref(orch_txn *txn, const char *refname, const git_oid *oid)
+{
+	txn_add_ref(txn, refname, oid, TXN_REF_DELETE);
 }
 
 const orch_plan *orch_txn_plan(orch_txn *txn)
@@ -1565,11 +1566,12 @@ static int push_transition(int *raced, orch_store *store, orch_txn *txn,
 	for (size_t i = 0; i < txn->nrefs; i++) {
 		struct txn_ref *r = &txn->refs[i];
 		updates[i + 1].refname = r->refname;
-		updates[i + 1].new_oid = &r->oid;
-		if (r->expect_only)
-			updates[i + 1].expect = &r->oid;
-		else
+		updates[i + 1].new_oid =
+		    r->mode == TXN_REF_DELETE ? NULL : &r->oid;
+		if (r->mode == TXN_REF_SET)
 			updates[i + 1].force = 1; /* fenced by the lease */
+		else
+			updates[i + 1].expect = &r->oid;
 	}
 	error = orch_remote_push(store->repo, store->remote, updates,
 	                         txn->nrefs + 1);
@@ -1581,8 +1583,19 @@ static int push_transition(int *raced, orch_store *store, orch_txn *txn,
 	if (error < 0)
 		goto done;
 	if ((error = git_reference_create(&ref, store->repo, refname, commit, 1,
-	                                  "orchestrate: pushed")) < 0)
+	                                  "orchestrate: pushed")) < 0) {
 		error = orch_error_git(error, "cannot update '%s'", refname);
+		goto done;
+	}
+	/* the mirror of what was deleted there */
+	for (size_t i = 0; i < txn->nrefs; i++) {
+		git_reference *gone = NULL;
+		if (txn->refs[i].mode == TXN_REF_DELETE &&
+		    git_reference_lookup(&gone, store->repo,
+		                         txn->refs[i].refname) == 0)
+			git_reference_delete(gone);
+		git_reference_free(gone);
+	}
 done:
 	git_reference_free(ref);
 	free(updates);

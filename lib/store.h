@@ -207,6 +207,12 @@ void orch_txn_push_ref(orch_txn *txn, const char *refname, const git_oid *oid);
  */
 void orch_txn_expect_ref(orch_txn *txn, const char *refname,
                          const git_oid *oid);
+/*
+ * On a shared remote: delete `refname` there in the same atomic push, only
+ * if it still is `oid` (a lease given back with the outcome it fences).
+ */
+void orch_txn_delete_ref(orch_txn *txn, const char *refname,
+                         const git_oid *oid);
 /* Write a file into the state tree (e.g. "merges/3.json"). */
 int orch_txn_put_file(orch_txn *txn, const char *path, const void *bytes,
                       size_t len);
