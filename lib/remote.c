@@ -72,6 +72,15 @@ static const char *last_words(orch_buf *output)
 	return output->ptr;
 }
 
+/* Unreachable, or refused: git's words, and where to look. */
+static int cannot_reach(const char *what, const char *remote, orch_buf *output)
+{
+	orch_error_set("cannot %s '%s': %s", what, remote, last_words(output));
+	orch_error_hint("check that '%s' is reachable with 'git ls-remote %s'",
+	                remote, remote);
+	return ORCH_ERROR;
+}
+
 /*
  * Whether a rejected push lost a race: the remote's value was not the one
  * expected (checked by the client, or by the remote under its ref lock when
@@ -138,12 +147,7 @@ int orch_remote_push(git_repository *repo, const char *remote,
 			               line + 2);
 			error = ORCH_EMODIFIED;
 		} else {
-			orch_error_set("cannot push to '%s': %s", remote,
-			               last_words(&output));
-			orch_error_hint("check that '%s' is reachable with "
-			                "'git ls-remote %s'",
-			                remote, remote);
-			error = ORCH_ERROR;
+			error = cannot_reach("push to", remote, &output);
 		}
 	}
 done:
@@ -152,8 +156,8 @@ done:
 	return error;
 }
 
-int orch_remote_fetch(git_repository *repo, const char *remote,
-                      const orch_strvec *refspecs)
+static int fetch(git_repository *repo, const char *remote, int prune,
+                 const orch_strvec *refspecs)
 {
 	orch_strvec args = {0};
 	orch_buf output = {0};
@@ -163,6 +167,8 @@ int orch_remote_fetch(git_repository *repo, const char *remote,
 	orch_strvec_push(&args, "--quiet");
 	orch_strvec_push(&args, "--no-tags");
 	orch_strvec_push(&args, "--no-write-fetch-head");
+	if (prune)
+		orch_strvec_push(&args, "--prune");
 	/*
 	 * Only the refspecs given: with the remote's configured ones git also
 	 * updates their destinations "opportunistically", and fails the
@@ -175,50 +181,35 @@ int orch_remote_fetch(git_repository *repo, const char *remote,
 	for (size_t i = 0; i < refspecs->count; i++)
 		orch_strvec_push(&args, refspecs->items[i]);
 	if ((error = orch_remote_git(&output, &status, repo,
-	                             (const char *const *)args.items)) < 0)
-		goto done;
-	if (status != 0) {
-		orch_error_set("cannot fetch from '%s': %s", remote,
-		               last_words(&output));
-		orch_error_hint("check that '%s' is reachable with "
-		                "'git ls-remote %s'",
-		                remote, remote);
-		error = ORCH_ERROR;
-	}
-done:
+	                             (const char *const *)args.items)) == 0 &&
+	    status != 0)
+		error = cannot_reach("fetch from", remote, &output);
 	orch_strvec_free(&args);
 	orch_buf_free(&output);
 	return error;
 }
 
+int orch_remote_fetch(git_repository *repo, const char *remote,
+                      const orch_strvec *refspecs)
+{
+	return fetch(repo, remote, 0, refspecs);
+}
+
 int orch_remote_mirror(git_repository *repo, const char *remote,
                        const char *prefix, const char *also)
 {
-	orch_buf spec = {0}, extra = {0}, output = {0};
-	int status, error;
-	const char *args[] = {"fetch",   "--quiet",   "--no-tags",
-	                      "--prune", "--refmap=", "--no-write-fetch-head",
-	                      "--",      remote,      NULL,
-	                      NULL,      NULL};
+	orch_strvec specs = {0};
+	orch_buf spec = {0};
+	int error;
 
 	orch_buf_printf(&spec, "+%s*:%s*", prefix, prefix);
-	args[8] = spec.ptr;
+	orch_strvec_push_take(&specs, orch_buf_detach(&spec));
 	if (also) {
-		orch_buf_printf(&extra, "+%s:%s", also, also);
-		args[9] = extra.ptr;
+		orch_buf_printf(&spec, "+%s:%s", also, also);
+		orch_strvec_push_take(&specs, orch_buf_detach(&spec));
 	}
-	if ((error = orch_remote_git(&output, &status, repo, args)) == 0 &&
-	    status != 0) {
-		orch_error_set("cannot fetch '%s' from '%s': %s", prefix,
-		               remote, last_words(&output));
-		orch_error_hint("check that '%s' is reachable with "
-		                "'git ls-remote %s'",
-		                remote, remote);
-		error = ORCH_ERROR;
-	}
-	orch_buf_free(&spec);
-	orch_buf_free(&extra);
-	orch_buf_free(&output);
+	error = fetch(repo, remote, 1, &specs);
+	orch_strvec_free(&specs);
 	return error;
 }
 
@@ -243,9 +234,7 @@ int orch_remote_list(orch_remote_ref **out, size_t *count, git_repository *repo,
 	                             (const char *const *)args.items)) < 0)
 		goto done;
 	if (status != 0) {
-		orch_error_set("cannot list the refs of '%s': %s", remote,
-		               last_words(&output));
-		error = ORCH_ERROR;
+		error = cannot_reach("list the refs of", remote, &output);
 		goto done;
 	}
 	for (line = output.ptr; line && *line; line = next) {
