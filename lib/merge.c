@@ -5,6 +5,7 @@
  * operations on the store are in merge_run.c.
  */
 #include "merge.h"
+#include "remote.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1013,8 +1014,8 @@ static int collect_value(const git_config_entry *entry, void *payload)
 
 /*
  * libgit2's git_remote_push has no force-with-lease, so this one step runs
- * `git push --force-with-lease=<ref>:<expected>` by fork and exec with an
- * argv array (no shell; the branch and remote names come from the
+ * `git push --force-with-lease=<ref>:<expected>` through orch_remote_git
+ * (an argv array, no shell; the branch and remote names come from the
  * repository's own configuration and are checked as ref names).
  */
 int orch_merge_push(git_repository *repo, const char *branch)
@@ -1023,11 +1024,9 @@ int orch_merge_push(git_repository *repo, const char *branch)
 	git_config *config = NULL;
 	orch_buf fetch_key = {0};
 	orch_strvec fetch = {0};
-	orch_buf refname = {0}, lease = {0}, refspec = {0}, gitdir = {0},
-	         output = {0};
+	orch_buf refname = {0}, lease = {0}, refspec = {0}, output = {0};
 	git_oid tracked;
-	int has_tracked = 0, status = 0, pipefd[2] = {-1, -1}, error;
-	pid_t pid;
+	int has_tracked = 0, status = 0, error;
 
 	orch_buf_printf(&refname, "refs/heads/%s", branch);
 	if ((error = git_branch_upstream_remote(&remote, repo, refname.ptr)) <
@@ -1082,43 +1081,14 @@ int orch_merge_push(git_repository *repo, const char *branch)
 	else
 		orch_buf_printf(&lease, "--force-with-lease=%s:", merge.ptr);
 	orch_buf_printf(&refspec, "%s:%s", refname.ptr, merge.ptr);
-	orch_buf_printf(&gitdir, "--git-dir=%s",
-	                git_repository_commondir(repo));
-	if (pipe(pipefd) < 0) {
-		error = orch_error_os("cannot run git push");
-		goto done;
+	{
+		const char *args[] = {"push", "--porcelain", lease.ptr,
+		                      "--",   remote.ptr,    refspec.ptr,
+		                      NULL};
+		if ((error = orch_remote_git(&output, &status, repo, args)) < 0)
+			goto done;
 	}
-	if ((pid = fork()) < 0) {
-		error = orch_error_os("cannot run git push");
-		goto done;
-	}
-	if (pid == 0) {
-		char *argv[] = {"git",         gitdir.ptr,  "push",
-		                "--porcelain", lease.ptr,   "--",
-		                remote.ptr,    refspec.ptr, NULL};
-		int null = open("/dev/null", O_RDONLY);
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		execvp("git", argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	pipefd[1] = -1;
-	for (;;) {
-		char chunk[4096];
-		ssize_t got = read(pipefd[0], chunk, sizeof(chunk));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		orch_buf_put(&output, chunk, (size_t)got);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (status != 0) {
 		/* the reason is the porcelain line of our ref, or git's last
 		 * words */
 		const char *why = output.ptr ? output.ptr : "";
@@ -1146,10 +1116,6 @@ int orch_merge_push(git_repository *repo, const char *branch)
 		error = ORCH_EMODIFIED;
 	}
 done:
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
 	git_buf_dispose(&remote);
 	git_buf_dispose(&merge);
 	git_buf_dispose(&upstream);
@@ -1159,7 +1125,6 @@ done:
 	orch_buf_free(&refname);
 	orch_buf_free(&lease);
 	orch_buf_free(&refspec);
-	orch_buf_free(&gitdir);
 	orch_buf_free(&output);
 	return error;
 }
