@@ -337,6 +337,7 @@ struct outcome {
 	const char *worker;
 	const orch_buf *log;
 	const git_oid *fence; /* remote: our lease, expected unchanged */
+	int interrupted;      /* ready again by no fault of the task */
 	int recorded;         /* out: 1 when written */
 	orch_state final;     /* out: state written */
 };
@@ -402,6 +403,7 @@ static int outcome_cb(orch_txn *txn, void *payload)
 		end.worktree = o->worktree;
 		end.not_before_ms = o->not_before_ms;
 		end.paths = o->paths;
+		end.interrupted = o->interrupted;
 		if ((error = orch_task_end(&st, task->id, &end)) < 0) {
 			if (error != ORCH_ENOCHANGE)
 				goto done;
@@ -708,12 +710,15 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			snprintf(why, sizeof(why), "%s",
 			         res->error[0] ? res->error : "failed");
 		}
-		final = rt->cancelled || rt->attempt > retries;
+		final = rt->cancelled ||
+		        orch_task_retries_exhausted(&run->states[task],
+		                                    rt->attempt, retries);
 		if (res->phase == ORCH_JOB_LOST) {
 			/* not the task's fault: run it again without using a
 			 * retry */
 			final = 0;
 		}
+		o.interrupted = res->phase == ORCH_JOB_LOST;
 		if (rt->job)
 			rt->worker->ops->finish(rt->worker, rt->job,
 			                        final && !rt->cancelled, &kept);
@@ -976,7 +981,9 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		         orch_error_message());
 		rt->job = NULL;
 		o.attempt = rt->attempt;
-		o.state = rt->attempt > orch_plan_task_retries(run->plan, t)
+		o.state = orch_task_retries_exhausted(
+		              &run->states[task], rt->attempt,
+		              orch_plan_task_retries(run->plan, t))
 		              ? ORCH_STATE_FAILED
 		              : ORCH_STATE_READY;
 		o.error = why;
@@ -1210,6 +1217,7 @@ static int recover(struct run *run, size_t task)
 		o.state = ORCH_STATE_READY;
 		o.exit_status = -1;
 		o.error = "interrupted (its orchestrator stopped)";
+		o.interrupted = 1;
 		o.worker = st->worker ? st->worker : "?";
 		error = record(run, &o);
 		if (error == 0 && o.recorded)
@@ -1416,6 +1424,7 @@ static int stop_all(struct run *run)
 			o.exit_status = res.exit_status;
 			o.duration_ms = orch_monotonic_ms() - rt->started_mono;
 			o.error = "interrupted";
+			o.interrupted = 1;
 			o.worker = rt->worker->name;
 			o.log = &rt->output;
 			if (record(run, &o) < 0)

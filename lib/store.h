@@ -59,8 +59,11 @@ int orch_state_is_final(orch_state state);
 /* The state of one task: the content of tasks/<id>.json. */
 typedef struct {
 	orch_state state;
-	int attempts; /* attempts started so far */
-	char *worker; /* worker of the last attempt, or NULL */
+	int attempts;    /* attempts started so far */
+	int interrupted; /* of them, ended by no fault of the task (its
+	                    orchestrator or worker lost, its lease broken):
+	                    they use none of its retries */
+	char *worker;    /* worker of the last attempt, or NULL */
 	int64_t
 	    started_ms; /* wall clock of the last attempt's start, 0 if none */
 	int64_t ended_ms;    /* 0 if not ended */

@@ -84,6 +84,7 @@ void orch_task_state_copy(orch_task_state *dst, const orch_task_state *src)
 	dst->error = orch_strdup(src->error);
 	dst->worktree = orch_strdup(src->worktree);
 	dst->not_before_ms = src->not_before_ms;
+	dst->interrupted = src->interrupted;
 	strvec_copy(&dst->paths, &src->paths);
 	strvec_copy(&dst->workers_tried, &src->workers_tried);
 }
@@ -111,6 +112,8 @@ char *orch_task_state_to_json(const orch_task_state *state)
 	orch_json_add_string(obj, "worktree", state->worktree);
 	if (state->not_before_ms)
 		orch_json_add_number(obj, "not_before", state->not_before_ms);
+	if (state->interrupted)
+		orch_json_add_number(obj, "interrupted", state->interrupted);
 	orch_json_add_strvec(obj, "paths", &state->paths);
 	orch_json_add_strvec(obj, "workers_tried", &state->workers_tried);
 	text = orch_json_print(obj);
@@ -162,6 +165,8 @@ int orch_task_state_from_json(orch_task_state *out, const char *json,
 	                                  what)) < 0 ||
 	    (error = orch_json_get_int64(&out->not_before_ms, obj, "not_before",
 	                                 what)) < 0 ||
+	    (error = orch_json_get_int(&out->interrupted, obj, "interrupted",
+	                               what)) < 0 ||
 	    (error = orch_json_get_strvec(&out->paths, obj, "paths", what)) <
 	        0 ||
 	    (error = orch_json_get_strvec(&out->workers_tried, obj,

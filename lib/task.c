@@ -138,8 +138,16 @@ int orch_task_end(orch_task_state *st, const char *id,
 	set_str(&st->error, o->error);
 	set_str(&st->worktree, o->worktree);
 	st->not_before_ms = o->not_before_ms;
+	if (o->state == ORCH_STATE_READY && o->interrupted)
+		st->interrupted++;
 	set_paths(st, o->paths);
 	return 0;
+}
+
+int orch_task_retries_exhausted(const orch_task_state *st, int attempt,
+                                int retries)
+{
+	return attempt - st->interrupted > retries;
 }
 
 int orch_task_skip(orch_task_state *st, const char *id, const char *dep,

@@ -80,7 +80,16 @@ typedef struct {
 	const char *worktree;     /* a kept worktree, or NULL */
 	int64_t not_before_ms;    /* ready: retry backoff */
 	const orch_strvec *paths; /* conflict: the paths */
+	int interrupted; /* ready: no fault of the task, uses no retry */
 } orch_task_outcome;
+
+/*
+ * 1 when a task whose attempt `attempt` just failed has no retry left:
+ * attempts that were interrupted (orch_task_outcome.interrupted) do not
+ * count.
+ */
+int orch_task_retries_exhausted(const orch_task_state *st, int attempt,
+                                int retries);
 
 /*
  * running (attempt `o->attempt`) -> o->state. ORCH_ENOCHANGE when the task

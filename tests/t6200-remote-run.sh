@@ -118,7 +118,9 @@ test_expect_success 'kill -9 of the runner holding a task: another finishes it a
 	test "$(cat k2.status)" = 0 &&
 	test "$(cat "$LOG.k")" = long &&
 	test "$(hub_state k long)" = done &&
-	test $(wc -l <"$LOG.started") = 2
+	test $(wc -l <"$LOG.started") = 2 &&
+	git --git-dir="$HUB" show refs/orchestrate/plans/k:tasks/long.json >long.json &&
+	test_grep "\"interrupted\": *1" long.json
 '
 
 test_done

@@ -297,6 +297,28 @@ TEST(skip_says_which_dependency_and_unskip_forgets_it)
 	orch_task_state_clear(&st);
 }
 
+TEST(interrupted_attempts_use_none_of_the_retries)
+{
+	orch_task_state st;
+	orch_task_outcome o = {0};
+	state_in(&st, ORCH_STATE_RUNNING);
+	/* retries = 1: attempt 1 interrupted, attempt 2 failed: one left */
+	o.attempt = 1;
+	o.state = ORCH_STATE_READY;
+	o.interrupted = 1;
+	CHECK_INT(orch_task_end(&st, "t", &o), 0);
+	CHECK_INT(st.interrupted, 1);
+	CHECK_INT(orch_task_claim(&st, "t", 1, "w", "b", 0), 0);
+	CHECK(!orch_task_retries_exhausted(&st, 2, 1));
+	CHECK(orch_task_retries_exhausted(&st, 3, 1));
+	/* a failed attempt that is run again is no interruption */
+	o.attempt = 2;
+	o.interrupted = 0;
+	CHECK_INT(orch_task_end(&st, "t", &o), 0);
+	CHECK_INT(st.interrupted, 1);
+	orch_task_state_clear(&st);
+}
+
 TEST(success_and_dead_end_states_are_disjoint)
 {
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
@@ -318,6 +340,7 @@ static const unit_test tests[] = {
 	T(a_pushed_result_is_recorded_once_and_never_replaces_another),
 	T(a_pushed_result_of_a_running_attempt_keeps_its_attempt_number),
 	T(skip_says_which_dependency_and_unskip_forgets_it),
+	T(interrupted_attempts_use_none_of_the_retries),
 	T(success_and_dead_end_states_are_disjoint),
 };
 /* clang-format on */
