@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #define PLANS_PREFIX "refs/orchestrate/plans/"
+/* On a hub, a transition keeps being re-applied for this long. */
+#define ORCH_REMOTE_UPDATE_MS (300 * 1000)
 #define PLAN_FILE "plan.json"
 #define PATH_MAX_LEN 512
 /* A lost race is retried this many times before giving up. */
@@ -142,6 +144,8 @@ struct orch_store {
 	uint64_t random;
 	char *remote;            /* shared remote (SPEC 8), or NULL */
 	int64_t last_refresh_ms; /* monotonic time of the last fetch */
+	int64_t fetch_ms;        /* how long a fetch takes (moving average) */
+	int64_t last_win_ms;     /* when our last transition was pushed */
 };
 
 int orch_store_open(orch_store **out, git_repository *repo)
@@ -234,8 +238,11 @@ int orch_store_refresh(orch_store *store, const char *plan, int force)
 	orch_buf_printf(&spec, PLANS_PREFIX "%s", plan);
 	orch_buf_printf(&locks, ORCH_STORE_LOCKS_PREFIX "%s/", plan);
 	if ((error = orch_remote_mirror(store->repo, store->remote, locks.ptr,
-	                                spec.ptr)) == 0)
+	                                spec.ptr)) == 0) {
 		store->last_refresh_ms = orch_monotonic_ms();
+		store->fetch_ms =
+		    (3 * store->fetch_ms + (store->last_refresh_ms - now)) / 4;
+	}
 	orch_buf_free(&spec);
 	orch_buf_free(&locks);
 	return error;
@@ -1697,6 +1704,25 @@ done:
 	return error;
 }
 
+/*
+ * Fairness on a hub: a runner whose last push won has a current mirror and
+ * could push again before any loser has fetched the new state, winning
+ * every race in a burst. It waits about one fetch's time first.
+ */
+static void yield_to_losers(orch_store *store)
+{
+	int64_t since = orch_monotonic_ms() - store->last_win_ms;
+	int64_t wait =
+	    store->fetch_ms / 2 +
+	    (int64_t)(next_random(store) % (uint64_t)(store->fetch_ms + 1));
+
+	if (store->last_win_ms && since < wait) {
+		struct timespec ts = {(wait - since) / 1000,
+		                      ((wait - since) % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
 int orch_store_update(orch_store *store, const char *plan,
                       orch_store_update_cb cb, void *payload,
                       git_oid *out_commit)
@@ -1706,9 +1732,17 @@ int orch_store_update(orch_store *store, const char *plan,
 
 	if ((error = plan_refname(refname, sizeof(refname), store, plan)) < 0)
 		return error;
-	for (int tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
+	int64_t deadline = orch_monotonic_ms() + ORCH_REMOTE_UPDATE_MS;
+
+	for (int tries = 0; tries < ORCH_STORE_CAS_TRIES ||
+	                    (store->remote && orch_monotonic_ms() < deadline);
+	     tries++) {
+		if (store->remote)
+			yield_to_losers(store);
 		error =
 		    update_once(&raced, out_commit, store, plan, cb, payload);
+		if (store->remote && !raced && error >= 0)
+			store->last_win_ms = orch_monotonic_ms();
 		if (!raced)
 			return error;
 		if (raced == 2)
@@ -1718,6 +1752,11 @@ int orch_store_update(orch_store *store, const char *plan,
 	orch_error_set("cannot update plan '%s': the ref stayed locked or "
 	               "kept changing over %d tries",
 	               plan, ORCH_STORE_CAS_TRIES);
+	if (store->remote)
+		orch_error_set("cannot update plan '%s' on '%s': it kept "
+		               "changing for %d s",
+		               plan, store->remote,
+		               ORCH_REMOTE_UPDATE_MS / 1000);
 	orch_error_hint("another git-orchestrate process is busy with this "
 	                "plan; try again");
 	return ORCH_EMODIFIED;
