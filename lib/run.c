@@ -992,6 +992,9 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		note(run, "%s: %s", t->id, why);
 		goto release;
 	}
+	/* the timeout counts from when the attempt started (a start over SSH
+	 * can take a while) */
+	rt->started_mono = orch_monotonic_ms();
 	worker->running++;
 	run->ours++;
 	sync_states(run);
