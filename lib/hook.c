@@ -37,18 +37,12 @@ static void say(orch_hook_report_fn report, void *payload,
 {
 	orch_buf msg = {0};
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	orch_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (!msg.ptr)
 		return;
-	orch_buf_grow(&msg, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(msg.ptr, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	msg.len = (size_t)n;
 	if (report)
 		report(level, msg.ptr, payload);
 	orch_buf_free(&msg);

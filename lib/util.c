@@ -78,21 +78,28 @@ void orch_buf_puts(orch_buf *buf, const char *str)
 	orch_buf_put(buf, str, strlen(str));
 }
 
-void orch_buf_printf(orch_buf *buf, const char *fmt, ...)
+void orch_buf_vprintf(orch_buf *buf, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int len;
 
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(again, ap);
+	len = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
 	if (len < 0)
 		return;
 	orch_buf_grow(buf, (size_t)len);
-	va_start(ap, fmt);
 	vsnprintf(buf->ptr + buf->len, (size_t)len + 1, fmt, ap);
-	va_end(ap);
 	buf->len += (size_t)len;
+}
+
+void orch_buf_printf(orch_buf *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	orch_buf_vprintf(buf, fmt, ap);
+	va_end(ap);
 }
 
 char *orch_buf_detach(orch_buf *buf)

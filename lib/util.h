@@ -1,6 +1,7 @@
 #ifndef ORCH_UTIL_H
 #define ORCH_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,8 @@ typedef struct {
 void orch_buf_grow(orch_buf *buf, size_t extra);
 void orch_buf_put(orch_buf *buf, const void *bytes, size_t len);
 void orch_buf_puts(orch_buf *buf, const char *str);
+/* Append formatted text (vprintf: `ap` is consumed). */
+void orch_buf_vprintf(orch_buf *buf, const char *fmt, va_list ap);
 void orch_buf_printf(orch_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Hand the string to the caller (free with free()); buf becomes empty. */
