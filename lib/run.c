@@ -55,7 +55,6 @@ struct task_rt {
 
 /* A lease as this runner first saw it (remote: expiry by our own clock). */
 struct lease_seen {
-	char *name;
 	git_oid oid;
 	int64_t since_mono;
 };
@@ -63,6 +62,7 @@ struct lease_seen {
 struct run {
 	struct lease_seen *seen;
 	size_t nseen;
+	orch_strmap seen_index; /* lease name -> position in seen */
 	orch_store *store;
 	git_repository *repo;
 	const orch_run_options *opts;
@@ -192,14 +192,11 @@ static int lease_is_stale(struct run *run, const char *name,
 
 	if (!orch_store_remote(run->store))
 		return orch_run_lease_is_stale(lease);
-	for (i = 0; i < run->nseen; i++)
-		if (!strcmp(run->seen[i].name, name))
-			break;
-	if (i == run->nseen) {
-		run->seen = orch_realloc(run->seen,
-		                         (run->nseen + 1) * sizeof(*run->seen));
-		run->seen[i].name = orch_strdup(name);
-		run->nseen++;
+	if (!orch_strmap_get(&i, &run->seen_index, name)) {
+		i = run->nseen++;
+		run->seen =
+		    orch_realloc(run->seen, run->nseen * sizeof(*run->seen));
+		orch_strmap_set(&run->seen_index, name, i);
 	} else if (git_oid_equal(&run->seen[i].oid, oid)) {
 		return now - run->seen[i].since_mono >= lease_ttl(run);
 	}
@@ -1778,8 +1775,7 @@ done:
 			orch_task_state_clear(&run.states[i]);
 		free(run.states);
 	}
-	for (size_t i = 0; i < run.nseen; i++)
-		free(run.seen[i].name);
+	orch_strmap_clear(&run.seen_index);
 	free(run.seen);
 	orch_graph_overlaps_free(run.overlaps, run.noverlaps);
 	free(run.was_down);
