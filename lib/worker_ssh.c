@@ -12,7 +12,8 @@
  *   slots/<n>/         worktrees, re-used by the next task (a checkout of
  *                      the new start commit only touches what differs)
  *   slots/<n>.busy/    claimed by a running task (its script's pid)
- *   run/<plan>+<task>.pid   the task's process group, for cancel and reap
+ *   run/<plan>+<task>.<attempt>.pid   the attempt's process group, for cancel
+ *                      and reap
  *
  * Every remote command is one of the fixed scripts below, run as
  * `sh -c 'SCRIPT' sh WORD...` with each word quoted by orch_shell_quote;
@@ -81,21 +82,27 @@ static const char receive_script[] =
 static const char task_script[] =
     "top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
     "repo=$top/repo.git run=$top/run\n"
-    "n=0\n"
-    "while :; do\n"
-    "  s=$top/slots/$n\n"
-    "  mkdir \"$s.busy\" 2>/dev/null && break\n"
-    "  if [ ! -e \"$s.busy/kept\" ] && [ -s \"$s.busy/pid\" ] &&"
-    " ! kill -0 \"$(cat \"$s.busy/pid\")\" 2>/dev/null; then rm -rf "
-    "\"$s.busy\"; continue; fi\n"
-    "  n=$((n + 1))\n"
-    "done\n"
-    "echo $$ >\"$s.busy/pid\"\n"
-    "echo \"S $n\"\n"
     "lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
     " [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep "
     "1; done; }\n"
     "unlock() { rmdir \"$top/lock\"; }\n"
+    /* a free slot is claimed by mkdir; a slot whose script died is taken
+     * back under the lock only (two scripts reclaiming one slot at once
+     * would each remove the other's fresh claim); the pid file appears
+     * whole (rename) */
+    "stale() { [ ! -e \"$1/kept\" ] && p=$(cat \"$1/pid\" 2>/dev/null) &&"
+    " [ -n \"$p\" ] && ! kill -0 \"$p\" 2>/dev/null; }\n"
+    "n=0\n"
+    "while :; do\n"
+    "  s=$top/slots/$n\n"
+    "  mkdir \"$s.busy\" 2>/dev/null && break\n"
+    "  if stale \"$s.busy\"; then lock; stale \"$s.busy\" && rm -rf "
+    "\"$s.busy\"; unlock; continue; fi\n"
+    "  n=$((n + 1))\n"
+    "done\n"
+    "echo $$ >\"$s.busy/pid.new\" && mv \"$s.busy/pid.new\" "
+    "\"$s.busy/pid\"\n"
+    "echo \"S $n\"\n"
     "if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" "
     "2>/dev/null; then\n"
     "  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
@@ -113,7 +120,7 @@ static const char task_script[] =
     "  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; "
     "exit 124; }\n"
     "fi\n"
-    "pf=$run/$id.prompt mark=$run/$id.$att.cancel\n"
+    "pf=$run/$id.$att.prompt mark=$run/$id.$att.cancel\n"
     "if [ \"$hp\" = 1 ]; then cat >\"$pf\" || exit 124; export "
     "ORCHESTRATE_PROMPT_FILE=\"$pf\";"
     " else unset ORCHESTRATE_PROMPT_FILE; fi\n"
@@ -122,7 +129,7 @@ static const char task_script[] =
     " ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\"\n"
     "setsid sh -c \"$cmd\" </dev/null >&2 &\n"
     "pg=$!\n"
-    "echo $pg >\"$run/$id.pid\"\n"
+    "echo $pg >\"$run/$id.$att.pid\"\n"
     "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
     /* if the connection dies, so does the task: nobody could collect it */
     "( trap '' PIPE; while echo .; do sleep 1 </dev/null >/dev/null 2>&1; done "
@@ -133,18 +140,18 @@ static const char task_script[] =
     "wait $pg; st=$?\n"
     "kill $wd 2>/dev/null\n"
     "kill -s KILL -- -$pg 2>/dev/null\n"
-    "rm -f \"$run/$id.pid\" \"$pf\"\n"
+    "rm -f \"$run/$id.$att.pid\" \"$pf\"\n"
     "echo \"X $st\"\n"
     "[ $st = 0 ] && [ ! -e \"$mark\" ] || exit $st\n"
-    "printf '%s' \"$msg\" >\"$run/$id.msg\" && git add -A >&2 &&"
+    "printf '%s' \"$msg\" >\"$run/$id.$att.msg\" && git add -A >&2 &&"
     " GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14} GIT_COMMITTER_NAME=${13} "
     "GIT_COMMITTER_EMAIL=${14}"
     " git commit -q --no-verify --allow-empty --no-gpg-sign -F "
-    "\"$run/$id.msg\" >&2 &&"
+    "\"$run/$id.$att.msg\" >&2 &&"
     " r=$(git rev-parse HEAD) && git update-ref \"refs/orchestrate/have/$r\" "
     "\"$r\" ||"
     " { echo 'cannot commit the result' >&2; exit 0; }\n"
-    "rm -f \"$run/$id.msg\"\n"
+    "rm -f \"$run/$id.$att.msg\"\n"
     "if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
     " { echo 'cannot push the result' >&2; exit 0; }; fi\n"
     "cd \"$top\" && rm -rf \"$s.busy\"\n"
@@ -161,8 +168,8 @@ static const char task_script[] =
 static const char kill_script[] =
     "run=$1/run id=$2 g=$(($4 * 10))\n"
     ": >\"$run/$id.$3.cancel\"\n"
-    "[ -s \"$run/$id.pid\" ] || exit 0\n"
-    "pg=$(cat \"$run/$id.pid\")\n"
+    "[ -s \"$run/$id.$3.pid\" ] || exit 0\n"
+    "pg=$(cat \"$run/$id.$3.pid\")\n"
     "kill -s TERM -- -$pg 2>/dev/null || exit 0\n"
     "i=0; while [ $i -lt $g ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; "
     "i=$((i + 1)); done\n"

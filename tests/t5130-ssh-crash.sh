@@ -46,4 +46,34 @@ test_expect_success 'kill -9 mid-task: the remote attempt is stopped before the 
 	test_wait_for "! pgrep -f \"sleep 5.5$$\" >/dev/null" 10
 '
 
+# Slots left busy by scripts that died are taken back; when several task
+# scripts find them at once, each slot still goes to one task only (each
+# task holds "<its worktree>.inuse" while it runs: a second task in the
+# same worktree fails, and so would its commit).
+test_expect_success 'stale slots found by 8 tasks at once: one task per slot' '
+	sh -c "exit 0" &
+	dead=$!
+	wait $dead &&
+	sshd_worker_ini w1 slots=8 >.git/orchestrate.ini &&
+	top=$(echo "$SSHD_ROOT"/w1/work/*/slots) &&
+	test -d "$top" &&
+	i=0 &&
+	while [ $i -lt 8 ]; do
+		rm -rf "$top/$i.busy" && mkdir "$top/$i.busy" &&
+		echo $dead >"$top/$i.busy/pid" || return 1
+		i=$((i + 1))
+	done &&
+	{
+		printf "[plan]\nname = slots\nretries = 0\n" &&
+		for t in 1 2 3 4 5 6 7 8; do
+			printf "[task \"t%s\"]\n" $t &&
+			printf "run = mkdir \"\$PWD.inuse\" && echo %s >t%s.txt && sleep 1 && rmdir \"\$PWD.inuse\"\n" $t $t || return 1
+		done
+	} >slots.ini &&
+	git orchestrate plan slots.ini >/dev/null &&
+	git orchestrate run slots >run.out 2>&1 &&
+	git orchestrate status --json slots >st.json &&
+	test $(grep -c "\"state\":.*\"done\"" st.json) = 8
+'
+
 test_done
