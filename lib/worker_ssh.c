@@ -103,6 +103,10 @@ static const char task_script[] =
     "echo $$ >\"$s.busy/pid.new\" && mv \"$s.busy/pid.new\" "
     "\"$s.busy/pid\"\n"
     "echo \"S $n\"\n"
+    /* what a later orchestrator finds of this attempt (see adopt_script) */
+    "d=$run/$id.$att\n"
+    "echo $$ >\"$d.sh\"; trap 'rm -f \"$d.sh\"' EXIT\n"
+    "o=$run/$id.$((att - 1)); rm -f \"$o.done\" \"$o.orphan\"\n"
     "if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" "
     "2>/dev/null; then\n"
     "  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
@@ -129,12 +133,17 @@ static const char task_script[] =
     " ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\"\n"
     "setsid sh -c \"$cmd\" </dev/null >&2 &\n"
     "pg=$!\n"
+    /* from here on, a dropped connection does not kill the script: a
+     * command that ended is still committed for adopt_script to find (the
+     * command itself was started with SIGPIPE as the script got it) */
+    "trap '' PIPE\n"
     "echo $pg >\"$run/$id.$att.pid\"\n"
     "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
     /* if the connection dies, so does the task: nobody could collect it */
     "( trap '' PIPE; while echo .; do sleep 1 </dev/null >/dev/null 2>&1; done "
     "2>/dev/null;"
-    " kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null 2>&1; kill -s KILL "
+    " : >\"$d.orphan\"; kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null "
+    "2>&1; kill -s KILL "
     "-- -$pg ) 2>/dev/null &\n"
     "wd=$!\n"
     "wait $pg; st=$?\n"
@@ -142,7 +151,11 @@ static const char task_script[] =
     "kill -s KILL -- -$pg 2>/dev/null\n"
     "rm -f \"$run/$id.$att.pid\" \"$pf\"\n"
     "echo \"X $st\"\n"
-    "[ $st = 0 ] && [ ! -e \"$mark\" ] || exit $st\n"
+    /* cancelled, or stopped by the watchdog: nothing to collect */
+    "[ -e \"$mark\" ] && exit $st\n"
+    "fin() { printf '%s\\n' \"$@\" >\"$d.new\" && mv \"$d.new\" \"$d.done\"; "
+    "}\n"
+    "[ $st = 0 ] || { [ -e \"$d.orphan\" ] || fin \"X $st\"; exit $st; }\n"
     "printf '%s' \"$msg\" >\"$run/$id.$att.msg\" && git add -A >&2 &&"
     " GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14} GIT_COMMITTER_NAME=${13} "
     "GIT_COMMITTER_EMAIL=${14}"
@@ -150,15 +163,37 @@ static const char task_script[] =
     "\"$run/$id.$att.msg\" >&2 &&"
     " r=$(git rev-parse HEAD) && git update-ref \"refs/orchestrate/have/$r\" "
     "\"$r\" ||"
-    " { echo 'cannot commit the result' >&2; exit 0; }\n"
+    " { echo 'cannot commit the result' >&2; fin 'X 0'; exit 0; }\n"
     "rm -f \"$run/$id.$att.msg\"\n"
     "if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
-    " { echo 'cannot push the result' >&2; exit 0; }; fi\n"
+    " { echo 'cannot push the result' >&2; fin 'X 0'; exit 0; }; fi\n"
+    "fin 'X 0' \"R $r\"\n"
     "cd \"$top\" && rm -rf \"$s.busy\"\n"
     "echo \"R $r\"\n"
     "[ -n \"$url\" ] && exit 0\n"
     "echo P\n"
     "printf '%s\\n^%s\\n' \"$r\" \"$base\" | git -C \"$repo\" pack-objects -q "
+    "--revs --stdout || exit 0\n";
+
+/*
+ * Collects an attempt whose orchestrator died: words top id attempt base
+ * url. Waits (at most a minute) while its task script still runs, then
+ * answers as the task script would have ("X status", "R oid", "P" and the
+ * pack); exits 3 without a word when the attempt left nothing to collect
+ * (it was stopped, or never ran its command).
+ */
+static const char adopt_script[] =
+    "d=$1/run/$2.$3 i=0\n"
+    "while [ ! -e \"$d.done\" ] && p=$(cat \"$d.sh\" 2>/dev/null) &&"
+    " kill -0 \"$p\" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; "
+    "i=$((i + 1)); done\n"
+    "[ -e \"$d.done\" ] || exit 3\n"
+    "cat \"$d.done\" || exit 3\n"
+    "r=$(sed -n 's/^R //p' \"$d.done\")\n"
+    "[ -n \"$r\" ] && [ -z \"$5\" ] || exit 0\n"
+    "echo P\n"
+    "printf '%s\\n^%s\\n' \"$r\" \"$4\" | git -C \"$1/repo.git\" pack-objects "
+    "-q "
     "--revs --stdout || exit 0\n";
 
 /*
@@ -201,7 +236,9 @@ struct orch_job {
 	char base_hex[GIT_OID_HEXSZ + 1];
 	git_oid base;
 	int attempt;
-	int reap_only; /* a reap request, not an attempt */
+	int reap_only;     /* a reap request, not an attempt */
+	int adopting;      /* collects an attempt of a dead orchestrator */
+	int adopt_missing; /* ... which left nothing to collect */
 	/* under the worker's mutex */
 	orch_buf output;
 	orch_job_result result;
@@ -682,6 +719,11 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 		p = nl ? nl + 1 : end;
 	}
 	res.phase = ORCH_JOB_EXITED;
+	if (status < 0 && job->adopting) {
+		job->adopt_missing = 1;
+		res.exit_status = -1;
+		goto done;
+	}
 	if (status < 0) {
 		/* the script stopped before the command ran */
 		res.exit_status = ex->exit_status >= 0 ? ex->exit_status : -1;
@@ -804,6 +846,20 @@ static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 			           "cancelled before it started");
 		} else if (job->reap_only) {
 			job->phase = J_ORPHAN;
+		} else if (job->adopting) {
+			char attempt[16];
+			const char *words[5];
+			snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+			words[0] = sw->top;
+			words[1] = job->id;
+			words[2] = attempt;
+			words[3] = job->base_hex;
+			words[4] = sw->remote ? sw->remote : "";
+			start_exec(sw, &job->run, adopt_script, words, 5, NULL,
+			           0);
+			job->running = 1;
+			job->phase = J_RUN;
+			*progress = 1;
 		} else {
 			begin(sw, job);
 			*progress = 1;
@@ -1083,16 +1139,12 @@ static char *joinf(const char *a, const char *sep, const char *b)
 	return orch_buf_detach(&buf);
 }
 
-static int ssh_start(orch_job **out, orch_worker *worker,
-                     const orch_job_spec *spec)
+/* A job for the attempt `spec` describes, not queued yet. */
+static int new_job(struct orch_job **out, const orch_job_spec *spec)
 {
-	ssh_worker *sw = (ssh_worker *)worker;
-	struct orch_job *job;
-	git_reference *ref = NULL;
-	int error;
+	struct orch_job *job = orch_calloc(1, sizeof(*job));
 
 	*out = NULL;
-	job = orch_calloc(1, sizeof(*job));
 	job->slot = -1;
 	job->plan = orch_strdup(spec->plan);
 	job->task = orch_strdup(spec->task);
@@ -1102,12 +1154,27 @@ static int ssh_start(orch_job **out, orch_worker *worker,
 	job->message = orch_strdup(spec->message ? spec->message : spec->task);
 	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
 	job->attempt = spec->attempt;
-	if (git_oid_fromstr(&job->base, spec->base) < 0) {
-		error = orch_error_set("task '%s': invalid start commit '%s'",
-		                       spec->task, spec->base);
-		goto done;
+	if (!spec->base || git_oid_fromstr(&job->base, spec->base) < 0) {
+		job_free(job);
+		return orch_error_set("task '%s': invalid start commit '%s'",
+		                      spec->task, spec->base ? spec->base : "");
 	}
 	git_oid_tostr(job->base_hex, sizeof(job->base_hex), &job->base);
+	*out = job;
+	return 0;
+}
+
+static int ssh_start(orch_job **out, orch_worker *worker,
+                     const orch_job_spec *spec)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+	struct orch_job *job;
+	git_reference *ref = NULL;
+	int error;
+
+	*out = NULL;
+	if ((error = new_job(&job, spec)) < 0)
+		return error;
 	/* as the local worker does: the branch starts at the start commit */
 	if ((error =
 	         git_reference_create(&ref, sw->repo, spec->branch, &job->base,
@@ -1258,6 +1325,50 @@ static int ssh_reap(orch_worker *worker, const char *locator)
 	return error;
 }
 
+/*
+ * An attempt of a dead orchestrator that ended on the worker while nobody
+ * watched is collected, as if its task script answered now; one that was
+ * stopped (or never ran its command) is ORCH_ENOTFOUND: it runs again.
+ */
+static int ssh_adopt(orch_job **out, orch_worker *worker,
+                     const orch_job_spec *spec, const char *locator)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+	struct orch_job *job;
+	char *id = NULL, *want = joinf(spec->plan, "+", spec->task);
+	int attempt = -1, missing;
+	int64_t deadline = orch_monotonic_ms() + 90000;
+
+	*out = NULL;
+	if (parse_locator(&id, &attempt, locator) < 0 || strcmp(id, want) ||
+	    attempt != spec->attempt || new_job(&job, spec) < 0) {
+		free(id);
+		free(want);
+		return ORCH_ENOTFOUND;
+	}
+	free(id);
+	free(want);
+	job->adopting = 1;
+	enqueue(sw, job);
+	pthread_mutex_lock(&sw->mu);
+	while (!job->ended && orch_monotonic_ms() < deadline) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&sw->cond, &sw->mu, &ts);
+	}
+	missing = !job->ended || job->adopt_missing;
+	if (missing)
+		job->finish_requested = 1; /* the thread frees it */
+	pthread_mutex_unlock(&sw->mu);
+	if (missing) {
+		wake_thread(sw);
+		return ORCH_ENOTFOUND;
+	}
+	*out = job;
+	return 0;
+}
+
 static void ssh_close(orch_worker *worker)
 {
 	ssh_worker *sw = (ssh_worker *)worker;
@@ -1302,8 +1413,9 @@ static const orch_worker_ops ssh_ops = {
     .finish = ssh_finish,
     .locator = ssh_locator,
     .reap = ssh_reap,
-    .adopt = NULL, /* the task script's watchdog stops orphans: reap, then run
-                      again */
+    /* an attempt that ended unwatched is collected; one that still ran
+     * when its connection dropped was stopped by the script's watchdog */
+    .adopt = ssh_adopt,
     .close = ssh_close,
 };
 

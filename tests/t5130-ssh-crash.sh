@@ -46,6 +46,38 @@ test_expect_success 'kill -9 mid-task: the remote attempt is stopped before the 
 	test_wait_for "! pgrep -f \"sleep 5.5$$\" >/dev/null" 10
 '
 
+# The orchestrator is stopped (SIGSTOP) while the command runs, the command
+# ends and the task script commits its result while nobody reads it, then
+# the orchestrator is killed: the next run collects that result.
+test_expect_success 'an attempt that ended while nobody watched is collected, not run again' '
+	sshd_worker_ini w1 slots=2 >.git/orchestrate.ini &&
+	printf "%s\n" "touch \"$OUT/u.started\"" \
+		"while [ ! -e \"$OUT/u.go\" ]; do sleep 0.1; done" \
+		"echo u >>\"$OUT/u.count\" && echo u >u.txt" >"$OUT/u.sh" &&
+	cat >unwatched.ini <<-PLAN &&
+	[plan]
+	name = unwatched
+	retries = 0
+	[task "u"]
+	run = sh "$OUT/u.sh"
+	PLAN
+	git orchestrate plan unwatched.ini >/dev/null &&
+	git-orchestrate run unwatched >run1.out 2>&1 &
+	pid=$!
+	test_wait_for "test -f \"$OUT/u.started\"" &&
+	kill -STOP $pid &&
+	touch "$OUT/u.go" &&
+	test_wait_for "ls \"$SSHD_ROOT\"/w1/work/*/run/unwatched+u.1.done" &&
+	kill -9 $pid &&
+	{ wait $pid; test $? = 137; } &&
+	git orchestrate run unwatched >run2.out 2>&1 &&
+	test_grep "attempt 1 left by a stopped run is adopted" run2.out &&
+	test "$(cat "$OUT/u.count")" = u &&
+	test "$(git show orchestrate/unwatched/u:u.txt)" = u &&
+	git orchestrate status --json unwatched >st.json &&
+	test_grep "\"state\":.*\"done\"" st.json
+'
+
 # Slots left busy by scripts that died are taken back; when several task
 # scripts find them at once, each slot still goes to one task only (each
 # task holds "<its worktree>.inuse" while it runs: a second task in the
