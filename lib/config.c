@@ -1,6 +1,11 @@
 /*
  * Worker configuration: [worker "NAME"] sections from several files, read
  * through ini_reader; a later file overrides an earlier one key by key.
+ * No worker key is free text: host, user and host-key-check are names, port
+ * and slots numbers, capabilities a list, and identity, known-hosts, workdir
+ * and remote paths or URLs, which the documented example follows with a
+ * comment. So every value may end in an inline comment (whitespace, then ';'
+ * or '#'); a path with " ;" or " #" in it cannot be written here.
  */
 #include "config.h"
 
@@ -308,8 +313,9 @@ int orch_config_load(orch_config **out, const char **paths,
 	for (size_t i = 0; paths && paths[i]; i++) {
 		ld.path = paths[i];
 		ld.worker = -1;
-		error =
-		    orch_ini_parse(paths[i], loader_section, loader_value, &ld);
+		/* no verbatim key: every value may end in an inline comment */
+		error = orch_ini_parse(paths[i], loader_section, NULL,
+		                       loader_value, &ld);
 		if (error == ORCH_ENOTFOUND &&
 		    !(required && !strcmp(required, paths[i]))) {
 			error = 0;

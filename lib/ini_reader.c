@@ -3,8 +3,14 @@
  * bytes and calls the handler without a line number; section names longer
  * than 49 bytes are cut. So our reader does the bookkeeping inih cannot: it
  * counts physical lines, refuses a line that does not fit, classifies each
- * line the way inih's parser will (comment, continuation, section) and
+ * line the way inih's parser will (comment, continuation, section, key) and
  * reports sections itself, in full.
+ *
+ * inih (as Debian builds it) also ends a value at whitespace + ';', even
+ * inside quotes, and knows no '#' inline comment. So inih only says which
+ * key a line sets; the value given to the caller is taken from the line
+ * itself: the rest of the line for verbatim keys (commands, prompts), else
+ * the text before an inline comment (whitespace, then ';' or '#').
  */
 #include "ini_reader.h"
 
@@ -30,31 +36,43 @@ struct ini_state {
 	int has_prev;      /* inih has a previous key to continue */
 	int blank_run;     /* blank lines since the last line with text */
 	int blanks_before; /* blank lines just before the current line */
+	const char *value; /* where the value starts in `raw`, NULL if none */
+	orch_buf text;     /* the value handed to the caller */
 	orch_buf section;  /* the current section, full length */
 	orch_ini_section_fn on_section;
+	orch_ini_verbatim_fn is_verbatim;
 	orch_ini_value_fn on_value;
 	void *payload;
 	int error; /* first error (negative), 0 if none */
 	int error_line;
 };
 
-/* As inih's find_chars_or_comment: a comment starts at ';' after a blank. */
-static const char *find_chars_or_comment(const char *s, const char *chars)
+/*
+ * As inih's find_chars_or_comment: the first of `chars`, or a comment (one
+ * of `comments` after a blank), or the end of `s`.
+ */
+static const char *find_chars_or_comment(const char *s, const char *chars,
+                                         const char *comments)
 {
 	int was_space = 0;
 
 	while (*s && (!chars || !strchr(chars, *s)) &&
-	       !(was_space && *s == ';')) {
+	       !(was_space && strchr(comments, *s))) {
 		was_space = isspace((unsigned char)*s);
 		s++;
 	}
 	return s;
 }
 
+/* inih's own inline comments: ';' after a blank. */
+#define INIH_COMMENTS ";"
+/* Ours: ';' or '#' after a blank, where inline comments are allowed. */
+#define INLINE_COMMENTS ";#"
+
 /* Note a section line inih is about to see, and tell the caller. */
 static int start_section(struct ini_state *st, const char *start)
 {
-	const char *end = find_chars_or_comment(start + 1, "]");
+	const char *end = find_chars_or_comment(start + 1, "]", INIH_COMMENTS);
 
 	if (*end != ']')
 		return 0; /* inih reports it as malformed */
@@ -73,6 +91,7 @@ static char *read_line(char *str, int num, void *stream)
 	ssize_t len;
 	int error;
 
+	st->value = NULL;
 	if (st->error)
 		return NULL;
 	errno = 0;
@@ -116,14 +135,46 @@ static char *read_line(char *str, int num, void *stream)
 		return str;
 	st->blanks_before = st->blank_run;
 	st->blank_run = 0;
-	if (st->has_prev && st->indented)
+	if (st->has_prev && st->indented) {
+		st->value = start; /* inih continues the previous key */
 		return str;
-	if (*start == '[' && (error = start_section(st, start)) < 0) {
-		st->error = error;
-		st->error_line = st->line;
-		return NULL;
+	}
+	if (*start == '[') {
+		if ((error = start_section(st, start)) < 0) {
+			st->error = error;
+			st->error_line = st->line;
+			return NULL;
+		}
+		return str;
+	}
+	/* as inih: the key ends at the first '=' or ':' */
+	start = find_chars_or_comment(start, "=:", INIH_COMMENTS);
+	if (*start == '=' || *start == ':') {
+		start++;
+		while (isspace((unsigned char)*start))
+			start++;
+		st->value = start;
 	}
 	return str;
+}
+
+/* The value of the current line for `key`, in st->text. */
+static const char *line_value(struct ini_state *st, const char *key,
+                              const char *inih_value)
+{
+	const char *end;
+
+	if (!st->value) /* not a line classified as a value: trust inih */
+		return inih_value;
+	if (st->is_verbatim && st->is_verbatim(key, st->payload))
+		end = st->value + strlen(st->value);
+	else
+		end = find_chars_or_comment(st->value, NULL, INLINE_COMMENTS);
+	while (end > st->value && isspace((unsigned char)end[-1]))
+		end--;
+	orch_buf_clear(&st->text);
+	orch_buf_put(&st->text, st->value, (size_t)(end - st->value));
+	return st->text.ptr;
 }
 
 static int handle_value(void *user, const char *section, const char *name,
@@ -138,6 +189,7 @@ static int handle_value(void *user, const char *section, const char *name,
 	if (st->error)
 		return 0;
 	st->has_prev = 1;
+	value = line_value(st, name, value);
 	error = st->on_value(st->section.ptr, name, value, st->line,
 	                     continuation, st->payload);
 	if (error < 0) {
@@ -149,13 +201,15 @@ static int handle_value(void *user, const char *section, const char *name,
 }
 
 int orch_ini_parse(const char *path, orch_ini_section_fn on_section,
-                   orch_ini_value_fn on_value, void *payload)
+                   orch_ini_verbatim_fn is_verbatim, orch_ini_value_fn on_value,
+                   void *payload)
 {
 	struct ini_state st = {0};
 	int error = 0, bad_line;
 
 	st.path = path;
 	st.on_section = on_section;
+	st.is_verbatim = is_verbatim;
 	st.on_value = on_value;
 	st.payload = payload;
 	orch_buf_puts(&st.section, "");
@@ -185,6 +239,7 @@ done:
 		fclose(st.fp);
 	free(st.raw);
 	orch_buf_free(&st.section);
+	orch_buf_free(&st.text);
 	return error;
 }
 

@@ -357,6 +357,7 @@ enum plan_key {
 };
 
 enum { IN_PLAN = 1, IN_TASK = 2 };
+/* TEXT values (commands, prompts) are verbatim: see loader_verbatim */
 enum { ONE_LINE, TEXT, LIST };
 
 static const struct {
@@ -710,6 +711,22 @@ static int loader_value(const char *section, const char *name,
 	return set_value(ld, (enum plan_key)key, value, line);
 }
 
+/*
+ * Commands and prompts are the rest of the line, ';' and '#' included (a
+ * shell's `a ; b`, a prompt's "#42"); names, numbers, durations and lists
+ * may be followed by an inline comment.
+ */
+static int loader_verbatim(const char *name, void *payload)
+{
+	const struct ini_loader *ld = payload;
+
+	for (int key = 0; key < KEY_COUNT; key++)
+		if (!strcmp(name, plan_keys[key].name) &&
+		    (plan_keys[key].where & ld->where))
+			return plan_keys[key].continues == TEXT;
+	return 0;
+}
+
 int orch_plan_load_ini(orch_plan **out, const char *path)
 {
 	struct ini_loader ld = {0};
@@ -724,8 +741,8 @@ int orch_plan_load_ini(orch_plan **out, const char *path)
 	if (slash && slash > path)
 		ld.dir[slash - path] =
 		    '\0'; /* "a/b.ini" -> "a"; "/b.ini" -> "/" */
-	if ((error = orch_ini_parse(path, loader_section, loader_value, &ld)) <
-	    0)
+	if ((error = orch_ini_parse(path, loader_section, loader_verbatim,
+	                            loader_value, &ld)) < 0)
 		goto done;
 	if (!ld.plan->name)
 		ld.plan->name = default_name(path, 1);

@@ -88,6 +88,41 @@ done:
 	orch_config_free(config);
 }
 
+TEST(inline_comments_end_every_worker_value)
+{
+	char path[600];
+	const char *paths[2] = {path, NULL};
+	const orch_worker_config *vps;
+	orch_config *config = NULL;
+
+	write_file(path, sizeof(path), unit_tmpdir(), "orchestrate.ini",
+	           "[worker \"vps1\"]\n"
+	           "host = vps1 # a host\n"
+	           "port = 2222 ; a number\n"
+	           "identity = ~/.ssh/id#1 # a path\n"
+	           "slots = 3\t# a number\n"
+	           "capabilities = gpu ; a list\n"
+	           "  big-disk # continued\n"
+	           "workdir = /srv/w;x ; a path\n"
+	           "remote = https://hub/p.git#main # a URL\n");
+	CHECK_INT(orch_config_load(&config, paths, NULL), 0);
+	if (!config)
+		return;
+	vps = orch_config_worker(config, "vps1");
+	CHECK(vps != NULL);
+	if (!vps)
+		goto done;
+	CHECK_STR(vps->host, "vps1");
+	CHECK_INT(vps->port, 2222);
+	CHECK_STR(vps->identity, "~/.ssh/id#1");
+	CHECK_INT(vps->slots, 3);
+	CHECK_INT(vps->capabilities.count, 2);
+	CHECK_STR(vps->workdir, "/srv/w;x");
+	CHECK_STR(vps->remote, "https://hub/p.git#main");
+done:
+	orch_config_free(config);
+}
+
 TEST(later_files_override_earlier_ones_key_by_key)
 {
 	const char *dir = unit_tmpdir();
@@ -273,6 +308,7 @@ TEST(host_key_checking_cannot_be_turned_off)
 
 static const unit_test table[] = {
     T(workers_are_read_field_by_field),
+    T(inline_comments_end_every_worker_value),
     T(later_files_override_earlier_ones_key_by_key),
     T(no_worker_means_one_local_worker_with_a_slot_per_cpu),
     T(a_missing_config_file_is_an_error_only_when_required),

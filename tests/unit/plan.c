@@ -232,6 +232,109 @@ TEST(windows_line_ends_and_a_byte_order_mark_are_accepted)
 	orch_plan_free(plan);
 }
 
+TEST(semicolons_and_hashes_in_commands_and_prompts_are_kept)
+{
+	orch_plan *plan = NULL;
+
+	CHECK_INT(load_text(&plan, "p.ini",
+	                    "[plan]\n"
+	                    "agent = my-agent --say \"a ; b\" ; echo done\n"
+	                    "verify = make clean ; make   \n"
+	                    "[task \"a\"]\n"
+	                    "run = echo \"one ; two\" > out.txt\n"
+	                    "priority = high ; after a name\n"
+	                    "[task \"b\"]\n"
+	                    "prompt = Fix the bug ; then add tests\n"
+	                    "  # a comment line, not part of it\n"
+	                    "  see #12 ; and # 13\n"
+	                    "run: cat x # not a comment ;\n"
+	                    "  echo ;; echo #\n"),
+	          0);
+	if (!plan)
+		return;
+	CHECK_STR(plan->agent, "my-agent --say \"a ; b\" ; echo done");
+	CHECK_STR(plan->verify, "make clean ; make");
+	CHECK_INT(plan->ntasks, 2);
+	if (plan->ntasks != 2)
+		goto done;
+	CHECK_STR(plan->tasks[0].run, "echo \"one ; two\" > out.txt");
+	CHECK_INT(plan->tasks[0].priority, ORCH_PRIORITY_HIGH);
+	CHECK_STR(plan->tasks[1].prompt,
+	          "Fix the bug ; then add tests\nsee #12 ; and # 13");
+	CHECK_STR(plan->tasks[1].run,
+	          "cat x # not a comment ;\necho ;; echo #");
+	CHECK_INT(plan->tasks[1].line, 7);
+done:
+	orch_plan_free(plan);
+}
+
+TEST(a_verbatim_value_keeps_its_semicolons_with_windows_line_ends)
+{
+	orch_plan *plan = NULL;
+
+	CHECK_INT(load_text(&plan, "crlf.ini",
+	                    "[task \"a\"]\r\nrun = a ; b\r\n  c # d \r\n"
+	                    "retries = 1 ; comment\r\n"),
+	          0);
+	if (!plan)
+		return;
+	CHECK_STR(plan->tasks[0].run, "a ; b\nc # d");
+	CHECK_INT(plan->tasks[0].retries, 1);
+	orch_plan_free(plan);
+}
+
+TEST(inline_comments_end_names_numbers_durations_and_lists)
+{
+	orch_plan *plan = NULL;
+	const orch_task *task;
+
+	CHECK_INT(load_text(&plan, "p.ini",
+	                    "[plan]\n"
+	                    "name = commented ; a name\n"
+	                    "base = main # a branch\n"
+	                    "retries = 1 ; a number\n"
+	                    "timeout = 2m\t# a duration\n"
+	                    "merge = auto ; manual or auto\n"
+	                    "[task \"dep\"]\n"
+	                    "run = true\n"
+	                    "[task \"a\"]\n"
+	                    "run = true\n"
+	                    "depends = dep # a list\n"
+	                    "files = x#1.c, y;2.c ; a list\n"
+	                    "  z.c # continued\n"
+	                    "needs = gpu ; a list\n"
+	                    "priority = low # a name\n"
+	                    "duration = 5s ; a duration\n"
+	                    "timeout = 1h # a duration\n"),
+	          0);
+	if (!plan)
+		return;
+	CHECK_STR(plan->name, "commented");
+	CHECK_STR(plan->base, "main");
+	CHECK_INT(plan->retries, 1);
+	CHECK_INT(plan->timeout_ms, 2 * 60 * 1000);
+	CHECK_INT(plan->merge_auto, 1);
+	CHECK_INT(plan->ntasks, 2);
+	if (plan->ntasks != 2)
+		goto done;
+	task = &plan->tasks[1];
+	CHECK_INT(task->depends.count, 1);
+	CHECK_STR(task->depends.items[0], "dep");
+	CHECK_INT(task->files.count, 3);
+	if (task->files.count == 3) {
+		CHECK_STR(task->files.items[0], "x#1.c");
+		CHECK_STR(task->files.items[1], "y;2.c");
+		CHECK_STR(task->files.items[2], "z.c");
+	}
+	CHECK_INT(task->needs.count, 1);
+	CHECK_INT(task->priority, ORCH_PRIORITY_LOW);
+	CHECK_INT(task->duration_ms, 5000);
+	CHECK_INT(task->timeout_ms, 60 * 60 * 1000);
+	CHECK_INT(orch_plan_validate(plan), 0);
+done:
+	orch_plan_free(plan);
+}
+
 TEST(a_directory_is_not_a_plan_file)
 {
 	orch_plan *plan = NULL;
@@ -812,6 +915,9 @@ static const unit_test table[] = {
     T(continuation_lines_add_list_items),
     T(an_indented_key_right_after_a_section_is_a_key),
     T(windows_line_ends_and_a_byte_order_mark_are_accepted),
+    T(semicolons_and_hashes_in_commands_and_prompts_are_kept),
+    T(a_verbatim_value_keeps_its_semicolons_with_windows_line_ends),
+    T(inline_comments_end_names_numbers_durations_and_lists),
     T(a_directory_is_not_a_plan_file),
     T(repeated_dependencies_are_kept_once),
     T(prompt_file_is_read_relative_to_the_plan),
