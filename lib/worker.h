@@ -105,7 +105,7 @@ struct orch_worker {
 	orch_strvec capabilities;
 	int running; /* jobs started and not finished (kept by the scheduler) */
 	int down;    /* unusable now */
-	char down_reason[256];
+	char down_reason[256]; /* why, without the worker's name */
 };
 
 /* A fact `workers check` found about a worker (see orch_worker_check). */

@@ -364,6 +364,21 @@ static void job_end(ssh_worker *sw, struct orch_job *job,
 	job->phase = J_ENDED;
 }
 
+/*
+ * `msg` without a leading "worker 'NAME': " for this worker: a connection
+ * error already names the worker, and a message built on it names it once.
+ */
+static const char *without_name(const ssh_worker *sw, const char *msg)
+{
+	size_t len = strlen(sw->parent.name);
+
+	if (!strncmp(msg, "worker '", 8) &&
+	    !strncmp(msg + 8, sw->parent.name, len) &&
+	    !strncmp(msg + 8 + len, "': ", 3))
+		return msg + 8 + len + 3;
+	return msg;
+}
+
 static void job_lost(ssh_worker *sw, struct orch_job *job, const char *why)
 {
 	orch_job_result res = {0};
@@ -371,7 +386,7 @@ static void job_lost(ssh_worker *sw, struct orch_job *job, const char *why)
 	res.phase = ORCH_JOB_LOST;
 	res.exit_status = -1;
 	snprintf(res.error, sizeof(res.error), "worker '%s': %s",
-	         sw->parent.name, why);
+	         sw->parent.name, without_name(sw, why));
 	job_end(sw, job, &res);
 }
 
@@ -497,7 +512,7 @@ static void set_down(ssh_worker *sw, int down, const char *reason)
 	pthread_mutex_lock(&sw->mu);
 	sw->parent.down = down;
 	snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason), "%s",
-	         down ? reason : "");
+	         down ? without_name(sw, reason) : "");
 	pthread_mutex_unlock(&sw->mu);
 }
 
@@ -1033,7 +1048,7 @@ static void *worker_thread(void *payload)
 		         orch_error_hint_text() ? orch_error_hint_text() : "");
 		sw->parent.down = 1;
 		snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason),
-		         "%s", orch_error_message());
+		         "%s", without_name(sw, orch_error_message()));
 		sw->failures = 1;
 		sw->next_connect_ms = orch_monotonic_ms() +
 		                      (error == ORCH_EINVALID ? 30000 : 1000);

@@ -126,7 +126,10 @@ test_expect_success 'a worker whose sshd dies mid-task: the task completes on th
 	other=$(git show orchestrate/drop/long:w.txt) &&
 	test "$other" != "$first" &&
 	test $(git rev-list --count main..orchestrate/drop/long) = 1 &&
-	no_process "sleep 3\.$$\$"
+	no_process "sleep 3\.$$\$" &&
+	# the lost attempt names its worker once
+	test_grep "^long: attempt 1 on $first failed: worker .$first.: " out &&
+	test_grep ! "worker .$first.: worker" out
 '
 
 test_done

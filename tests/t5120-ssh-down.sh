@@ -19,7 +19,7 @@ test_expect_success 'with its only worker down, run waits, says so, and status s
 	{ git-orchestrate run down >run.out 2>&1 & } &&
 	pid=$! &&
 	test_wait_for "grep -q \"every worker is down\" run.out" &&
-	test_grep "worker w1 is down" run.out &&
+	test_grep "worker w1 is down: cannot connect" run.out &&
 	test_grep "every worker is down; waiting" run.out &&
 	ps -o time= -p $pid >cpu1 &&
 	# not a wait for an event: the window in which it must use no CPU
@@ -27,7 +27,7 @@ test_expect_success 'with its only worker down, run waits, says so, and status s
 	ps -o time= -p $pid >cpu2 &&
 	test_cmp cpu1 cpu2 &&
 	git orchestrate status down >st &&
-	test_grep "worker w1 is down" st &&
+	test_grep "worker w1 is down: cannot connect" st &&
 	git orchestrate status --json down >st.json &&
 	test_grep "\"down\":.*true" st.json &&
 	kill -INT $pid &&
