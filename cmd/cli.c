@@ -119,9 +119,10 @@ int cli_resolve_plan(char **out, orch_cli *cli, const char *arg)
 			                plans.items[i]);
 		orch_error_set("%zu plans are stored (%s): say which",
 		               plans.count, names.ptr);
-		orch_error_hint(
-		    "give the plan name, e.g. 'git orchestrate status %s'",
-		    plans.items[0]);
+		orch_error_hint("give the plan name, e.g. 'git orchestrate "
+		                "status %s'; 'git orchestrate plans' lists "
+		                "them with their states",
+		                plans.items[0]);
 		orch_buf_free(&names);
 		error = ORCH_EINVALID;
 	}

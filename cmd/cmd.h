@@ -73,5 +73,7 @@ int cmd_clean(int argc, char **argv, orch_cli *cli);
 int cmd_hook(int argc, char **argv, orch_cli *cli);
 int cmd_hooks(int argc, char **argv, orch_cli *cli);
 int cmd_sync(int argc, char **argv, orch_cli *cli);
+int cmd_plans(int argc, char **argv, orch_cli *cli);
+int cmd_forget(int argc, char **argv, orch_cli *cli);
 
 #endif

@@ -22,6 +22,8 @@ static const struct command commands[] = {
     {"plan", cmd_plan, "validate and store a plan (or --dry-run, --simulate)"},
     {"run", cmd_run, "run a plan's tasks on local slots or workers"},
     {"status", cmd_status, "show the state of a plan's tasks"},
+    {"plans", cmd_plans, "list the stored plans with their counts by state"},
+    {"forget", cmd_forget, "delete a stored plan, its branches and locks"},
     {"log", cmd_log, "show the state log of a plan"},
     {"merge", cmd_merge, "analyse and merge done tasks into the base branch"},
     {"rollback", cmd_rollback, "undo the last merge of a plan"},

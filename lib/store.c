@@ -789,8 +789,8 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
 		if (exists && !replace) {
 			orch_error_set("plan '%s' already exists", plan->name);
 			orch_error_hint("store it under another name with "
-			                "--name, or remove it "
-			                "with 'git orchestrate clean %s'",
+			                "--name, or delete the stored one "
+			                "with 'git orchestrate forget %s'",
 			                plan->name);
 			error = ORCH_EEXISTS;
 			goto done;
@@ -803,8 +803,8 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
 			    "plan '%s' already exists and has started tasks",
 			    plan->name);
 			orch_error_hint("run it with 'git orchestrate run %s', "
-			                "remove it with "
-			                "'git orchestrate clean %s', or store "
+			                "delete it with "
+			                "'git orchestrate forget %s', or store "
 			                "this one under "
 			                "another name with --name",
 			                plan->name, plan->name);

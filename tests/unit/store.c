@@ -703,7 +703,7 @@ TEST(storing_again_replaces_a_plan_until_a_task_has_started)
 	CHECK_INT(orch_store_create_plan(fx.store, plan, 1), ORCH_EEXISTS);
 	CHECK_STR(orch_error_message(),
 	          "plan 'p' already exists and has started tasks");
-	CHECK(contains(orch_error_hint_text(), "git orchestrate clean p"));
+	CHECK(contains(orch_error_hint_text(), "git orchestrate forget p"));
 	first = plan_head(&fx, "p");
 	CHECK(git_oid_equal(&first, &second));
 	orch_plan_free(plan);

@@ -1,0 +1,144 @@
+#!/bin/sh
+# Everyday operation: list stored plans, forget one, a task's log, and the
+# hints that lead there.
+. "$(dirname "$0")/test-lib.sh"
+
+export ORCH_RETRY_BASE_MS=50
+OUT="$TRASH_DIRECTORY/out"
+export OUT
+
+test_expect_success 'setup' '
+	test_create_repo repo &&
+	mkdir -p "$OUT"
+'
+cd repo || test_bail_out "setup left no repository"
+
+test_expect_success 'plans with none stored prints nothing and an empty list' '
+	git orchestrate plans >out 2>err &&
+	! test -s out &&
+	test_grep "no plan is stored" err &&
+	git orchestrate plans --json >out.json &&
+	test_grep "\"plans\":[[:space:]]*\\[\\]" out.json
+'
+
+test_expect_success 'plans lists stored plans sorted, with base, counts and last change' '
+	cat >zeta.ini <<-PLAN &&
+	[plan]
+	retries = 0
+	[task "ok"]
+	run = echo ok >ok.txt
+	[task "bad"]
+	run = echo "bad output here"; exit 3
+	[task "after"]
+	run = true
+	depends = bad
+	PLAN
+	cat >alpha.ini <<-PLAN &&
+	[task "one"]
+	run = true
+	[task "two"]
+	run = true
+	PLAN
+	git orchestrate plan zeta.ini >/dev/null &&
+	git orchestrate plan alpha.ini >/dev/null &&
+	test_expect_code 1 git orchestrate run zeta >/dev/null 2>&1 &&
+	git orchestrate plans >out &&
+	head -n 1 out >header &&
+	test_grep "^PLAN *BASE *TASKS *LAST CHANGE *STATES" header &&
+	sed -n "2p" out >first &&
+	sed -n "3p" out >second &&
+	test_grep "^alpha *main *2 .*2 ready$" first &&
+	test_grep "^zeta *main *3 .*1 done, 1 failed, 1 skipped$" second &&
+	test_grep "[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9:]\{8\}" second &&
+	git orchestrate plans --json >out.json &&
+	test_grep "\"name\":[[:space:]]*\"alpha\"" out.json &&
+	test_grep "\"failed\":[[:space:]]*1" out.json &&
+	test_grep "\"running\":[[:space:]]*false" out.json &&
+	test_grep "\"head\":[[:space:]]*\"$(git rev-parse refs/orchestrate/plans/zeta)\"" out.json &&
+	test_grep "\"last_change\":" out.json
+'
+
+test_expect_success 'plans refuses arguments and unknown options' '
+	test_expect_code 2 git orchestrate plans zeta 2>err &&
+	test_grep "unexpected argument" err &&
+	test_expect_code 2 git orchestrate plans --bogus 2>err &&
+	test_grep "unknown option" err
+'
+
+test_expect_success 'status with several plans stored hints at plans' '
+	test_expect_code 2 git orchestrate status 2>err &&
+	test_grep "2 plans are stored" err &&
+	test_grep "^hint:.*git orchestrate plans" err
+'
+
+test_expect_success 'a taken plan name hints at forget' '
+	test_expect_code 2 git orchestrate plan zeta.ini 2>err &&
+	test_grep "already exists" err &&
+	test_grep "^hint:.*git orchestrate forget zeta" err &&
+	test_grep ! "clean zeta" err
+'
+
+test_expect_success 'forget of a plan that is not stored changes nothing (exit 2)' '
+	orch_refs >before &&
+	test_expect_code 2 git orchestrate forget nosuch 2>err &&
+	test_grep "nosuch" err &&
+	orch_refs >after &&
+	test_cmp before after &&
+	test_expect_code 2 git orchestrate forget 2>err &&
+	test_grep "usage:" err &&
+	test_expect_code 2 git orchestrate forget "../x" 2>err &&
+	test_grep "invalid plan name" err
+'
+
+test_expect_success 'forget deletes the plan ref, task branches and kept worktrees; notes stay' '
+	wt=$(git orchestrate status --json zeta | sed -n "s/.*\"worktree\":[[:space:]]*\"\\(.*\\)\".*/\\1/p") &&
+	test -n "$wt" &&
+	test -d "$wt" &&
+	ok=$(git rev-parse orchestrate/zeta/ok) &&
+	notes=$(git rev-parse refs/notes/orchestrate) &&
+	git orchestrate forget zeta >out &&
+	test_grep "deleted branch orchestrate/zeta/ok (was $(git rev-parse --short=7 $ok))" out &&
+	test_grep "forgot plan zeta" out &&
+	test_grep "1 kept worktree" out &&
+	! test -d "$wt" &&
+	test_must_fail git rev-parse --verify -q refs/orchestrate/plans/zeta &&
+	test -z "$(git for-each-ref refs/heads/orchestrate/zeta refs/orchestrate/locks/zeta)" &&
+	test "$(git rev-parse refs/notes/orchestrate)" = "$notes" &&
+	git rev-parse --verify -q refs/orchestrate/plans/alpha >/dev/null &&
+	git orchestrate plans >out &&
+	test_grep ! zeta out
+'
+
+test_expect_success 'a forgotten plan name can be stored and run again' '
+	git orchestrate plan zeta.ini >/dev/null &&
+	test_expect_code 1 git orchestrate run zeta >/dev/null 2>&1 &&
+	git orchestrate status zeta >st &&
+	test_grep "^ok *done" st &&
+	git orchestrate forget zeta >/dev/null
+'
+
+test_expect_success 'forget refuses while a run holds a lease, naming it (exit 1)' '
+	cat >busy.ini <<-PLAN &&
+	[task "slow"]
+	run = touch "\$OUT/slow.started"; while ! test -f "\$OUT/slow.go"; do sleep 0.1; done
+	PLAN
+	git orchestrate plan busy.ini >/dev/null &&
+	(git-orchestrate run busy >busy.out 2>&1; echo $? >busy.status) &
+	test_wait_for "test -f \"$OUT/slow.started\"" &&
+	test_wait_for "git rev-parse --verify -q refs/orchestrate/locks/busy/task/slow >/dev/null" &&
+	orch_refs >before &&
+	test_expect_code 1 git orchestrate forget busy 2>err &&
+	test_grep "plan .busy. is running: task .slow. is held by pid [0-9]" err &&
+	test_grep "refs/orchestrate/locks/busy/task/slow" err &&
+	test_grep "^hint: stop that run" err &&
+	git orchestrate plans >out &&
+	test_grep "^busy .*(running)$" out &&
+	touch "$OUT/slow.go" &&
+	test_wait_for "test -s busy.status" &&
+	test "$(cat busy.status)" = 0 &&
+	git orchestrate forget busy >out &&
+	test_grep "deleted branch orchestrate/busy/slow" out &&
+	test_must_fail git rev-parse --verify -q refs/orchestrate/plans/busy
+'
+
+test_done
