@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -204,4 +205,88 @@ void cli_catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static pid_t pager_pid;
+
+/* The pager git would use, or NULL for none. malloc'd. */
+static char *pager_command(orch_cli *cli)
+{
+	const char *env = getenv("GIT_PAGER");
+	char *pager = NULL;
+
+	if (env) {
+		pager = orch_strdup(env);
+	} else {
+		git_config *config = NULL;
+		git_buf value = {0};
+		if (cli->repo &&
+		    git_repository_config_snapshot(&config, cli->repo) == 0 &&
+		    git_config_get_string_buf(&value, config, "core.pager") ==
+		        0)
+			pager = orch_strdup(value.ptr);
+		git_buf_dispose(&value);
+		git_config_free(config);
+		if (!pager && (env = getenv("PAGER")) != NULL)
+			pager = orch_strdup(env);
+		if (!pager)
+			pager = orch_strdup("less");
+	}
+	if (!*pager || !strcmp(pager, "cat")) {
+		free(pager);
+		return NULL;
+	}
+	return pager;
+}
+
+int cli_start_pager(orch_cli *cli)
+{
+	char *pager;
+	int fds[2];
+	pid_t pid;
+
+	if (pager_pid || !cli_is_tty(1) || !(pager = pager_command(cli)))
+		return 0;
+	if (pipe(fds) < 0) {
+		free(pager);
+		return 0;
+	}
+	fflush(stdout);
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		free(pager);
+		return 0;
+	}
+	if (pid == 0) {
+		dup2(fds[0], 0);
+		close(fds[0]);
+		close(fds[1]);
+		setenv("LESS", "FRX", 0);
+		setenv("LV", "-c", 0);
+		/* the user's own pager command, run by the shell as git does */
+		execl("/bin/sh", "sh", "-c", pager, (char *)NULL);
+		_exit(127);
+	}
+	free(pager);
+	dup2(fds[1], 1);
+	close(fds[0]);
+	close(fds[1]);
+	/* commands run from here colour their output as for a terminal */
+	setenv("GIT_PAGER_IN_USE", "true", 1);
+	pager_pid = pid;
+	return 1;
+}
+
+void cli_end_pager(void)
+{
+	int status;
+
+	if (!pager_pid)
+		return;
+	fflush(stdout);
+	fclose(stdout);
+	while (waitpid(pager_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pager_pid = 0;
 }

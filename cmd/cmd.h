@@ -55,6 +55,16 @@ int cli_wants_help(int argc, char **argv, const char *usage);
 /* 1 when stdout is a terminal (progress lines, pager). */
 int cli_is_tty(int fd);
 
+/*
+ * When stdout is a terminal, send it through the user's pager, chosen as
+ * git chooses it: $GIT_PAGER, core.pager, $PAGER, else "less" (with LESS=FRX
+ * and LV=-c unless set); "" or "cat" means none. cli_end_pager() closes
+ * stdout into the pager and waits for it; both do nothing without one.
+ * Returns 1 when a pager was started.
+ */
+int cli_start_pager(orch_cli *cli);
+void cli_end_pager(void);
+
 /* Set by SIGINT/SIGTERM handlers installed with cli_catch_signals. */
 extern volatile int cli_interrupted;
 void cli_catch_signals(void);

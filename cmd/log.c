@@ -1,23 +1,114 @@
-/* git orchestrate log: the state log of a plan, a git log of its ref. */
+/*
+ * git orchestrate log: the state log of a plan, a git log of its ref; with
+ * a task, that task's transitions and its stored output.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "plans.h"
 #include "util.h"
 
 static const char log_usage[] =
-    "git orchestrate log [PLAN] [-- <git log options>]";
+    "git orchestrate log [PLAN [TASK]] [-- <git log options>]";
+
+/* argv of `git log` over `refname` (-- `path` when not NULL). free() it. */
+static char **git_log_argv(char **extra, int nextra, const char *refname,
+                           const char *path)
+{
+	char **args = orch_calloc((size_t)nextra + 10, sizeof(char *));
+	int n = 0;
+
+	args[n++] = "git";
+	/* we page ourselves, around git log and the task's output */
+	if (path)
+		args[n++] = "--no-pager";
+	args[n++] = "log";
+	args[n++] = "--format=%h %ad %s";
+	args[n++] = "--date=format:%Y-%m-%d %H:%M:%S";
+	for (int i = 0; i < nextra; i++)
+		args[n++] = extra[i];
+	args[n++] = (char *)refname;
+	args[n++] = "--";
+	if (path)
+		args[n++] = (char *)path;
+	args[n] = NULL;
+	return args;
+}
+
+/* Run `git log` as a child, its output on our stdout; 0 when it succeeded. */
+static int run_git_log(char **args)
+{
+	pid_t pid;
+	int status;
+
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		return orch_error_os("cannot run git log");
+	if (pid == 0) {
+		execvp("git", args);
+		fprintf(stderr, "error: cannot run git: %s\n", strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return orch_error_os("cannot wait for git log");
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		orch_error_set("git log failed");
+		return ORCH_ERROR;
+	}
+	return 0;
+}
+
+static int task_log(orch_cli *cli, const char *plan, const char *task,
+                    const char *refname, char **extra, int nextra)
+{
+	orch_task_record record;
+	char **args = NULL;
+	int error;
+
+	if ((error = orch_plans_read_task(&record, cli->store, plan, task)) < 0)
+		goto done;
+	/*
+	 * The transitions are the commits of the plan ref that touch the
+	 * task's file: `git log` shows them, with every option the user adds
+	 * (there is no libgit2 API for its formatting), run with an argv.
+	 */
+	args = git_log_argv(extra, nextra, refname, record.state_path);
+	cli_start_pager(cli);
+	if ((error = run_git_log(args)) < 0)
+		goto done;
+	printf("\n");
+	if (!record.has_log) {
+		printf("no output recorded for %s (%s)\n", task,
+		       record.log_path);
+	} else {
+		printf("output of %s, attempt %d (%s%s):\n", task,
+		       record.state.attempts, record.log_path,
+		       record.log.len >= ORCH_LOG_MAX ? ", its last 1 MiB"
+		                                      : "");
+		fwrite(record.log.ptr, 1, record.log.len, stdout);
+		if (record.log.len &&
+		    record.log.ptr[record.log.len - 1] != '\n')
+			printf("\n");
+	}
+done:
+	cli_end_pager();
+	free(args);
+	orch_task_record_clear(&record);
+	return error;
+}
 
 int cmd_log(int argc, char **argv, orch_cli *cli)
 {
 	char *name = NULL, refname[256];
-	const char *arg = NULL;
+	const char *plan_arg = NULL, *task = NULL;
 	int error, first_extra = argc;
 	char **args;
-	int n = 0;
 
 	if (cli_wants_help(argc, argv, log_usage))
 		return 0;
@@ -26,34 +117,43 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 			first_extra = i + 1;
 			break;
 		}
-		if (arg)
+		if (argv[i][0] == '-')
+			return cli_usage_error(
+			    log_usage,
+			    "unknown option '%s' (git log options go after "
+			    "'--')",
+			    argv[i]);
+		if (task)
 			return cli_usage_error(
 			    log_usage, "unexpected argument '%s'", argv[i]);
-		arg = argv[i];
+		if (plan_arg)
+			task = argv[i];
+		else
+			plan_arg = argv[i];
 	}
+	if (task && !orch_id_valid(task))
+		return cli_usage_error(log_usage, "invalid task id '%s'", task);
 	if ((error = cli_open(cli)) < 0 ||
-	    (error = cli_resolve_plan(&name, cli, arg)) < 0)
+	    (error = cli_resolve_plan(&name, cli, plan_arg)) < 0)
 		return cli_fail(error);
 	if ((error = orch_store_plan_ref(refname, sizeof(refname), cli->store,
 	                                 name)) < 0) {
 		free(name);
 		return cli_fail(error);
 	}
+	if (task) {
+		error = task_log(cli, name, task, refname, argv + first_extra,
+		                 argc - first_extra);
+		free(name);
+		return error < 0 ? cli_fail(error) : 0;
+	}
 	/*
 	 * Formatting, paging and every `git log` option are git's own: there is
 	 * no libgit2 API for them, so hand over to git log (argv, no shell),
 	 * which pages on a terminal as git does.
 	 */
-	args = orch_calloc((size_t)(argc - first_extra) + 8, sizeof(char *));
-	args[n++] = "git";
-	args[n++] = "log";
-	args[n++] = "--format=%h %ad %s";
-	args[n++] = "--date=format:%Y-%m-%d %H:%M:%S";
-	for (int i = first_extra; i < argc; i++)
-		args[n++] = argv[i];
-	args[n++] = refname;
-	args[n++] = "--";
-	args[n] = NULL;
+	args =
+	    git_log_argv(argv + first_extra, argc - first_extra, refname, NULL);
 	fflush(stdout);
 	cli_close(cli);
 	execvp("git", args);

@@ -31,6 +31,37 @@ typedef struct {
 	size_t count;
 } workers_seen;
 
+/* Point at where a failed task's output is: `git orchestrate log`. */
+static void print_log_hint(const orch_plan *plan, const orch_task_state *states)
+{
+	orch_buf failed = {0};
+	const char *first = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		if (states[i].state != ORCH_STATE_FAILED &&
+		    states[i].state != ORCH_STATE_TIMEOUT)
+			continue;
+		if (!first)
+			first = plan->tasks[i].id;
+		if (n < 5)
+			orch_buf_printf(&failed, "%s%s", n ? ", " : "",
+			                plan->tasks[i].id);
+		else if (n == 5)
+			orch_buf_puts(&failed, ", ...");
+		n++;
+	}
+	if (n == 1)
+		printf("hint: 'git orchestrate log %s %s' shows the "
+		       "transitions and output of %s\n",
+		       plan->name, first, first);
+	else if (n > 1)
+		printf("hint: 'git orchestrate log %s TASK' shows a failed "
+		       "task's transitions and output (%s)\n",
+		       plan->name, failed.ptr);
+	orch_buf_free(&failed);
+}
+
 static void print_table(const orch_plan *plan, const orch_task_state *states,
                         const workers_seen *workers)
 {
@@ -86,6 +117,7 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 		if (workers->list[i].down)
 			printf("worker %s is down: %s\n", workers->list[i].name,
 			       workers->list[i].reason);
+	print_log_hint(plan, states);
 }
 
 static void print_json(const orch_plan *plan, const orch_task_state *states,

@@ -289,3 +289,53 @@ done:
 	orch_plan_free(plan);
 	return error;
 }
+
+void orch_task_record_clear(orch_task_record *record)
+{
+	orch_task_state_clear(&record->state);
+	orch_buf_free(&record->log);
+	record->has_log = 0;
+}
+
+int orch_plans_read_task(orch_task_record *out, orch_store *store,
+                         const char *name, const char *id)
+{
+	orch_plan *plan = NULL;
+	orch_buf json = {0};
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	orch_task_state_init(&out->state);
+	if ((error = orch_store_load_plan(&plan, NULL, store, name)) < 0)
+		return error;
+	if (orch_plan_find(plan, id) < 0) {
+		orch_error_set("plan '%s' has no task '%s'", name, id);
+		orch_error_hint("'git orchestrate status %s' lists its tasks",
+		                name);
+		error = ORCH_ENOTFOUND;
+		goto done;
+	}
+	if ((error = orch_store_task_path(
+	         out->state_path, sizeof(out->state_path), plan, id)) < 0 ||
+	    (error = orch_store_log_path(out->log_path, sizeof(out->log_path),
+	                                 plan, id)) < 0)
+		goto done;
+	error = orch_store_read_file(&json, store, name, out->state_path);
+	if (error == 0)
+		error =
+		    orch_task_state_from_json(&out->state, json.ptr, json.len);
+	else if (error == ORCH_ENOTFOUND)
+		error = 0; /* never changed since the plan was stored */
+	if (error < 0)
+		goto done;
+	error = orch_store_read_file(&out->log, store, name, out->log_path);
+	out->has_log = error == 0;
+	if (error == ORCH_ENOTFOUND) {
+		orch_error_clear();
+		error = 0;
+	}
+done:
+	orch_buf_free(&json);
+	orch_plan_free(plan);
+	return error;
+}

@@ -63,4 +63,22 @@ void orch_forget_result_clear(orch_forget_result *result);
 int orch_plans_forget(orch_forget_result *out, orch_store *store,
                       const orch_config *config, const char *plan);
 
+/* What is stored of one task: its state and its output. */
+typedef struct {
+	char state_path[512]; /* tasks/<id>.json (or tasks/<xx>/<id>.json) */
+	char log_path[512];   /* logs/<id>.log likewise */
+	orch_task_state state;
+	int has_log;  /* 0 when no output was recorded */
+	orch_buf log; /* the stored output (its last ORCH_LOG_MAX bytes) */
+} orch_task_record;
+
+/*
+ * Read task `id` of stored plan `plan` into *out (clear it with
+ * orch_task_record_clear, also after an error). ORCH_ENOTFOUND, naming
+ * them, when the plan is not stored or has no such task.
+ */
+int orch_plans_read_task(orch_task_record *out, orch_store *store,
+                         const char *plan, const char *id);
+void orch_task_record_clear(orch_task_record *record);
+
 #endif

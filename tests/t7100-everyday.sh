@@ -78,6 +78,66 @@ test_expect_success 'a taken plan name hints at forget' '
 	test_grep ! "clean zeta" err
 '
 
+test_expect_success 'status points at the log of a failed task' '
+	git orchestrate status zeta >st &&
+	test_grep "^bad *failed" st &&
+	test_grep "^hint: .git orchestrate log zeta bad. shows the transitions and output of bad" st
+'
+
+test_expect_success 'log PLAN TASK shows the task transitions and its output' '
+	git orchestrate log zeta bad >out &&
+	test_grep "^[0-9a-f]\{7,\} [0-9-]* [0-9:]* bad: failed on local .*exit status 3" out &&
+	test_grep "bad: started on local (attempt 1)" out &&
+	test_grep "plan stored: 3 tasks" out &&
+	test_grep ! "ok: " out &&
+	test_grep "^output of bad, attempt 1 (logs/bad.log):" out &&
+	test_grep "^bad output here$" out &&
+	git orchestrate log zeta after >out &&
+	test_grep "after: skipped" out &&
+	test_grep "^no output recorded for after" out
+'
+
+test_expect_success 'log PLAN TASK passes git log options after --' '
+	git orchestrate log zeta ok -- -p >out &&
+	test_grep "^+{\"state\":\"done\"" out &&
+	test_grep "^--- a/tasks/ok.json" out
+'
+
+test_expect_success 'log PLAN TASK of an unknown task or bad id: exit 2' '
+	test_expect_code 2 git orchestrate log zeta nosuch 2>err &&
+	test_grep "plan .zeta. has no task .nosuch." err &&
+	test_grep "^hint:.*git orchestrate status zeta" err &&
+	test_expect_code 2 git orchestrate log zeta "a;b" 2>err &&
+	test_grep "invalid task id" err &&
+	test_expect_code 2 git orchestrate log zeta ok extra 2>err &&
+	test_grep "unexpected argument" err
+'
+
+test_expect_success 'log PLAN TASK does not page when stdout is not a terminal' '
+	GIT_PAGER="sed s/^/paged:/ >\"$TRASH_DIRECTORY/paged.out\"" \
+		git orchestrate log zeta bad >out &&
+	test_grep "^bad output here$" out &&
+	test_path_is_missing "$TRASH_DIRECTORY/paged.out"
+'
+
+if script -qec true /dev/null >/dev/null 2>&1; then
+test_expect_success 'log PLAN TASK pages on a terminal: GIT_PAGER, core.pager, PAGER' '
+	GIT_PAGER="sed s/^/paged:/ >\"$TRASH_DIRECTORY/paged.out\"" \
+		script -qec "git orchestrate log zeta bad" /dev/null >/dev/null &&
+	test_grep "^paged:[0-9a-f]* .* bad: failed" "$TRASH_DIRECTORY/paged.out" &&
+	test_grep "^paged:bad output here" "$TRASH_DIRECTORY/paged.out" &&
+	git config core.pager "sed s/^/core:/ >\"$TRASH_DIRECTORY/core.out\"" &&
+	env -u GIT_PAGER script -qec "git orchestrate log zeta bad" /dev/null >/dev/null &&
+	test_grep "^core:bad output here" "$TRASH_DIRECTORY/core.out" &&
+	git config --unset core.pager &&
+	env -u GIT_PAGER PAGER="sed s/^/env:/ >\"$TRASH_DIRECTORY/env.out\"" \
+		script -qec "git orchestrate log zeta bad" /dev/null >/dev/null &&
+	test_grep "^env:bad output here" "$TRASH_DIRECTORY/env.out"
+'
+else
+	echo "ok # skip paging on a terminal (no script(1))"
+fi
+
 test_expect_success 'forget of a plan that is not stored changes nothing (exit 2)' '
 	orch_refs >before &&
 	test_expect_code 2 git orchestrate forget nosuch 2>err &&
