@@ -184,6 +184,42 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 	cJSON_Delete(root);
 }
 
+/*
+ * Add the workers that ran an attempt of the plan to those its runs
+ * recorded (a worker is recorded only when it goes down or comes back), so
+ * a plan run on the local worker alone lists it.
+ */
+static void add_workers_used(workers_seen *workers, const orch_plan *plan,
+                             const orch_task_state *states)
+{
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task_state *st = &states[i];
+		for (size_t k = 0; k <= st->workers_tried.count; k++) {
+			const char *name = k < st->workers_tried.count
+			                       ? st->workers_tried.items[k]
+			                       : st->worker;
+			size_t at = 0;
+			if (!name)
+				continue;
+			while (at < workers->count &&
+			       strcmp(workers->list[at].name, name) < 0)
+				at++;
+			if (at < workers->count &&
+			    !strcmp(workers->list[at].name, name))
+				continue;
+			workers->list = orch_realloc(
+			    workers->list,
+			    (workers->count + 1) * sizeof(*workers->list));
+			memmove(&workers->list[at + 1], &workers->list[at],
+			        (workers->count - at) * sizeof(*workers->list));
+			workers->list[at].name = orch_strdup(name);
+			workers->list[at].down = 0;
+			workers->list[at].reason = orch_strdup("");
+			workers->count++;
+		}
+	}
+}
+
 static int all_final(const orch_plan *plan, const orch_task_state *states)
 {
 	for (size_t i = 0; i < plan->ntasks; i++)
@@ -260,6 +296,7 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 		if ((error = orch_run_read_workers(
 		         &workers.list, &workers.count, cli->store, name)) < 0)
 			goto fail;
+		add_workers_used(&workers, plan, states);
 		if (json)
 			print_json(plan, states, &workers);
 		else

@@ -1129,13 +1129,23 @@ static int check_tasks(const orch_plan *plan, size_t *indegree,
 			return ORCH_EINVALID;
 		}
 		if (!task->run && !plan->agent) {
+			struct plan_index *idx = index_of(plan);
 			orch_error_set("%s: task '%s' has nothing to run: it "
 			               "has a prompt but the plan sets no "
 			               "agent",
 			               where, task->id);
-			orch_error_hint("set 'agent = COMMAND' in [plan] (it "
-			                "reads $ORCHESTRATE_PROMPT_FILE), or "
-			                "give the task a 'run'");
+			/* a prompt directory has no [plan] to set it in */
+			if (idx && idx->from_prompts)
+				orch_error_hint(
+				    "set the agent with 'git config "
+				    "orchestrate.agent COMMAND' (it reads "
+				    "$ORCHESTRATE_PROMPT_FILE)");
+			else
+				orch_error_hint(
+				    "set 'agent = COMMAND' in [plan] or 'git "
+				    "config orchestrate.agent COMMAND' (it "
+				    "reads $ORCHESTRATE_PROMPT_FILE), or give "
+				    "the task a 'run'");
 			return ORCH_EINVALID;
 		}
 	}

@@ -361,9 +361,12 @@ static int tcp_connect(int *out, const orch_ssh_target *target,
 		orch_error_set("worker '%s': cannot connect to %s port %d: %s",
 		               worker, target->host, target->port,
 		               strerror(saved));
-		orch_error_hint(
-		    "is sshd running there and the port right? "
-		    "'git orchestrate workers check' tests every worker");
+		orch_error_hint("is sshd running on %s and listening on "
+		                "port %d? 'ssh -p %d %s' tries the same by "
+		                "hand; the address is set by 'host' and "
+		                "'port' of [worker \"%s\"]",
+		                target->host, target->port, target->port,
+		                target->host, worker);
 		return ORCH_ERROR;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);

@@ -1877,9 +1877,13 @@ int orch_store_default_agent(orch_plan *plan, orch_store *store)
 	git_repository *repo = store->repo;
 	git_config *config = NULL;
 	git_buf value = {0};
-	int error;
+	int error, prompt_only = 0;
 
-	if (plan->agent)
+	for (size_t i = 0; i < plan->ntasks; i++)
+		if (!plan->tasks[i].run)
+			prompt_only = 1;
+	/* a plan whose tasks all have a command needs none: keep it out */
+	if (plan->agent || !prompt_only)
 		return 0;
 	if ((error = git_repository_config_snapshot(&config, repo)) < 0)
 		return orch_error_git(error,

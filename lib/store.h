@@ -144,8 +144,10 @@ int orch_store_create_plan(orch_store *store, const orch_plan *plan,
                            int replace);
 
 /*
- * A plan that names no agent (always the case with --prompts) takes git's
- * `orchestrate.agent` setting, so prompt-only tasks have a command.
+ * A plan that names no agent (always the case with --prompts) and has a
+ * task without a `run` takes git's `orchestrate.agent` setting, so
+ * prompt-only tasks have a command. A plan whose tasks all have a `run`
+ * is left without one.
  */
 int orch_store_default_agent(orch_plan *plan, orch_store *store);
 /*

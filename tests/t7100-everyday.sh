@@ -138,6 +138,66 @@ else
 	echo "ok # skip paging on a terminal (no script(1))"
 fi
 
+test_expect_success 'status --json and run --json list the local worker that ran tasks' '
+	git orchestrate status --json zeta >s.json &&
+	tr -d "\n\t " <s.json >flat &&
+	test_grep "\"workers\":\[{\"name\":\"local\",\"down\":false" flat &&
+	cat >w.ini <<-PLAN &&
+	[task "w"]
+	run = true
+	PLAN
+	git orchestrate plan w.ini >/dev/null &&
+	git orchestrate run w --json >r.json &&
+	tr -d "\n\t " <r.json >flat &&
+	test_grep "\"workers\":\[{\"name\":\"local\",\"down\":false" flat &&
+	git orchestrate forget w >/dev/null
+'
+
+test_expect_success 'orchestrate.agent is not copied into a plan whose tasks all have a run' '
+	git config orchestrate.agent "cat \"\$ORCHESTRATE_PROMPT_FILE\" >out.md" &&
+	cat >cmds.ini <<-PLAN &&
+	[task "c"]
+	run = true
+	PLAN
+	git orchestrate plan cmds.ini >/dev/null &&
+	git show refs/orchestrate/plans/cmds:plan.json >plan.json &&
+	test_grep "\"agent\":[[:space:]]*null" plan.json &&
+	mkdir -p prompts &&
+	echo "Do the thing." >prompts/p1.md &&
+	git orchestrate plan --prompts prompts --name withprompts >/dev/null &&
+	git show refs/orchestrate/plans/withprompts:plan.json >plan.json &&
+	test_grep "\"agent\":.*ORCHESTRATE_PROMPT_FILE" plan.json &&
+	git config --unset orchestrate.agent &&
+	git orchestrate forget cmds >/dev/null &&
+	git orchestrate forget withprompts >/dev/null
+'
+
+test_expect_success '--prompts without an agent hints at git config orchestrate.agent' '
+	test_might_fail git config --unset orchestrate.agent &&
+	mkdir -p prompts &&
+	echo "Do the thing." >prompts/p1.md &&
+	orch_refs >before &&
+	test_expect_code 2 git orchestrate plan --prompts prompts 2>err &&
+	test_grep "has a prompt but the plan sets no agent" err &&
+	test_grep "^hint: set the agent with .git config orchestrate.agent COMMAND." err &&
+	test_grep ! "\[plan\]" err &&
+	orch_refs >after &&
+	test_cmp before after
+'
+
+test_expect_success 'workers check of an unreachable worker hints at something other than itself' '
+	cat >down.ini <<-INI &&
+	[worker "w9"]
+	host = 127.0.0.1
+	port = 1
+	INI
+	test_expect_code 1 git orchestrate --config down.ini workers check >out 2>err &&
+	test_grep "^w9: UNUSABLE" out &&
+	test_grep "cannot connect to 127.0.0.1 port 1" err &&
+	test_grep "^hint: .*port 1.*ssh -p 1 127.0.0.1" err &&
+	test_grep ! "workers check" err
+'
+
 test_expect_success 'forget of a plan that is not stored changes nothing (exit 2)' '
 	orch_refs >before &&
 	test_expect_code 2 git orchestrate forget nosuch 2>err &&
