@@ -3,7 +3,8 @@
 # only those that are missing. Run by `make demo` and `make test`.
 set -e
 pkgs="gcc make pkg-config libgit2-dev libssh2-1-dev libcjson-dev libinih-dev
-git openssh-server openssh-client coreutils procps python3 util-linux bsdutils"
+git openssh-server openssh-client coreutils procps python3 util-linux bsdutils
+man-db bash"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
