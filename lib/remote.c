@@ -1,5 +1,6 @@
 #include "remote.h"
 #include "error.h"
+#include "remote_local.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,8 +105,15 @@ int orch_remote_push(git_repository *repo, const char *remote,
 {
 	orch_strvec args = {0};
 	orch_buf output = {0};
+	git_repository *hub = NULL;
 	int status, error;
 
+	if (orch_remote_local_open(&hub, repo, remote) == 0) {
+		error =
+		    orch_remote_local_push(hub, repo, remote, updates, count);
+		git_repository_free(hub);
+		return error;
+	}
 	orch_strvec_push(&args, "push");
 	orch_strvec_push(&args, "--atomic");
 	orch_strvec_push(&args, "--porcelain");
@@ -156,18 +164,26 @@ done:
 	return error;
 }
 
-static int fetch(git_repository *repo, const char *remote, int prune,
-                 const orch_strvec *refspecs)
+static int fetch(git_repository *repo, const char *remote,
+                 const char *prune_prefix, const orch_strvec *refspecs)
 {
 	orch_strvec args = {0};
 	orch_buf output = {0};
+	git_repository *hub = NULL;
 	int status, error;
+
+	if (orch_remote_local_open(&hub, repo, remote) == 0) {
+		error = orch_remote_local_fetch(hub, repo, remote, refspecs,
+		                                prune_prefix);
+		git_repository_free(hub);
+		return error;
+	}
 
 	orch_strvec_push(&args, "fetch");
 	orch_strvec_push(&args, "--quiet");
 	orch_strvec_push(&args, "--no-tags");
 	orch_strvec_push(&args, "--no-write-fetch-head");
-	if (prune)
+	if (prune_prefix)
 		orch_strvec_push(&args, "--prune");
 	/*
 	 * Only the refspecs given: with the remote's configured ones git also
@@ -192,7 +208,7 @@ static int fetch(git_repository *repo, const char *remote, int prune,
 int orch_remote_fetch(git_repository *repo, const char *remote,
                       const orch_strvec *refspecs)
 {
-	return fetch(repo, remote, 0, refspecs);
+	return fetch(repo, remote, NULL, refspecs);
 }
 
 int orch_remote_mirror(git_repository *repo, const char *remote,
@@ -208,7 +224,7 @@ int orch_remote_mirror(git_repository *repo, const char *remote,
 		orch_buf_printf(&spec, "+%s:%s", also, also);
 		orch_strvec_push_take(&specs, orch_buf_detach(&spec));
 	}
-	error = fetch(repo, remote, 1, &specs);
+	error = fetch(repo, remote, prefix, &specs);
 	orch_strvec_free(&specs);
 	return error;
 }
@@ -220,11 +236,17 @@ int orch_remote_list(orch_remote_ref **out, size_t *count, git_repository *repo,
 	orch_buf output = {0};
 	orch_remote_ref *refs = NULL;
 	size_t n = 0, alloc = 0;
+	git_repository *hub = NULL;
 	int status, error;
 	char *line, *next;
 
 	*out = NULL;
 	*count = 0;
+	if (orch_remote_local_open(&hub, repo, remote) == 0) {
+		error = orch_remote_local_list(out, count, hub, patterns);
+		git_repository_free(hub);
+		return error;
+	}
 	orch_strvec_push(&args, "ls-remote");
 	orch_strvec_push(&args, "--");
 	orch_strvec_push(&args, remote);

@@ -12,10 +12,13 @@
  * compare-and-swap. REMOTE is what `git fetch` takes: a configured remote's
  * name, a path or a URL (file://, ssh://).
  *
- * Both run `git` (argv, never a shell): libgit2 has no push with an expected
- * old value (--force-with-lease), and fetching through the same git keeps
- * one transport, with the user's SSH configuration (aliases, keys,
- * known_hosts) for ssh:// remotes, for both directions.
+ * They run `git` (argv, never a shell): libgit2 has no push with an
+ * expected old value (--force-with-lease), and fetching through the same git
+ * keeps one transport, with the user's SSH configuration (aliases, keys,
+ * known_hosts) for ssh:// remotes, for both directions. A remote that is a
+ * repository on this machine without receive hooks is read and updated
+ * in-process instead (remote_local.c), under the ref locks git takes: the
+ * same compare-and-swap, without two processes per state change.
  */
 
 /* One ref update of an atomic push. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -18,12 +19,14 @@
  * each in a repository of its own, update the hub's plan ref through
  * orch_store_update in remote mode, where a transition is a
  * compare-and-swap push and a rejected one is re-applied on the hub's new
- * state. None of the transitions may be lost.
+ * state. None of the transitions may be lost: neither when the hub is
+ * updated in-process (a hub on this machine without hooks), nor through
+ * git push (a hub with a receive hook).
  */
 
 #define RACERS 4
-#define PER_RACER 25
-#define DEADLINE_MS (270 * 1000) /* under tests/run.sh's 300 s limit */
+/* both tests together stay under tests/run.sh's 300 s limit */
+#define DEADLINE_MS (130 * 1000)
 #define PLAN_REF "refs/orchestrate/plans/p"
 
 /* A plan "p" of two independent tasks, put together by hand. */
@@ -106,10 +109,10 @@ done:
 
 /*
  * A racer, in a child process: its own non-bare repository in `dir`,
- * attached to plan "p" on `hub`, PER_RACER updates. Exits 0 when every
+ * attached to plan "p" on `hub`, `rounds` updates. Exits 0 when every
  * update committed, 1 otherwise (the reason on stderr).
  */
-static void race(int racer, const char *dir, const char *hub)
+static void race(int racer, const char *dir, const char *hub, int rounds)
 {
 	git_repository *repo = NULL;
 	orch_store *store = NULL;
@@ -126,7 +129,7 @@ static void race(int racer, const char *dir, const char *hub)
 		        orch_error_message());
 		goto done;
 	}
-	for (b.round = 0; b.round < PER_RACER; b.round++) {
+	for (b.round = 0; b.round < rounds; b.round++) {
 		int error =
 		    orch_store_update(store, "p", bump_counter, &b, NULL);
 		if (error != 0) {
@@ -229,7 +232,11 @@ static int wait_racers(pid_t *pids, int n)
 	return ok;
 }
 
-TEST(transitions_racing_from_four_processes_on_a_hub_lose_none)
+/*
+ * RACERS processes, `rounds` transitions each, on a fresh hub in `name`;
+ * `hook`: with a post-receive hook (so pushes go through git).
+ */
+static void race_on_hub(const char *name, int rounds, int hook)
 {
 	char hub[300], seed[300], dir[300];
 	const char *tmp = unit_tmpdir();
@@ -243,12 +250,21 @@ TEST(transitions_racing_from_four_processes_on_a_hub_lose_none)
 	int initial_length, ok;
 
 	git_libgit2_init();
-	snprintf(hub, sizeof(hub), "%s/hub.git", tmp);
-	snprintf(seed, sizeof(seed), "%s/seed", tmp);
+	snprintf(hub, sizeof(hub), "%s/%s.git", tmp, name);
+	snprintf(seed, sizeof(seed), "%s/%s-seed", tmp, name);
 	if (git_repository_init(&hubrepo, hub, 1) < 0 ||
 	    git_repository_init(&seedrepo, seed, 0) < 0 ||
 	    orch_store_open(&store, seedrepo) < 0)
 		abort();
+	if (hook) {
+		char path[400];
+		FILE *f;
+		snprintf(path, sizeof(path), "%s/hooks/post-receive", hub);
+		if (!(f = fopen(path, "w")) ||
+		    fputs("#!/bin/sh\ncat >>pushes\n", f) < 0 ||
+		    fclose(f) != 0 || chmod(path, 0755) < 0)
+			abort();
+	}
 	CHECK_INT(orch_store_create_plan(store, plan, 0), 0);
 	CHECK_INT(git_reference_name_to_id(&initial, seedrepo, PLAN_REF), 0);
 	u.new_oid = &initial;
@@ -268,24 +284,39 @@ TEST(transitions_racing_from_four_processes_on_a_hub_lose_none)
 	fflush(stderr);
 	started = orch_monotonic_ms();
 	for (int i = 0; i < RACERS; i++) {
-		snprintf(dir, sizeof(dir), "%s/racer%d", tmp, i);
+		snprintf(dir, sizeof(dir), "%s/%s-racer%d", tmp, name, i);
 		pids[i] = fork();
 		if (pids[i] == 0)
-			race(i, dir, hub);
+			race(i, dir, hub, rounds);
 		CHECK(pids[i] > 0);
 	}
 	ok = wait_racers(pids, RACERS);
-	fprintf(stderr, "# hub: %d transitions from %d processes in %.1f s\n",
-	        RACERS * PER_RACER, RACERS,
-	        (double)(orch_monotonic_ms() - started) / 1000.0);
+	fprintf(stderr,
+	        "# hub: %d transitions from %d processes in %.1f s (%s)\n",
+	        RACERS * rounds, RACERS,
+	        (double)(orch_monotonic_ms() - started) / 1000.0,
+	        hook ? "git push" : "in-process");
 	CHECK_INT(ok, RACERS);
 
 	if (git_repository_open(&hubrepo, hub) < 0)
 		abort();
 	CHECK_INT(git_reference_name_to_id(&final, hubrepo, PLAN_REF), 0);
-	CHECK_INT(hub_counter(hubrepo, &final), RACERS * PER_RACER);
+	CHECK_INT(hub_counter(hubrepo, &final), RACERS * rounds);
+	if (hook) {
+		/* every transition went through the hook: one line each */
+		char path[400], line[512];
+		int lines = 0;
+		FILE *f;
+		snprintf(path, sizeof(path), "%s/pushes", hub);
+		CHECK((f = fopen(path, "r")) != NULL);
+		while (f && fgets(line, sizeof(line), f))
+			lines += strstr(line, PLAN_REF) != NULL;
+		if (f)
+			fclose(f);
+		CHECK(lines >= RACERS * rounds);
+	}
 	CHECK_INT(history_length(hubrepo, &final),
-	          initial_length + RACERS * PER_RACER);
+	          initial_length + RACERS * rounds);
 done:
 	orch_store_free(store);
 	git_repository_free(seedrepo);
@@ -294,8 +325,19 @@ done:
 	git_libgit2_shutdown();
 }
 
+TEST(a_thousand_transitions_racing_from_four_processes_lose_none)
+{
+	race_on_hub("plain", 250, 0);
+}
+
+TEST(transitions_racing_through_git_push_lose_none)
+{
+	race_on_hub("hooked", 25, 1);
+}
+
 static const unit_test tests[] = {
-    T(transitions_racing_from_four_processes_on_a_hub_lose_none),
+    T(a_thousand_transitions_racing_from_four_processes_lose_none),
+    T(transitions_racing_through_git_push_lose_none),
 };
 
 UNIT_MAIN(tests)
