@@ -13,7 +13,7 @@
 
 static const char run_usage[] =
     "git orchestrate run [PLAN] [-j N] [--worker NAME]... [--merge] "
-    "[--remote REMOTE] [--json]";
+    "[--remote REMOTE] [--wait-workers DURATION] [--json]";
 
 struct progress {
 	int tty;
@@ -108,6 +108,7 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 	    {"json", no_argument, NULL, 'J'},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"remote", required_argument, NULL, 'r'},
+	    {"wait-workers", required_argument, NULL, 'W'},
 	    {NULL, 0, NULL, 0},
 	};
 	orch_strvec only = {0};
@@ -136,6 +137,20 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 			break;
 		case 'J':
 			progress.json = 1;
+			break;
+		case 'W':
+			if (orch_parse_duration(&opts.wait_workers_ms, optarg) <
+			    0) {
+				orch_strvec_free(&only);
+				return cli_usage_error(
+				    run_usage,
+				    "--wait-workers needs a duration (90s, "
+				    "10m, 1h), got '%s'",
+				    optarg);
+			}
+			/* 0 in the options means the default: here, none */
+			if (opts.wait_workers_ms == 0)
+				opts.wait_workers_ms = -1;
 			break;
 		case 'j':
 			opts.jobs = atoi(optarg);

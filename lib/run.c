@@ -83,7 +83,9 @@ struct run {
 	int64_t last_tick;
 	size_t ours;   /* attempts we run now */
 	int *was_down; /* last down state seen of each worker */
-	int all_down_said;
+	/* monotonic ms since every worker able to run a ready task is down
+	 * (0: not so) */
+	int64_t blocked_since;
 };
 
 static void emit(struct run *run, orch_run_event *event)
@@ -754,8 +756,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	return 0;
 }
 
-/* Can `task` start now, as far as the plan's states say? */
-static int startable(struct run *run, size_t task, int64_t now)
+/* Are `task`'s dependencies done, and is it waiting for a slot? */
+static int is_ready(struct run *run, size_t task)
 {
 	const orch_task_state *st = &run->states[task];
 	const orch_graph *g = run->graph;
@@ -764,11 +766,17 @@ static int startable(struct run *run, size_t task, int64_t now)
 		return 0;
 	if (st->state != ORCH_STATE_READY && st->state != ORCH_STATE_PENDING)
 		return 0;
-	if (st->not_before_ms > now)
-		return 0;
 	for (size_t k = g->dep_start[task]; k < g->dep_start[task + 1]; k++)
 		if (!orch_state_is_success(run->states[g->deps[k]].state))
 			return 0;
+	return 1;
+}
+
+/* Can `task` start now, as far as the plan's states say? */
+static int startable(struct run *run, size_t task, int64_t now)
+{
+	if (!is_ready(run, task) || run->states[task].not_before_ms > now)
+		return 0;
 	for (size_t k = run->ov_start[task]; k < run->ov_start[task + 1]; k++)
 		if (run->states[run->ov[k]].state == ORCH_STATE_RUNNING ||
 		    run->rt[run->ov[k]].job)
@@ -1523,38 +1531,145 @@ void orch_run_workers_free(orch_worker_status *list, size_t count)
 }
 
 /*
- * A worker that went down or came back is said once and recorded in the
- * plan state (workers/<name>.json), so `status` shows it and why. With
- * every worker down, the run says so and waits.
+ * A worker that went down or came back is said once (unless `quiet`) and
+ * recorded in the plan state (workers/<name>.json), so `status` shows it
+ * and why.
  */
-static void watch_workers(struct run *run)
+static void watch_workers(struct run *run, int quiet)
 {
-	int up = 0;
-
 	for (size_t w = 0; w < run->nworkers; w++) {
 		orch_worker *worker = run->workers[w];
 		struct worker_note wn = {worker};
 		int down = worker->down;
-		if (!down)
-			up++;
 		if (down == run->was_down[w])
 			continue;
 		run->was_down[w] = down;
-		if (down)
+		if (!quiet && down)
 			note(run, "worker %s is down: %s", worker->name,
 			     worker->down_reason);
-		else
+		else if (!quiet)
 			note(run, "worker %s is back", worker->name);
 		orch_store_update(run->store, run->plan->name, worker_note_cb,
 		                  &wn, NULL);
 	}
-	if (!up && !run->all_down_said) {
-		note(run, "every worker is down; waiting for one to come back "
-		          "(Ctrl-C stops)");
-		run->all_down_said = 1;
-	} else if (up) {
-		run->all_down_said = 0;
+}
+
+/*
+ * 1 when some task is ready and every worker able to run a ready task is
+ * down: nothing can start until one of them comes back.
+ */
+static int ready_tasks_lack_workers(struct run *run)
+{
+	int ready = 0;
+
+	for (size_t i = 0; i < run->plan->ntasks; i++) {
+		if (!is_ready(run, i))
+			continue;
+		for (size_t w = 0; w < run->nworkers; w++) {
+			if (!orch_worker_can_run(run->workers[w],
+			                         &run->plan->tasks[i].needs))
+				continue;
+			ready = 1;
+			if (!run->workers[w]->down)
+				return 0;
+		}
 	}
+	return ready;
+}
+
+/*
+ * The workers able to run a ready task and why each is down, joined by
+ * "; ", into `out`: "worker 'w1': REASON" (the name said once, also when
+ * the reason names the worker already).
+ */
+static void describe_down_workers(orch_buf *out, struct run *run)
+{
+	size_t said = 0;
+
+	for (size_t w = 0; w < run->nworkers; w++) {
+		const orch_worker *worker = run->workers[w];
+		const char *reason = worker->down_reason[0]
+		                         ? worker->down_reason
+		                         : "cannot be reached";
+		char prefix[300];
+		int able = 0;
+		for (size_t i = 0; i < run->plan->ntasks && !able; i++)
+			able = is_ready(run, i) &&
+			       orch_worker_can_run(worker,
+			                           &run->plan->tasks[i].needs);
+		if (!able || !worker->down)
+			continue;
+		snprintf(prefix, sizeof(prefix), "worker '%s': ", worker->name);
+		if (!strncmp(reason, prefix, strlen(prefix)))
+			reason += strlen(prefix);
+		orch_buf_printf(out, "%s%s%s", said++ ? "; " : "", prefix,
+		                reason);
+	}
+}
+
+static int64_t wait_workers_ms(const struct run *run)
+{
+	if (run->opts->wait_workers_ms < 0)
+		return 0;
+	return run->opts->wait_workers_ms > 0 ? run->opts->wait_workers_ms
+	                                      : ORCH_RUN_WAIT_WORKERS_MS;
+}
+
+/*
+ * SPEC 7: nothing that can run the ready tasks is reachable at the start
+ * of the run: stop at once, naming each worker and why.
+ */
+static int unreachable_at_start(struct run *run)
+{
+	orch_buf why = {0};
+
+	watch_workers(run, 1);
+	describe_down_workers(&why, run);
+	orch_error_set("no worker able to run the ready tasks of plan '%s' "
+	               "can be reached: %s",
+	               run->plan->name, why.ptr ? why.ptr : "");
+	orch_error_hint("'git orchestrate workers check' shows what is "
+	                "wrong; then run the plan again");
+	orch_buf_free(&why);
+	return ORCH_ERROR;
+}
+
+/*
+ * Workers lost during the run are waited for, at most wait_workers_ms
+ * (SPEC 7): 1 when the run must stop (error set), else 0.
+ */
+static int waited_too_long(struct run *run, int64_t mono)
+{
+	int64_t wait = wait_workers_ms(run);
+	char limit[32];
+	orch_buf why = {0};
+
+	if (!ready_tasks_lack_workers(run)) {
+		run->blocked_since = 0;
+		return 0;
+	}
+	orch_format_duration(limit, sizeof(limit), wait);
+	if (!run->blocked_since) {
+		run->blocked_since = mono;
+		if (wait > 0)
+			note(run,
+			     "every worker able to run the ready tasks is "
+			     "down; waiting up to %s for one to come back "
+			     "(--wait-workers; Ctrl-C stops)",
+			     limit);
+	}
+	/* attempts of ours still running are not cut short */
+	if (run->ours > 0 || mono - run->blocked_since < wait)
+		return 0;
+	describe_down_workers(&why, run);
+	orch_error_set("no worker able to run the ready tasks of plan '%s' "
+	               "came back within %s: %s",
+	               run->plan->name, limit, why.ptr ? why.ptr : "");
+	orch_error_hint("'git orchestrate workers check' shows what is "
+	                "wrong; 'git orchestrate run %s' resumes",
+	                run->plan->name);
+	orch_buf_free(&why);
+	return 1;
 }
 
 static void sleep_ms(int64_t ms)
@@ -1611,7 +1726,7 @@ static int loop(struct run *run)
 		}
 		renew_leases(run, mono);
 		flush_logs(run, mono);
-		watch_workers(run);
+		watch_workers(run, 0);
 		if (mono - run->last_sync >= SYNC_MS &&
 		    (error = sync_states(run)) < 0)
 			return error;
@@ -1680,6 +1795,8 @@ static int loop(struct run *run)
 		}
 		if (!waiting && run->ours == 0)
 			return 0;
+		if (waited_too_long(run, mono))
+			return ORCH_ERROR;
 		if (!progressed)
 			sleep_ms(run->ours ? POLL_BUSY_MS
 			                   : (next_wake > 0 ? next_wake : 1));
@@ -1737,6 +1854,10 @@ int orch_run(orch_run_summary *out, orch_store *store,
 			goto done;
 	if ((error = sync_states(&run)) < 0)
 		goto done;
+	if (run.ours == 0 && ready_tasks_lack_workers(&run)) {
+		error = unreachable_at_start(&run);
+		goto done;
+	}
 	error = loop(&run);
 	if (error == ORCH_EINTR || (opts->interrupted && *opts->interrupted)) {
 		stop_all(&run);
@@ -1747,10 +1868,14 @@ int orch_run(orch_run_summary *out, orch_store *store,
 		orch_error_hint("'git orchestrate run %s' resumes",
 		                run.plan->name);
 	} else if (error < 0) {
-		char saved[1024];
+		char saved[1024], hint[1024];
+		const char *had_hint = orch_error_hint_text();
 		snprintf(saved, sizeof(saved), "%s", orch_error_message());
+		snprintf(hint, sizeof(hint), "%s", had_hint ? had_hint : "");
 		stop_all(&run);
 		orch_error_set("%s", saved);
+		if (had_hint)
+			orch_error_hint("%s", hint);
 	}
 	sync_states(&run);
 	for (size_t i = 0; i < run.plan->ntasks; i++)

@@ -65,7 +65,15 @@ typedef struct {
 	int64_t log_flush_ms;    /* running output into the state: every 10 s */
 	int crash_before_record; /* die (SIGKILL) between a result commit
 	                            and its record */
+	/*
+	 * --wait-workers: how long the run waits while every worker able to
+	 * run a ready task is down (lost during the run) before it stops
+	 * with an error; 0: ORCH_RUN_WAIT_WORKERS_MS, < 0: not at all.
+	 */
+	int64_t wait_workers_ms;
 } orch_run_options;
+
+#define ORCH_RUN_WAIT_WORKERS_MS (10 * 60 * 1000)
 
 typedef struct {
 	size_t counts[ORCH_STATE__COUNT];
@@ -76,8 +84,11 @@ typedef struct {
  * Run plan opts->plan until no task can make progress. Returns 0 when the
  * loop ended normally (see summary counts for failures), ORCH_EINTR when
  * interrupted (running attempts were stopped and recorded ready again), or
- * an error. Safe to run concurrently with other orchestrators of the same
- * plan: they share the work through leases.
+ * an error: ORCH_ERROR naming each worker when no worker able to run a
+ * ready task can be reached at the start, or none came back within
+ * opts->wait_workers_ms (the state is saved: a later run resumes). Safe to run
+ * concurrently with other orchestrators of the same plan: they share the work
+ * through leases.
  */
 int orch_run(orch_run_summary *out, orch_store *store,
              const orch_config *config, const orch_run_options *opts);

@@ -13,7 +13,7 @@ _git_orchestrate ()
 	case "$subcommand,$cur" in
 	plan,--*) __gitcomp "--prompts --name --dry-run --simulate --json --config" ;;
 	plans,*) __gitcomp "--json --config" ;;
-	run,--*) __gitcomp "--jobs= --worker= --merge --remote= --json --config" ;;
+	run,--*) __gitcomp "--jobs= --worker= --merge --remote= --wait-workers= --json --config" ;;
 	status,--*) __gitcomp "--json --watch --remote= --config" ;;
 	merge,--*) __gitcomp "--analyze --verify= --into= --squash --push --json --config" ;;
 	rollback,--*) __gitcomp "--revert --json --config" ;;

@@ -44,8 +44,11 @@ struct fake_call {
 struct fake_env {
 	git_repository *repo;
 	const struct fake_rule *rules;
-	int adopt_found; /* adopt finds the attempt (it then exits 0) */
-	int jobs_seen;   /* `jobs` given to the last open */
+	int adopt_found;        /* adopt finds the attempt (it then exits 0) */
+	int jobs_seen;          /* `jobs` given to the last open */
+	int down_at_open;       /* every worker opens down (unreachable) */
+	orch_worker *opened[2]; /* the workers opened, in order */
+	size_t nopened;
 	struct fake_call calls[64];
 	size_t ncalls;
 };
@@ -267,6 +270,16 @@ static int fake_open(orch_worker **out, const orch_worker_config *config,
 		fw->parent.slots = jobs;
 	fw->env = payload;
 	fw->env->jobs_seen = jobs;
+	if (fw->env->down_at_open) {
+		fw->parent.down = 1;
+		/* as the SSH worker says it: with the worker's name */
+		snprintf(fw->parent.down_reason, sizeof(fw->parent.down_reason),
+		         "worker '%s': cannot connect to 127.0.0.1 port 9: "
+		         "Connection refused",
+		         config->name);
+	}
+	if (fw->env->nopened < 2)
+		fw->env->opened[fw->env->nopened++] = &fw->parent;
 	*out = &fw->parent;
 	return 0;
 }
@@ -643,8 +656,7 @@ static void leave_crashed_run(struct fixture *fx, const char *locator)
 	lease.worker = "w1";
 	lease.attempt = 1;
 	lease.locator = (char *)locator;
-	if (orch_lease_acquire(&held, fx->store, "p", "task/t", &lease) <
-	    0)
+	if (orch_lease_acquire(&held, fx->store, "p", "task/t", &lease) < 0)
 		abort();
 }
 
@@ -725,8 +737,7 @@ static void read_lease_on_start(const orch_run_event *event, void *payload)
 	if (event->kind != ORCH_RUN_EVENT_START)
 		return;
 	seen->starts++;
-	if (orch_lease_read(&lease, NULL, seen->store, "p",
-	                          "task/slow") == 0 &&
+	if (orch_lease_read(&lease, NULL, seen->store, "p", "task/slow") == 0 &&
 	    lease.locator)
 		snprintf(seen->locator, sizeof(seen->locator), "%s",
 		         lease.locator);
@@ -756,6 +767,114 @@ TEST(a_running_attempt_has_its_locator_in_its_lease)
 	teardown(&fx);
 }
 
+TEST(a_run_whose_workers_cannot_be_reached_stops_at_once_naming_them)
+{
+	struct fixture fx;
+	orch_run_summary summary;
+	orch_task_state st;
+	const char *msg;
+	const struct task_def defs[] = {
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
+	    {NULL, 0, 0, NULL, 0, 0},
+	};
+
+	setup(&fx, 2);
+	store_plan(&fx, defs, 2);
+	fx.env.down_at_open = 1;
+	CHECK_INT(orch_run(&summary, fx.store, &fx.config, &fx.opts),
+	          ORCH_ERROR);
+	msg = orch_error_message();
+	CHECK(strstr(msg, "no worker able to run the ready tasks of plan 'p' "
+	                  "can be reached") != NULL);
+	CHECK(strstr(msg, "worker 'w1': cannot connect to 127.0.0.1 port 9: "
+	                  "Connection refused; worker 'w2': cannot connect") !=
+	      NULL);
+	CHECK(strstr(msg, "'w1': worker 'w1'") == NULL);
+	CHECK(strstr(orch_error_hint_text(), "workers check") != NULL);
+	CHECK_INT(fx.env.ncalls, 0);
+	read_state(&st, &fx, "t");
+	CHECK_STR(orch_state_name(st.state), "ready");
+	CHECK_INT(st.attempts, 0);
+	orch_task_state_clear(&st);
+	teardown(&fx);
+}
+
+TEST(a_worker_lost_mid_run_is_waited_for_at_most_wait_workers)
+{
+	struct fixture fx;
+	orch_run_summary summary;
+	orch_task_state st;
+	int64_t started;
+	const struct fake_rule rules[] = {{"t", 1, FAKE_LOST}, {NULL}};
+	const struct task_def defs[] = {
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
+	    {NULL, 0, 0, NULL, 0, 0},
+	};
+
+	setup(&fx, 1);
+	store_plan(&fx, defs, 2);
+	fx.env.rules = rules;
+	fx.opts.wait_workers_ms = 300;
+	started = orch_monotonic_ms();
+	CHECK_INT(orch_run(&summary, fx.store, &fx.config, &fx.opts),
+	          ORCH_ERROR);
+	CHECK(orch_monotonic_ms() - started >= 300);
+	CHECK(strstr(orch_error_message(),
+	             "no worker able to run the ready tasks of plan 'p' came "
+	             "back within 300ms: worker 'w1': connection lost") !=
+	      NULL);
+	CHECK(strstr(orch_error_hint_text(),
+	             "'git orchestrate run p' resumes") != NULL);
+	read_state(&st, &fx, "t");
+	CHECK_STR(orch_state_name(st.state), "ready");
+	orch_task_state_clear(&st);
+	/* the state is saved: a later run, its worker back, resumes */
+	fx.env.rules = NULL;
+	CHECK_INT(orch_run(&summary, fx.store, &fx.config, &fx.opts), 0);
+	read_state(&st, &fx, "t");
+	CHECK_STR(orch_state_name(st.state), "done");
+	CHECK_INT(st.attempts, 2);
+	orch_task_state_clear(&st);
+	teardown(&fx);
+}
+
+/* The worker comes back as soon as the run says it waits for it. */
+static void back_when_waiting(const orch_run_event *event, void *payload)
+{
+	struct fake_env *env = payload;
+
+	if (event->kind == ORCH_RUN_EVENT_NOTE &&
+	    strstr(event->message,
+	           "waiting up to 1m00s for one to come back") &&
+	    env->nopened)
+		env->opened[env->nopened - 1]->down = 0;
+}
+
+TEST(a_lost_worker_that_comes_back_within_the_wait_runs_the_task)
+{
+	struct fixture fx;
+	orch_run_summary summary;
+	orch_task_state st;
+	const struct fake_rule rules[] = {{"t", 1, FAKE_LOST}, {NULL}};
+	const struct task_def defs[] = {
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
+	    {NULL, 0, 0, NULL, 0, 0},
+	};
+
+	setup(&fx, 1);
+	store_plan(&fx, defs, 2);
+	fx.env.rules = rules;
+	fx.opts.wait_workers_ms = 60000;
+	fx.opts.on_event = back_when_waiting;
+	fx.opts.payload = &fx.env;
+	CHECK_INT(orch_run(&summary, fx.store, &fx.config, &fx.opts), 0);
+	read_state(&st, &fx, "t");
+	CHECK_STR(orch_state_name(st.state), "done");
+	CHECK_STR(st.worker, "w1");
+	orch_task_state_clear(&st);
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
     T(dispatch_takes_priority_then_critical_path),
     T(jobs_reach_the_workers_through_open),
@@ -767,6 +886,9 @@ static const unit_test tests[] = {
     T(an_attempt_left_by_a_dead_run_and_gone_is_reaped_and_run_again),
     T(a_lease_of_an_older_version_is_reaped_where_the_worker_would_look),
     T(a_running_attempt_has_its_locator_in_its_lease),
+    T(a_run_whose_workers_cannot_be_reached_stops_at_once_naming_them),
+    T(a_worker_lost_mid_run_is_waited_for_at_most_wait_workers),
+    T(a_lost_worker_that_comes_back_within_the_wait_runs_the_task),
 };
 
 UNIT_MAIN(tests)
