@@ -237,7 +237,11 @@ static void on_event(const orch_merge_event *event, void *payload)
 		cJSON_AddStringToObject(entry, "commit",
 		                        git_oid_tostr_s(event->commit));
 		cJSON_AddItemToArray(view->verifies, entry);
-		if (!view->json)
+		if (!view->json && event->ntasks == 0)
+			printf("verify on the base alone (%.12s): %s\n",
+			       git_oid_tostr_s(event->commit),
+			       event->status == 0 ? "passed" : "failed");
+		else if (!view->json)
 			printf("verify on %zu task%s (%.12s): %s\n",
 			       event->ntasks, event->ntasks == 1 ? "" : "s",
 			       git_oid_tostr_s(event->commit),
@@ -254,6 +258,18 @@ static void on_event(const orch_merge_event *event, void *payload)
 			       git_oid_tostr_s(event->commit));
 		break;
 	}
+	fflush(stdout);
+}
+
+/* The output of the last failed verify, if any, on stdout. */
+static void print_verify_output(const orch_merge_result *res)
+{
+	if (!res->verify_failed || !res->verify_output.len)
+		return;
+	printf("output of the last failed verify:\n");
+	fwrite(res->verify_output.ptr, 1, res->verify_output.len, stdout);
+	if (res->verify_output.ptr[res->verify_output.len - 1] != '\n')
+		printf("\n");
 	fflush(stdout);
 }
 
@@ -371,6 +387,8 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 			printf("%s\n", orch_error_message());
 		status = ORCH_EXIT_OK;
 	} else if (error < 0) {
+		if (!json) /* a base that fails verify: show why */
+			print_verify_output(&res);
 		status = json ? (cli_print_error(), ORCH_EXIT_FAILED)
 		              : cli_fail(error);
 		if (json && (error == ORCH_EINVALID || error == ORCH_ENOTFOUND))
@@ -390,14 +408,7 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 				printf("%s not moved: nothing merged (record "
 				       "%d)\n",
 				       res.into, res.record);
-			if (res.verify_failed && res.verify_output.len) {
-				printf("output of the last failed verify:\n");
-				fwrite(res.verify_output.ptr, 1,
-				       res.verify_output.len, stdout);
-				if (res.verify_output
-				        .ptr[res.verify_output.len - 1] != '\n')
-					printf("\n");
-			}
+			print_verify_output(&res);
 		}
 		if (res.push_error) {
 			fprintf(stderr, "error: %s\n", res.push_error);

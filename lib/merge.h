@@ -180,8 +180,9 @@ typedef struct {
 	orch_merge_event_kind kind;
 	const char *task;         /* CONFLICT, REJECTED, MERGED */
 	const orch_strvec *paths; /* CONFLICT */
-	size_t ntasks;            /* VERIFY: how many tasks in the set */
-	int status;               /* VERIFY: exit status */
+	size_t ntasks; /* VERIFY: how many tasks in the set (0: the base
+	                  alone, verified when the whole set fails) */
+	int status;    /* VERIFY: exit status */
 	const git_oid
 	    *commit; /* VERIFY: what was verified; MERGED: merge commit */
 } orch_merge_event;
@@ -218,14 +219,17 @@ void orch_merge_result_clear(orch_merge_result *result);
  * The `merge` command: take the plan's done tasks in dependency order, then
  * priority, merge them onto the base tip in memory (orch_merge_build),
  * verify the result (opts->verify or the plan's), bisect a failing set to
- * find the culprits (verify on halves), and move the base branch by CAS to
+ * find the culprits (verify on halves; a tree is verified once per merge),
+ * and move the base branch by CAS to
  * the last verified result (orch_merge_move_branch). Records
  * merges/<n>.json and sets task states merged, conflict and rejected in one
  * store update; notes each merge commit. Returns 0 even when tasks
  * conflicted or were rejected (see *out); ORCH_EMODIFIED when the base
  * branch moved meanwhile (nothing overwritten, states unchanged),
  * ORCH_ELOCKED when its work tree is dirty, ORCH_ENOCHANGE when no task is
- * done. *out must be initialised and is filled in all cases.
+ * done, ORCH_ERROR (verify_failed set, nothing merged or recorded) when
+ * the set fails verify and so does the base alone. *out must be
+ * initialised and is filled in all cases.
  */
 int orch_merge_run(orch_merge_result *out, orch_store *store,
                    const orch_merge_options *opts);

@@ -203,12 +203,67 @@ typedef struct {
 	git_oid *merged;  /* merge commit of each accepted item */
 	git_oid good_tip; /* the last verified tip */
 	const git_oid *base;
+	/* trees verified in this merge and their exit status: the same tree
+	 * is never verified twice */
+	git_oid *trees;
+	int *statuses;
+	size_t ntrees;
 } bisect;
 
 static void emit(const orch_merge_options *opts, const orch_merge_event *event)
 {
 	if (opts->on_event)
 		opts->on_event(event, opts->payload);
+}
+
+/*
+ * Verify `commit` (merging `ntasks` tasks onto the base), or give the
+ * status its tree got earlier in this merge. A failed run leaves its output
+ * in out->verify_output.
+ */
+static int verify_commit(int *out_status, bisect *b, const git_oid *commit,
+                         size_t ntasks)
+{
+	git_commit *c = NULL;
+	git_oid tree;
+	orch_merge_event event = {0};
+	orch_buf output = {0};
+	int error, status = -1;
+
+	if ((error = git_commit_lookup(&c, b->repo, commit)) < 0)
+		return orch_error_git(error, "cannot read commit %s",
+		                      git_oid_tostr_s(commit));
+	git_oid_cpy(&tree, git_commit_tree_id(c));
+	git_commit_free(c);
+	for (size_t i = 0; i < b->ntrees; i++) {
+		if (git_oid_equal(&b->trees[i], &tree)) {
+			*out_status = b->statuses[i];
+			return 0;
+		}
+	}
+	if ((error = orch_merge_verify(&status, &output, b->repo, commit,
+	                               b->verify, b->plan)) < 0)
+		goto done;
+	b->out->verify_runs++;
+	b->trees = orch_realloc(b->trees, (b->ntrees + 1) * sizeof(git_oid));
+	b->statuses = orch_realloc(b->statuses, (b->ntrees + 1) * sizeof(int));
+	git_oid_cpy(&b->trees[b->ntrees], &tree);
+	b->statuses[b->ntrees++] = status;
+	event.kind = ORCH_MERGE_EVENT_VERIFY;
+	event.ntasks = ntasks;
+	event.status = status;
+	event.commit = commit;
+	emit(b->opts, &event);
+	if (status != 0) {
+		orch_buf_clear(&b->out->verify_output);
+		if (output.len)
+			orch_buf_put(&b->out->verify_output, output.ptr,
+			             output.len);
+	}
+	*out_status = status;
+done:
+	orch_buf_free(&output);
+	return error;
 }
 
 /*
@@ -222,8 +277,6 @@ static int try_set(int *out_ok, bisect *b, const size_t *cands, size_t ncands)
 	size_t count = 0;
 	git_oid tip;
 	int error, status = -1, conflicted = 0;
-	orch_merge_event event = {0};
-	orch_buf output = {0};
 
 	*out_ok = 0;
 	for (size_t i = 0; i < b->n; i++) {
@@ -244,22 +297,8 @@ static int try_set(int *out_ok, bisect *b, const size_t *cands, size_t ncands)
 	if (conflicted)
 		goto done; /* without the others a task may not merge: count it
 		              as failing */
-	if ((error = orch_merge_verify(&status, &output, b->repo, &tip,
-	                               b->verify, b->plan)) < 0)
+	if ((error = verify_commit(&status, b, &tip, count)) < 0 || status != 0)
 		goto done;
-	b->out->verify_runs++;
-	event.kind = ORCH_MERGE_EVENT_VERIFY;
-	event.ntasks = count;
-	event.status = status;
-	event.commit = &tip;
-	emit(b->opts, &event);
-	if (status != 0) {
-		orch_buf_clear(&b->out->verify_output);
-		if (output.len)
-			orch_buf_put(&b->out->verify_output, output.ptr,
-			             output.len);
-		goto done;
-	}
 	*out_ok = 1;
 	for (size_t i = 0; i < count; i++) {
 		b->verdict[index[i]] = 1;
@@ -271,7 +310,6 @@ done:
 		orch_strvec_free(&list[i].paths);
 	free(list);
 	free(index);
-	orch_buf_free(&output);
 	return error;
 }
 
@@ -612,21 +650,31 @@ static int merge_tasks(orch_merge_result *out, orch_store *store,
 		b.verdict[i] = 1;
 	if (verify && nclean) {
 		int status = -1;
-		orch_merge_event event = {0};
 
-		if ((error =
-		         orch_merge_verify(&status, &out->verify_output, repo,
-		                           &tip, verify, view.plan->name)) < 0)
+		if ((error = verify_commit(&status, &b, &tip, nclean)) < 0)
 			goto done;
-		out->verify_runs++;
-		event.kind = ORCH_MERGE_EVENT_VERIFY;
-		event.ntasks = nclean;
-		event.status = status;
-		event.commit = &tip;
-		emit(opts, &event);
 		if (status != 0) {
-			/* nothing is accepted yet: bisect from the base */
 			out->verify_failed = 1;
+			/* a base that fails by itself is no task's fault */
+			if ((error = verify_commit(&status, &b,
+			                           &out->base_before, 0)) < 0)
+				goto done;
+			if (status != 0) {
+				orch_error_set(
+				    "verify fails on the base itself ('%s' at "
+				    "%.12s, exit %d): no task is to blame and "
+				    "nothing was merged",
+				    out->into,
+				    git_oid_tostr_s(&out->base_before), status);
+				orch_error_hint(
+				    "make '%s' pass on '%s', then "
+				    "run 'git orchestrate merge %s' "
+				    "again",
+				    verify, out->into, view.plan->name);
+				error = ORCH_ERROR;
+				goto done;
+			}
+			/* nothing is accepted yet: bisect from the base */
 			git_oid_cpy(&b.good_tip, &out->base_before);
 			memset(b.verdict, 0, nclean * sizeof(int));
 			cands = orch_calloc(nclean, sizeof(size_t));
@@ -712,6 +760,8 @@ done:
 	free(b.items);
 	free(b.verdict);
 	free(b.merged);
+	free(b.trees);
+	free(b.statuses);
 	free(rctx.merged);
 	free(verdict);
 	free(cands);

@@ -80,4 +80,57 @@ test_expect_success 'a base moved during verify is not overwritten and the user 
 	test $(jq "[.tasks[] | select(.state == \"done\")] | length" st.json) = 3
 '
 
+test_expect_success 'setup: a plan with one task that breaks verify' '
+	cat >base.ini <<-\PLAN &&
+	[plan]
+	name = v
+	retries = 0
+	verify = test ! -e b-broken.txt
+
+	[task "a"]
+	run = echo a >a.txt
+
+	[task "b"]
+	run = echo b >b-broken.txt
+
+	[task "c"]
+	run = echo c >c.txt
+	PLAN
+	git orchestrate plan base.ini >/dev/null &&
+	git orchestrate run v >/dev/null &&
+	sed -e "s/^name = v/name = w/" base.ini >w.ini &&
+	git orchestrate plan w.ini >/dev/null &&
+	git orchestrate run w >/dev/null
+'
+
+test_expect_success 'a verify that fails on the base itself blames no task and moves nothing' '
+	git rev-parse main >main.before &&
+	orch_refs >refs.before &&
+	test_expect_code 1 git orchestrate merge v \
+		--verify "echo verify said this && exit 3" >out 2>err &&
+	test_grep "^error: verify fails on the base itself (.main. at [0-9a-f]*, exit 3): no task is to blame" err &&
+	test_grep "^hint: make .echo verify said this && exit 3. pass on .main." err &&
+	test_grep "verify on the base alone (.*): failed" out &&
+	test_grep "verify said this" out &&
+	test_grep ! "rejected" out &&
+	test "$(git rev-parse main)" = "$(cat main.before)" &&
+	git orchestrate status --json v >st.json &&
+	test $(jq "[.tasks[] | select(.state == \"done\")] | length" st.json) = 3 &&
+	orch_refs >refs.after &&
+	test_cmp refs.before refs.after
+'
+
+test_expect_success 'within one merge each distinct tree is verified once' '
+	verified="$TRASH_DIRECTORY/verified" &&
+	test_expect_code 1 git orchestrate merge w --verify \
+		"git rev-parse \"\$ORCHESTRATE_COMMIT^{tree}\" >>\"$verified\" && test ! -e b-broken.txt" >out &&
+	test_grep "rejected: b breaks verify" out &&
+	git orchestrate status --json w >st.json &&
+	jq -e ".tasks[] | select(.id == \"b\") | .state == \"rejected\"" st.json &&
+	sort "$verified" | uniq -d >twice &&
+	test ! -s twice &&
+	git show refs/orchestrate/plans/w:merges/1.json >rec &&
+	test "$(jq .verify.runs rec)" = $(wc -l <"$verified")
+'
+
 test_done
