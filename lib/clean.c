@@ -63,12 +63,12 @@ static int delete_branch(int *deleted, git_repository *repo, const char *plan,
 	                 : 0;
 }
 
+static const orch_worker_config here = {.name = "local", .host = "local"};
+
 /* Remove the worktree kept at `location` by worker `worker`. */
 static int remove_kept(git_repository *repo, const orch_config *config,
                        const char *worker, const char *location)
 {
-	static const orch_worker_config here = {.name = "local",
-	                                        .host = "local"};
 	const orch_worker_config *wc = NULL;
 
 	if (config && worker)
@@ -84,7 +84,7 @@ int orch_clean_plan(orch_clean_counts *out, orch_store *store,
 	git_repository *repo = orch_store_repo(store);
 	orch_plan *plan = NULL;
 	orch_task_state *states = NULL;
-	orch_strvec forgotten = {0};
+	orch_strvec forgotten = {0}, leftover = {0};
 	int error;
 
 	out->worktrees = out->branches = out->locks = 0;
@@ -119,12 +119,29 @@ int orch_clean_plan(orch_clean_counts *out, orch_store *store,
 		    orch_task_forget_worktrees_stored(store, name, &forgotten);
 		if (error == ORCH_ENOCHANGE)
 			error = 0;
+		if (error < 0)
+			goto done;
+	}
+	/*
+	 * Slots of this machine kept for the plan's failed attempts that its
+	 * state forgot (a retry's new attempt took the task over): nothing
+	 * else would ever remove them.
+	 */
+	if ((error = orch_worker_local_kind.list_kept(&leftover, &here, repo,
+	                                              name)) < 0)
+		goto done;
+	for (size_t i = 0; i < leftover.count; i++) {
+		if ((error = orch_worker_local_kind.remove_kept(
+		         &here, repo, leftover.items[i])) < 0)
+			goto done;
+		out->worktrees++;
 	}
 done:
 	for (size_t i = 0; plan && i < plan->ntasks; i++)
 		orch_task_state_clear(&states[i]);
 	free(states);
 	orch_strvec_free(&forgotten);
+	orch_strvec_free(&leftover);
 	orch_plan_free(plan);
 	return error;
 }

@@ -51,6 +51,10 @@ struct task_rt {
 	int unrunnable; /* reported: no worker can run it */
 	int lost;       /* our lease was broken: the attempt is not ours */
 	int lease_gone; /* given back with the outcome's push (remote) */
+	/* the worktree kept for an earlier failed attempt (and its worker),
+	 * which the state forgot when this attempt was claimed: released
+	 * once an attempt succeeds or keeps a worktree of its own */
+	char *old_kept, *old_kept_worker;
 };
 
 /* A lease as this runner first saw it (remote: expiry by our own clock). */
@@ -65,6 +69,7 @@ struct run {
 	orch_strmap seen_index; /* lease name -> position in seen */
 	orch_store *store;
 	git_repository *repo;
+	const orch_config *config;
 	const orch_run_options *opts;
 	orch_plan *plan;
 	orch_graph *graph;
@@ -640,6 +645,34 @@ static void merge_now(struct run *run, size_t task)
 	orch_merge_result_clear(&res);
 }
 
+/*
+ * Remove the worktree kept for an earlier failed attempt of `task`: a later
+ * attempt succeeded or kept its own (the state names one only).
+ */
+static void release_old_kept(struct run *run, size_t task)
+{
+	static const orch_worker_config here = {.name = "local",
+	                                        .host = "local"};
+	struct task_rt *rt = &run->rt[task];
+	const orch_worker_config *wc = NULL;
+
+	if (!rt->old_kept)
+		return;
+	if (run->config && rt->old_kept_worker)
+		wc = orch_config_worker(run->config, rt->old_kept_worker);
+	if (!wc)
+		wc = &here;
+	if (orch_worker_kind_of(wc)->remove_kept(wc, run->repo, rt->old_kept) <
+	    0)
+		note(run,
+		     "warning: %s: cannot remove the worktree kept for an "
+		     "earlier attempt: %s",
+		     run->plan->tasks[task].id, orch_error_message());
+	free(rt->old_kept);
+	free(rt->old_kept_worker);
+	rt->old_kept = rt->old_kept_worker = NULL;
+}
+
 /* An attempt of ours ended (or was lost): record it and release it. */
 static int conclude(struct run *run, size_t task, const orch_job_result *res)
 {
@@ -687,9 +720,11 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		o.commit = hex;
 		if ((error = record(run, &o)) < 0)
 			return error;
-		if (o.recorded)
+		if (o.recorded) {
 			add_note(run, &res->result, task, worker, rt->attempt,
 			         duration);
+			release_old_kept(run, task);
+		}
 		if (rt->job)
 			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
 		if (o.recorded && !orch_store_remote(run->store) &&
@@ -734,6 +769,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			o.not_before_ms =
 			    orch_now_ms() + backoff_ms(run, rt->attempt);
 		error = record(run, &o);
+		if (error == 0 && o.recorded && kept)
+			release_old_kept(run, task);
 		free(kept);
 		if (error < 0)
 			return error;
@@ -923,6 +960,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	git_oid start;
 	orch_strvec conflicts = {0};
 	char lease_name[256], branch[512], why[600], *message = NULL;
+	char *kept = NULL, *kept_worker = NULL;
 	int error;
 
 	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
@@ -968,10 +1006,24 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		goto release;
 	git_oid_tostr(rt->base, sizeof(rt->base), &start);
 	claim.base = rt->base;
+	if (run->states[task].worktree) {
+		/* the claim forgets the worktree kept for the last attempt */
+		kept = orch_strdup(run->states[task].worktree);
+		kept_worker = run->states[task].worker
+		                  ? orch_strdup(run->states[task].worker)
+		                  : NULL;
+	}
 	if ((error = orch_store_update(run->store, run->plan->name, claim_cb,
 	                               &claim, NULL)) < 0)
 		goto release; /* ORCH_ENOCHANGE: no longer ready */
 	rt->attempt = claim.attempt;
+	if (kept) {
+		free(rt->old_kept);
+		free(rt->old_kept_worker);
+		rt->old_kept = kept;
+		rt->old_kept_worker = kept_worker;
+		kept = kept_worker = NULL;
+	}
 	job_spec(&spec, branch, sizeof(branch), &message, run, task,
 	         rt->attempt, rt->base);
 	rt->worker = worker;
@@ -1025,6 +1077,8 @@ done:
 	}
 	orch_strvec_free(&conflicts);
 	free(message);
+	free(kept);
+	free(kept_worker);
 	return error;
 }
 
@@ -1812,6 +1866,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 
 	memset(out, 0, sizeof(*out));
 	run.store = store;
+	run.config = config;
 	run.repo = orch_store_repo(store);
 	run.opts = opts;
 	run.started_mono = orch_monotonic_ms();
@@ -1892,6 +1947,8 @@ done:
 			orch_strvec_free(&run.rt[i].locks);
 			free(run.rt[i].lock_oids);
 			free(run.rt[i].locator);
+			free(run.rt[i].old_kept);
+			free(run.rt[i].old_kept_worker);
 		}
 		free(run.rt);
 	}

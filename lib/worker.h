@@ -172,6 +172,13 @@ typedef struct {
 	 */
 	int (*remove_kept)(const orch_worker_config *config,
 	                   git_repository *repo, const char *location);
+	/*
+	 * Optional (NULL: none). Append to *out the worktrees kept on this
+	 * machine for failed attempts of plan `plan`, as remove_kept takes
+	 * them, also those the plan's state no longer names (`clean`).
+	 */
+	int (*list_kept)(orch_strvec *out, const orch_worker_config *config,
+	                 git_repository *repo, const char *plan);
 } orch_worker_kind;
 
 extern const orch_worker_kind orch_worker_local_kind;

@@ -17,6 +17,7 @@
  * so an attempt outlives a crashed orchestrator, and the next run can wait
  * for it and collect its result instead of running it twice (adopt).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1039,15 +1040,19 @@ static int local_check(orch_worker_check_report *out,
 	return 0;
 }
 
-/* Remove a slot kept for a failed task, given its path. */
+/*
+ * Remove a slot kept for a failed task, given its path; a slot no longer
+ * kept is left alone (0).
+ */
 static int local_remove_kept(const orch_worker_config *config,
                              git_repository *repo, const char *path)
 {
 	local_worker lw = {0};
 	char *root =
 	    pathf("%sorchestrate/slots/", git_repository_commondir(repo));
-	char *name = NULL, *end;
+	char *name = NULL, *end, *kept = NULL;
 	size_t len = strlen(root);
+	struct stat st;
 	long n;
 	int error = 0;
 
@@ -1060,14 +1065,70 @@ static int local_remove_kept(const orch_worker_config *config,
 		    "'%s' is not a worktree of git orchestrate", path);
 		goto done;
 	}
+	/* a slot no longer kept was removed already, and may be another
+	 * attempt's now */
+	kept = pathf("%s/slots/%ld.lock/kept", lw.root, n);
+	if (stat(kept, &st) < 0)
+		goto done;
 	name = slot_name((int)n);
 	if ((error = drop_worktree(&lw, name, path)) == 0)
 		slot_release(&lw, (int)n);
 done:
+	free(kept);
 	free(name);
 	free(root);
 	free(lw.root);
 	return error;
+}
+
+/*
+ * The slots kept for failed tasks of `plan`: their lock has a `kept` file
+ * and its owner names "<plan>+<task>". Read from the slots directory
+ * itself, so a slot the plan's state forgot is found too.
+ */
+static int local_list_kept(orch_strvec *out, const orch_worker_config *config,
+                           git_repository *repo, const char *plan)
+{
+	char *slots =
+	    pathf("%sorchestrate/slots", git_repository_commondir(repo));
+	size_t plan_len = strlen(plan);
+	struct dirent *entry;
+	DIR *dir;
+
+	(void)config;
+	if (!(dir = opendir(slots))) {
+		int error = errno == ENOENT
+		                ? 0
+		                : orch_error_os("cannot read '%s'", slots);
+		free(slots);
+		return error;
+	}
+	while ((entry = readdir(dir)) != NULL) {
+		char *kept, *owner, name[400] = "", *end;
+		long n = strtol(entry->d_name, &end, 10);
+		struct stat st;
+		FILE *fp;
+		int pid = 0, is_kept;
+		if (end == entry->d_name || strcmp(end, ".lock") || n < 0)
+			continue;
+		kept = pathf("%s/%ld.lock/kept", slots, n);
+		owner = pathf("%s/%ld.lock/owner", slots, n);
+		is_kept = stat(kept, &st) == 0;
+		if (is_kept && (fp = fopen(owner, "r")) != NULL) {
+			if (fscanf(fp, "%d %399s", &pid, name) != 2)
+				name[0] = '\0';
+			fclose(fp);
+		}
+		/* ids never hold '+': "<plan>+" names the plan exactly */
+		if (is_kept && !strncmp(name, plan, plan_len) &&
+		    name[plan_len] == '+')
+			orch_strvec_push_take(out, pathf("%s/%ld", slots, n));
+		free(kept);
+		free(owner);
+	}
+	closedir(dir);
+	free(slots);
+	return 0;
 }
 
 const orch_worker_kind orch_worker_local_kind = {
@@ -1077,4 +1138,5 @@ const orch_worker_kind orch_worker_local_kind = {
     .address = local_address,
     .check = local_check,
     .remove_kept = local_remove_kept,
+    .list_kept = local_list_kept,
 };

@@ -87,6 +87,67 @@ test_expect_success 'clean removes kept worktrees and stale locks' '
 	test_grep ! "\"worktree\"" s.json
 '
 
+# A task that fails (keeping its worktree) until $OUT/<plan>.ok exists; once
+# $OUT/<plan>.hold exists, its attempts wait for $OUT/<plan>.go first.
+cat >"$OUT/kept.sh" <<\SCRIPT
+echo partial >partial.txt
+if [ -f "$OUT/$ORCHESTRATE_PLAN.hold" ]; then
+	touch "$OUT/$ORCHESTRATE_PLAN.started"
+	i=0
+	while [ ! -f "$OUT/$ORCHESTRATE_PLAN.go" ] && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+fi
+test -f "$OUT/$ORCHESTRATE_PLAN.ok"
+SCRIPT
+
+# kept_worktree PLAN: the worktree its task "k" kept, from status --json.
+kept_worktree () {
+	git orchestrate status --json "$1" >s.json &&
+	sed -n "s/.*\"worktree\":[[:space:]]*\"\\(.*\\)\".*/\\1/p" s.json
+}
+
+test_expect_success 'the kept worktree of a failed task is removed once its retry succeeds' '
+	printf "[plan]\nretries = 0\n[task \"k\"]\nrun = sh \"%s\"\n" "$OUT/kept.sh" >kept1.ini &&
+	git orchestrate plan kept1.ini >/dev/null &&
+	test_expect_code 1 git orchestrate run kept1 >out &&
+	wt=$(kept_worktree kept1) &&
+	test -n "$wt" &&
+	test_path_is_file "$wt/partial.txt" &&
+	touch "$OUT/kept1.ok" &&
+	git orchestrate retry kept1 k >out &&
+	git orchestrate run kept1 >out &&
+	git orchestrate status kept1 >st &&
+	test_grep "^k *done" st &&
+	test_path_is_missing "$wt" &&
+	test_path_is_missing "$wt.lock" &&
+	git orchestrate clean kept1 >out &&
+	test_grep "removed 0 worktrees" out
+'
+
+test_expect_success 'clean removes a kept worktree its state forgot (a retry was interrupted)' '
+	printf "[plan]\nretries = 0\n[task \"k\"]\nrun = sh \"%s\"\n" "$OUT/kept.sh" >kept2.ini &&
+	git orchestrate plan kept2.ini >/dev/null &&
+	test_expect_code 1 git orchestrate run kept2 >out &&
+	wt=$(kept_worktree kept2) &&
+	test -n "$wt" &&
+	touch "$OUT/kept2.hold" &&
+	git orchestrate retry kept2 k >out || exit 1
+	git-orchestrate run kept2 >run.out 2>&1 &
+	run_pid=$!
+	test_wait_for "test -f \"$OUT/kept2.started\"" &&
+	kill -INT $run_pid &&
+	test_wait_for "! kill -0 $run_pid 2>/dev/null" 30 &&
+	git orchestrate status kept2 >st &&
+	test_grep "^k *ready" st &&
+	test_path_is_file "$wt/partial.txt" &&
+	git orchestrate clean kept2 >out &&
+	test_grep "removed 1 worktree" out &&
+	test_path_is_missing "$wt" &&
+	test_path_is_missing "$wt.lock"
+'
+
 test_expect_success 'a hanging task is killed by its timeout with its whole process group' '
 	cat >hang.ini <<-PLAN &&
 	[plan]
