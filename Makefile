@@ -26,14 +26,23 @@ UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ = $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit-%)
+# Fuzz targets (tests/fuzz/<name>.c): `make fuzz` runs them under libFuzzer;
+# every build replays their corpus and regressions (unit-fuzz-<name>).
+FUZZ_TARGETS = config hook plan prompts state
+FUZZ_REPLAY_BIN = $(FUZZ_TARGETS:%=$(BUILD)/tests/unit-fuzz-%)
+FUZZ_BIN = $(FUZZ_TARGETS:%=$(BUILD)/fuzz-%)
 HEADERS = $(wildcard lib/*.h cmd/*.h tests/unit/*.h)
 
-.PHONY: all deps install uninstall test test-run check demo clean format bench
+.PHONY: all deps deps-fuzz install uninstall test test-run check demo clean \
+	format bench fuzz fuzz-bins
 
-all: $(BUILD)/git-orchestrate $(UNIT_BIN)
+all: $(BUILD)/git-orchestrate $(UNIT_BIN) $(FUZZ_REPLAY_BIN)
 
 deps:
 	@sh contrib/install-deps.sh
+
+deps-fuzz:
+	@sh contrib/install-deps.sh fuzz
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -50,6 +59,17 @@ $(BUILD)/tests/unit-%: tests/unit/%.c $(BUILD)/liborchestrate.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/liborchestrate.a $(LIBS)
 
+# A fuzz target with the replay driver instead of libFuzzer (no clang needed).
+$(BUILD)/tests/unit-fuzz-%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(BUILD)/liborchestrate.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_TARGET='"$*"' $(ALL_LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/liborchestrate.a $(LIBS)
+
+# A fuzz target linked with libFuzzer (clang, BUILD=build-fuzz: see fuzz).
+$(BUILD)/fuzz-%: tests/fuzz/%.c tests/fuzz/fuzz.h $(BUILD)/liborchestrate.a $(HEADERS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(BUILD)/liborchestrate.a $(LIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # `make test`: install what is missing, build twice (normal and sanitizer),
@@ -61,6 +81,20 @@ test: deps
 	@bash tests/run.sh build build-asan
 
 check: test
+
+# `make fuzz`: install clang and libFuzzer if missing, build every target
+# with clang -fsanitize=fuzzer,address,undefined and run each for
+# FUZZ_SECONDS from its seed corpus in tests/fuzz/<target>/; new corpus
+# entries go to build-fuzz/corpus/, what a fuzzer finds to
+# tests/fuzz/<target>/regressions/ (which `make test` replays).
+FUZZ_SECONDS ?= 60
+FUZZ_SAN_FLAGS = -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=all
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory fuzz-bins BUILD=build-fuzz CC=clang \
+		CFLAGS="-O1 -g" EXTRA_CFLAGS="$(FUZZ_SAN_FLAGS)" \
+		EXTRA_LDFLAGS="$(FUZZ_SAN_FLAGS)"
+	@sh tests/fuzz/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -86,4 +120,4 @@ format:
 	clang-format -i lib/*.c lib/*.h cmd/*.c cmd/*.h tests/unit/*.c tests/unit/*.h
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

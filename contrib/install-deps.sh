@@ -1,10 +1,20 @@
 #!/bin/sh
 # Install the Debian packages git-orchestrate needs to build and to test,
-# only those that are missing. Run by `make demo` and `make test`.
+# only those that are missing. Run by `make demo` and `make test`; with the
+# argument `fuzz` (`make fuzz`), also clang and its libFuzzer runtime.
 set -e
 pkgs="gcc make pkg-config libgit2-dev libssh2-1-dev libcjson-dev libinih-dev
 git openssh-server openssh-client coreutils procps python3 util-linux bsdutils
 man-db bash"
+for set in "$@"; do
+	case $set in
+	fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
+	*)
+		echo "install-deps: unknown package set '$set' (known: fuzz)" >&2
+		exit 1
+		;;
+	esac
+done
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
