@@ -489,19 +489,18 @@ static const char *list_separators(enum plan_key key)
 	return key == KEY_FILES ? "," : ", \t";
 }
 
+/* In [plan] there is no task yet: tasks may be NULL, so index it only here. */
 static char **text_field(struct ini_loader *ld, enum plan_key key)
 {
-	orch_task *task = &ld->plan->tasks[ld->task];
-
 	switch (key) {
 	case KEY_AGENT:
 		return &ld->plan->agent;
 	case KEY_VERIFY:
 		return &ld->plan->verify;
 	case KEY_RUN:
-		return &task->run;
+		return &ld->plan->tasks[ld->task].run;
 	default:
-		return &task->prompt;
+		return &ld->plan->tasks[ld->task].prompt;
 	}
 }
 
