@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* How long a push waits for a ref another push has locked. */
+#define LOCK_WAIT_MS 2000
+
 /* The hooks a push runs on the receiving side (githooks(5)). */
 static const char *const receive_hooks[] = {
     "pre-receive",  "update",           "post-receive",          "post-update",
@@ -222,7 +225,21 @@ int orch_remote_local_push(git_repository *hub, git_repository *repo,
 	if ((error = git_transaction_new(&tx, hub)) < 0)
 		goto git_failed;
 	for (size_t i = 0; i < count; i++) {
-		error = git_transaction_lock_ref(tx, updates[i].refname);
+		/*
+		 * Another push holds the lock for a moment (in-process
+		 * pushes are short): wait for it, as a lost race must mean
+		 * a changed value, not a busy one. Pushes lock the plan ref
+		 * first, so two of them cannot wait for each other.
+		 */
+		int64_t deadline = orch_monotonic_ms() + LOCK_WAIT_MS;
+		long pause_us = 200;
+		while ((error = git_transaction_lock_ref(
+		            tx, updates[i].refname)) == GIT_ELOCKED &&
+		       orch_monotonic_ms() < deadline) {
+			usleep((useconds_t)pause_us);
+			if (pause_us < 10000)
+				pause_us *= 2;
+		}
 		if (error == GIT_ELOCKED || error == GIT_EMODIFIED) {
 			/* another push holds it: as git's "cannot lock ref" */
 			orch_error_set("'%s' changed on '%s': cannot lock ref",
