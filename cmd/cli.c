@@ -188,6 +188,20 @@ int cli_is_tty(int fd)
 	return isatty(fd);
 }
 
+void cli_format_achieved(char *out, size_t outlen, const orch_metrics *m)
+{
+	char span[32], task[32];
+
+	if (!m->started_ms) {
+		snprintf(out, outlen, "nothing ran yet");
+		return;
+	}
+	orch_format_duration(span, sizeof(span), m->makespan_ms);
+	orch_format_duration(task, sizeof(task), m->task_ms);
+	snprintf(out, outlen, "makespan %s, task time %s, speedup %.1fx", span,
+	         task, m->speedup);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;

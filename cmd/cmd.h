@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "metrics.h"
 #include "store.h"
 
 /*
@@ -64,6 +65,13 @@ int cli_is_tty(int fd);
  */
 int cli_start_pager(orch_cli *cli);
 void cli_end_pager(void);
+
+/*
+ * What a plan's runs achieved, for a summary line, into `out`:
+ * "makespan 3.0s, task time 9.0s, speedup 3.0x"; "nothing ran yet" when no
+ * attempt started.
+ */
+void cli_format_achieved(char *out, size_t outlen, const orch_metrics *m);
 
 /* Set by SIGINT/SIGTERM handlers installed with cli_catch_signals. */
 extern volatile int cli_interrupted;

@@ -116,7 +116,7 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 	orch_run_options opts = {0};
 	orch_run_summary summary;
 	struct progress progress = {0};
-	char *name = NULL;
+	char *name = NULL, achieved[128];
 	const char *remote = NULL;
 	int opt, error, status;
 
@@ -231,7 +231,9 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 			if (left)
 				printf(", %zu not run (no worker can run them)",
 				       left);
-			printf("\n");
+			cli_format_achieved(achieved, sizeof(achieved),
+			                    &summary.achieved);
+			printf("; %s\n", achieved);
 		}
 	}
 out:

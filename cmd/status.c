@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmd.h"
+#include "metrics.h"
 #include "plan.h"
 #include "run.h"
 #include "store.h"
@@ -16,6 +17,7 @@
 
 static const char status_usage[] =
     "git orchestrate status [PLAN] [--json] [--watch]\n"
+    "   or: git orchestrate status [PLAN] --format=prometheus\n"
     "   or: git orchestrate status --remote REMOTE [PLAN] [--json]";
 
 static int64_t task_duration(const orch_task_state *st, int64_t now)
@@ -63,12 +65,11 @@ static void print_log_hint(const orch_plan *plan, const orch_task_state *states)
 }
 
 static void print_table(const orch_plan *plan, const orch_task_state *states,
-                        const workers_seen *workers)
+                        const orch_metrics *m, const workers_seen *workers,
+                        int64_t now)
 {
-	size_t counts[ORCH_STATE__COUNT] = {0};
 	int width = 4;
-	int64_t now = orch_now_ms(), total = 0;
-	char dur[32];
+	char dur[32], achieved[128];
 
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		int len = (int)strlen(plan->tasks[i].id);
@@ -84,9 +85,6 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		const orch_task_state *st = &states[i];
 		int64_t d = task_duration(st, now);
-		counts[st->state]++;
-		if (d > 0)
-			total += d;
 		orch_format_duration(dur, sizeof(dur), d);
 		printf("%-*s  %-9s  %8d  %-12s  %9s", width, plan->tasks[i].id,
 		       orch_state_name(st->state), st->attempts,
@@ -108,11 +106,11 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 	}
 	printf("%zu task%s:", plan->ntasks, plan->ntasks == 1 ? "" : "s");
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
-		if (counts[s])
-			printf(" %zu %s", counts[s],
+		if (m->counts[s])
+			printf(" %zu %s", m->counts[s],
 			       orch_state_name((orch_state)s));
-	orch_format_duration(dur, sizeof(dur), total);
-	printf("; task time %s\n", dur);
+	cli_format_achieved(achieved, sizeof(achieved), m);
+	printf("; %s\n", achieved);
 	for (size_t i = 0; i < workers->count; i++)
 		if (workers->list[i].down)
 			printf("worker %s is down: %s\n", workers->list[i].name,
@@ -121,10 +119,9 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 }
 
 static void print_json(const orch_plan *plan, const orch_task_state *states,
-                       const workers_seen *workers)
+                       const orch_metrics *m, const workers_seen *workers)
 {
-	cJSON *root = cJSON_CreateObject(), *tasks, *counts, *list;
-	size_t count[ORCH_STATE__COUNT] = {0};
+	cJSON *root = cJSON_CreateObject(), *tasks, *counts, *list, *achieved;
 	char *text;
 
 	cJSON_AddStringToObject(root, "plan", plan->name);
@@ -136,7 +133,6 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		const orch_task_state *st = &states[i];
 		cJSON *t = cJSON_CreateObject();
-		count[st->state]++;
 		cJSON_AddStringToObject(t, "id", plan->tasks[i].id);
 		cJSON_AddStringToObject(t, "state", orch_state_name(st->state));
 		cJSON_AddNumberToObject(t, "attempts", st->attempts);
@@ -169,7 +165,21 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 	counts = cJSON_AddObjectToObject(root, "counts");
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
 		cJSON_AddNumberToObject(counts, orch_state_name((orch_state)s),
-		                        (double)count[s]);
+		                        (double)m->counts[s]);
+	achieved = cJSON_AddObjectToObject(root, "achieved");
+	cJSON_AddNumberToObject(achieved, "attempts", (double)m->attempts);
+	if (m->started_ms) {
+		cJSON_AddNumberToObject(achieved, "started",
+		                        (double)m->started_ms);
+		cJSON_AddNumberToObject(achieved, "ended", (double)m->ended_ms);
+	} else {
+		cJSON_AddNullToObject(achieved, "started");
+		cJSON_AddNullToObject(achieved, "ended");
+	}
+	cJSON_AddNumberToObject(achieved, "makespan_ms",
+	                        (double)m->makespan_ms);
+	cJSON_AddNumberToObject(achieved, "task_ms", (double)m->task_ms);
+	cJSON_AddNumberToObject(achieved, "speedup", m->speedup);
 	list = cJSON_AddArrayToObject(root, "workers");
 	for (size_t i = 0; i < workers->count; i++) {
 		cJSON *w = cJSON_CreateObject();
@@ -297,10 +307,13 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 		         &workers.list, &workers.count, cli->store, name)) < 0)
 			goto fail;
 		add_workers_used(&workers, plan, states);
+		int64_t now = orch_now_ms();
+		orch_metrics metrics;
+		orch_metrics_compute(&metrics, states, plan->ntasks, now);
 		if (json)
-			print_json(plan, states, &workers);
+			print_json(plan, states, &metrics, &workers);
 		else
-			print_table(plan, states, &workers);
+			print_table(plan, states, &metrics, &workers, now);
 		orch_run_workers_free(workers.list, workers.count);
 		fflush(stdout);
 		if (!watch || all_final(plan, states) || cli_interrupted)

@@ -1933,8 +1933,9 @@ int orch_run(orch_run_summary *out, orch_store *store,
 			orch_error_hint("%s", hint);
 	}
 	sync_states(&run);
-	for (size_t i = 0; i < run.plan->ntasks; i++)
-		out->counts[run.states[i].state]++;
+	orch_metrics_compute(&out->achieved, run.states, run.plan->ntasks,
+	                     orch_now_ms());
+	memcpy(out->counts, out->achieved.counts, sizeof(out->counts));
 done:
 	if (run.workers) {
 		for (size_t w = 0; w < run.nworkers; w++)

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "lease.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -78,6 +79,7 @@ typedef struct {
 typedef struct {
 	size_t counts[ORCH_STATE__COUNT];
 	int interrupted;
+	orch_metrics achieved; /* makespan, task time, speedup of the plan */
 } orch_run_summary;
 
 /*

@@ -76,6 +76,9 @@ typedef struct {
 	int64_t not_before_ms; /* retry backoff: not to start before */
 	orch_strvec paths;     /* conflicting paths (state conflict) */
 	orch_strvec workers_tried;
+	/* What all attempts took (the run's makespan and task time). */
+	int64_t first_started_ms; /* wall clock of the first attempt's start */
+	int64_t attempts_ms;      /* sum of the durations of those that ended */
 } orch_task_state;
 
 void orch_task_state_init(orch_task_state *state);

@@ -78,6 +78,8 @@ void orch_task_state_copy(orch_task_state *dst, const orch_task_state *src)
 	dst->started_ms = src->started_ms;
 	dst->ended_ms = src->ended_ms;
 	dst->duration_ms = src->duration_ms;
+	dst->first_started_ms = src->first_started_ms;
+	dst->attempts_ms = src->attempts_ms;
 	dst->exit_status = src->exit_status;
 	dst->commit = orch_strdup(src->commit);
 	dst->base = orch_strdup(src->base);
@@ -104,6 +106,13 @@ char *orch_task_state_to_json(const orch_task_state *state)
 		orch_json_add_number(obj, "ended", state->ended_ms);
 	if (state->duration_ms >= 0)
 		orch_json_add_number(obj, "duration_ms", state->duration_ms);
+	/* both only when they differ from the one attempt's (see reading) */
+	if (state->first_started_ms != state->started_ms)
+		orch_json_add_number(obj, "first_started",
+		                     state->first_started_ms);
+	if (state->attempts_ms !=
+	    (state->duration_ms > 0 ? state->duration_ms : 0))
+		orch_json_add_number(obj, "attempts_ms", state->attempts_ms);
 	if (state->exit_status != -1)
 		orch_json_add_number(obj, "exit", state->exit_status);
 	orch_json_add_string(obj, "commit", state->commit);
@@ -144,6 +153,13 @@ int orch_task_state_from_json(orch_task_state *out, const char *json,
 		                       state->valuestring);
 		goto done;
 	}
+	/*
+	 * Absent first_started and attempts_ms are those of the last attempt:
+	 * so are they after a first attempt, and it is all a record written
+	 * before they were kept can tell.
+	 */
+	out->first_started_ms = -1;
+	out->attempts_ms = -1;
 	if ((error = orch_json_get_int(&out->attempts, obj, "attempts", what)) <
 	        0 ||
 	    (error = orch_json_get_string(&out->worker, obj, "worker", what)) <
@@ -153,6 +169,10 @@ int orch_task_state_from_json(orch_task_state *out, const char *json,
 	    (error = orch_json_get_int64(&out->ended_ms, obj, "ended", what)) <
 	        0 ||
 	    (error = orch_json_get_int64(&out->duration_ms, obj, "duration_ms",
+	                                 what)) < 0 ||
+	    (error = orch_json_get_int64(&out->first_started_ms, obj,
+	                                 "first_started", what)) < 0 ||
+	    (error = orch_json_get_int64(&out->attempts_ms, obj, "attempts_ms",
 	                                 what)) < 0 ||
 	    (error = orch_json_get_int(&out->exit_status, obj, "exit", what)) <
 	        0 ||
@@ -172,6 +192,10 @@ int orch_task_state_from_json(orch_task_state *out, const char *json,
 	    (error = orch_json_get_strvec(&out->workers_tried, obj,
 	                                  "workers_tried", what)) < 0)
 		goto done;
+	if (out->first_started_ms == -1)
+		out->first_started_ms = out->started_ms;
+	if (out->attempts_ms == -1)
+		out->attempts_ms = out->duration_ms > 0 ? out->duration_ms : 0;
 done:
 	if (error < 0)
 		orch_task_state_clear(out);

@@ -69,6 +69,20 @@ int orch_task_promote(orch_task_state *st, const char *id)
 	return 0;
 }
 
+/* An attempt starts at `now_ms`: keep when the first one did. */
+static void note_first_start(orch_task_state *st, int64_t now_ms)
+{
+	if (!st->first_started_ms)
+		st->first_started_ms = now_ms;
+}
+
+/* An attempt that ran `duration_ms` ended: add it to the task's time. */
+static void add_attempt_time(orch_task_state *st, int64_t duration_ms)
+{
+	if (duration_ms > 0)
+		st->attempts_ms += duration_ms;
+}
+
 int orch_task_claim(orch_task_state *st, const char *id, int deps_done,
                     const char *worker, const char *base, int64_t now_ms)
 {
@@ -87,6 +101,7 @@ int orch_task_claim(orch_task_state *st, const char *id, int deps_done,
 	st->attempts++;
 	set_str(&st->worker, worker);
 	set_str(&st->base, base);
+	note_first_start(st, now_ms);
 	st->started_ms = now_ms;
 	st->ended_ms = 0;
 	st->exit_status = -1;
@@ -133,6 +148,7 @@ int orch_task_end(orch_task_state *st, const char *id,
 	st->state = o->state;
 	st->exit_status = o->exit_status;
 	st->ended_ms = o->now_ms;
+	add_attempt_time(st, o->duration_ms);
 	st->duration_ms = o->duration_ms;
 	set_str(&st->commit, o->commit);
 	set_str(&st->error, o->error);
@@ -254,7 +270,10 @@ int orch_task_record_pushed(orch_task_state *st, const char *id,
 	if (st->state != ORCH_STATE_RUNNING) {
 		/* a result that did not come through a claim: one attempt */
 		st->attempts++;
+		note_first_start(st, now_ms);
 		st->started_ms = now_ms;
+	} else if (st->started_ms && now_ms > st->started_ms) {
+		add_attempt_time(st, now_ms - st->started_ms);
 	}
 	if (worker)
 		set_str(&st->worker, worker);

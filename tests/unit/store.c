@@ -279,6 +279,8 @@ TEST(a_full_state_round_trips_in_a_fixed_key_order)
 	st.started_ms = 1700000000123;
 	st.ended_ms = 1700000004567;
 	st.duration_ms = 4444;
+	st.first_started_ms = 1699999990000;
+	st.attempts_ms = 5555;
 	st.exit_status = 0;
 	st.commit = orch_strdup("abc");
 	st.base = orch_strdup("def");
@@ -292,7 +294,8 @@ TEST(a_full_state_round_trips_in_a_fixed_key_order)
 	CHECK_STR(json,
 	          "{\"state\":\"conflict\",\"attempts\":2,\"worker\":\"vps1\","
 	          "\"started\":1700000000123,\"ended\":1700000004567,"
-	          "\"duration_ms\":4444,\"exit\":0,\"commit\":\"abc\",\"base\":"
+	          "\"duration_ms\":4444,\"first_started\":1699999990000,"
+	          "\"attempts_ms\":5555,\"exit\":0,\"commit\":\"abc\",\"base\":"
 	          "\"def\","
 	          "\"error\":\"line one\\nline "
 	          "\\\"two\\\"\",\"worktree\":\"/tmp/wt\","
@@ -308,6 +311,29 @@ TEST(a_full_state_round_trips_in_a_fixed_key_order)
 	free(again);
 	orch_task_state_clear(&st);
 	orch_task_state_clear(&back);
+}
+
+TEST(first_start_and_task_time_are_written_only_when_not_the_last_attempts)
+{
+	static const char one[] =
+	    "{\"state\":\"done\",\"attempts\":1,\"started\":1000,"
+	    "\"ended\":3000,\"duration_ms\":2000}\n";
+	orch_task_state st;
+	char *json;
+
+	/* one attempt (or a record from before they were kept) */
+	orch_task_state_init(&st);
+	CHECK_INT(orch_task_state_from_json(&st, one, strlen(one)), 0);
+	CHECK_INT(st.first_started_ms, 1000);
+	CHECK_INT(st.attempts_ms, 2000);
+	json = orch_task_state_to_json(&st);
+	CHECK_STR(json, one);
+	free(json);
+	st.first_started_ms = 900;
+	json = orch_task_state_to_json(&st);
+	CHECK(strstr(json, "\"duration_ms\":2000,\"first_started\":900}"));
+	free(json);
+	orch_task_state_clear(&st);
 }
 
 TEST(a_bad_state_document_is_refused)
@@ -1132,6 +1158,7 @@ TEST(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees)
 static const unit_test tests[] = {
 	T(a_default_state_is_only_its_name),
 	T(a_full_state_round_trips_in_a_fixed_key_order),
+	T(first_start_and_task_time_are_written_only_when_not_the_last_attempts),
 	T(a_bad_state_document_is_refused),
 	T(state_names_parse_back_and_final_states_are_known),
 	T(a_stored_plan_loads_back_with_one_commit_of_history),

@@ -319,6 +319,33 @@ TEST(interrupted_attempts_use_none_of_the_retries)
 	orch_task_state_clear(&st);
 }
 
+TEST(attempts_add_up_to_the_task_time_from_the_first_start)
+{
+	orch_task_state st;
+	orch_task_outcome o = {0};
+
+	orch_task_state_init(&st);
+	st.state = ORCH_STATE_READY;
+	CHECK_INT(orch_task_claim(&st, "t", 1, "w", "b", 1000), 0);
+	o.attempt = 1;
+	o.state = ORCH_STATE_READY;
+	o.duration_ms = 2000;
+	o.now_ms = 3000;
+	CHECK_INT(orch_task_end(&st, "t", &o), 0);
+	CHECK_INT(orch_task_claim(&st, "t", 1, "w", "b", 5000), 0);
+	o.attempt = 2;
+	o.state = ORCH_STATE_DONE;
+	o.duration_ms = 500;
+	o.now_ms = 5500;
+	o.commit = "c";
+	CHECK_INT(orch_task_end(&st, "t", &o), 0);
+	CHECK_INT(st.first_started_ms, 1000);
+	CHECK_INT(st.started_ms, 5000);
+	CHECK_INT(st.duration_ms, 500);
+	CHECK_INT(st.attempts_ms, 2500);
+	orch_task_state_clear(&st);
+}
+
 TEST(success_and_dead_end_states_are_disjoint)
 {
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
@@ -341,6 +368,7 @@ static const unit_test tests[] = {
 	T(a_pushed_result_of_a_running_attempt_keeps_its_attempt_number),
 	T(skip_says_which_dependency_and_unskip_forgets_it),
 	T(interrupted_attempts_use_none_of_the_retries),
+	T(attempts_add_up_to_the_task_time_from_the_first_start),
 	T(success_and_dead_end_states_are_disjoint),
 };
 /* clang-format on */

@@ -1,0 +1,65 @@
+#!/bin/sh
+# What a run achieved (makespan, task time, speedup) in run, status and
+# their --json; status --format=prometheus checked by promtool; the
+# systemd unit and the CI example of contrib/.
+. "$(dirname "$0")/test-lib.sh"
+
+export ORCH_RETRY_BASE_MS=1
+MARK="$TRASH_DIRECTORY/flaky-ran"
+export MARK
+
+# json_get FILE EXPR: print EXPR of the JSON document in FILE (d is it).
+json_get () {
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+test_expect_success 'setup' '
+	test_create_repo repo &&
+	cat >repo/par.ini <<-\PLAN
+	[plan]
+	retries = 1
+	[task "a"]
+	run = sleep 1
+	[task "b"]
+	run = sleep 1
+	[task "flaky"]
+	run = test -f "$MARK" || { touch "$MARK"; sleep 0.5; exit 1; }
+	PLAN
+'
+cd repo || test_bail_out "setup left no repository"
+
+test_expect_success 'run ends with the achieved makespan, task time and speedup' '
+	git orchestrate plan par.ini >/dev/null &&
+	git orchestrate run -j 3 par >out &&
+	test_grep "^plan par: 3 done; makespan [0-9.]*m*s, task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out
+'
+
+test_expect_success 'the task time adds up every attempt, the makespan runs from the first start' '
+	git orchestrate status --json par >status.json &&
+	test $(json_get status.json "d[\"achieved\"][\"attempts\"]") = 4 &&
+	task_ms=$(json_get status.json "d[\"achieved\"][\"task_ms\"]") &&
+	test "$task_ms" -ge 2500 &&
+	test $(json_get status.json "d[\"achieved\"][\"makespan_ms\"] == d[\"achieved\"][\"ended\"] - d[\"achieved\"][\"started\"]") = True &&
+	test $(json_get status.json "abs(d[\"achieved\"][\"speedup\"] - d[\"achieved\"][\"task_ms\"] / d[\"achieved\"][\"makespan_ms\"]) < 1e-9") = True &&
+	git show orchestrate/plans/par:tasks/flaky.json >flaky.json &&
+	test $(json_get flaky.json "d[\"first_started\"] < d[\"started\"] and d[\"attempts_ms\"] >= 500") = True &&
+	test $(json_get flaky.json "d[\"first_started\"]") -ge $(json_get status.json "d[\"achieved\"][\"started\"]")
+'
+
+test_expect_success 'status shows them under the table, run --json as status --json does' '
+	git orchestrate status par >out &&
+	test_grep "^3 tasks: 3 done; makespan [0-9.]*m*s, task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out &&
+	git orchestrate plan --name par2 par.ini >/dev/null &&
+	git orchestrate run --json -j 3 par2 >run.json 2>/dev/null &&
+	test $(json_get run.json "d[\"achieved\"][\"task_ms\"] >= 2000 and d[\"achieved\"][\"makespan_ms\"] > 0") = True
+'
+
+test_expect_success 'a plan that has not run says so' '
+	git orchestrate plan --name idle par.ini >/dev/null &&
+	git orchestrate status idle >out &&
+	test_grep "^3 tasks: .*; nothing ran yet$" out &&
+	git orchestrate status --json idle >idle.json &&
+	test $(json_get idle.json "d[\"achieved\"][\"started\"] is None and d[\"achieved\"][\"makespan_ms\"] == 0") = True
+'
+
+test_done
