@@ -1,5 +1,6 @@
 /* git orchestrate status: the state of a plan's tasks, as a table or JSON. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,188 @@ static void add_workers_used(workers_seen *workers, const orch_plan *plan,
 	}
 }
 
+/* One plan's figures for the Prometheus exposition. */
+typedef struct {
+	char *name;
+	orch_metrics metrics;
+	workers_seen workers;
+} plan_figures;
+
+static int collect_figures(plan_figures *out, orch_store *store,
+                           const char *name)
+{
+	orch_plan *plan = NULL;
+	orch_task_state *states = NULL;
+	int error;
+
+	out->name = orch_strdup(name);
+	if ((error = orch_store_load_plan(&plan, NULL, store, name)) < 0)
+		goto done;
+	states = orch_calloc(plan->ntasks + 1, sizeof(*states));
+	for (size_t i = 0; i < plan->ntasks; i++)
+		orch_task_state_init(&states[i]);
+	if ((error = orch_store_read_states(states, NULL, store, plan)) < 0 ||
+	    (error = orch_run_read_workers(
+	         &out->workers.list, &out->workers.count, store, name)) < 0)
+		goto done;
+	add_workers_used(&out->workers, plan, states);
+	orch_metrics_compute(&out->metrics, states, plan->ntasks,
+	                     orch_now_ms());
+done:
+	if (states) {
+		for (size_t i = 0; i < plan->ntasks; i++)
+			orch_task_state_clear(&states[i]);
+		free(states);
+	}
+	orch_plan_free(plan);
+	return error;
+}
+
+/* "# HELP" and "# TYPE" of a metric family. */
+static void family(orch_buf *out, const char *name, const char *type,
+                   const char *help)
+{
+	orch_buf_printf(out, "# HELP %s ", name);
+	orch_metrics_escape(out, help, 1);
+	orch_buf_printf(out, "\n# TYPE %s %s\n", name, type);
+}
+
+/* `name{plan="P"` with the plan's name escaped; the caller closes it. */
+static void sample(orch_buf *out, const char *name, const char *plan)
+{
+	orch_buf_printf(out, "%s{plan=\"", name);
+	orch_metrics_escape(out, plan, 0);
+	orch_buf_puts(out, "\"");
+}
+
+static void label(orch_buf *out, const char *key, const char *value)
+{
+	orch_buf_printf(out, ",%s=\"", key);
+	orch_metrics_escape(out, value, 0);
+	orch_buf_puts(out, "\"");
+}
+
+/*
+ * The Prometheus text exposition format (version 0.0.4), as node_exporter's
+ * textfile collector reads it: each family once, with every plan's samples.
+ */
+static void print_prometheus(const plan_figures *plans, size_t nplans)
+{
+	orch_buf out = {0};
+
+	family(&out, "orchestrate_tasks", "gauge",
+	       "Tasks of the plan in each state.");
+	for (size_t p = 0; p < nplans; p++)
+		for (int s = 0; s < ORCH_STATE__COUNT; s++) {
+			sample(&out, "orchestrate_tasks", plans[p].name);
+			label(&out, "state", orch_state_name((orch_state)s));
+			orch_buf_printf(&out, "} %zu\n",
+			                plans[p].metrics.counts[s]);
+		}
+	family(&out, "orchestrate_attempts_total", "counter",
+	       "Attempts started of the plan's tasks.");
+	for (size_t p = 0; p < nplans; p++) {
+		sample(&out, "orchestrate_attempts_total", plans[p].name);
+		orch_buf_printf(&out, "} %" PRId64 "\n",
+		                plans[p].metrics.attempts);
+	}
+	family(&out, "orchestrate_task_duration_seconds", "histogram",
+	       "Duration of the attempt that ended each task (done, merged, "
+	       "failed, timeout, conflict, rejected).");
+	for (size_t p = 0; p < nplans; p++) {
+		const orch_metrics *m = &plans[p].metrics;
+		for (int b = 0; b <= ORCH_METRICS_NBUCKETS; b++) {
+			char le[32];
+			if (b < ORCH_METRICS_NBUCKETS)
+				snprintf(le, sizeof(le), "%g",
+				         orch_metrics_bucket_s[b]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			sample(&out, "orchestrate_task_duration_seconds_bucket",
+			       plans[p].name);
+			label(&out, "le", le);
+			orch_buf_printf(&out, "} %zu\n",
+			                b < ORCH_METRICS_NBUCKETS
+			                    ? m->duration_le[b]
+			                    : m->duration_count);
+		}
+		sample(&out, "orchestrate_task_duration_seconds_sum",
+		       plans[p].name);
+		orch_buf_printf(&out, "} %.3f\n", m->duration_sum_ms / 1000.0);
+		sample(&out, "orchestrate_task_duration_seconds_count",
+		       plans[p].name);
+		orch_buf_printf(&out, "} %zu\n", m->duration_count);
+	}
+	family(&out, "orchestrate_worker_up", "gauge",
+	       "1 when the worker is up, 0 when the plan's runs recorded it "
+	       "down.");
+	for (size_t p = 0; p < nplans; p++)
+		for (size_t w = 0; w < plans[p].workers.count; w++) {
+			const orch_worker_status *ws =
+			    &plans[p].workers.list[w];
+			sample(&out, "orchestrate_worker_up", plans[p].name);
+			label(&out, "worker", ws->name);
+			orch_buf_printf(&out, "} %d\n", ws->down ? 0 : 1);
+		}
+	family(&out, "orchestrate_makespan_seconds", "gauge",
+	       "Wall time from the plan's first attempt's start to its last "
+	       "attempt's end (to now while one runs).");
+	for (size_t p = 0; p < nplans; p++) {
+		sample(&out, "orchestrate_makespan_seconds", plans[p].name);
+		orch_buf_printf(&out, "} %.3f\n",
+		                plans[p].metrics.makespan_ms / 1000.0);
+	}
+	family(&out, "orchestrate_task_time_seconds", "gauge",
+	       "Sum of the durations of the plan's attempts.");
+	for (size_t p = 0; p < nplans; p++) {
+		sample(&out, "orchestrate_task_time_seconds", plans[p].name);
+		orch_buf_printf(&out, "} %.3f\n",
+		                plans[p].metrics.task_ms / 1000.0);
+	}
+	family(&out, "orchestrate_speedup_ratio", "gauge",
+	       "Task time divided by makespan: what running in parallel "
+	       "bought (0 before anything ran).");
+	for (size_t p = 0; p < nplans; p++) {
+		sample(&out, "orchestrate_speedup_ratio", plans[p].name);
+		orch_buf_printf(&out, "} %.3f\n", plans[p].metrics.speedup);
+	}
+	fwrite(out.ptr, 1, out.len, stdout);
+	orch_buf_free(&out);
+}
+
+/*
+ * status --format=prometheus: plan `name`, or every stored plan when NULL
+ * (none stored: the families without samples).
+ */
+static int status_prometheus(orch_cli *cli, const char *name)
+{
+	orch_strvec names = {0};
+	plan_figures *plans = NULL;
+	int error = 0;
+
+	if (name)
+		orch_strvec_push(&names, name);
+	else if ((error = orch_store_list_plans(&names, cli->store)) < 0)
+		goto done;
+	plans = orch_calloc(names.count + 1, sizeof(*plans));
+	for (size_t i = 0; i < names.count; i++)
+		if ((error = collect_figures(&plans[i], cli->store,
+		                             names.items[i])) < 0)
+			goto done;
+	print_prometheus(plans, names.count);
+done:
+	if (plans) {
+		for (size_t i = 0; i < names.count; i++) {
+			free(plans[i].name);
+			orch_run_workers_free(plans[i].workers.list,
+			                      plans[i].workers.count);
+		}
+		free(plans);
+	}
+	orch_strvec_free(&names);
+	return error;
+}
+
 static int all_final(const orch_plan *plan, const orch_task_state *states)
 {
 	for (size_t i = 0; i < plan->ntasks; i++)
@@ -244,9 +427,10 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 	    {"json", no_argument, NULL, 'J'},
 	    {"watch", no_argument, NULL, 'w'},
 	    {"remote", required_argument, NULL, 'r'},
+	    {"format", required_argument, NULL, 'f'},
 	    {NULL, 0, NULL, 0},
 	};
-	int json = 0, watch = 0, opt, error;
+	int json = 0, watch = 0, prometheus = 0, opt, error;
 	const char *remote = NULL;
 	orch_sync_remote *fetched = NULL;
 	orch_store *local_store = NULL;
@@ -265,6 +449,13 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 			watch = 1;
 		else if (opt == 'r')
 			remote = optarg;
+		else if (opt == 'f' && !strcmp(optarg, "prometheus"))
+			prometheus = 1;
+		else if (opt == 'f')
+			return cli_usage_error(status_usage,
+			                       "unknown format '%s' (the only "
+			                       "one is 'prometheus')",
+			                       optarg);
 		else
 			return cli_usage_error(status_usage,
 			                       "unknown option '%s'",
@@ -276,6 +467,12 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 	if (remote && watch)
 		return cli_usage_error(status_usage,
 		                       "--watch cannot be used with --remote");
+	if (prometheus && (json || watch))
+		return cli_usage_error(
+		    status_usage,
+		    "--format=prometheus cannot be used with "
+		    "%s",
+		    json ? "--json" : "--watch");
 	if ((error = cli_open(cli)) < 0)
 		goto fail;
 	if (remote) {
@@ -286,6 +483,16 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 			goto fail;
 		local_store = cli->store;
 		cli->store = hub;
+	}
+	if (prometheus) {
+		if (optind < argc && !orch_id_valid(argv[optind])) {
+			error = cli_resolve_plan(&name, cli, argv[optind]);
+			goto fail;
+		}
+		if ((error = status_prometheus(cli, optind < argc ? argv[optind]
+		                                                  : NULL)) < 0)
+			goto fail;
+		goto out;
 	}
 	if ((error = cli_resolve_plan(
 	         &name, cli, optind < argc ? argv[optind] : NULL)) < 0 ||
@@ -325,6 +532,7 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 	for (size_t i = 0; i < plan->ntasks; i++)
 		orch_task_state_clear(&states[i]);
 	free(states);
+out:
 	orch_plan_free(plan);
 	free(name);
 	if (fetched) {

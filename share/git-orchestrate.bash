@@ -14,7 +14,8 @@ _git_orchestrate ()
 	plan,--*) __gitcomp "--prompts --name --dry-run --simulate --json --config" ;;
 	plans,*) __gitcomp "--json --config" ;;
 	run,--*) __gitcomp "--jobs= --worker= --merge --remote= --wait-workers= --json --config" ;;
-	status,--*) __gitcomp "--json --watch --remote= --config" ;;
+	status,--format=*) __gitcomp "prometheus" "" "${cur##--format=}" ;;
+	status,--*) __gitcomp "--json --watch --remote= --format= --config" ;;
 	merge,--*) __gitcomp "--analyze --verify= --into= --squash --push --json --config" ;;
 	rollback,--*) __gitcomp "--revert --json --config" ;;
 	workers,*) __gitcomp "check --json --config" ;;

@@ -83,4 +83,11 @@ test_expect_success 'bash completion offers plans, their tasks and options' '
 	test_grep "^--squash$" offered
 '
 
+test_expect_success 'bash completion offers the formats of status --format=' '
+	complete_words git orchestrate status --for >offered &&
+	test_grep "^--format=$" offered &&
+	complete_words git orchestrate status --format=pr >offered &&
+	test_grep "^prometheus$" offered
+'
+
 test_done

@@ -62,4 +62,72 @@ test_expect_success 'a plan that has not run says so' '
 	test $(json_get idle.json "d[\"achieved\"][\"started\"] is None and d[\"achieved\"][\"makespan_ms\"] == 0") = True
 '
 
+test_expect_success 'status --format=prometheus: every plan, every state, checked by promtool' '
+	git orchestrate status --format=prometheus >all.prom &&
+	promtool check metrics <all.prom >lint 2>&1 &&
+	! test -s lint &&
+	for plan in par par2 idle
+	do
+		test $(grep -c "^orchestrate_tasks{plan=\"$plan\",state=\"[a-z]*\"} [0-9]*$" all.prom) = 11 ||
+		{ echo "not 11 states for $plan"; return 1; }
+	done &&
+	test_grep "^orchestrate_tasks{plan=\"par\",state=\"done\"} 3$" all.prom &&
+	test_grep "^orchestrate_tasks{plan=\"par\",state=\"failed\"} 0$" all.prom &&
+	test_grep "^orchestrate_tasks{plan=\"idle\",state=\"ready\"} 3$" all.prom &&
+	test_grep "^orchestrate_attempts_total{plan=\"par\"} 4$" all.prom &&
+	test_grep "^orchestrate_attempts_total{plan=\"idle\"} 0$" all.prom &&
+	test_grep "^orchestrate_task_duration_seconds_bucket{plan=\"par\",le=\"+Inf\"} 3$" all.prom &&
+	test_grep "^orchestrate_task_duration_seconds_bucket{plan=\"par\",le=\"60\"} 3$" all.prom &&
+	test_grep "^orchestrate_task_duration_seconds_count{plan=\"par\"} 3$" all.prom &&
+	test_grep "^orchestrate_task_duration_seconds_count{plan=\"idle\"} 0$" all.prom &&
+	test_grep "^orchestrate_worker_up{plan=\"par\",worker=\"local\"} 1$" all.prom &&
+	test_grep "^orchestrate_makespan_seconds{plan=\"idle\"} 0.000$" all.prom &&
+	makespan=$(json_get status.json "\"%.3f\" % (d[\"achieved\"][\"makespan_ms\"] / 1000)") &&
+	test_grep "^orchestrate_makespan_seconds{plan=\"par\"} $makespan$" all.prom &&
+	test $(grep -c "^# TYPE " all.prom) = 7
+'
+
+test_expect_success 'with PLAN, only that plan; with none stored, the families alone' '
+	git orchestrate status par --format=prometheus >par.prom &&
+	promtool check metrics <par.prom &&
+	test_grep "plan=\"par\"" par.prom &&
+	test_grep ! "plan=\"par2\"" par.prom &&
+	test_create_repo ../empty &&
+	(cd ../empty && git orchestrate status --format=prometheus) >empty.prom &&
+	promtool check metrics <empty.prom &&
+	test $(grep -c "^# TYPE " empty.prom) = 7 &&
+	test_grep ! "^orchestrate" empty.prom
+'
+
+test_expect_success 'a worker the run found down is 0, the one that ran is 1' '
+	cat >gone.ini <<-\CONFIG &&
+	[worker "gone"]
+	host = 127.0.0.1
+	port = 1
+	slots = 1
+	[worker "here"]
+	host = local
+	slots = 2
+	CONFIG
+	printf "[task \"x\"]\nrun = true\n" >w.ini &&
+	git orchestrate plan w.ini >/dev/null &&
+	git orchestrate --config gone.ini run w >out 2>err &&
+	git orchestrate status w --format=prometheus >w.prom &&
+	promtool check metrics <w.prom &&
+	test_grep "^orchestrate_worker_up{plan=\"w\",worker=\"gone\"} 0$" w.prom &&
+	test_grep "^orchestrate_worker_up{plan=\"w\",worker=\"here\"} 1$" w.prom
+'
+
+test_expect_success 'an unknown format or one mixed with --json or --watch is bad usage' '
+	before=$(orch_refs) &&
+	test_expect_code 2 git orchestrate status par --format=xml 2>err &&
+	test_grep "unknown format .xml." err &&
+	test_expect_code 2 git orchestrate status par --format=prometheus --json 2>err &&
+	test_grep "cannot be used with --json" err &&
+	test_expect_code 2 git orchestrate status --format=prometheus --watch 2>err &&
+	test_expect_code 2 git orchestrate status --format=prometheus "bad name" 2>err &&
+	test_grep "invalid plan name" err &&
+	test "$before" = "$(orch_refs)"
+'
+
 test_done
