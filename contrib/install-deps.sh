@@ -5,7 +5,7 @@
 set -e
 pkgs="gcc make pkg-config libgit2-dev libssh2-1-dev libcjson-dev libinih-dev
 git openssh-server openssh-client coreutils procps python3 util-linux bsdutils
-man-db bash prometheus"
+man-db bash prometheus systemd"
 for set in "$@"; do
 	case $set in
 	fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;

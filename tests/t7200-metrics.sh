@@ -130,4 +130,51 @@ test_expect_success 'an unknown format or one mixed with --json or --watch is ba
 	test "$before" = "$(orch_refs)"
 '
 
+CONTRIB="$TEST_DIRECTORY/../contrib"
+UNIT="$CONTRIB/systemd/git-orchestrate-runner@.service"
+
+test_expect_success 'the CI example runs a plan and publishes its metrics, whatever the outcome' '
+	printf "[plan]\nretries = 0\n[task \"ok\"]\nrun = true\n[task \"bad\"]\nrun = exit 4\n" >nightly.ini &&
+	mkdir -p pub &&
+	test_expect_code 1 sh "$CONTRIB/ci/run-plan.sh" nightly.ini pub/orchestrate.prom >ci.out 2>&1 &&
+	test_grep "^plan nightly: 1 done, 1 failed; makespan" ci.out &&
+	promtool check metrics <pub/orchestrate.prom &&
+	test_grep "^orchestrate_tasks{plan=\"nightly\",state=\"done\"} 1$" pub/orchestrate.prom &&
+	test_grep "^orchestrate_tasks{plan=\"nightly\",state=\"failed\"} 1$" pub/orchestrate.prom &&
+	test_path_is_missing pub/orchestrate.prom.tmp &&
+	printf "[task \"ok\"]\nrun = true\n" >good.ini &&
+	ORCHESTRATE_PLAN=good ORCHESTRATE_METRICS=pub/good.prom \
+		sh "$CONTRIB/ci/run-plan.sh" good.ini >ci.out 2>&1 &&
+	test_grep "^orchestrate_tasks{plan=\"good\",state=\"done\"} 1$" pub/good.prom &&
+	test_expect_code 2 sh "$CONTRIB/ci/run-plan.sh" 2>err &&
+	test_grep "usage:" err
+'
+
+test_expect_success 'the systemd unit passes systemd-analyze verify' '
+	mkdir -p units xdg &&
+	chmod 700 xdg &&
+	cp "$UNIT" units/git-orchestrate-runner@t7200.service &&
+	XDG_RUNTIME_DIR="$PWD/xdg" systemd-analyze --user --man=no verify \
+		units/git-orchestrate-runner@t7200.service >verify.out 2>&1 &&
+	! test -s verify.out &&
+	test_grep "^Restart=on-failure$" "$UNIT" &&
+	test_grep "^WorkingDirectory=%h/orchestrate/%i$" "$UNIT" &&
+	test_grep "^EnvironmentFile=-%h/.config/git-orchestrate/%i.env$" "$UNIT"
+'
+
+test_expect_success 'the unit runs its ExecStart as a pull worker of a plan on a hub' '
+	hub="$TRASH_DIRECTORY/hub.git" &&
+	git init -q --bare "$hub" &&
+	printf "[task \"one\"]\nrun = echo 1 >one.txt\n[task \"two\"]\nrun = echo 2 >two.txt\n" >pulled.ini &&
+	git orchestrate plan pulled.ini >/dev/null &&
+	git push -q "$hub" main "refs/orchestrate/plans/pulled:refs/orchestrate/plans/pulled" &&
+	git clone -q "$hub" "$TRASH_DIRECTORY/clone" &&
+	exec_start=$(sed -n "s/^ExecStart=//p" "$UNIT" | sed -e "s/%i/pulled/g" -e "s|\${REMOTE}|$hub|g") &&
+	set -- $exec_start &&
+	test "$*" = "/usr/bin/git orchestrate run pulled --remote $hub" &&
+	(cd "$TRASH_DIRECTORY/clone" && "$@") >pull.out 2>&1 &&
+	git orchestrate status --remote "$hub" pulled >hub.out &&
+	test_grep "^2 tasks: 2 done; makespan" hub.out
+'
+
 test_done
