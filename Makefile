@@ -12,7 +12,7 @@ PKGS = libgit2 libssh2 libcjson inih
 # Lazy (=) so that `make test` can install the packages before pkg-config runs.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 LIBS = $(PKG_LIBS) -lpthread -lm
 
@@ -43,6 +43,13 @@ deps:
 
 deps-fuzz:
 	@sh contrib/install-deps.sh fuzz
+
+# Each command's synopsis (`CMD -h`) comes from the man page's SYNOPSIS.
+SYNOPSIS_H = $(BUILD)/gen/synopsis.h
+$(SYNOPSIS_H): share/git-orchestrate.1 share/synopsis.sh
+	@mkdir -p $(dir $@)
+	sh share/synopsis.sh share/git-orchestrate.1 >$@.tmp && mv $@.tmp $@
+$(CMD_OBJ): $(SYNOPSIS_H)
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)

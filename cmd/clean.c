@@ -6,8 +6,9 @@
 #include "cmd.h"
 #include "clean.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char clean_usage[] = "git orchestrate clean [PLAN]";
+static const char clean_usage[] = SYNOPSIS_CLEAN;
 
 static int clean_plan(orch_cli *cli, const orch_config *config,
                       const char *name)

@@ -6,8 +6,9 @@
 #include "cmd.h"
 #include "plans.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char forget_usage[] = "git orchestrate forget PLAN";
+static const char forget_usage[] = SYNOPSIS_FORGET;
 
 int cmd_forget(int argc, char **argv, orch_cli *cli)
 {

@@ -12,9 +12,10 @@
 #include "cmd.h"
 #include "hook.h"
 #include "util.h"
+#include "synopsis.h"
 
-#define HOOK_USAGE "git orchestrate hook post-receive|pre-receive"
-#define HOOKS_USAGE "git orchestrate hooks install [GIT_DIR]"
+#define HOOK_USAGE SYNOPSIS_HOOK
+#define HOOKS_USAGE SYNOPSIS_HOOKS
 
 static void print_report(orch_hook_level level, const char *message,
                          void *payload)

@@ -8,8 +8,9 @@
 
 #include "cmd.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char init_usage[] = "git orchestrate init";
+static const char init_usage[] = SYNOPSIS_INIT;
 
 static const char starter_config[] =
     "; git-orchestrate workers (see 'git orchestrate workers').\n"

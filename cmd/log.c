@@ -12,9 +12,9 @@
 #include "cmd.h"
 #include "plans.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char log_usage[] =
-    "git orchestrate log [PLAN [TASK]] [-- <git log options>]";
+static const char log_usage[] = SYNOPSIS_LOG;
 
 /* argv of `git log` over `refname` (-- `path` when not NULL). free() it. */
 static char **git_log_argv(char **extra, int nextra, const char *refname,

@@ -12,10 +12,9 @@
 #include "cmd.h"
 #include "merge.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char merge_usage[] =
-    "git orchestrate merge [PLAN] [--analyze] [--verify CMD] [--into BRANCH] "
-    "[--squash] [--push] [--json]";
+static const char merge_usage[] = SYNOPSIS_MERGE;
 
 /* ---- --analyze ------------------------------------------------------------
  */

@@ -13,10 +13,9 @@
 #include "notes.h"
 #include "plan.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char plan_usage[] =
-    "git orchestrate plan FILE | --prompts DIR [--name N] [--dry-run] "
-    "[--simulate [-j N]] [--json]";
+static const char plan_usage[] = SYNOPSIS_PLAN;
 
 /* Everything the report shows, computed once. */
 struct plan_report {

@@ -10,8 +10,9 @@
 #include "cmd.h"
 #include "plans.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char plans_usage[] = "git orchestrate plans [--json]";
+static const char plans_usage[] = SYNOPSIS_PLANS;
 
 /* "2 done, 1 failed": the states tasks are in, in state order. */
 static void format_counts(orch_buf *out, const orch_plan_summary *p)

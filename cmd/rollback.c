@@ -12,9 +12,9 @@
 #include "cmd.h"
 #include "merge.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char rollback_usage[] =
-    "git orchestrate rollback [PLAN] [--revert] [--json]";
+static const char rollback_usage[] = SYNOPSIS_ROLLBACK;
 
 int cmd_rollback(int argc, char **argv, orch_cli *cli)
 {

@@ -10,10 +10,9 @@
 #include "cmd.h"
 #include "run.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char run_usage[] =
-    "git orchestrate run [PLAN] [-j N] [--worker NAME]... [--merge] "
-    "[--remote REMOTE] [--wait-workers DURATION] [--json]";
+static const char run_usage[] = SYNOPSIS_RUN;
 
 struct progress {
 	int tty;

@@ -15,11 +15,9 @@
 #include "store.h"
 #include "sync.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char status_usage[] =
-    "git orchestrate status [PLAN] [--json] [--watch]\n"
-    "   or: git orchestrate status [PLAN] --format=prometheus\n"
-    "   or: git orchestrate status --remote REMOTE [PLAN] [--json]";
+static const char status_usage[] = SYNOPSIS_STATUS;
 
 static int64_t task_duration(const orch_task_state *st, int64_t now)
 {

@@ -6,8 +6,9 @@
 #include "cmd.h"
 #include "sync.h"
 #include "util.h"
+#include "synopsis.h"
 
-static const char sync_usage[] = "git orchestrate sync [REMOTE]";
+static const char sync_usage[] = SYNOPSIS_SYNC;
 
 static const char *action_text(orch_sync_action action)
 {

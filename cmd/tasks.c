@@ -6,11 +6,11 @@
 #include "cmd.h"
 #include "task.h"
 #include "util.h"
+#include "synopsis.h"
 
 static int change_task(int argc, char **argv, orch_cli *cli, int cancel)
 {
-	const char *usage = cancel ? "git orchestrate cancel PLAN TASK"
-	                           : "git orchestrate retry PLAN TASK";
+	const char *usage = cancel ? SYNOPSIS_CANCEL : SYNOPSIS_RETRY;
 	orch_state before = ORCH_STATE_PENDING;
 	char *name = NULL;
 	int error;

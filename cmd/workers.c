@@ -13,8 +13,9 @@
 #include "lease.h"
 #include "util.h"
 #include "worker.h"
+#include "synopsis.h"
 
-static const char workers_usage[] = "git orchestrate workers [check] [--json]";
+static const char workers_usage[] = SYNOPSIS_WORKERS;
 
 /* Running tasks per worker, counted from the leases of every plan. */
 static int worker_load(orch_cli *cli, const char *worker)

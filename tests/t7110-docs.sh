@@ -90,4 +90,19 @@ test_expect_success 'bash completion offers the formats of status --format=' '
 	test_grep "^prometheus$" offered
 '
 
+# One source: `CMD -h` prints exactly the man page's synopsis lines of CMD
+# (the binary's synopses are generated from the page at build time).
+test_expect_success 'CMD -h prints the synopsis the man page shows' '
+	sed -n "/^\.SH SYNOPSIS/,/^\.fi/p" "$MAN_PAGE" |
+	sed -e "/^\./d" -e "s/\\\\f[BIRP]//g" -e "s/\\\\-/-/g" >synopsis &&
+	while read cmd
+	do
+		grep "^git orchestrate $cmd\( \|$\)" synopsis >expect &&
+		test -s expect &&
+		git orchestrate $cmd -h >out &&
+		sed -e "s/^usage: //" -e "s/^   or: //" out >actual &&
+		test_cmp expect actual || { echo "synopsis of $cmd differs"; return 1; }
+	done <"$TRASH_DIRECTORY/commands"
+'
+
 test_done
