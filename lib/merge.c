@@ -23,43 +23,156 @@
 
 extern char **environ;
 
-/* ---- path sets for the first pass ---------------------------------------- */
-
-/* The paths one side changed since a merge base, with their parent dirs. */
-typedef struct {
-	git_oid from, to;
-	char **paths; /* sorted, unique */
-	size_t count;
-} path_set;
+/* ---- changed files, by walking two trees in step ------------------------- */
 
 typedef struct {
-	path_set *sets;
+	orch_merge_change *items;
 	size_t count, alloc;
-} path_cache;
+} change_list;
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void path_cache_free(path_cache *cache)
+static int cmp_change(const void *a, const void *b)
 {
-	for (size_t i = 0; i < cache->count; i++) {
-		for (size_t j = 0; j < cache->sets[i].count; j++)
-			free(cache->sets[i].paths[j]);
-		free(cache->sets[i].paths);
-	}
-	free(cache->sets);
+	return strcmp(((const orch_merge_change *)a)->path,
+	              ((const orch_merge_change *)b)->path);
 }
 
-/* Add `path` and every leading directory of it ("a/b/c" -> a, a/b, a/b/c). */
-static void push_with_parents(orch_strvec *vec, const char *path)
+static int entry_is_tree(const git_tree_entry *entry)
 {
-	for (const char *slash = strchr(path, '/'); slash;
-	     slash = strchr(slash + 1, '/'))
-		orch_strvec_push_take(
-		    vec, orch_strndup(path, (size_t)(slash - path)));
-	orch_strvec_push(vec, path);
+	return git_tree_entry_filemode(entry) == GIT_FILEMODE_TREE;
+}
+
+/*
+ * Git's tree order (base_name_compare): names compared bytewise, a tree's
+ * name as if it ended in '/'. A file and a tree of one name differ.
+ */
+static int entry_cmp(const git_tree_entry *a, const git_tree_entry *b)
+{
+	const char *na = git_tree_entry_name(a), *nb = git_tree_entry_name(b);
+	size_t la = strlen(na), lb = strlen(nb), len = la < lb ? la : lb;
+	int c = memcmp(na, nb, len);
+	unsigned ca, cb;
+
+	if (c)
+		return c;
+	ca = la > len ? (unsigned char)na[len] : entry_is_tree(a) ? '/' : 0;
+	cb = lb > len ? (unsigned char)nb[len] : entry_is_tree(b) ? '/' : 0;
+	return (int)ca - (int)cb;
+}
+
+static void change_push(change_list *list, const orch_buf *prefix,
+                        const git_tree_entry *old_entry,
+                        const git_tree_entry *new_entry)
+{
+	const git_tree_entry *named = old_entry ? old_entry : new_entry;
+	orch_merge_change *change;
+	orch_buf path = {0};
+
+	if (list->count == list->alloc) {
+		list->alloc = list->alloc ? list->alloc * 2 : 16;
+		list->items = orch_realloc(
+		    list->items, list->alloc * sizeof(orch_merge_change));
+	}
+	change = &list->items[list->count++];
+	memset(change, 0, sizeof(*change));
+	orch_buf_put(&path, prefix->ptr ? prefix->ptr : "", prefix->len);
+	orch_buf_puts(&path, git_tree_entry_name(named));
+	change->path = orch_buf_detach(&path);
+	if (old_entry) {
+		change->old_mode = (uint32_t)git_tree_entry_filemode(old_entry);
+		git_oid_cpy(&change->old_id, git_tree_entry_id(old_entry));
+	}
+	if (new_entry) {
+		change->new_mode = (uint32_t)git_tree_entry_filemode(new_entry);
+		git_oid_cpy(&change->new_id, git_tree_entry_id(new_entry));
+	}
+}
+
+static int walk_trees(change_list *out, git_repository *repo,
+                      const git_tree *old_tree, const git_tree *new_tree,
+                      orch_buf *prefix);
+
+/* Descend into the subtree(s) `old_entry` / `new_entry` (either NULL). */
+static int walk_subtrees(change_list *out, git_repository *repo,
+                         const git_tree_entry *old_entry,
+                         const git_tree_entry *new_entry, orch_buf *prefix)
+{
+	const git_tree_entry *named = old_entry ? old_entry : new_entry;
+	git_tree *old_tree = NULL, *new_tree = NULL;
+	size_t len = prefix->len;
+	int error;
+
+	if ((old_entry &&
+	     (error = git_tree_lookup(&old_tree, repo,
+	                              git_tree_entry_id(old_entry))) < 0) ||
+	    (new_entry &&
+	     (error = git_tree_lookup(&new_tree, repo,
+	                              git_tree_entry_id(new_entry))) < 0)) {
+		error = orch_error_git(
+		    error, "cannot read the tree of '%.*s%s'", (int)len,
+		    prefix->ptr ? prefix->ptr : "", git_tree_entry_name(named));
+		goto done;
+	}
+	orch_buf_printf(prefix, "%s/", git_tree_entry_name(named));
+	error = walk_trees(out, repo, old_tree, new_tree, prefix);
+	prefix->len = len;
+	prefix->ptr[len] = '\0';
+done:
+	git_tree_free(old_tree);
+	git_tree_free(new_tree);
+	return error;
+}
+
+/* Both trees in git's order at once; only subtrees that differ are read. */
+static int walk_trees(change_list *out, git_repository *repo,
+                      const git_tree *old_tree, const git_tree *new_tree,
+                      orch_buf *prefix)
+{
+	size_t nold = old_tree ? git_tree_entrycount(old_tree) : 0;
+	size_t nnew = new_tree ? git_tree_entrycount(new_tree) : 0;
+	size_t i = 0, j = 0;
+	int error = 0;
+
+	while (!error && (i < nold || j < nnew)) {
+		const git_tree_entry *o =
+		    i < nold ? git_tree_entry_byindex(old_tree, i) : NULL;
+		const git_tree_entry *n =
+		    j < nnew ? git_tree_entry_byindex(new_tree, j) : NULL;
+		int c = !o ? 1 : !n ? -1 : entry_cmp(o, n);
+
+		if (c == 0) {
+			i++;
+			j++;
+			if (git_oid_equal(git_tree_entry_id(o),
+			                  git_tree_entry_id(n)) &&
+			    git_tree_entry_filemode(o) ==
+			        git_tree_entry_filemode(n))
+				continue;
+			if (entry_is_tree(o))
+				error = walk_subtrees(out, repo, o, n, prefix);
+			else
+				change_push(out, prefix, o, n);
+		} else if (c < 0) {
+			i++;
+			if (entry_is_tree(o))
+				error =
+				    walk_subtrees(out, repo, o, NULL, prefix);
+			else
+				change_push(out, prefix, o, NULL);
+		} else {
+			j++;
+			if (entry_is_tree(n))
+				error =
+				    walk_subtrees(out, repo, NULL, n, prefix);
+			else
+				change_push(out, prefix, NULL, n);
+		}
+	}
+	return error;
 }
 
 static int tree_of_commit(git_tree **out, git_repository *repo,
@@ -78,20 +191,207 @@ static int tree_of_commit(git_tree **out, git_repository *repo,
 	return error;
 }
 
-/* The (cached) set of paths that differ between commits `from` and `to`. */
-static int path_cache_get(const path_set **out, path_cache *cache,
-                          git_repository *repo, const git_oid *from,
-                          const git_oid *to)
+void orch_merge_changes_free(orch_merge_change *changes, size_t count)
+{
+	for (size_t i = 0; changes && i < count; i++)
+		free(changes[i].path);
+	free(changes);
+}
+
+int orch_merge_changes(orch_merge_change **out, size_t *out_count,
+                       git_repository *repo, const git_oid *from,
+                       const git_oid *to)
 {
 	git_tree *old_tree = NULL, *new_tree = NULL;
-	git_diff *diff = NULL;
-	git_diff_options opts;
-	orch_strvec paths = {0};
-	path_set *set;
-	size_t n, kept = 0;
+	change_list list = {0};
+	orch_buf prefix = {0};
 	int error;
 
+	*out = NULL;
+	*out_count = 0;
+	if ((error = tree_of_commit(&old_tree, repo, from)) < 0 ||
+	    (error = tree_of_commit(&new_tree, repo, to)) < 0)
+		goto done;
+	if (!git_oid_equal(git_tree_id(old_tree), git_tree_id(new_tree)) &&
+	    (error = walk_trees(&list, repo, old_tree, new_tree, &prefix)) < 0)
+		goto done;
+	/* the walk is in git's order, where "a/" sorts after "a-b" */
+	if (list.count > 1)
+		qsort(list.items, list.count, sizeof(orch_merge_change),
+		      cmp_change);
+	*out = list.items;
+	*out_count = list.count;
+	list.items = NULL;
+	list.count = 0;
+done:
+	orch_merge_changes_free(list.items, list.count);
+	orch_buf_free(&prefix);
+	git_tree_free(old_tree);
+	git_tree_free(new_tree);
+	return error;
+}
+
+/* ---- the first pass: changed files of both sides, merged file by file --- */
+
+/* One side's changes since a merge base, cached per (base, tip). */
+typedef struct {
+	git_oid from, to;
+	orch_merge_change *changes; /* sorted by path */
+	size_t count;
+	int adds, deletes; /* files added, files deleted */
+} change_set;
+
+/* The lines of a base file one side changed: [start, end), 0-based. */
+typedef struct {
+	size_t start, end;
+} line_range;
+
+/* One side's line changes to one file, cached per (base blob, its blob). */
+typedef struct {
+	git_oid base, side;
+	line_range *ranges;
+	size_t count, alloc;
+} hunk_set;
+
+/* What the first pass keeps across the merges of one analysis. */
+typedef struct {
+	change_set *sets;
+	size_t count, alloc;
+	git_blob **blobs; /* read once: libgit2 does not cache blobs */
+	size_t nblobs, blobs_alloc;
+	hunk_set *hunks;
+	size_t nhunks, hunks_alloc;
+} change_cache;
+
+static void change_cache_free(change_cache *cache)
+{
+	for (size_t i = 0; i < cache->count; i++)
+		orch_merge_changes_free(cache->sets[i].changes,
+		                        cache->sets[i].count);
+	free(cache->sets);
+	for (size_t i = 0; i < cache->nblobs; i++)
+		git_blob_free(cache->blobs[i]);
+	free(cache->blobs);
+	for (size_t i = 0; i < cache->nhunks; i++)
+		free(cache->hunks[i].ranges);
+	free(cache->hunks);
+}
+
+/* Blob `id`, borrowed from the cache. */
+static int blob_get(git_blob **out, change_cache *cache, git_repository *repo,
+                    const char *path, const git_oid *id)
+{
+	git_blob *blob = NULL;
+	int error;
+
+	for (size_t i = 0; i < cache->nblobs; i++) {
+		if (git_oid_equal(git_blob_id(cache->blobs[i]), id)) {
+			*out = cache->blobs[i];
+			return 0;
+		}
+	}
+	if ((error = git_blob_lookup(&blob, repo, id)) < 0)
+		return orch_error_git(error, "cannot read '%s' (%s)", path,
+		                      git_oid_tostr_s(id));
+	if (cache->nblobs == cache->blobs_alloc) {
+		cache->blobs_alloc =
+		    cache->blobs_alloc ? cache->blobs_alloc * 2 : 32;
+		cache->blobs = orch_realloc(
+		    cache->blobs, cache->blobs_alloc * sizeof(git_blob *));
+	}
+	cache->blobs[cache->nblobs++] = blob;
+	*out = blob;
+	return 0;
+}
+
+static int collect_hunk(const git_diff_delta *delta, const git_diff_hunk *hunk,
+                        void *payload)
+{
+	hunk_set *set = payload;
+	/* an insertion is numbered by the line before it */
+	size_t start = hunk->old_lines ? (size_t)hunk->old_start - 1
+	                               : (size_t)hunk->old_start;
+
+	(void)delta;
+	if (set->count == set->alloc) {
+		set->alloc = set->alloc ? set->alloc * 2 : 8;
+		set->ranges =
+		    orch_realloc(set->ranges, set->alloc * sizeof(line_range));
+	}
+	set->ranges[set->count].start = start;
+	set->ranges[set->count++].end = start + (size_t)hunk->old_lines;
+	return 0;
+}
+
+/*
+ * The lines of `base` that `side` changes, by the xdiff that
+ * git_merge_file runs itself (same algorithm and flags, no context).
+ */
+static int hunks_get(const hunk_set **out, change_cache *cache,
+                     const char *path, git_blob *base, git_blob *side)
+{
+	git_diff_options opts;
+	hunk_set set = {0};
+	int error;
+
+	for (size_t i = 0; i < cache->nhunks; i++) {
+		if (git_oid_equal(&cache->hunks[i].base, git_blob_id(base)) &&
+		    git_oid_equal(&cache->hunks[i].side, git_blob_id(side))) {
+			*out = &cache->hunks[i];
+			return 0;
+		}
+	}
 	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	opts.context_lines = 0;
+	opts.interhunk_lines = 0;
+	opts.flags = GIT_DIFF_FORCE_TEXT;
+	if ((error = git_diff_blobs(base, path, side, path, &opts, NULL, NULL,
+	                            collect_hunk, NULL, &set)) < 0) {
+		free(set.ranges);
+		return orch_error_git(error, "cannot diff '%s'", path);
+	}
+	if (cache->nhunks == cache->hunks_alloc) {
+		cache->hunks_alloc =
+		    cache->hunks_alloc ? cache->hunks_alloc * 2 : 32;
+		cache->hunks = orch_realloc(cache->hunks, cache->hunks_alloc *
+		                                              sizeof(hunk_set));
+	}
+	git_oid_cpy(&set.base, git_blob_id(base));
+	git_oid_cpy(&set.side, git_blob_id(side));
+	cache->hunks[cache->nhunks] = set;
+	*out = &cache->hunks[cache->nhunks++];
+	return 0;
+}
+
+/*
+ * Whether xdl_merge would look at two changes together: it takes one
+ * side's change alone only when it ends before the other's starts
+ * (changes that touch are merged as one region, and may conflict).
+ */
+static int hunks_meet(const hunk_set *a, const hunk_set *b)
+{
+	size_t i = 0, j = 0;
+
+	while (i < a->count && j < b->count) {
+		if (a->ranges[i].end < b->ranges[j].start)
+			i++;
+		else if (b->ranges[j].end < a->ranges[i].start)
+			j++;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+static int change_cache_get(const change_set **out, change_cache *cache,
+                            git_repository *repo, const git_oid *from,
+                            const git_oid *to)
+{
+	change_set *set;
+	orch_merge_change *changes = NULL;
+	size_t count = 0;
+	int error;
+
 	for (size_t i = 0; i < cache->count; i++) {
 		if (git_oid_equal(&cache->sets[i].from, from) &&
 		    git_oid_equal(&cache->sets[i].to, to)) {
@@ -99,107 +399,288 @@ static int path_cache_get(const path_set **out, path_cache *cache,
 			return 0;
 		}
 	}
-	opts.flags = GIT_DIFF_SKIP_BINARY_CHECK;
-	if ((error = tree_of_commit(&old_tree, repo, from)) < 0 ||
-	    (error = tree_of_commit(&new_tree, repo, to)) < 0)
-		goto done;
-	if ((error = git_diff_tree_to_tree(&diff, repo, old_tree, new_tree,
-	                                   &opts)) < 0) {
-		error = orch_error_git(error, "cannot diff %s",
-		                       git_oid_tostr_s(to));
-		goto done;
-	}
-	n = git_diff_num_deltas(diff);
-	for (size_t i = 0; i < n; i++) {
-		const git_diff_delta *delta = git_diff_get_delta(diff, i);
-		push_with_parents(&paths, delta->old_file.path);
-		if (strcmp(delta->old_file.path, delta->new_file.path))
-			push_with_parents(&paths, delta->new_file.path);
-	}
-	if (paths.count > 1)
-		qsort(paths.items, paths.count, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < paths.count; i++) {
-		if (kept && !strcmp(paths.items[kept - 1], paths.items[i])) {
-			free(paths.items[i]);
-			continue;
-		}
-		paths.items[kept++] = paths.items[i];
-	}
+	if ((error = orch_merge_changes(&changes, &count, repo, from, to)) < 0)
+		return error;
 	if (cache->count == cache->alloc) {
 		cache->alloc = cache->alloc ? cache->alloc * 2 : 32;
-		cache->sets =
-		    orch_realloc(cache->sets, cache->alloc * sizeof(path_set));
+		cache->sets = orch_realloc(cache->sets,
+		                           cache->alloc * sizeof(change_set));
 	}
 	set = &cache->sets[cache->count++];
+	memset(set, 0, sizeof(*set));
 	git_oid_cpy(&set->from, from);
 	git_oid_cpy(&set->to, to);
-	set->paths = paths.items;
-	set->count = kept;
-	paths.items = NULL;
-	paths.count = 0;
-	*out = set;
-done:
-	orch_strvec_free(&paths);
-	git_diff_free(diff);
-	git_tree_free(old_tree);
-	git_tree_free(new_tree);
-	return error;
-}
-
-static int sets_intersect(const path_set *a, const path_set *b)
-{
-	size_t i = 0, j = 0;
-
-	while (i < a->count && j < b->count) {
-		int c = strcmp(a->paths[i], b->paths[j]);
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			i++;
-		else
-			j++;
+	set->changes = changes;
+	set->count = count;
+	for (size_t i = 0; i < count; i++) {
+		set->adds += !changes[i].old_mode;
+		set->deletes += !changes[i].new_mode;
 	}
+	*out = set;
 	return 0;
 }
 
-/*
- * First pass for the merge of `ours` and `theirs`: 0 when it is certainly
- * clean (a single merge base, and no path or directory changed on both
- * sides since it: a three-way merge only conflicts where both sides
- * changed something, renames included, since a rename changes its old
- * path too), 1 when it must be merged to know.
- */
-static int may_conflict(int *out, path_cache *cache, git_repository *repo,
-                        const git_oid *ours, const git_oid *theirs)
+/* What a file is, for git: a regular file (either mode), a link, a gitlink. */
+static int file_kind(uint32_t mode)
 {
-	git_oidarray bases = {0};
-	const path_set *a, *b;
-	int error;
+	switch (mode) {
+	case 0:
+		return 0;
+	case GIT_FILEMODE_LINK:
+		return 2;
+	case GIT_FILEMODE_COMMIT:
+		return 3;
+	default:
+		return 1;
+	}
+}
 
-	*out = 1;
-	error = git_merge_bases(&bases, repo, ours, theirs);
-	if (error == GIT_ENOTFOUND) {
-		git_error_clear();
-		return 0; /* unrelated histories: let the real merge decide */
+static int same_entry(uint32_t mode_a, const git_oid *a, uint32_t mode_b,
+                      const git_oid *b)
+{
+	return mode_a == mode_b && (!mode_a || git_oid_equal(a, b));
+}
+
+/* git's buffer_is_binary: a NUL in the first 8000 bytes. */
+static int is_binary(const git_blob *blob)
+{
+	size_t size = (size_t)git_blob_rawsize(blob);
+
+	return blob && memchr(git_blob_rawcontent(blob), 0,
+	                      size < 8000 ? size : 8000) != NULL;
+}
+
+/*
+ * Content merge of two regular files: *out_conflict unless xdiff merges
+ * them. Changes to lines apart from each other merge cleanly without
+ * running the merge; the others are merged with git_merge_file.
+ */
+static int merge_contents(int *out_conflict, change_cache *cache,
+                          git_repository *repo, const char *path,
+                          const git_oid *base, const git_oid *ours,
+                          const git_oid *theirs)
+{
+	git_blob *blobs[3] = {NULL, NULL, NULL};
+	const git_oid *ids[3] = {base, ours, theirs};
+	const hunk_set *our_hunks, *their_hunks;
+	git_merge_file_input inputs[3];
+	git_merge_file_options opts;
+	git_merge_file_result result = {0};
+	int error = 0, binary = 0;
+
+	*out_conflict = 1;
+	for (int i = 0; i < 3; i++) {
+		git_merge_file_input_init(&inputs[i],
+		                          GIT_MERGE_FILE_INPUT_VERSION);
+		inputs[i].path = path;
+		if (!ids[i])
+			continue; /* no common ancestor: a two-way merge */
+		if ((error = blob_get(&blobs[i], cache, repo, path, ids[i])) <
+		    0)
+			goto done;
+		binary |= is_binary(blobs[i]);
+		inputs[i].ptr = git_blob_rawcontent(blobs[i]);
+		inputs[i].size = (size_t)git_blob_rawsize(blobs[i]);
 	}
-	if (error < 0)
-		return orch_error_git(error, "cannot find the merge base of %s",
-		                      git_oid_tostr_s(theirs));
-	if (bases.count != 1)
-		goto done;
-	if (git_oid_equal(&bases.ids[0], ours) ||
-	    git_oid_equal(&bases.ids[0], theirs)) {
-		*out = 0; /* fast-forward */
+	if (binary)
+		goto done; /* git cannot merge binary files either */
+	if (blobs[0]) {
+		if ((error = hunks_get(&our_hunks, cache, path, blobs[0],
+		                       blobs[1])) < 0 ||
+		    (error = hunks_get(&their_hunks, cache, path, blobs[0],
+		                       blobs[2])) < 0)
+			goto done;
+		if (!hunks_meet(our_hunks, their_hunks)) {
+			*out_conflict = 0;
+			goto done;
+		}
+	}
+	git_merge_file_options_init(&opts, GIT_MERGE_FILE_OPTIONS_VERSION);
+	if ((error = git_merge_file(&result, &inputs[0], &inputs[1], &inputs[2],
+	                            &opts)) < 0) {
+		error = orch_error_git(error, "cannot merge '%s'", path);
 		goto done;
 	}
-	if ((error = path_cache_get(&a, cache, repo, &bases.ids[0], ours)) <
-	        0 ||
-	    (error = path_cache_get(&b, cache, repo, &bases.ids[0], theirs)) <
-	        0)
-		goto done;
-	*out = sets_intersect(a, b);
+	*out_conflict = !result.automergeable;
 done:
-	git_oidarray_dispose(&bases);
+	git_merge_file_result_free(&result);
+	return error;
+}
+
+/*
+ * A file both sides changed since the merge base (ours->old is theirs->old):
+ * does it conflict, as merge-ort decides it? *out_present: whether the
+ * merged tree has a file there (a modify/delete conflict keeps the
+ * modified one).
+ */
+static int merge_one_file(int *out_conflict, int *out_present,
+                          change_cache *cache, git_repository *repo,
+                          const orch_merge_change *ours,
+                          const orch_merge_change *theirs)
+{
+	int kind = file_kind(ours->new_mode);
+	int base_usable = ours->old_mode && file_kind(ours->old_mode) == kind;
+
+	*out_conflict = 1;
+	*out_present = ours->new_mode || theirs->new_mode;
+	if (same_entry(ours->new_mode, &ours->new_id, theirs->new_mode,
+	               &theirs->new_id)) {
+		*out_conflict = 0; /* the same change on both sides */
+		return 0;
+	}
+	if (!ours->new_mode || !theirs->new_mode)
+		return 0; /* modify/delete */
+	if (kind != file_kind(theirs->new_mode))
+		return 0; /* distinct types */
+	if (ours->new_mode != theirs->new_mode &&
+	    ours->old_mode != ours->new_mode &&
+	    ours->old_mode != theirs->new_mode)
+		return 0; /* both changed the mode (or added with two) */
+	if (git_oid_equal(&ours->new_id, &theirs->new_id) ||
+	    (base_usable && (git_oid_equal(&ours->old_id, &ours->new_id) ||
+	                     git_oid_equal(&ours->old_id, &theirs->new_id)))) {
+		*out_conflict = 0; /* one side kept the content */
+		return 0;
+	}
+	if (kind != 1)
+		return 0; /* links and submodules that both changed */
+	return merge_contents(out_conflict, cache, repo, ours->path,
+	                      base_usable ? &ours->old_id : NULL, &ours->new_id,
+	                      &theirs->new_id);
+}
+
+/* A path of the merged result: is there a file at it? */
+typedef struct {
+	const char *path;
+	int present;
+} merged_path;
+
+/* Compare `path` with the directory prefix "dir/" (dir of length len). */
+static int cmp_under(const char *path, const char *dir, size_t len)
+{
+	int c = strncmp(path, dir, len);
+
+	return c ? c : (int)(unsigned char)path[len] - '/';
+}
+
+/*
+ * A file at merged[k] and a file under merged[k]/ in the merged tree: a
+ * file against a directory. Both are changed paths (an unchanged file
+ * cannot meet the other side's directory: that side removed it).
+ */
+static int has_files_under(const merged_path *merged, size_t n, size_t k)
+{
+	const char *dir = merged[k].path;
+	size_t len = strlen(dir), lo = k + 1, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp_under(merged[mid].path, dir, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && cmp_under(merged[lo].path, dir, len) == 0; lo++)
+		if (merged[lo].present)
+			return 1;
+	return 0;
+}
+
+/* May `change` on a side be one end of a rename git would follow? */
+static int maybe_renamed(const orch_merge_change *change,
+                         const change_set *side)
+{
+	return (!change->old_mode || !change->new_mode) && side->adds &&
+	       side->deletes;
+}
+
+typedef enum {
+	PAIR_CLEAN,     /* disjoint: clean without merging anything */
+	PAIR_MERGED,    /* common paths merged file by file */
+	PAIR_WHOLE_TREE /* needs a whole-tree merge (a rename may be in play) */
+} pair_outcome;
+
+/*
+ * The merge of the sides whose changes since one merge base are `a` and
+ * `b`, file by file: the conflicting paths (sorted) go to `paths`.
+ */
+static int merge_changes(pair_outcome *out, int *out_conflicted,
+                         orch_strvec *paths, change_cache *cache,
+                         git_repository *repo, const change_set *a,
+                         const change_set *b)
+{
+	merged_path *merged = NULL;
+	orch_strvec found = {0};
+	size_t i = 0, j = 0, n = 0, common = 0;
+	int error = 0, conflict, present;
+
+	*out = PAIR_CLEAN;
+	*out_conflicted = 0;
+	/* common paths first: a possible rename means a whole-tree merge */
+	while (i < a->count && j < b->count) {
+		int c = strcmp(a->changes[i].path, b->changes[j].path);
+		if (c == 0) {
+			if (maybe_renamed(&a->changes[i], a) ||
+			    maybe_renamed(&b->changes[j], b)) {
+				*out = PAIR_WHOLE_TREE;
+				return 0;
+			}
+			common++;
+			i++;
+			j++;
+		} else if (c < 0) {
+			i++;
+		} else {
+			j++;
+		}
+	}
+	merged = orch_calloc(a->count + b->count + 1, sizeof(merged_path));
+	for (i = 0, j = 0; i < a->count || j < b->count;) {
+		const orch_merge_change *ca =
+		    i < a->count ? &a->changes[i] : NULL;
+		const orch_merge_change *cb =
+		    j < b->count ? &b->changes[j] : NULL;
+		int c = !ca ? 1 : !cb ? -1 : strcmp(ca->path, cb->path);
+
+		if (c == 0) {
+			if ((error = merge_one_file(&conflict, &present, cache,
+			                            repo, ca, cb)) < 0)
+				goto done;
+			if (conflict)
+				orch_strvec_push(&found, ca->path);
+			merged[n].path = ca->path;
+			merged[n++].present = present;
+			i++;
+			j++;
+		} else if (c < 0) {
+			merged[n].path = ca->path;
+			merged[n++].present = ca->new_mode != 0;
+			i++;
+		} else {
+			merged[n].path = cb->path;
+			merged[n++].present = cb->new_mode != 0;
+			j++;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (!merged[k].present || !has_files_under(merged, n, k))
+			continue;
+		orch_strvec_push(&found, merged[k].path);
+		common++;
+	}
+	if (common)
+		*out = PAIR_MERGED;
+	if (found.count > 1)
+		qsort(found.items, found.count, sizeof(char *), cmp_str);
+	for (size_t k = 0; k < found.count; k++) {
+		if (k && !strcmp(found.items[k - 1], found.items[k]))
+			continue;
+		orch_strvec_push(paths, found.items[k]);
+	}
+	*out_conflicted = found.count > 0;
+done:
+	orch_strvec_free(&found);
+	free(merged);
 	return error;
 }
 
@@ -354,14 +835,80 @@ static int merge_check(int *out_conflicted, orch_strvec *paths,
 	return error == ORCH_ECONFLICT ? 0 : error;
 }
 
+/*
+ * The merge of `ours` and `theirs` by the first pass: PAIR_CLEAN, or
+ * PAIR_MERGED with the answer, or PAIR_WHOLE_TREE when libgit2 must merge
+ * the whole trees (no single merge base, or a rename may be in play).
+ */
+static int quick_merge(pair_outcome *out, int *out_conflicted,
+                       orch_strvec *paths, change_cache *cache,
+                       git_repository *repo, const git_oid *ours,
+                       const git_oid *theirs)
+{
+	git_oidarray bases = {0};
+	const change_set *a, *b;
+	int error;
+
+	*out = PAIR_WHOLE_TREE;
+	*out_conflicted = 0;
+	error = git_merge_bases(&bases, repo, ours, theirs);
+	if (error == GIT_ENOTFOUND) {
+		git_error_clear();
+		return 0; /* unrelated histories: let the real merge decide */
+	}
+	if (error < 0)
+		return orch_error_git(error, "cannot find the merge base of %s",
+		                      git_oid_tostr_s(theirs));
+	if (bases.count != 1)
+		goto done;
+	if (git_oid_equal(&bases.ids[0], ours) ||
+	    git_oid_equal(&bases.ids[0], theirs)) {
+		*out = PAIR_CLEAN; /* fast-forward */
+		goto done;
+	}
+	if ((error = change_cache_get(&a, cache, repo, &bases.ids[0], ours)) <
+	        0 ||
+	    (error = change_cache_get(&b, cache, repo, &bases.ids[0], theirs)) <
+	        0)
+		goto done;
+	error = merge_changes(out, out_conflicted, paths, cache, repo, a, b);
+done:
+	git_oidarray_dispose(&bases);
+	return error;
+}
+
+/* One merge of the matrix: the first pass, else libgit2 on whole trees. */
+static int analyze_merge(int *out_conflicted, orch_strvec *paths,
+                         orch_merge_analysis *analysis, change_cache *cache,
+                         git_repository *repo, const git_oid *ours,
+                         const git_oid *theirs, unsigned flags)
+{
+	pair_outcome outcome = PAIR_WHOLE_TREE;
+	int error;
+
+	*out_conflicted = 0;
+	if (!(flags & ORCH_MERGE_ANALYZE_ALL) &&
+	    (error = quick_merge(&outcome, out_conflicted, paths, cache, repo,
+	                         ours, theirs)) < 0)
+		return error;
+	if (outcome == PAIR_CLEAN) {
+		analysis->merges_skipped++;
+		return 0;
+	}
+	analysis->merges_done++;
+	if (outcome == PAIR_MERGED)
+		return 0;
+	return merge_check(out_conflicted, paths, repo, ours, theirs);
+}
+
 int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
                        const git_oid *base, const char *const *ids,
                        const git_oid *commits, size_t n, unsigned flags)
 {
 	orch_merge_analysis *analysis = orch_calloc(1, sizeof(*analysis));
-	path_cache cache = {0};
+	change_cache cache = {0};
 	size_t alloc = 0;
-	int error = 0, maybe, conflicted;
+	int error = 0, conflicted;
 
 	*out = NULL;
 	git_oid_cpy(&analysis->base, base);
@@ -373,19 +920,9 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
 	}
 	for (size_t i = 0; i < n; i++) {
 		orch_merge_branch *branch = &analysis->branches[i];
-		maybe = 1;
-		if (!(flags & ORCH_MERGE_ANALYZE_ALL) &&
-		    (error = may_conflict(&maybe, &cache, repo, base,
-		                          &branch->commit)) < 0)
-			goto done;
-		if (!maybe) {
-			analysis->merges_skipped++;
-			continue;
-		}
-		analysis->merges_done++;
-		if ((error =
-		         merge_check(&branch->conflicts_base, &branch->paths,
-		                     repo, base, &branch->commit)) < 0)
+		if ((error = analyze_merge(
+		         &branch->conflicts_base, &branch->paths, analysis,
+		         &cache, repo, base, &branch->commit, flags)) < 0)
 			goto done;
 	}
 	for (size_t a = 0; a < n; a++) {
@@ -393,20 +930,9 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
 			orch_merge_pair *pair;
 			orch_strvec paths = {0};
 
-			maybe = 1;
-			if (!(flags & ORCH_MERGE_ANALYZE_ALL) &&
-			    (error = may_conflict(&maybe, &cache, repo,
-			                          &commits[a], &commits[b])) <
-			        0)
-				goto done;
-			if (!maybe) {
-				analysis->merges_skipped++;
-				continue;
-			}
-			analysis->merges_done++;
-			if ((error = merge_check(&conflicted, &paths, repo,
-			                         &commits[a], &commits[b])) <
-			    0) {
+			if ((error = analyze_merge(
+			         &conflicted, &paths, analysis, &cache, repo,
+			         &commits[a], &commits[b], flags)) < 0) {
 				orch_strvec_free(&paths);
 				goto done;
 			}
@@ -429,7 +955,7 @@ int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
 	*out = analysis;
 	analysis = NULL;
 done:
-	path_cache_free(&cache);
+	change_cache_free(&cache);
 	orch_merge_analysis_free(analysis);
 	return error;
 }

@@ -51,20 +51,49 @@ typedef struct {
 
 /* Flags of orch_merge_analyze. */
 #define ORCH_MERGE_ANALYZE_ALL                                                 \
-	1 /* no first pass: merge every pair in memory                         \
+	1 /* no first pass: merge every pair as whole trees with libgit2       \
 	   */
 
 /*
  * Analyse `n` branches (ids[i] at commits[i]) against `base`: each one
  * merged into the base tip and every pair merged with each other, in
- * memory. A first pass diffs each side against its merge base (names only,
- * cached per merge base) and merges only pairs that change a common path or
- * directory; the answer equals merging every pair (ORCH_MERGE_ANALYZE_ALL
- * does that, for tests). Caller frees *out with orch_merge_analysis_free.
+ * memory. Each side's changed files since the merge base are found by
+ * walking both trees in step (orch_merge_changes, cached per merge base
+ * and tip); a pair whose changed paths are disjoint and do not collide as
+ * file against directory is clean without a merge, an overlapping pair is
+ * merged file by file (git_merge_file on the three blobs) the way
+ * `git merge-tree` decides: add/add, modify/delete, distinct types, mode
+ * and binary conflicts. A pair with several merge bases, or whose common
+ * paths may be a rename on one side (that side added and deleted files),
+ * is merged as whole trees with libgit2 instead, which follows file
+ * renames. Conflicting paths are reported as git names them, except that a
+ * file against a directory is reported at its own path (git's `path~branch`
+ * is where it moves the file). ORCH_MERGE_ANALYZE_ALL merges every pair as
+ * whole trees (for tests). Caller frees *out with orch_merge_analysis_free.
  */
 int orch_merge_analyze(orch_merge_analysis **out, git_repository *repo,
                        const git_oid *base, const char *const *ids,
                        const git_oid *commits, size_t n, unsigned flags);
+
+/* A file (any entry but a tree) that differs between two trees. */
+typedef struct {
+	char *path;
+	uint32_t old_mode, new_mode; /* 0: absent on that side */
+	git_oid old_id, new_id;
+} orch_merge_change;
+
+/*
+ * The files that differ between the trees of commits `from` and `to`,
+ * sorted by path (strcmp), found by walking both trees in step in git's
+ * tree order and descending only into subtrees whose ids differ: the work
+ * is proportional to the changes, not to the size of the tree. A file
+ * replaced by a directory (or the reverse) is a deletion plus additions.
+ * Caller frees *out with orch_merge_changes_free.
+ */
+int orch_merge_changes(orch_merge_change **out, size_t *out_count,
+                       git_repository *repo, const git_oid *from,
+                       const git_oid *to);
+void orch_merge_changes_free(orch_merge_change *changes, size_t count);
 
 /*
  * Analyse the done tasks of stored plan `plan` (in merge order) against
