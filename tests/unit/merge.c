@@ -13,6 +13,14 @@ typedef struct {
 	const char *content;
 } change;
 
+/* The same with a mode (0: a regular file) and a length (0: strlen). */
+typedef struct {
+	const char *path;
+	const char *content;
+	unsigned mode;
+	size_t len;
+} file_change;
+
 static git_repository *new_repo(int bare)
 {
 	git_repository *repo = NULL;
@@ -24,8 +32,9 @@ static git_repository *new_repo(int bare)
 }
 
 /* Commit `changes` on top of `parent` (NULL: root); returns the commit id. */
-static git_oid commit_on(git_repository *repo, const git_oid *parent,
-                         const change *changes, size_t n, const char *message)
+static git_oid commit_files(git_repository *repo, const git_oid *parent,
+                            const file_change *changes, size_t n,
+                            const char *message)
 {
 	git_index *index = NULL;
 	git_commit *parent_commit = NULL;
@@ -50,11 +59,13 @@ static git_oid commit_on(git_repository *repo, const git_oid *parent,
 		}
 		git_index_entry entry;
 		memset(&entry, 0, sizeof(entry));
-		entry.mode = GIT_FILEMODE_BLOB;
+		entry.mode =
+		    changes[i].mode ? changes[i].mode : GIT_FILEMODE_BLOB;
 		entry.path = changes[i].path;
 		if (git_blob_create_from_buffer(
 		        &entry.id, repo, changes[i].content,
-		        strlen(changes[i].content)) < 0 ||
+		        changes[i].len ? changes[i].len
+		                       : strlen(changes[i].content)) < 0 ||
 		    git_index_add(index, &entry) < 0)
 			abort();
 	}
@@ -69,6 +80,21 @@ static git_oid commit_on(git_repository *repo, const git_oid *parent,
 	git_tree_free(tree);
 	git_commit_free(parent_commit);
 	git_index_free(index);
+	return id;
+}
+
+static git_oid commit_on(git_repository *repo, const git_oid *parent,
+                         const change *changes, size_t n, const char *message)
+{
+	file_change *files = calloc(n ? n : 1, sizeof(file_change));
+	git_oid id;
+
+	for (size_t i = 0; i < n; i++) {
+		files[i].path = changes[i].path;
+		files[i].content = changes[i].content;
+	}
+	id = commit_files(repo, parent, files, n, message);
+	free(files);
 	return id;
 }
 
@@ -243,6 +269,179 @@ TEST(file_against_directory_of_the_same_name_is_a_conflict_the_first_pass_sees)
 	}
 	orch_merge_analysis_free(fast);
 	orch_merge_analysis_free(full);
+	git_repository_free(repo);
+}
+
+/* The changes of orch_merge_changes as "path:old_mode>new_mode,...". */
+static const char *changes_of(git_repository *repo, const git_oid *from,
+                              const git_oid *to)
+{
+	static char out[1024];
+	orch_merge_change *changes = NULL;
+	size_t count = 0, len = 0;
+
+	out[0] = '\0';
+	if (orch_merge_changes(&changes, &count, repo, from, to) < 0)
+		return "(error)";
+	for (size_t i = 0; i < count; i++)
+		len += (size_t)snprintf(
+		    out + len, sizeof(out) - len, "%s%s:%o>%o", i ? "," : "",
+		    changes[i].path, changes[i].old_mode, changes[i].new_mode);
+	orch_merge_changes_free(changes, count);
+	return out;
+}
+
+TEST(changed_files_are_listed_by_path_with_both_modes)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), tip;
+	const file_change edits[] = {
+	    {"a.txt", "changed\n", 0, 0},
+	    {"b.txt", NULL, 0, 0},
+	    {"dir/e/new", "new\n", 0, 0},
+	    {"dir-x", "beside dir\n", 0, 0},
+	    {"dir/c.txt", "c1\nc2\nc3\n", GIT_FILEMODE_BLOB_EXECUTABLE, 0},
+	};
+
+	tip = commit_files(repo, &base, edits, 5, "edits\n");
+	/* strcmp order ("dir-x" before "dir/"), not git's tree order */
+	CHECK_STR(changes_of(repo, &base, &tip),
+	          "a.txt:100644>100644,b.txt:100644>0,dir-x:0>100644,"
+	          "dir/c.txt:100644>100755,dir/e/new:0>100644");
+	CHECK_STR(changes_of(repo, &tip, &tip), "");
+	git_repository_free(repo);
+}
+
+TEST(a_file_replaced_by_a_directory_is_a_deletion_and_additions)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), mid, tip;
+	const file_change to_dir[] = {{"b.txt", NULL, 0, 0},
+	                              {"b.txt/in", "in\n", 0, 0}};
+	const file_change to_file[] = {{"dir/c.txt", NULL, 0, 0},
+	                               {"dir", "now a file\n", 0, 0}};
+
+	mid = commit_files(repo, &base, to_dir, 2, "file to dir\n");
+	tip = commit_files(repo, &mid, to_file, 2, "dir to file\n");
+	CHECK_STR(changes_of(repo, &base, &mid),
+	          "b.txt:100644>0,b.txt/in:0>100644");
+	CHECK_STR(changes_of(repo, &mid, &tip),
+	          "dir:0>100644,dir/c.txt:100644>0");
+	git_repository_free(repo);
+}
+
+TEST(the_walk_never_reads_a_subtree_both_sides_share)
+{
+	git_repository *repo = new_repo(1), *reopened = NULL;
+	git_oid base, tip;
+	const file_change files[] = {{"a.txt", "a\n", 0, 0},
+	                             {"shared/deep/f", "f\n", 0, 0}};
+	const file_change edit = {"a.txt", "b\n", 0, 0};
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	const git_tree_entry *shared;
+	char path[1024], hex[GIT_OID_HEXSZ + 1];
+
+	base = commit_files(repo, NULL, files, 2, "base\n");
+	tip = commit_files(repo, &base, &edit, 1, "tip\n");
+	if (git_commit_lookup(&commit, repo, &base) < 0 ||
+	    git_commit_tree(&tree, commit) < 0 ||
+	    !(shared = git_tree_entry_byname(tree, "shared")))
+		abort();
+	/* remove the shared subtree from the object database */
+	git_oid_tostr(hex, sizeof(hex), git_tree_entry_id(shared));
+	snprintf(path, sizeof(path), "%sobjects/%.2s/%s",
+	         git_repository_path(repo), hex, hex + 2);
+	CHECK_INT(unlink(path), 0);
+	if (git_repository_open(&reopened, git_repository_path(repo)) < 0)
+		abort();
+	CHECK_STR(changes_of(reopened, &base, &tip), "a.txt:100644>100644");
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_repository_free(reopened);
+	git_repository_free(repo);
+}
+
+/* The paths pair (0, 1) of an analysis conflicts on, "" when clean. */
+static const char *pair_paths(git_repository *repo, const git_oid *base,
+                              const file_change *a, size_t na,
+                              const file_change *b, size_t nb)
+{
+	static char out[1024];
+	const char *ids[] = {"a", "b"};
+	git_oid commits[2];
+	orch_merge_analysis *analysis = NULL;
+	const orch_strvec *paths = NULL;
+
+	commits[0] = commit_files(repo, base, a, na, "a\n");
+	commits[1] = commit_files(repo, base, b, nb, "b\n");
+	if (orch_merge_analyze(&analysis, repo, base, ids, commits, 2, 0) < 0)
+		return "(error)";
+	snprintf(out, sizeof(out), "%s",
+	         orch_merge_analysis_pair(&paths, analysis, 0, 1) ? join(paths)
+	                                                          : "");
+	orch_merge_analysis_free(analysis);
+	return out;
+}
+
+TEST(file_against_directory_is_reported_at_the_path_of_the_file)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo);
+	const file_change file = {"new", "a file\n", 0, 0};
+	const file_change in_dir = {"new/in", "in a directory\n", 0, 0};
+	const file_change to_file[] = {{"dir/c.txt", NULL, 0, 0},
+	                               {"dir", "now a file\n", 0, 0}};
+	const file_change add_in_dir = {"dir/d.txt", "added\n", 0, 0};
+	const file_change edit_in_dir = {"dir/c.txt", "c1\nc2\nC\n", 0, 0};
+	const file_change drop_in_dir = {"dir/c.txt", NULL, 0, 0};
+	const file_change to_dir[] = {{"b.txt", NULL, 0, 0},
+	                              {"b.txt/in", "in\n", 0, 0}};
+	const file_change drop_b = {"b.txt", NULL, 0, 0};
+
+	/* git merge-tree names these new~a, dir~a: the file moved aside */
+	CHECK_STR(pair_paths(repo, &base, &file, 1, &in_dir, 1), "new");
+	CHECK_STR(pair_paths(repo, &base, to_file, 2, &add_in_dir, 1), "dir");
+	/* and the file in the directory, deleted on one side only */
+	CHECK_STR(pair_paths(repo, &base, to_file, 2, &edit_in_dir, 1),
+	          "dir,dir/c.txt");
+	/* nothing is left in the directory, or of the file */
+	CHECK_STR(pair_paths(repo, &base, to_file, 2, &drop_in_dir, 1), "");
+	CHECK_STR(pair_paths(repo, &base, to_dir, 2, &drop_b, 1), "");
+	git_repository_free(repo);
+}
+
+TEST(delete_against_modify_conflicts_and_so_do_add_add_types_and_binaries)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo);
+	const file_change drop = {"b.txt", NULL, 0, 0};
+	const file_change edit = {"b.txt", "b1\nB\nb3\n", 0, 0};
+	const file_change chmod_b = {"b.txt", "b1\nb2\nb3\n",
+	                             GIT_FILEMODE_BLOB_EXECUTABLE, 0};
+	const file_change edit_top = {"b.txt", "B\nb2\nb3\n", 0, 0};
+	const file_change link_b = {"b.txt", "target", GIT_FILEMODE_LINK, 0};
+	const file_change add_one = {"n", "one\n", 0, 0};
+	const file_change add_two = {"n", "two\n", 0, 0};
+	const file_change add_exec = {"n", "one\n",
+	                              GIT_FILEMODE_BLOB_EXECUTABLE, 0};
+	const file_change bin_one = {"a.txt", "bin\0one", 0, 7};
+	const file_change bin_two = {"a.txt", "bin\0two", 0, 7};
+
+	CHECK_STR(pair_paths(repo, &base, &drop, 1, &edit, 1), "b.txt");
+	CHECK_STR(pair_paths(repo, &base, &edit, 1, &drop, 1), "b.txt");
+	CHECK_STR(pair_paths(repo, &base, &drop, 1, &drop, 1), "");
+	/* a mode change is a modification */
+	CHECK_STR(pair_paths(repo, &base, &chmod_b, 1, &drop, 1), "b.txt");
+	/* ... that merges with a change of the content */
+	CHECK_STR(pair_paths(repo, &base, &chmod_b, 1, &edit_top, 1), "");
+	/* a file against a link of one name */
+	CHECK_STR(pair_paths(repo, &base, &link_b, 1, &edit, 1), "b.txt");
+	CHECK_STR(pair_paths(repo, &base, &add_one, 1, &add_two, 1), "n");
+	CHECK_STR(pair_paths(repo, &base, &add_one, 1, &add_one, 1), "");
+	/* the same content added with two modes */
+	CHECK_STR(pair_paths(repo, &base, &add_one, 1, &add_exec, 1), "n");
+	CHECK_STR(pair_paths(repo, &base, &bin_one, 1, &bin_two, 1), "a.txt");
 	git_repository_free(repo);
 }
 
@@ -747,6 +946,11 @@ static const unit_test tests[] = {
     T(edits_to_different_lines_of_one_file_are_merged_not_assumed_to_conflict),
     T(file_against_directory_of_the_same_name_is_a_conflict_the_first_pass_sees),
     T(first_pass_gives_the_same_answer_as_merging_every_pair_on_random_fixtures),
+    T(changed_files_are_listed_by_path_with_both_modes),
+    T(a_file_replaced_by_a_directory_is_a_deletion_and_additions),
+    T(the_walk_never_reads_a_subtree_both_sides_share),
+    T(file_against_directory_is_reported_at_the_path_of_the_file),
+    T(delete_against_modify_conflicts_and_so_do_add_add_types_and_binaries),
     T(build_chains_merge_commits_and_leaves_out_the_conflicting_task),
     T(squash_builds_one_single_parent_commit_per_task),
     T(start_commit_fast_forwards_a_single_dependency),
