@@ -255,25 +255,29 @@ typedef struct {
 
 /* What the first pass keeps across the merges of one analysis. */
 typedef struct {
-	change_set *sets;
+	change_set **sets; /* pointers: a caller holds two at once */
 	size_t count, alloc;
 	git_blob **blobs; /* read once: libgit2 does not cache blobs */
 	size_t nblobs, blobs_alloc;
-	hunk_set *hunks;
+	hunk_set **hunks;
 	size_t nhunks, hunks_alloc;
 } change_cache;
 
 static void change_cache_free(change_cache *cache)
 {
-	for (size_t i = 0; i < cache->count; i++)
-		orch_merge_changes_free(cache->sets[i].changes,
-		                        cache->sets[i].count);
+	for (size_t i = 0; i < cache->count; i++) {
+		orch_merge_changes_free(cache->sets[i]->changes,
+		                        cache->sets[i]->count);
+		free(cache->sets[i]);
+	}
 	free(cache->sets);
 	for (size_t i = 0; i < cache->nblobs; i++)
 		git_blob_free(cache->blobs[i]);
 	free(cache->blobs);
-	for (size_t i = 0; i < cache->nhunks; i++)
-		free(cache->hunks[i].ranges);
+	for (size_t i = 0; i < cache->nhunks; i++) {
+		free(cache->hunks[i]->ranges);
+		free(cache->hunks[i]);
+	}
 	free(cache->hunks);
 }
 
@@ -335,9 +339,9 @@ static int hunks_get(const hunk_set **out, change_cache *cache,
 	int error;
 
 	for (size_t i = 0; i < cache->nhunks; i++) {
-		if (git_oid_equal(&cache->hunks[i].base, git_blob_id(base)) &&
-		    git_oid_equal(&cache->hunks[i].side, git_blob_id(side))) {
-			*out = &cache->hunks[i];
+		if (git_oid_equal(&cache->hunks[i]->base, git_blob_id(base)) &&
+		    git_oid_equal(&cache->hunks[i]->side, git_blob_id(side))) {
+			*out = cache->hunks[i];
 			return 0;
 		}
 	}
@@ -353,13 +357,14 @@ static int hunks_get(const hunk_set **out, change_cache *cache,
 	if (cache->nhunks == cache->hunks_alloc) {
 		cache->hunks_alloc =
 		    cache->hunks_alloc ? cache->hunks_alloc * 2 : 32;
-		cache->hunks = orch_realloc(cache->hunks, cache->hunks_alloc *
-		                                              sizeof(hunk_set));
+		cache->hunks = orch_realloc(
+		    cache->hunks, cache->hunks_alloc * sizeof(hunk_set *));
 	}
 	git_oid_cpy(&set.base, git_blob_id(base));
 	git_oid_cpy(&set.side, git_blob_id(side));
-	cache->hunks[cache->nhunks] = set;
-	*out = &cache->hunks[cache->nhunks++];
+	cache->hunks[cache->nhunks] = orch_calloc(1, sizeof(hunk_set));
+	*cache->hunks[cache->nhunks] = set;
+	*out = cache->hunks[cache->nhunks++];
 	return 0;
 }
 
@@ -393,9 +398,9 @@ static int change_cache_get(const change_set **out, change_cache *cache,
 	int error;
 
 	for (size_t i = 0; i < cache->count; i++) {
-		if (git_oid_equal(&cache->sets[i].from, from) &&
-		    git_oid_equal(&cache->sets[i].to, to)) {
-			*out = &cache->sets[i];
+		if (git_oid_equal(&cache->sets[i]->from, from) &&
+		    git_oid_equal(&cache->sets[i]->to, to)) {
+			*out = cache->sets[i];
 			return 0;
 		}
 	}
@@ -404,10 +409,10 @@ static int change_cache_get(const change_set **out, change_cache *cache,
 	if (cache->count == cache->alloc) {
 		cache->alloc = cache->alloc ? cache->alloc * 2 : 32;
 		cache->sets = orch_realloc(cache->sets,
-		                           cache->alloc * sizeof(change_set));
+		                           cache->alloc * sizeof(change_set *));
 	}
-	set = &cache->sets[cache->count++];
-	memset(set, 0, sizeof(*set));
+	set = orch_calloc(1, sizeof(change_set));
+	cache->sets[cache->count++] = set;
 	git_oid_cpy(&set->from, from);
 	git_oid_cpy(&set->to, to);
 	set->changes = changes;
