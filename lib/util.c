@@ -274,6 +274,25 @@ int orch_id_valid(const char *id)
 	return 1;
 }
 
+const char *orch_env_name_problem(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < 1 || len > 128 || isdigit((unsigned char)name[0]))
+		return "not a variable name";
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return "not a variable name";
+	if (!strncmp(name, "ORCHESTRATE_", 12))
+		return "ORCHESTRATE_* variables are set by git orchestrate";
+	/* the local worker drops these: git in the task must see its
+	 * worktree */
+	if (!strcmp(name, "GIT_DIR") || !strcmp(name, "GIT_WORK_TREE") ||
+	    !strcmp(name, "GIT_INDEX_FILE"))
+		return "it would point git in the task at another repository";
+	return NULL;
+}
+
 uint32_t orch_hash_fnv1a(const char *str, size_t len)
 {
 	uint32_t hash = 2166136261u;

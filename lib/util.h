@@ -93,4 +93,12 @@ int64_t orch_monotonic_ms(void);
  */
 int orch_id_valid(const char *id);
 
+/*
+ * Names given to `env` (plan, task, worker): NULL when `name` is a valid
+ * environment variable name (1-128 characters of A-Z a-z 0-9 _, not
+ * starting with a digit) that git orchestrate leaves to the user, else why
+ * not (static text).
+ */
+const char *orch_env_name_problem(const char *name);
+
 #endif
