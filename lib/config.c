@@ -2,10 +2,11 @@
  * Worker configuration: [worker "NAME"] sections from several files, read
  * through ini_reader; a later file overrides an earlier one key by key.
  * No worker key is free text: host, user and host-key-check are names, port
- * and slots numbers, capabilities a list, and identity, known-hosts, workdir
- * and remote paths or URLs, which the documented example follows with a
- * comment. So every value may end in an inline comment (whitespace, then ';'
- * or '#'); a path with " ;" or " #" in it cannot be written here.
+ * and slots numbers, capabilities and env lists, and identity, known-hosts,
+ * workdir, remote and env-file paths or URLs, which the documented example
+ * follows with a comment. So every value may end in an inline comment
+ * (whitespace, then ';' or '#'); a path with " ;" or " #" in it cannot be
+ * written here.
  */
 #include "config.h"
 
@@ -34,6 +35,8 @@ enum worker_key {
 	KEY_CAPABILITIES,
 	KEY_WORKDIR,
 	KEY_REMOTE,
+	KEY_ENV,
+	KEY_ENV_FILE,
 	KEY_COUNT
 };
 
@@ -48,6 +51,8 @@ static const char *worker_keys[KEY_COUNT] = {
     [KEY_CAPABILITIES] = "capabilities",
     [KEY_WORKDIR] = "workdir",
     [KEY_REMOTE] = "remote",
+    [KEY_ENV] = "env",
+    [KEY_ENV_FILE] = "env-file",
 };
 
 struct config_loader {
@@ -69,6 +74,8 @@ static void worker_clear(orch_worker_config *worker)
 	orch_strvec_free(&worker->capabilities);
 	free(worker->workdir);
 	free(worker->remote);
+	orch_strvec_free(&worker->env);
+	free(worker->env_file);
 	free(worker->source);
 }
 
@@ -176,6 +183,36 @@ static int parse_number(long *out, const char *str, long min, long max)
 	return 0;
 }
 
+/* Add the names of an `env` value to the worker's, each checked. */
+static int add_env_names(struct config_loader *ld, const char *value, int line)
+{
+	orch_worker_config *worker = &ld->config->workers[ld->worker];
+	orch_strvec given = {0};
+	const char *problem;
+	int error = 0;
+
+	orch_strvec_split(&given, value, ", \t");
+	for (size_t i = 0; i < given.count; i++) {
+		if ((problem = orch_env_name_problem(given.items[i]))) {
+			char hint[256];
+			snprintf(hint, sizeof(hint),
+			         "%s; env takes names of environment "
+			         "variables (A-Z a-z 0-9 _), e.g. env = "
+			         "ANTHROPIC_API_KEY",
+			         problem);
+			error = bad_value(ld, line, "env name", given.items[i],
+			                  hint);
+			goto done;
+		}
+	}
+	for (size_t i = 0; i < given.count; i++)
+		if (!orch_strvec_contains(&worker->env, given.items[i]))
+			orch_strvec_push(&worker->env, given.items[i]);
+done:
+	orch_strvec_free(&given);
+	return error;
+}
+
 static void set_string(char **field, const char *value)
 {
 	free(*field);
@@ -188,7 +225,7 @@ static int set_value(struct config_loader *ld, enum worker_key key,
 	orch_worker_config *worker = &ld->config->workers[ld->worker];
 	long number;
 
-	if (!*value && key != KEY_CAPABILITIES)
+	if (!*value && key != KEY_CAPABILITIES && key != KEY_ENV)
 		return bad_value(ld, line, worker_keys[key], value,
 		                 "give a value, or leave the key out");
 	switch (key) {
@@ -242,6 +279,13 @@ static int set_value(struct config_loader *ld, enum worker_key key,
 	case KEY_REMOTE:
 		set_string(&worker->remote, value);
 		break;
+	case KEY_ENV:
+		/* a later file's env replaces an earlier one's */
+		orch_strvec_free(&worker->env);
+		return add_env_names(ld, value, line);
+	case KEY_ENV_FILE:
+		set_string(&worker->env_file, value);
+		break;
 	case KEY_COUNT:
 		break;
 	}
@@ -271,7 +315,8 @@ static int loader_value(const char *section, const char *name,
 		               ld->config->workers[ld->worker].name);
 		orch_error_hint("a worker takes host, user, port, identity, "
 		                "known-hosts, host-key-check, slots, "
-		                "capabilities, workdir, remote");
+		                "capabilities, workdir, remote, env, "
+		                "env-file");
 		return ORCH_EINVALID;
 	}
 	if (continuation) {
@@ -281,12 +326,14 @@ static int loader_value(const char *section, const char *name,
 			    value, ", \t");
 			return 0;
 		}
+		if (key == KEY_ENV)
+			return add_env_names(ld, value, line);
 		orch_error_set("%s:%d: '%s' of worker '%s' cannot continue on "
 		               "an indented line",
 		               ld->path, line, name,
 		               ld->config->workers[ld->worker].name);
-		orch_error_hint("only capabilities continues on indented "
-		                "lines; unindent a new key");
+		orch_error_hint("only capabilities and env continue on "
+		                "indented lines; unindent a new key");
 		return ORCH_EINVALID;
 	}
 	if (ld->seen[key]) {

@@ -25,9 +25,11 @@ typedef struct {
 	orch_hostkey_check host_key_check;
 	int slots; /* when not set: orch_worker_default_slots */
 	orch_strvec capabilities;
-	char *workdir; /* or NULL: ~/.cache/git-orchestrate */
-	char *remote;  /* or NULL: objects over the SSH session */
-	char *source;  /* file:line where it was defined */
+	char *workdir;   /* or NULL: ~/.cache/git-orchestrate */
+	char *remote;    /* or NULL: objects over the SSH session */
+	orch_strvec env; /* names of variables set for its tasks */
+	char *env_file;  /* KEY=VALUE file on the worker, or NULL */
+	char *source;    /* file:line where it was defined */
 } orch_worker_config;
 
 typedef struct {

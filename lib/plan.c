@@ -119,6 +119,7 @@ static void task_clear(orch_task *task)
 	orch_strvec_free(&task->depends);
 	orch_strvec_free(&task->files);
 	orch_strvec_free(&task->needs);
+	orch_strvec_free(&task->env);
 }
 
 void orch_plan_free(orch_plan *plan)
@@ -135,6 +136,7 @@ void orch_plan_free(orch_plan *plan)
 	free(plan->base_commit);
 	free(plan->agent);
 	free(plan->verify);
+	orch_strvec_free(&plan->env);
 	free(plan->source);
 	if ((idx = index_of(plan)) != NULL) {
 		orch_strmap_clear(&idx->ids);
@@ -353,6 +355,7 @@ enum plan_key {
 	KEY_PRIORITY,
 	KEY_NEEDS,
 	KEY_DURATION,
+	KEY_ENV,
 	KEY_COUNT
 };
 
@@ -380,13 +383,14 @@ static const struct {
     [KEY_PRIORITY] = {"priority", IN_TASK, ONE_LINE},
     [KEY_NEEDS] = {"needs", IN_TASK, LIST},
     [KEY_DURATION] = {"duration", IN_TASK, ONE_LINE},
+    [KEY_ENV] = {"env", IN_PLAN | IN_TASK, LIST},
 };
 
 #define PLAN_KEYS_HINT                                                         \
-	"[plan] takes name, base, agent, retries, timeout, merge, verify"
+	"[plan] takes name, base, agent, retries, timeout, merge, verify, env"
 #define TASK_KEYS_HINT                                                         \
 	"a task takes run, prompt, prompt-file, depends, files, priority, "    \
-	"needs, duration, retries, timeout"
+	"needs, duration, retries, timeout, env"
 
 struct ini_loader {
 	orch_plan *plan;
@@ -471,9 +475,16 @@ static void append_text(char **field, const char *value, int newlines)
 	*field = orch_buf_detach(&buf);
 }
 
-static orch_strvec *list_field(orch_task *task, enum plan_key key)
+static orch_strvec *list_field(struct ini_loader *ld, enum plan_key key)
 {
+	orch_task *task;
+
+	if (key == KEY_ENV && ld->where == IN_PLAN)
+		return &ld->plan->env;
+	task = &ld->plan->tasks[ld->task];
 	switch (key) {
+	case KEY_ENV:
+		return &task->env;
 	case KEY_DEPENDS:
 		return &task->depends;
 	case KEY_FILES:
@@ -541,6 +552,39 @@ static int bad_value(const struct ini_loader *ld, int line, const char *key,
 	               ctx);
 	orch_error_hint("%s", hint);
 	return ORCH_EINVALID;
+}
+
+/*
+ * Add the names of an `env` value to *names, each checked (a name given
+ * twice is kept once).
+ */
+static int add_env_names(struct ini_loader *ld, orch_strvec *names,
+                         const char *value, int line)
+{
+	orch_strvec given = {0};
+	const char *problem;
+	char hint[256];
+	int error = 0;
+
+	orch_strvec_split(&given, value, ", \t");
+	for (size_t i = 0; i < given.count; i++) {
+		if ((problem = orch_env_name_problem(given.items[i]))) {
+			snprintf(hint, sizeof(hint),
+			         "%s; env takes names of environment "
+			         "variables (A-Z a-z 0-9 _), e.g. env = "
+			         "ANTHROPIC_API_KEY, NPM_TOKEN",
+			         problem);
+			error = bad_value(ld, line, "env name", given.items[i],
+			                  hint);
+			goto done;
+		}
+	}
+	for (size_t i = 0; i < given.count; i++)
+		if (!orch_strvec_contains(names, given.items[i]))
+			orch_strvec_push(names, given.items[i]);
+done:
+	orch_strvec_free(&given);
+	return error;
 }
 
 static int set_value(struct ini_loader *ld, enum plan_key key,
@@ -618,9 +662,11 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 	case KEY_DEPENDS:
 	case KEY_FILES:
 	case KEY_NEEDS:
-		orch_strvec_split(list_field(task, key), value,
+		orch_strvec_split(list_field(ld, key), value,
 		                  list_separators(key));
 		return 0;
+	case KEY_ENV:
+		return add_env_names(ld, list_field(ld, key), value, line);
 	case KEY_AGENT:
 	case KEY_VERIFY:
 	case KEY_RUN:
@@ -673,8 +719,10 @@ static int loader_value(const char *section, const char *name,
 			            continuation);
 			return 0;
 		case LIST:
-			orch_strvec_split(list_field(&ld->plan->tasks[ld->task],
-			                             (enum plan_key)key),
+			if (key == KEY_ENV)
+				return add_env_names(
+				    ld, list_field(ld, KEY_ENV), value, line);
+			orch_strvec_split(list_field(ld, (enum plan_key)key),
 			                  value,
 			                  list_separators((enum plan_key)key));
 			return 0;
@@ -682,9 +730,10 @@ static int loader_value(const char *section, const char *name,
 			orch_error_set("%s:%d: '%s' %s cannot continue on an "
 			               "indented line",
 			               ld->path, line, name, ctx);
-			orch_error_hint("only run, prompt, agent, verify, "
-			                "depends, files and needs continue on "
-			                "indented lines; unindent a new key");
+			orch_error_hint(
+			    "only run, prompt, agent, verify, "
+			    "depends, files, needs and env continue "
+			    "on indented lines; unindent a new key");
 			return ORCH_EINVALID;
 		}
 	}
@@ -1259,6 +1308,8 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 	add_number(root, "timeout_ms", (double)plan->timeout_ms);
 	add_string(root, "merge", plan->merge_auto ? "auto" : "manual");
 	add_string(root, "verify", plan->verify);
+	if (plan->env.count)
+		add_list(root, "env", &plan->env);
 	cJSON_AddItemToObjectCS(root, "tasks", cJSON_CreateArray());
 	/*
 	 * The tasks are printed one by one into the buffer, not as one cJSON
@@ -1282,6 +1333,8 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 		add_list(obj, "depends", &task->depends);
 		add_list(obj, "files", &task->files);
 		add_list(obj, "needs", &task->needs);
+		if (task->env.count)
+			add_list(obj, "env", &task->env);
 		add_string(obj, "priority", orch_priority_name(task->priority));
 		add_number(obj, "duration_ms", (double)task->duration_ms);
 		add_number(obj, "retries", task->retries);
@@ -1374,6 +1427,19 @@ static int json_list(orch_strvec *out, const cJSON *obj, const char *key)
 	return 0;
 }
 
+/* The names of `env`, each a valid name. */
+static int json_env(orch_strvec *out, const cJSON *obj)
+{
+	int error;
+
+	if ((error = json_list(out, obj, "env")) < 0)
+		return error;
+	for (size_t i = 0; i < out->count; i++)
+		if (orch_env_name_problem(out->items[i]))
+			return json_bad("invalid env name", out->items[i]);
+	return 0;
+}
+
 static int json_task(orch_plan *plan, size_t *alloc, const cJSON *obj)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
@@ -1402,6 +1468,7 @@ static int json_task(orch_plan *plan, size_t *alloc, const cJSON *obj)
 	    (error = json_list(&task->depends, obj, "depends")) < 0 ||
 	    (error = json_list(&task->files, obj, "files")) < 0 ||
 	    (error = json_list(&task->needs, obj, "needs")) < 0 ||
+	    (error = json_env(&task->env, obj)) < 0 ||
 	    (error = json_string(&priority, obj, "priority")) < 0 ||
 	    (error = json_int64(&task->duration_ms, obj, "duration_ms", -1,
 	                        9e15)) < 0 ||
@@ -1449,7 +1516,8 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 	    (error = json_int64(&plan->timeout_ms, root, "timeout_ms", 0,
 	                        9e15)) < 0 ||
 	    (error = json_string(&merge, root, "merge")) < 0 ||
-	    (error = json_string(&plan->verify, root, "verify")) < 0)
+	    (error = json_string(&plan->verify, root, "verify")) < 0 ||
+	    (error = json_env(&plan->env, root)) < 0)
 		goto done;
 	if (!plan->name || !orch_id_valid(plan->name)) {
 		orch_error_set("plan.json: invalid plan name '%s'",

@@ -25,6 +25,7 @@ typedef struct {
 	orch_strvec depends; /* task ids */
 	orch_strvec files;   /* paths/globs the task expects to modify */
 	orch_strvec needs;   /* capabilities a worker must have */
+	orch_strvec env;     /* names of variables set for its command */
 	orch_priority priority;
 	int64_t duration_ms; /* estimate; -1 when not given */
 	int retries;         /* -1: the plan's */
@@ -41,6 +42,7 @@ typedef struct {
 	int64_t timeout_ms; /* 0: none */
 	int merge_auto;     /* merge = auto */
 	char *verify;       /* or NULL */
+	orch_strvec env;    /* names of variables set for every task */
 	char *source;       /* file or directory it was read from, or NULL */
 	orch_task *tasks;
 	size_t ntasks;

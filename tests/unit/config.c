@@ -219,6 +219,31 @@ TEST(local_host_slots_can_be_set)
 	orch_config_free(config);
 }
 
+TEST(env_and_env_file_of_a_worker_are_read)
+{
+	char path[600];
+	const char *paths[2] = {path, NULL};
+	orch_config *config = NULL;
+	const orch_worker_config *w;
+
+	write_file(path, sizeof(path), unit_tmpdir(), "workers.ini",
+	           "[worker \"vps\"]\nhost = vps.example.com\n"
+	           "env = API_KEY, TOKEN ; keys\n  OTHER\n"
+	           "env-file = ~/.config/agent.env\n");
+	CHECK_INT(orch_config_load(&config, paths, NULL), 0);
+	if (!config)
+		return;
+	w = orch_config_worker(config, "vps");
+	CHECK(w != NULL);
+	if (w) {
+		CHECK_INT(w->env.count, 3);
+		CHECK_STR(w->env.items[0], "API_KEY");
+		CHECK_STR(w->env.items[2], "OTHER");
+		CHECK_STR(w->env_file, "~/.config/agent.env");
+	}
+	orch_config_free(config);
+}
+
 TEST(bad_configurations_are_refused_naming_file_and_line)
 {
 	static const struct {
@@ -253,6 +278,12 @@ TEST(bad_configurations_are_refused_naming_file_and_line)
 	    {"[worker \"w\"]\nhost = x\nuser =\n",
 	     {"bad-workers.ini:3: bad user ''"}},
 	    {"[worker \"w\"]\nhost\n", {"bad-workers.ini:2: malformed line"}},
+	    {"[worker \"w\"]\nhost = x\nenv = A, B-C\n",
+	     {"bad-workers.ini:3: bad env name 'B-C' for worker 'w'"}},
+	    {"[worker \"w\"]\nhost = x\nenv = A\n  ORCHESTRATE_PLAN\n",
+	     {"bad-workers.ini:4: bad env name 'ORCHESTRATE_PLAN'"}},
+	    {"[worker \"w\"]\nhost = x\nenv-file =\n",
+	     {"bad-workers.ini:3: bad env-file ''"}},
 	    {"[worker \"w\"]\nhost = x\nremote = "
 	     "ssh://git@hub.example.com/a/very/long/path/that/goes/on/and/on/"
 	     "and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/and/on/"
@@ -307,6 +338,7 @@ TEST(host_key_checking_cannot_be_turned_off)
 }
 
 static const unit_test table[] = {
+    T(env_and_env_file_of_a_worker_are_read),
     T(workers_are_read_field_by_field),
     T(inline_comments_end_every_worker_value),
     T(later_files_override_earlier_ones_key_by_key),

@@ -908,6 +908,77 @@ TEST(a_generated_plan_of_100000_tasks_loads_and_validates)
 	orch_plan_free(plan);
 }
 
+TEST(env_names_are_read_in_plan_and_tasks_and_kept_in_plan_json)
+{
+	orch_plan *plan = NULL, *back = NULL;
+	char *json = NULL;
+
+	CHECK_INT(load_text(&plan, "env.ini",
+	                    "[plan]\nenv = API_KEY, NPM_TOKEN ; a comment\n"
+	                    "  EXTRA\n\n[task \"t\"]\nrun = true\n"
+	                    "env = OWN_KEY API_KEY\n\n[task \"u\"]\n"
+	                    "run = true\n"),
+	          0);
+	if (!plan)
+		return;
+	CHECK_INT(plan->env.count, 3);
+	CHECK_STR(plan->env.items[0], "API_KEY");
+	CHECK_STR(plan->env.items[2], "EXTRA");
+	CHECK_INT(plan->tasks[0].env.count, 2);
+	CHECK_STR(plan->tasks[0].env.items[0], "OWN_KEY");
+	CHECK_INT(plan->tasks[1].env.count, 0);
+	CHECK_INT(orch_plan_to_json(&json, plan), 0);
+	/* names only: values are never part of a plan */
+	CHECK(contains(json, "\"env\":[\"API_KEY\",\"NPM_TOKEN\""));
+	CHECK_INT(orch_plan_from_json(&back, json, strlen(json)), 0);
+	if (back) {
+		CHECK_INT(back->env.count, 3);
+		CHECK_INT(back->tasks[0].env.count, 2);
+		CHECK_STR(back->tasks[0].env.items[1], "API_KEY");
+	}
+	orch_plan_free(back);
+	free(json);
+	orch_plan_free(plan);
+}
+
+TEST(bad_env_names_are_refused_naming_file_and_line)
+{
+	static const struct {
+		const char *text, *expect;
+	} cases[] = {
+	    {"[plan]\nenv = API-KEY\n",
+	     "env.ini:2: bad env name 'API-KEY' in [plan]"},
+	    {"[plan]\nenv = A\n  1B\n", "env.ini:3: bad env name '1B'"},
+	    {"[task \"t\"]\nrun = x\nenv = ORCHESTRATE_TASK\n",
+	     "env.ini:3: bad env name 'ORCHESTRATE_TASK' in task 't'"},
+	    {"[task \"t\"]\nrun = x\nenv = $(id)\n",
+	     "env.ini:3: bad env name '$(id)'"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		orch_plan *plan = NULL;
+		orch_error_clear();
+		CHECK_INT(load_text(&plan, "env.ini", cases[i].text),
+		          ORCH_EINVALID);
+		CHECK(plan == NULL);
+		if (!contains(orch_error_message(), cases[i].expect) &&
+		    !unit_failed) {
+			unit_failed = 1;
+			snprintf(unit_why, sizeof(unit_why),
+			         "case %zu: '%s' lacks '%s'", i,
+			         orch_error_message(), cases[i].expect);
+		}
+		orch_plan_free(plan);
+	}
+	{
+		orch_plan *plan = NULL;
+		const char *json = "{\"name\":\"p\",\"env\":[\"A B\"]}";
+		CHECK_INT(orch_plan_from_json(&plan, json, strlen(json)),
+		          ORCH_EINVALID);
+		orch_plan_free(plan);
+	}
+}
+
 static const unit_test table[] = {
     T(good_plan_is_read_field_by_field),
     T(defaults_apply_when_the_plan_says_nothing),
@@ -934,6 +1005,8 @@ static const unit_test table[] = {
     T(damaged_json_is_refused),
     T(priorities_have_names_both_ways),
     T(a_generated_plan_of_100000_tasks_loads_and_validates),
+    T(env_names_are_read_in_plan_and_tasks_and_kept_in_plan_json),
+    T(bad_env_names_are_refused_naming_file_and_line),
 };
 
 UNIT_MAIN(table)
