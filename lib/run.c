@@ -20,6 +20,7 @@
 #include "graph.h"
 #include "merge.h"
 #include "notes.h"
+#include "redact.h"
 #include "remote.h"
 #include "run.h"
 #include "task.h"
@@ -43,7 +44,8 @@ struct task_rt {
 	size_t flushed;     /* `received` when last written */
 	int timed_out;
 	int cancelled;
-	orch_buf output; /* last ORCH_LOG_MAX bytes of output */
+	orch_buf output; /* last ORCH_LOG_MAX bytes of output, redacted */
+	orch_redactor redactor; /* what may begin a secret, held back */
 	char base[GIT_OID_HEXSZ + 1];
 	char *locator;     /* where the worker finds our attempt (its lease) */
 	orch_strvec locks; /* pair locks held: "file/a+b" */
@@ -72,6 +74,7 @@ struct run {
 	const orch_config *config;
 	const orch_run_options *opts;
 	orch_plan *plan;
+	orch_secrets secrets; /* what `env` names: plan, tasks, workers */
 	orch_graph *graph;
 	int64_t *bottom;
 	orch_task_state *states;
@@ -554,6 +557,129 @@ static void keep_tail(orch_buf *buf)
 	}
 }
 
+/*
+ * The one way output comes in: what the job printed since the last call,
+ * with every secret's value redacted before it is kept (and so before it
+ * can be stored), then only the tail kept. `ended`: the job printed its
+ * last, so what was held back as a possible start of a value goes out
+ * too. Returns how many bytes were added.
+ */
+static size_t take_output(struct run *run, struct task_rt *rt, int ended)
+{
+	orch_buf raw = {0};
+	size_t before = rt->output.len;
+
+	if (rt->job)
+		rt->worker->ops->read_output(&raw, rt->worker, rt->job);
+	orch_redact_put(&rt->output, &rt->redactor, &run->secrets, raw.ptr,
+	                raw.len);
+	if (ended)
+		orch_redact_flush(&rt->output, &rt->redactor, &run->secrets);
+	orch_buf_free(&raw);
+	keep_tail(&rt->output);
+	return rt->output.len >= before ? rt->output.len - before : 0;
+}
+
+/* Where a variable named in `env` comes from, for messages. */
+static void env_source(char *out, size_t outlen, const struct run *run,
+                       const orch_task *task, const orch_worker_config *wc)
+{
+	if (wc)
+		snprintf(out, outlen, "worker '%s' (%s)", wc->name,
+		         wc->source ? wc->source : "configuration");
+	else if (task)
+		snprintf(out, outlen, "task '%s' of plan '%s'", task->id,
+		         run->plan->name);
+	else
+		snprintf(out, outlen, "plan '%s'", run->plan->name);
+}
+
+/*
+ * Take the value of every variable the plan, its tasks and the workers of
+ * this run name in `env` from our environment, before anything runs: an
+ * unset one is ORCH_EINVALID naming it and who names it.
+ */
+static int resolve_secrets(struct run *run, const orch_config *config)
+{
+	char where[512];
+	int error;
+
+	env_source(where, sizeof(where), run, NULL, NULL);
+	for (size_t k = 0; k < run->plan->env.count; k++)
+		if ((error = orch_secrets_add_env(
+		         &run->secrets, run->plan->env.items[k], where)) < 0)
+			return error;
+	for (size_t i = 0; i < run->plan->ntasks; i++) {
+		const orch_task *t = &run->plan->tasks[i];
+		if (!t->env.count)
+			continue;
+		env_source(where, sizeof(where), run, t, NULL);
+		for (size_t k = 0; k < t->env.count; k++)
+			if ((error = orch_secrets_add_env(
+			         &run->secrets, t->env.items[k], where)) < 0)
+				return error;
+	}
+	for (size_t w = 0; w < config->nworkers; w++) {
+		const orch_worker_config *wc = &config->workers[w];
+		if (run->opts->only && run->opts->only->count &&
+		    !orch_strvec_contains(run->opts->only, wc->name))
+			continue;
+		env_source(where, sizeof(where), run, NULL, wc);
+		for (size_t k = 0; k < wc->env.count; k++)
+			if ((error = orch_secrets_add_env(
+			         &run->secrets, wc->env.items[k], where)) < 0)
+				return error;
+	}
+	return 0;
+}
+
+/* Add NAME=VALUE of each of `names` not in *out yet. */
+static void push_env(orch_strvec *out, const struct run *run,
+                     const orch_strvec *names)
+{
+	orch_buf var = {0};
+
+	for (size_t k = 0; k < names->count; k++) {
+		const char *name = names->items[k];
+		const char *value = orch_secrets_get(&run->secrets, name);
+		size_t len = strlen(name);
+		int seen = 0;
+		if (!value)
+			continue; /* a worker opened by a test, say */
+		for (size_t i = 0; i < out->count && !seen; i++)
+			seen = !strncmp(out->items[i], name, len) &&
+			       out->items[i][len] == '=';
+		if (seen)
+			continue;
+		orch_buf_printf(&var, "%s=%s", name, value);
+		orch_strvec_push_take(out, orch_buf_detach(&var));
+	}
+}
+
+/* The variables `env` names for `task` on `worker`, as NAME=VALUE. */
+static void job_env(orch_strvec *out, const struct run *run, size_t task,
+                    const orch_worker *worker)
+{
+	const orch_worker_config *wc =
+	    orch_config_worker(run->config, worker->name);
+
+	push_env(out, run, &run->plan->tasks[task].env);
+	push_env(out, run, &run->plan->env);
+	if (wc)
+		push_env(out, run, &wc->env);
+}
+
+/* Free a list of NAME=VALUE, overwriting the values first. */
+static void env_free(orch_strvec *env)
+{
+	for (size_t i = 0; i < env->count; i++) {
+		volatile char *p = env->items[i];
+		while (*p)
+			*p++ = '\0';
+	}
+	orch_strvec_free(env);
+}
+
 static int64_t backoff_ms(struct run *run, int attempt)
 {
 	int64_t ms = run->opts->retry_base_ms > 0 ? run->opts->retry_base_ms
@@ -694,15 +820,14 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		run->ours--;
 		release_task_lease(run, task);
 		orch_buf_clear(&rt->output);
+		orch_buf_clear(&rt->redactor.carry);
 		rt->timed_out = rt->cancelled = rt->lost = 0;
 		note(run,
 		     "%s: attempt %d stopped: another runner broke its lease",
 		     t->id, rt->attempt);
 		return sync_states(run);
 	}
-	if (rt->job)
-		rt->worker->ops->read_output(&rt->output, rt->worker, rt->job);
-	keep_tail(&rt->output);
+	take_output(run, rt, 1);
 	o.task = task;
 	o.attempt = rt->attempt;
 	o.exit_status = res->exit_status;
@@ -958,7 +1083,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	struct claim claim = {0};
 	struct outcome o = {0};
 	git_oid start;
-	orch_strvec conflicts = {0};
+	orch_strvec conflicts = {0}, env = {0};
 	char lease_name[256], branch[512], why[600], *message = NULL;
 	char *kept = NULL, *kept_worker = NULL;
 	int error;
@@ -1026,12 +1151,15 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	}
 	job_spec(&spec, branch, sizeof(branch), &message, run, task,
 	         rt->attempt, rt->base);
+	job_env(&env, run, task, worker);
+	spec.env = &env;
 	rt->worker = worker;
 	rt->started_mono = orch_monotonic_ms();
 	rt->last_renew = rt->started_mono;
 	rt->last_flush = rt->started_mono;
 	rt->received = rt->flushed = 0;
 	rt->timed_out = rt->cancelled = 0;
+	orch_buf_clear(&rt->redactor.carry);
 	if ((error = worker->ops->start(&rt->job, worker, &spec)) < 0) {
 		/* could not even start: an attempt that failed */
 		snprintf(why, sizeof(why), "cannot start: %s",
@@ -1076,6 +1204,7 @@ done:
 		rt->locator = NULL;
 	}
 	orch_strvec_free(&conflicts);
+	env_free(&env);
 	free(message);
 	free(kept);
 	free(kept_worker);
@@ -1475,9 +1604,7 @@ static int stop_all(struct run *run)
 			        0 ||
 			    res.phase == ORCH_JOB_RUNNING)
 				continue;
-			rt->worker->ops->read_output(&rt->output, rt->worker,
-			                             rt->job);
-			keep_tail(&rt->output);
+			take_output(run, rt, 1);
 			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
 			rt->job = NULL;
 			o.task = i;
@@ -1750,13 +1877,7 @@ static int loop(struct run *run)
 			int64_t timeout;
 			if (!rt->job)
 				continue;
-			{
-				size_t before = rt->output.len;
-				rt->worker->ops->read_output(
-				    &rt->output, rt->worker, rt->job);
-				rt->received += rt->output.len - before;
-				keep_tail(&rt->output);
-			}
+			rt->received += take_output(run, rt, 0);
 			timeout = orch_plan_task_timeout(run->plan,
 			                                 &run->plan->tasks[i]);
 			if (timeout > 0 && !rt->timed_out &&
@@ -1898,7 +2019,8 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	run.rt = orch_calloc(run.plan->ntasks + 1, sizeof(struct task_rt));
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		orch_task_state_init(&run.states[i]);
-	if ((error = open_workers(&run, config)) < 0 ||
+	if ((error = resolve_secrets(&run, config)) < 0 ||
+	    (error = open_workers(&run, config)) < 0 ||
 	    (error = sync_states(&run)) < 0)
 		goto done;
 	run.was_down = orch_calloc(run.nworkers + 1, sizeof(int));
@@ -1945,6 +2067,7 @@ done:
 	if (run.rt) {
 		for (size_t i = 0; i < run.plan->ntasks; i++) {
 			orch_buf_free(&run.rt[i].output);
+			orch_redactor_clear(&run.rt[i].redactor);
 			orch_strvec_free(&run.rt[i].locks);
 			free(run.rt[i].lock_oids);
 			free(run.rt[i].locator);
@@ -1968,5 +2091,6 @@ done:
 	free(durations);
 	orch_graph_free(run.graph);
 	orch_plan_free(run.plan);
+	orch_secrets_free(&run.secrets);
 	return error;
 }

@@ -38,6 +38,12 @@ typedef struct {
 	const char *prompt;  /* or NULL: written to ORCHESTRATE_PROMPT_FILE */
 	const char
 	    *message; /* commit message of the result (trailers included) */
+	/*
+	 * "NAME=VALUE" of the variables the plan, the task and the worker
+	 * name in `env` (secrets), or NULL: set for the command, never on a
+	 * command line, in a file that outlives the attempt, or in a log.
+	 */
+	const orch_strvec *env;
 } orch_job_spec;
 
 typedef enum {
@@ -183,6 +189,40 @@ typedef struct {
 
 extern const orch_worker_kind orch_worker_local_kind;
 extern const orch_worker_kind orch_worker_ssh_kind;
+
+/*
+ * A sh function for the wrappers of both kinds: `orch_env_file PATH NAMES`
+ * exports the KEY=VALUE lines of the worker's env-file PATH ("" for none;
+ * "~/" is the home directory), except the names in NAMES (blank-separated:
+ * those `env` sets, which win). Blank lines and lines starting with '#' are
+ * skipped, "export " before a key is allowed, a value is the rest of the
+ * line as it is. The file is read, never run: names are checked and each
+ * line is exported as a whole. A bad line fails (status 1, the reason on
+ * stderr, without the line's value).
+ */
+#define ORCH_ENV_FILE_SH                                                       \
+	"orch_env_file() {\n"                                                  \
+	"  ef_f=$1 ef_n=0\n"                                                   \
+	"  case $ef_f in '') return 0 ;; \"~/\"*) ef_f=$HOME/${ef_f#\"~/\"} "  \
+	";;"                                                                   \
+	" esac\n"                                                              \
+	"  [ -r \"$ef_f\" ] && [ ! -d \"$ef_f\" ] || { echo \"error: env-file" \
+	" '$ef_f' cannot be read\" >&2; return 1; }\n"                         \
+	"  while IFS= read -r ef_l || [ -n \"$ef_l\" ]; do\n"                  \
+	"    ef_n=$((ef_n + 1)) ef_l=${ef_l#\"${ef_l%%[! \t]*}\"}\n"           \
+	"    case $ef_l in '' | '#'*) continue ;; 'export '*) "                \
+	"ef_l=${ef_l#export } ;; esac\n"                                       \
+	"    case $ef_l in *=*) ;; *) echo \"error: $ef_f:$ef_n: not a "       \
+	"KEY=VALUE line\" >&2; return 1 ;; esac\n"                             \
+	"    ef_k=${ef_l%%=*}\n"                                               \
+	"    case $ef_k in '' | [0-9]* | *[!A-Za-z0-9_]* | ORCHESTRATE_*) "    \
+	"echo \"error: $ef_f:$ef_n: '$ef_k' is not a variable name it may "    \
+	"set\" >&2; return 1 ;; esac\n"                                        \
+	"    case \" $2 \" in *\" $ef_k \"*) continue ;; esac\n"               \
+	"    export \"$ef_k=${ef_l#*=}\"\n"                                    \
+	"  done <\"$ef_f\"\n"                                                  \
+	"  unset ef_l ef_k\n"                                                  \
+	"}\n"
 
 /* The kind of the worker `config` describes (static, never NULL). */
 const orch_worker_kind *orch_worker_kind_of(const orch_worker_config *config);

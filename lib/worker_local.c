@@ -42,7 +42,8 @@ typedef struct {
 	orch_worker parent;
 	git_repository *repo;
 	char *token;
-	char *root; /* $GIT_DIR/orchestrate */
+	char *root;     /* $GIT_DIR/orchestrate */
+	char *env_file; /* the configured env-file, or NULL */
 } local_worker;
 
 struct orch_job {
@@ -346,15 +347,43 @@ static int write_file(const char *path, const char *text, size_t len)
 }
 
 /*
- * The wrapper: runs the task's command with sh -c, then records its exit
- * status atomically. Fixed text; the command and paths are arguments.
+ * The wrapper: reads the worker's env-file ($3, may be empty; the names
+ * in $4 are set by `env` and keep their values), runs the task's command
+ * with sh -c, then records its exit status atomically. Fixed text; the
+ * command and paths are arguments.
  */
-static const char wrapper[] = "/bin/sh -c \"$1\"\n"
-                              "s=$?\n"
-                              "echo $s >\"$2\"\n"
-                              "exit $s\n";
+static const char wrapper[] =
+    ORCH_ENV_FILE_SH "orch_env_file \"$3\" \"$4\" && /bin/sh -c \"$1\"\n"
+                     "s=$?\n"
+                     "echo $s >\"$2\"\n"
+                     "exit $s\n";
 
 extern char **environ;
+
+/* Is the variable of NAME=VALUE `var` one of the NAME=VALUE in `env`? */
+static int named_in(const orch_strvec *env, const char *var)
+{
+	size_t len = strcspn(var, "=");
+
+	for (size_t i = 0; env && i < env->count; i++)
+		if (!strncmp(env->items[i], var, len) &&
+		    env->items[i][len] == '=')
+			return 1;
+	return 0;
+}
+
+/* The names of `env` (NAME=VALUE...), blank-separated, for the wrapper. */
+static char *env_names(const orch_strvec *env)
+{
+	orch_buf names = {0};
+
+	orch_buf_puts(&names, "");
+	for (size_t i = 0; env && i < env->count; i++)
+		orch_buf_printf(&names, "%s%.*s", i ? " " : "",
+		                (int)strcspn(env->items[i], "="),
+		                env->items[i]);
+	return orch_buf_detach(&names);
+}
 
 /*
  * The environment of a task: ours without an inherited repository (git in
@@ -373,8 +402,11 @@ static char **task_environment(const orch_job *job, const orch_job_spec *spec,
 		if (strncmp(*e, "GIT_DIR=", 8) &&
 		    strncmp(*e, "GIT_WORK_TREE=", 14) &&
 		    strncmp(*e, "GIT_INDEX_FILE=", 15) &&
-		    strncmp(*e, "ORCHESTRATE_", 12))
+		    strncmp(*e, "ORCHESTRATE_", 12) && !named_in(spec->env, *e))
 			orch_strvec_push(&env, *e);
+	/* what `env` names (ours anyway, but set as they were resolved) */
+	for (size_t i = 0; spec->env && i < spec->env->count; i++)
+		orch_strvec_push(&env, spec->env->items[i]);
 #define PUSH_VAR(fmt, value)                                                   \
 	do {                                                                   \
 		orch_buf_printf(&buf, fmt, value);                             \
@@ -425,16 +457,19 @@ static int write_own_pid(const char *tmp, const char *path)
 }
 
 static int spawn(orch_job *job, const orch_job_spec *spec,
-                 const char *worker_name)
+                 const char *worker_name, const char *env_file)
 {
 	char **env = task_environment(job, spec, worker_name);
 	char *pid_tmp = pathf("%s.tmp", job->pid_path);
+	char *names = env_names(spec->env);
 	char *argv[] = {"sh",
 	                "-c",
 	                (char *)wrapper,
 	                "orchestrate-task",
 	                (char *)spec->command,
 	                job->status_path,
+	                (char *)(env_file ? env_file : ""),
+	                names,
 	                NULL};
 	pid_t pid;
 	int logfd, devnull, error = 0;
@@ -475,6 +510,7 @@ done:
 	if (devnull >= 0)
 		close(devnull);
 	free(pid_tmp);
+	free(names);
 	free_environment(env);
 	return error;
 }
@@ -626,7 +662,7 @@ static int local_start(orch_job **out, orch_worker *worker,
 	if (spec->prompt && (error = write_file(job->prompt_path, spec->prompt,
 	                                        strlen(spec->prompt))) < 0)
 		goto done;
-	if ((error = spawn(job, spec, worker->name)) < 0)
+	if ((error = spawn(job, spec, worker->name, lw->env_file)) < 0)
 		goto done;
 	*out = job;
 	job = NULL;
@@ -982,6 +1018,7 @@ static void local_close(orch_worker *worker)
 	orch_worker_base_clear(worker);
 	free(lw->token);
 	free(lw->root);
+	free(lw->env_file);
 	free(lw);
 }
 
@@ -1009,6 +1046,7 @@ static int local_open(orch_worker **out, const orch_worker_config *config,
 	lw->repo = repo;
 	lw->token = orch_strdup(token);
 	lw->root = pathf("%sorchestrate", common);
+	lw->env_file = config->env_file ? orch_strdup(config->env_file) : NULL;
 	*out = &lw->parent;
 	return 0;
 }

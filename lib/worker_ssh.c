@@ -75,11 +75,12 @@ static const char receive_script[] =
 
 /*
  * Runs one attempt. Words: top id attempt base cmd msg has_prompt plan
- * task worker url branch name email. Stdout: "S slot", "." (watchdog),
- * "X status", then "R oid" and, without a url, "P" and the result pack.
- * Task output goes to stderr.
+ * task worker url branch name email env_file. Stdin: the variables `env`
+ * names, then the prompt (see task_input). Stdout: "S slot", "."
+ * (watchdog), "X status", then "R oid" and, without a url, "P" and the
+ * result pack. Task output goes to stderr.
  */
-static const char task_script[] =
+static const char task_script[] = ORCH_ENV_FILE_SH
     "top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
     "repo=$top/repo.git run=$top/run\n"
     "lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
@@ -124,6 +125,21 @@ static const char task_script[] =
     "  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; "
     "exit 124; }\n"
     "fi\n"
+    /* the worker's env-file, then the variables sent on stdin (they
+     * win): each a line "NAME LENGTH" and LENGTH bytes of value, read
+     * with dd so that no value is ever an argument */
+    "orch_env_file \"${15}\" '' || exit 124\n"
+    "read -r ne || exit 124\n"
+    "case $ne in '' | *[!0-9]*) exit 124 ;; esac\n"
+    "while [ \"$ne\" -gt 0 ]; do\n"
+    "  read -r k l || exit 124\n"
+    "  case $k in '' | [0-9]* | *[!A-Za-z0-9_]*) exit 124 ;; esac\n"
+    "  case $l in '' | *[!0-9]*) exit 124 ;; esac\n"
+    "  v=$(dd bs=1 count=\"$l\" 2>/dev/null; echo .) && export "
+    "\"$k=${v%.}\" || exit 124\n"
+    "  ne=$((ne - 1))\n"
+    "done\n"
+    "unset v\n"
     "pf=$run/$id.$att.prompt mark=$run/$id.$att.cancel\n"
     "if [ \"$hp\" = 1 ]; then cat >\"$pf\" || exit 124; export "
     "ORCHESTRATE_PROMPT_FILE=\"$pf\";"
@@ -233,6 +249,7 @@ struct orch_job {
 	struct orch_job *next;
 	/* set at start, read-only afterwards */
 	char *plan, *task, *id, *branch, *command, *message, *prompt;
+	orch_buf input; /* the task script's stdin: env values, prompt */
 	char base_hex[GIT_OID_HEXSZ + 1];
 	git_oid base;
 	int attempt;
@@ -265,6 +282,7 @@ typedef struct {
 	orch_ssh_target target;
 	char *workdir;
 	char *remote;
+	char *env_file;  /* the configured env-file, or NULL */
 	char *key;       /* project key: directory on the worker */
 	char *repo_path; /* local repository, opened again by the thread */
 	char *token;
@@ -345,6 +363,13 @@ static void job_free(struct orch_job *job)
 	free(job->command);
 	free(job->message);
 	free(job->prompt);
+	if (job->input.ptr) {
+		/* it holds secrets: do not leave them in freed memory */
+		volatile char *p = job->input.ptr;
+		for (size_t i = 0; i < job->input.len; i++)
+			p[i] = '\0';
+	}
+	orch_buf_free(&job->input);
 	orch_buf_free(&job->output);
 	orch_ssh_exec_clear(&job->send);
 	orch_ssh_exec_clear(&job->run);
@@ -640,7 +665,7 @@ static int fetch_result(ssh_worker *sw, const char *branch)
 static void start_run(ssh_worker *sw, struct orch_job *job)
 {
 	char attempt[16];
-	const char *words[14];
+	const char *words[15];
 
 	snprintf(attempt, sizeof(attempt), "%d", job->attempt);
 	words[0] = sw->top;
@@ -657,8 +682,9 @@ static void start_run(ssh_worker *sw, struct orch_job *job)
 	words[11] = job->branch;
 	words[12] = sw->sig_name;
 	words[13] = sw->sig_email;
-	start_exec(sw, &job->run, task_script, words, 14, job->prompt,
-	           job->prompt ? strlen(job->prompt) : 0);
+	words[14] = sw->env_file ? sw->env_file : "";
+	start_exec(sw, &job->run, task_script, words, 15, job->input.ptr,
+	           job->input.len);
 	job->running = 1;
 	job->phase = J_RUN;
 }
@@ -1154,6 +1180,28 @@ static char *joinf(const char *a, const char *sep, const char *b)
 	return orch_buf_detach(&buf);
 }
 
+/*
+ * The task script's stdin: a line with the number of variables, then for
+ * each "NAME LENGTH\n" and LENGTH bytes of value (a value may hold any
+ * byte but NUL, newlines too), then the prompt, to the end.
+ */
+static void task_input(orch_buf *out, const orch_job_spec *spec)
+{
+	size_t count = spec->env ? spec->env->count : 0;
+
+	orch_buf_printf(out, "%zu\n", count);
+	for (size_t i = 0; i < count; i++) {
+		const char *var = spec->env->items[i];
+		size_t name_len = strcspn(var, "=");
+		const char *value = var[name_len] ? var + name_len + 1 : "";
+		orch_buf_printf(out, "%.*s %zu\n", (int)name_len, var,
+		                strlen(value));
+		orch_buf_puts(out, value);
+	}
+	if (spec->prompt)
+		orch_buf_puts(out, spec->prompt);
+}
+
 /* A job for the attempt `spec` describes, not queued yet. */
 static int new_job(struct orch_job **out, const orch_job_spec *spec)
 {
@@ -1168,6 +1216,7 @@ static int new_job(struct orch_job **out, const orch_job_spec *spec)
 	job->command = orch_strdup(spec->command);
 	job->message = orch_strdup(spec->message ? spec->message : spec->task);
 	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
+	task_input(&job->input, spec);
 	job->attempt = spec->attempt;
 	if (!spec->base || git_oid_fromstr(&job->base, spec->base) < 0) {
 		job_free(job);
@@ -1412,6 +1461,7 @@ static void ssh_close(orch_worker *worker)
 	free(sw->known.ids);
 	free(sw->workdir);
 	free(sw->remote);
+	free(sw->env_file);
 	free(sw->key);
 	free(sw->repo_path);
 	free(sw->token);
@@ -1486,6 +1536,7 @@ static int ssh_open(orch_worker **out, const orch_worker_config *config,
 	sw->workdir = orch_strdup(config->workdir ? config->workdir
 	                                          : "~/.cache/git-orchestrate");
 	sw->remote = config->remote ? orch_strdup(config->remote) : NULL;
+	sw->env_file = config->env_file ? orch_strdup(config->env_file) : NULL;
 	sw->key = project_key(repo);
 	sw->repo_path = orch_strdup(git_repository_commondir(repo));
 	sw->token = orch_strdup(token ? token : "");
