@@ -1544,23 +1544,39 @@ static int open_workers(struct run *run, const orch_config *config)
 {
 	int error;
 
-	run->workers = orch_calloc(config->nworkers + 1, sizeof(orch_worker *));
-	for (size_t w = 0; w < config->nworkers; w++) {
-		const orch_worker_config *wc = &config->workers[w];
-		orch_worker *worker = NULL;
-		if (run->opts->only && run->opts->only->count &&
-		    !orch_strvec_contains(run->opts->only, wc->name))
-			continue;
-		error =
-		    run->opts->open_worker
-		        ? run->opts->open_worker(&worker, wc, run->repo,
-		                                 run->token, run->opts->jobs,
-		                                 run->opts->open_worker_payload)
-		        : orch_worker_open(&worker, wc, run->repo, run->token,
-		                           run->opts->jobs);
+	const orch_worker_config **chosen =
+	    orch_calloc(config->nworkers + 1, sizeof(*chosen));
+	size_t nchosen = 0;
+
+	for (size_t w = 0; w < config->nworkers; w++)
+		if (!run->opts->only || !run->opts->only->count ||
+		    orch_strvec_contains(run->opts->only,
+		                         config->workers[w].name))
+			chosen[nchosen++] = &config->workers[w];
+	if (!run->opts->open_worker) {
+		/* connected in parallel: an unreachable worker costs its
+		 * timeout once, not once per worker */
+		error = orch_worker_open_all(&run->workers, chosen, nchosen,
+		                             run->repo, run->token,
+		                             run->opts->jobs);
+		free(chosen);
 		if (error < 0)
 			return error;
-		run->workers[run->nworkers++] = worker;
+		run->nworkers = nchosen;
+	} else {
+		run->workers = orch_calloc(nchosen + 1, sizeof(orch_worker *));
+		for (size_t w = 0; w < nchosen; w++) {
+			orch_worker *worker = NULL;
+			error = run->opts->open_worker(
+			    &worker, chosen[w], run->repo, run->token,
+			    run->opts->jobs, run->opts->open_worker_payload);
+			if (error < 0) {
+				free(chosen);
+				return error;
+			}
+			run->workers[run->nworkers++] = worker;
+		}
+		free(chosen);
 	}
 	if (run->opts->only) {
 		for (size_t i = 0; i < run->opts->only->count; i++)

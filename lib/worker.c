@@ -20,9 +20,44 @@ int orch_worker_default_slots(const orch_worker_config *config)
 int orch_worker_open(orch_worker **out, const orch_worker_config *config,
                      git_repository *repo, const char *token, int jobs)
 {
+	orch_worker *worker = NULL;
+	int error;
+
 	*out = NULL;
-	return orch_worker_kind_of(config)->open(out, config, repo, token,
-	                                         jobs);
+	if ((error = orch_worker_kind_of(config)->open(&worker, config, repo,
+	                                               token, jobs)) < 0)
+		return error;
+	if (worker->ops->ready && (error = worker->ops->ready(worker)) < 0) {
+		worker->ops->close(worker);
+		return error;
+	}
+	*out = worker;
+	return 0;
+}
+
+int orch_worker_open_all(orch_worker ***out,
+                         const orch_worker_config *const *configs, size_t count,
+                         git_repository *repo, const char *token, int jobs)
+{
+	orch_worker **workers = orch_calloc(count + 1, sizeof(*workers));
+	int error = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < count && error == 0; i++)
+		error = orch_worker_kind_of(configs[i])
+		            ->open(&workers[i], configs[i], repo, token, jobs);
+	for (size_t i = 0; i < count && error == 0; i++)
+		if (workers[i]->ops->ready)
+			error = workers[i]->ops->ready(workers[i]);
+	if (error < 0) {
+		for (size_t i = 0; i < count; i++)
+			if (workers[i])
+				workers[i]->ops->close(workers[i]);
+		free(workers);
+		return error;
+	}
+	*out = workers;
+	return 0;
 }
 
 int orch_worker_can_run(const orch_worker *worker, const orch_strvec *needs)

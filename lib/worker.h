@@ -100,6 +100,15 @@ typedef struct {
 	 */
 	int (*adopt)(orch_job **out, orch_worker *worker,
 	             const orch_job_spec *spec, const char *locator);
+	/*
+	 * Optional (NULL: ready when opened). Wait for the end of the first
+	 * connection attempt `open` started: 0 when the worker is usable or
+	 * merely unreachable for now (down, retried), ORCH_EINVALID (message
+	 * set) for what a user must fix (authentication, host key). Opening
+	 * several workers first and waiting afterwards connects them in
+	 * parallel.
+	 */
+	int (*ready)(orch_worker *worker);
 	/* Close connections and free the worker. */
 	void (*close)(orch_worker *worker);
 } orch_worker_ops;
@@ -235,11 +244,21 @@ int orch_worker_default_slots(const orch_worker_config *config);
 
 /*
  * Open the worker described by `config` for repository `repo` (borrowed),
- * through its kind (see orch_worker_kind.open for `token` and `jobs`).
- * The caller closes it with worker->ops->close.
+ * through its kind (see orch_worker_kind.open for `token` and `jobs`), and
+ * wait until it is ready (ops->ready). The caller closes it with
+ * worker->ops->close.
  */
 int orch_worker_open(orch_worker **out, const orch_worker_config *config,
                      git_repository *repo, const char *token, int jobs);
+
+/*
+ * Open the workers `configs[0..count)` describe, all first, then wait for
+ * each to be ready: their connections are made in parallel. *out gets
+ * count workers; on an error none is left open (*out NULL).
+ */
+int orch_worker_open_all(orch_worker ***out,
+                         const orch_worker_config *const *configs, size_t count,
+                         git_repository *repo, const char *token, int jobs);
 
 /* 1 when the worker has every capability in `needs`. */
 int orch_worker_can_run(const orch_worker *worker, const orch_strvec *needs);

@@ -1433,6 +1433,27 @@ static int ssh_adopt(orch_job **out, orch_worker *worker,
 	return 0;
 }
 
+/* The first connection (made by the thread): its errors are the ones a
+ * user must see; unreachable for now is not one (down, retried). */
+static int ssh_ready(orch_worker *worker)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+	int error;
+
+	pthread_mutex_lock(&sw->mu);
+	while (!sw->initial_done)
+		pthread_cond_wait(&sw->cond, &sw->mu);
+	error = sw->initial_error;
+	pthread_mutex_unlock(&sw->mu);
+	if (error == ORCH_EINVALID) {
+		orch_error_set("%s", sw->initial_msg);
+		if (sw->initial_hint[0])
+			orch_error_hint("%s", sw->initial_hint);
+		return error;
+	}
+	return 0;
+}
+
 static void ssh_close(orch_worker *worker)
 {
 	ssh_worker *sw = (ssh_worker *)worker;
@@ -1481,6 +1502,7 @@ static const orch_worker_ops ssh_ops = {
     /* an attempt that ended unwatched is collected; one that still ran
      * when its connection dropped was stopped by the script's watchdog */
     .adopt = ssh_adopt,
+    .ready = ssh_ready,
     .close = ssh_close,
 };
 
@@ -1556,20 +1578,6 @@ static int ssh_open(orch_worker **out, const orch_worker_config *config,
 		goto done;
 	}
 	sw->thread_started = 1;
-	/* the first connection: its errors are the ones a user must see */
-	pthread_mutex_lock(&sw->mu);
-	while (!sw->initial_done)
-		pthread_cond_wait(&sw->cond, &sw->mu);
-	error = sw->initial_error;
-	pthread_mutex_unlock(&sw->mu);
-	if (error == ORCH_EINVALID) {
-		orch_error_set("%s", sw->initial_msg);
-		if (sw->initial_hint[0])
-			orch_error_hint("%s", sw->initial_hint);
-		goto done;
-	}
-	/* unreachable for now: the worker is down and keeps trying */
-	error = 0;
 	*out = &sw->parent;
 	sw = NULL;
 done:

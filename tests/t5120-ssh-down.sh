@@ -31,6 +31,42 @@ test_expect_success 'setup: a worker and a repository' '
 '
 cd repo || test_bail_out "setup left no repository"
 
+# A port that takes TCP connections and never says a word: an SSH
+# handshake with it lasts until the connect timeout (10 s).
+test_expect_success 'four silent workers: run stops within 30 s, naming each (they are connected in parallel)' '
+	python3 -c "
+import socket, sys, time
+socks = []
+for i in range(4):
+    s = socket.socket()
+    s.bind((\"127.0.0.1\", 0))
+    s.listen(16)
+    socks.append(s)
+with open(sys.argv[1] + \".tmp\", \"w\") as f:
+    f.write(\" \".join(str(s.getsockname()[1]) for s in socks))
+import os
+os.rename(sys.argv[1] + \".tmp\", sys.argv[1])
+time.sleep(600)
+" "$TRASH_DIRECTORY/silent.ports" &
+	silent_pid=$!
+	test_when_finished "kill $silent_pid"
+	test_wait_for "test -s \"$TRASH_DIRECTORY/silent.ports\"" &&
+	n=0 && : >.git/orchestrate.ini &&
+	for port in $(cat "$TRASH_DIRECTORY/silent.ports"); do
+		n=$((n + 1)) &&
+		sshd_worker_ini w1 port=$port | sed "s/\"w1\"/\"s$n\"/" >>.git/orchestrate.ini || return 1
+	done &&
+	printf "[task \"t\"]\nrun = true\n" >silent.ini &&
+	git orchestrate plan silent.ini >/dev/null &&
+	started=$(date +%s) &&
+	test_must_fail git orchestrate run silent >run.out 2>&1 &&
+	ended=$(date +%s) &&
+	test $((ended - started)) -lt 30 &&
+	for w in s1 s2 s3 s4; do
+		test_grep "worker .$w.: " run.out || return 1
+	done
+'
+
 test_expect_success 'with its only worker unreachable at the start, run stops at once naming it' '
 	sshd_worker_ini w1 >.git/orchestrate.ini &&
 	printf "[task \"t\"]\nrun = true\n" >down.ini &&
