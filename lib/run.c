@@ -217,7 +217,10 @@ static int lease_is_stale(struct run *run, const char *name,
 
 /*
  * Take lock `name`; a stale holder is broken by CAS. 0, or ORCH_ELOCKED
- * when a live process holds it.
+ * when a live process holds it. A stale task lease is broken too: it is
+ * taken only for a task this run sees ready, so its holder died between
+ * taking it and recording its claim (its attempt never started; a claim
+ * recorded after all makes ours fail, and recover takes that one over).
  */
 static int take_lock(git_oid *out, struct run *run, const char *name,
                      const orch_lease *lease)
@@ -237,8 +240,7 @@ static int take_lock(git_oid *out, struct run *run, const char *name,
 			continue;
 		if (error < 0)
 			return error;
-		int stale = lease_is_stale(run, name, &seen_lease, &seen) &&
-		            !seen_lease.task;
+		int stale = lease_is_stale(run, name, &seen_lease, &seen);
 		orch_lease_clear(&seen_lease);
 		if (!stale)
 			return ORCH_ELOCKED;

@@ -141,4 +141,26 @@ test_expect_success 'two runs of one plan at once share the work; no task runs t
 	check_exactly_once 10 twin
 '
 
+# A run killed after taking a task's lease but before recording its claim
+# leaves the lease of a dead process on a task that is still ready.
+test_expect_success 'a task lease left by a run that died before its claim is broken' '
+	cat >claim.ini <<-PLAN &&
+	[task "c"]
+	run = echo c >>"\$OUT/claim.count" && echo c >c.txt
+	PLAN
+	git orchestrate plan claim.ini >/dev/null &&
+	sh -c "exit 0" &
+	dead=$!
+	wait $dead
+	expires=$(( $(date +%s) * 1000 + 600000 )) &&
+	printf "{\"host\":\"%s\",\"pid\":%d,\"token\":\"%d-1-1\",\"expires\":%s,\"task\":\"c\",\"worker\":\"local\",\"attempt\":1,\"locator\":\"x\"}" \
+		"$(hostname)" $dead $dead $expires >lease.json &&
+	git update-ref refs/orchestrate/locks/claim/task/c $(git hash-object -w lease.json) &&
+	timeout 60 git orchestrate run claim >out 2>&1 &&
+	git orchestrate status claim >st &&
+	test_grep "^c *done" st &&
+	test $(wc -l <"$OUT/claim.count") = 1 &&
+	test -z "$(git for-each-ref refs/orchestrate/locks/claim)"
+'
+
 test_done
