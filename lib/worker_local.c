@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -751,6 +752,28 @@ static void escalate(orch_job *job)
 		kill(-job->pgid, SIGKILL);
 }
 
+/*
+ * Append to `error` (of `size` bytes) that the file system holding `path`
+ * is full, when it is: a command that fails there most likely failed for
+ * it, and its own message may not say which disk.
+ */
+static void note_full_disk(char *error, size_t size, const char *path)
+{
+	struct statvfs fs;
+	unsigned long long free_bytes;
+	size_t len = strlen(error);
+
+	if (!path || statvfs(path, &fs) < 0)
+		return;
+	free_bytes = (unsigned long long)fs.f_bavail * fs.f_frsize;
+	if (free_bytes >= 64 * 1024 || len + 1 >= size)
+		return;
+	snprintf(error + len, size - len,
+	         "; no space left on the file system of '%s' (%llu KiB "
+	         "free)",
+	         path, free_bytes / 1024);
+}
+
 static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 {
 	int status, error;
@@ -795,6 +818,8 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 		if ((error = commit_result(&out->result, job)) < 0) {
 			snprintf(out->error, sizeof(out->error), "%s",
 			         orch_error_message());
+			note_full_disk(out->error, sizeof(out->error),
+			               job->worktree);
 			out->exit_status = -1;
 		} else {
 			out->has_result = 1;
@@ -805,6 +830,7 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 	} else {
 		snprintf(out->error, sizeof(out->error), "exit status %d",
 		         job->exit_status);
+		note_full_disk(out->error, sizeof(out->error), job->worktree);
 	}
 	job->result = *out;
 	job->finished_poll = 1;
