@@ -136,6 +136,22 @@ int orch_clean_plan(orch_clean_counts *out, orch_store *store,
 			goto done;
 		out->worktrees++;
 	}
+	/* the same on the other configured workers that can list theirs */
+	for (size_t w = 0; config && w < config->nworkers; w++) {
+		const orch_worker_config *wc = &config->workers[w];
+		const orch_worker_kind *kind = orch_worker_kind_of(wc);
+		if (kind == &orch_worker_local_kind || !kind->list_kept)
+			continue;
+		orch_strvec_free(&leftover);
+		if ((error = kind->list_kept(&leftover, wc, repo, name)) < 0)
+			goto done;
+		for (size_t i = 0; i < leftover.count; i++) {
+			if ((error = kind->remove_kept(wc, repo,
+			                               leftover.items[i])) < 0)
+				goto done;
+			out->worktrees++;
+		}
+	}
 done:
 	for (size_t i = 0; plan && i < plan->ntasks; i++)
 		orch_task_state_clear(&states[i]);

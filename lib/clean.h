@@ -19,9 +19,11 @@ typedef struct {
 /*
  * Clean plan `plan`; *out gets what was removed. A kept worktree is removed
  * by the kind of the worker of `config` (may be NULL) that kept it; one of
- * a worker no longer configured was kept on this machine. Slots of this
- * machine kept for the plan's failed attempts are removed too when the
- * state no longer names them (the task was retried since).
+ * a worker no longer configured was kept on this machine. Slots kept for
+ * the plan's failed attempts, on this machine and on the configured
+ * workers whose kind lists them (SSH: each is reached), are removed too
+ * when the state no longer names them (the task was retried since). A
+ * worker that cannot be reached is an error naming it.
  */
 int orch_clean_plan(orch_clean_counts *out, orch_store *store,
                     const orch_config *config, const char *plan);

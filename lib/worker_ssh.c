@@ -231,10 +231,42 @@ static const char kill_script[] =
 
 /*
  * Keeps the worktree of a failed attempt (finish with keep): its slot is
- * not claimed again. Words: top slot. (A slot whose script is gone is
+ * not claimed again. Words: top slot id; the mark names the attempt's
+ * "<plan>+<task>" (list_kept_script). (A slot whose script is gone is
  * otherwise re-used by the next task.)
  */
-static const char keep_script[] = ": >\"$1/slots/$2.busy/kept\"\n";
+static const char keep_script[] =
+    "printf '%s\\n' \"$3\" >\"$1/slots/$2.busy/kept\"\n";
+
+/*
+ * Removes a slot kept for a failed attempt (`clean`): words top slot. A
+ * slot no longer kept was removed already and may be another attempt's
+ * now: it is left alone. The worktree goes under the lock the task script
+ * takes to create one; the slot is freed (its .busy) only once it is gone.
+ */
+static const char remove_kept_script[] =
+    "top=$1 s=$1/slots/$2\n"
+    "[ -e \"$s.busy/kept\" ] || exit 0\n"
+    "i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
+    " [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep "
+    "1; done\n"
+    "rm -rf \"$s\" && { [ ! -d \"$top/repo.git\" ] ||"
+    " git -C \"$top/repo.git\" worktree prune; }; r=$?\n"
+    "rmdir \"$top/lock\"\n"
+    "[ $r = 0 ] && rm -rf \"$s.busy\"\n";
+
+/*
+ * Lists the slots kept for failed attempts of a plan: words workdir key
+ * plan. Prints the path of each slot whose mark names "<plan>+<task>".
+ */
+static const char list_kept_script[] =
+    "w=$1\n"
+    "case $w in \"~\") w=$HOME ;; \"~/\"*) w=$HOME/${w#\"~/\"} ;; esac\n"
+    "for k in \"$w/$2\"/slots/*.busy/kept; do\n"
+    "  [ -f \"$k\" ] && IFS= read -r id <\"$k\" || continue\n"
+    "  case $id in \"$3+\"*) b=${k%/kept}; printf '%s\\n' \"${b%.busy}\" ;; "
+    "esac\n"
+    "done\n";
 
 enum job_phase {
 	J_NEW = 0, /* waiting for the connection or the start commit */
@@ -985,11 +1017,12 @@ static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 		    job->slot >= 0) {
 			/* a kept worktree: its slot must not be re-used */
 			char slot[16];
-			const char *words[2];
+			const char *words[3];
 			snprintf(slot, sizeof(slot), "%d", job->slot);
 			words[0] = sw->top;
 			words[1] = slot;
-			start_exec(sw, &job->send, keep_script, words, 2, NULL,
+			words[2] = job->id;
+			start_exec(sw, &job->send, keep_script, words, 3, NULL,
 			           0);
 			job->sending = 1;
 			job->phase = J_RELEASE;
@@ -1715,16 +1748,136 @@ static void ssh_address(orch_buf *out, const orch_worker_config *config)
 		orch_buf_printf(out, ":%d", config->port);
 }
 
-/* A worktree kept on an SSH worker ("<worker>:<path>") stays there. */
+/*
+ * Run `script` with `words` on the worker `config` describes, over a
+ * connection of its own (`clean` opens no worker): *out gets its answer
+ * (caller clears). An error when the worker cannot be reached or the
+ * script fails, saying `what` could not be done.
+ */
+static int run_once(orch_ssh_exec *out, const orch_worker_config *config,
+                    const char *script, const char **words, size_t nwords,
+                    const char *what)
+{
+	orch_ssh_target target;
+	orch_ssh *ssh = NULL;
+	char *cmd = NULL;
+	int error;
+
+	memset(&target, 0, sizeof(target));
+	orch_ssh_exec_init(out, "", NULL, 0);
+	if ((error = orch_ssh_target_resolve(&target, config, NULL)) < 0)
+		goto done;
+	if ((error = orch_ssh_connect(&ssh, &target, config->name,
+	                              CONNECT_TIMEOUT_MS)) < 0) {
+		orch_error_hint("bring worker '%s' back (see 'git orchestrate "
+		                "workers check'), then run 'git orchestrate "
+		                "clean' again",
+		                config->name);
+		goto done;
+	}
+	cmd = remote_command(script, words, nwords);
+	orch_ssh_exec_clear(out);
+	orch_ssh_exec_init(out, cmd, NULL, 0);
+	if ((error = orch_ssh_exec_run(ssh, out, 120000)) < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", orch_error_message());
+		error = orch_error_set("worker '%s': cannot %s: %s",
+		                       config->name, what, why);
+		goto done;
+	}
+	if (out->exit_status != 0) {
+		size_t len = out->err.len;
+		while (len && (out->err.ptr[len - 1] == '\n' ||
+		               out->err.ptr[len - 1] == '\r'))
+			len--;
+		error = orch_error_set("worker '%s': cannot %s: %.*s",
+		                       config->name, what, len ? (int)len : 24,
+		                       len ? out->err.ptr
+		                           : "the script failed there");
+	}
+done:
+	free(cmd);
+	orch_ssh_free(ssh);
+	orch_ssh_target_clear(&target);
+	return error;
+}
+
+/*
+ * Remove a slot kept on an SSH worker, given where finish said it is
+ * ("<worker>:<top>/slots/<n>"): its worktree and the mark that keeps it.
+ * A slot no longer kept is left alone (0).
+ */
 static int ssh_remove_kept(const orch_worker_config *config,
                            git_repository *repo, const char *location)
 {
+	size_t name_len = strlen(config->name);
+	const char *path = location + name_len + 1, *slash, *digits;
+	orch_ssh_exec ex;
+	const char *words[2];
+	char *top = NULL, *what = NULL;
+	int error;
+
 	(void)repo;
-	orch_error_set("'%s' is a worktree on worker '%s'", location,
-	               config->name);
-	orch_error_hint("remove it there, then run 'git orchestrate clean' "
-	                "again");
-	return ORCH_ERROR;
+	slash = strncmp(location, config->name, name_len) ||
+	                location[name_len] != ':'
+	            ? NULL
+	            : strrchr(path, '/');
+	digits = slash ? slash + 1 : NULL;
+	if (!slash || slash - path < 7 || strncmp(slash - 6, "/slots", 6) ||
+	    !*digits || strspn(digits, "0123456789") != strlen(digits) ||
+	    strlen(digits) > 9) {
+		orch_error_set("'%s' is not a worktree of git orchestrate on "
+		               "worker '%s'",
+		               location, config->name);
+		return ORCH_ERROR;
+	}
+	top = orch_strndup(path, (size_t)(slash - 6 - path));
+	words[0] = top;
+	words[1] = digits;
+	what = joinf("remove the worktree '", path, "'");
+	error = run_once(&ex, config, remove_kept_script, words, 2, what);
+	orch_ssh_exec_clear(&ex);
+	free(what);
+	free(top);
+	return error;
+}
+
+/*
+ * The slots kept on an SSH worker for failed attempts of `plan`, as
+ * remove_kept takes them, read from the worker's slots directory (so a slot
+ * the plan's state forgot is found too). Slots kept before their mark named
+ * the attempt are not found here; the state names them.
+ */
+static int ssh_list_kept(orch_strvec *out, const orch_worker_config *config,
+                         git_repository *repo, const char *plan)
+{
+	orch_ssh_exec ex;
+	const char *words[3], *line, *end;
+	char *key = project_key(repo);
+	int error;
+
+	words[0] =
+	    config->workdir ? config->workdir : "~/.cache/git-orchestrate";
+	words[1] = key;
+	words[2] = plan;
+	error = run_once(&ex, config, list_kept_script, words, 3,
+	                 "list the worktrees kept there");
+	line = ex.out.ptr ? ex.out.ptr : "";
+	end = line + ex.out.len;
+	while (error == 0 && line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		if (len) {
+			orch_buf buf = {0};
+			orch_buf_printf(&buf, "%s:%.*s", config->name, (int)len,
+			                line);
+			orch_strvec_push_take(out, orch_buf_detach(&buf));
+		}
+		line = nl ? nl + 1 : end;
+	}
+	orch_ssh_exec_clear(&ex);
+	free(key);
+	return error;
 }
 
 const orch_worker_kind orch_worker_ssh_kind = {
@@ -1734,4 +1887,5 @@ const orch_worker_kind orch_worker_ssh_kind = {
     .address = ssh_address,
     .check = ssh_check,
     .remove_kept = ssh_remove_kept,
+    .list_kept = ssh_list_kept,
 };
