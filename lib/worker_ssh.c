@@ -1166,6 +1166,7 @@ static void *worker_thread(void *payload)
 				struct orch_job *gone = *link;
 				*link = gone->next;
 				job_free(gone);
+				pthread_cond_broadcast(&sw->cond);
 			} else {
 				link = &(*link)->next;
 			}
@@ -1487,6 +1488,34 @@ static int ssh_ready(orch_worker *worker)
 	return 0;
 }
 
+/*
+ * Under the mutex: wait (at most 15 s) until the thread has released every
+ * job the scheduler finished, so that the mark keeping a failed attempt's
+ * worktree reaches the worker before the session goes (else the next task
+ * would take that slot over).
+ */
+static void wait_released(ssh_worker *sw)
+{
+	int64_t deadline = orch_monotonic_ms() + 15000;
+
+	for (;;) {
+		int pending = 0;
+		for (struct orch_job *job = sw->jobs; job; job = job->next)
+			if (job->finish_requested && job->keep)
+				pending = 1;
+		if (!pending || orch_monotonic_ms() >= deadline)
+			return;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sw->cond, &sw->mu, &ts);
+	}
+}
+
 static void ssh_close(orch_worker *worker)
 {
 	ssh_worker *sw = (ssh_worker *)worker;
@@ -1495,6 +1524,7 @@ static void ssh_close(orch_worker *worker)
 		return;
 	if (sw->thread_started) {
 		pthread_mutex_lock(&sw->mu);
+		wait_released(sw);
 		sw->stop = 1;
 		pthread_mutex_unlock(&sw->mu);
 		wake_thread(sw);
