@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"merge", cmd_merge, "analyse and merge done tasks into the base branch"},
     {"rollback", cmd_rollback, "undo the last merge of a plan"},
     {"workers", cmd_workers, "list workers; check: reach each over SSH"},
+    {"set", cmd_set, "change priority, timeout, retries or needs of a task"},
     {"cancel", cmd_cancel, "cancel a task"},
     {"retry", cmd_retry, "make a failed task ready again"},
     {"clean", cmd_clean, "remove worktrees, merged branches, stale locks"},

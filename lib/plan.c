@@ -335,6 +335,59 @@ static int parse_count(long *out, const char *str, long min, long max)
 	return 0;
 }
 
+int orch_plan_set_task(orch_plan *plan, const char *id, const char *key,
+                       const char *value)
+{
+	long pos = orch_plan_find(plan, id);
+	orch_task *task;
+	orch_priority priority;
+	int64_t ms;
+	long count;
+
+	if (pos < 0) {
+		orch_error_set("plan '%s' has no task '%s'", plan->name, id);
+		orch_error_hint("'git orchestrate status %s' lists its tasks",
+		                plan->name);
+		return ORCH_EINVALID;
+	}
+	task = &plan->tasks[pos];
+	if (!strcmp(key, "priority")) {
+		if (orch_priority_parse(&priority, value) < 0)
+			goto bad;
+		task->priority = priority;
+	} else if (!strcmp(key, "timeout")) {
+		if (orch_parse_duration(&ms, value) < 0)
+			goto bad;
+		task->timeout_ms = ms;
+	} else if (!strcmp(key, "retries")) {
+		if (parse_count(&count, value, 0, MAX_RETRIES) < 0)
+			goto bad;
+		task->retries = (int)count;
+	} else if (!strcmp(key, "needs")) {
+		/* as in a plan file: a list of capabilities; empty: none */
+		orch_strvec_free(&task->needs);
+		orch_strvec_split(&task->needs, value, ", \t");
+	} else {
+		orch_error_set("cannot set '%s' of task '%s': only priority, "
+		               "timeout, retries and needs can be set",
+		               key, id);
+		orch_error_hint("change the other keys in the plan file and "
+		                "store it again with 'git orchestrate plan "
+		                "FILE' before any task starts");
+		return ORCH_EINVALID;
+	}
+	return 0;
+bad:
+	orch_error_set("bad %s '%s' for task '%s'", key, value, id);
+	if (!strcmp(key, "priority"))
+		orch_error_hint("priority is low, medium, high or critical");
+	else if (!strcmp(key, "timeout"))
+		orch_error_hint(DURATION_HINT "; 0 for none");
+	else
+		orch_error_hint("retries is a whole number from 0 to 1000");
+	return ORCH_EINVALID;
+}
+
 /*
  * The INI plan reader.
  */

@@ -89,6 +89,15 @@ const char *orch_plan_command(const orch_plan *plan, const orch_task *task);
 int orch_plan_task_retries(const orch_plan *plan, const orch_task *task);
 int64_t orch_plan_task_timeout(const orch_plan *plan, const orch_task *task);
 
+/*
+ * Change `key` of task `id` to `value` as `git orchestrate set` does:
+ * priority, timeout, retries or needs, read as in a plan file. On a bad
+ * key or value returns ORCH_EINVALID, naming the key and saying what is
+ * accepted, and leaves the task as it was.
+ */
+int orch_plan_set_task(orch_plan *plan, const char *id, const char *key,
+                       const char *value);
+
 /* Normalized JSON of the whole plan (plan.json). Caller frees with free(). */
 int orch_plan_to_json(char **out, const orch_plan *plan);
 /* Parse plan.json; caller frees *out with orch_plan_free. */

@@ -75,6 +75,7 @@ struct run {
 	const orch_run_options *opts;
 	orch_plan *plan;
 	orch_secrets secrets; /* what `env` names: plan, tasks, workers */
+	git_oid plan_head, plan_blob; /* last seen: see reload_plan */
 	orch_graph *graph;
 	int64_t *bottom;
 	orch_task_state *states;
@@ -496,10 +497,67 @@ static int skip_cb(orch_txn *txn, void *payload)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/*
+ * Take what `git orchestrate set` changed in the stored plan (priority,
+ * timeout, retries, needs of tasks) into the running one. A plan whose
+ * tasks are not the same ones is left alone: only `set` changes a stored
+ * plan that has started.
+ */
+static int reload_plan(struct run *run)
+{
+	orch_plan *fresh = NULL;
+	int error;
+
+	if ((error = orch_store_reload_plan(&fresh, &run->plan_head,
+	                                    &run->plan_blob, run->store,
+	                                    run->plan->name)) < 0 ||
+	    !fresh)
+		return error;
+	if (fresh->ntasks != run->plan->ntasks)
+		goto done;
+	for (size_t i = 0; i < fresh->ntasks; i++)
+		if (strcmp(fresh->tasks[i].id, run->plan->tasks[i].id))
+			goto done;
+	for (size_t i = 0; i < fresh->ntasks; i++) {
+		orch_task *now = &run->plan->tasks[i], *set = &fresh->tasks[i];
+		orch_strvec needs = now->needs;
+		int changed = 0;
+		if (now->priority != set->priority) {
+			now->priority = set->priority;
+			run->graph->priority[i] = (int)set->priority;
+			changed = 1;
+		}
+		if (now->timeout_ms != set->timeout_ms ||
+		    now->retries != set->retries) {
+			now->timeout_ms = set->timeout_ms;
+			now->retries = set->retries;
+			changed = 1;
+		}
+		if (needs.count != set->needs.count)
+			changed = 2;
+		for (size_t k = 0; k < needs.count && changed != 2; k++)
+			if (strcmp(needs.items[k], set->needs.items[k]))
+				changed = 2;
+		if (changed == 2) {
+			now->needs = set->needs;
+			set->needs = needs;
+			run->rt[i].unrunnable = 0; /* matched again */
+		}
+		if (changed)
+			note(run, "%s: changed by 'git orchestrate set'",
+			     now->id);
+	}
+done:
+	orch_plan_free(fresh);
+	return 0;
+}
+
 static int sync_states(struct run *run)
 {
 	int error =
 	    orch_store_read_states(run->states, NULL, run->store, run->plan);
+	if (error == 0)
+		error = reload_plan(run);
 	run->last_sync = orch_monotonic_ms();
 	return error;
 }
@@ -2013,8 +2071,9 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	srand((unsigned)(getpid() ^ orch_now_ms()));
 	snprintf(run.token, sizeof(run.token), "%d-%lld-%d", (int)getpid(),
 	         (long long)orch_now_ms(), rand());
-	if ((error = orch_store_load_plan(&run.plan, NULL, store, opts->plan)) <
-	    0)
+	if ((error =
+	         orch_store_reload_plan(&run.plan, &run.plan_head,
+	                                &run.plan_blob, store, opts->plan)) < 0)
 		goto done;
 	durations = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
 	for (size_t i = 0; i < run.plan->ntasks; i++)

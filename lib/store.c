@@ -886,6 +886,42 @@ done:
 	return error;
 }
 
+int orch_store_reload_plan(orch_plan **out, git_oid *head, git_oid *blob,
+                           orch_store *store, const char *name)
+{
+	git_tree *tree = NULL;
+	const git_tree_entry *entry;
+	orch_buf json = {0};
+	git_oid now;
+	int error;
+
+	*out = NULL;
+	/* unchanged ref: one ref read; changed: one commit and tree lookup */
+	if ((error = plan_head(&now, NULL, store, name)) < 0 ||
+	    git_oid_equal(&now, head))
+		return error;
+	if ((error = plan_head(&now, &tree, store, name)) < 0)
+		goto done;
+	if (!(entry = git_tree_entry_byname(tree, PLAN_FILE))) {
+		error = orch_error_set("plan '%s' has no " PLAN_FILE, name);
+		goto done;
+	}
+	git_oid_cpy(head, &now);
+	if (git_oid_equal(git_tree_entry_id(entry), blob))
+		goto done;
+	if ((error = orch_store_read_blob(&json, store->repo,
+	                                  git_tree_entry_id(entry),
+	                                  PLAN_FILE)) < 0 ||
+	    (error = orch_plan_from_json(out, json.ptr ? json.ptr : "",
+	                                 json.len)) < 0)
+		goto done;
+	git_oid_cpy(blob, git_tree_entry_id(entry));
+done:
+	orch_buf_free(&json);
+	git_tree_free(tree);
+	return error;
+}
+
 struct read_ctx {
 	orch_store *store;
 	const orch_plan *plan;

@@ -169,6 +169,16 @@ int orch_store_load_plan(orch_plan **out, git_oid *out_head, orch_store *store,
                          const char *name);
 
 /*
+ * Plan `name` again when its plan.json changed (`git orchestrate set`):
+ * *head and *blob are the plan ref's head and the plan.json blob last seen
+ * (zero oids at first), both brought up to date. *out gets the new plan
+ * (caller frees with orch_plan_free), or NULL when plan.json is still
+ * *blob. An unchanged head costs one ref read.
+ */
+int orch_store_reload_plan(orch_plan **out, git_oid *head, git_oid *blob,
+                           orch_store *store, const char *name);
+
+/*
  * The state of every task of `plan` at the plan ref's current head, in plan
  * order, into `states` (plan->ntasks entries, initialised by the caller with
  * orch_task_state_init or holding earlier values, which are replaced).

@@ -523,6 +523,77 @@ int orch_task_retry_stored(orch_state *out_before, orch_store *store,
 	return request(out_before, store, plan, id, ORCH_TASK_EVENT_RETRY);
 }
 
+struct set_request {
+	const char *id;
+	const orch_strvec *assignments;
+	orch_state state; /* out: the task's state */
+};
+
+static int set_cb(orch_txn *txn, void *payload)
+{
+	struct set_request *rq = payload;
+	orch_plan *plan = NULL;
+	orch_task_state st;
+	orch_buf old = {0}, message = {0};
+	char *json = NULL;
+	int error;
+
+	orch_task_state_init(&st);
+	if ((error = orch_txn_read_file(&old, txn, "plan.json")) < 0 ||
+	    (error = orch_plan_from_json(&plan, old.ptr ? old.ptr : "",
+	                                 old.len)) < 0)
+		goto done;
+	orch_buf_printf(&message, "set %s", rq->id);
+	for (size_t i = 0; i < rq->assignments->count; i++) {
+		const char *pair = rq->assignments->items[i];
+		const char *eq = strchr(pair, '=');
+		char *key = orch_strndup(pair, eq ? (size_t)(eq - pair) : 0);
+		error = orch_plan_set_task(plan, rq->id, key, eq ? eq + 1 : "");
+		free(key);
+		if (error < 0)
+			goto done;
+		orch_buf_printf(&message, " %s", pair);
+	}
+	if ((error = orch_txn_get_task(&st, txn, rq->id)) < 0)
+		goto done;
+	rq->state = st.state;
+	if (st.state != ORCH_STATE_PENDING && st.state != ORCH_STATE_READY) {
+		orch_error_set("task '%s' is %s: set changes only a task that "
+		               "has not started",
+		               rq->id, orch_state_name(st.state));
+		orch_error_hint("'git orchestrate retry %s %s' makes it ready "
+		                "again once it ended; set it then",
+		                plan->name, rq->id);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if ((error = orch_plan_to_json(&json, plan)) < 0)
+		goto done;
+	if (strlen(json) == old.len && !memcmp(json, old.ptr, old.len)) {
+		error = ORCH_ENOCHANGE;
+		goto done;
+	}
+	if ((error = orch_txn_put_file(txn, "plan.json", json, strlen(json))) <
+	    0)
+		goto done;
+	orch_txn_message(txn, "%s", message.ptr);
+done:
+	free(json);
+	orch_buf_free(&old);
+	orch_buf_free(&message);
+	orch_task_state_clear(&st);
+	orch_plan_free(plan);
+	return error;
+}
+
+int orch_task_set_stored(orch_store *store, const char *plan, const char *id,
+                         const orch_strvec *assignments)
+{
+	struct set_request rq = {id, assignments, ORCH_STATE_PENDING};
+
+	return orch_store_update(store, plan, set_cb, &rq, NULL);
+}
+
 static int forget_cb(orch_txn *txn, void *payload)
 {
 	const orch_strvec *ids = payload;

@@ -176,6 +176,18 @@ int orch_task_cancel_stored(orch_state *out_before, orch_store *store,
 int orch_task_retry_stored(orch_state *out_before, orch_store *store,
                            const char *plan, const char *id);
 /*
+ * Change task `id` of plan `plan` by `assignments` ("KEY=VALUE": priority,
+ * timeout, retries, needs; see orch_plan_set_task) in plan.json, as one
+ * commit "set ID KEY=VALUE...". Only a pending or ready task can be set:
+ * ORCH_EINVALID otherwise, and for a bad key, value or task (nothing is
+ * changed then). ORCH_ENOCHANGE when it already has those values;
+ * ORCH_ENOTFOUND for an unknown plan. A running scheduler picks the change
+ * up when it next reads the plan's state.
+ */
+int orch_task_set_stored(orch_store *store, const char *plan, const char *id,
+                         const orch_strvec *assignments);
+
+/*
  * Forget the kept worktrees of the tasks `ids` of plan `plan` (they were
  * removed). ORCH_ENOCHANGE when none had one.
  */

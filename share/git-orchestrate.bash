@@ -1,7 +1,7 @@
 # bash completion for git orchestrate (git's completion calls _git_orchestrate)
 _git_orchestrate ()
 {
-	local subcommands="init plan plans run status log forget merge rollback workers cancel retry clean sync hook hooks"
+	local subcommands="init plan plans run status log forget merge rollback workers set cancel retry clean sync hook hooks"
 	local subcommand
 	subcommand="$(__git_find_on_cmdline "$subcommands")"
 	if [ -z "$subcommand" ]; then
@@ -23,14 +23,21 @@ _git_orchestrate ()
 	sync,*) __gitcomp "$(git remote 2>/dev/null)" ;;
 	hook,*) __gitcomp "post-receive pre-receive" ;;
 	hooks,*) __gitcomp "install" ;;
-	log,*|cancel,*|retry,*)
-		# PLAN, then one of its tasks
-		local plan word
+	set,priority=*) __gitcomp "low medium high critical" "" "${cur##priority=}" ;;
+	set,*=*) ;;
+	log,*|cancel,*|retry,*|set,*)
+		# PLAN, then one of its tasks (set: then KEY=VALUE)
+		local plan word task
 		for word in "${words[@]:0:cword}"; do
 			[ -n "$word" ] || continue
+			if [ -n "$plan" ] && [ "$word" != "$plan" ]; then
+				task=$word
+			fi
 			case " $plans " in *" $word "*) plan=$word ;; esac
 		done
-		if [ -n "$plan" ]; then
+		if [ "$subcommand" = set ] && [ -n "$task" ]; then
+			__gitcomp "priority= timeout= retries= needs="
+		elif [ -n "$plan" ]; then
 			__gitcomp "$(git ls-tree -r --name-only "refs/orchestrate/plans/$plan" -- tasks 2>/dev/null |
 				sed -e 's|.*/||' -e 's|\.json$||')"
 		else

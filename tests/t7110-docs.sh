@@ -105,4 +105,14 @@ test_expect_success 'CMD -h prints the synopsis the man page shows' '
 	done <"$TRASH_DIRECTORY/commands"
 '
 
+test_expect_success 'bash completion offers the keys of set and the priorities' '
+	complete_words git orchestrate set p "" >offered &&
+	test_grep "^first$" offered &&
+	complete_words git orchestrate set p first "" >offered &&
+	test_grep "^priority=$" offered &&
+	test_grep "^needs=$" offered &&
+	complete_words git orchestrate set p first priority=h >offered &&
+	test_grep "^high$" offered
+'
+
 test_done
