@@ -137,6 +137,7 @@ void orch_plan_free(orch_plan *plan)
 	free(plan->agent);
 	free(plan->verify);
 	orch_strvec_free(&plan->env);
+	free(plan->setup);
 	free(plan->source);
 	if ((idx = index_of(plan)) != NULL) {
 		orch_strmap_clear(&idx->ids);
@@ -312,6 +313,7 @@ static void finish_plan(orch_plan *plan)
 {
 	drop_empty(&plan->agent);
 	drop_empty(&plan->verify);
+	drop_empty(&plan->setup);
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		drop_empty(&plan->tasks[i].run);
 		drop_empty(&plan->tasks[i].prompt);
@@ -400,6 +402,7 @@ enum plan_key {
 	KEY_TIMEOUT,
 	KEY_MERGE,
 	KEY_VERIFY,
+	KEY_SETUP,
 	KEY_RUN,
 	KEY_PROMPT,
 	KEY_PROMPT_FILE,
@@ -428,6 +431,7 @@ static const struct {
     [KEY_TIMEOUT] = {"timeout", IN_PLAN | IN_TASK, ONE_LINE},
     [KEY_MERGE] = {"merge", IN_PLAN, ONE_LINE},
     [KEY_VERIFY] = {"verify", IN_PLAN, TEXT},
+    [KEY_SETUP] = {"setup", IN_PLAN, TEXT},
     [KEY_RUN] = {"run", IN_TASK, TEXT},
     [KEY_PROMPT] = {"prompt", IN_TASK, TEXT},
     [KEY_PROMPT_FILE] = {"prompt-file", IN_TASK, ONE_LINE},
@@ -440,7 +444,8 @@ static const struct {
 };
 
 #define PLAN_KEYS_HINT                                                         \
-	"[plan] takes name, base, agent, retries, timeout, merge, verify, env"
+	"[plan] takes name, base, agent, retries, timeout, merge, verify, "    \
+	"setup, env"
 #define TASK_KEYS_HINT                                                         \
 	"a task takes run, prompt, prompt-file, depends, files, priority, "    \
 	"needs, duration, retries, timeout, env"
@@ -561,6 +566,8 @@ static char **text_field(struct ini_loader *ld, enum plan_key key)
 		return &ld->plan->agent;
 	case KEY_VERIFY:
 		return &ld->plan->verify;
+	case KEY_SETUP:
+		return &ld->plan->setup;
 	case KEY_RUN:
 		return &ld->plan->tasks[ld->task].run;
 	default:
@@ -722,6 +729,7 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 		return add_env_names(ld, list_field(ld, key), value, line);
 	case KEY_AGENT:
 	case KEY_VERIFY:
+	case KEY_SETUP:
 	case KEY_RUN:
 	case KEY_PROMPT: {
 		char **field = text_field(ld, key);
@@ -784,7 +792,7 @@ static int loader_value(const char *section, const char *name,
 			               "indented line",
 			               ld->path, line, name, ctx);
 			orch_error_hint(
-			    "only run, prompt, agent, verify, "
+			    "only run, prompt, agent, verify, setup, "
 			    "depends, files, needs and env continue "
 			    "on indented lines; unindent a new key");
 			return ORCH_EINVALID;
@@ -1361,6 +1369,8 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 	add_number(root, "timeout_ms", (double)plan->timeout_ms);
 	add_string(root, "merge", plan->merge_auto ? "auto" : "manual");
 	add_string(root, "verify", plan->verify);
+	if (plan->setup) /* older plans have none: their plan.json stays */
+		add_string(root, "setup", plan->setup);
 	if (plan->env.count)
 		add_list(root, "env", &plan->env);
 	cJSON_AddItemToObjectCS(root, "tasks", cJSON_CreateArray());
@@ -1570,7 +1580,8 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 	                        9e15)) < 0 ||
 	    (error = json_string(&merge, root, "merge")) < 0 ||
 	    (error = json_string(&plan->verify, root, "verify")) < 0 ||
-	    (error = json_env(&plan->env, root)) < 0)
+	    (error = json_env(&plan->env, root)) < 0 ||
+	    (error = json_string(&plan->setup, root, "setup")) < 0)
 		goto done;
 	if (!plan->name || !orch_id_valid(plan->name)) {
 		orch_error_set("plan.json: invalid plan name '%s'",

@@ -43,7 +43,9 @@ typedef struct {
 	int merge_auto;     /* merge = auto */
 	char *verify;       /* or NULL */
 	orch_strvec env;    /* names of variables set for every task */
-	char *source;       /* file or directory it was read from, or NULL */
+	char *setup;  /* run once in each worktree slot before its first task
+	                (again when it changes), or NULL */
+	char *source; /* file or directory it was read from, or NULL */
 	orch_task *tasks;
 	size_t ntasks;
 	void *index; /* private: id -> position hash table */

@@ -92,6 +92,9 @@ struct run {
 	int64_t last_tick;
 	size_t ours;   /* attempts we run now */
 	int *was_down; /* last down state seen of each worker */
+	/* of each worker: why it has no slot left (its setup failed on
+	 * every one), or "" */
+	char (*setup_broken)[600];
 	/* monotonic ms since every worker able to run a ready task is down
 	 * (0: not so) */
 	int64_t blocked_since;
@@ -604,6 +607,7 @@ static void job_spec(orch_job_spec *spec, char *branch, size_t branchlen,
 	spec->branch = branch;
 	spec->command = orch_plan_command(run->plan, t);
 	spec->prompt = t->prompt;
+	spec->setup = run->plan->setup;
 	spec->message = *message;
 }
 
@@ -859,6 +863,23 @@ static void release_old_kept(struct run *run, size_t task)
 	rt->old_kept = rt->old_kept_worker = NULL;
 }
 
+/*
+ * A slot of `worker` failed its setup: the worker keeps it out of this
+ * run, so the run counts one slot less there. A worker left without a
+ * slot cannot run anything any more (see ready_tasks_lack_workers).
+ */
+static void setup_failed(struct run *run, orch_worker *worker, const char *why)
+{
+	note(run, "%s", why);
+	if (worker->slots > 0)
+		worker->slots--;
+	for (size_t w = 0; w < run->nworkers; w++)
+		if (run->workers[w] == worker && worker->slots == 0)
+			snprintf(run->setup_broken[w],
+			         sizeof(run->setup_broken[w]),
+			         "%s, and on every other slot", why);
+}
+
 /* An attempt of ours ended (or was lost): record it and release it. */
 static int conclude(struct run *run, size_t task, const orch_job_result *res)
 {
@@ -932,12 +953,15 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		final = rt->cancelled ||
 		        orch_task_retries_exhausted(&run->states[task],
 		                                    rt->attempt, retries);
-		if (res->phase == ORCH_JOB_LOST) {
+		if (res->phase == ORCH_JOB_LOST || res->setup_failed) {
 			/* not the task's fault: run it again without using a
 			 * retry */
 			final = 0;
 		}
-		o.interrupted = res->phase == ORCH_JOB_LOST;
+		if (res->setup_failed)
+			setup_failed(run, rt->worker, res->error);
+		o.interrupted =
+		    res->phase == ORCH_JOB_LOST || res->setup_failed;
 		if (rt->job)
 			rt->worker->ops->finish(rt->worker, rt->job,
 			                        final && !rt->cancelled, &kept);
@@ -950,7 +974,7 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		else
 			o.state = rt->timed_out ? ORCH_STATE_TIMEOUT
 			                        : ORCH_STATE_FAILED;
-		if (o.state == ORCH_STATE_READY && res->phase != ORCH_JOB_LOST)
+		if (o.state == ORCH_STATE_READY && !o.interrupted)
 			o.not_before_ms =
 			    orch_now_ms() + backoff_ms(run, rt->attempt);
 		error = record(run, &o);
@@ -1827,7 +1851,7 @@ static int ready_tasks_lack_workers(struct run *run)
 			                         &run->plan->tasks[i].needs))
 				continue;
 			ready = 1;
-			if (!run->workers[w]->down)
+			if (!run->workers[w]->down && !run->setup_broken[w][0])
 				return 0;
 		}
 	}
@@ -1845,16 +1869,17 @@ static void describe_down_workers(orch_buf *out, struct run *run)
 
 	for (size_t w = 0; w < run->nworkers; w++) {
 		const orch_worker *worker = run->workers[w];
-		const char *reason = worker->down_reason[0]
-		                         ? worker->down_reason
-		                         : "cannot be reached";
+		const char *reason =
+		    run->setup_broken[w][0]  ? run->setup_broken[w]
+		    : worker->down_reason[0] ? worker->down_reason
+		                             : "cannot be reached";
 		char prefix[300];
 		int able = 0;
 		for (size_t i = 0; i < run->plan->ntasks && !able; i++)
 			able = is_ready(run, i) &&
 			       orch_worker_can_run(worker,
 			                           &run->plan->tasks[i].needs);
-		if (!able || !worker->down)
+		if (!able || (!worker->down && !run->setup_broken[w][0]))
 			continue;
 		snprintf(prefix, sizeof(prefix), "worker '%s': ", worker->name);
 		if (!strncmp(reason, prefix, strlen(prefix)))
@@ -1862,6 +1887,21 @@ static void describe_down_workers(orch_buf *out, struct run *run)
 		orch_buf_printf(out, "%s%s%s", said++ ? "; " : "", prefix,
 		                reason);
 	}
+}
+
+/* 1 when a worker able to run a ready task is down (it may come back). */
+static int any_able_worker_down(struct run *run)
+{
+	for (size_t w = 0; w < run->nworkers; w++) {
+		if (!run->workers[w]->down || run->setup_broken[w][0])
+			continue;
+		for (size_t i = 0; i < run->plan->ntasks; i++)
+			if (is_ready(run, i) &&
+			    orch_worker_can_run(run->workers[w],
+			                        &run->plan->tasks[i].needs))
+				return 1;
+	}
+	return 0;
 }
 
 static int64_t wait_workers_ms(const struct run *run)
@@ -1904,6 +1944,22 @@ static int waited_too_long(struct run *run, int64_t mono)
 	if (!ready_tasks_lack_workers(run)) {
 		run->blocked_since = 0;
 		return 0;
+	}
+	if (!any_able_worker_down(run)) {
+		/* slots lost to a failed setup do not come back */
+		if (run->ours > 0)
+			return 0;
+		describe_down_workers(&why, run);
+		orch_error_set("no worker able to run the ready tasks of plan "
+		               "'%s' has a slot left: %s",
+		               run->plan->name, why.ptr ? why.ptr : "");
+		orch_error_hint("the setup's output is in the task's log "
+		                "('git orchestrate log %s TASK'); fix setup "
+		                "in [plan], store the plan again or run it "
+		                "again",
+		                run->plan->name);
+		orch_buf_free(&why);
+		return 1;
 	}
 	orch_format_duration(limit, sizeof(limit), wait);
 	if (!run->blocked_since) {
@@ -2101,6 +2157,8 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	    (error = sync_states(&run)) < 0)
 		goto done;
 	run.was_down = orch_calloc(run.nworkers + 1, sizeof(int));
+	run.setup_broken =
+	    orch_calloc(run.nworkers + 1, sizeof(*run.setup_broken));
 	/* what a stopped run left: attempts recorded running */
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		if (run.states[i].state == ORCH_STATE_RUNNING &&
@@ -2162,6 +2220,7 @@ done:
 	free(run.seen);
 	orch_graph_overlaps_free(run.overlaps, run.noverlaps);
 	free(run.was_down);
+	free(run.setup_broken);
 	free(run.ov_start);
 	free(run.ov);
 	free(run.bottom);

@@ -36,6 +36,9 @@ typedef struct {
 	const char *branch;  /* "refs/heads/orchestrate/<plan>/<task>" */
 	const char *command; /* run with sh -c in the worktree root */
 	const char *prompt;  /* or NULL: written to ORCHESTRATE_PROMPT_FILE */
+	/* the plan's setup, or NULL: run with sh -c in the worktree slot
+	 * before the command when the slot has not run this very text yet */
+	const char *setup;
 	const char
 	    *message; /* commit message of the result (trailers included) */
 	/*
@@ -59,6 +62,10 @@ typedef struct {
 	int has_result;  /* exit 0 and the result commit is in the local repo */
 	git_oid result;  /* result commit, on `branch` in the local repo */
 	char error[512]; /* what went wrong, when phase is LOST or no result */
+	/* the slot's setup failed ("setup failed on slot N of worker W: exit
+	 * status X" in error): the command did not run, and the worker uses
+	 * that slot no more until it is closed */
+	int setup_failed;
 } orch_job_result;
 
 typedef struct {

@@ -12,6 +12,14 @@
  * branch checked out; afterwards HEAD is detached, so no branch stays held.
  * When the run ends, idle slots are removed.
  *
+ * A plan's setup runs in a slot before its first task, and again when its
+ * text changes: slots/<n>.setup records the hash of the setup that last
+ * succeeded there (a new worktree starts without one). With a setup, a new
+ * attempt's checkout keeps ignored files (the dependencies it installed).
+ * It runs as a process of its own before the command, so that the
+ * command's resource use is the command's alone. When it fails, the slot
+ * stays locked until the worker is closed: this run uses it no more.
+ *
  * The command runs under a small sh wrapper that writes its exit status to
  * a file when it ends, and the pid of the group goes to a pid file first:
  * so an attempt outlives a crashed orchestrator, and the next run can wait
@@ -45,6 +53,8 @@ typedef struct {
 	char *token;
 	char *root;     /* $GIT_DIR/orchestrate */
 	char *env_file; /* the configured env-file, or NULL */
+	int *broken;    /* slots whose setup failed, locked until close */
+	size_t nbroken;
 } local_worker;
 
 struct orch_job {
@@ -59,7 +69,16 @@ struct orch_job {
 	char *pid_path;
 	char *status_path;
 	char *prompt_path;
-	pid_t pid; /* our child, or 0 when adopted */
+	char *command;
+	char **env; /* of the command and the setup (free_environment) */
+	char
+	    *env_file; /* the worker's env-file, read by the wrapper, or NULL */
+	char *env_names; /* the names `env` sets: the env-file does not */
+	char *setup;     /* the setup to run before the command, or NULL */
+	char setup_hash[GIT_OID_HEXSZ + 1];
+	int in_setup;     /* pid is the setup's wrapper */
+	int setup_failed; /* its slot is out of this run */
+	pid_t pid;        /* our child, or 0 when adopted */
 	pid_t pgid;
 	int exited;
 	int exit_status;
@@ -128,6 +147,8 @@ static char *pathf(const char *fmt, ...)
 	return orch_buf_detach(&buf);
 }
 
+static void free_environment(char **env);
+
 static void job_free(orch_job *job)
 {
 	if (!job)
@@ -141,6 +162,11 @@ static void job_free(orch_job *job)
 	free(job->pid_path);
 	free(job->status_path);
 	free(job->prompt_path);
+	free(job->setup);
+	free(job->command);
+	free(job->env_file);
+	free(job->env_names);
+	free_environment(job->env);
 	free(job);
 }
 
@@ -200,6 +226,12 @@ static char *slot_lock(local_worker *lw, int n)
 static char *slot_name(int n)
 {
 	return pathf("orch-slot-%d", n);
+}
+
+/* Where the hash of the setup that last succeeded in slot `n` is kept. */
+static char *slot_setup_record(local_worker *lw, int n)
+{
+	return pathf("%s/slots/%d.setup", lw->root, n);
 }
 
 /* The owner file of a slot lock: "<pid> <plan>+<task>". */
@@ -457,26 +489,31 @@ static int write_own_pid(const char *tmp, const char *path)
 	return rename(tmp, path);
 }
 
-static int spawn(orch_job *job, const orch_job_spec *spec,
-                 const char *worker_name, const char *env_file)
+/*
+ * Start `command` (the task's, or the setup) under the wrapper, which
+ * writes its exit status to `status_path`; its output goes to the log,
+ * emptied first when `fresh`.
+ */
+static int spawn(orch_job *job, const char *command, const char *status_path,
+                 int fresh)
 {
-	char **env = task_environment(job, spec, worker_name);
+	char **env = job->env;
 	char *pid_tmp = pathf("%s.tmp", job->pid_path);
-	char *names = env_names(spec->env);
 	char *argv[] = {"sh",
 	                "-c",
 	                (char *)wrapper,
 	                "orchestrate-task",
-	                (char *)spec->command,
-	                job->status_path,
-	                (char *)(env_file ? env_file : ""),
-	                names,
+	                (char *)command,
+	                (char *)status_path,
+	                (char *)(job->env_file ? job->env_file : ""),
+	                job->env_names ? job->env_names : "",
 	                NULL};
 	pid_t pid;
 	int logfd, devnull, error = 0;
 
 	logfd =
-	    open(job->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	    open(job->log_path,
+	         O_WRONLY | O_CREAT | O_APPEND | (fresh ? O_TRUNC : 0), 0600);
 	devnull = open("/dev/null", O_RDONLY);
 	if (logfd < 0 || devnull < 0) {
 		error = orch_error_os("cannot create '%s'", job->log_path);
@@ -484,7 +521,7 @@ static int spawn(orch_job *job, const orch_job_spec *spec,
 	}
 	pid = fork();
 	if (pid < 0) {
-		error = orch_error_os("cannot start task '%s'", spec->task);
+		error = orch_error_os("cannot start '%s'", job->name);
 		goto done;
 	}
 	if (pid == 0) {
@@ -511,8 +548,6 @@ done:
 	if (devnull >= 0)
 		close(devnull);
 	free(pid_tmp);
-	free(names);
-	free_environment(env);
 	return error;
 }
 
@@ -584,7 +619,7 @@ static int filters_can_apply(git_repository *repo, const git_oid *commit_id)
  * slot's last worktree when it has one, else in a new linked worktree.
  */
 static int slot_prepare(local_worker *lw, int n, git_reference *branch,
-                        const git_oid *base)
+                        const git_oid *base, int keep_ignored)
 {
 	char *path = slot_dir(lw, n), *name = slot_name(n);
 	git_worktree *wt = NULL;
@@ -597,9 +632,10 @@ static int slot_prepare(local_worker *lw, int n, git_reference *branch,
 	if (git_worktree_lookup(&wt, lw->repo, name) == 0 &&
 	    stat(path, &st) == 0 && git_repository_open(&wtrepo, path) == 0) {
 		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-		co.checkout_strategy = GIT_CHECKOUT_FORCE |
-		                       GIT_CHECKOUT_REMOVE_UNTRACKED |
-		                       GIT_CHECKOUT_REMOVE_IGNORED;
+		co.checkout_strategy =
+		    GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
+		if (!keep_ignored)
+			co.checkout_strategy |= GIT_CHECKOUT_REMOVE_IGNORED;
 		co.disable_filters = !filters;
 		if ((error = git_repository_set_head(
 		         wtrepo, git_reference_name(branch))) < 0 ||
@@ -613,6 +649,12 @@ static int slot_prepare(local_worker *lw, int n, git_reference *branch,
 	wt = NULL;
 	if ((error = drop_worktree(lw, name, path)) < 0)
 		goto done;
+	{
+		/* a new worktree has run no setup yet */
+		char *record = slot_setup_record(lw, n);
+		unlink(record);
+		free(record);
+	}
 	git_worktree_add_options_init(&add, GIT_WORKTREE_ADD_OPTIONS_VERSION);
 	add.ref = branch;
 	/* the checkout is most of the cost of a new worktree: skip the
@@ -626,6 +668,43 @@ done:
 	git_worktree_free(wt);
 	free(path);
 	free(name);
+	return error;
+}
+
+static char *setup_status_path(const orch_job *job)
+{
+	return pathf("%s.setup", job->status_path);
+}
+
+/*
+ * Does the slot of `job` need `setup` run (never run there, or another
+ * text)? Then job->setup gets it, and the slot's record is removed until
+ * it succeeds.
+ */
+static int setup_needed(local_worker *lw, orch_job *job, const char *setup)
+{
+	char *record;
+	orch_buf was = {0};
+	git_oid hash;
+	int error = 0;
+
+	if (!setup)
+		return 0;
+	if (git_odb_hash(&hash, setup, strlen(setup), GIT_OBJECT_BLOB) < 0)
+		return orch_error_git(-1, "cannot hash the setup command");
+	git_oid_tostr(job->setup_hash, sizeof(job->setup_hash), &hash);
+	record = slot_setup_record(lw, job->slot);
+	if (orch_read_file(&was, record) == 0 && was.len >= GIT_OID_HEXSZ &&
+	    !memcmp(was.ptr, job->setup_hash, GIT_OID_HEXSZ))
+		goto done;
+	if (unlink(record) < 0 && errno != ENOENT) {
+		error = orch_error_os("cannot remove '%s'", record);
+		goto done;
+	}
+	job->setup = orch_strdup(setup);
+done:
+	orch_buf_free(&was);
+	free(record);
 	return error;
 }
 
@@ -644,6 +723,11 @@ static int local_start(orch_job **out, orch_worker *worker,
 		goto done;
 	unlink(job->status_path);
 	unlink(job->pid_path);
+	{
+		char *status = setup_status_path(job);
+		unlink(status);
+		free(status);
+	}
 	if ((error = slot_claim(&job->slot, lw, job->name)) < 0)
 		goto done;
 	job->worktree = slot_dir(lw, job->slot);
@@ -658,12 +742,27 @@ static int local_start(orch_job **out, orch_worker *worker,
 		                       spec->branch);
 		goto done;
 	}
-	if ((error = slot_prepare(lw, job->slot, branch, &job->base)) < 0)
+	if ((error = slot_prepare(lw, job->slot, branch, &job->base,
+	                          spec->setup != NULL)) < 0)
 		goto done;
 	if (spec->prompt && (error = write_file(job->prompt_path, spec->prompt,
 	                                        strlen(spec->prompt))) < 0)
 		goto done;
-	if ((error = spawn(job, spec, worker->name, lw->env_file)) < 0)
+	job->command = orch_strdup(spec->command);
+	job->env = task_environment(job, spec, worker->name);
+	job->env_file = lw->env_file ? orch_strdup(lw->env_file) : NULL;
+	job->env_names = env_names(spec->env);
+	if ((error = setup_needed(lw, job, spec->setup)) < 0)
+		goto done;
+	if (job->setup) {
+		char *status = setup_status_path(job);
+		job->in_setup = 1;
+		error = spawn(job, job->setup, status, 1);
+		free(status);
+	} else {
+		error = spawn(job, job->command, job->status_path, 1);
+	}
+	if (error < 0)
 		goto done;
 	*out = job;
 	job = NULL;
@@ -774,10 +873,61 @@ static void note_full_disk(char *error, size_t size, const char *path)
 	         path, free_bytes / 1024);
 }
 
+/*
+ * The setup of `job` runs: 0 while it does, or when the job ended with it
+ * (*out filled: it failed, was cancelled, or the command could not start);
+ * 1 when it succeeded and the command now runs.
+ */
+static int poll_setup(orch_job_result *out, orch_worker *worker, orch_job *job)
+{
+	local_worker *lw = (local_worker *)worker;
+	char *record;
+	int status, code, error;
+	pid_t r = waitpid(job->pid, &status, WNOHANG);
+
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		return orch_error_os("cannot wait for the setup process %d",
+		                     (int)job->pid);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (group_alive(job->pgid))
+		kill(-job->pgid, SIGKILL);
+	job->in_setup = 0;
+	out->exit_status = code;
+	if (job->term_sent_ms) {
+		snprintf(out->error, sizeof(out->error),
+		         "terminated during the setup (exit status %d)", code);
+	} else if (code != 0) {
+		job->setup_failed = out->setup_failed = 1;
+		snprintf(out->error, sizeof(out->error),
+		         "setup failed on slot %d of worker %s: exit status %d",
+		         job->slot, worker->name, code);
+	} else {
+		record = slot_setup_record(lw, job->slot);
+		error = write_file(record, job->setup_hash,
+		                   strlen(job->setup_hash));
+		free(record);
+		if (error == 0 && (error = spawn(job, job->command,
+		                                 job->status_path, 0)) == 0) {
+			out->exit_status = 0;
+			return 1;
+		}
+		out->exit_status = -1;
+		snprintf(out->error, sizeof(out->error), "%s",
+		         orch_error_message());
+	}
+	out->phase = ORCH_JOB_EXITED;
+	job->exited = 1;
+	job->exit_status = out->exit_status;
+	job->result = *out;
+	job->finished_poll = 1;
+	return 0;
+}
+
 static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 {
 	int status, error;
-	(void)worker;
 
 	if (job->finished_poll) {
 		*out = job->result;
@@ -786,6 +936,8 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 	memset(out, 0, sizeof(*out));
 	out->phase = ORCH_JOB_RUNNING;
 	escalate(job);
+	if (job->in_setup && (error = poll_setup(out, worker, job)) <= 0)
+		return error;
 	if (!job->exited) {
 		if (job->pid > 0) {
 			pid_t r = waitpid(job->pid, &status, WNOHANG);
@@ -890,7 +1042,12 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 	}
 	if (job->slot >= 0) {
 		slot_detach(job->worktree);
-		if (keep) {
+		if (job->setup_failed) {
+			/* out of this run: locked until local_close */
+			lw->broken = orch_realloc(
+			    lw->broken, (lw->nbroken + 1) * sizeof(int));
+			lw->broken[lw->nbroken++] = job->slot;
+		} else if (keep) {
 			slot_keep(lw, job->slot);
 			if (out_worktree)
 				*out_worktree = orch_strdup(job->worktree);
@@ -903,6 +1060,11 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 	unlink(job->pid_path);
 	unlink(job->status_path);
 	unlink(job->prompt_path);
+	{
+		char *status = setup_status_path(job);
+		unlink(status);
+		free(status);
+	}
 	job_free(job);
 	return error;
 }
@@ -1023,7 +1185,10 @@ static void remove_idle_slots(local_worker *lw)
 		int exists = stat(path, &st) == 0,
 		    locked = stat(lock, &st) == 0;
 		if (exists && !locked && mkdir(lock, 0755) == 0) {
+			char *record = slot_setup_record(lw, n);
 			drop_worktree(lw, name, path);
+			unlink(record);
+			free(record);
 			rmdir(lock);
 		}
 		free(path);
@@ -1040,6 +1205,9 @@ static void local_close(orch_worker *worker)
 
 	if (!lw)
 		return;
+	for (size_t i = 0; i < lw->nbroken; i++)
+		slot_release(lw, lw->broken[i]);
+	free(lw->broken);
 	remove_idle_slots(lw);
 	orch_worker_base_clear(worker);
 	free(lw->token);

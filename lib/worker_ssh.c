@@ -75,13 +75,21 @@ static const char receive_script[] =
 
 /*
  * Runs one attempt. Words: top id attempt base cmd msg has_prompt plan
- * task worker url branch name email env_file. Stdin: the variables `env`
- * names, then the prompt (see task_input). Stdout: "S slot", "."
- * (watchdog), "X status", then "R oid" and, without a url, "P" and the
- * result pack. Task output goes to stderr.
+ * task worker url branch name email env_file setup setup_hash token.
+ * Stdin: the variables `env` names, then the prompt (see task_input).
+ * Stdout: "S slot", "." (watchdog), "X status", then "R oid" and, without
+ * a url, "P" and the result pack; or "U status" when the slot's setup
+ * failed. Task output goes to stderr.
+ *
+ * The setup (when not empty) runs in the slot before the command unless
+ * slots/<n>.setup holds its hash already; with a setup, ignored files
+ * survive the checkout (what it installed). A slot whose setup failed is
+ * left claimed, marked with this run's token: no script of the same run
+ * takes it again; another run's does (and runs the setup again).
  */
 static const char task_script[] = ORCH_ENV_FILE_SH
     "top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
+    "su=${16} suh=${17} tok=${18} x=x; [ -n \"$su\" ] && x=\n"
     "repo=$top/repo.git run=$top/run\n"
     "lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
     " [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep "
@@ -91,7 +99,9 @@ static const char task_script[] = ORCH_ENV_FILE_SH
      * back under the lock only (two scripts reclaiming one slot at once
      * would each remove the other's fresh claim); the pid file appears
      * whole (rename) */
-    "stale() { [ ! -e \"$1/kept\" ] && p=$(cat \"$1/pid\" 2>/dev/null) &&"
+    "stale() { [ ! -e \"$1/kept\" ] &&"
+    " [ \"$(cat \"$1/failed\" 2>/dev/null)\" != \"$tok\" ] &&"
+    " p=$(cat \"$1/pid\" 2>/dev/null) &&"
     " [ -n \"$p\" ] && ! kill -0 \"$p\" 2>/dev/null; }\n"
     "n=0\n"
     "while :; do\n"
@@ -118,8 +128,9 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "fi\n"
     "if [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach "
     "\"$base\" >&2 &&"
-    " git clean -q -ffdx >&2; then :; else\n"
-    "  cd \"$top\"; lock; rm -rf \"$s\"; git -C \"$repo\" worktree prune;"
+    " git clean -q -ffd$x >&2; then :; else\n"
+    "  cd \"$top\"; lock; rm -rf \"$s\" \"$s.setup\"; git -C \"$repo\" "
+    "worktree prune;"
     " git -C \"$repo\" worktree add -q --detach \"$s\" \"$base\" >&2; r=$?; "
     "unlock\n"
     "  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; "
@@ -140,6 +151,12 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "  ne=$((ne - 1))\n"
     "done\n"
     "unset v\n"
+    "if [ -n \"$su\" ] && [ \"$(cat \"$s.setup\" 2>/dev/null)\" != \"$suh\" ]; "
+    "then\n"
+    "  rm -f \"$s.setup\"; sh -c \"$su\" </dev/null >&2 || { r=$?;"
+    " echo \"$tok\" >\"$s.busy/failed\"; echo \"U $r\"; exit 0; }\n"
+    "  echo \"$suh\" >\"$s.setup\"\n"
+    "fi\n"
     "pf=$run/$id.$att.prompt mark=$run/$id.$att.cancel\n"
     "if [ \"$hp\" = 1 ]; then cat >\"$pf\" || exit 124; export "
     "ORCHESTRATE_PROMPT_FILE=\"$pf\";"
@@ -282,6 +299,8 @@ struct orch_job {
 	/* set at start, read-only afterwards */
 	char *plan, *task, *id, *branch, *command, *message, *prompt;
 	orch_buf input; /* the task script's stdin: env values, prompt */
+	char *setup;    /* or NULL */
+	char setup_hash[GIT_OID_HEXSZ + 1];
 	char base_hex[GIT_OID_HEXSZ + 1];
 	git_oid base;
 	int attempt;
@@ -393,6 +412,7 @@ static void job_free(struct orch_job *job)
 	free(job->id);
 	free(job->branch);
 	free(job->command);
+	free(job->setup);
 	free(job->message);
 	free(job->prompt);
 	if (job->input.ptr) {
@@ -697,7 +717,7 @@ static int fetch_result(ssh_worker *sw, const char *branch)
 static void start_run(ssh_worker *sw, struct orch_job *job)
 {
 	char attempt[16];
-	const char *words[15];
+	const char *words[18];
 
 	snprintf(attempt, sizeof(attempt), "%d", job->attempt);
 	words[0] = sw->top;
@@ -715,7 +735,10 @@ static void start_run(ssh_worker *sw, struct orch_job *job)
 	words[12] = sw->sig_name;
 	words[13] = sw->sig_email;
 	words[14] = sw->env_file ? sw->env_file : "";
-	start_exec(sw, &job->run, task_script, words, 15, job->input.ptr,
+	words[15] = job->setup ? job->setup : "";
+	words[16] = job->setup_hash;
+	words[17] = sw->token;
+	start_exec(sw, &job->run, task_script, words, 18, job->input.ptr,
 	           job->input.len);
 	job->running = 1;
 	job->phase = J_RUN;
@@ -774,13 +797,15 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 	const char *p = ex->out.ptr ? ex->out.ptr : "", *end = p + ex->out.len;
 	const char *pack = NULL;
 	char result_hex[GIT_OID_HEXSZ + 1] = "";
-	int status = -1;
+	int status = -1, setup_status = -1;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		if (len >= 2 && p[0] == 'S')
 			job->slot = atoi(p + 2);
+		else if (len >= 2 && p[0] == 'U')
+			setup_status = atoi(p + 2);
 		else if (len >= 2 && p[0] == 'X')
 			status = atoi(p + 2);
 		else if (len == 2 + GIT_OID_HEXSZ && p[0] == 'R')
@@ -792,6 +817,14 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 		p = nl ? nl + 1 : end;
 	}
 	res.phase = ORCH_JOB_EXITED;
+	if (setup_status >= 0) {
+		res.setup_failed = 1;
+		res.exit_status = setup_status;
+		snprintf(res.error, sizeof(res.error),
+		         "setup failed on slot %d of worker %s: exit status %d",
+		         job->slot, sw->parent.name, setup_status);
+		goto done;
+	}
 	if (status < 0 && job->adopting) {
 		job->adopt_missing = 1;
 		res.exit_status = -1;
@@ -1248,6 +1281,13 @@ static int new_job(struct orch_job **out, const orch_job_spec *spec)
 	job->id = joinf(spec->plan, "+", spec->task);
 	job->branch = orch_strdup(spec->branch);
 	job->command = orch_strdup(spec->command);
+	if (spec->setup) {
+		git_oid hash;
+		job->setup = orch_strdup(spec->setup);
+		git_odb_hash(&hash, spec->setup, strlen(spec->setup),
+		             GIT_OBJECT_BLOB);
+		git_oid_tostr(job->setup_hash, sizeof(job->setup_hash), &hash);
+	}
 	job->message = orch_strdup(spec->message ? spec->message : spec->task);
 	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
 	task_input(&job->input, spec);
