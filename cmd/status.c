@@ -26,6 +26,19 @@ static int64_t task_duration(const orch_task_state *st, int64_t now)
 	return st->duration_ms;
 }
 
+/* A peak RSS for the table: "640K", "12.5M", "1.2G"; "-" when not known. */
+static void format_rss(char *out, size_t outlen, int64_t kb)
+{
+	if (kb < 0)
+		snprintf(out, outlen, "-");
+	else if (kb < 1024)
+		snprintf(out, outlen, "%lldK", (long long)kb);
+	else if (kb < 1024 * 1024)
+		snprintf(out, outlen, "%.1fM", kb / 1024.0);
+	else
+		snprintf(out, outlen, "%.1fG", kb / (1024.0 * 1024.0));
+}
+
 /* The workers recorded in the plan's state. */
 typedef struct {
 	orch_worker_status *list;
@@ -68,7 +81,7 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
                         int64_t now)
 {
 	int width = 4;
-	char dur[32], achieved[128];
+	char dur[32], achieved[128], cpu[32], rss[32];
 
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		int len = (int)strlen(plan->tasks[i].id);
@@ -79,15 +92,21 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 		width = 40;
 	printf("plan %s (base %s)\n", plan->name,
 	       plan->base ? plan->base : "?");
-	printf("%-*s  %-9s  %8s  %-12s  %9s\n", width, "TASK", "STATE",
-	       "ATTEMPTS", "WORKER", "DURATION");
+	printf("%-*s  %-9s  %8s  %-12s  %9s  %8s  %7s\n", width, "TASK",
+	       "STATE", "ATTEMPTS", "WORKER", "DURATION", "CPU", "MAX RSS");
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		const orch_task_state *st = &states[i];
 		int64_t d = task_duration(st, now);
 		orch_format_duration(dur, sizeof(dur), d);
-		printf("%-*s  %-9s  %8d  %-12s  %9s", width, plan->tasks[i].id,
-		       orch_state_name(st->state), st->attempts,
-		       st->worker ? st->worker : "-", dur);
+		if (st->cpu_ms >= 0)
+			orch_format_duration(cpu, sizeof(cpu), st->cpu_ms);
+		else
+			snprintf(cpu, sizeof(cpu), "-");
+		format_rss(rss, sizeof(rss), st->max_rss_kb);
+		printf("%-*s  %-9s  %8d  %-12s  %9s  %8s  %7s", width,
+		       plan->tasks[i].id, orch_state_name(st->state),
+		       st->attempts, st->worker ? st->worker : "-", dur, cpu,
+		       rss);
 		if (st->state == ORCH_STATE_CONFLICT && st->paths.count) {
 			printf("  conflicts in");
 			for (size_t k = 0; k < st->paths.count; k++)
@@ -148,6 +167,12 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 			                        (double)st->duration_ms);
 		if (st->exit_status >= 0)
 			cJSON_AddNumberToObject(t, "exit", st->exit_status);
+		if (st->cpu_ms >= 0)
+			cJSON_AddNumberToObject(t, "cpu_ms",
+			                        (double)st->cpu_ms);
+		if (st->max_rss_kb >= 0)
+			cJSON_AddNumberToObject(t, "max_rss_kb",
+			                        (double)st->max_rss_kb);
 		if (st->error)
 			cJSON_AddStringToObject(t, "error", st->error);
 		if (st->worktree)

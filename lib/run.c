@@ -349,10 +349,11 @@ struct outcome {
 	const orch_strvec *paths;
 	const char *worker;
 	const orch_buf *log;
-	const git_oid *fence; /* remote: our lease, expected unchanged */
-	int interrupted;      /* ready again by no fault of the task */
-	int recorded;         /* out: 1 when written */
-	orch_state final;     /* out: state written */
+	const git_oid *fence;       /* remote: our lease, expected unchanged */
+	int interrupted;            /* ready again by no fault of the task */
+	const orch_job_result *res; /* resource use, or NULL */
+	int recorded;               /* out: 1 when written */
+	orch_state final;           /* out: state written */
 };
 
 /*
@@ -417,6 +418,12 @@ static int outcome_cb(orch_txn *txn, void *payload)
 		end.not_before_ms = o->not_before_ms;
 		end.paths = o->paths;
 		end.interrupted = o->interrupted;
+		if (o->res) {
+			end.cpu_ms = o->res->cpu_ms;
+			end.cpu_known = o->res->cpu_known;
+			end.max_rss_kb = o->res->max_rss_kb;
+			end.rss_known = o->res->rss_known;
+		}
 		if ((error = orch_task_end(&st, task->id, &end)) < 0) {
 			if (error != ORCH_ENOCHANGE)
 				goto done;
@@ -915,6 +922,7 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	o.duration_ms = duration;
 	o.worker = worker;
 	o.log = &rt->output;
+	o.res = res;
 	if (res->phase == ORCH_JOB_EXITED && res->has_result &&
 	    !rt->timed_out && !rt->cancelled) {
 		git_oid_tostr(hex, sizeof(hex), &res->result);

@@ -79,6 +79,10 @@ typedef struct {
 	/* What all attempts took (the run's makespan and task time). */
 	int64_t first_started_ms; /* wall clock of the first attempt's start */
 	int64_t attempts_ms;      /* sum of the durations of those that ended */
+	/* What the last finished attempt's command used, -1 when not known:
+	 * CPU time (user + system) and peak resident set size. */
+	int64_t cpu_ms;
+	int64_t max_rss_kb;
 } orch_task_state;
 
 void orch_task_state_init(orch_task_state *state);

@@ -47,6 +47,8 @@ void orch_task_state_init(orch_task_state *state)
 	state->state = ORCH_STATE_PENDING;
 	state->duration_ms = -1;
 	state->exit_status = -1;
+	state->cpu_ms = -1;
+	state->max_rss_kb = -1;
 }
 
 void orch_task_state_clear(orch_task_state *state)
@@ -81,6 +83,8 @@ void orch_task_state_copy(orch_task_state *dst, const orch_task_state *src)
 	dst->first_started_ms = src->first_started_ms;
 	dst->attempts_ms = src->attempts_ms;
 	dst->exit_status = src->exit_status;
+	dst->cpu_ms = src->cpu_ms;
+	dst->max_rss_kb = src->max_rss_kb;
 	dst->commit = orch_strdup(src->commit);
 	dst->base = orch_strdup(src->base);
 	dst->error = orch_strdup(src->error);
@@ -115,6 +119,10 @@ char *orch_task_state_to_json(const orch_task_state *state)
 		orch_json_add_number(obj, "attempts_ms", state->attempts_ms);
 	if (state->exit_status != -1)
 		orch_json_add_number(obj, "exit", state->exit_status);
+	if (state->cpu_ms >= 0)
+		orch_json_add_number(obj, "cpu_ms", state->cpu_ms);
+	if (state->max_rss_kb >= 0)
+		orch_json_add_number(obj, "max_rss_kb", state->max_rss_kb);
 	orch_json_add_string(obj, "commit", state->commit);
 	orch_json_add_string(obj, "base", state->base);
 	orch_json_add_string(obj, "error", state->error);
@@ -176,6 +184,10 @@ int orch_task_state_from_json(orch_task_state *out, const char *json,
 	                                 what)) < 0 ||
 	    (error = orch_json_get_int(&out->exit_status, obj, "exit", what)) <
 	        0 ||
+	    (error = orch_json_get_int64(&out->cpu_ms, obj, "cpu_ms", what)) <
+	        0 ||
+	    (error = orch_json_get_int64(&out->max_rss_kb, obj, "max_rss_kb",
+	                                 what)) < 0 ||
 	    (error = orch_json_get_string(&out->commit, obj, "commit", what)) <
 	        0 ||
 	    (error = orch_json_get_string(&out->base, obj, "base", what)) < 0 ||

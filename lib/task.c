@@ -150,6 +150,8 @@ int orch_task_end(orch_task_state *st, const char *id,
 	st->ended_ms = o->now_ms;
 	add_attempt_time(st, o->duration_ms);
 	st->duration_ms = o->duration_ms;
+	st->cpu_ms = o->cpu_known ? o->cpu_ms : -1;
+	st->max_rss_kb = o->rss_known ? o->max_rss_kb : -1;
 	set_str(&st->commit, o->commit);
 	set_str(&st->error, o->error);
 	set_str(&st->worktree, o->worktree);
@@ -280,6 +282,7 @@ int orch_task_record_pushed(orch_task_state *st, const char *id,
 	st->state = ORCH_STATE_DONE;
 	st->ended_ms = now_ms;
 	st->exit_status = 0;
+	st->cpu_ms = st->max_rss_kb = -1; /* not measured here */
 	set_str(&st->commit, commit);
 	set_str(&st->error, NULL);
 	st->not_before_ms = 0;

@@ -81,6 +81,9 @@ typedef struct {
 	int64_t not_before_ms;    /* ready: retry backoff */
 	const orch_strvec *paths; /* conflict: the paths */
 	int interrupted; /* ready: no fault of the task, uses no retry */
+	/* what the command used, when known (cpu_known, rss_known) */
+	int64_t cpu_ms, max_rss_kb;
+	int cpu_known, rss_known;
 } orch_task_outcome;
 
 /*

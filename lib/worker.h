@@ -66,6 +66,10 @@ typedef struct {
 	 * status X" in error): the command did not run, and the worker uses
 	 * that slot no more until it is closed */
 	int setup_failed;
+	/* what the command used, when known (cpu_known, rss_known): CPU time
+	 * (user + system) and peak resident set size */
+	int64_t cpu_ms, max_rss_kb;
+	int cpu_known, rss_known;
 } orch_job_result;
 
 typedef struct {

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -78,7 +79,10 @@ struct orch_job {
 	char setup_hash[GIT_OID_HEXSZ + 1];
 	int in_setup;     /* pid is the setup's wrapper */
 	int setup_failed; /* its slot is out of this run */
-	pid_t pid;        /* our child, or 0 when adopted */
+	/* what the command used (from wait4; not known when adopted) */
+	int usage_known;
+	int64_t cpu_ms, max_rss_kb;
+	pid_t pid; /* our child, or 0 when adopted */
 	pid_t pgid;
 	int exited;
 	int exit_status;
@@ -940,13 +944,29 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 		return error;
 	if (!job->exited) {
 		if (job->pid > 0) {
-			pid_t r = waitpid(job->pid, &status, WNOHANG);
+			struct rusage usage;
+			pid_t r = wait4(job->pid, &status, WNOHANG, &usage);
 			if (r == 0)
 				return 0;
 			if (r < 0)
 				return orch_error_os(
 				    "cannot wait for task process %d",
 				    (int)job->pid);
+			/*
+			 * Our child is the wrapper; its usage includes the
+			 * command's, which it waited for (and what that one
+			 * waited for): CPU time of all of them, peak RSS of
+			 * the largest one. Processes left running in the
+			 * background, killed below, are not counted.
+			 */
+			job->cpu_ms =
+			    (int64_t)(usage.ru_utime.tv_sec +
+			              usage.ru_stime.tv_sec) *
+			        1000 +
+			    (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) /
+			        1000;
+			job->max_rss_kb = usage.ru_maxrss; /* Linux: in kB */
+			job->usage_known = 1;
 			job->exit_status = WIFEXITED(status)
 			                       ? WEXITSTATUS(status)
 			                       : 128 + WTERMSIG(status);
@@ -966,6 +986,11 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 	}
 	out->phase = ORCH_JOB_EXITED;
 	out->exit_status = job->exit_status;
+	if (job->usage_known) {
+		out->cpu_ms = job->cpu_ms;
+		out->max_rss_kb = job->max_rss_kb;
+		out->cpu_known = out->rss_known = 1;
+	}
 	if (job->exit_status == 0 && !job->term_sent_ms) {
 		if ((error = commit_result(&out->result, job)) < 0) {
 			snprintf(out->error, sizeof(out->error), "%s",

@@ -79,7 +79,15 @@ static const char receive_script[] =
  * Stdin: the variables `env` names, then the prompt (see task_input).
  * Stdout: "S slot", "." (watchdog), "X status", then "R oid" and, without
  * a url, "P" and the result pack; or "U status" when the slot's setup
- * failed. Task output goes to stderr.
+ * failed. Before "X": "C u0 s0 u1 s1 kb", what the command used (see
+ * below). Task output goes to stderr.
+ *
+ * Resource use, without GNU time (not everywhere): CPU time is the
+ * difference of the shell's `times` (its waited-for children: the command
+ * and what it waited for) before and after it; peak RSS is the largest
+ * VmHWM among the processes of the command's group, sampled each second
+ * from /proc by the watchdog (processes that live less than that may be
+ * missed; 0, unknown, without /proc).
  *
  * The setup (when not empty) runs in the slot before the command unless
  * slots/<n>.setup holds its hash already; with a setup, ignored files
@@ -164,6 +172,11 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "export ORCHESTRATE_PLAN=\"$8\" ORCHESTRATE_TASK=\"$9\" "
     "ORCHESTRATE_ATTEMPT=\"$att\""
     " ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\"\n"
+    "hwm() { for f in /proc/[0-9]*/stat; do read -r l <\"$f\" || continue;"
+    " set -- ${l##*) }; [ \"$3\" = \"$pg\" ] || continue; while read -r k v u;"
+    " do [ \"$k\" = VmHWM: ] && [ \"$v\" -gt \"$m\" ] && m=$v; done"
+    " <\"${f%stat}status\"; done 2>/dev/null; echo $m >\"$d.rss\"; }\n"
+    "times >\"$d.t0\"\n"
     "setsid sh -c \"$cmd\" </dev/null >&2 &\n"
     "pg=$!\n"
     /* from here on, a dropped connection does not kill the script: a
@@ -173,14 +186,21 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "echo $pg >\"$run/$id.$att.pid\"\n"
     "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
     /* if the connection dies, so does the task: nobody could collect it */
-    "( trap '' PIPE; while echo .; do sleep 1 </dev/null >/dev/null 2>&1; done "
+    "( trap '' PIPE; m=0; while echo .; do hwm; sleep 1 </dev/null >/dev/null "
+    "2>&1; done "
     "2>/dev/null;"
     " : >\"$d.orphan\"; kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null "
     "2>&1; kill -s KILL "
     "-- -$pg ) 2>/dev/null &\n"
     "wd=$!\n"
     "wait $pg; st=$?\n"
+    "times >\"$d.t1\"\n"
     "kill $wd 2>/dev/null\n"
+    "{ read -r _ _; read -r u0 s0; } <\"$d.t0\"; { read -r _ _; read -r u1 s1; "
+    "} "
+    "<\"$d.t1\"\n"
+    "read -r m <\"$d.rss\" 2>/dev/null || m=0\n"
+    "echo \"C $u0 $s0 $u1 $s1 $m\"; rm -f \"$d.t0\" \"$d.t1\" \"$d.rss\"\n"
     "kill -s KILL -- -$pg 2>/dev/null\n"
     "rm -f \"$run/$id.$att.pid\" \"$pf\"\n"
     "echo \"X $st\"\n"
@@ -789,6 +809,52 @@ static int begin(ssh_worker *sw, struct orch_job *job)
 	return 0;
 }
 
+/* A time as `times` prints it, "1m2.345000s", in ms; -1 if not one. */
+static int64_t times_ms(const char *word)
+{
+	int64_t minutes = 0, seconds = 0, ms = 0, scale = 100;
+	const char *p = word;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9')
+		minutes = minutes * 10 + (*p++ - '0');
+	if (*p++ != 'm' || *p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9')
+		seconds = seconds * 10 + (*p++ - '0');
+	if (*p == '.' || *p == ',')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ms += (*p - '0') * scale;
+	return *p == 's' ? (minutes * 60 + seconds) * 1000 + ms : -1;
+}
+
+/* "u0 s0 u1 s1 kb" of the task script: the command's resource use. */
+static void parse_usage(orch_job_result *res, const char *text, size_t len)
+{
+	char buf[256], *words[5], *save = NULL;
+	int64_t t[4];
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)len, text);
+	for (char *w = strtok_r(buf, " ", &save); w && n < 5;
+	     w = strtok_r(NULL, " ", &save))
+		words[n++] = w;
+	if (n != 5)
+		return;
+	for (int i = 0; i < 4; i++)
+		if ((t[i] = times_ms(words[i])) < 0)
+			return;
+	if (t[2] + t[3] >= t[0] + t[1]) {
+		res->cpu_ms = t[2] + t[3] - t[0] - t[1];
+		res->cpu_known = 1;
+	}
+	if (atoll(words[4]) > 0) {
+		res->max_rss_kb = atoll(words[4]);
+		res->rss_known = 1;
+	}
+}
+
 /* The task script ended: read its answer, bring the result home. */
 static void collect(ssh_worker *sw, struct orch_job *job)
 {
@@ -806,6 +872,8 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 			job->slot = atoi(p + 2);
 		else if (len >= 2 && p[0] == 'U')
 			setup_status = atoi(p + 2);
+		else if (len >= 2 && p[0] == 'C')
+			parse_usage(&res, p + 2, len - 2);
 		else if (len >= 2 && p[0] == 'X')
 			status = atoi(p + 2);
 		else if (len == 2 + GIT_OID_HEXSZ && p[0] == 'R')

@@ -336,6 +336,31 @@ TEST(first_start_and_task_time_are_written_only_when_not_the_last_attempts)
 	orch_task_state_clear(&st);
 }
 
+TEST(resource_use_is_written_only_when_known_and_read_back)
+{
+	static const char old[] = "{\"state\":\"done\",\"exit\":0}\n";
+	orch_task_state st;
+	char *json;
+
+	orch_task_state_init(&st);
+	CHECK_INT(orch_task_state_from_json(&st, old, strlen(old)), 0);
+	CHECK_INT(st.cpu_ms, -1);
+	CHECK_INT(st.max_rss_kb, -1);
+	json = orch_task_state_to_json(&st);
+	CHECK_STR(json, old);
+	free(json);
+	st.cpu_ms = 0;
+	st.max_rss_kb = 2048;
+	json = orch_task_state_to_json(&st);
+	CHECK_STR(json, "{\"state\":\"done\",\"exit\":0,\"cpu_ms\":0,"
+	                "\"max_rss_kb\":2048}\n");
+	CHECK_INT(orch_task_state_from_json(&st, json, strlen(json)), 0);
+	CHECK_INT(st.cpu_ms, 0);
+	CHECK_INT(st.max_rss_kb, 2048);
+	free(json);
+	orch_task_state_clear(&st);
+}
+
 TEST(a_bad_state_document_is_refused)
 {
 	static const char *const bad[] = {
@@ -1157,6 +1182,7 @@ TEST(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees)
 /* clang-format off */
 static const unit_test tests[] = {
 	T(a_default_state_is_only_its_name),
+	T(resource_use_is_written_only_when_known_and_read_back),
 	T(a_full_state_round_trips_in_a_fixed_key_order),
 	T(first_start_and_task_time_are_written_only_when_not_the_last_attempts),
 	T(a_bad_state_document_is_refused),
