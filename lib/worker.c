@@ -1,6 +1,7 @@
 /* The worker interface: choosing a kind, shared fields, check reports. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "worker.h"
@@ -57,6 +58,28 @@ int orch_worker_open_all(orch_worker ***out,
 		return error;
 	}
 	*out = workers;
+	return 0;
+}
+
+int orch_worker_start_branch(git_reference **out, git_repository *repo,
+                             const char *branch, const git_oid *base)
+{
+	int error = git_reference_create(out, repo, branch, base, 1,
+	                                 "orchestrate: start attempt");
+
+	if (error == GIT_ELOCKED) {
+		orch_buf lock = {0};
+		orch_buf_printf(&lock, "%s%s.lock",
+		                git_repository_commondir(repo), branch);
+		if (unlink(lock.ptr) == 0)
+			error =
+			    git_reference_create(out, repo, branch, base, 1,
+			                         "orchestrate: start attempt");
+		orch_buf_free(&lock);
+	}
+	if (error < 0)
+		return orch_error_git(error, "cannot create branch '%s'",
+		                      branch);
 	return 0;
 }
 

@@ -271,6 +271,16 @@ int orch_worker_open_all(orch_worker ***out,
                          const orch_worker_config *const *configs, size_t count,
                          git_repository *repo, const char *token, int jobs);
 
+/*
+ * Point the task branch `branch` at `base` for a new attempt (*out: the
+ * reference, caller frees). The caller holds the task's lease, so no live
+ * orchestrator writes this branch: a `<branch>.lock` left there is from
+ * one killed while it wrote, and is removed. ORCH_ERROR with the message
+ * "cannot create branch 'BRANCH': ..." otherwise.
+ */
+int orch_worker_start_branch(git_reference **out, git_repository *repo,
+                             const char *branch, const git_oid *base);
+
 /* 1 when the worker has every capability in `needs`. */
 int orch_worker_can_run(const orch_worker *worker, const orch_strvec *needs);
 

@@ -739,13 +739,9 @@ static int local_start(orch_job **out, orch_worker *worker,
 	if ((error = write_file(job->slot_path, slot_text, strlen(slot_text))) <
 	    0)
 		goto done;
-	if ((error = git_reference_create(&branch, lw->repo, spec->branch,
-	                                  &job->base, 1,
-	                                  "orchestrate: start attempt")) < 0) {
-		error = orch_error_git(error, "cannot create branch '%s'",
-		                       spec->branch);
+	if ((error = orch_worker_start_branch(&branch, lw->repo, spec->branch,
+	                                      &job->base)) < 0)
 		goto done;
-	}
 	if ((error = slot_prepare(lw, job->slot, branch, &job->base,
 	                          spec->setup != NULL)) < 0)
 		goto done;

@@ -1382,13 +1382,9 @@ static int ssh_start(orch_job **out, orch_worker *worker,
 	if ((error = new_job(&job, spec)) < 0)
 		return error;
 	/* as the local worker does: the branch starts at the start commit */
-	if ((error =
-	         git_reference_create(&ref, sw->repo, spec->branch, &job->base,
-	                              1, "orchestrate: start attempt")) < 0) {
-		error = orch_error_git(error, "cannot create branch '%s'",
-		                       spec->branch);
+	if ((error = orch_worker_start_branch(&ref, sw->repo, spec->branch,
+	                                      &job->base)) < 0)
 		goto done;
-	}
 	enqueue(sw, job);
 	*out = job;
 	job = NULL;

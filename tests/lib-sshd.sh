@@ -102,13 +102,17 @@ CFG
 	return 1
 }
 
-# Stop worker NAME: its listener, then the sessions it forked (by parent pid).
+# Stop worker NAME: its listener, then the sessions it forked (by parent
+# pid). The listener is stopped (SIGSTOP) first, so that it forks no
+# session between the listing and the kill (a client reconnecting at once
+# would otherwise find a session that outlives the stop).
 sshd_stop () {
 	dir=$SSHD_ROOT/$1
 	[ -s "$dir/sshd.pid" ] || return 0
 	pid=$(cat "$dir/sshd.pid")
+	kill -STOP "$pid" 2>/dev/null
 	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
-	kill "$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null
 	for kid in $kids; do
 		grandkids=$(ps -o pid= --ppid "$kid" 2>/dev/null)
 		kill -9 "$kid" $grandkids 2>/dev/null

@@ -163,4 +163,16 @@ test_expect_success 'a task lease left by a run that died before its claim is br
 	test -z "$(git for-each-ref refs/orchestrate/locks/claim)"
 '
 
+# kill -9 while a start wrote the task branch leaves <branch>.lock: the next
+# attempt (which holds the task's lease) is not stopped by it.
+test_expect_success 'a task branch lock left by a killed run does not stop the task' '
+	printf "[task \"lk\"]\nrun = echo lk >lk.txt\n" >lk.ini &&
+	git orchestrate plan lk.ini >/dev/null &&
+	mkdir -p .git/refs/heads/orchestrate/lk &&
+	: >.git/refs/heads/orchestrate/lk/lk.lock &&
+	git orchestrate run lk >out 2>&1 &&
+	test "$(git show orchestrate/lk/lk:lk.txt)" = lk &&
+	test_path_is_missing .git/refs/heads/orchestrate/lk/lk.lock
+'
+
 test_done
