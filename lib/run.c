@@ -65,6 +65,24 @@ struct lease_seen {
 	int64_t since_mono;
 };
 
+/*
+ * The tasks that may be ready, best first (orch_graph_compare_ready): a
+ * binary heap, so a dispatch and a completion cost O(log n), not a scan of
+ * the plan. An entry may be stale (the task ran, was skipped or cancelled
+ * since): it is dropped when it comes to the top. `held` says a task is in
+ * the heap or set aside by the dispatch under way, so it is never in twice.
+ */
+struct ready_set {
+	size_t *heap;
+	size_t len;
+	size_t *aside; /* popped, cannot start now: pushed back after */
+	size_t naside;
+	unsigned char *held;
+	orch_state *seen; /* each task's state when last looked at */
+	int built;
+	int stale; /* priorities or needs changed: rebuild */
+};
+
 struct run {
 	struct lease_seen *seen;
 	size_t nseen;
@@ -80,6 +98,7 @@ struct run {
 	int64_t *bottom;
 	orch_task_state *states;
 	struct task_rt *rt;
+	struct ready_set ready;
 	orch_worker **workers;
 	size_t nworkers;
 	size_t *ov_start, *ov; /* overlapping tasks of each task (CSR) */
@@ -553,14 +572,18 @@ static int reload_plan(struct run *run)
 			set->needs = needs;
 			run->rt[i].unrunnable = 0; /* matched again */
 		}
-		if (changed)
+		if (changed) {
 			note(run, "%s: changed by 'git orchestrate set'",
 			     now->id);
+			run->ready.stale = 1;
+		}
 	}
 done:
 	orch_plan_free(fresh);
 	return 0;
 }
+
+static void ready_states_changed(struct run *run);
 
 static int sync_states(struct run *run)
 {
@@ -568,6 +591,8 @@ static int sync_states(struct run *run)
 	    orch_store_read_states(run->states, NULL, run->store, run->plan);
 	if (error == 0)
 		error = reload_plan(run);
+	if (error == 0)
+		ready_states_changed(run);
 	run->last_sync = orch_monotonic_ms();
 	return error;
 }
@@ -1071,6 +1096,169 @@ static int any_worker_can_run(struct run *run, size_t task)
 		                        &run->plan->tasks[task].needs))
 			return 1;
 	return 0;
+}
+
+/* ---- the ready set ---------------------------------------------------- */
+
+static int ready_less(const struct run *run, size_t a, size_t b)
+{
+	return orch_graph_compare_ready(run->graph, run->bottom, a, b) < 0;
+}
+
+static void ready_heap_push(struct run *run, size_t task)
+{
+	struct ready_set *rs = &run->ready;
+	size_t i = rs->len++;
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!ready_less(run, task, rs->heap[parent]))
+			break;
+		rs->heap[i] = rs->heap[parent];
+		i = parent;
+	}
+	rs->heap[i] = task;
+}
+
+static size_t ready_heap_pop(struct run *run)
+{
+	struct ready_set *rs = &run->ready;
+	size_t top = rs->heap[0], last = rs->heap[--rs->len], i = 0;
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+		if (child >= rs->len)
+			break;
+		if (child + 1 < rs->len &&
+		    ready_less(run, rs->heap[child + 1], rs->heap[child]))
+			child++;
+		if (!ready_less(run, rs->heap[child], last))
+			break;
+		rs->heap[i] = rs->heap[child];
+		i = child;
+	}
+	if (rs->len)
+		rs->heap[i] = last;
+	return top;
+}
+
+/* A task no worker at all can run is set apart once, with a note. */
+static int mark_unrunnable(struct run *run, size_t task)
+{
+	if (any_worker_can_run(run, task))
+		return 0;
+	if (!run->rt[task].unrunnable) {
+		run->rt[task].unrunnable = 1;
+		note(run, "%s: no worker has every capability it needs",
+		     run->plan->tasks[task].id);
+	}
+	return 1;
+}
+
+/* Put `task` in the ready set if it is ready and not there already. */
+static void ready_offer(struct run *run, size_t task)
+{
+	struct ready_set *rs = &run->ready;
+
+	if (!rs->built || rs->held[task] || !is_ready(run, task) ||
+	    mark_unrunnable(run, task))
+		return;
+	rs->held[task] = 1;
+	ready_heap_push(run, task);
+}
+
+/* Push back what the last dispatch set aside. */
+static void ready_restore(struct run *run)
+{
+	struct ready_set *rs = &run->ready;
+
+	for (size_t k = 0; k < rs->naside; k++)
+		ready_heap_push(run, rs->aside[k]);
+	rs->naside = 0;
+}
+
+/* Every ready task, from the states as they are: O(n log n), rare. */
+static void ready_rebuild(struct run *run)
+{
+	struct ready_set *rs = &run->ready;
+	size_t n = run->plan->ntasks;
+
+	if (!rs->heap) {
+		rs->heap = orch_malloc((n + 1) * sizeof(size_t));
+		rs->aside = orch_malloc((n + 1) * sizeof(size_t));
+		rs->held = orch_calloc(n + 1, 1);
+		rs->seen = orch_calloc(n + 1, sizeof(orch_state));
+	}
+	rs->len = rs->naside = 0;
+	memset(rs->held, 0, n);
+	rs->built = 1;
+	rs->stale = 0;
+	for (size_t i = 0; i < n; i++) {
+		rs->seen[i] = run->states[i].state;
+		ready_offer(run, i);
+	}
+}
+
+/*
+ * After a state sync: offer each task whose state changed (ready again
+ * after a retry, an interruption or a lost worker; set back by another
+ * runner) and, of a task that succeeded, its dependents.
+ */
+static void ready_states_changed(struct run *run)
+{
+	struct ready_set *rs = &run->ready;
+	const orch_graph *g = run->graph;
+
+	if (!rs->built)
+		return;
+	for (size_t i = 0; i < run->plan->ntasks; i++) {
+		orch_state s = run->states[i].state;
+		if (s == rs->seen[i])
+			continue;
+		rs->seen[i] = s;
+		ready_offer(run, i);
+		if (orch_state_is_success(s))
+			for (size_t k = g->rdep_start[i];
+			     k < g->rdep_start[i + 1]; k++)
+				ready_offer(run, g->rdeps[k]);
+	}
+}
+
+/*
+ * The best task that can start now and a worker with a free slot for it,
+ * or (size_t)-1. What cannot start now (backoff, overlapping files, no
+ * free worker with its capabilities) is set aside so it blocks nothing
+ * behind it; ready_restore pushes it back.
+ */
+static size_t ready_take(orch_worker **out, struct run *run, int64_t now)
+{
+	struct ready_set *rs = &run->ready;
+	int free_slot = 0;
+
+	*out = NULL;
+	for (size_t w = 0; w < run->nworkers && !free_slot; w++)
+		free_slot = !run->workers[w]->down &&
+		            run->workers[w]->running < run->workers[w]->slots;
+	if (!free_slot)
+		return (size_t)-1;
+	while (rs->len) {
+		size_t task = ready_heap_pop(run);
+		if (!is_ready(run, task)) {
+			rs->held[task] = 0; /* stale */
+			continue;
+		}
+		if (startable(run, task, now) &&
+		    (*out = pick_worker(run, task)) != NULL) {
+			rs->held[task] = 0;
+			return task;
+		}
+		if (mark_unrunnable(run, task)) {
+			rs->held[task] = 0;
+			continue;
+		}
+		rs->aside[rs->naside++] = task;
+	}
+	return (size_t)-1;
 }
 
 /* Start `task` on `worker`: lease, start commit, claim, start. */
@@ -2003,6 +2191,8 @@ static int loop(struct run *run)
 {
 	int error = 0;
 
+	ready_rebuild(run);
+
 	for (;;) {
 		int64_t mono = orch_monotonic_ms(), now = orch_now_ms();
 		int progressed = 0, waiting = 0;
@@ -2037,6 +2227,7 @@ static int loop(struct run *run)
 				continue;
 			if ((error = conclude(run, i, &res)) < 0)
 				return error;
+			ready_offer(run, i); /* ready again: retry, lost */
 			progressed = 1;
 		}
 		renew_leases(run, mono);
@@ -2050,40 +2241,28 @@ static int loop(struct run *run)
 		/* dispatch: best startable task first, onto a free matching
 		 * slot */
 		for (;;) {
-			size_t best = (size_t)-1;
 			orch_worker *worker = NULL;
-			for (size_t i = 0; i < run->plan->ntasks; i++) {
-				if (!startable(run, i, now))
-					continue;
-				if (best != (size_t)-1 &&
-				    orch_graph_compare_ready(
-				        run->graph, run->bottom, i, best) >= 0)
-					continue;
-				if (!pick_worker(run, i)) {
-					if (!any_worker_can_run(run, i) &&
-					    !run->rt[i].unrunnable) {
-						run->rt[i].unrunnable = 1;
-						note(run,
-						     "%s: no worker has every "
-						     "capability it needs",
-						     run->plan->tasks[i].id);
-					}
-					continue;
-				}
-				best = i;
+			size_t best;
+			if (run->ready.stale) {
+				ready_restore(run);
+				ready_rebuild(run);
 			}
+			best = ready_take(&worker, run, now);
 			if (best == (size_t)-1)
 				break;
-			worker = pick_worker(run, best);
 			if ((error = dispatch(run, best, worker)) < 0)
-				return error;
-			if (!run->rt[best].job)
-				run->rt[best].unrunnable = 0;
+				break;
 			progressed = 1;
-			if (!run->rt[best].job)
+			if (!run->rt[best].job) {
+				run->rt[best].unrunnable = 0;
+				ready_offer(run, best);
 				break; /* lost a race or conflicted: re-read
 				          first */
+			}
 		}
+		ready_restore(run);
+		if (error < 0)
+			return error;
 		/* anything left that might still run? */
 		for (size_t i = 0; i < run->plan->ntasks; i++) {
 			const orch_task_state *st = &run->states[i];
@@ -2232,6 +2411,10 @@ done:
 	free(run.ov_start);
 	free(run.ov);
 	free(run.bottom);
+	free(run.ready.heap);
+	free(run.ready.aside);
+	free(run.ready.held);
+	free(run.ready.seen);
 	free(durations);
 	orch_graph_free(run.graph);
 	orch_plan_free(run.plan);

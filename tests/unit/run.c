@@ -336,6 +336,8 @@ static void setup(struct fixture *fx, size_t nworkers)
 
 static void teardown(struct fixture *fx)
 {
+	for (size_t i = 0; i < 2; i++)
+		orch_strvec_free(&fx->workers[i].capabilities);
 	orch_store_free(fx->store);
 	git_repository_free(fx->repo);
 	git_libgit2_shutdown();
@@ -348,6 +350,7 @@ struct task_def {
 	const char *depends; /* one task id, or NULL */
 	int retries;         /* -1: the plan's */
 	int64_t timeout_ms;  /* -1: the plan's */
+	const char *needs;   /* one capability, or NULL */
 };
 
 /* Store plan "p" of `defs` (up to an entry with a NULL id). */
@@ -375,6 +378,8 @@ static void store_plan(struct fixture *fx, const struct task_def *defs,
 		task->timeout_ms = defs[i].timeout_ms;
 		if (defs[i].depends)
 			orch_strvec_push(&task->depends, defs[i].depends);
+		if (defs[i].needs)
+			orch_strvec_push(&task->needs, defs[i].needs);
 	}
 	if (orch_plan_reindex(plan) < 0 || orch_plan_validate(plan) < 0 ||
 	    orch_store_create_plan(fx->store, plan, 0) < 0)
@@ -440,12 +445,12 @@ TEST(dispatch_takes_priority_then_critical_path)
 	orch_run_summary summary;
 	char order[512];
 	const struct task_def defs[] = {
-	    {"a", ORCH_PRIORITY_MEDIUM, 1000, NULL, -1, -1},
-	    {"low", ORCH_PRIORITY_LOW, 9000, NULL, -1, -1},
-	    {"b", ORCH_PRIORITY_MEDIUM, 1000, NULL, -1, -1},
-	    {"c", ORCH_PRIORITY_MEDIUM, 5000, "b", -1, -1},
-	    {"high", ORCH_PRIORITY_HIGH, 1000, NULL, -1, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"a", ORCH_PRIORITY_MEDIUM, 1000, NULL, -1, -1, NULL},
+	    {"low", ORCH_PRIORITY_LOW, 9000, NULL, -1, -1, NULL},
+	    {"b", ORCH_PRIORITY_MEDIUM, 1000, NULL, -1, -1, NULL},
+	    {"c", ORCH_PRIORITY_MEDIUM, 5000, "b", -1, -1, NULL},
+	    {"high", ORCH_PRIORITY_HIGH, 1000, NULL, -1, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 1);
@@ -467,9 +472,9 @@ TEST(jobs_reach_the_workers_through_open)
 	const struct fake_rule rules[] = {
 	    {"a", 1, FAKE_FAIL}, {"b", 1, FAKE_FAIL}, {NULL}};
 	const struct task_def defs[] = {
-	    {"a", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
-	    {"b", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"a", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1, NULL},
+	    {"b", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 1);
@@ -492,8 +497,8 @@ TEST(a_failed_attempt_is_retried_after_a_backoff_on_another_worker)
 	char order[512];
 	const struct fake_rule rules[] = {{"flaky", 1, FAKE_FAIL}, {NULL}};
 	const struct task_def defs[] = {
-	    {"flaky", ORCH_PRIORITY_MEDIUM, -1, NULL, -1, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"flaky", ORCH_PRIORITY_MEDIUM, -1, NULL, -1, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 	const struct fake_call *first, *second;
 
@@ -526,9 +531,9 @@ TEST(a_task_that_fails_every_retry_fails_and_keeps_its_worktree)
 	const struct fake_rule rules[] = {
 	    {"bad", 1, FAKE_FAIL}, {"bad", 2, FAKE_FAIL}, {NULL}};
 	const struct task_def defs[] = {
-	    {"bad", ORCH_PRIORITY_MEDIUM, -1, NULL, 1, -1},
-	    {"after", ORCH_PRIORITY_MEDIUM, -1, "bad", -1, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"bad", ORCH_PRIORITY_MEDIUM, -1, NULL, 1, -1, NULL},
+	    {"after", ORCH_PRIORITY_MEDIUM, -1, "bad", -1, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 1);
@@ -553,8 +558,8 @@ TEST(an_attempt_past_its_timeout_is_cancelled_and_recorded_timeout)
 	char cancels[512];
 	const struct fake_rule rules[] = {{"slow", 1, FAKE_HANG}, {NULL}};
 	const struct task_def defs[] = {
-	    {"slow", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, 50},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"slow", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, 50, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 1);
@@ -582,8 +587,8 @@ TEST(a_task_lost_with_its_worker_runs_again_elsewhere_without_a_retry)
 	char order[512];
 	const struct fake_rule rules[] = {{"t", 1, FAKE_LOST}, {NULL}};
 	const struct task_def defs[] = {
-	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 2);
@@ -636,8 +641,8 @@ done:
 static void leave_crashed_run(struct fixture *fx, const char *locator)
 {
 	const struct task_def defs[] = {
-	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, -1, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, -1, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 	struct running r = {fx->base};
 	orch_lease lease = {0};
@@ -751,8 +756,8 @@ TEST(a_running_attempt_has_its_locator_in_its_lease)
 	struct lease_seen seen = {0};
 	const struct fake_rule rules[] = {{"slow", 1, FAKE_HANG}, {NULL}};
 	const struct task_def defs[] = {
-	    {"slow", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, 20},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"slow", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, 20, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 1);
@@ -774,8 +779,8 @@ TEST(a_run_whose_workers_cannot_be_reached_stops_at_once_naming_them)
 	orch_task_state st;
 	const char *msg;
 	const struct task_def defs[] = {
-	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 2);
@@ -807,8 +812,8 @@ TEST(a_worker_lost_mid_run_is_waited_for_at_most_wait_workers)
 	int64_t started;
 	const struct fake_rule rules[] = {{"t", 1, FAKE_LOST}, {NULL}};
 	const struct task_def defs[] = {
-	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 1);
@@ -857,8 +862,8 @@ TEST(a_lost_worker_that_comes_back_within_the_wait_runs_the_task)
 	orch_task_state st;
 	const struct fake_rule rules[] = {{"t", 1, FAKE_LOST}, {NULL}};
 	const struct task_def defs[] = {
-	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1},
-	    {NULL, 0, 0, NULL, 0, 0},
+	    {"t", ORCH_PRIORITY_MEDIUM, -1, NULL, 0, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
 	};
 
 	setup(&fx, 1);
@@ -875,8 +880,88 @@ TEST(a_lost_worker_that_comes_back_within_the_wait_runs_the_task)
 	teardown(&fx);
 }
 
+TEST(dispatch_follows_priority_bottom_level_and_plan_order_along_a_chain)
+{
+	struct fixture fx;
+	orch_run_summary summary;
+	char order[512];
+	/* bottom levels: c1 3000, m1 and m2 2500, c2 2000, l1 1010, c3
+	 * 1000; h2 is high but waits for the low l1 */
+	const struct task_def defs[] = {
+	    {"l1", ORCH_PRIORITY_LOW, 1000, NULL, -1, -1, NULL},
+	    {"c1", ORCH_PRIORITY_MEDIUM, 1000, NULL, -1, -1, NULL},
+	    {"m1", ORCH_PRIORITY_MEDIUM, 2500, NULL, -1, -1, NULL},
+	    {"c2", ORCH_PRIORITY_MEDIUM, 1000, "c1", -1, -1, NULL},
+	    {"h1", ORCH_PRIORITY_HIGH, 10, NULL, -1, -1, NULL},
+	    {"c3", ORCH_PRIORITY_MEDIUM, 1000, "c2", -1, -1, NULL},
+	    {"m2", ORCH_PRIORITY_MEDIUM, 2500, NULL, -1, -1, NULL},
+	    {"h2", ORCH_PRIORITY_HIGH, 10, "l1", -1, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
+	};
+
+	setup(&fx, 1);
+	store_plan(&fx, defs, 2);
+	CHECK_INT(orch_run(&summary, fx.store, &fx.config, &fx.opts), 0);
+	CHECK_INT(summary.counts[ORCH_STATE_DONE], 8);
+	calls_of(order, sizeof(order), &fx, "start");
+	CHECK_STR(order, "h1@w1#1 c1@w1#1 m1@w1#1 m2@w1#1 c2@w1#1 c3@w1#1 "
+	                 "l1@w1#1 h2@w1#1");
+	teardown(&fx);
+}
+
+TEST(a_task_whose_capability_has_no_free_worker_does_not_hold_up_others)
+{
+	struct fixture fx;
+	orch_run_summary summary;
+	char order[512];
+	const struct task_def defs[] = {
+	    {"g1", ORCH_PRIORITY_HIGH, -1, NULL, -1, -1, "gpu"},
+	    {"g2", ORCH_PRIORITY_HIGH, -1, NULL, -1, -1, "gpu"},
+	    {"x", ORCH_PRIORITY_LOW, -1, NULL, -1, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
+	};
+
+	setup(&fx, 2);
+	orch_strvec_push(&fx.workers[0].capabilities, "gpu");
+	store_plan(&fx, defs, 2);
+	CHECK_INT(orch_run(&summary, fx.store, &fx.config, &fx.opts), 0);
+	CHECK_INT(summary.counts[ORCH_STATE_DONE], 3);
+	calls_of(order, sizeof(order), &fx, "start");
+	/* g2 waits for w1, the only gpu worker; x starts on w2 meanwhile */
+	CHECK_STR(order, "g1@w1#1 x@w2#1 g2@w1#1");
+	teardown(&fx);
+}
+
+TEST(a_task_no_worker_can_run_is_noted_and_the_rest_runs)
+{
+	struct fixture fx;
+	orch_run_summary summary;
+	char order[512];
+	orch_task_state st;
+	const struct task_def defs[] = {
+	    {"tpu", ORCH_PRIORITY_HIGH, -1, NULL, -1, -1, "tpu"},
+	    {"a", ORCH_PRIORITY_MEDIUM, -1, NULL, -1, -1, NULL},
+	    {"b", ORCH_PRIORITY_LOW, -1, "a", -1, -1, NULL},
+	    {NULL, 0, 0, NULL, 0, 0, NULL},
+	};
+
+	setup(&fx, 1);
+	store_plan(&fx, defs, 2);
+	CHECK_INT(orch_run(&summary, fx.store, &fx.config, &fx.opts), 0);
+	CHECK_INT(summary.counts[ORCH_STATE_DONE], 2);
+	calls_of(order, sizeof(order), &fx, "start");
+	CHECK_STR(order, "a@w1#1 b@w1#1");
+	read_state(&st, &fx, "tpu");
+	CHECK_STR(orch_state_name(st.state), "ready");
+	orch_task_state_clear(&st);
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
     T(dispatch_takes_priority_then_critical_path),
+    T(dispatch_follows_priority_bottom_level_and_plan_order_along_a_chain),
+    T(a_task_whose_capability_has_no_free_worker_does_not_hold_up_others),
+    T(a_task_no_worker_can_run_is_noted_and_the_rest_runs),
     T(jobs_reach_the_workers_through_open),
     T(a_failed_attempt_is_retried_after_a_backoff_on_another_worker),
     T(a_task_that_fails_every_retry_fails_and_keeps_its_worktree),
