@@ -4,6 +4,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 HOOKSDIR ?= $(PREFIX)/share/git-orchestrate/hooks
+AGENTSDIR ?= $(PREFIX)/share/git-orchestrate/agents
 DESTDIR ?=
 
 CC ?= cc
@@ -111,17 +112,19 @@ bench: all
 	@for b in bench/*; do [ -x "$$b" ] && "$$b"; done
 
 install: $(BUILD)/git-orchestrate
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(HOOKSDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(AGENTSDIR)
 	install -m 755 $(BUILD)/git-orchestrate $(DESTDIR)$(BINDIR)/git-orchestrate
 	install -m 755 hooks/post-receive hooks/pre-receive $(DESTDIR)$(HOOKSDIR)/
+	install -m 755 contrib/agents/claude contrib/agents/codex contrib/agents/aider $(DESTDIR)$(AGENTSDIR)/
 	@if [ -f share/git-orchestrate.1 ]; then install -m 644 share/git-orchestrate.1 $(DESTDIR)$(MANDIR)/man1/; fi
 	@if [ -f share/git-orchestrate.bash ]; then install -m 644 share/git-orchestrate.bash $(DESTDIR)$(COMPLETIONDIR)/git-orchestrate; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/git-orchestrate $(DESTDIR)$(MANDIR)/man1/git-orchestrate.1 \
 		$(DESTDIR)$(COMPLETIONDIR)/git-orchestrate \
-		$(DESTDIR)$(HOOKSDIR)/post-receive $(DESTDIR)$(HOOKSDIR)/pre-receive
-	-rmdir $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(PREFIX)/share/git-orchestrate 2>/dev/null
+		$(DESTDIR)$(HOOKSDIR)/post-receive $(DESTDIR)$(HOOKSDIR)/pre-receive \
+		$(DESTDIR)$(AGENTSDIR)/claude $(DESTDIR)$(AGENTSDIR)/codex $(DESTDIR)$(AGENTSDIR)/aider
+	-rmdir $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(AGENTSDIR) $(DESTDIR)$(PREFIX)/share/git-orchestrate 2>/dev/null
 
 format:
 	clang-format -i lib/*.c lib/*.h cmd/*.c cmd/*.h tests/unit/*.c tests/unit/*.h
