@@ -1,10 +1,12 @@
 /* git orchestrate plan: validate a plan, report on it, store it. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -204,10 +206,42 @@ static void print_json(const struct plan_report *report, const orch_plan *plan,
 	cJSON_Delete(root);
 }
 
+/* The text of a JSON plan: FILE, or standard input for "-". */
+static int read_json_plan(orch_buf *out, const char *from)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	if (strcmp(from, "-")) {
+		if (orch_read_file(out, from) < 0) {
+			orch_error_hint(
+			    "--from-json takes a JSON plan file, or "
+			    "- for standard input");
+			return ORCH_EINVALID;
+		}
+		return 0;
+	}
+	for (;;) {
+		n = read(0, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return orch_error_os(
+			    "cannot read the plan from standard "
+			    "input");
+		if (n == 0)
+			break;
+		orch_buf_put(out, chunk, (size_t)n);
+	}
+	orch_buf_puts(out, "");
+	return 0;
+}
+
 int cmd_plan(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
 	    {"prompts", required_argument, NULL, 'p'},
+	    {"from-json", required_argument, NULL, 'F'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"dry-run", no_argument, NULL, 'd'},
 	    {"simulate", no_argument, NULL, 's'},
@@ -215,7 +249,9 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *prompts = NULL, *name = NULL, *file = NULL;
+	const char *prompts = NULL, *name = NULL, *file = NULL,
+	           *from_json = NULL;
+	orch_buf json_text = {0};
 	int dry_run = 0, simulate = 0, json = 0, slots = 0, opt, error;
 	orch_plan *plan = NULL;
 	orch_config *config = NULL;
@@ -230,6 +266,9 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 		switch (opt) {
 		case 'p':
 			prompts = optarg;
+			break;
+		case 'F':
+			from_json = optarg;
 			break;
 		case 'n':
 			name = optarg;
@@ -262,9 +301,11 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 	if (optind < argc)
 		return cli_usage_error(plan_usage, "unexpected argument '%s'",
 		                       argv[optind]);
-	if (!!file == !!prompts)
+	if (!!file + !!prompts + !!from_json != 1)
 		return cli_usage_error(plan_usage,
-		                       "give a plan FILE or --prompts DIR");
+		                       "give one of a plan FILE, "
+		                       "--prompts DIR or --from-json "
+		                       "FILE");
 	if (slots && !simulate)
 		return cli_usage_error(plan_usage, "-j goes with --simulate");
 	if (simulate)
@@ -272,8 +313,16 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 
 	if ((error = cli_open(cli)) < 0)
 		goto fail;
-	error = prompts ? orch_plan_load_prompts(&plan, prompts)
-	                : orch_plan_load_ini(&plan, file);
+	if (from_json) {
+		if ((error = read_json_plan(&json_text, from_json)) < 0)
+			goto fail;
+		error = orch_plan_load_json(
+		    &plan, strcmp(from_json, "-") ? from_json : NULL, name,
+		    json_text.ptr, json_text.len);
+	} else {
+		error = prompts ? orch_plan_load_prompts(&plan, prompts)
+		                : orch_plan_load_ini(&plan, file);
+	}
 	if (error < 0)
 		goto fail;
 	if (name) {
@@ -323,10 +372,12 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 	report_clear(&report);
 	orch_config_free(config);
 	orch_plan_free(plan);
+	orch_buf_free(&json_text);
 	return 0;
 fail:
 	report_clear(&report);
 	orch_config_free(config);
 	orch_plan_free(plan);
+	orch_buf_free(&json_text);
 	return cli_fail(error);
 }

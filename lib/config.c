@@ -416,11 +416,13 @@ int orch_config_check_needs(const orch_config *config, const orch_plan *plan)
 				    &config->workers[w].capabilities,
 				    task->needs.items[k]);
 			if (!found) {
+				char where[512];
+				orch_plan_task_where(where, sizeof(where), plan,
+				                     task, "needs");
 				orch_error_set(
-				    "%s:%d: task '%s' needs capability '%s', "
+				    "%s: task '%s' needs capability '%s', "
 				    "which no configured worker has",
-				    plan->source ? plan->source : "plan",
-				    task->line, task->id, task->needs.items[k]);
+				    where, task->id, task->needs.items[k]);
 				orch_error_hint(
 				    "add it to a worker's 'capabilities' in "
 				    "orchestrate.ini, or drop it from 'needs'");

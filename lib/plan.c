@@ -40,6 +40,7 @@ struct plan_index {
 	orch_strmap ids;
 	size_t covered;   /* tasks looked at: plan->ntasks when up to date */
 	int from_prompts; /* tasks live in SOURCE/ID.md */
+	int from_json;    /* read by orch_plan_load_json: SOURCE: tasks[N] */
 };
 
 static struct plan_index *index_of(const orch_plan *plan)
@@ -222,12 +223,16 @@ int orch_priority_parse(orch_priority *out, const char *name)
 }
 
 /* "FILE:LINE" (or the best we know) of a task, for messages. */
-static void task_where(char *out, size_t outlen, const orch_plan *plan,
-                       const orch_task *task)
+void orch_plan_task_where(char *out, size_t outlen, const orch_plan *plan,
+                          const orch_task *task, const char *field)
 {
 	struct plan_index *idx = index_of(plan);
 
-	if (plan->source && idx && idx->from_prompts) {
+	if (plan->source && idx && idx->from_json) {
+		snprintf(out, outlen, "%s: tasks[%zu]%s%s", plan->source,
+		         (size_t)(task - plan->tasks), field ? "." : "",
+		         field ? field : "");
+	} else if (plan->source && idx && idx->from_prompts) {
 		size_t len = strlen(plan->source);
 		int slash = len && plan->source[len - 1] == '/';
 		snprintf(out, outlen, "%s%s%s.md:%d", plan->source,
@@ -453,6 +458,9 @@ static const struct {
 struct ini_loader {
 	orch_plan *plan;
 	const char *path;
+	const char
+	    *json_at; /* JSON reader: where the value is, "tasks[3].run" */
+	char at_buf[600];
 	char *dir;   /* directory of the plan file, for prompt-file */
 	int where;   /* 0 (before any section), IN_PLAN or IN_TASK */
 	size_t task; /* position of the current task */
@@ -460,6 +468,20 @@ struct ini_loader {
 	int plan_seen[KEY_COUNT]; /* line of each key in [plan], 0 if unset */
 	int task_seen[KEY_COUNT]; /* the same for the current task */
 };
+
+/* Where a value is, for messages: "FILE:LINE", or "FILE: tasks[3].run". */
+static const char *at(struct ini_loader *ld, int line)
+{
+	if (ld->json_at && *ld->json_at)
+		snprintf(ld->at_buf, sizeof(ld->at_buf), "%s: %s", ld->path,
+		         ld->json_at);
+	else if (ld->json_at)
+		snprintf(ld->at_buf, sizeof(ld->at_buf), "%s", ld->path);
+	else
+		snprintf(ld->at_buf, sizeof(ld->at_buf), "%s:%d", ld->path,
+		         line);
+	return ld->at_buf;
+}
 
 static int loader_section(const char *section, int line, void *payload)
 {
@@ -585,10 +607,9 @@ static int read_prompt_file(struct ini_loader *ld, orch_task *task,
 		orch_buf_printf(&path, "%s/", ld->dir);
 	orch_buf_puts(&path, value);
 	if (orch_read_file(&text, path.ptr) < 0) {
-		orch_error_set("%s:%d: cannot read prompt-file '%s' of task "
+		orch_error_set("%s: cannot read prompt-file '%s' of task "
 		               "'%s': %s",
-		               ld->path, line, value, task->id,
-		               strerror(errno));
+		               at(ld, line), value, task->id, strerror(errno));
 		orch_error_hint("prompt-file is relative to the directory of "
 		                "the plan file");
 		error = ORCH_EINVALID;
@@ -602,14 +623,13 @@ done:
 	return error;
 }
 
-static int bad_value(const struct ini_loader *ld, int line, const char *key,
+static int bad_value(struct ini_loader *ld, int line, const char *key,
                      const char *value, const char *hint)
 {
 	char ctx[160];
 
 	loader_context(ctx, sizeof(ctx), ld);
-	orch_error_set("%s:%d: bad %s '%s' %s", ld->path, line, key, value,
-	               ctx);
+	orch_error_set("%s: bad %s '%s' %s", at(ld, line), key, value, ctx);
 	orch_error_hint("%s", hint);
 	return ORCH_EINVALID;
 }
@@ -659,8 +679,8 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 	switch (key) {
 	case KEY_NAME:
 		if (!orch_id_valid(value)) {
-			orch_error_set("%s:%d: invalid plan name '%s'",
-			               ld->path, line, value);
+			orch_error_set("%s: invalid plan name '%s'",
+			               at(ld, line), value);
 			orch_error_hint("plan names, like task " ID_HINT);
 			return ORCH_EINVALID;
 		}
@@ -860,6 +880,300 @@ int orch_plan_load_ini(orch_plan **out, const char *path)
 	*out = ld.plan;
 	ld.plan = NULL;
 done:
+	orch_plan_free(ld.plan);
+	free(ld.dir);
+	return error;
+}
+
+/*
+ * The JSON plan reader (plan --from-json): the INI plan's keys in JSON. Each
+ * value goes through set_value as if it came from an INI line, so both
+ * forms are checked alike; messages name the JSON path instead of a line.
+ */
+
+/* A \u0000 in a JSON string would end the C string: refuse, never cut. */
+static int has_nul_escape(const char *text, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && i + 5 < len &&
+		    !strncmp(text + i + 2, "0000", 4))
+			return 1;
+		i++; /* the escaped character */
+	}
+	return 0;
+}
+
+static int json_error(struct ini_loader *ld, const char *hint, const char *fmt,
+                      const char *arg)
+{
+	orch_buf msg = {0};
+
+	orch_buf_printf(&msg, fmt, arg ? arg : "");
+	orch_error_set("%s: %s", at(ld, 0), msg.ptr);
+	if (hint)
+		orch_error_hint("%s", hint);
+	orch_buf_free(&msg);
+	return ORCH_EINVALID;
+}
+
+/* The text an INI line would give for a string or number; NULL otherwise. */
+static char *json_scalar(const cJSON *item, int numbers)
+{
+	char num[64];
+	double value;
+
+	if (cJSON_IsString(item))
+		return orch_strdup(item->valuestring);
+	if (!numbers || !cJSON_IsNumber(item))
+		return NULL;
+	value = item->valuedouble;
+	if (value > -1e15 && value < 1e15 && value == (double)(long long)value)
+		snprintf(num, sizeof(num), "%lld", (long long)value);
+	else
+		snprintf(num, sizeof(num), "%.17g", value);
+	return orch_strdup(num);
+}
+
+/* Set `key` from a JSON value found at `path` ("tasks[3].depends"). */
+static int json_set(struct ini_loader *ld, int key, const cJSON *item,
+                    const char *path)
+{
+	char elem_path[300];
+	const cJSON *elem;
+	size_t n = 0;
+	char *text;
+	int error;
+
+	ld->json_at = path;
+	if (plan_keys[key].continues == LIST && cJSON_IsArray(item)) {
+		cJSON_ArrayForEach(elem, item)
+		{
+			snprintf(elem_path, sizeof(elem_path), "%s[%zu]", path,
+			         n++);
+			ld->json_at = elem_path;
+			if (!cJSON_IsString(elem))
+				return json_error(ld, NULL,
+				                  "expected a string%s", NULL);
+			if (!*elem->valuestring ||
+			    strpbrk(elem->valuestring,
+			            list_separators((enum plan_key)key)))
+				return json_error(
+				    ld,
+				    "give each entry of the list as its own "
+				    "string, e.g. [\"schema\", \"config\"]",
+				    "'%s' is not one entry", elem->valuestring);
+			if ((error = set_value(ld, (enum plan_key)key,
+			                       elem->valuestring, 0)) < 0)
+				return error;
+		}
+		ld->json_at = path;
+		return 0;
+	}
+	text = json_scalar(item, plan_keys[key].continues == ONE_LINE);
+	if (!text)
+		return json_error(
+		    ld, NULL, "%s",
+		    plan_keys[key].continues == LIST
+		        ? "expected a list of strings or a comma-separated "
+		          "string"
+		    : plan_keys[key].continues == TEXT
+		        ? "expected a string"
+		        : "expected a string or a number");
+	error = set_value(ld, (enum plan_key)key, text, 0);
+	free(text);
+	return error;
+}
+
+/*
+ * Look `name` up among the keys allowed where the reader is (ld->where);
+ * check it is not given twice, nor prompt with prompt-file. Returns the key.
+ */
+static int json_key(struct ini_loader *ld, const char *name, const char *path)
+{
+	int *seen = ld->where == IN_PLAN ? ld->plan_seen : ld->task_seen;
+	int key;
+
+	ld->json_at = path;
+	for (key = 0; key < KEY_COUNT; key++)
+		if (!strcmp(name, plan_keys[key].name) &&
+		    (plan_keys[key].where & ld->where))
+			break;
+	if (key == KEY_COUNT)
+		return json_error(ld,
+		                  ld->where == IN_PLAN
+		                      ? PLAN_KEYS_HINT ", and tasks (a list)"
+		                      : TASK_KEYS_HINT ", and id",
+		                  "unknown key '%s'", name);
+	if (seen[key])
+		return json_error(ld, "give each key once per object",
+		                  "'%s' given twice", name);
+	if ((key == KEY_PROMPT && seen[KEY_PROMPT_FILE]) ||
+	    (key == KEY_PROMPT_FILE && seen[KEY_PROMPT]))
+		return json_error(ld, "keep one of them",
+		                  "task '%s' has both prompt and prompt-file",
+		                  ld->plan->tasks[ld->task].id);
+	seen[key] = 1;
+	return key;
+}
+
+static int json_task_entry(struct ini_loader *ld, const cJSON *obj, size_t n)
+{
+	orch_plan *plan = ld->plan;
+	char path[300];
+	const cJSON *id, *field;
+	long dup;
+	int key, error, ids = 0;
+
+	snprintf(path, sizeof(path), "tasks[%zu]", n);
+	ld->json_at = path;
+	if (!cJSON_IsObject(obj))
+		return json_error(ld,
+		                  "tasks is a list of objects, e.g. "
+		                  "{\"id\": \"api\", \"run\": \"make api\"}",
+		                  "expected an object%s", NULL);
+	snprintf(path, sizeof(path), "tasks[%zu].id", n);
+	cJSON_ArrayForEach(id, obj) ids += !strcmp(id->string, "id");
+	id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+	if (!cJSON_IsString(id))
+		return json_error(
+		    ld, "every task has an id, e.g. \"id\": \"api\"", "%s",
+		    id ? "expected a string" : "missing task id");
+	if (ids > 1)
+		return json_error(ld, "give each key once per object",
+		                  "'%s' given twice", "id");
+	if (!orch_id_valid(id->valuestring))
+		return json_error(ld, "task " ID_HINT, "invalid task id '%s'",
+		                  id->valuestring);
+	plan_add_task(plan, &ld->task_alloc, orch_strdup(id->valuestring), 0);
+	if ((dup = index_add(plan, plan->ntasks - 1)) >= 0) {
+		char first[64];
+		snprintf(first, sizeof(first), "%ld", dup);
+		orch_error_set("%s: duplicate task '%s' (first in tasks[%s])",
+		               at(ld, 0), id->valuestring, first);
+		orch_error_hint("task ids must be unique within a plan: rename "
+		                "one of them");
+		return ORCH_EINVALID;
+	}
+	ld->where = IN_TASK;
+	ld->task = plan->ntasks - 1;
+	memset(ld->task_seen, 0, sizeof(ld->task_seen));
+	cJSON_ArrayForEach(field, obj)
+	{
+		if (!strcmp(field->string, "id"))
+			continue;
+		snprintf(path, sizeof(path), "tasks[%zu].%.200s", n,
+		         field->string);
+		if ((key = json_key(ld, field->string, path)) < 0)
+			return key;
+		if ((error = json_set(ld, key, field, path)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int orch_plan_load_json(orch_plan **out, const char *path, const char *name,
+                        const char *text, size_t len)
+{
+	struct ini_loader ld = {0};
+	const char *slash, *end = NULL;
+	cJSON *root = NULL;
+	const cJSON *field, *tasks = NULL, *entry;
+	size_t n = 0;
+	int key, error = 0;
+
+	*out = NULL;
+	ld.plan = plan_new();
+	ld.path = path ? path : "<stdin>";
+	slash = path ? strrchr(path, '/') : NULL;
+	ld.dir = slash ? orch_strndup(path, (size_t)(slash - path + 1))
+	               : orch_strdup("");
+	if (slash && slash > path)
+		ld.dir[slash - path] = '\0';
+	ld.json_at = "";
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!root) {
+		size_t line = 1, col = 1;
+		for (const char *p = text; end && p < end && p < text + len;
+		     p++, col++)
+			if (*p == '\n')
+				line++, col = 0;
+		orch_error_set("%s:%zu:%zu: not valid JSON", ld.path, line,
+		               col);
+		orch_error_hint("a JSON plan is an object: {\"name\": \"p\", "
+		                "\"tasks\": [{\"id\": \"a\", \"run\": "
+		                "\"make a\"}]}");
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if (!cJSON_IsObject(root)) {
+		error = json_error(&ld,
+		                   "a JSON plan is an object with the [plan] "
+		                   "keys and \"tasks\"",
+		                   "expected an object at the top%s", NULL);
+		goto done;
+	}
+	if (has_nul_escape(text, len)) {
+		error = json_error(&ld, "remove the \\u0000 escapes",
+		                   "a string holds a NUL character (\\u0000), "
+		                   "which no value can hold%s",
+		                   NULL);
+		goto done;
+	}
+	ld.where = IN_PLAN;
+	cJSON_ArrayForEach(field, root)
+	{
+		if (!strcmp(field->string, "tasks")) {
+			ld.json_at = "tasks";
+			if (tasks) {
+				error = json_error(
+				    &ld, "give each key once per object",
+				    "'%s' given twice", "tasks");
+				goto done;
+			}
+			tasks = field;
+			continue;
+		}
+		if ((key = json_key(&ld, field->string, field->string)) < 0) {
+			error = key;
+			goto done;
+		}
+		if ((error = json_set(&ld, key, field, field->string)) < 0)
+			goto done;
+	}
+	if (tasks && !cJSON_IsArray(tasks)) {
+		ld.json_at = "tasks";
+		error = json_error(&ld, "tasks is a list of task objects",
+		                   "expected a list%s", NULL);
+		goto done;
+	}
+	cJSON_ArrayForEach(entry, tasks)
+	{
+		if ((error = json_task_entry(&ld, entry, n++)) < 0)
+			goto done;
+	}
+	if (!ld.plan->name && name) {
+		ld.plan->name = orch_strdup(name);
+	} else if (!ld.plan->name) {
+		if (!path) {
+			ld.json_at = "name";
+			error =
+			    json_error(&ld,
+			               "a plan read from stdin needs \"name\" "
+			               "(or --name)",
+			               "the plan has no name%s", NULL);
+			goto done;
+		}
+		ld.plan->name = default_name(path, 1);
+	}
+	ld.plan->source = orch_strdup(ld.path);
+	index_of(ld.plan)->from_json = 1;
+	finish_plan(ld.plan);
+	*out = ld.plan;
+	ld.plan = NULL;
+done:
+	cJSON_Delete(root);
 	orch_plan_free(ld.plan);
 	free(ld.dir);
 	return error;
@@ -1171,7 +1485,8 @@ static int report_cycle(const orch_plan *plan, const char *done, size_t from)
 		                plan->tasks[path[i]].id);
 	}
 	orch_buf_printf(&msg, " -> %s", plan->tasks[path[lowest]].id);
-	task_where(where, sizeof(where), plan, &plan->tasks[path[lowest]]);
+	orch_plan_task_where(where, sizeof(where), plan,
+	                     &plan->tasks[path[lowest]], "depends");
 	orch_error_set("%s: dependency cycle: %s", where, msg.ptr);
 	orch_error_hint("'a -> b' means a depends on b: drop one of these "
 	                "dependencies");
@@ -1191,7 +1506,7 @@ static int check_tasks(const orch_plan *plan, size_t *indegree,
 		const orch_task *task = &plan->tasks[i];
 		long self;
 
-		task_where(where, sizeof(where), plan, task);
+		orch_plan_task_where(where, sizeof(where), plan, task, NULL);
 		if (!task->id || !orch_id_valid(task->id)) {
 			orch_error_set("%s: invalid task id '%s'", where,
 			               task->id ? task->id : "");
@@ -1210,6 +1525,10 @@ static int check_tasks(const orch_plan *plan, size_t *indegree,
 		for (size_t k = 0; k < task->depends.count; k++) {
 			const char *dep = task->depends.items[k];
 			long pos = orch_plan_find(plan, dep);
+			if (pos >= 0 && (size_t)pos != i)
+				goto counted;
+			orch_plan_task_where(where, sizeof(where), plan, task,
+			                     "depends");
 			if (pos < 0) {
 				orch_error_set("%s: task '%s' depends on "
 				               "unknown task '%s'",
@@ -1227,6 +1546,7 @@ static int check_tasks(const orch_plan *plan, size_t *indegree,
 				                task->id);
 				return ORCH_EINVALID;
 			}
+		counted:
 			indegree[i]++;
 			dependents_start[pos + 1]++;
 		}

@@ -61,6 +61,20 @@ typedef struct {
 int orch_plan_load_ini(orch_plan **out, const char *path);
 
 /*
+ * Read a plan given as JSON `text` (plan --from-json): the [plan] keys at the
+ * top level and "tasks", a list of objects with "id" and a task's keys (the
+ * INI names; lists as arrays of strings or comma-separated strings). Values
+ * are checked as in an INI plan; ORCH_EINVALID messages name the file and
+ * the JSON path ("p.json: tasks[3].depends: ..."). `path` names the file
+ * (prompt-file is relative to it) or is NULL for stdin. A plan without
+ * "name" is named `name`, else the file's base name (stdin: an error).
+ * Caller frees *out with orch_plan_free. Does not check dependencies: see
+ * orch_plan_validate.
+ */
+int orch_plan_load_json(orch_plan **out, const char *path, const char *name,
+                        const char *text, size_t len);
+
+/*
  * Read a directory of Markdown prompt files, one task per *.md (id = file
  * name without .md), with an optional leading `---` block of `key: value`
  * lines (depends, files, priority, needs, duration). Name defaults to the
@@ -85,6 +99,14 @@ long orch_plan_find(const orch_plan *plan, const char *id);
  * (the loaders index what they read). ORCH_EINVALID names a duplicate id.
  */
 int orch_plan_reindex(orch_plan *plan);
+
+/*
+ * Where `task` was given, for messages: "FILE:LINE", "DIR/ID.md:LINE",
+ * "FILE: tasks[N].FIELD" for a JSON plan (FIELD may be NULL), or
+ * "plan 'NAME'" when the plan has no source.
+ */
+void orch_plan_task_where(char *out, size_t outlen, const orch_plan *plan,
+                          const orch_task *task, const char *field);
 
 /* The command a task runs: its `run`, else the plan's agent. Borrowed. */
 const char *orch_plan_command(const orch_plan *plan, const orch_task *task);

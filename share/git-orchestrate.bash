@@ -11,7 +11,7 @@ _git_orchestrate ()
 	local plans
 	plans="$(git for-each-ref --format='%(refname:strip=3)' refs/orchestrate/plans 2>/dev/null | tr '\n' ' ')"
 	case "$subcommand,$cur" in
-	plan,--*) __gitcomp "--prompts --name --dry-run --simulate --json --config" ;;
+	plan,--*) __gitcomp "--prompts --from-json --name --dry-run --simulate --json --config" ;;
 	plans,*) __gitcomp "--json --config" ;;
 	run,--*) __gitcomp "--jobs= --worker= --merge --remote= --wait-workers= --json --config" ;;
 	status,--format=*) __gitcomp "prometheus" "" "${cur##--format=}" ;;
