@@ -1093,6 +1093,14 @@ int orch_plan_load_json(orch_plan **out, const char *path, const char *name,
 		ld.dir[slash - path] = '\0';
 	ld.json_at = "";
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	/* what follows the value must be blanks: nothing is dropped unseen */
+	while (root && end && end < text + len &&
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (root && end && end < text + len) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
 	if (!root) {
 		size_t line = 1, col = 1;
 		for (const char *p = text; end && p < end && p < text + len;

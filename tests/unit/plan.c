@@ -979,6 +979,94 @@ TEST(bad_env_names_are_refused_naming_file_and_line)
 	}
 }
 
+/* Load a JSON plan from text as p.json; 0 or the error code. */
+static int load_json_text(orch_plan **out, const char *text)
+{
+	return orch_plan_load_json(out, "p.json", NULL, text, strlen(text));
+}
+
+TEST(json_plan_is_read_as_its_ini_form_would_be)
+{
+	orch_plan *plan = NULL;
+	const orch_task *a, *b;
+
+	CHECK_INT(load_json_text(
+	              &plan,
+	              "{\"agent\": \"run-agent ; x\", \"retries\": 3, "
+	              "\"timeout\": \"30m\", \"merge\": \"auto\", \"tasks\": ["
+	              "{\"id\": \"a\", \"run\": \"make a # kept\", "
+	              "\"priority\": \"critical\", \"duration\": 90, "
+	              "\"files\": [\"x\", \"y.c\"]},"
+	              "{\"id\": \"b\", \"prompt\": \"line 1\\nline 2\", "
+	              "\"depends\": \"a, a\", \"needs\": [\"gpu\", \"big\"], "
+	              "\"retries\": 0, \"timeout\": 0, \"env\": \"K1, K2\"}]}"),
+	          0);
+	CHECK_INT(orch_plan_validate(plan), 0);
+	CHECK_STR(plan->name, "p");
+	CHECK_STR(plan->agent, "run-agent ; x");
+	CHECK_INT(plan->retries, 3);
+	CHECK_INT(plan->timeout_ms, 1800000);
+	CHECK_INT(plan->merge_auto, 1);
+	CHECK_INT(plan->ntasks, 2);
+	a = &plan->tasks[0];
+	b = &plan->tasks[1];
+	CHECK_STR(a->run, "make a # kept");
+	CHECK_INT(a->priority, ORCH_PRIORITY_CRITICAL);
+	CHECK_INT(a->duration_ms, 90000);
+	CHECK_INT(a->files.count, 2);
+	CHECK_STR(b->prompt, "line 1\nline 2");
+	CHECK_INT(b->depends.count, 1);
+	CHECK_INT(b->needs.count, 2);
+	CHECK_INT(b->retries, 0);
+	CHECK_INT(b->timeout_ms, 0);
+	CHECK_INT(b->env.count, 2);
+	orch_plan_free(plan);
+}
+
+TEST(bad_json_plans_are_refused_naming_the_json_path)
+{
+	static const struct {
+		const char *text;
+		const char *expect;
+	} cases[] = {
+	    {"{\"tasks\": [{\"id\": \"a\", \"run\": \"x\", \"retries\": "
+	     "\"many\"}]}",
+	     "p.json: tasks[0].retries: bad retries 'many' in task 'a'"},
+	    {"{\"tasks\": [{\"id\": \"a\", \"run\": true}]}",
+	     "p.json: tasks[0].run: expected a string"},
+	    {"{\"tasks\": [{\"id\": \"a\", \"run\": \"x\", \"files\": "
+	     "[\"x, y.c\"]}]}",
+	     "p.json: tasks[0].files[0]: 'x, y.c' is not one entry"},
+	    {"{\"timeout\": \"soon\"}", "p.json: timeout: bad timeout 'soon'"},
+	    {"{\"tasks\": [{\"id\": \"a\", \"run\": \"x\"}, 3]}",
+	     "p.json: tasks[1]: expected an object"},
+	    {"{\"name\": \"x\"} trailing", "p.json:1:"},
+	};
+	orch_plan *plan = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(load_json_text(&plan, cases[i].text), ORCH_EINVALID);
+		CHECK(plan == NULL);
+		CHECK(contains(orch_error_message(), cases[i].expect));
+	}
+}
+
+TEST(json_plan_faults_found_by_validate_name_the_task_path)
+{
+	orch_plan *plan = NULL;
+
+	CHECK_INT(load_json_text(&plan,
+	                         "{\"tasks\": [{\"id\": \"a\", \"run\": \"x\"},"
+	                         "{\"id\": \"b\", \"run\": \"x\", "
+	                         "\"depends\": [\"c\"]}]}"),
+	          0);
+	CHECK_INT(orch_plan_validate(plan), ORCH_EINVALID);
+	CHECK(contains(orch_error_message(),
+	               "p.json: tasks[1].depends: task 'b' depends on "
+	               "unknown task 'c'"));
+	orch_plan_free(plan);
+}
+
 static const unit_test table[] = {
     T(good_plan_is_read_field_by_field),
     T(defaults_apply_when_the_plan_says_nothing),
@@ -1007,6 +1095,9 @@ static const unit_test table[] = {
     T(a_generated_plan_of_100000_tasks_loads_and_validates),
     T(env_names_are_read_in_plan_and_tasks_and_kept_in_plan_json),
     T(bad_env_names_are_refused_naming_file_and_line),
+    T(json_plan_is_read_as_its_ini_form_would_be),
+    T(bad_json_plans_are_refused_naming_the_json_path),
+    T(json_plan_faults_found_by_validate_name_the_task_path),
 };
 
 UNIT_MAIN(table)
