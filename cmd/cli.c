@@ -188,18 +188,25 @@ int cli_is_tty(int fd)
 	return isatty(fd);
 }
 
-void cli_format_achieved(char *out, size_t outlen, const orch_metrics *m)
+void cli_format_achieved(char *out, size_t outlen, const orch_metrics *m,
+                         const orch_plan_estimate *est)
 {
-	char span[32], task[32];
+	char span[32], task[32], estimated[96] = "";
 
+	if (est && est->slots > 0) {
+		orch_format_duration(span, sizeof(span), est->makespan_ms);
+		snprintf(estimated, sizeof(estimated),
+		         " (estimated %s on %d slot%s)", span, est->slots,
+		         est->slots == 1 ? "" : "s");
+	}
 	if (!m->started_ms) {
-		snprintf(out, outlen, "nothing ran yet");
+		snprintf(out, outlen, "nothing ran yet%s", estimated);
 		return;
 	}
 	orch_format_duration(span, sizeof(span), m->makespan_ms);
 	orch_format_duration(task, sizeof(task), m->task_ms);
-	snprintf(out, outlen, "makespan %s, task time %s, speedup %.1fx", span,
-	         task, m->speedup);
+	snprintf(out, outlen, "makespan %s%s, task time %s, speedup %.1fx",
+	         span, estimated, task, m->speedup);
 }
 
 static void on_signal(int sig)

@@ -69,9 +69,12 @@ void cli_end_pager(void);
 /*
  * What a plan's runs achieved, for a summary line, into `out`:
  * "makespan 3.0s, task time 9.0s, speedup 3.0x"; "nothing ran yet" when no
- * attempt started.
+ * attempt started. With a known estimate (`est` may be NULL), the makespan
+ * `plan` estimated follows: "makespan 3.0s (estimated 2.0s on 4 slots), ...",
+ * "nothing ran yet (estimated 2.0s on 4 slots)".
  */
-void cli_format_achieved(char *out, size_t outlen, const orch_metrics *m);
+void cli_format_achieved(char *out, size_t outlen, const orch_metrics *m,
+                         const orch_plan_estimate *est);
 
 /* Set by SIGINT/SIGTERM handlers installed with cli_catch_signals. */
 extern volatile int cli_interrupted;

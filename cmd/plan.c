@@ -354,6 +354,11 @@ int cmd_plan(int argc, char **argv, orch_cli *cli)
 	}
 	if (!dry_run && !simulate) {
 		char refname[300];
+		/* stored so that status and run show it beside what they
+		 * achieve */
+		plan->estimate.makespan_ms = report.makespan_ms;
+		plan->estimate.serial_ms = report.serial_ms;
+		plan->estimate.slots = report.slots;
 		if ((error = orch_store_create_plan(cli->store, plan, 1)) < 0 ||
 		    (error = orch_store_plan_ref(refname, sizeof(refname),
 		                                 cli->store, plan->name)) < 0)

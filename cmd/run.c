@@ -115,7 +115,7 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 	orch_run_options opts = {0};
 	orch_run_summary summary;
 	struct progress progress = {0};
-	char *name = NULL, achieved[128];
+	char *name = NULL, achieved[224];
 	const char *remote = NULL;
 	int opt, error, status;
 
@@ -231,7 +231,8 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 				printf(", %zu not run (no worker can run them)",
 				       left);
 			cli_format_achieved(achieved, sizeof(achieved),
-			                    &summary.achieved);
+			                    &summary.achieved,
+			                    &summary.estimate);
 			printf("; %s\n", achieved);
 		}
 	}

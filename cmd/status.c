@@ -81,7 +81,7 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
                         int64_t now)
 {
 	int width = 4;
-	char dur[32], achieved[128], cpu[32], rss[32];
+	char dur[32], achieved[224], cpu[32], rss[32];
 
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		int len = (int)strlen(plan->tasks[i].id);
@@ -127,7 +127,7 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 		if (m->counts[s])
 			printf(" %zu %s", m->counts[s],
 			       orch_state_name((orch_state)s));
-	cli_format_achieved(achieved, sizeof(achieved), m);
+	cli_format_achieved(achieved, sizeof(achieved), m, &plan->estimate);
 	printf("; %s\n", achieved);
 	for (size_t i = 0; i < workers->count; i++)
 		if (workers->list[i].down)
@@ -204,6 +204,17 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 	                        (double)m->makespan_ms);
 	cJSON_AddNumberToObject(achieved, "task_ms", (double)m->task_ms);
 	cJSON_AddNumberToObject(achieved, "speedup", m->speedup);
+	/* what `plan` estimated; null for plans stored without it */
+	if (plan->estimate.slots > 0) {
+		cJSON *est = cJSON_AddObjectToObject(root, "estimate");
+		cJSON_AddNumberToObject(est, "makespan_ms",
+		                        (double)plan->estimate.makespan_ms);
+		cJSON_AddNumberToObject(est, "slots", plan->estimate.slots);
+		cJSON_AddNumberToObject(est, "serial_ms",
+		                        (double)plan->estimate.serial_ms);
+	} else {
+		cJSON_AddNullToObject(root, "estimate");
+	}
 	list = cJSON_AddArrayToObject(root, "workers");
 	for (size_t i = 0; i < workers->count; i++) {
 		cJSON *w = cJSON_CreateObject();

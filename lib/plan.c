@@ -1701,6 +1701,14 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 		add_string(root, "setup", plan->setup);
 	if (plan->env.count)
 		add_list(root, "env", &plan->env);
+	if (plan->estimate.slots > 0) { /* only when known: older plans stay */
+		cJSON *est = cJSON_CreateObject();
+		add_number(est, "makespan_ms",
+		           (double)plan->estimate.makespan_ms);
+		add_number(est, "slots", plan->estimate.slots);
+		add_number(est, "serial_ms", (double)plan->estimate.serial_ms);
+		cJSON_AddItemToObjectCS(root, "estimate", est);
+	}
 	cJSON_AddItemToObjectCS(root, "tasks", cJSON_CreateArray());
 	/*
 	 * The tasks are printed one by one into the buffer, not as one cJSON
@@ -1831,6 +1839,32 @@ static int json_env(orch_strvec *out, const cJSON *obj)
 	return 0;
 }
 
+/* The optional "estimate" object; absent or null in older plans. */
+static int json_estimate(orch_plan_estimate *out, const cJSON *root)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "estimate");
+	orch_plan_estimate est = {0, 0, 0};
+	int error;
+
+	if (!item || cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsObject(item))
+		return json_bad("expected an object for", "estimate");
+	if (!cJSON_GetObjectItemCaseSensitive(item, "makespan_ms") ||
+	    !cJSON_GetObjectItemCaseSensitive(item, "slots") ||
+	    !cJSON_GetObjectItemCaseSensitive(item, "serial_ms"))
+		return json_bad("expected makespan_ms, slots and serial_ms in",
+		                "estimate");
+	if ((error = json_int64(&est.makespan_ms, item, "makespan_ms", 0,
+	                        9e15)) < 0 ||
+	    (error = json_int(&est.slots, item, "slots", 1, INT_MAX)) < 0 ||
+	    (error = json_int64(&est.serial_ms, item, "serial_ms", 0, 9e15)) <
+	        0)
+		return error;
+	*out = est;
+	return 0;
+}
+
 static int json_task(orch_plan *plan, size_t *alloc, const cJSON *obj)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
@@ -1909,7 +1943,8 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 	    (error = json_string(&merge, root, "merge")) < 0 ||
 	    (error = json_string(&plan->verify, root, "verify")) < 0 ||
 	    (error = json_env(&plan->env, root)) < 0 ||
-	    (error = json_string(&plan->setup, root, "setup")) < 0)
+	    (error = json_string(&plan->setup, root, "setup")) < 0 ||
+	    (error = json_estimate(&plan->estimate, root)) < 0)
 		goto done;
 	if (!plan->name || !orch_id_valid(plan->name)) {
 		orch_error_set("plan.json: invalid plan name '%s'",

@@ -33,6 +33,17 @@ typedef struct {
 	int line;            /* line of its section in the source, 0 if none */
 } orch_task;
 
+/*
+ * The makespan `plan` estimated when it stored the plan: on `slots` slots
+ * (the configured workers' at that time), against `serial_ms` one by one.
+ * slots is 0 when unknown (plans stored by older versions).
+ */
+typedef struct {
+	int64_t makespan_ms;
+	int64_t serial_ms;
+	int slots;
+} orch_plan_estimate;
+
 typedef struct {
 	char *name;
 	char *base; /* branch name; NULL until resolved (current branch) */
@@ -46,6 +57,7 @@ typedef struct {
 	char *setup;  /* run once in each worktree slot before its first task
 	                (again when it changes), or NULL */
 	char *source; /* file or directory it was read from, or NULL */
+	orch_plan_estimate estimate; /* stored in plan.json when known */
 	orch_task *tasks;
 	size_t ntasks;
 	void *index; /* private: id -> position hash table */

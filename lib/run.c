@@ -2380,6 +2380,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	orch_metrics_compute(&out->achieved, run.states, run.plan->ntasks,
 	                     orch_now_ms());
 	memcpy(out->counts, out->achieved.counts, sizeof(out->counts));
+	out->estimate = run.plan->estimate;
 done:
 	if (run.workers) {
 		for (size_t w = 0; w < run.nworkers; w++)

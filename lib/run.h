@@ -80,6 +80,7 @@ typedef struct {
 	size_t counts[ORCH_STATE__COUNT];
 	int interrupted;
 	orch_metrics achieved; /* makespan, task time, speedup of the plan */
+	orch_plan_estimate estimate; /* what `plan` estimated; slots 0: none */
 } orch_run_summary;
 
 /*

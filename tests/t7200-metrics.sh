@@ -31,7 +31,7 @@ cd repo || test_bail_out "setup left no repository"
 test_expect_success 'run ends with the achieved makespan, task time and speedup' '
 	git orchestrate plan par.ini >/dev/null &&
 	git orchestrate run -j 3 par >out &&
-	test_grep "^plan par: 3 done; makespan [0-9.]*m*s, task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out
+	test_grep "^plan par: 3 done; makespan [0-9.]*m*s (estimated [0-9a-z.]* on [0-9]* slots*), task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out
 '
 
 test_expect_success 'the task time adds up every attempt, the makespan runs from the first start' '
@@ -48,7 +48,7 @@ test_expect_success 'the task time adds up every attempt, the makespan runs from
 
 test_expect_success 'status shows them under the table, run --json as status --json does' '
 	git orchestrate status par >out &&
-	test_grep "^3 tasks: 3 done; makespan [0-9.]*m*s, task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out &&
+	test_grep "^3 tasks: 3 done; makespan [0-9.]*m*s (estimated [0-9a-z.]* on [0-9]* slots*), task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out &&
 	git orchestrate plan --name par2 par.ini >/dev/null &&
 	git orchestrate run --json -j 3 par2 >run.json 2>/dev/null &&
 	test $(json_get run.json "d[\"achieved\"][\"task_ms\"] >= 2000 and d[\"achieved\"][\"makespan_ms\"] > 0") = True
@@ -57,9 +57,62 @@ test_expect_success 'status shows them under the table, run --json as status --j
 test_expect_success 'a plan that has not run says so' '
 	git orchestrate plan --name idle par.ini >/dev/null &&
 	git orchestrate status idle >out &&
-	test_grep "^3 tasks: .*; nothing ran yet$" out &&
+	test_grep "^3 tasks: .*; nothing ran yet (estimated [0-9a-z.]* on [0-9]* slots*)$" out &&
 	git orchestrate status --json idle >idle.json &&
 	test $(json_get idle.json "d[\"achieved\"][\"started\"] is None and d[\"achieved\"][\"makespan_ms\"] == 0") = True
+'
+
+test_expect_success 'the estimate plan printed is stored and shown beside what was achieved' '
+	cat >est.ini <<-\PLAN &&
+	[task "a"]
+	run = true
+	duration = 2m
+	[task "b"]
+	run = true
+	duration = 1m
+	[task "c"]
+	run = true
+	duration = 1m
+	PLAN
+	cat >two.ini <<-\CONFIG &&
+	[worker "here"]
+	host = local
+	slots = 2
+	CONFIG
+	git orchestrate --config two.ini plan est.ini >plan.out &&
+	test_grep "^estimated makespan: 2m00s on 2 slots, against 4m00s one by one" plan.out &&
+	git show orchestrate/plans/est:plan.json >est.json &&
+	test $(json_get est.json "d[\"estimate\"] == {\"makespan_ms\": 120000, \"slots\": 2, \"serial_ms\": 240000}") = True &&
+	git orchestrate status est >out &&
+	test_grep "^3 tasks: 3 ready; nothing ran yet (estimated 2m00s on 2 slots)$" out &&
+	git orchestrate --config two.ini run est >out &&
+	test_grep "^plan est: 3 done; makespan [0-9.]*m*s (estimated 2m00s on 2 slots), task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out &&
+	git orchestrate status est >out &&
+	test_grep "^3 tasks: 3 done; makespan [0-9.]*m*s (estimated 2m00s on 2 slots), task time" out &&
+	git orchestrate status --json est >st.json &&
+	test $(json_get st.json "d[\"estimate\"] == {\"makespan_ms\": 120000, \"slots\": 2, \"serial_ms\": 240000} and d[\"achieved\"][\"attempts\"] == 3") = True
+'
+
+test_expect_success 'set keeps the stored estimate' '
+	git orchestrate --config two.ini plan --name est2 est.ini >/dev/null &&
+	git orchestrate set est2 a priority=high &&
+	git show orchestrate/plans/est2:plan.json >est2.json &&
+	test $(json_get est2.json "d[\"estimate\"] == {\"makespan_ms\": 120000, \"slots\": 2, \"serial_ms\": 240000} and d[\"tasks\"][0][\"priority\"] == \"high\"") = True
+'
+
+test_expect_success 'a plan stored without an estimate still reads: status shows none' '
+	ref=refs/orchestrate/plans/est &&
+	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); del d[\"estimate\"]; print(json.dumps(d))" est.json >old.json &&
+	blob=$(git hash-object -w old.json) &&
+	git ls-tree $ref | sed "s/^\(100644 blob \)[0-9a-f]*\(	plan.json\)$/\1$blob\2/" >tree.txt &&
+	test_grep "$blob	plan.json" tree.txt &&
+	tree=$(git mktree <tree.txt) &&
+	commit=$(git commit-tree -p $ref -m "a plan of an older version" $tree) &&
+	git update-ref $ref $commit &&
+	git orchestrate status est >out &&
+	test_grep "^3 tasks: 3 done; makespan [0-9.]*m*s, task time [0-9.]*m*s, speedup [0-9]*\.[0-9]x$" out &&
+	git orchestrate status --json est >st.json &&
+	test $(json_get st.json "d[\"estimate\"] is None and d[\"achieved\"][\"attempts\"] == 3") = True
 '
 
 test_expect_success 'status --format=prometheus: every plan, every state, checked by promtool' '

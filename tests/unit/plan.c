@@ -811,6 +811,36 @@ done:
 	orch_plan_free(back);
 }
 
+TEST(the_stored_estimate_round_trips_and_may_be_absent)
+{
+	static const char with[] =
+	    "{\"name\":\"e\",\"estimate\":{\"makespan_ms\":1200,"
+	    "\"slots\":2,\"serial_ms\":2500},\"tasks\":[]}";
+	static const char without[] = "{\"name\":\"e\",\"tasks\":[]}";
+	orch_plan *plan = NULL, *old = NULL;
+	char *json = NULL;
+
+	CHECK_INT(orch_plan_from_json(&plan, with, strlen(with)), 0);
+	CHECK_INT(orch_plan_from_json(&old, without, strlen(without)), 0);
+	if (!plan || !old)
+		goto done;
+	CHECK_INT(plan->estimate.makespan_ms, 1200);
+	CHECK_INT(plan->estimate.slots, 2);
+	CHECK_INT(plan->estimate.serial_ms, 2500);
+	CHECK_INT(orch_plan_to_json(&json, plan), 0);
+	CHECK(contains(json, "\"estimate\":{\"makespan_ms\":1200,"
+	                     "\"slots\":2,\"serial_ms\":2500}"));
+	free(json);
+	json = NULL;
+	CHECK_INT(old->estimate.slots, 0);
+	CHECK_INT(orch_plan_to_json(&json, old), 0);
+	CHECK(!contains(json, "estimate"));
+done:
+	free(json);
+	orch_plan_free(plan);
+	orch_plan_free(old);
+}
+
 TEST(damaged_json_is_refused)
 {
 	static const char *cases[] = {
@@ -830,6 +860,11 @@ TEST(damaged_json_is_refused)
 	    "\"urgent\"}]}",
 	    "{\"name\": \"p\", \"merge\": \"sometimes\", \"tasks\": []}",
 	    "{\"name\": 7, \"tasks\": []}",
+	    "{\"name\": \"p\", \"estimate\": 5, \"tasks\": []}",
+	    "{\"name\": \"p\", \"estimate\": {\"makespan_ms\": 1, "
+	    "\"slots\": 0, \"serial_ms\": 1}, \"tasks\": []}",
+	    "{\"name\": \"p\", \"estimate\": {\"makespan_ms\": 1}, "
+	    "\"tasks\": []}",
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1090,6 +1125,7 @@ static const unit_test table[] = {
     T(prompts_directory_makes_one_task_per_markdown_file),
     T(bad_prompt_files_are_refused_naming_file_and_line),
     T(json_round_trip_is_exact),
+    T(the_stored_estimate_round_trips_and_may_be_absent),
     T(damaged_json_is_refused),
     T(priorities_have_names_both_ways),
     T(a_generated_plan_of_100000_tasks_loads_and_validates),
