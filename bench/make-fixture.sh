@@ -21,7 +21,7 @@ case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 git -C "$src" rev-parse --verify -q HEAD >/dev/null ||
 	{ echo "bench/make-fixture.sh: '$src' is not a git repository with commits" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/orch-fixture.XXXXXX")
+work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null LC_ALL=C
 export GIT_AUTHOR_NAME=fixture GIT_AUTHOR_EMAIL=fixture@example.com

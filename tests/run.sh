@@ -4,7 +4,7 @@
 # at the end and exit non-zero on any failure.
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
-logdir=$(mktemp -d "${TMPDIR:-/tmp}/orch-tests.XXXXXX")
+logdir=$(mktemp -d)
 export ORCH_TEST_TMP="$logdir"
 jobs=${ORCH_TEST_JOBS:-2}
 
