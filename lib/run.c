@@ -532,14 +532,14 @@ static int skip_cb(orch_txn *txn, void *payload)
  * tasks are not the same ones is left alone: only `set` changes a stored
  * plan that has started.
  */
-static int reload_plan(struct run *run)
+static int reload_plan(struct run *run, const git_oid *seen)
 {
 	orch_plan *fresh = NULL;
 	int error;
 
 	if ((error = orch_store_reload_plan(&fresh, &run->plan_head,
 	                                    &run->plan_blob, run->store,
-	                                    run->plan->name)) < 0 ||
+	                                    run->plan->name, seen)) < 0 ||
 	    !fresh)
 		return error;
 	if (fresh->ntasks != run->plan->ntasks)
@@ -587,10 +587,12 @@ static void ready_states_changed(struct run *run);
 
 static int sync_states(struct run *run)
 {
+	git_oid head;
+	/* the head the states were read at: plan.json is compared there */
 	int error =
-	    orch_store_read_states(run->states, NULL, run->store, run->plan);
+	    orch_store_read_states(run->states, &head, run->store, run->plan);
 	if (error == 0)
-		error = reload_plan(run);
+		error = reload_plan(run, &head);
 	if (error == 0)
 		ready_states_changed(run);
 	run->last_sync = orch_monotonic_ms();
@@ -2314,9 +2316,9 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	srand((unsigned)(getpid() ^ orch_now_ms()));
 	snprintf(run.token, sizeof(run.token), "%d-%lld-%d", (int)getpid(),
 	         (long long)orch_now_ms(), rand());
-	if ((error =
-	         orch_store_reload_plan(&run.plan, &run.plan_head,
-	                                &run.plan_blob, store, opts->plan)) < 0)
+	if ((error = orch_store_reload_plan(&run.plan, &run.plan_head,
+	                                    &run.plan_blob, store, opts->plan,
+	                                    NULL)) < 0)
 		goto done;
 	durations = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
 	for (size_t i = 0; i < run.plan->ntasks; i++)

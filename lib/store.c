@@ -887,8 +887,10 @@ done:
 }
 
 int orch_store_reload_plan(orch_plan **out, git_oid *head, git_oid *blob,
-                           orch_store *store, const char *name)
+                           orch_store *store, const char *name,
+                           const git_oid *seen)
 {
+	git_commit *commit = NULL;
 	git_tree *tree = NULL;
 	const git_tree_entry *entry;
 	orch_buf json = {0};
@@ -896,12 +898,18 @@ int orch_store_reload_plan(orch_plan **out, git_oid *head, git_oid *blob,
 	int error;
 
 	*out = NULL;
-	/* unchanged ref: one ref read; changed: one commit and tree lookup */
-	if ((error = plan_head(&now, NULL, store, name)) < 0 ||
-	    git_oid_equal(&now, head))
+	if (seen)
+		git_oid_cpy(&now, seen);
+	else if ((error = plan_head(&now, NULL, store, name)) < 0)
 		return error;
-	if ((error = plan_head(&now, &tree, store, name)) < 0)
+	if (git_oid_equal(&now, head))
+		return 0;
+	if ((error = git_commit_lookup(&commit, store->repo, &now)) < 0 ||
+	    (error = git_commit_tree(&tree, commit)) < 0) {
+		error = orch_error_git(
+		    error, "cannot read the head of plan '%s'", name);
 		goto done;
+	}
 	if (!(entry = git_tree_entry_byname(tree, PLAN_FILE))) {
 		error = orch_error_set("plan '%s' has no " PLAN_FILE, name);
 		goto done;
@@ -919,6 +927,7 @@ int orch_store_reload_plan(orch_plan **out, git_oid *head, git_oid *blob,
 done:
 	orch_buf_free(&json);
 	git_tree_free(tree);
+	git_commit_free(commit);
 	return error;
 }
 

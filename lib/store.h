@@ -177,10 +177,13 @@ int orch_store_load_plan(orch_plan **out, git_oid *out_head, orch_store *store,
  * *head and *blob are the plan ref's head and the plan.json blob last seen
  * (zero oids at first), both brought up to date. *out gets the new plan
  * (caller frees with orch_plan_free), or NULL when plan.json is still
- * *blob. An unchanged head costs one ref read.
+ * *blob. `seen` (may be NULL: the ref is read) is the head the caller just
+ * read (orch_store_read_states gives it): then an unchanged head costs
+ * nothing, a changed one a commit and tree lookup.
  */
 int orch_store_reload_plan(orch_plan **out, git_oid *head, git_oid *blob,
-                           orch_store *store, const char *name);
+                           orch_store *store, const char *name,
+                           const git_oid *seen);
 
 /*
  * The state of every task of `plan` at the plan ref's current head, in plan
