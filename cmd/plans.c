@@ -24,16 +24,6 @@ static void format_counts(orch_buf *out, const orch_plan_summary *p)
 			                orch_state_name((orch_state)s));
 }
 
-static void format_time(char *out, size_t outlen, int64_t ms)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!localtime_r(&secs, &tm) ||
-	    !strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(out, outlen, "?");
-}
-
 static void print_table(const orch_plan_summary *list, size_t count)
 {
 	int name_width = 4, base_width = 4;
@@ -53,7 +43,7 @@ static void print_table(const orch_plan_summary *list, size_t count)
 		const orch_plan_summary *p = &list[i];
 		orch_buf states = {0};
 		format_counts(&states, p);
-		format_time(when, sizeof(when), p->changed_ms);
+		orch_format_time(when, sizeof(when), p->changed_ms);
 		printf("%-*s  %-*s  %5zu  %-19s  %s%s\n", name_width, p->name,
 		       base_width, p->base ? p->base : "-", p->ntasks, when,
 		       states.len ? states.ptr : "no tasks",

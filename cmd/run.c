@@ -31,7 +31,7 @@ static void clear_line(struct progress *p)
 static void on_event(const orch_run_event *event, void *payload)
 {
 	struct progress *p = payload;
-	char dur[32], eta[32], elapsed[32];
+	char dur[32], eta[32], elapsed[32], paused[128] = "";
 	FILE *out = p->json ? stderr : stdout;
 
 	switch (event->kind) {
@@ -70,11 +70,18 @@ static void on_event(const orch_run_event *event, void *payload)
 			orch_format_duration(eta, sizeof(eta), event->eta_ms);
 		else
 			snprintf(eta, sizeof(eta), "?");
+		if (event->paused_until_ms) {
+			char until[64];
+			orch_format_time(until, sizeof(until),
+			                 event->paused_until_ms);
+			snprintf(paused, sizeof(paused),
+			         "; paused until %s (rate limit)", until);
+		}
 		fprintf(stderr,
 		        "\r\033[K%zu done, %zu running, %zu queued, %zu "
-		        "failed; %s elapsed, ETA %s",
+		        "failed; %s elapsed, ETA %s%s",
 		        event->done, event->running, event->queued,
-		        event->failed, elapsed, eta);
+		        event->failed, elapsed, eta, paused);
 		fflush(stderr);
 		p->line_shown = 1;
 		break;
@@ -91,6 +98,8 @@ static void read_test_knobs(orch_run_options *opts)
 
 	if ((env = getenv("ORCH_RETRY_BASE_MS")))
 		opts->retry_base_ms = atoll(env);
+	if ((env = getenv("ORCH_RATE_LIMIT_FIRST_MS")))
+		opts->rate_limit_first_ms = atoll(env);
 	if ((env = getenv("ORCH_LOG_FLUSH_MS")))
 		opts->log_flush_ms = atoll(env);
 	if ((env = getenv("ORCH_TEST_LEASE_TTL_MS")))

@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "metrics.h"
 #include "plan.h"
+#include "pause.h"
 #include "run.h"
 #include "store.h"
 #include "sync.h"
@@ -76,9 +77,20 @@ static void print_log_hint(const orch_plan *plan, const orch_task_state *states)
 	orch_buf_free(&failed);
 }
 
+/* "paused until ... (rate limit: TASK attempt N, why)" */
+static void pause_text(char *out, size_t outlen, const orch_pause *pause)
+{
+	char until[64];
+
+	orch_format_time(until, sizeof(until), pause->until_ms);
+	snprintf(out, outlen, "paused until %s (rate limit: %s attempt %d, %s)",
+	         until, pause->task ? pause->task : "?", pause->attempt,
+	         pause->reason ? pause->reason : "?");
+}
+
 static void print_table(const orch_plan *plan, const orch_task_state *states,
                         const orch_metrics *m, const workers_seen *workers,
-                        int64_t now)
+                        const orch_pause *pause, int64_t now)
 {
 	int width = 4;
 	char dur[32], achieved[224], cpu[32], rss[32];
@@ -129,6 +141,11 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 			       orch_state_name((orch_state)s));
 	cli_format_achieved(achieved, sizeof(achieved), m, &plan->estimate);
 	printf("; %s\n", achieved);
+	if (orch_pause_active(pause, now)) {
+		char text[512];
+		pause_text(text, sizeof(text), pause);
+		printf("%s\n", text);
+	}
 	for (size_t i = 0; i < workers->count; i++)
 		if (workers->list[i].down)
 			printf("worker %s is down: %s\n", workers->list[i].name,
@@ -137,7 +154,8 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 }
 
 static void print_json(const orch_plan *plan, const orch_task_state *states,
-                       const orch_metrics *m, const workers_seen *workers)
+                       const orch_metrics *m, const workers_seen *workers,
+                       const orch_pause *pause, int64_t now)
 {
 	cJSON *root = cJSON_CreateObject(), *tasks, *counts, *list, *achieved;
 	char *text;
@@ -214,6 +232,21 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 		                        (double)plan->estimate.serial_ms);
 	} else {
 		cJSON_AddNullToObject(root, "estimate");
+	}
+	/* a rate limit's pause of dispatch: null when none holds it now */
+	if (orch_pause_active(pause, now)) {
+		cJSON *p = cJSON_AddObjectToObject(root, "paused");
+		char text[512];
+		cJSON_AddNumberToObject(p, "until_ms", (double)pause->until_ms);
+		pause_text(text, sizeof(text), pause);
+		cJSON_AddStringToObject(p, "text", text);
+		cJSON_AddStringToObject(p, "task",
+		                        pause->task ? pause->task : "");
+		cJSON_AddNumberToObject(p, "attempt", pause->attempt);
+		cJSON_AddStringToObject(p, "reason",
+		                        pause->reason ? pause->reason : "");
+	} else {
+		cJSON_AddNullToObject(root, "paused");
 	}
 	list = cJSON_AddArrayToObject(root, "workers");
 	for (size_t i = 0; i < workers->count; i++) {
@@ -548,13 +581,21 @@ int cmd_status(int argc, char **argv, orch_cli *cli)
 		         &workers.list, &workers.count, cli->store, name)) < 0)
 			goto fail;
 		add_workers_used(&workers, plan, states);
+		orch_pause pause;
+		if ((error = orch_pause_read(&pause, cli->store, name)) < 0) {
+			orch_run_workers_free(workers.list, workers.count);
+			goto fail;
+		}
 		int64_t now = orch_now_ms();
 		orch_metrics metrics;
 		orch_metrics_compute(&metrics, states, plan->ntasks, now);
 		if (json)
-			print_json(plan, states, &metrics, &workers);
+			print_json(plan, states, &metrics, &workers, &pause,
+			           now);
 		else
-			print_table(plan, states, &metrics, &workers, now);
+			print_table(plan, states, &metrics, &workers, &pause,
+			            now);
+		orch_pause_clear(&pause);
 		orch_run_workers_free(workers.list, workers.count);
 		fflush(stdout);
 		if (!watch || all_final(plan, states) || cli_interrupted)

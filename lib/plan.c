@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,7 @@ static orch_plan *plan_new(void)
 	orch_plan *plan = orch_calloc(1, sizeof(*plan));
 	plan->index = orch_calloc(1, sizeof(struct plan_index));
 	plan->retries = 2;
+	plan->rate_limit_wait_ms = ORCH_RATE_LIMIT_WAIT_MS;
 	plan->timeout_ms = 0;
 	return plan;
 }
@@ -139,6 +141,7 @@ void orch_plan_free(orch_plan *plan)
 	free(plan->verify);
 	orch_strvec_free(&plan->env);
 	free(plan->setup);
+	free(plan->rate_limit);
 	free(plan->source);
 	if ((idx = index_of(plan)) != NULL) {
 		orch_strmap_clear(&idx->ids);
@@ -319,6 +322,7 @@ static void finish_plan(orch_plan *plan)
 	drop_empty(&plan->agent);
 	drop_empty(&plan->verify);
 	drop_empty(&plan->setup);
+	drop_empty(&plan->rate_limit);
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		drop_empty(&plan->tasks[i].run);
 		drop_empty(&plan->tasks[i].prompt);
@@ -408,6 +412,8 @@ enum plan_key {
 	KEY_MERGE,
 	KEY_VERIFY,
 	KEY_SETUP,
+	KEY_RATE_LIMIT,
+	KEY_RATE_LIMIT_WAIT,
 	KEY_RUN,
 	KEY_PROMPT,
 	KEY_PROMPT_FILE,
@@ -421,8 +427,11 @@ enum plan_key {
 };
 
 enum { IN_PLAN = 1, IN_TASK = 2 };
-/* TEXT values (commands, prompts) are verbatim: see loader_verbatim */
-enum { ONE_LINE, TEXT, LIST };
+/*
+ * TEXT values (commands, prompts) and PATTERNs are verbatim (see
+ * loader_verbatim); only TEXT continues on indented lines.
+ */
+enum { ONE_LINE, TEXT, LIST, PATTERN };
 
 static const struct {
 	const char *name;
@@ -437,6 +446,8 @@ static const struct {
     [KEY_MERGE] = {"merge", IN_PLAN, ONE_LINE},
     [KEY_VERIFY] = {"verify", IN_PLAN, TEXT},
     [KEY_SETUP] = {"setup", IN_PLAN, TEXT},
+    [KEY_RATE_LIMIT] = {"rate-limit", IN_PLAN, PATTERN},
+    [KEY_RATE_LIMIT_WAIT] = {"rate-limit-wait", IN_PLAN, ONE_LINE},
     [KEY_RUN] = {"run", IN_TASK, TEXT},
     [KEY_PROMPT] = {"prompt", IN_TASK, TEXT},
     [KEY_PROMPT_FILE] = {"prompt-file", IN_TASK, ONE_LINE},
@@ -450,7 +461,7 @@ static const struct {
 
 #define PLAN_KEYS_HINT                                                         \
 	"[plan] takes name, base, agent, retries, timeout, merge, verify, "    \
-	"setup, env"
+	"setup, env, rate-limit, rate-limit-wait"
 #define TASK_KEYS_HINT                                                         \
 	"a task takes run, prompt, prompt-file, depends, files, priority, "    \
 	"needs, duration, retries, timeout, env"
@@ -747,6 +758,27 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 		return 0;
 	case KEY_ENV:
 		return add_env_names(ld, list_field(ld, key), value, line);
+	case KEY_RATE_LIMIT: {
+		/* the run compiles it the same way: lib/pause.c */
+		regex_t re;
+		char why[200];
+		int rc = regcomp(&re, value, REG_EXTENDED | REG_NEWLINE);
+		if (rc) {
+			regerror(rc, &re, why, sizeof(why));
+			return bad_value(ld, line, "rate-limit", value, why);
+		}
+		regfree(&re);
+		free(plan->rate_limit);
+		plan->rate_limit = orch_strdup(value);
+		return 0;
+	}
+	case KEY_RATE_LIMIT_WAIT:
+		if (orch_parse_duration(&ms, value) < 0 || ms <= 0)
+			return bad_value(ld, line, "rate-limit-wait", value,
+			                 DURATION_HINT "; the longest pause "
+			                               "after a rate limit");
+		plan->rate_limit_wait_ms = ms;
+		return 0;
 	case KEY_AGENT:
 	case KEY_VERIFY:
 	case KEY_SETUP:
@@ -852,7 +884,8 @@ static int loader_verbatim(const char *name, void *payload)
 	for (int key = 0; key < KEY_COUNT; key++)
 		if (!strcmp(name, plan_keys[key].name) &&
 		    (plan_keys[key].where & ld->where))
-			return plan_keys[key].continues == TEXT;
+			return plan_keys[key].continues == TEXT ||
+			       plan_keys[key].continues == PATTERN;
 	return 0;
 }
 
@@ -1699,6 +1732,12 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 	add_string(root, "verify", plan->verify);
 	if (plan->setup) /* older plans have none: their plan.json stays */
 		add_string(root, "setup", plan->setup);
+	if (plan->rate_limit) /* likewise */
+		add_string(root, "rate_limit", plan->rate_limit);
+	if (plan->rate_limit_wait_ms > 0 &&
+	    plan->rate_limit_wait_ms != ORCH_RATE_LIMIT_WAIT_MS)
+		add_number(root, "rate_limit_wait_ms",
+		           (double)plan->rate_limit_wait_ms);
 	if (plan->env.count)
 		add_list(root, "env", &plan->env);
 	if (plan->estimate.slots > 0) { /* only when known: older plans stay */
@@ -1944,6 +1983,9 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 	    (error = json_string(&plan->verify, root, "verify")) < 0 ||
 	    (error = json_env(&plan->env, root)) < 0 ||
 	    (error = json_string(&plan->setup, root, "setup")) < 0 ||
+	    (error = json_string(&plan->rate_limit, root, "rate_limit")) < 0 ||
+	    (error = json_int64(&plan->rate_limit_wait_ms, root,
+	                        "rate_limit_wait_ms", 1, 9e15)) < 0 ||
 	    (error = json_estimate(&plan->estimate, root)) < 0)
 		goto done;
 	if (!plan->name || !orch_id_valid(plan->name)) {

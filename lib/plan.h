@@ -38,6 +38,9 @@ typedef struct {
  * (the configured workers' at that time), against `serial_ms` one by one.
  * slots is 0 when unknown (plans stored by older versions).
  */
+/* rate-limit-wait when the plan gives none */
+#define ORCH_RATE_LIMIT_WAIT_MS (30 * 60 * 1000)
+
 typedef struct {
 	int64_t makespan_ms;
 	int64_t serial_ms;
@@ -54,8 +57,10 @@ typedef struct {
 	int merge_auto;     /* merge = auto */
 	char *verify;       /* or NULL */
 	orch_strvec env;    /* names of variables set for every task */
-	char *setup;  /* run once in each worktree slot before its first task
-	                (again when it changes), or NULL */
+	char *setup; /* run once in each worktree slot before its first task
+	               (again when it changes), or NULL */
+	char *rate_limit; /* rate-limit = REGEX (POSIX extended), or NULL */
+	int64_t rate_limit_wait_ms; /* longest pause on a rate limit */
 	char *source; /* file or directory it was read from, or NULL */
 	orch_plan_estimate estimate; /* stored in plan.json when known */
 	orch_task *tasks;

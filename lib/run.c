@@ -20,6 +20,7 @@
 #include "graph.h"
 #include "merge.h"
 #include "notes.h"
+#include "pause.h"
 #include "redact.h"
 #include "remote.h"
 #include "run.h"
@@ -117,6 +118,8 @@ struct run {
 	/* monotonic ms since every worker able to run a ready task is down
 	 * (0: not so) */
 	int64_t blocked_since;
+	orch_rate_limit rate_limit; /* the plan's pattern, compiled */
+	orch_pause pause;           /* as last read from the state */
 };
 
 static void emit(struct run *run, orch_run_event *event)
@@ -152,6 +155,8 @@ static void emit(struct run *run, orch_run_event *event)
 	    counts[ORCH_STATE_SKIPPED] + counts[ORCH_STATE_CANCELLED] +
 	    counts[ORCH_STATE_CONFLICT] + counts[ORCH_STATE_REJECTED];
 	event->elapsed_ms = orch_monotonic_ms() - run->started_mono;
+	if (orch_pause_active(&run->pause, orch_now_ms()))
+		event->paused_until_ms = run->pause.until_ms;
 	if (slots > 0) {
 		int64_t by_work = remaining / slots;
 		event->eta_ms = by_work > longest ? by_work : longest;
@@ -370,6 +375,7 @@ struct outcome {
 	const orch_buf *log;
 	const git_oid *fence;       /* remote: our lease, expected unchanged */
 	int interrupted;            /* ready again by no fault of the task */
+	const char *rate_limit;     /* how it hit the rate limit, or NULL */
 	const orch_job_result *res; /* resource use, or NULL */
 	int recorded;               /* out: 1 when written */
 	orch_state final;           /* out: state written */
@@ -457,6 +463,28 @@ static int outcome_cb(orch_txn *txn, void *payload)
 		}
 	}
 	if ((error = orch_txn_put_task(txn, task->id, &st)) < 0)
+		goto done;
+	if (o->rate_limit) {
+		orch_pause pause;
+		char until[64];
+		orch_pause_init(&pause);
+		if ((error = orch_pause_hit(
+		         &pause, txn, o->run->plan, task->id, o->attempt,
+		         o->rate_limit, orch_now_ms(),
+		         o->run->opts->rate_limit_first_ms)) < 0)
+			goto done;
+		orch_format_time(until, sizeof(until), pause.until_ms);
+		orch_txn_message(
+		    txn,
+		    "%s: attempt %d on %s hit the rate limit (%s); "
+		    "dispatch paused until %s",
+		    task->id, o->attempt, o->worker, o->rate_limit, until);
+		orch_pause_clear(&pause);
+		o->final = o->state;
+		o->recorded = 1;
+		goto done;
+	}
+	if (o->state == ORCH_STATE_DONE && (error = orch_pause_reset(txn)) < 0)
 		goto done;
 	orch_format_duration(dur, sizeof(dur), o->duration_ms);
 	switch (o->state) {
@@ -585,6 +613,30 @@ done:
 
 static void ready_states_changed(struct run *run);
 
+/* The pause in the state; a new one (ours or another runner's) is noted. */
+static int read_pause(struct run *run)
+{
+	orch_pause fresh;
+	int error = orch_pause_read(&fresh, run->store, run->plan->name);
+	int64_t now = orch_now_ms();
+
+	if (error < 0)
+		return error;
+	if (orch_pause_active(&fresh, now) &&
+	    fresh.until_ms != run->pause.until_ms) {
+		char until[64];
+		orch_format_time(until, sizeof(until), fresh.until_ms);
+		note(run,
+		     "rate limit: %s (attempt %d, %s): no task starts on any "
+		     "worker until %s",
+		     fresh.task ? fresh.task : "?", fresh.attempt,
+		     fresh.reason ? fresh.reason : "?", until);
+	}
+	orch_pause_clear(&run->pause);
+	run->pause = fresh;
+	return 0;
+}
+
 static int sync_states(struct run *run)
 {
 	git_oid head;
@@ -593,6 +645,8 @@ static int sync_states(struct run *run)
 	    orch_store_read_states(run->states, &head, run->store, run->plan);
 	if (error == 0)
 		error = reload_plan(run, &head);
+	if (error == 0)
+		error = read_pause(run);
 	if (error == 0)
 		ready_states_changed(run);
 	run->last_sync = orch_monotonic_ms();
@@ -972,7 +1026,14 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		    (run->opts->merge || run->plan->merge_auto))
 			merge_now(run, task);
 	} else {
-		int final;
+		char limited[160];
+		int final,
+		    rate_limited =
+		        res->phase == ORCH_JOB_EXITED && !res->setup_failed &&
+		        !rt->timed_out && !rt->cancelled &&
+		        orch_rate_limit_hit(limited, sizeof(limited),
+		                            &run->rate_limit, res->exit_status,
+		                            rt->output.ptr);
 		if (rt->timed_out) {
 			char lim[32];
 			orch_format_duration(
@@ -981,6 +1042,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			snprintf(why, sizeof(why), "timed out after %s", lim);
 		} else if (rt->cancelled) {
 			snprintf(why, sizeof(why), "cancelled");
+		} else if (rate_limited) {
+			snprintf(why, sizeof(why), "rate limit: %s", limited);
 		} else {
 			snprintf(why, sizeof(why), "%s",
 			         res->error[0] ? res->error : "failed");
@@ -988,15 +1051,17 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		final = rt->cancelled ||
 		        orch_task_retries_exhausted(&run->states[task],
 		                                    rt->attempt, retries);
-		if (res->phase == ORCH_JOB_LOST || res->setup_failed) {
+		if (res->phase == ORCH_JOB_LOST || res->setup_failed ||
+		    rate_limited) {
 			/* not the task's fault: run it again without using a
 			 * retry */
 			final = 0;
 		}
 		if (res->setup_failed)
 			setup_failed(run, rt->worker, res->error);
-		o.interrupted =
-		    res->phase == ORCH_JOB_LOST || res->setup_failed;
+		o.interrupted = res->phase == ORCH_JOB_LOST ||
+		                res->setup_failed || rate_limited;
+		o.rate_limit = rate_limited ? limited : NULL;
 		if (rt->job)
 			rt->worker->ops->finish(rt->worker, rt->job,
 			                        final && !rt->cancelled, &kept);
@@ -2241,8 +2306,8 @@ static int loop(struct run *run)
 		if ((error = propagate_skips(run)) < 0)
 			return error;
 		/* dispatch: best startable task first, onto a free matching
-		 * slot */
-		for (;;) {
+		 * slot; none while a rate limit pauses the plan */
+		for (; !orch_pause_active(&run->pause, now);) {
 			orch_worker *worker = NULL;
 			size_t best;
 			if (run->ready.stale) {
@@ -2331,7 +2396,9 @@ int orch_run(orch_run_summary *out, orch_store *store,
 			durations[i] = run.plan->tasks[i].duration_ms >= 0
 			                   ? run.plan->tasks[i].duration_ms
 			                   : 60000;
-	if ((error = orch_graph_build(&run.graph, run.plan, durations)) < 0)
+	if ((error = orch_graph_build(&run.graph, run.plan, durations)) < 0 ||
+	    (error = orch_rate_limit_compile(&run.rate_limit,
+	                                     run.plan->rate_limit)) < 0)
 		goto done;
 	run.bottom = orch_malloc((run.plan->ntasks + 1) * sizeof(int64_t));
 	if ((error = orch_graph_bottom_levels(run.bottom, run.graph)) < 0 ||
@@ -2422,5 +2489,7 @@ done:
 	orch_graph_free(run.graph);
 	orch_plan_free(run.plan);
 	orch_secrets_free(&run.secrets);
+	orch_rate_limit_free(&run.rate_limit);
+	orch_pause_clear(&run.pause);
 	return error;
 }

@@ -37,6 +37,8 @@ typedef struct {
 	size_t done, running, queued, failed; /* whole plan, now */
 	int64_t elapsed_ms;
 	int64_t eta_ms; /* -1 when unknown */
+	/* wall-clock ms until which a rate limit pauses dispatch, or 0 */
+	int64_t paused_until_ms;
 } orch_run_event;
 
 /*
@@ -61,11 +63,12 @@ typedef struct {
 	orch_run_open_worker_fn open_worker;
 	void *open_worker_payload;
 	/* Knobs for the tests (the front end reads them); 0: the default. */
-	int64_t retry_base_ms;   /* backoff before the first retry: 1 s */
-	int64_t lease_ttl_ms;    /* how long a lease lasts: ORCH_LEASE_TTL_MS */
-	int64_t log_flush_ms;    /* running output into the state: every 10 s */
-	int crash_before_record; /* die (SIGKILL) between a result commit
-	                            and its record */
+	int64_t retry_base_ms; /* backoff before the first retry: 1 s */
+	int64_t lease_ttl_ms;  /* how long a lease lasts: ORCH_LEASE_TTL_MS */
+	int64_t log_flush_ms;  /* running output into the state: every 10 s */
+	int64_t rate_limit_first_ms; /* first pause: ORCH_PAUSE_FIRST_MS */
+	int crash_before_record;     /* die (SIGKILL) between a result commit
+	                                and its record */
 	/*
 	 * --wait-workers: how long the run waits while every worker able to
 	 * run a ready task is down (lost during the run) before it stops

@@ -250,6 +250,16 @@ int64_t orch_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void orch_format_time(char *out, size_t outlen, int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!localtime_r(&secs, &tm) ||
+	    !strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(out, outlen, "?");
+}
+
 int64_t orch_monotonic_ms(void)
 {
 	struct timespec ts;

@@ -85,6 +85,8 @@ void orch_format_duration(char *out, size_t outlen, int64_t ms);
 
 /* Wall clock in milliseconds since the epoch; monotonic clock in ms. */
 int64_t orch_now_ms(void);
+/* Wall-clock `ms` as local "YYYY-MM-DD HH:MM:SS" ("?" when it cannot be). */
+void orch_format_time(char *out, size_t outlen, int64_t ms);
 int64_t orch_monotonic_ms(void);
 
 /*
