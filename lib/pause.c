@@ -91,16 +91,13 @@ static int pause_get(orch_pause *out, orch_txn *txn)
 int orch_pause_read(orch_pause *out, orch_store *store, const char *plan)
 {
 	orch_buf json = {0};
-	int error;
+	int error, found;
 
 	orch_pause_init(out);
-	error = orch_store_read_file(&json, store, plan, ORCH_PAUSE_FILE);
-	if (error == ORCH_ENOTFOUND) {
-		orch_error_clear();
-		error = 0;
-	} else if (error == 0) {
+	error = orch_store_read_file_if(&json, &found, store, plan,
+	                                ORCH_PAUSE_FILE);
+	if (error == 0 && found)
 		error = pause_from_json(out, &json);
-	}
 	orch_buf_free(&json);
 	return error;
 }

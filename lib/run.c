@@ -2364,6 +2364,44 @@ static int loop(struct run *run)
 	}
 }
 
+/*
+ * Remove the stale leases of tasks that ended: a run killed between
+ * recording an outcome and giving the lease back left one (recover looks
+ * only at running tasks, dispatch only at ready ones). Its holder is gone,
+ * so nobody else will. A lease that changed since it was read is left.
+ */
+static int sweep_leases(struct run *run)
+{
+	orch_strvec names = {0};
+	int error;
+
+	if ((error = orch_lease_list(&names, run->store, run->plan->name)) < 0)
+		return error;
+	for (size_t k = 0; k < names.count && error == 0; k++) {
+		const char *name = names.items[k];
+		orch_lease seen = {0};
+		git_oid oid;
+		long pos;
+		if (strncmp(name, "task/", 5) ||
+		    (pos = orch_plan_find(run->plan, name + 5)) < 0 ||
+		    !orch_state_is_final(run->states[pos].state) ||
+		    run->rt[pos].job)
+			continue;
+		if (orch_lease_read(&seen, &oid, run->store, run->plan->name,
+		                    name) == 0 &&
+		    lease_is_stale(run, name, &seen, &oid)) {
+			error =
+			    orch_lease_break(NULL, run->store, run->plan->name,
+			                     name, &oid, NULL);
+			if (error == ORCH_EMODIFIED || error == ORCH_ENOTFOUND)
+				error = 0;
+		}
+		orch_lease_clear(&seen);
+	}
+	orch_strvec_free(&names);
+	return error;
+}
+
 int orch_run(orch_run_summary *out, orch_store *store,
              const orch_config *config, const orch_run_options *opts)
 {
@@ -2420,7 +2458,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 		if (run.states[i].state == ORCH_STATE_RUNNING &&
 		    (error = recover(&run, i)) < 0)
 			goto done;
-	if ((error = sync_states(&run)) < 0)
+	if ((error = sync_states(&run)) < 0 || (error = sweep_leases(&run)) < 0)
 		goto done;
 	if (run.ours == 0 && ready_tasks_lack_workers(&run)) {
 		error = unreachable_at_start(&run);

@@ -1021,18 +1021,31 @@ done:
 int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
                          const char *path)
 {
+	int found,
+	    error = orch_store_read_file_if(out, &found, store, plan, path);
+
+	if (error == 0 && !found) {
+		orch_error_set("plan '%s' has no file '%s'", plan, path);
+		error = ORCH_ENOTFOUND;
+	}
+	return error;
+}
+
+int orch_store_read_file_if(orch_buf *out, int *found, orch_store *store,
+                            const char *plan, const char *path)
+{
 	git_tree *root = NULL;
 	git_tree_entry *entry = NULL;
 	git_oid head;
 	int error;
 
+	*found = 0;
 	if ((error = plan_head(&head, &root, store, plan)) < 0)
 		goto done;
 	error = git_tree_entry_bypath(&entry, root, path);
 	if (error == GIT_ENOTFOUND ||
 	    (!error && git_tree_entry_type(entry) != GIT_OBJECT_BLOB)) {
-		orch_error_set("plan '%s' has no file '%s'", plan, path);
-		error = ORCH_ENOTFOUND;
+		error = 0;
 		goto done;
 	}
 	if (error < 0) {
@@ -1042,6 +1055,7 @@ int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
 	}
 	error = orch_store_read_blob(out, store->repo, git_tree_entry_id(entry),
 	                             path);
+	*found = error == 0;
 done:
 	git_tree_entry_free(entry);
 	git_tree_free(root);

@@ -254,6 +254,12 @@ void orch_txn_message(orch_txn *txn, const char *fmt, ...)
 int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,
                          const char *path);
 /*
+ * The same for a file that may be absent: then *found is 0 and nothing is
+ * an error (no message is set).
+ */
+int orch_store_read_file_if(orch_buf *out, int *found, orch_store *store,
+                            const char *plan, const char *path);
+/*
  * Names of the files directly under directory `dir` of the plan's state tree
  * (e.g. "workers"), in tree order, appended to *out; none when it is absent.
  */

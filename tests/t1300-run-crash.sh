@@ -163,6 +163,19 @@ test_expect_success 'a task lease left by a run that died before its claim is br
 	test -z "$(git for-each-ref refs/orchestrate/locks/claim)"
 '
 
+test_expect_success 'the lease of a done task left by a run killed before it gave it back is removed' '
+	sh -c "exit 0" &
+	dead=$!
+	wait $dead
+	expires=$(( $(date +%s) * 1000 + 600000 )) &&
+	printf "{\"host\":\"%s\",\"pid\":%d,\"token\":\"%d-1-1\",\"expires\":%s,\"task\":\"c\",\"worker\":\"local\",\"attempt\":1,\"locator\":\"x\"}" \
+		"$(hostname)" $dead $dead $expires >lease.json &&
+	git update-ref refs/orchestrate/locks/claim/task/c $(git hash-object -w lease.json) &&
+	timeout 60 git orchestrate run claim >out 2>&1 &&
+	test $(wc -l <"$OUT/claim.count") = 1 &&
+	test -z "$(git for-each-ref refs/orchestrate/locks/claim)"
+'
+
 # kill -9 while a start wrote the task branch leaves <branch>.lock: the next
 # attempt (which holds the task's lease) is not stopped by it.
 test_expect_success 'a task branch lock left by a killed run does not stop the task' '
