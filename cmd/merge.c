@@ -307,6 +307,60 @@ static void print_result_json(const orch_merge_result *res, merge_view *view,
 	cJSON_Delete(root);
 }
 
+/*
+ * --rerun: set the tasks in conflict to run again from the base as it is
+ * now and run them with the run machinery (`run PLAN --merge`), which
+ * merges each as soon as it is done; again for those that conflict again,
+ * up to the plan's rerun-limit. Returns the exit status.
+ */
+static int rerun_conflicts(orch_cli *cli, const char *plan)
+{
+	orch_rerun_result rr = {0};
+	int error, status = ORCH_EXIT_OK;
+
+	for (;;) {
+		char *args[] = {"run", (char *)plan, "--merge", NULL};
+
+		orch_rerun_result_clear(&rr);
+		error = orch_merge_rerun(&rr, cli->store, plan, NULL);
+		if (error == ORCH_ENOCHANGE)
+			break;
+		if (error < 0) {
+			orch_rerun_result_clear(&rr);
+			return cli_fail(error);
+		}
+		for (size_t i = 0; i < rr.rerun.count; i++)
+			printf("re-run: %s from %s at %.12s (rerun-limit %d)\n",
+			       rr.rerun.items[i], rr.base,
+			       git_oid_tostr_s(&rr.base_tip), rr.limit);
+		fflush(stdout);
+		status = cmd_run(3, args, cli);
+		if (status == ORCH_EXIT_INTERRUPTED ||
+		    status == ORCH_EXIT_USAGE)
+			goto done;
+	}
+	for (size_t i = 0; i < rr.exhausted.count; i++) {
+		fprintf(stderr,
+		        "error: task '%s' still conflicts with '%s' after %d "
+		        "re-run%s (rerun-limit = %d): left in state conflict\n",
+		        rr.exhausted.items[i], rr.base, rr.limit,
+		        rr.limit == 1 ? "" : "s", rr.limit);
+		fprintf(
+		    stderr,
+		    "hint: 'git orchestrate log %s %s' shows the paths; "
+		    "merge branch 'orchestrate/%s/%s' into '%s' by hand, "
+		    "raise rerun-limit in the plan and store it again, or "
+		    "'git orchestrate retry %s %s' to run it from the start\n",
+		    plan, rr.exhausted.items[i], plan, rr.exhausted.items[i],
+		    rr.base, plan, rr.exhausted.items[i]);
+	}
+	if (rr.exhausted.count)
+		status = ORCH_EXIT_FAILED;
+done:
+	orch_rerun_result_clear(&rr);
+	return status;
+}
+
 int cmd_merge(int argc, char **argv, orch_cli *cli)
 {
 	static const struct option options[] = {
@@ -316,12 +370,14 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 	    {"squash", no_argument, NULL, 's'},
 	    {"push", no_argument, NULL, 'p'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"rerun", no_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
 	orch_merge_options opts = {0};
 	orch_merge_result res;
 	merge_view view = {0};
-	int opt, do_analyze = 0, json = 0, error, status = ORCH_EXIT_OK;
+	int opt, do_analyze = 0, json = 0, rerun = 0, error,
+	         status = ORCH_EXIT_OK;
 	char *plan = NULL;
 
 	if (cli_wants_help(argc, argv, merge_usage))
@@ -348,6 +404,9 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 		case 'j':
 			json = 1;
 			break;
+		case 'r':
+			rerun = 1;
+			break;
 		default:
 			return cli_usage_error(merge_usage,
 			                       "unknown option '%s'",
@@ -361,6 +420,14 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 		return cli_usage_error(merge_usage,
 		                       "--analyze changes nothing: it takes no "
 		                       "--verify, --squash or --push");
+	if (rerun && (do_analyze || json || opts.into || opts.squash ||
+	              opts.verify || opts.push))
+		return cli_usage_error(
+		    merge_usage,
+		    "--rerun runs tasks again and merges them into the plan's "
+		    "base as 'run --merge' does (with the plan's verify): it "
+		    "takes no --analyze, --json, --into, --squash, --verify or "
+		    "--push");
 	if ((error = cli_open(cli)) < 0 ||
 	    (error = cli_resolve_plan(&plan, cli,
 	                              optind < argc ? argv[optind] : NULL)) < 0)
@@ -418,6 +485,16 @@ int cmd_merge(int argc, char **argv, orch_cli *cli)
 		if (res.conflicted.count || res.rejected.count ||
 		    res.verify_failed)
 			status = ORCH_EXIT_FAILED;
+	}
+	if (rerun && (error >= 0 || error == ORCH_ENOCHANGE)) {
+		int rerun_status = rerun_conflicts(cli, plan);
+		/* what the re-runs leave decides, but a failed verify or
+		 * push of the first merge still counts */
+		status =
+		    rerun_status != ORCH_EXIT_OK ? rerun_status
+		    : res.rejected.count || res.verify_failed || res.push_error
+		        ? ORCH_EXIT_FAILED
+		        : ORCH_EXIT_OK;
 	}
 	cJSON_Delete(view.conflicts);
 	cJSON_Delete(view.verifies);

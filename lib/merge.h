@@ -273,6 +273,39 @@ int orch_merge_run(orch_merge_result *out, orch_store *store,
 int orch_merge_task(orch_merge_result *out, orch_store *store,
                     const orch_merge_options *opts, const char *task);
 
+/* What orch_merge_rerun did. */
+typedef struct {
+	char *base;            /* the plan's base branch */
+	git_oid base_tip;      /* its tip: where the re-runs start from */
+	orch_strvec rerun;     /* tasks set to run again (pending or ready) */
+	orch_strvec exhausted; /* tasks left in conflict: rerun-limit reached */
+	int limit;             /* the plan's rerun-limit */
+} orch_rerun_result;
+
+void orch_rerun_result_clear(orch_rerun_result *result);
+
+/*
+ * Re-run on conflict (merge --rerun, merge = auto-rerun): each task of plan
+ * `plan` in state conflict (only task `only` when not NULL) that has been
+ * re-run fewer times than the plan's rerun-limit goes back to pending (or
+ * ready), to run again from the tip of the plan's base branch as it is now
+ * (the tasks merged so far), with its conflicting paths kept for
+ * ORCHESTRATE_CONFLICT_FILES. One store update, whose message names each
+ * task, its re-run count and paths. The others are listed in
+ * out->exhausted. ORCH_ENOCHANGE when no task was set to run again.
+ * *out must be zeroed; clear it with orch_rerun_result_clear.
+ */
+int orch_merge_rerun(orch_rerun_result *out, orch_store *store,
+                     const char *plan, const char *only);
+
+/*
+ * The text of ORCHESTRATE_CONFLICT_FILES for `paths`: each path on a line
+ * of its own; a path holding a newline, a double quote, a backslash or
+ * another control character is written in double quotes with C escapes, as
+ * git quotes such names. Caller frees.
+ */
+char *orch_merge_conflict_list(const orch_strvec *paths);
+
 /* What orch_merge_rollback did. */
 typedef struct {
 	int record;      /* the merge record undone */

@@ -784,6 +784,164 @@ int orch_merge_task(orch_merge_result *out, orch_store *store,
 	return merge_tasks(out, store, opts, task);
 }
 
+/* ---- re-run on conflict ------------------------------------------------- */
+
+void orch_rerun_result_clear(orch_rerun_result *result)
+{
+	if (!result)
+		return;
+	free(result->base);
+	orch_strvec_free(&result->rerun);
+	orch_strvec_free(&result->exhausted);
+	memset(result, 0, sizeof(*result));
+}
+
+char *orch_merge_conflict_list(const orch_strvec *paths)
+{
+	orch_buf list = {0};
+
+	orch_buf_puts(&list, "");
+	for (size_t i = 0; i < paths->count; i++) {
+		const unsigned char *p = (const unsigned char *)paths->items[i];
+		int quote = 0;
+
+		for (const unsigned char *c = p; *c && !quote; c++)
+			quote =
+			    *c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\';
+		if (!quote) {
+			orch_buf_printf(&list, "%s\n", (const char *)p);
+			continue;
+		}
+		orch_buf_puts(&list, "\"");
+		for (; *p; p++) {
+			switch (*p) {
+			case '\n':
+				orch_buf_puts(&list, "\\n");
+				break;
+			case '\t':
+				orch_buf_puts(&list, "\\t");
+				break;
+			case '"':
+				orch_buf_puts(&list, "\\\"");
+				break;
+			case '\\':
+				orch_buf_puts(&list, "\\\\");
+				break;
+			default:
+				if (*p < 0x20 || *p == 0x7f)
+					orch_buf_printf(&list, "\\%03o", *p);
+				else
+					orch_buf_put(&list, (const char *)p, 1);
+			}
+		}
+		orch_buf_puts(&list, "\"\n");
+	}
+	return orch_buf_detach(&list);
+}
+
+typedef struct {
+	orch_rerun_result *out;
+	const char *only;
+} rerun_ctx;
+
+static int rerun_cb(orch_txn *txn, void *payload)
+{
+	rerun_ctx *ctx = payload;
+	orch_rerun_result *out = ctx->out;
+	const orch_plan *plan = orch_txn_plan(txn);
+	orch_task_state st;
+	orch_buf msg = {0}, lines = {0};
+	char base[GIT_OID_HEXSZ + 1];
+	int error = 0;
+
+	/* the callback runs again after a lost race: start afresh */
+	orch_strvec_free(&out->rerun);
+	orch_strvec_free(&out->exhausted);
+	out->limit = plan->rerun_limit;
+	git_oid_tostr(base, sizeof(base), &out->base_tip);
+	orch_task_state_init(&st);
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const orch_task *t = &plan->tasks[i];
+
+		if (ctx->only && strcmp(ctx->only, t->id))
+			continue;
+		orch_task_state_clear(&st);
+		if ((error = orch_txn_get_task(&st, txn, t->id)) < 0)
+			goto done;
+		if (st.state != ORCH_STATE_CONFLICT)
+			continue;
+		if (st.reruns >= plan->rerun_limit) {
+			orch_strvec_push(&out->exhausted, t->id);
+			continue;
+		}
+		if ((error = orch_task_rerun(&st, t->id, t->depends.count > 0,
+		                             base)) < 0 ||
+		    (error = orch_txn_put_task(txn, t->id, &st)) < 0)
+			goto done;
+		orch_strvec_push(&out->rerun, t->id);
+		orch_buf_printf(&lines,
+		                "%s: re-run on conflict (%d of %d) from %s at "
+		                "%.12s:",
+		                t->id, st.reruns, plan->rerun_limit, out->base,
+		                base);
+		for (size_t k = 0; k < st.rerun_paths.count; k++)
+			orch_buf_printf(&lines, "%s %s", k ? "," : "",
+			                st.rerun_paths.items[k]);
+		orch_buf_puts(&lines, "\n");
+	}
+	if (!out->rerun.count) {
+		error = ORCH_ENOCHANGE;
+		goto done;
+	}
+	if (out->rerun.count == 1) {
+		orch_buf_put(&msg, lines.ptr, lines.len - 1);
+	} else {
+		orch_buf_printf(&msg, "re-run on conflict: %zu tasks\n\n%s",
+		                out->rerun.count, lines.ptr);
+		msg.ptr[--msg.len] = '\0';
+	}
+	orch_txn_message(txn, "%s", msg.ptr);
+done:
+	orch_task_state_clear(&st);
+	orch_buf_free(&msg);
+	orch_buf_free(&lines);
+	return error;
+}
+
+int orch_merge_rerun(orch_rerun_result *out, orch_store *store,
+                     const char *plan, const char *only)
+{
+	orch_plan *stored = NULL;
+	rerun_ctx ctx;
+	int error;
+
+	if ((error = orch_store_load_plan(&stored, NULL, store, plan)) < 0)
+		goto done;
+	if (!stored->base) {
+		orch_error_set("plan '%s' has no base branch to re-run its "
+		               "conflicting tasks on",
+		               plan);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	if (only && orch_plan_find(stored, only) < 0) {
+		orch_error_set("plan '%s' has no task '%s'", plan, only);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	free(out->base);
+	out->base = orch_strdup(stored->base);
+	if ((error = branch_tip(&out->base_tip, orch_store_repo(store),
+	                        stored->base)) < 0)
+		goto done;
+	ctx.out = out;
+	ctx.only = only;
+	error = orch_store_update(store, plan, rerun_cb, &ctx, NULL);
+done:
+	orch_plan_free(stored);
+	return error;
+}
+
 /* ---- rollback ------------------------------------------------------------ */
 
 typedef struct {

@@ -29,6 +29,7 @@
 	"a duration is a number with an optional suffix ms, s, m or h, "       \
 	"e.g. 90s, 5m or 1h"
 #define MAX_RETRIES 1000
+#define MAX_RERUNS 100
 
 /* How many members of a long cycle the message shows before eliding. */
 #define CYCLE_SHOWN 30
@@ -89,6 +90,7 @@ static orch_plan *plan_new(void)
 	plan->retries = 2;
 	plan->rate_limit_wait_ms = ORCH_RATE_LIMIT_WAIT_MS;
 	plan->timeout_ms = 0;
+	plan->rerun_limit = 1;
 	return plan;
 }
 
@@ -423,6 +425,7 @@ enum plan_key {
 	KEY_NEEDS,
 	KEY_DURATION,
 	KEY_ENV,
+	KEY_RERUN_LIMIT,
 	KEY_COUNT
 };
 
@@ -457,11 +460,12 @@ static const struct {
     [KEY_NEEDS] = {"needs", IN_TASK, LIST},
     [KEY_DURATION] = {"duration", IN_TASK, ONE_LINE},
     [KEY_ENV] = {"env", IN_PLAN | IN_TASK, LIST},
+    [KEY_RERUN_LIMIT] = {"rerun-limit", IN_PLAN, ONE_LINE},
 };
 
 #define PLAN_KEYS_HINT                                                         \
 	"[plan] takes name, base, agent, retries, timeout, merge, verify, "    \
-	"setup, env, rate-limit, rate-limit-wait"
+	"setup, env, rate-limit, rate-limit-wait, rerun-limit"
 #define TASK_KEYS_HINT                                                         \
 	"a task takes run, prompt, prompt-file, depends, files, priority, "    \
 	"needs, duration, retries, timeout, env"
@@ -707,10 +711,19 @@ static int set_value(struct ini_loader *ld, enum plan_key key,
 		plan->base = orch_strdup(value);
 		return 0;
 	case KEY_MERGE:
-		if (strcmp(value, "manual") && strcmp(value, "auto"))
+		if (strcmp(value, "manual") && strcmp(value, "auto") &&
+		    strcmp(value, "auto-rerun"))
 			return bad_value(ld, line, "merge", value,
-			                 "merge is manual or auto");
-		plan->merge_auto = !strcmp(value, "auto");
+			                 "merge is manual, auto or auto-rerun");
+		plan->merge_auto = strcmp(value, "manual") != 0;
+		plan->merge_rerun = !strcmp(value, "auto-rerun");
+		return 0;
+	case KEY_RERUN_LIMIT:
+		if (parse_count(&count, value, 0, MAX_RERUNS) < 0)
+			return bad_value(ld, line, "rerun-limit", value,
+			                 "rerun-limit is a whole number from 0 "
+			                 "to 100");
+		plan->rerun_limit = (int)count;
 		return 0;
 	case KEY_RETRIES:
 		if (parse_count(&count, value, 0, MAX_RETRIES) < 0)
@@ -1728,7 +1741,12 @@ int orch_plan_to_json(char **out, const orch_plan *plan)
 	add_string(root, "agent", plan->agent);
 	add_number(root, "retries", plan->retries);
 	add_number(root, "timeout_ms", (double)plan->timeout_ms);
-	add_string(root, "merge", plan->merge_auto ? "auto" : "manual");
+	add_string(root, "merge",
+	           plan->merge_rerun  ? "auto-rerun"
+	           : plan->merge_auto ? "auto"
+	                              : "manual");
+	if (plan->rerun_limit != 1) /* the default: older plans stay */
+		add_number(root, "rerun_limit", plan->rerun_limit);
 	add_string(root, "verify", plan->verify);
 	if (plan->setup) /* older plans have none: their plan.json stays */
 		add_string(root, "setup", plan->setup);
@@ -1980,6 +1998,8 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 	    (error = json_int64(&plan->timeout_ms, root, "timeout_ms", 0,
 	                        9e15)) < 0 ||
 	    (error = json_string(&merge, root, "merge")) < 0 ||
+	    (error = json_int(&plan->rerun_limit, root, "rerun_limit", 0,
+	                      MAX_RERUNS)) < 0 ||
 	    (error = json_string(&plan->verify, root, "verify")) < 0 ||
 	    (error = json_env(&plan->env, root)) < 0 ||
 	    (error = json_string(&plan->setup, root, "setup")) < 0 ||
@@ -1995,11 +2015,13 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 		error = ORCH_EINVALID;
 		goto done;
 	}
-	if (merge && strcmp(merge, "manual") && strcmp(merge, "auto")) {
+	if (merge && strcmp(merge, "manual") && strcmp(merge, "auto") &&
+	    strcmp(merge, "auto-rerun")) {
 		error = json_bad("unknown merge mode", merge);
 		goto done;
 	}
-	plan->merge_auto = merge && !strcmp(merge, "auto");
+	plan->merge_auto = merge && strcmp(merge, "manual") != 0;
+	plan->merge_rerun = merge && !strcmp(merge, "auto-rerun");
 	tasks = cJSON_GetObjectItemCaseSensitive(root, "tasks");
 	if (tasks && !cJSON_IsArray(tasks)) {
 		error = json_bad("expected a list for", "tasks");

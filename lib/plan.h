@@ -54,7 +54,9 @@ typedef struct {
 	char *agent;        /* default command for prompt-only tasks, or NULL */
 	int retries;        /* default 2 */
 	int64_t timeout_ms; /* 0: none */
-	int merge_auto;     /* merge = auto */
+	int merge_auto;     /* merge = auto (or auto-rerun) */
+	int merge_rerun;    /* merge = auto-rerun */
+	int rerun_limit;    /* re-runs on conflict (default 1) */
 	char *verify;       /* or NULL */
 	orch_strvec env;    /* names of variables set for every task */
 	char *setup; /* run once in each worktree slot before its first task

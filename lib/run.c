@@ -898,6 +898,35 @@ static void add_note(struct run *run, const git_oid *commit, size_t task,
 		     run->plan->tasks[task].id, orch_error_message());
 }
 
+/*
+ * merge = auto-rerun: a task that conflicts runs again from the base as it
+ * is now, up to the plan's rerun-limit (the caller syncs the states).
+ */
+static void rerun_now(struct run *run, size_t task)
+{
+	orch_rerun_result res = {0};
+	const char *id = run->plan->tasks[task].id;
+	int error = orch_merge_rerun(&res, run->store, run->plan->name, id);
+
+	if (error == 0)
+		note(run,
+		     "%s: conflicts with the base branch; re-run %d of %d "
+		     "from %s at %.12s",
+		     id, run->states[task].reruns + 1, res.limit, res.base,
+		     git_oid_tostr_s(&res.base_tip));
+	else if (error == ORCH_ENOCHANGE && res.exhausted.count)
+		note(run,
+		     "%s: conflicts with the base branch after %d re-run%s "
+		     "(rerun-limit = %d); left unmerged: resolve it by hand, "
+		     "or 'git orchestrate retry %s %s' to run it again",
+		     id, res.limit, res.limit == 1 ? "" : "s", res.limit,
+		     run->plan->name, id);
+	else if (error < 0 && error != ORCH_ENOCHANGE)
+		note(run, "%s: conflicts; cannot set it to run again: %s", id,
+		     orch_error_message());
+	orch_rerun_result_clear(&res);
+}
+
 /* run --merge, merge = auto: merge a task into the base as soon as it is done.
  */
 static void merge_now(struct run *run, size_t task)
@@ -915,6 +944,8 @@ static void merge_now(struct run *run, size_t task)
 	else if (res.merged.count)
 		note(run, "%s: merged into %s", id,
 		     res.into ? res.into : "the base branch");
+	else if (res.conflicted.count && run->plan->merge_rerun)
+		rerun_now(run, task);
 	else if (res.conflicted.count)
 		note(run, "%s: conflicts with the base branch; left unmerged",
 		     id);
@@ -1389,6 +1420,34 @@ static int fetch_missing(struct run *run, size_t task, const git_oid *base,
 	return error;
 }
 
+/*
+ * A re-run on conflict starts from the base branch as it was when the task
+ * was set to run again, or as it is now when it has moved on from there
+ * (tasks merged since): what the re-run must merge onto.
+ */
+static int rerun_start(git_oid *out, struct run *run, size_t task)
+{
+	orch_buf refname = {0};
+	git_oid tip;
+
+	if (git_oid_fromstr(out, run->states[task].rerun_base) < 0) {
+		git_error_clear();
+		return orch_error_set("task '%s' has an invalid re-run base "
+		                      "'%s'",
+		                      run->plan->tasks[task].id,
+		                      run->states[task].rerun_base);
+	}
+	orch_buf_printf(&refname, "refs/heads/%s", run->plan->base);
+	if (!orch_store_remote(run->store) && run->plan->base &&
+	    git_reference_name_to_id(&tip, run->repo, refname.ptr) == 0 &&
+	    (git_oid_equal(&tip, out) ||
+	     git_graph_descendant_of(run->repo, &tip, out) == 1))
+		git_oid_cpy(out, &tip);
+	git_error_clear();
+	orch_buf_free(&refname);
+	return 0;
+}
+
 static int task_start_commit(git_oid *out, orch_strvec *conflicts,
                              struct run *run, size_t task)
 {
@@ -1398,6 +1457,9 @@ static int task_start_commit(git_oid *out, orch_strvec *conflicts,
 	int error;
 
 	git_oid_fromstr(&base, run->plan->base_commit);
+	if (run->states[task].rerun_base &&
+	    (error = rerun_start(&base, run, task)) < 0)
+		return error;
 	deps = orch_calloc(g->dep_start[task + 1] - g->dep_start[task] + 1,
 	                   sizeof(git_oid));
 	for (size_t k = g->dep_start[task]; k < g->dep_start[task + 1]; k++) {
@@ -1432,7 +1494,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	git_oid start;
 	orch_strvec conflicts = {0}, env = {0};
 	char lease_name[256], branch[512], why[600], *message = NULL;
-	char *kept = NULL, *kept_worker = NULL;
+	char *kept = NULL, *kept_worker = NULL, *conflict_list = NULL;
 	int error;
 
 	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
@@ -1500,6 +1562,9 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	         rt->attempt, rt->base);
 	job_env(&env, run, task, worker);
 	spec.env = &env;
+	if (run->states[task].rerun_base) /* a re-run on conflict */
+		spec.conflicts = conflict_list =
+		    orch_merge_conflict_list(&run->states[task].rerun_paths);
 	rt->worker = worker;
 	rt->started_mono = orch_monotonic_ms();
 	rt->last_renew = rt->started_mono;
@@ -1553,6 +1618,7 @@ done:
 	orch_strvec_free(&conflicts);
 	env_free(&env);
 	free(message);
+	free(conflict_list);
 	free(kept);
 	free(kept_worker);
 	return error;

@@ -75,6 +75,13 @@ typedef struct {
 	char *worktree;      /* kept worktree of a failed attempt, or NULL */
 	int64_t not_before_ms; /* retry backoff: not to start before */
 	orch_strvec paths;     /* conflicting paths (state conflict) */
+	/* Re-run on conflict (merge --rerun, merge = auto-rerun): how many
+	 * re-runs so far, the base commit the re-run starts from and the
+	 * paths it is to resolve (ORCHESTRATE_CONFLICT_FILES); a retry
+	 * clears them. */
+	int reruns;
+	char *rerun_base;
+	orch_strvec rerun_paths;
 	orch_strvec workers_tried;
 	/* What all attempts took (the run's makespan and task time). */
 	int64_t first_started_ms; /* wall clock of the first attempt's start */

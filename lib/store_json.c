@@ -60,7 +60,9 @@ void orch_task_state_clear(orch_task_state *state)
 	free(state->base);
 	free(state->error);
 	free(state->worktree);
+	free(state->rerun_base);
 	orch_strvec_free(&state->paths);
+	orch_strvec_free(&state->rerun_paths);
 	orch_strvec_free(&state->workers_tried);
 	orch_task_state_init(state);
 }
@@ -92,6 +94,9 @@ void orch_task_state_copy(orch_task_state *dst, const orch_task_state *src)
 	dst->not_before_ms = src->not_before_ms;
 	dst->interrupted = src->interrupted;
 	strvec_copy(&dst->paths, &src->paths);
+	dst->reruns = src->reruns;
+	dst->rerun_base = orch_strdup(src->rerun_base);
+	strvec_copy(&dst->rerun_paths, &src->rerun_paths);
 	strvec_copy(&dst->workers_tried, &src->workers_tried);
 }
 
@@ -133,6 +138,10 @@ char *orch_task_state_to_json(const orch_task_state *state)
 		orch_json_add_number(obj, "interrupted", state->interrupted);
 	orch_json_add_strvec(obj, "paths", &state->paths);
 	orch_json_add_strvec(obj, "workers_tried", &state->workers_tried);
+	if (state->reruns)
+		orch_json_add_number(obj, "reruns", state->reruns);
+	orch_json_add_string(obj, "rerun_base", state->rerun_base);
+	orch_json_add_strvec(obj, "rerun_paths", &state->rerun_paths);
 	text = orch_json_print(obj);
 	cJSON_Delete(obj);
 	if (!text)
@@ -202,7 +211,13 @@ int orch_task_state_from_json(orch_task_state *out, const char *json,
 	    (error = orch_json_get_strvec(&out->paths, obj, "paths", what)) <
 	        0 ||
 	    (error = orch_json_get_strvec(&out->workers_tried, obj,
-	                                  "workers_tried", what)) < 0)
+	                                  "workers_tried", what)) < 0 ||
+	    (error = orch_json_get_int(&out->reruns, obj, "reruns", what)) <
+	        0 ||
+	    (error = orch_json_get_string(&out->rerun_base, obj, "rerun_base",
+	                                  what)) < 0 ||
+	    (error = orch_json_get_strvec(&out->rerun_paths, obj, "rerun_paths",
+	                                  what)) < 0)
 		goto done;
 	if (out->first_started_ms == -1)
 		out->first_started_ms = out->started_ms;

@@ -233,6 +233,31 @@ int orch_task_retry(orch_task_state *st, const char *id, int has_deps)
 	st->not_before_ms = 0;
 	set_str(&st->error, NULL);
 	orch_strvec_free(&st->paths);
+	/* a retry starts over from the recorded base */
+	st->reruns = 0;
+	set_str(&st->rerun_base, NULL);
+	orch_strvec_free(&st->rerun_paths);
+	return 0;
+}
+
+int orch_task_rerun(orch_task_state *st, const char *id, int has_deps,
+                    const char *base)
+{
+	orch_state to = has_deps ? ORCH_STATE_PENDING : ORCH_STATE_READY;
+	int error;
+
+	if ((error = require(st, id, BIT(ORCH_STATE_CONFLICT),
+	                     ORCH_TASK_EVENT_RETRY, to)) < 0)
+		return error;
+	st->state = to;
+	st->not_before_ms = 0;
+	st->reruns++;
+	set_str(&st->rerun_base, base);
+	orch_strvec_free(&st->rerun_paths);
+	for (size_t i = 0; i < st->paths.count; i++)
+		orch_strvec_push(&st->rerun_paths, st->paths.items[i]);
+	orch_strvec_free(&st->paths);
+	set_str(&st->error, NULL);
 	return 0;
 }
 

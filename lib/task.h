@@ -118,6 +118,14 @@ int orch_task_cancel(orch_task_state *st, const char *id);
  * cleared.
  */
 int orch_task_retry(orch_task_state *st, const char *id, int has_deps);
+/*
+ * Re-run on conflict: conflict -> pending (or ready when `has_deps` is 0),
+ * to run again from commit `base` (hex: the base branch as it is now), its
+ * conflicting paths kept as the paths to resolve (rerun_paths) and the
+ * re-run counted. The caller checks the plan's rerun-limit.
+ */
+int orch_task_rerun(orch_task_state *st, const char *id, int has_deps,
+                    const char *base);
 /* Any state: forget the kept worktree (removed by clean). */
 int orch_task_forget_worktree(orch_task_state *st, const char *id);
 /*

@@ -36,6 +36,9 @@ typedef struct {
 	const char *branch;  /* "refs/heads/orchestrate/<plan>/<task>" */
 	const char *command; /* run with sh -c in the worktree root */
 	const char *prompt;  /* or NULL: written to ORCHESTRATE_PROMPT_FILE */
+	/* a re-run on conflict: the conflicting paths, one a line, written
+	 * to the file ORCHESTRATE_CONFLICT_FILES names; or NULL */
+	const char *conflicts;
 	/* the plan's setup, or NULL: run with sh -c in the worktree slot
 	 * before the command when the slot has not run this very text yet */
 	const char *setup;

@@ -70,6 +70,8 @@ struct orch_job {
 	char *pid_path;
 	char *status_path;
 	char *prompt_path;
+	char *conflicts_path; /* what ORCHESTRATE_CONFLICT_FILES names */
+	int has_conflicts;    /* a re-run on conflict: it is set */
 	char *command;
 	char **env; /* of the command and the setup (free_environment) */
 	char
@@ -166,6 +168,7 @@ static void job_free(orch_job *job)
 	free(job->pid_path);
 	free(job->status_path);
 	free(job->prompt_path);
+	free(job->conflicts_path);
 	free(job->setup);
 	free(job->command);
 	free(job->env_file);
@@ -187,6 +190,7 @@ static orch_job *job_new(local_worker *lw, const orch_job_spec *spec)
 	job->pid_path = pathf("%s/run/%s.pid", lw->root, job->name);
 	job->status_path = pathf("%s/run/%s.status", lw->root, job->name);
 	job->prompt_path = pathf("%s/run/%s.prompt", lw->root, job->name);
+	job->conflicts_path = pathf("%s/run/%s.conflicts", lw->root, job->name);
 	git_oid_fromstr(&job->base, spec->base);
 	return job;
 }
@@ -457,6 +461,8 @@ static char **task_environment(const orch_job *job, const orch_job_spec *spec,
 	PUSH_VAR("ORCHESTRATE_BASE=%s", spec->base);
 	if (spec->prompt)
 		PUSH_VAR("ORCHESTRATE_PROMPT_FILE=%s", job->prompt_path);
+	if (job->has_conflicts)
+		PUSH_VAR("ORCHESTRATE_CONFLICT_FILES=%s", job->conflicts_path);
 #undef PUSH_VAR
 	return env.items; /* NULL-terminated; freed with free_environment */
 }
@@ -748,6 +754,12 @@ static int local_start(orch_job **out, orch_worker *worker,
 	if (spec->prompt && (error = write_file(job->prompt_path, spec->prompt,
 	                                        strlen(spec->prompt))) < 0)
 		goto done;
+	if (spec->conflicts) {
+		job->has_conflicts = 1;
+		if ((error = write_file(job->conflicts_path, spec->conflicts,
+		                        strlen(spec->conflicts))) < 0)
+			goto done;
+	}
 	job->command = orch_strdup(spec->command);
 	job->env = task_environment(job, spec, worker->name);
 	job->env_file = lw->env_file ? orch_strdup(lw->env_file) : NULL;
@@ -1081,6 +1093,7 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 	unlink(job->pid_path);
 	unlink(job->status_path);
 	unlink(job->prompt_path);
+	unlink(job->conflicts_path);
 	{
 		char *status = setup_status_path(job);
 		unlink(status);

@@ -75,8 +75,10 @@ static const char receive_script[] =
 
 /*
  * Runs one attempt. Words: top id attempt base cmd msg has_prompt plan
- * task worker url branch name email env_file setup setup_hash token.
- * Stdin: the variables `env` names, then the prompt (see task_input).
+ * task worker url branch name email env_file setup setup_hash token
+ * has_conflicts.
+ * Stdin: the variables `env` names, the conflicting paths of a re-run on
+ * conflict, then the prompt (see task_input).
  * Stdout: "S slot", "." (watchdog), "X status", then "R oid" and, without
  * a url, "P" and the result pack; or "U status" when the slot's setup
  * failed. Before "X": "C u0 s0 u1 s1 kb", what the command used (see
@@ -159,6 +161,14 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "  ne=$((ne - 1))\n"
     "done\n"
     "unset v\n"
+    /* a re-run on conflict: "LENGTH" and the list of paths, to the file
+     * ORCHESTRATE_CONFLICT_FILES names */
+    "cf=$run/$id.$att.conflicts\n"
+    "if [ \"${19}\" = 1 ]; then read -r l || exit 124\n"
+    "  case $l in '' | *[!0-9]*) exit 124 ;; esac\n"
+    "  dd bs=1 count=\"$l\" of=\"$cf\" 2>/dev/null || exit 124\n"
+    "  export ORCHESTRATE_CONFLICT_FILES=\"$cf\"\n"
+    "else unset ORCHESTRATE_CONFLICT_FILES; fi\n"
     "if [ -n \"$su\" ] && [ \"$(cat \"$s.setup\" 2>/dev/null)\" != \"$suh\" ]; "
     "then\n"
     "  rm -f \"$s.setup\"; sh -c \"$su\" </dev/null >&2 || { r=$?;"
@@ -202,7 +212,7 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "read -r m <\"$d.rss\" 2>/dev/null || m=0\n"
     "echo \"C $u0 $s0 $u1 $s1 $m\"; rm -f \"$d.t0\" \"$d.t1\" \"$d.rss\"\n"
     "kill -s KILL -- -$pg 2>/dev/null\n"
-    "rm -f \"$run/$id.$att.pid\" \"$pf\"\n"
+    "rm -f \"$run/$id.$att.pid\" \"$pf\" \"$cf\"\n"
     "echo \"X $st\"\n"
     /* cancelled, or stopped by the watchdog: nothing to collect */
     "[ -e \"$mark\" ] && exit $st\n"
@@ -324,6 +334,7 @@ struct orch_job {
 	char base_hex[GIT_OID_HEXSZ + 1];
 	git_oid base;
 	int attempt;
+	int has_conflicts; /* a re-run on conflict: the list is on stdin */
 	int reap_only;     /* a reap request, not an attempt */
 	int adopting;      /* collects an attempt of a dead orchestrator */
 	int adopt_missing; /* ... which left nothing to collect */
@@ -737,7 +748,7 @@ static int fetch_result(ssh_worker *sw, const char *branch)
 static void start_run(ssh_worker *sw, struct orch_job *job)
 {
 	char attempt[16];
-	const char *words[18];
+	const char *words[19];
 
 	snprintf(attempt, sizeof(attempt), "%d", job->attempt);
 	words[0] = sw->top;
@@ -758,7 +769,8 @@ static void start_run(ssh_worker *sw, struct orch_job *job)
 	words[15] = job->setup ? job->setup : "";
 	words[16] = job->setup_hash;
 	words[17] = sw->token;
-	start_exec(sw, &job->run, task_script, words, 18, job->input.ptr,
+	words[18] = job->has_conflicts ? "1" : "0";
+	start_exec(sw, &job->run, task_script, words, 19, job->input.ptr,
 	           job->input.len);
 	job->running = 1;
 	job->phase = J_RUN;
@@ -1318,7 +1330,8 @@ static char *joinf(const char *a, const char *sep, const char *b)
 /*
  * The task script's stdin: a line with the number of variables, then for
  * each "NAME LENGTH\n" and LENGTH bytes of value (a value may hold any
- * byte but NUL, newlines too), then the prompt, to the end.
+ * byte but NUL, newlines too), then for a re-run on conflict "LENGTH\n"
+ * and the list of conflicting paths, then the prompt, to the end.
  */
 static void task_input(orch_buf *out, const orch_job_spec *spec)
 {
@@ -1333,6 +1346,9 @@ static void task_input(orch_buf *out, const orch_job_spec *spec)
 		                strlen(value));
 		orch_buf_puts(out, value);
 	}
+	if (spec->conflicts)
+		orch_buf_printf(out, "%zu\n%s", strlen(spec->conflicts),
+		                spec->conflicts);
 	if (spec->prompt)
 		orch_buf_puts(out, spec->prompt);
 }
@@ -1358,6 +1374,7 @@ static int new_job(struct orch_job **out, const orch_job_spec *spec)
 	}
 	job->message = orch_strdup(spec->message ? spec->message : spec->task);
 	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
+	job->has_conflicts = spec->conflicts != NULL;
 	task_input(&job->input, spec);
 	job->attempt = spec->attempt;
 	if (!spec->base || git_oid_fromstr(&job->base, spec->base) < 0) {

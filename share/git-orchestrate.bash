@@ -16,7 +16,7 @@ _git_orchestrate ()
 	run,--*) __gitcomp "--jobs= --worker= --merge --remote= --wait-workers= --json --config" ;;
 	status,--format=*) __gitcomp "prometheus" "" "${cur##--format=}" ;;
 	status,--*) __gitcomp "--json --watch --remote= --format= --config" ;;
-	merge,--*) __gitcomp "--analyze --verify= --into= --squash --push --json --config" ;;
+	merge,--*) __gitcomp "--analyze --verify= --into= --squash --push --rerun --json --config" ;;
 	rollback,--*) __gitcomp "--revert --json --config" ;;
 	workers,*) __gitcomp "check --json --config" ;;
 	log,--*) __gitcomp "--config" ;;

@@ -144,6 +144,25 @@ static const char *join(const orch_strvec *vec)
 	return out;
 }
 
+TEST(the_conflict_list_has_a_path_a_line_and_quotes_those_git_quotes)
+{
+	orch_strvec paths = {0};
+	char *list;
+
+	list = orch_merge_conflict_list(&paths);
+	CHECK_STR(list, "");
+	free(list);
+	orch_strvec_push(&paths, "dir/with space.c");
+	orch_strvec_push(&paths, "new\nline");
+	orch_strvec_push(&paths, "q\"uote\\");
+	orch_strvec_push(&paths, "caf\xc3\xa9");
+	list = orch_merge_conflict_list(&paths);
+	CHECK_STR(list, "dir/with space.c\n\"new\\nline\"\n"
+	                "\"q\\\"uote\\\\\"\ncaf\xc3\xa9\n");
+	free(list);
+	orch_strvec_free(&paths);
+}
+
 TEST(branches_touching_different_files_are_clean_and_not_merged_pairwise)
 {
 	git_repository *repo = new_repo(1);
@@ -940,6 +959,7 @@ TEST(a_branch_checked_out_nowhere_has_no_checkout_state)
 }
 
 static const unit_test tests[] = {
+    T(the_conflict_list_has_a_path_a_line_and_quotes_those_git_quotes),
     T(branches_touching_different_files_are_clean_and_not_merged_pairwise),
     T(branch_conflicting_with_the_moved_base_is_reported_with_its_paths),
     T(pairwise_conflict_names_both_tasks_and_the_paths),

@@ -257,6 +257,43 @@ TEST(retry_clears_the_error_backoff_and_paths_and_readies_a_root_task)
 	orch_task_state_clear(&st);
 }
 
+TEST(a_rerun_keeps_the_conflict_paths_and_base_and_a_retry_forgets_them)
+{
+	orch_task_state st, copy;
+	orch_strvec paths = {0};
+	char *json;
+
+	state_in(&st, ORCH_STATE_DONE);
+	orch_strvec_push(&paths, "a file.c");
+	CHECK_INT(orch_task_rerun(&st, "t", 0, "abc"), ORCH_EINVALID);
+	CHECK_INT(orch_task_merge_conflict(&st, "t", &paths, "why"), 0);
+	CHECK_INT(orch_task_rerun(&st, "t", 1, "abc"), 0);
+	CHECK_INT(st.state, ORCH_STATE_PENDING);
+	CHECK_INT(st.reruns, 1);
+	CHECK_STR(st.rerun_base, "abc");
+	CHECK_INT(st.rerun_paths.count, 1);
+	CHECK_STR(st.rerun_paths.items[0], "a file.c");
+	CHECK_INT(st.paths.count, 0);
+	CHECK(st.error == NULL);
+	/* kept in the stored state */
+	json = orch_task_state_to_json(&st);
+	orch_task_state_init(&copy);
+	CHECK_INT(orch_task_state_from_json(&copy, json, strlen(json)), 0);
+	CHECK_INT(copy.reruns, 1);
+	CHECK_STR(copy.rerun_base, "abc");
+	CHECK_STR(copy.rerun_paths.items[0], "a file.c");
+	free(json);
+	orch_task_state_clear(&copy);
+	/* a retry starts over */
+	st.state = ORCH_STATE_CONFLICT;
+	CHECK_INT(orch_task_retry(&st, "t", 0), 0);
+	CHECK_INT(st.reruns, 0);
+	CHECK(st.rerun_base == NULL);
+	CHECK_INT(st.rerun_paths.count, 0);
+	orch_strvec_free(&paths);
+	orch_task_state_clear(&st);
+}
+
 TEST(a_pushed_result_is_recorded_once_and_never_replaces_another)
 {
 	orch_task_state st;
@@ -364,6 +401,7 @@ static const unit_test tests[] = {
 	T(an_attempt_ends_only_if_it_is_the_one_running),
 	T(an_attempt_cannot_end_in_a_state_no_attempt_ends_in),
 	T(retry_clears_the_error_backoff_and_paths_and_readies_a_root_task),
+	T(a_rerun_keeps_the_conflict_paths_and_base_and_a_retry_forgets_them),
 	T(a_pushed_result_is_recorded_once_and_never_replaces_another),
 	T(a_pushed_result_of_a_running_attempt_keeps_its_attempt_number),
 	T(skip_says_which_dependency_and_unskip_forgets_it),
