@@ -51,6 +51,9 @@ int orch_sync_pick(const orch_task_state *first, const orch_task_state *second)
 {
 	if (second->attempts != first->attempts)
 		return second->attempts > first->attempts;
+	/* a task set to run again on conflict starts a later round */
+	if (second->reruns != first->reruns)
+		return second->reruns > first->reruns;
 	return orch_sync_state_rank(second->state) >
 	       orch_sync_state_rank(first->state);
 }

@@ -43,8 +43,9 @@ int orch_sync_state_rank(orch_state state);
 /*
  * The per-task merge rule: 0 to keep `first` (the remote's record), 1 to
  * take `second` (this clone's). The record of the later attempt (more
- * attempts) wins; within one attempt the further state (by
- * orch_sync_state_rank); equal ones keep the first.
+ * attempts) wins; within one attempt the one re-run on conflict more often
+ * (a re-run set up is later than the conflict it follows), then the further
+ * state (by orch_sync_state_rank); equal ones keep the first.
  */
 int orch_sync_pick(const orch_task_state *first, const orch_task_state *second);
 

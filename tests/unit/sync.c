@@ -78,6 +78,25 @@ TEST(the_later_attempt_then_the_further_state_wins)
 	}
 }
 
+TEST(a_rerun_set_up_wins_over_the_conflict_it_follows)
+{
+	orch_task_state conflict, rerun;
+
+	orch_task_state_init(&conflict);
+	orch_task_state_init(&rerun);
+	conflict.state = ORCH_STATE_CONFLICT;
+	conflict.attempts = rerun.attempts = 1;
+	rerun.state = ORCH_STATE_READY;
+	rerun.reruns = 1;
+	CHECK(orch_sync_pick(&conflict, &rerun));
+	CHECK(!orch_sync_pick(&rerun, &conflict));
+	/* a later attempt still comes first */
+	conflict.attempts = 2;
+	CHECK(!orch_sync_pick(&conflict, &rerun));
+	orch_task_state_clear(&conflict);
+	orch_task_state_clear(&rerun);
+}
+
 TEST(states_are_ranked_as_documented)
 {
 	static const int rank[ORCH_STATE__COUNT] = {
@@ -124,6 +143,7 @@ TEST(the_winner_does_not_depend_on_the_order_except_on_ties)
 
 static const unit_test tests[] = {
     T(the_later_attempt_then_the_further_state_wins),
+    T(a_rerun_set_up_wins_over_the_conflict_it_follows),
     T(states_are_ranked_as_documented),
     T(the_winner_does_not_depend_on_the_order_except_on_ties),
 };
