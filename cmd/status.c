@@ -130,6 +130,8 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 		           st->state != ORCH_STATE_MERGED) {
 			printf("  %s", st->error);
 		}
+		if (st->reruns)
+			printf("  (re-run %d on conflict)", st->reruns);
 		if (st->worktree)
 			printf("  (worktree kept: %s)", st->worktree);
 		printf("\n");
@@ -195,6 +197,14 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 			cJSON_AddStringToObject(t, "error", st->error);
 		if (st->worktree)
 			cJSON_AddStringToObject(t, "worktree", st->worktree);
+		if (st->reruns) {
+			cJSON *paths = cJSON_AddArrayToObject(t, "rerun_paths");
+			cJSON_AddNumberToObject(t, "reruns", st->reruns);
+			for (size_t k = 0; k < st->rerun_paths.count; k++)
+				cJSON_AddItemToArray(
+				    paths, cJSON_CreateString(
+				               st->rerun_paths.items[k]));
+		}
 		if (st->paths.count) {
 			cJSON *paths = cJSON_AddArrayToObject(t, "paths");
 			for (size_t k = 0; k < st->paths.count; k++)

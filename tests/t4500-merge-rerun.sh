@@ -74,7 +74,10 @@ test_expect_success 'merge --rerun merges the first, re-runs the second on the n
 	printf "ONE-first+second\ntwo\nthree\n" >expect &&
 	test_cmp expect merged &&
 	git orchestrate status p --json >st.json &&
-	jq -e "[.tasks[] | select(.state == \"merged\")] | length == 2" st.json
+	jq -e "[.tasks[] | select(.state == \"merged\")] | length == 2" st.json &&
+	jq -e ".tasks[] | select(.id == \"second\") | .reruns == 1 and .rerun_paths == [\"shared file.txt\"] and .attempts == 2" st.json &&
+	git orchestrate status p >st &&
+	test_grep "^second .*merged .*(re-run 1 on conflict)" st
 '
 
 test_expect_success 'the re-run got the conflicting paths and started from the base with the first merged' '
