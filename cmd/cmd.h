@@ -97,5 +97,6 @@ int cmd_sync(int argc, char **argv, orch_cli *cli);
 int cmd_plans(int argc, char **argv, orch_cli *cli);
 int cmd_forget(int argc, char **argv, orch_cli *cli);
 int cmd_set(int argc, char **argv, orch_cli *cli);
+int cmd_share(int argc, char **argv, orch_cli *cli);
 
 #endif

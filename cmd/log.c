@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "plans.h"
+#include "shared.h"
 #include "util.h"
 #include "synopsis.h"
 
@@ -103,11 +105,50 @@ done:
 	return error;
 }
 
+/*
+ * log --shared: the findings of `plan` (of `task` only, when not NULL),
+ * oldest first, each under a line naming who found it, its text indented.
+ */
+static int shared_log(orch_cli *cli, const char *plan, const char *task)
+{
+	orch_findings findings;
+	int error;
+
+	if ((error = orch_shared_read(&findings, cli->store, plan)) < 0)
+		return error;
+	cli_start_pager(cli);
+	for (size_t i = 0; i < findings.count; i++) {
+		const orch_finding *f = &findings.items[i];
+		time_t when = (time_t)(f->time_ms / 1000);
+		char date[64] = "";
+		struct tm tm;
+		const char *p = f->text;
+
+		if (task && strcmp(task, f->task))
+			continue;
+		if (localtime_r(&when, &tm))
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("%s %s (attempt %d, on %s)\n", date, f->task, f->attempt,
+		       f->worker ? f->worker : "?");
+		while (*p) {
+			size_t len = strcspn(p, "\n");
+			printf("    %.*s\n", (int)len, p);
+			p += len;
+			if (*p)
+				p++;
+		}
+		printf("\n");
+	}
+	cli_end_pager();
+	orch_findings_clear(&findings);
+	return 0;
+}
+
 int cmd_log(int argc, char **argv, orch_cli *cli)
 {
 	char *name = NULL, refname[256];
 	const char *plan_arg = NULL, *task = NULL;
-	int error, first_extra = argc;
+	int error, first_extra = argc, shared = 0;
 	char **args;
 
 	if (cli_wants_help(argc, argv, log_usage))
@@ -116,6 +157,10 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 		if (!strcmp(argv[i], "--")) {
 			first_extra = i + 1;
 			break;
+		}
+		if (!strcmp(argv[i], "--shared")) {
+			shared = 1;
+			continue;
 		}
 		if (argv[i][0] == '-')
 			return cli_usage_error(
@@ -133,6 +178,9 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 	}
 	if (task && !orch_id_valid(task))
 		return cli_usage_error(log_usage, "invalid task id '%s'", task);
+	if (shared && first_extra < argc)
+		return cli_usage_error(log_usage,
+		                       "--shared takes no git log options");
 	if ((error = cli_open(cli)) < 0 ||
 	    (error = cli_resolve_plan(&name, cli, plan_arg)) < 0)
 		return cli_fail(error);
@@ -140,6 +188,19 @@ int cmd_log(int argc, char **argv, orch_cli *cli)
 	                                 name)) < 0) {
 		free(name);
 		return cli_fail(error);
+	}
+	if (shared) {
+		orch_task_record record;
+		/* an unknown task is an error, not an empty list */
+		error =
+		    task ? orch_plans_read_task(&record, cli->store, name, task)
+		         : 0;
+		if (task)
+			orch_task_record_clear(&record);
+		if (error == 0)
+			error = shared_log(cli, name, task);
+		free(name);
+		return error < 0 ? cli_fail(error) : 0;
 	}
 	if (task) {
 		error = task_log(cli, name, task, refname, argv + first_extra,

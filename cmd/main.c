@@ -35,6 +35,7 @@ static const struct command commands[] = {
     {"hook", cmd_hook, "post-receive|pre-receive: run by the hub's hooks"},
     {"hooks", cmd_hooks, "install the hook shims into a (bare) repository"},
     {"sync", cmd_sync, "exchange plan state with a shared remote"},
+    {"share", cmd_share, "from a running task: a finding for later tasks"},
 };
 
 static void usage(FILE *out)

@@ -22,6 +22,7 @@
 #include "notes.h"
 #include "pause.h"
 #include "redact.h"
+#include "shared.h"
 #include "remote.h"
 #include "run.h"
 #include "task.h"
@@ -373,6 +374,7 @@ struct outcome {
 	const orch_strvec *paths;
 	const char *worker;
 	const orch_buf *log;
+	const orch_strvec *shared;  /* findings of the attempt, or NULL */
 	const git_oid *fence;       /* remote: our lease, expected unchanged */
 	int interrupted;            /* ready again by no fault of the task */
 	const char *rate_limit;     /* how it hit the rate limit, or NULL */
@@ -417,7 +419,8 @@ static int outcome_cb(orch_txn *txn, void *payload)
 	struct outcome *o = payload;
 	const orch_task *task = &o->run->plan->tasks[o->task];
 	orch_task_state st;
-	char dur[32];
+	char dur[32], shared[300] = "";
+	size_t nshared = 0;
 	int error;
 
 	o->recorded = 0;
@@ -430,6 +433,13 @@ static int outcome_cb(orch_txn *txn, void *payload)
 	    (error =
 	         orch_txn_put_log(txn, task->id, o->log->ptr, o->log->len)) < 0)
 		goto done;
+	/* the attempt's findings, with its outcome (and under its fence) */
+	if ((error = orch_shared_put(&nshared, txn, task->id, o->attempt,
+	                             o->worker, orch_now_ms(), o->shared)) < 0)
+		goto done;
+	if (nshared)
+		snprintf(shared, sizeof(shared), "\n\n%s: shared %zu finding%s",
+		         task->id, nshared, nshared == 1 ? "" : "s");
 	{
 		orch_task_outcome end = {0};
 		end.attempt = o->attempt;
@@ -456,9 +466,9 @@ static int outcome_cb(orch_txn *txn, void *payload)
 			 * log only */
 			error = 0;
 			o->final = st.state;
-			orch_txn_message(txn, "%s: output of attempt %d (%s)",
+			orch_txn_message(txn, "%s: output of attempt %d (%s)%s",
 			                 task->id, o->attempt,
-			                 orch_state_name(st.state));
+			                 orch_state_name(st.state), shared);
 			goto done;
 		}
 	}
@@ -489,20 +499,21 @@ static int outcome_cb(orch_txn *txn, void *payload)
 	orch_format_duration(dur, sizeof(dur), o->duration_ms);
 	switch (o->state) {
 	case ORCH_STATE_DONE:
-		orch_txn_message(txn, "%s: done on %s in %s (attempt %d)",
-		                 task->id, o->worker, dur, o->attempt);
+		orch_txn_message(txn, "%s: done on %s in %s (attempt %d)%s",
+		                 task->id, o->worker, dur, o->attempt, shared);
 		error = orch_task_promote_dependents(txn, o->run->plan,
 		                                     o->run->graph, o->task);
 		break;
 	case ORCH_STATE_READY:
-		orch_txn_message(txn, "%s: attempt %d on %s: %s; ready again",
+		orch_txn_message(txn, "%s: attempt %d on %s: %s; ready again%s",
 		                 task->id, o->attempt, o->worker,
-		                 o->error ? o->error : "stopped");
+		                 o->error ? o->error : "stopped", shared);
 		break;
 	default:
-		orch_txn_message(txn, "%s: %s on %s after %s (attempt %d): %s",
-		                 task->id, orch_state_name(o->state), o->worker,
-		                 dur, o->attempt, o->error ? o->error : "");
+		orch_txn_message(
+		    txn, "%s: %s on %s after %s (attempt %d): %s%s", task->id,
+		    orch_state_name(o->state), o->worker, dur, o->attempt,
+		    o->error ? o->error : "", shared);
 		break;
 	}
 	o->final = o->state;
@@ -733,6 +744,67 @@ static size_t take_output(struct run *run, struct task_rt *rt, int ended)
 }
 
 /* Where a variable named in `env` comes from, for messages. */
+/*
+ * What the ended attempt of `rt` shared, redacted like its output, split
+ * into findings (appended to *out). A share file the worker cannot give
+ * (too big...) is said in the run's notes and the task's output, never
+ * dropped silently.
+ */
+static void take_shared(orch_strvec *out, struct run *run, size_t task)
+{
+	struct task_rt *rt = &run->rt[task];
+	orch_buf raw = {0}, clean = {0};
+	orch_redactor redactor = {0};
+	int error;
+
+	if (!rt->job || !rt->worker->ops->read_shared)
+		return;
+	if ((error = rt->worker->ops->read_shared(&raw, rt->worker, rt->job)) ==
+	        0 &&
+	    raw.len) {
+		orch_redact_put(&clean, &redactor, &run->secrets, raw.ptr,
+		                raw.len);
+		orch_redact_flush(&clean, &redactor, &run->secrets);
+		error = orch_shared_split(out, clean.ptr, clean.len,
+		                          "the share file");
+	}
+	if (error < 0) {
+		orch_buf_printf(
+		    &rt->output, "%sgit-orchestrate: %s, attempt %d: %s\n",
+		    rt->output.len && rt->output.ptr[rt->output.len - 1] != '\n'
+		        ? "\n"
+		        : "",
+		    run->plan->tasks[task].id, rt->attempt,
+		    orch_error_message());
+		keep_tail(&rt->output);
+		note(run, "warning: %s, attempt %d: %s",
+		     run->plan->tasks[task].id, rt->attempt,
+		     orch_error_message());
+	}
+	orch_redactor_clear(&redactor);
+	orch_buf_free(&raw);
+	orch_buf_free(&clean);
+}
+
+/*
+ * The text of ORCHESTRATE_CONTEXT_FILE: all findings so far (caller frees;
+ * NULL, said in a note, when they cannot be read).
+ */
+static char *shared_context(struct run *run)
+{
+	orch_findings findings;
+	orch_buf text = {0};
+
+	if (orch_shared_read(&findings, run->store, run->plan->name) < 0) {
+		note(run, "warning: cannot read what tasks shared: %s",
+		     orch_error_message());
+		return NULL;
+	}
+	orch_shared_format_context(&text, run->plan->name, &findings);
+	orch_findings_clear(&findings);
+	return orch_buf_detach(&text);
+}
+
 static void env_source(char *out, size_t outlen, const struct run *run,
                        const orch_task *task, const orch_worker_config *wc)
 {
@@ -1010,6 +1082,7 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	int retries = orch_plan_task_retries(run->plan, t), error;
 	int64_t duration = orch_monotonic_ms() - rt->started_mono;
 	const char *worker = rt->worker->name;
+	orch_strvec shared = {0};
 
 	if (rt->lost) {
 		/* fenced off (SPEC 8): not ours to record, not a retry used */
@@ -1028,6 +1101,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 		return sync_states(run);
 	}
 	take_output(run, rt, 1);
+	take_shared(&shared, run, task);
+	o.shared = &shared;
 	o.task = task;
 	o.attempt = rt->attempt;
 	o.exit_status = res->exit_status;
@@ -1044,7 +1119,9 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			raise(SIGKILL);
 		o.state = ORCH_STATE_DONE;
 		o.commit = hex;
-		if ((error = record(run, &o)) < 0)
+		error = record(run, &o);
+		orch_strvec_free(&shared);
+		if (error < 0)
 			return error;
 		if (o.recorded) {
 			add_note(run, &res->result, task, worker, rt->attempt,
@@ -1109,6 +1186,7 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 			o.not_before_ms =
 			    orch_now_ms() + backoff_ms(run, rt->attempt);
 		error = record(run, &o);
+		orch_strvec_free(&shared);
 		if (error == 0 && o.recorded && kept)
 			release_old_kept(run, task);
 		free(kept);
@@ -1495,6 +1573,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	orch_strvec conflicts = {0}, env = {0};
 	char lease_name[256], branch[512], why[600], *message = NULL;
 	char *kept = NULL, *kept_worker = NULL, *conflict_list = NULL;
+	char *context = NULL;
 	int error;
 
 	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
@@ -1565,6 +1644,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	if (run->states[task].rerun_base) /* a re-run on conflict */
 		spec.conflicts = conflict_list =
 		    orch_merge_conflict_list(&run->states[task].rerun_paths);
+	spec.context = context = shared_context(run);
 	rt->worker = worker;
 	rt->started_mono = orch_monotonic_ms();
 	rt->last_renew = rt->started_mono;
@@ -1619,6 +1699,7 @@ done:
 	env_free(&env);
 	free(message);
 	free(conflict_list);
+	free(context);
 	free(kept);
 	free(kept_worker);
 	return error;

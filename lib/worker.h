@@ -39,6 +39,9 @@ typedef struct {
 	/* a re-run on conflict: the conflicting paths, one a line, written
 	 * to the file ORCHESTRATE_CONFLICT_FILES names; or NULL */
 	const char *conflicts;
+	/* what tasks shared so far (orch_shared_format_context), or NULL:
+	 * written to ORCHESTRATE_CONTEXT_FILE (empty without) */
+	const char *context;
 	/* the plan's setup, or NULL: run with sh -c in the worktree slot
 	 * before the command when the slot has not run this very text yet */
 	const char *setup;
@@ -84,6 +87,13 @@ typedef struct {
 	int (*poll)(orch_job_result *out, orch_worker *worker, orch_job *job);
 	/* Append output produced since the last call to *out. */
 	int (*read_output)(orch_buf *out, orch_worker *worker, orch_job *job);
+	/*
+	 * Optional (NULL: nothing is shared). Once poll reported the job
+	 * ended: append what its command wrote to ORCHESTRATE_SHARE_FILE to
+	 * *out. ORCH_EINVALID (nothing appended) when it is more than
+	 * ORCH_SHARED_MAX bytes; 0 and nothing when it left none.
+	 */
+	int (*read_shared)(orch_buf *out, orch_worker *worker, orch_job *job);
 	/* Terminate the job's whole process group (TERM, then KILL after a
 	 * grace). */
 	int (*cancel)(orch_worker *worker, orch_job *job);

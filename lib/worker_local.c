@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "shared.h"
 #include "signature.h"
 #include "worker.h"
 
@@ -72,6 +73,8 @@ struct orch_job {
 	char *prompt_path;
 	char *conflicts_path; /* what ORCHESTRATE_CONFLICT_FILES names */
 	int has_conflicts;    /* a re-run on conflict: it is set */
+	char *share_path;   /* ORCHESTRATE_SHARE_FILE: what the task shares */
+	char *context_path; /* ORCHESTRATE_CONTEXT_FILE: what others shared */
 	char *command;
 	char **env; /* of the command and the setup (free_environment) */
 	char
@@ -169,6 +172,8 @@ static void job_free(orch_job *job)
 	free(job->status_path);
 	free(job->prompt_path);
 	free(job->conflicts_path);
+	free(job->share_path);
+	free(job->context_path);
 	free(job->setup);
 	free(job->command);
 	free(job->env_file);
@@ -191,6 +196,8 @@ static orch_job *job_new(local_worker *lw, const orch_job_spec *spec)
 	job->status_path = pathf("%s/run/%s.status", lw->root, job->name);
 	job->prompt_path = pathf("%s/run/%s.prompt", lw->root, job->name);
 	job->conflicts_path = pathf("%s/run/%s.conflicts", lw->root, job->name);
+	job->share_path = pathf("%s/run/%s.share", lw->root, job->name);
+	job->context_path = pathf("%s/run/%s.context", lw->root, job->name);
 	git_oid_fromstr(&job->base, spec->base);
 	return job;
 }
@@ -463,6 +470,8 @@ static char **task_environment(const orch_job *job, const orch_job_spec *spec,
 		PUSH_VAR("ORCHESTRATE_PROMPT_FILE=%s", job->prompt_path);
 	if (job->has_conflicts)
 		PUSH_VAR("ORCHESTRATE_CONFLICT_FILES=%s", job->conflicts_path);
+	PUSH_VAR("ORCHESTRATE_SHARE_FILE=%s", job->share_path);
+	PUSH_VAR("ORCHESTRATE_CONTEXT_FILE=%s", job->context_path);
 #undef PUSH_VAR
 	return env.items; /* NULL-terminated; freed with free_environment */
 }
@@ -760,6 +769,12 @@ static int local_start(orch_job **out, orch_worker *worker,
 		                        strlen(spec->conflicts))) < 0)
 			goto done;
 	}
+	/* a fresh share file: nothing of an earlier attempt is shared again */
+	if ((error = write_file(job->share_path, "", 0)) < 0 ||
+	    (error = write_file(job->context_path,
+	                        spec->context ? spec->context : "",
+	                        spec->context ? strlen(spec->context) : 0)) < 0)
+		goto done;
 	job->command = orch_strdup(spec->command);
 	job->env = task_environment(job, spec, worker->name);
 	job->env_file = lw->env_file ? orch_strdup(lw->env_file) : NULL;
@@ -1045,6 +1060,39 @@ static int local_read_output(orch_buf *out, orch_worker *worker, orch_job *job)
 	return 0;
 }
 
+static int local_read_shared(orch_buf *out, orch_worker *worker, orch_job *job)
+{
+	orch_buf bytes = {0};
+	struct stat st;
+	int error;
+	(void)worker;
+
+	if (stat(job->share_path, &st) < 0)
+		return errno == ENOENT
+		           ? 0
+		           : orch_error_os("cannot read '%s'", job->share_path);
+	if (st.st_size > ORCH_SHARED_MAX) {
+		orch_error_set("the share file holds %lld bytes, more than the "
+		               "%d an attempt may share; none of it is stored",
+		               (long long)st.st_size, ORCH_SHARED_MAX);
+		return ORCH_EINVALID;
+	}
+	if ((error = orch_read_file(&bytes, job->share_path)) < 0)
+		goto done;
+	if (bytes.len > ORCH_SHARED_MAX) {
+		/* grew since: still a task's process writing to it */
+		orch_error_set("the share file holds %zu bytes, more than the "
+		               "%d an attempt may share; none of it is stored",
+		               bytes.len, ORCH_SHARED_MAX);
+		error = ORCH_EINVALID;
+		goto done;
+	}
+	orch_buf_put(out, bytes.ptr, bytes.len);
+done:
+	orch_buf_free(&bytes);
+	return error;
+}
+
 static int local_cancel(orch_worker *worker, orch_job *job)
 {
 	(void)worker;
@@ -1094,6 +1142,8 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 	unlink(job->status_path);
 	unlink(job->prompt_path);
 	unlink(job->conflicts_path);
+	unlink(job->share_path);
+	unlink(job->context_path);
 	{
 		char *status = setup_status_path(job);
 		unlink(status);
@@ -1254,6 +1304,7 @@ static const orch_worker_ops local_ops = {
     .start = local_start,
     .poll = local_poll,
     .read_output = local_read_output,
+    .read_shared = local_read_shared,
     .cancel = local_cancel,
     .finish = local_finish,
     .locator = local_locator,

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "shared.h"
 #include "signature.h"
 #include "shell_quote.h"
 #include "ssh.h"
@@ -46,6 +47,17 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define RECONNECT_TRIES 3
 #define KILL_GRACE_S 5
+
+#define STRINGIFY(x) #x
+#define XSTRINGIFY(x) STRINGIFY(x)
+/*
+ * `shf FILE`: what the attempt shared, "F size" and, when it is not over
+ * ORCH_SHARED_MAX, that many bytes (nothing when the file is missing).
+ */
+#define SHARE_OUT_SH                                                           \
+	"shf() { [ -f \"$1\" ] || return 0; set -- \"$1\" $(wc -c "            \
+	"<\"$1\"); echo \"F $2\"; [ \"$2\" -le " XSTRINGIFY(                   \
+	    ORCH_SHARED_MAX) " ] && cat \"$1\"; return 0; }\n"
 
 /* Checks the worker and prepares its repository; prints tagged lines. */
 static const char hello_script[] =
@@ -78,8 +90,11 @@ static const char receive_script[] =
  * task worker url branch name email env_file setup setup_hash token
  * has_conflicts.
  * Stdin: the variables `env` names, the conflicting paths of a re-run on
- * conflict, then the prompt (see task_input).
- * Stdout: "S slot", "." (watchdog), "X status", then "R oid" and, without
+ * conflict, the context, then the prompt (see task_input). ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are
+ * run/<id>.<attempt>.context and .share; once the command ended the share
+ * file is copied to .shared, which adopt_script reads too.
+ * Stdout: "S slot", "." (watchdog), "F size" and the shared bytes (see
+ * SHARE_OUT_SH), "X status", then "R oid" and, without
  * a url, "P" and the result pack; or "U status" when the slot's setup
  * failed. Before "X": "C u0 s0 u1 s1 kb", what the command used (see
  * below). Task output goes to stderr.
@@ -97,7 +112,7 @@ static const char receive_script[] =
  * left claimed, marked with this run's token: no script of the same run
  * takes it again; another run's does (and runs the setup again).
  */
-static const char task_script[] = ORCH_ENV_FILE_SH
+static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
     "su=${16} suh=${17} tok=${18} x=x; [ -n \"$su\" ] && x=\n"
     "repo=$top/repo.git run=$top/run\n"
@@ -127,7 +142,8 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
     "echo $$ >\"$d.sh\"; trap 'rm -f \"$d.sh\"' EXIT\n"
-    "o=$run/$id.$((att - 1)); rm -f \"$o.done\" \"$o.orphan\"\n"
+    "o=$run/$id.$((att - 1)); rm -f \"$o.done\" \"$o.orphan\" "
+    "\"$o.shared\"\n"
     "if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" "
     "2>/dev/null; then\n"
     "  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
@@ -163,12 +179,19 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "unset v\n"
     /* a re-run on conflict: "LENGTH" and the list of paths, to the file
      * ORCHESTRATE_CONFLICT_FILES names */
-    "cf=$run/$id.$att.conflicts\n"
+    "xf=$run/$id.$att.conflicts\n"
     "if [ \"${19}\" = 1 ]; then read -r l || exit 124\n"
     "  case $l in '' | *[!0-9]*) exit 124 ;; esac\n"
-    "  dd bs=1 count=\"$l\" of=\"$cf\" 2>/dev/null || exit 124\n"
-    "  export ORCHESTRATE_CONFLICT_FILES=\"$cf\"\n"
+    "  dd bs=1 count=\"$l\" of=\"$xf\" 2>/dev/null || exit 124\n"
+    "  export ORCHESTRATE_CONFLICT_FILES=\"$xf\"\n"
     "else unset ORCHESTRATE_CONFLICT_FILES; fi\n"
+    /* the context: a line with its length, then its bytes */
+    "cf=$run/$id.$att.context sf=$run/$id.$att.share\n"
+    "read -r cl || exit 124\n"
+    "case $cl in '' | *[!0-9]*) exit 124 ;; esac\n"
+    ": >\"$cf\" && : >\"$sf\" && rm -f \"$d.shared\" || exit 124\n"
+    "if [ \"$cl\" -gt 0 ]; then dd bs=1 count=\"$cl\" of=\"$cf\" 2>/dev/null"
+    " || exit 124; fi\n"
     "if [ -n \"$su\" ] && [ \"$(cat \"$s.setup\" 2>/dev/null)\" != \"$suh\" ]; "
     "then\n"
     "  rm -f \"$s.setup\"; sh -c \"$su\" </dev/null >&2 || { r=$?;"
@@ -181,7 +204,8 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     " else unset ORCHESTRATE_PROMPT_FILE; fi\n"
     "export ORCHESTRATE_PLAN=\"$8\" ORCHESTRATE_TASK=\"$9\" "
     "ORCHESTRATE_ATTEMPT=\"$att\""
-    " ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\"\n"
+    " ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\""
+    " ORCHESTRATE_CONTEXT_FILE=\"$cf\" ORCHESTRATE_SHARE_FILE=\"$sf\"\n"
     "hwm() { for f in /proc/[0-9]*/stat; do read -r l <\"$f\" || continue;"
     " set -- ${l##*) }; [ \"$3\" = \"$pg\" ] || continue; while read -r k v u;"
     " do [ \"$k\" = VmHWM: ] && [ \"$v\" -gt \"$m\" ] && m=$v; done"
@@ -212,7 +236,8 @@ static const char task_script[] = ORCH_ENV_FILE_SH
     "read -r m <\"$d.rss\" 2>/dev/null || m=0\n"
     "echo \"C $u0 $s0 $u1 $s1 $m\"; rm -f \"$d.t0\" \"$d.t1\" \"$d.rss\"\n"
     "kill -s KILL -- -$pg 2>/dev/null\n"
-    "rm -f \"$run/$id.$att.pid\" \"$pf\" \"$cf\"\n"
+    "rm -f \"$run/$id.$att.pid\" \"$pf\" \"$cf\" \"$xf\"\n"
+    "cp \"$sf\" \"$d.shared\" 2>/dev/null; rm -f \"$sf\"; shf \"$d.shared\"\n"
     "echo \"X $st\"\n"
     /* cancelled, or stopped by the watchdog: nothing to collect */
     "[ -e \"$mark\" ] && exit $st\n"
@@ -241,16 +266,18 @@ static const char task_script[] = ORCH_ENV_FILE_SH
 /*
  * Collects an attempt whose orchestrator died: words top id attempt base
  * url. Waits (at most a minute) while its task script still runs, then
- * answers as the task script would have ("X status", "R oid", "P" and the
+ * answers as the task script would have ("F size" and what it shared,
+ * "X status", "R oid", "P" and the
  * pack); exits 3 without a word when the attempt left nothing to collect
  * (it was stopped, or never ran its command).
  */
-static const char adopt_script[] =
+static const char adopt_script[] = SHARE_OUT_SH
     "d=$1/run/$2.$3 i=0\n"
     "while [ ! -e \"$d.done\" ] && p=$(cat \"$d.sh\" 2>/dev/null) &&"
     " kill -0 \"$p\" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; "
     "i=$((i + 1)); done\n"
     "[ -e \"$d.done\" ] || exit 3\n"
+    "shf \"$d.shared\"\n"
     "cat \"$d.done\" || exit 3\n"
     "r=$(sed -n 's/^R //p' \"$d.done\")\n"
     "[ -n \"$r\" ] && [ -z \"$5\" ] || exit 0\n"
@@ -341,6 +368,8 @@ struct orch_job {
 	/* under the worker's mutex */
 	orch_buf output;
 	orch_job_result result;
+	orch_buf shared;          /* what the attempt shared (read_shared) */
+	long long shared_too_big; /* its size, when over ORCH_SHARED_MAX */
 	int ended;
 	int cancel_requested;
 	int finish_requested, keep;
@@ -454,6 +483,7 @@ static void job_free(struct orch_job *job)
 	}
 	orch_buf_free(&job->input);
 	orch_buf_free(&job->output);
+	orch_buf_free(&job->shared);
 	orch_ssh_exec_clear(&job->send);
 	orch_ssh_exec_clear(&job->run);
 	orch_ssh_exec_clear(&job->kill);
@@ -886,7 +916,23 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 			setup_status = atoi(p + 2);
 		else if (len >= 2 && p[0] == 'C')
 			parse_usage(&res, p + 2, len - 2);
-		else if (len >= 2 && p[0] == 'X')
+		else if (len >= 2 && p[0] == 'F') {
+			long long size = atoll(p + 2);
+			const char *bytes = nl ? nl + 1 : end;
+			if (size < 0 || (size <= ORCH_SHARED_MAX &&
+			                 (long long)(end - bytes) < size))
+				goto bad;
+			pthread_mutex_lock(&sw->mu);
+			orch_buf_clear(&job->shared);
+			job->shared_too_big = 0;
+			if (size > ORCH_SHARED_MAX)
+				job->shared_too_big = size;
+			else
+				orch_buf_put(&job->shared, bytes, (size_t)size);
+			pthread_mutex_unlock(&sw->mu);
+			p = size > ORCH_SHARED_MAX ? bytes : bytes + size;
+			continue;
+		} else if (len >= 2 && p[0] == 'X')
 			status = atoi(p + 2);
 		else if (len == 2 + GIT_OID_HEXSZ && p[0] == 'R')
 			memcpy(result_hex, p + 2, GIT_OID_HEXSZ);
@@ -1331,7 +1377,8 @@ static char *joinf(const char *a, const char *sep, const char *b)
  * The task script's stdin: a line with the number of variables, then for
  * each "NAME LENGTH\n" and LENGTH bytes of value (a value may hold any
  * byte but NUL, newlines too), then for a re-run on conflict "LENGTH\n"
- * and the list of conflicting paths, then the prompt, to the end.
+ * and the list of conflicting paths, then a line with the length of the
+ * context and its bytes, then the prompt, to the end.
  */
 static void task_input(orch_buf *out, const orch_job_spec *spec)
 {
@@ -1349,6 +1396,10 @@ static void task_input(orch_buf *out, const orch_job_spec *spec)
 	if (spec->conflicts)
 		orch_buf_printf(out, "%zu\n%s", strlen(spec->conflicts),
 		                spec->conflicts);
+	orch_buf_printf(out, "%zu\n",
+	                spec->context ? strlen(spec->context) : (size_t)0);
+	if (spec->context)
+		orch_buf_puts(out, spec->context);
 	if (spec->prompt)
 		orch_buf_puts(out, spec->prompt);
 }
@@ -1675,10 +1726,29 @@ static void ssh_close(orch_worker *worker)
 	free(sw);
 }
 
+static int ssh_read_shared(orch_buf *out, orch_worker *worker, orch_job *job)
+{
+	ssh_worker *sw = (ssh_worker *)worker;
+	int error = 0;
+
+	pthread_mutex_lock(&sw->mu);
+	if (job->shared_too_big) {
+		orch_error_set("the share file holds %lld bytes, more than the "
+		               "%d an attempt may share; none of it is stored",
+		               job->shared_too_big, ORCH_SHARED_MAX);
+		error = ORCH_EINVALID;
+	} else if (job->shared.len) {
+		orch_buf_put(out, job->shared.ptr, job->shared.len);
+	}
+	pthread_mutex_unlock(&sw->mu);
+	return error;
+}
+
 static const orch_worker_ops ssh_ops = {
     .start = ssh_start,
     .poll = ssh_poll,
     .read_output = ssh_read_output,
+    .read_shared = ssh_read_shared,
     .cancel = ssh_cancel,
     .finish = ssh_finish,
     .locator = ssh_locator,

@@ -1,0 +1,73 @@
+#!/bin/sh
+# Shared discoveries on SSH workers: `git orchestrate share` there (no plan
+# state to write to: it appends to $ORCHESTRATE_SHARE_FILE), the findings
+# collected with the result, the context file of a later task on a worker.
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-sshd.sh"
+
+test_expect_success 'setup: a worker and a repository' '
+	sshd_start w1 &&
+	sshd_known_hosts "$SSHD_ROOT/known_hosts" w1 &&
+	test_create_repo repo &&
+	cd repo &&
+	echo base >base.txt && git add base.txt && git commit -q -m base &&
+	sshd_worker_ini w1 slots=2 >.git/orchestrate.ini
+'
+cd repo || test_bail_out "setup left no repository"
+
+test_expect_success 'a finding shared on a worker reaches a later task on a worker' '
+	cat >find.sh <<-EOF &&
+	"$ORCH_BUILD/git-orchestrate" share "found on \$ORCHESTRATE_WORKER" &&
+	printf "several\nlines\n" >>"\$ORCHESTRATE_SHARE_FILE" &&
+	case \$ORCHESTRATE_SHARE_FILE in "\$(pwd)"/*) exit 9 ;; esac
+	EOF
+	git add find.sh && git commit -q -m script &&
+	cat >s.ini <<-\PLAN &&
+	[plan]
+	name = s
+	retries = 0
+
+	[task "finder"]
+	run = sh find.sh
+
+	[task "user"]
+	depends = finder
+	run = cp "$ORCHESTRATE_CONTEXT_FILE" context.txt
+	PLAN
+	git orchestrate plan s.ini >/dev/null &&
+	git orchestrate run s >out 2>&1 &&
+	git show orchestrate/s/user:context.txt >context &&
+	test_grep "^## finder, attempt 1 (on w1)$" context &&
+	test_grep "^found on w1$" context &&
+	sed -n "/^several$/,\$p" context >block &&
+	printf "several\nlines\n" >expect &&
+	test_cmp expect block
+'
+
+test_expect_success 'the findings are in the plan state and in log --shared' '
+	git cat-file -p refs/orchestrate/plans/s:shared/finder.json >stored &&
+	test $(wc -l <stored) = 2 &&
+	test_grep "\"worker\":\"w1\"" stored &&
+	git orchestrate log s --shared >log &&
+	test_grep "finder (attempt 1, on w1)$" log &&
+	test_grep "^    found on w1$" log
+'
+
+test_expect_success 'the worker keeps no share or context file of a task' '
+	! ls "$SSHD_ROOT"/w1/work/repo-*/run/*.share "$SSHD_ROOT"/w1/work/repo-*/run/*.context 2>/dev/null
+'
+
+test_expect_success 'a share file over the limit on a worker is not stored, and said' '
+	cat >big.ini <<-\PLAN &&
+	[plan]
+	name = big
+	[task "loud"]
+	run = printf "%070000d\n" 0 >>"$ORCHESTRATE_SHARE_FILE"
+	PLAN
+	git orchestrate plan big.ini >/dev/null &&
+	git orchestrate run big >out 2>&1 &&
+	test_grep "loud, attempt 1: the share file holds 70001 bytes" out &&
+	test_must_fail git cat-file -e refs/orchestrate/plans/big:shared/loud.json
+'
+
+test_done
