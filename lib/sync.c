@@ -1,6 +1,7 @@
 #include "sync.h"
 #include "error.h"
 #include "remote.h"
+#include "shared.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +401,39 @@ static int blob_pick(int *out_second, struct plan_merge *m, const char *path)
 	return 0;
 }
 
+/*
+ * Findings (shared/...) are only ever added: two versions of one file merge
+ * into the union of their lines, the first's first (orch_shared_union).
+ */
+static int union_blob(git_oid *out, struct plan_merge *m,
+                      const git_tree_entry *ea, const git_tree_entry *eb,
+                      const char *path)
+{
+	git_blob *blobs[2] = {NULL, NULL};
+	orch_buf merged = {0};
+	int error;
+
+	if ((error = git_blob_lookup(&blobs[0], m->repo,
+	                             git_tree_entry_id(ea))) < 0 ||
+	    (error = git_blob_lookup(&blobs[1], m->repo,
+	                             git_tree_entry_id(eb))) < 0) {
+		error = orch_error_git(error, "cannot read '%s'", path);
+		goto done;
+	}
+	orch_shared_union(&merged, git_blob_rawcontent(blobs[0]),
+	                  (size_t)git_blob_rawsize(blobs[0]),
+	                  git_blob_rawcontent(blobs[1]),
+	                  (size_t)git_blob_rawsize(blobs[1]));
+	if ((error = git_blob_create_from_buffer(out, m->repo, merged.ptr,
+	                                         merged.len)) < 0)
+		error = orch_error_git(error, "cannot merge '%s'", path);
+done:
+	git_blob_free(blobs[0]);
+	git_blob_free(blobs[1]);
+	orch_buf_free(&merged);
+	return error;
+}
+
 /* The union of trees `a` (first) and `b` (second) at `dir` into *out. */
 static int merge_trees(git_oid *out, struct plan_merge *m, const git_tree *a,
                        const git_tree *b, const char *dir)
@@ -448,6 +482,18 @@ static int merge_trees(git_oid *out, struct plan_merge *m, const git_tree *a,
 			if ((error = git_treebuilder_insert(
 			         NULL, builder, name, &merged,
 			         GIT_FILEMODE_TREE)) < 0) {
+				error = orch_error_git(
+				    error, "cannot merge '%s'", path.ptr);
+				goto done;
+			}
+			continue;
+		} else if (has_prefix_suffix(path.ptr, "shared/", ".json")) {
+			if ((error = union_blob(&merged, m, ea, eb, path.ptr)) <
+			    0)
+				goto done;
+			if ((error = git_treebuilder_insert(
+			         NULL, builder, name, &merged,
+			         git_tree_entry_filemode(eb))) < 0) {
 				error = orch_error_git(
 				    error, "cannot merge '%s'", path.ptr);
 				goto done;
