@@ -1,7 +1,7 @@
 # bash completion for git orchestrate (git's completion calls _git_orchestrate)
 _git_orchestrate ()
 {
-	local subcommands="init plan plans run status log forget merge rollback workers set cancel retry clean sync hook hooks"
+	local subcommands="init plan plans run status log forget merge rollback workers set cancel retry clean sync share hook hooks"
 	local subcommand
 	subcommand="$(__git_find_on_cmdline "$subcommands")"
 	if [ -z "$subcommand" ]; then
@@ -19,7 +19,8 @@ _git_orchestrate ()
 	merge,--*) __gitcomp "--analyze --verify= --into= --squash --push --rerun --json --config" ;;
 	rollback,--*) __gitcomp "--revert --json --config" ;;
 	workers,*) __gitcomp "check --json --config" ;;
-	log,--*) __gitcomp "--config" ;;
+	log,--*) __gitcomp "--shared --config" ;;
+	share,*) ;;
 	sync,*) __gitcomp "$(git remote 2>/dev/null)" ;;
 	hook,*) __gitcomp "post-receive pre-receive" ;;
 	hooks,*) __gitcomp "install" ;;

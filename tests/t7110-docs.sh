@@ -80,7 +80,9 @@ test_expect_success 'bash completion offers plans, their tasks and options' '
 	complete_words git orchestrate plans -- >offered &&
 	test_grep "^--json$" offered &&
 	complete_words git orchestrate merge --sq >offered &&
-	test_grep "^--squash$" offered
+	test_grep "^--squash$" offered &&
+	complete_words git orchestrate log p --sh >offered &&
+	test_grep "^--shared$" offered
 '
 
 test_expect_success 'bash completion offers the formats of status --format=' '
