@@ -136,6 +136,22 @@ two" 2>err &&
 	test_cmp expect share-file
 '
 
+test_expect_success 'an attempt recorded after a crash shares once' '
+	cat >crash.ini <<-\PLAN &&
+	[plan]
+	name = crash
+	[task "c"]
+	run = git orchestrate share "found before the crash"
+	PLAN
+	git orchestrate plan crash.ini >/dev/null &&
+	test_expect_code 137 env ORCH_TEST_CRASH_BEFORE_RECORD=1 git orchestrate run crash >/dev/null 2>&1 &&
+	git orchestrate run crash >out 2>&1 &&
+	test_grep "found on its branch" out &&
+	git cat-file -p refs/orchestrate/plans/crash:shared/c.json >stored &&
+	test $(wc -l <stored) = 1 &&
+	test_grep "found before the crash" stored
+'
+
 test_expect_success 'a share file over the limit is not stored, and the run says so' '
 	cat >big.ini <<-\PLAN &&
 	[plan]
