@@ -1,6 +1,7 @@
 #!/bin/sh
-# Findings across runners: `sync` merges the shared/ files of plan states
-# that diverged into the union of their findings.
+# Findings across runners: `run --remote` stores them on the hub where
+# the other runners' tasks read them; `sync` merges the shared/ files of
+# plan states that diverged into the union of their findings.
 . "$(dirname "$0")/test-lib.sh"
 
 test_create_repo seed
@@ -64,6 +65,44 @@ test_expect_success 'findings both sides had already are kept once' '
 	test $(sort -u c2.json | wc -l) = 4 &&
 	test_grep "c found A-again" c2.json &&
 	test_grep "c found B-again" c2.json
+'
+
+test_expect_success 'setup: a plan on a second hub, two clones of it' '
+	git init -q --bare hub2.git &&
+	(
+		cd seed &&
+		cat >q.ini <<-\PLAN &&
+		[plan]
+		name = q
+		[task "a"]
+		run = git orchestrate share "a found on the hub"
+		[task "b"]
+		depends = a
+		run = cp "$ORCHESTRATE_CONTEXT_FILE" context.txt
+		[task "c"]
+		depends = a
+		run = cp "$ORCHESTRATE_CONTEXT_FILE" context.txt
+		PLAN
+		git orchestrate plan q.ini >/dev/null &&
+		git push -q "$TRASH_DIRECTORY/hub2.git" main \
+			"refs/orchestrate/plans/q:refs/orchestrate/plans/q"
+	) &&
+	git clone -q hub2.git R1 && git clone -q hub2.git R2
+'
+
+test_expect_success 'run --remote: findings travel through the hub to the other runner' '
+	(cd R1 && git-orchestrate run q --remote "$TRASH_DIRECTORY/hub2.git" >../r1.out 2>&1; echo $? >../r1.status) &
+	p1=$!
+	(cd R2 && git-orchestrate run q --remote "$TRASH_DIRECTORY/hub2.git" >../r2.out 2>&1; echo $? >../r2.status) &
+	p2=$!
+	wait $p1 $p2 &&
+	test "$(cat r1.status r2.status)" = "$(printf "0\n0")" &&
+	git -C hub2.git cat-file -p refs/orchestrate/plans/q:shared/a.json >qa.json &&
+	test $(wc -l <qa.json) = 1 &&
+	for t in b c; do
+		git -C hub2.git show orchestrate/q/$t:context.txt >ctx-$t &&
+		test_grep "^a found on the hub$" ctx-$t || return 1
+	done
 '
 
 test_done
