@@ -121,6 +121,7 @@ struct run {
 	int64_t blocked_since;
 	orch_rate_limit rate_limit; /* the plan's pattern, compiled */
 	orch_pause pause;           /* as last read from the state */
+	orch_shared_cache shared; /* ORCHESTRATE_CONTEXT_FILE's text */
 };
 
 static void emit(struct run *run, orch_run_event *event)
@@ -787,22 +788,20 @@ static void take_shared(orch_strvec *out, struct run *run, size_t task)
 }
 
 /*
- * The text of ORCHESTRATE_CONTEXT_FILE: all findings so far (caller frees;
- * NULL, said in a note, when they cannot be read).
+ * The text of ORCHESTRATE_CONTEXT_FILE: all findings so far (borrowed from
+ * the run's cache; NULL, said in a note, when they cannot be read).
  */
-static char *shared_context(struct run *run)
+static const char *shared_context(struct run *run)
 {
-	orch_findings findings;
-	orch_buf text = {0};
+	const char *text;
 
-	if (orch_shared_read(&findings, run->store, run->plan->name) < 0) {
+	if (orch_shared_context(&text, &run->shared, run->store,
+	                        run->plan->name) < 0) {
 		note(run, "warning: cannot read what tasks shared: %s",
 		     orch_error_message());
 		return NULL;
 	}
-	orch_shared_format_context(&text, run->plan->name, &findings);
-	orch_findings_clear(&findings);
-	return orch_buf_detach(&text);
+	return text;
 }
 
 static void env_source(char *out, size_t outlen, const struct run *run,
@@ -1573,7 +1572,6 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	orch_strvec conflicts = {0}, env = {0};
 	char lease_name[256], branch[512], why[600], *message = NULL;
 	char *kept = NULL, *kept_worker = NULL, *conflict_list = NULL;
-	char *context = NULL;
 	int error;
 
 	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
@@ -1644,7 +1642,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	if (run->states[task].rerun_base) /* a re-run on conflict */
 		spec.conflicts = conflict_list =
 		    orch_merge_conflict_list(&run->states[task].rerun_paths);
-	spec.context = context = shared_context(run);
+	spec.context = shared_context(run);
 	rt->worker = worker;
 	rt->started_mono = orch_monotonic_ms();
 	rt->last_renew = rt->started_mono;
@@ -1699,7 +1697,6 @@ done:
 	env_free(&env);
 	free(message);
 	free(conflict_list);
-	free(context);
 	free(kept);
 	free(kept_worker);
 	return error;
@@ -2663,6 +2660,7 @@ done:
 	orch_graph_overlaps_free(run.overlaps, run.noverlaps);
 	free(run.was_down);
 	free(run.setup_broken);
+	orch_shared_cache_clear(&run.shared);
 	free(run.ov_start);
 	free(run.ov);
 	free(run.bottom);

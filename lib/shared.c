@@ -326,17 +326,24 @@ static int finding_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int orch_shared_read(orch_findings *out, orch_store *store, const char *plan)
+/*
+ * The findings of plan `plan` at its head into *out, unless its shared/
+ * tree is `*seen` (may be NULL): then ORCH_ENOCHANGE. *seen gets the tree
+ * (zero when there is none).
+ */
+static int read_findings(orch_findings *out, git_oid *seen, orch_store *store,
+                         const char *plan)
 {
 	git_repository *repo = orch_store_repo(store);
 	git_commit *commit = NULL;
 	git_tree *root = NULL, *dir = NULL;
 	git_tree_entry *entry = NULL;
 	char refname[512];
-	git_oid head;
+	git_oid head, none;
 	int error;
 
 	memset(out, 0, sizeof(*out));
+	memset(&none, 0, sizeof(none));
 	if ((error = orch_store_plan_ref(refname, sizeof(refname), store,
 	                                 plan)) < 0)
 		goto done;
@@ -350,8 +357,17 @@ int orch_shared_read(orch_findings *out, orch_store *store, const char *plan)
 	if (error == GIT_ENOTFOUND ||
 	    (!error && git_tree_entry_type(entry) != GIT_OBJECT_TREE)) {
 		git_error_clear();
-		error = 0;
+		error = seen && git_oid_equal(seen, &none) ? ORCH_ENOCHANGE : 0;
+		if (seen)
+			git_oid_cpy(seen, &none);
 		goto done;
+	}
+	if (!error && seen) {
+		if (git_oid_equal(seen, git_tree_entry_id(entry))) {
+			error = ORCH_ENOCHANGE;
+			goto done;
+		}
+		git_oid_cpy(seen, git_tree_entry_id(entry));
 	}
 	if (error < 0 || (error = git_tree_lookup(
 	                      &dir, repo, git_tree_entry_id(entry))) < 0) {
@@ -366,11 +382,52 @@ int orch_shared_read(orch_findings *out, orch_store *store, const char *plan)
 done:
 	if (error < 0)
 		orch_findings_clear(out);
+	if (error < 0 && error != ORCH_ENOCHANGE && seen)
+		git_oid_cpy(seen, &none);
 	git_tree_entry_free(entry);
 	git_tree_free(dir);
 	git_tree_free(root);
 	git_commit_free(commit);
 	return error;
+}
+
+int orch_shared_read(orch_findings *out, orch_store *store, const char *plan)
+{
+	return read_findings(out, NULL, store, plan);
+}
+
+int orch_shared_context(const char **out, orch_shared_cache *cache,
+                        orch_store *store, const char *plan)
+{
+	orch_findings findings;
+	orch_buf text = {0};
+	int error;
+
+	*out = NULL;
+	error = read_findings(&findings, &cache->tree, store, plan);
+	if (error == ORCH_ENOCHANGE && cache->valid) {
+		*out = cache->text;
+		return 0;
+	}
+	if (error == ORCH_ENOCHANGE) /* no shared/ yet: no findings */
+		error = 0;
+	if (error < 0) {
+		cache->valid = 0;
+		return error;
+	}
+	orch_shared_format_context(&text, plan, &findings);
+	orch_findings_clear(&findings);
+	free(cache->text);
+	cache->text = orch_buf_detach(&text);
+	cache->valid = 1;
+	*out = cache->text;
+	return 0;
+}
+
+void orch_shared_cache_clear(orch_shared_cache *cache)
+{
+	free(cache->text);
+	memset(cache, 0, sizeof(*cache));
 }
 
 /* 1 when the lines of `text` hold `line` (len bytes) as one of them. */

@@ -73,6 +73,21 @@ int orch_shared_put(size_t *out_added, orch_txn *txn, const char *task,
 int orch_shared_read(orch_findings *out, orch_store *store, const char *plan);
 
 /*
+ * The context text of plan `plan` at its head, kept in `cache` (zero-init
+ * first; orch_shared_cache_clear frees it) and made again only when the
+ * shared/ tree changed: *out is borrowed from the cache.
+ */
+typedef struct {
+	git_oid tree; /* of shared/ when `text` was made (zero: none) */
+	int valid;
+	char *text;
+} orch_shared_cache;
+
+int orch_shared_context(const char **out, orch_shared_cache *cache,
+                        orch_store *store, const char *plan);
+void orch_shared_cache_clear(orch_shared_cache *cache);
+
+/*
  * Merge two versions of one shared/ file (sync): the lines of `first`,
  * then those of `second` that `first` lacks, into *out.
  */
