@@ -86,13 +86,14 @@ int orch_shared_append(const char *path, const char *text)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
 		if (blank_line(p, (size_t)(eol - p))) {
-			orch_error_set(
-			    len ? "the finding holds a blank line: it "
-			          "would be two findings"
-			        : "the finding is empty");
-			if (len)
-				orch_error_hint("share each paragraph as a "
-				                "finding of its own");
+			if (!len) {
+				orch_error_set("the finding is empty");
+				return ORCH_EINVALID;
+			}
+			orch_error_set("the finding holds a blank line: it "
+			               "would be two findings");
+			orch_error_hint("share each paragraph as a finding of "
+			                "its own");
 			return ORCH_EINVALID;
 		}
 		if (!nl)
