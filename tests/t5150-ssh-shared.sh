@@ -57,6 +57,42 @@ test_expect_success 'the worker keeps no share or context file of a task' '
 	! ls "$SSHD_ROOT"/w1/work/repo-*/run/*.share "$SSHD_ROOT"/w1/work/repo-*/run/*.context 2>/dev/null
 '
 
+# As in t5130: the orchestrator is stopped while the command runs, the
+# command shares and ends while nobody reads it, the orchestrator is
+# killed; the next run collects the attempt, its findings with it.
+OUT=$TRASH_DIRECTORY/out
+
+test_expect_success 'setup: a task that shares, then waits to be let go' '
+	mkdir -p "$OUT" &&
+	printf "%s\n" "touch \"$OUT/u.started\"" \
+		"while [ ! -e \"$OUT/u.go\" ]; do sleep 0.1; done" \
+		"printf \"found unwatched\\n\" >>\"\$ORCHESTRATE_SHARE_FILE\"" >"$OUT/u.sh" &&
+	cat >unwatched.ini <<-PLAN &&
+	[plan]
+	name = unwatched
+	retries = 0
+	[task "u"]
+	run = sh "$OUT/u.sh"
+	PLAN
+	git orchestrate plan unwatched.ini >/dev/null
+'
+
+test_expect_success 'an attempt that ended while nobody watched is collected with its findings' '
+	git-orchestrate run unwatched >run1.out 2>&1 &
+	pid=$!
+	test_wait_for "test -f \"$OUT/u.started\"" &&
+	kill -STOP $pid &&
+	touch "$OUT/u.go" &&
+	test_wait_for "ls \"$SSHD_ROOT\"/w1/work/*/run/unwatched+u.1.done" &&
+	kill -9 $pid &&
+	{ wait $pid; test $? = 137; } &&
+	git orchestrate run unwatched >run2.out 2>&1 &&
+	test_grep "attempt 1 left by a stopped run is adopted" run2.out &&
+	git cat-file -p refs/orchestrate/plans/unwatched:shared/u.json >stored &&
+	test $(wc -l <stored) = 1 &&
+	test_grep "found unwatched" stored
+'
+
 test_expect_success 'a share file over the limit on a worker is not stored, and said' '
 	cat >big.ini <<-\PLAN &&
 	[plan]
