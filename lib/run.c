@@ -22,9 +22,9 @@
 #include "notes.h"
 #include "pause.h"
 #include "redact.h"
-#include "shared.h"
 #include "remote.h"
 #include "run.h"
+#include "shared.h"
 #include "task.h"
 #include "worker.h"
 
@@ -744,7 +744,6 @@ static size_t take_output(struct run *run, struct task_rt *rt, int ended)
 	return rt->output.len >= before ? rt->output.len - before : 0;
 }
 
-/* Where a variable named in `env` comes from, for messages. */
 /*
  * What the ended attempt of `rt` shared, redacted like its output, split
  * into findings (appended to *out). A share file the worker cannot give
@@ -804,6 +803,7 @@ static const char *shared_context(struct run *run)
 	return text;
 }
 
+/* Where a variable named in `env` comes from, for messages. */
 static void env_source(char *out, size_t outlen, const struct run *run,
                        const orch_task *task, const orch_worker_config *wc)
 {
