@@ -121,7 +121,7 @@ struct run {
 	int64_t blocked_since;
 	orch_rate_limit rate_limit; /* the plan's pattern, compiled */
 	orch_pause pause;           /* as last read from the state */
-	orch_shared_cache shared; /* ORCHESTRATE_CONTEXT_FILE's text */
+	orch_shared_cache shared;   /* ORCHESTRATE_CONTEXT_FILE's text */
 };
 
 static void emit(struct run *run, orch_run_event *event)

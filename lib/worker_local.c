@@ -73,8 +73,8 @@ struct orch_job {
 	char *prompt_path;
 	char *conflicts_path; /* what ORCHESTRATE_CONFLICT_FILES names */
 	int has_conflicts;    /* a re-run on conflict: it is set */
-	char *share_path;   /* ORCHESTRATE_SHARE_FILE: what the task shares */
-	char *context_path; /* ORCHESTRATE_CONTEXT_FILE: what others shared */
+	char *share_path;     /* ORCHESTRATE_SHARE_FILE: what the task shares */
+	char *context_path;   /* ORCHESTRATE_CONTEXT_FILE: what others shared */
 	char *command;
 	char **env; /* of the command and the setup (free_environment) */
 	char

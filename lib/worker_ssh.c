@@ -90,7 +90,8 @@ static const char receive_script[] =
  * task worker url branch name email env_file setup setup_hash token
  * has_conflicts.
  * Stdin: the variables `env` names, the conflicting paths of a re-run on
- * conflict, the context, then the prompt (see task_input). ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are
+ * conflict, the context, then the prompt (see task_input).
+ * ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are
  * run/<id>.<attempt>.context and .share; once the command ended the share
  * file is copied to .shared, which adopt_script reads too.
  * Stdout: "S slot", "." (watchdog), "F size" and the shared bytes (see
