@@ -98,6 +98,8 @@ static void read_test_knobs(orch_run_options *opts)
 
 	if ((env = getenv("ORCH_RETRY_BASE_MS")))
 		opts->retry_base_ms = atoll(env);
+	if ((env = getenv("ORCH_AUTOJOBS_PROBE")))
+		opts->autojobs_probe = env;
 	if ((env = getenv("ORCH_RATE_LIMIT_FIRST_MS")))
 		opts->rate_limit_first_ms = atoll(env);
 	if ((env = getenv("ORCH_LOG_FLUSH_MS")))
@@ -161,12 +163,17 @@ int cmd_run(int argc, char **argv, orch_cli *cli)
 				opts.wait_workers_ms = -1;
 			break;
 		case 'j':
+			if (!strcmp(optarg, "auto")) {
+				opts.jobs_auto = 1;
+				break;
+			}
 			opts.jobs = atoi(optarg);
 			if (opts.jobs < 1 || opts.jobs > 4096) {
 				orch_strvec_free(&only);
 				return cli_usage_error(
 				    run_usage,
-				    "-j needs a number of slots, got '%s'",
+				    "-j needs a number of slots or 'auto', "
+				    "got '%s'",
 				    optarg);
 			}
 			break;

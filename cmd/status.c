@@ -148,10 +148,15 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 		pause_text(text, sizeof(text), pause);
 		printf("%s\n", text);
 	}
-	for (size_t i = 0; i < workers->count; i++)
-		if (workers->list[i].down)
-			printf("worker %s is down: %s\n", workers->list[i].name,
-			       workers->list[i].reason);
+	for (size_t i = 0; i < workers->count; i++) {
+		const orch_worker_status *ws = &workers->list[i];
+		if (ws->down)
+			printf("worker %s is down: %s\n", ws->name, ws->reason);
+		else if (ws->slots)
+			printf("worker %s: %d slot%s (-j auto: %s)\n", ws->name,
+			       ws->slots, ws->slots == 1 ? "" : "s",
+			       ws->autojobs);
+	}
 	print_log_hint(plan, states);
 }
 
@@ -264,6 +269,12 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 		cJSON_AddStringToObject(w, "name", workers->list[i].name);
 		cJSON_AddBoolToObject(w, "down", workers->list[i].down);
 		cJSON_AddStringToObject(w, "reason", workers->list[i].reason);
+		if (workers->list[i].slots) { /* -j auto */
+			cJSON_AddNumberToObject(w, "slots",
+			                        workers->list[i].slots);
+			cJSON_AddStringToObject(w, "auto",
+			                        workers->list[i].autojobs);
+		}
 		cJSON_AddItemToArray(list, w);
 	}
 	text = cJSON_Print(root);
@@ -303,6 +314,8 @@ static void add_workers_used(workers_seen *workers, const orch_plan *plan,
 			workers->list[at].name = orch_strdup(name);
 			workers->list[at].down = 0;
 			workers->list[at].reason = orch_strdup("");
+			workers->list[at].slots = 0;
+			workers->list[at].autojobs = orch_strdup("");
 			workers->count++;
 		}
 	}

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "autojobs.h"
 #include "graph.h"
 #include "merge.h"
 #include "notes.h"
@@ -119,6 +120,12 @@ struct run {
 	/* monotonic ms since every worker able to run a ready task is down
 	 * (0: not so) */
 	int64_t blocked_since;
+	/* -j auto: when the local slots were last looked at, what they
+	 * follow (of each worker: "" when not so), the largest peak RSS of
+	 * a task */
+	int64_t last_auto;
+	char (*autojobs)[160];
+	int64_t task_kb;
 	orch_rate_limit rate_limit; /* the plan's pattern, compiled */
 	orch_pause pause;           /* as last read from the state */
 	orch_shared_cache shared;   /* ORCHESTRATE_CONTEXT_FILE's text */
@@ -1109,6 +1116,8 @@ static int conclude(struct run *run, size_t task, const orch_job_result *res)
 	o.worker = worker;
 	o.log = &rt->output;
 	o.res = res;
+	if (res->rss_known && res->max_rss_kb > run->task_kb)
+		run->task_kb = res->max_rss_kb;
 	if (res->phase == ORCH_JOB_EXITED && res->has_result &&
 	    !rt->timed_out && !rt->cancelled) {
 		git_oid_tostr(hex, sizeof(hex), &res->result);
@@ -2033,7 +2042,9 @@ static int build_overlaps(struct run *run)
 
 static int open_workers(struct run *run, const orch_config *config)
 {
-	int error;
+	/* -j auto: opened with the most it may use, then follows the load */
+	int error, jobs = run->opts->jobs_auto ? orch_autojobs_cpus()
+	                                       : run->opts->jobs;
 
 	const orch_worker_config **chosen =
 	    orch_calloc(config->nworkers + 1, sizeof(*chosen));
@@ -2048,8 +2059,7 @@ static int open_workers(struct run *run, const orch_config *config)
 		/* connected in parallel: an unreachable worker costs its
 		 * timeout once, not once per worker */
 		error = orch_worker_open_all(&run->workers, chosen, nchosen,
-		                             run->repo, run->token,
-		                             run->opts->jobs);
+		                             run->repo, run->token, jobs);
 		free(chosen);
 		if (error < 0)
 			return error;
@@ -2059,8 +2069,8 @@ static int open_workers(struct run *run, const orch_config *config)
 		for (size_t w = 0; w < nchosen; w++) {
 			orch_worker *worker = NULL;
 			error = run->opts->open_worker(
-			    &worker, chosen[w], run->repo, run->token,
-			    run->opts->jobs, run->opts->open_worker_payload);
+			    &worker, chosen[w], run->repo, run->token, jobs,
+			    run->opts->open_worker_payload);
 			if (error < 0) {
 				free(chosen);
 				return error;
@@ -2136,11 +2146,14 @@ static int stop_all(struct run *run)
 
 struct worker_note {
 	const orch_worker *worker;
+	const char *autojobs; /* -j auto: what the slots follow, or "" */
+	int slots_changed;    /* the note is of new slots, not down or up */
 };
 
 static int worker_note_cb(orch_txn *txn, void *payload)
 {
-	const orch_worker *w = ((struct worker_note *)payload)->worker;
+	const struct worker_note *wn = payload;
+	const orch_worker *w = wn->worker;
 	cJSON *root = cJSON_CreateObject();
 	char path[300], *text;
 	int error;
@@ -2149,13 +2162,21 @@ static int worker_note_cb(orch_txn *txn, void *payload)
 	cJSON_AddBoolToObject(root, "down", w->down);
 	cJSON_AddStringToObject(root, "reason", w->down ? w->down_reason : "");
 	cJSON_AddNumberToObject(root, "at", (double)orch_now_ms());
+	if (wn->autojobs && *wn->autojobs) {
+		cJSON_AddNumberToObject(root, "slots", w->slots);
+		cJSON_AddStringToObject(root, "auto", wn->autojobs);
+	}
 	text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	error = orch_txn_put_file(txn, path, text, strlen(text));
 	cJSON_free(text);
 	if (error < 0)
 		return error;
-	if (w->down)
+	if (wn->slots_changed)
+		orch_txn_message(txn, "worker %s: %d slot%s (-j auto: %s)",
+		                 w->name, w->slots, w->slots == 1 ? "" : "s",
+		                 wn->autojobs);
+	else if (w->down)
 		orch_txn_message(txn, "worker %s: down (%s)", w->name,
 		                 w->down_reason);
 	else
@@ -2200,6 +2221,18 @@ int orch_run_read_workers(orch_worker_status **out, size_t *count,
 		list[n].down = cJSON_IsTrue(
 		    cJSON_GetObjectItemCaseSensitive(root, "down"));
 		list[n].reason = orch_strdup(reason ? reason : "");
+		reason = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(root, "auto"));
+		list[n].autojobs = orch_strdup(reason ? reason : "");
+		{
+			const cJSON *slots =
+			    cJSON_GetObjectItemCaseSensitive(root, "slots");
+			list[n].slots = cJSON_IsNumber(slots) &&
+			                        slots->valuedouble >= 1 &&
+			                        slots->valuedouble <= 4096
+			                    ? (int)slots->valuedouble
+			                    : 0;
+		}
 		n++;
 		cJSON_Delete(root);
 	}
@@ -2214,6 +2247,7 @@ void orch_run_workers_free(orch_worker_status *list, size_t count)
 	for (size_t i = 0; list && i < count; i++) {
 		free(list[i].name);
 		free(list[i].reason);
+		free(list[i].autojobs);
 	}
 	free(list);
 }
@@ -2227,7 +2261,7 @@ static void watch_workers(struct run *run, int quiet)
 {
 	for (size_t w = 0; w < run->nworkers; w++) {
 		orch_worker *worker = run->workers[w];
-		struct worker_note wn = {worker};
+		struct worker_note wn = {worker, run->autojobs[w], 0};
 		int down = worker->down;
 		if (down == run->was_down[w])
 			continue;
@@ -2237,6 +2271,50 @@ static void watch_workers(struct run *run, int quiet)
 			     worker->down_reason);
 		else if (!quiet)
 			note(run, "worker %s is back", worker->name);
+		orch_store_update(run->store, run->plan->name, worker_note_cb,
+		                  &wn, NULL);
+	}
+}
+
+/*
+ * -j auto: every ORCH_AUTOJOBS_MS, set the slots of the local workers from
+ * the machine's load and free memory (see autojobs.h); a change is noted
+ * and recorded in the plan's state (workers/<name>.json), for `status`.
+ */
+static void auto_slots(struct run *run, int64_t mono)
+{
+	orch_autojobs_input in = {0};
+	int probed = 0;
+
+	if (!run->opts->jobs_auto ||
+	    (run->last_auto && mono - run->last_auto < ORCH_AUTOJOBS_MS))
+		return;
+	run->last_auto = mono;
+	for (size_t w = 0; w < run->nworkers; w++) {
+		orch_worker *worker = run->workers[w];
+		const orch_worker_config *wc =
+		    orch_config_worker(run->config, worker->name);
+		struct worker_note wn = {worker, run->autojobs[w], 1};
+		char was[160];
+		int slots;
+		if (!wc || !orch_worker_is_local(wc))
+			continue;
+		if (!probed) {
+			in.cpus = orch_autojobs_cpus();
+			orch_autojobs_probe(&in, run->opts->autojobs_probe);
+			probed = 1;
+		}
+		in.running = worker->running;
+		in.task_kb = run->task_kb;
+		slots = orch_autojobs_slots(&in);
+		snprintf(was, sizeof(was), "%s", run->autojobs[w]);
+		orch_autojobs_describe(run->autojobs[w],
+		                       sizeof(run->autojobs[w]), &in);
+		if (slots == worker->slots && was[0])
+			continue;
+		worker->slots = slots;
+		note(run, "worker %s: %d slot%s (-j auto: %s)", worker->name,
+		     slots, slots == 1 ? "" : "s", run->autojobs[w]);
 		orch_store_update(run->store, run->plan->name, worker_note_cb,
 		                  &wn, NULL);
 	}
@@ -2444,6 +2522,7 @@ static int loop(struct run *run)
 		renew_leases(run, mono);
 		flush_logs(run, mono);
 		watch_workers(run, 0);
+		auto_slots(run, mono);
 		if (mono - run->last_sync >= SYNC_MS &&
 		    (error = sync_states(run)) < 0)
 			return error;
@@ -2595,6 +2674,10 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	    (error = sync_states(&run)) < 0)
 		goto done;
 	run.was_down = orch_calloc(run.nworkers + 1, sizeof(int));
+	run.autojobs = orch_calloc(run.nworkers + 1, sizeof(*run.autojobs));
+	for (size_t i = 0; i < run.plan->ntasks; i++)
+		if (run.states[i].max_rss_kb > run.task_kb)
+			run.task_kb = run.states[i].max_rss_kb;
 	run.setup_broken =
 	    orch_calloc(run.nworkers + 1, sizeof(*run.setup_broken));
 	/* what a stopped run left: attempts recorded running */
@@ -2659,6 +2742,7 @@ done:
 	free(run.seen);
 	orch_graph_overlaps_free(run.overlaps, run.noverlaps);
 	free(run.was_down);
+	free(run.autojobs);
 	free(run.setup_broken);
 	orch_shared_cache_clear(&run.shared);
 	free(run.ov_start);

@@ -52,7 +52,11 @@ typedef int (*orch_run_open_worker_fn)(orch_worker **out,
 
 typedef struct {
 	const char *plan;
-	int jobs; /* -j N: slots of this machine's worker; 0: configured */
+	int jobs;      /* -j N: slots of this machine's worker; 0: configured */
+	int jobs_auto; /* -j auto: this machine's slots follow its load */
+	/* -j auto's test knob: a file "LOAD MEM_KB" read instead of the
+	 * machine's figures, or NULL */
+	const char *autojobs_probe;
 	const orch_strvec
 	    *only; /* --worker NAME...: use only these (may be NULL) */
 	int merge; /* merge each task as soon as it is done */
@@ -103,7 +107,9 @@ int orch_run(orch_run_summary *out, orch_store *store,
 typedef struct {
 	char *name;
 	int down;
-	char *reason; /* why it is down, "" when up */
+	char *reason;   /* why it is down, "" when up */
+	int slots;      /* -j auto: the slots it was last given, else 0 */
+	char *autojobs; /* -j auto: what they followed, else "" */
 } orch_worker_status;
 
 /*
