@@ -603,6 +603,7 @@ struct to_merge {
 	char *plan;
 	char *task;
 	size_t rank; /* position in the plan's dependency order */
+	int rerun;   /* merge = auto-rerun: a conflict is set to run again */
 };
 
 static int compare_merge(const void *a, const void *b)
@@ -695,6 +696,7 @@ static int post_one(struct to_merge **merges, size_t *nmerges,
 		(*merges)[*nmerges].plan = plan_name;
 		(*merges)[*nmerges].task = task;
 		(*merges)[*nmerges].rank = rank;
+		(*merges)[*nmerges].rerun = plan->merge_rerun;
 		(*nmerges)++;
 		plan_name = task = NULL;
 	}
@@ -712,6 +714,40 @@ done:
 	free(plan_name);
 	free(task);
 	return error;
+}
+
+/*
+ * merge = auto-rerun: a task that conflicts is set to run again from the
+ * base branch as it is now; the runners of the plan (run --remote) pick it
+ * up. Past its rerun-limit it stays in conflict.
+ */
+static void rerun_one(orch_store *store, const struct to_merge *m,
+                      const orch_merge_result *merged,
+                      orch_hook_report_fn report, void *payload)
+{
+	orch_rerun_result res = {0};
+	const char *into = merged->into ? merged->into : "the base branch";
+	int error = orch_merge_rerun(&res, store, m->plan, m->task);
+	char tip[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(tip, sizeof(tip), &res.base_tip);
+	if (error == 0)
+		say(report, payload, ORCH_HOOK_INFO,
+		    "task '%s' of plan '%s': conflicts with %s; set to run "
+		    "again from %s at %.12s (merge = auto-rerun)",
+		    m->task, m->plan, into, res.base ? res.base : into, tip);
+	else if (error == ORCH_ENOCHANGE)
+		say(report, payload, ORCH_HOOK_WARNING,
+		    "task '%s' of plan '%s': conflicts with %s; left unmerged: "
+		    "it was re-run %d time%s already (rerun-limit)",
+		    m->task, m->plan, into, res.limit,
+		    res.limit == 1 ? "" : "s");
+	else
+		say(report, payload, ORCH_HOOK_WARNING,
+		    "task '%s' of plan '%s': conflicts with %s; not set to run "
+		    "again: %s",
+		    m->task, m->plan, into, orch_error_message());
+	orch_rerun_result_clear(&res);
 }
 
 static void merge_one(orch_store *store, const struct to_merge *m,
@@ -732,6 +768,8 @@ static void merge_one(orch_store *store, const struct to_merge *m,
 		say(report, payload, ORCH_HOOK_INFO,
 		    "task '%s' of plan '%s': merged into %s", m->task, m->plan,
 		    res.into ? res.into : "the base branch");
+	else if (res.conflicted.count && m->rerun)
+		rerun_one(store, m, &res, report, payload);
 	else if (res.conflicted.count)
 		say(report, payload, ORCH_HOOK_WARNING,
 		    "task '%s' of plan '%s': conflicts with %s; left unmerged",

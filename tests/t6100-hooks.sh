@@ -248,6 +248,36 @@ test_expect_success 'a failing verify leaves the base branch exactly as it was' 
 	test_grep "^bad  *rejected" st
 '
 
+test_expect_success 'merge = auto-rerun: a pushed conflict is set to run again, a runner runs it on the new base' '
+	cat >rr.ini <<-\PLAN &&
+	[plan]
+	merge = auto-rerun
+	[task "x"]
+	run = true
+	[task "y"]
+	run = cp "$ORCHESTRATE_CONFLICT_FILES" "$TRASH_DIRECTORY/y-conflicts"; echo y >>clash.txt
+	PLAN
+	git orchestrate plan rr.ini >/dev/null &&
+	git push -q "$HUB" refs/orchestrate/plans/rr &&
+	git -C "$TRASH_DIRECTORY/worker" fetch -q origin &&
+	result x clash.txt rr &&
+	test_grep "merged into main" "$TRASH_DIRECTORY/push-x.err" &&
+	result y clash.txt rr &&
+	test_grep "task .y. of plan .rr.: conflicts with main; set to run again from main at" "$TRASH_DIRECTORY/push-y.err" &&
+	git -C "$HUB" orchestrate status rr >st &&
+	test_grep "^y  *ready" st &&
+	(cd "$TRASH_DIRECTORY/worker2" && git fetch -q origin &&
+	 TRASH_DIRECTORY="$TRASH_DIRECTORY" git orchestrate run rr --remote origin >../rr-run.out 2>&1) &&
+	echo clash.txt >expect &&
+	test_cmp expect "$TRASH_DIRECTORY/y-conflicts" &&
+	git -C "$HUB" orchestrate status rr >st &&
+	test_grep "^x  *merged" st &&
+	test_grep "^y  *merged" st &&
+	git -C "$HUB" show main:clash.txt >clash &&
+	test_grep "^x " clash &&
+	test_grep "^y$" clash
+'
+
 test_expect_success 'no temporary worktree is left on the hub' '
 	git -C "$HUB" worktree list >wt &&
 	test_line_count=$(wc -l <wt) &&
