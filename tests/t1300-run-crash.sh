@@ -141,6 +141,18 @@ test_expect_success 'two runs of one plan at once share the work; no task runs t
 	check_exactly_once 10 twin
 '
 
+# dead_lease PLAN TASK: the lease of TASK held by a process that is gone
+# (on this host, unexpired), as a run killed with it leaves it
+dead_lease () {
+	sh -c "exit 0" &
+	dead=$!
+	wait $dead
+	expires=$(( $(date +%s) * 1000 + 600000 )) &&
+	printf "{\"host\":\"%s\",\"pid\":%d,\"token\":\"%d-1-1\",\"expires\":%s,\"task\":\"%s\",\"worker\":\"local\",\"attempt\":1,\"locator\":\"x\"}" \
+		"$(hostname)" $dead $dead $expires "$2" >lease.json &&
+	git update-ref "refs/orchestrate/locks/$1/task/$2" $(git hash-object -w lease.json)
+}
+
 # A run killed after taking a task's lease but before recording its claim
 # leaves the lease of a dead process on a task that is still ready.
 test_expect_success 'a task lease left by a run that died before its claim is broken' '
@@ -149,13 +161,7 @@ test_expect_success 'a task lease left by a run that died before its claim is br
 	run = echo c >>"\$OUT/claim.count" && echo c >c.txt
 	PLAN
 	git orchestrate plan claim.ini >/dev/null &&
-	sh -c "exit 0" &
-	dead=$!
-	wait $dead
-	expires=$(( $(date +%s) * 1000 + 600000 )) &&
-	printf "{\"host\":\"%s\",\"pid\":%d,\"token\":\"%d-1-1\",\"expires\":%s,\"task\":\"c\",\"worker\":\"local\",\"attempt\":1,\"locator\":\"x\"}" \
-		"$(hostname)" $dead $dead $expires >lease.json &&
-	git update-ref refs/orchestrate/locks/claim/task/c $(git hash-object -w lease.json) &&
+	dead_lease claim c &&
 	timeout 60 git orchestrate run claim >out 2>&1 &&
 	git orchestrate status claim >st &&
 	test_grep "^c *done" st &&
@@ -164,13 +170,7 @@ test_expect_success 'a task lease left by a run that died before its claim is br
 '
 
 test_expect_success 'the lease of a done task left by a run killed before it gave it back is removed' '
-	sh -c "exit 0" &
-	dead=$!
-	wait $dead
-	expires=$(( $(date +%s) * 1000 + 600000 )) &&
-	printf "{\"host\":\"%s\",\"pid\":%d,\"token\":\"%d-1-1\",\"expires\":%s,\"task\":\"c\",\"worker\":\"local\",\"attempt\":1,\"locator\":\"x\"}" \
-		"$(hostname)" $dead $dead $expires >lease.json &&
-	git update-ref refs/orchestrate/locks/claim/task/c $(git hash-object -w lease.json) &&
+	dead_lease claim c &&
 	timeout 60 git orchestrate run claim >out 2>&1 &&
 	test $(wc -l <"$OUT/claim.count") = 1 &&
 	test -z "$(git for-each-ref refs/orchestrate/locks/claim)"
