@@ -326,6 +326,7 @@ typedef struct {
 	char *name;
 	orch_metrics metrics;
 	workers_seen workers;
+	int64_t paused_until_ms; /* a rate limit's pause, 0 when none now */
 } plan_figures;
 
 static int collect_figures(plan_figures *out, orch_store *store,
@@ -348,6 +349,14 @@ static int collect_figures(plan_figures *out, orch_store *store,
 	add_workers_used(&out->workers, plan, states);
 	orch_metrics_compute(&out->metrics, states, plan->ntasks,
 	                     orch_now_ms());
+	{
+		orch_pause pause;
+		if ((error = orch_pause_read(&pause, store, name)) < 0)
+			goto done;
+		if (orch_pause_active(&pause, orch_now_ms()))
+			out->paused_until_ms = pause.until_ms;
+		orch_pause_clear(&pause);
+	}
 done:
 	if (states) {
 		for (size_t i = 0; i < plan->ntasks; i++)
@@ -444,6 +453,14 @@ static void print_prometheus(const plan_figures *plans, size_t nplans)
 			label(&out, "worker", ws->name);
 			orch_buf_printf(&out, "} %d\n", ws->down ? 0 : 1);
 		}
+	family(&out, "orchestrate_paused_until_seconds", "gauge",
+	       "Unix time until which a rate limit pauses the plan's "
+	       "dispatch; 0 when it is not paused.");
+	for (size_t p = 0; p < nplans; p++) {
+		sample(&out, "orchestrate_paused_until_seconds", plans[p].name);
+		orch_buf_printf(&out, "} %.3f\n",
+		                plans[p].paused_until_ms / 1000.0);
+	}
 	family(&out, "orchestrate_makespan_seconds", "gauge",
 	       "Wall time from the plan's first attempt's start to its last "
 	       "attempt's end (to now while one runs).");

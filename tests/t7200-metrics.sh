@@ -137,7 +137,8 @@ test_expect_success 'status --format=prometheus: every plan, every state, checke
 	test_grep "^orchestrate_makespan_seconds{plan=\"idle\"} 0.000$" all.prom &&
 	makespan=$(json_get status.json "\"%.3f\" % (d[\"achieved\"][\"makespan_ms\"] / 1000)") &&
 	test_grep "^orchestrate_makespan_seconds{plan=\"par\"} $makespan$" all.prom &&
-	test $(grep -c "^# TYPE " all.prom) = 7
+	test_grep "^orchestrate_paused_until_seconds{plan=\"par\"} 0.000$" all.prom &&
+	test $(grep -c "^# TYPE " all.prom) = 8
 '
 
 test_expect_success 'with PLAN, only that plan; with none stored, the families alone' '
@@ -148,7 +149,7 @@ test_expect_success 'with PLAN, only that plan; with none stored, the families a
 	test_create_repo ../empty &&
 	(cd ../empty && git orchestrate status --format=prometheus) >empty.prom &&
 	promtool check metrics <empty.prom &&
-	test $(grep -c "^# TYPE " empty.prom) = 7 &&
+	test $(grep -c "^# TYPE " empty.prom) = 8 &&
 	test_grep ! "^orchestrate" empty.prom
 '
 

@@ -129,6 +129,11 @@ test_expect_success 'output matching rate-limit pauses; status shows until when,
 	git orchestrate status --json out >st.json &&
 	tr -d "\t\n" <st.json >flat &&
 	test_grep "\"reason\":\"output matches rate-limit: .HTTP 429.\"" flat &&
+	git orchestrate status --format=prometheus out >p.prom &&
+	promtool check metrics <p.prom &&
+	test_grep "^orchestrate_paused_until_seconds{plan=\"out\"} [1-9][0-9]*\.[0-9]*$" p.prom &&
+	git orchestrate status --format=prometheus p >p.prom &&
+	test_grep "^orchestrate_paused_until_seconds{plan=\"p\"} 0.000$" p.prom &&
 	kill -INT $pid &&
 	{ wait $pid; test $? = 130; } &&
 	test_path_is_missing "$OUT/b-ran" || exit 1
