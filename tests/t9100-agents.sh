@@ -289,7 +289,7 @@ test_expect_success 'through a plan: a finding reaches the task after, a re-run 
 	(
 		cd team &&
 		echo base >f && git add f && git commit -q -m base &&
-		echo "team.ini" >.git/info/exclude &&
+		echo "*.ini" >.git/info/exclude &&
 		cat >team.ini <<-EOF &&
 		[plan]
 		name = team
@@ -325,6 +325,25 @@ test_expect_success 'through a plan: a finding reaches the task after, a re-run 
 		echo two >expect &&
 		git show main:f >got &&
 		test_cmp expect got
+	)
+'
+
+test_expect_success 'ORCHESTRATE_AGENT_PLAIN=1 in the plan'"'"'s agent command gives the prompt only' '
+	(
+		cd team &&
+		cat >plain.ini <<-EOF &&
+		[plan]
+		name = plain
+		agent = ORCHESTRATE_AGENT_PLAIN=1 "$AGENTS/claude"
+
+		[task "three"]
+		prompt = Write three to f
+		EOF
+		git orchestrate plan plain.ini >/dev/null &&
+		git orchestrate run plain >out &&
+		test_grep "three: done" out &&
+		printf "Write three to f" >expect &&
+		test_cmp expect ../seen/three.1/prompt
 	)
 '
 
