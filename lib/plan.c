@@ -1968,24 +1968,191 @@ done:
 	return error;
 }
 
+/*
+ * plan.json is read without building a cJSON tree of the whole plan: for
+ * 100,000 tasks that tree is hundreds of megabytes. The top-level object is
+ * scanned for its "tasks" member; the rest of it is parsed by cJSON with an
+ * empty list in place of the tasks, and each task is parsed, read and freed
+ * on its own. The scanner only finds where values end (strings, nesting):
+ * cJSON still checks every byte. Whatever the scanner does not expect (an
+ * escaped key, a malformed document) goes the whole-tree way, so damaged
+ * JSON is reported exactly as before.
+ */
+
+static const char *json_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/*
+ * The end of the JSON value at `p`, or NULL when it has none before `end`.
+ * A scalar ends at the first ',', ']', '}' or white space outside strings.
+ */
+static const char *json_value_end(const char *p, const char *end)
+{
+	size_t depth = 0;
+
+	while (p < end) {
+		switch (*p) {
+		case '"':
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			if (p >= end)
+				return NULL;
+			p++;
+			if (!depth)
+				return p;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			p++;
+			break;
+		case '}':
+		case ']':
+			if (!depth)
+				return p;
+			p++;
+			if (!--depth)
+				return p;
+			break;
+		case ',':
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			if (!depth)
+				return p;
+			p++;
+			break;
+		default:
+			p++;
+		}
+	}
+	return depth ? NULL : p;
+}
+
+/*
+ * Where the value of the top-level member "tasks" is in `json`: 1 and
+ * [*out_start, *out_end) for a list, 0 when the document is anything the
+ * scanner does not take apart (then it is read as one tree).
+ */
+static int json_find_tasks(const char **out_start, const char **out_end,
+                           const char *json, size_t len)
+{
+	const char *end = json + len, *p = json_ws(json, end);
+
+	if (p >= end || *p != '{')
+		return 0;
+	p = json_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return 0;
+	while (p < end) {
+		const char *key = p, *key_end, *value, *value_end;
+		if (*p != '"' || !(key_end = json_value_end(p, end)) ||
+		    memchr(key, '\\', (size_t)(key_end - key)))
+			return 0;
+		p = json_ws(key_end, end);
+		if (p >= end || *p != ':')
+			return 0;
+		value = json_ws(p + 1, end);
+		if (!(value_end = json_value_end(value, end)) ||
+		    value_end == value)
+			return 0;
+		if (key_end - key == 7 && !memcmp(key, "\"tasks\"", 7)) {
+			if (*value != '[')
+				return 0;
+			*out_start = value;
+			*out_end = value_end;
+			return 1;
+		}
+		p = json_ws(value_end, end);
+		if (p >= end || *p != ',')
+			return 0;
+		p = json_ws(p + 1, end);
+	}
+	return 0;
+}
+
+static int json_damaged(const char *json, const char *at)
+{
+	orch_error_set("plan.json: not a JSON object (at byte %zu)",
+	               at && at >= json ? (size_t)(at - json) : 0);
+	orch_error_hint("the stored plan is damaged: store it again "
+	                "with 'git orchestrate plan FILE'");
+	return ORCH_EINVALID;
+}
+
+/* Read the tasks of the list [start, end) one at a time. */
+static int json_tasks_streamed(orch_plan *plan, size_t *alloc, const char *json,
+                               const char *start, const char *end)
+{
+	const char *p = json_ws(start + 1, end);
+	int error = 0;
+
+	if (p < end && *p == ']')
+		return 0;
+	while (p < end) {
+		const char *task_end = json_value_end(p, end), *stop = NULL;
+		cJSON *obj;
+		if (!task_end || task_end == p)
+			return json_damaged(json, p);
+		obj = cJSON_ParseWithLengthOpts(p, (size_t)(task_end - p),
+		                                &stop, 0);
+		if (!obj)
+			return json_damaged(json, stop);
+		if (json_ws(stop, task_end) != task_end) {
+			cJSON_Delete(obj);
+			return json_damaged(json, stop);
+		}
+		error = json_task(plan, alloc, obj);
+		cJSON_Delete(obj);
+		if (error < 0)
+			return error;
+		p = json_ws(task_end, end);
+		if (p < end && *p == ']')
+			return 0;
+		if (p >= end || *p != ',')
+			return json_damaged(json, p);
+		p = json_ws(p + 1, end);
+	}
+	return json_damaged(json, p);
+}
+
 int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 {
 	orch_plan *plan = plan_new();
 	cJSON *root = NULL;
 	const cJSON *tasks, *entry;
-	const char *end = NULL;
+	const char *end = NULL, *tasks_start = NULL, *tasks_end = NULL;
+	orch_buf rest = {0};
 	char *merge = NULL;
 	size_t task_alloc = 0;
-	int error = 0;
+	int error = 0, streamed;
 
 	*out = NULL;
-	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	streamed = json_find_tasks(&tasks_start, &tasks_end, json, len);
+	if (streamed) {
+		/* the document with "tasks": [] */
+		orch_buf_put(&rest, json, (size_t)(tasks_start - json));
+		orch_buf_puts(&rest, "[]");
+		orch_buf_put(&rest, tasks_end,
+		             (size_t)(json + len - tasks_end));
+		root = cJSON_ParseWithLengthOpts(rest.ptr, rest.len, &end, 0);
+		/* a byte after the list: where it is in `json` */
+		if (end && end >= rest.ptr + (tasks_start - json) + 2)
+			end = tasks_end +
+			      (end - (rest.ptr + (tasks_start - json) + 2));
+		else if (end && end >= rest.ptr)
+			end = json + (end - rest.ptr);
+	} else {
+		root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	}
 	if (!root || !cJSON_IsObject(root)) {
-		orch_error_set("plan.json: not a JSON object (at byte %zu)",
-		               end && end >= json ? (size_t)(end - json) : 0);
-		orch_error_hint("the stored plan is damaged: store it again "
-		                "with 'git orchestrate plan FILE'");
-		error = ORCH_EINVALID;
+		error = json_damaged(json, end);
 		goto done;
 	}
 	if ((error = json_string(&plan->name, root, "name")) < 0 ||
@@ -2027,6 +2194,10 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 		error = json_bad("expected a list for", "tasks");
 		goto done;
 	}
+	if (streamed &&
+	    (error = json_tasks_streamed(plan, &task_alloc, json, tasks_start,
+	                                 tasks_end)) < 0)
+		goto done;
 	cJSON_ArrayForEach(entry, tasks)
 	{
 		if ((error = json_task(plan, &task_alloc, entry)) < 0)
@@ -2036,6 +2207,7 @@ int orch_plan_from_json(orch_plan **out, const char *json, size_t len)
 	plan = NULL;
 done:
 	free(merge);
+	orch_buf_free(&rest);
 	cJSON_Delete(root);
 	orch_plan_free(plan);
 	return error;

@@ -3,7 +3,10 @@
 #include "plan.h"
 #include "util.h"
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 /* Write `text` to DIR/NAME; returns the path (static, until the next call). */
 static const char *write_file(const char *dir, const char *name,
@@ -865,6 +868,14 @@ TEST(damaged_json_is_refused)
 	    "\"slots\": 0, \"serial_ms\": 1}, \"tasks\": []}",
 	    "{\"name\": \"p\", \"estimate\": {\"makespan_ms\": 1}, "
 	    "\"tasks\": []}",
+	    /* broken inside or between the tasks, read one at a time */
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\"},]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\"} {\"id\": \"b\"}]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\"]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\\\"}]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\"}], }",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\"}, 7]}",
+	    "{\"name\": \"p\", \"tasks\": [{\"id\": \"a\", \"run\": tru}]}",
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -880,6 +891,98 @@ TEST(damaged_json_is_refused)
 		CHECK(contains(orch_error_message(), "plan.json"));
 		orch_plan_free(plan);
 	}
+}
+
+TEST(plan_json_members_read_alike_in_any_order_and_spacing)
+{
+	static const char *cases[] = {
+	    "{\"name\":\"p\",\"tasks\":[{\"id\":\"a\",\"run\":\"x ]}\\\",[\"},"
+	    "{\"id\":\"b\",\"depends\":[\"a\"],\"run\":\"y\"}],\"retries\":4}",
+	    " {\n \"tasks\" : [ { \"run\" : \"x ]}\\\",[\" , \"id\" : \"a\" } "
+	    ",\n"
+	    "\t{\"id\":\"b\",\"run\":\"y\",\"depends\":[ \"a\" ]} ] ,\r\n"
+	    " \"name\" : \"p\" , \"retries\" : 4 } ",
+	    /* an escaped key: read as one tree, to the same plan */
+	    "{\"name\":\"p\",\"retries\":4,\"t\\u0061sks\":[{\"id\":\"a\","
+	    "\"run\":\"x ]}\\\",[\"},{\"id\":\"b\",\"run\":\"y\","
+	    "\"depends\":[\"a\"]}]}",
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		orch_plan *plan = NULL;
+		CHECK_INT(
+		    orch_plan_from_json(&plan, cases[i], strlen(cases[i])), 0);
+		if (!plan)
+			continue;
+		CHECK_STR(plan->name, "p");
+		CHECK_INT(plan->retries, 4);
+		CHECK_INT(plan->ntasks, 2);
+		if (plan->ntasks == 2) {
+			CHECK_STR(plan->tasks[0].run, "x ]}\",[");
+			CHECK_STR(plan->tasks[1].id, "b");
+			CHECK_INT(plan->tasks[1].depends.count, 1);
+			CHECK_INT(orch_plan_find(plan, "b"), 1);
+		}
+		orch_plan_free(plan);
+	}
+}
+
+/* What cJSON holds at a time, through its allocation hooks. */
+static size_t cjson_bytes, cjson_peak;
+
+static void *counting_malloc(size_t size)
+{
+	size_t *block = malloc(size + sizeof(max_align_t));
+
+	if (!block)
+		return NULL;
+	*block = size;
+	cjson_bytes += size;
+	if (cjson_bytes > cjson_peak)
+		cjson_peak = cjson_bytes;
+	return (char *)block + sizeof(max_align_t);
+}
+
+static void counting_free(void *ptr)
+{
+	size_t *block;
+
+	if (!ptr)
+		return;
+	block = (size_t *)(void *)((char *)ptr - sizeof(max_align_t));
+	cjson_bytes -= *block;
+	free(block);
+}
+
+TEST(plan_json_is_read_without_a_tree_of_all_its_tasks)
+{
+	cJSON_Hooks hooks = {counting_malloc, counting_free};
+	orch_buf json = {0};
+	orch_plan *plan = NULL;
+
+	orch_buf_puts(&json, "{\"name\":\"big\",\"tasks\":[");
+	for (int i = 0; i < 5000; i++)
+		orch_buf_printf(&json,
+		                "%s{\"id\":\"task-%d\",\"run\":\"make %d\","
+		                "\"depends\":[\"task-%d\"],\"files\":[],"
+		                "\"priority\":\"high\",\"line\":%d}",
+		                i ? "," : "", i, i, i ? i - 1 : 1, i + 1);
+	orch_buf_puts(&json, "]}");
+	cjson_bytes = cjson_peak = 0;
+	cJSON_InitHooks(&hooks);
+	CHECK_INT(orch_plan_from_json(&plan, json.ptr, json.len), 0);
+	cJSON_InitHooks(NULL);
+	CHECK_INT(cjson_bytes, 0);
+	/* one task's tree at a time: a few hundred bytes, not megabytes */
+	CHECK(cjson_peak < 4096);
+	if (plan) {
+		CHECK_INT(plan->ntasks, 5000);
+		CHECK_STR(plan->tasks[4999].depends.items[0], "task-4998");
+		CHECK_INT(plan->tasks[4999].line, 5000);
+		CHECK_INT(plan->tasks[7].priority, ORCH_PRIORITY_HIGH);
+	}
+	orch_plan_free(plan);
+	orch_buf_free(&json);
 }
 
 TEST(priorities_have_names_both_ways)
@@ -1127,6 +1230,8 @@ static const unit_test table[] = {
     T(json_round_trip_is_exact),
     T(the_stored_estimate_round_trips_and_may_be_absent),
     T(damaged_json_is_refused),
+    T(plan_json_members_read_alike_in_any_order_and_spacing),
+    T(plan_json_is_read_without_a_tree_of_all_its_tasks),
     T(priorities_have_names_both_ways),
     T(a_generated_plan_of_100000_tasks_loads_and_validates),
     T(env_names_are_read_in_plan_and_tasks_and_kept_in_plan_json),
