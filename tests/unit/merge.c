@@ -2,6 +2,7 @@
  */
 #include <git2.h>
 
+#include "commit_cache.h"
 #include "error.h"
 #include "merge.h"
 #include "unit.h"
@@ -736,6 +737,106 @@ TEST(start_commit_merges_independent_dependencies_in_one_commit)
 	git_repository_free(repo);
 }
 
+/* The tree of the merge of `ours` and `theirs` as libgit2 makes it alone. */
+static git_oid plain_merge_tree(const char *dir, const git_oid *ours,
+                                const git_oid *theirs)
+{
+	git_repository *repo = NULL;
+	git_commit *one = NULL, *two = NULL;
+	git_index *index = NULL;
+	git_oid tree;
+
+	if (git_repository_open(&repo, dir) < 0 ||
+	    git_commit_lookup(&one, repo, ours) < 0 ||
+	    git_commit_lookup(&two, repo, theirs) < 0 ||
+	    git_merge_commits(&index, repo, one, two, NULL) < 0 ||
+	    git_index_has_conflicts(index) ||
+	    git_index_write_tree_to(&tree, index, repo) < 0)
+		abort();
+	git_index_free(index);
+	git_commit_free(one);
+	git_commit_free(two);
+	git_repository_free(repo);
+	return tree;
+}
+
+/* 1 when commit `id` has tree `tree`. */
+static int has_tree(git_repository *repo, const git_oid *id,
+                    const git_oid *tree)
+{
+	git_commit *commit = lookup(repo, id);
+	int same = git_oid_equal(git_commit_tree_id(commit), tree);
+
+	git_commit_free(commit);
+	return same;
+}
+
+TEST(start_commits_of_a_diamond_and_a_chain_are_the_plain_merges)
+{
+	git_repository *repo = new_repo(1);
+	char dir[600];
+	git_oid base = seed(repo), a, b, d_start, d, f, e_start, g_start,
+	        deps[2], expect, parents[2];
+	const change ca = {"a.txt", "a1\nA\na3\na4\na5\na6\na7\n"},
+	             cb = {"b.txt", "b1\nB\nb3\n"},
+	             cd = {"dir/c.txt", "c1\nc2\nD\n"},
+	             cf = {"a.txt", "a1\nA\na3\na4\na5\na6\nF\n"};
+	orch_commit_cache *cache = NULL;
+	git_odb *odb = NULL;
+	git_odb_object *object = NULL;
+	git_commit *commit;
+	char path[700], hex[GIT_OID_HEXSZ + 1];
+
+	snprintf(dir, sizeof(dir), "%s", git_repository_path(repo));
+	/* the diamond: d needs a and b, both on the base */
+	a = commit_on(repo, &base, &ca, 1, "a\n");
+	b = commit_on(repo, &base, &cb, 1, "b\n");
+	deps[0] = a;
+	deps[1] = b;
+	CHECK_INT(orch_merge_start_commit(&d_start, NULL, repo, &base, deps, 2,
+	                                  "p", "d"),
+	          0);
+	expect = plain_merge_tree(dir, &a, &b);
+	CHECK(has_tree(repo, &d_start, &expect));
+	d = commit_on(repo, &d_start, &cd, 1, "d\n");
+	/* the chain: f on a; g needs f alone; e needs f and d (base: a) */
+	f = commit_on(repo, &a, &cf, 1, "f\n");
+	CHECK_INT(orch_merge_start_commit(&g_start, NULL, repo, &base, &f, 1,
+	                                  "p", "g"),
+	          0);
+	CHECK(git_oid_equal(&g_start, &f));
+	deps[0] = f;
+	deps[1] = d;
+	CHECK_INT(orch_merge_start_commit(&e_start, NULL, repo, &base, deps, 2,
+	                                  "p", "e"),
+	          0);
+	commit = lookup(repo, &e_start);
+	parents[0] = *git_commit_parent_id(commit, 0);
+	parents[1] = *git_commit_parent_id(commit, 1);
+	git_commit_free(commit);
+	CHECK(git_oid_equal(&parents[0], &f));
+	CHECK(git_oid_equal(&parents[1], &d));
+	expect = plain_merge_tree(dir, &f, &d);
+	CHECK(has_tree(repo, &e_start, &expect));
+	CHECK(blob_is(repo, &e_start, "a.txt", cf.content));
+	CHECK(blob_is(repo, &e_start, "b.txt", cb.content));
+	CHECK(blob_is(repo, &e_start, "dir/c.txt", cd.content));
+
+	/* the walks read each commit into memory once; it is served there */
+	CHECK_INT(orch_commit_cache_get(&cache, repo), 0);
+	CHECK(orch_commit_cache_count(cache) >= 4);
+	git_oid_tostr(hex, sizeof(hex), &a);
+	snprintf(path, sizeof(path), "%sobjects/%.2s/%s", dir, hex, hex + 2);
+	CHECK_INT(unlink(path), 0);
+	CHECK_INT(git_repository_odb(&odb, repo), 0);
+	CHECK_INT(git_odb_read(&object, odb, &a), 0);
+	if (object)
+		CHECK_INT(git_odb_object_type(object), GIT_OBJECT_COMMIT);
+	git_odb_object_free(object);
+	git_odb_free(odb);
+	git_repository_free(repo);
+}
+
 TEST(start_commit_of_conflicting_dependencies_names_the_paths)
 {
 	git_repository *repo = new_repo(1);
@@ -976,6 +1077,7 @@ static const unit_test tests[] = {
     T(start_commit_fast_forwards_a_single_dependency),
     T(start_commit_merges_independent_dependencies_in_one_commit),
     T(start_commit_of_conflicting_dependencies_names_the_paths),
+    T(start_commits_of_a_diamond_and_a_chain_are_the_plain_merges),
     T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
     T(moving_a_branch_that_moved_meanwhile_overwrites_nothing),
     T(moving_a_checked_out_clean_branch_updates_its_files_and_index),

@@ -1,0 +1,242 @@
+/*
+ * An object database backend that keeps commits in memory (see
+ * commit_cache.h). It sits before the loose and pack backends of the
+ * repository's object database. It cannot read through that database (its
+ * lock is held while a backend reads), so it reads what it lacks through a
+ * second object database opened on the same objects directory.
+ */
+#include "commit_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2/sys/odb_backend.h>
+
+#include "error.h"
+#include "util.h"
+
+/* Before the loose (1) and pack (2) backends, and mempack's usual 999. */
+#define CACHE_PRIORITY 1000
+/* Commits are a few hundred bytes; past this, new ones are not kept. */
+#define CACHE_MAX_BYTES (64u * 1024 * 1024)
+
+struct cached_commit {
+	git_oid id;
+	char *data; /* NULL: empty slot */
+	size_t len;
+};
+
+struct orch_commit_cache {
+	git_odb_backend parent;
+	git_odb *source; /* the same objects directory, read on a miss */
+	struct cached_commit *slots;
+	size_t cap; /* a power of two, or 0 */
+	size_t count;
+	size_t bytes;
+	int filling;
+};
+
+static size_t slot_of(const orch_commit_cache *cache, const git_oid *id)
+{
+	size_t hash;
+
+	memcpy(&hash, id->id, sizeof(hash)); /* an oid's bytes are uniform */
+	return hash & (cache->cap - 1);
+}
+
+static struct cached_commit *find(const orch_commit_cache *cache,
+                                  const git_oid *id)
+{
+	if (!cache->cap)
+		return NULL;
+	for (size_t i = slot_of(cache, id);; i = (i + 1) & (cache->cap - 1)) {
+		struct cached_commit *slot = &cache->slots[i];
+		if (!slot->data)
+			return NULL;
+		if (git_oid_equal(&slot->id, id))
+			return slot;
+	}
+}
+
+static void grow(orch_commit_cache *cache)
+{
+	struct cached_commit *old = cache->slots;
+	size_t old_cap = cache->cap;
+
+	cache->cap = old_cap ? old_cap * 2 : 1024;
+	cache->slots = orch_calloc(cache->cap, sizeof(*cache->slots));
+	for (size_t i = 0; i < old_cap; i++) {
+		size_t j;
+		if (!old[i].data)
+			continue;
+		for (j = slot_of(cache, &old[i].id); cache->slots[j].data;
+		     j = (j + 1) & (cache->cap - 1))
+			;
+		cache->slots[j] = old[i];
+	}
+	free(old);
+}
+
+static void keep(orch_commit_cache *cache, const git_oid *id, const void *data,
+                 size_t len)
+{
+	struct cached_commit *slot;
+	size_t i;
+
+	if (cache->bytes + len > CACHE_MAX_BYTES)
+		return;
+	if ((cache->count + 1) * 2 > cache->cap)
+		grow(cache);
+	for (i = slot_of(cache, id); cache->slots[i].data;
+	     i = (i + 1) & (cache->cap - 1))
+		;
+	slot = &cache->slots[i];
+	git_oid_cpy(&slot->id, id);
+	slot->data = orch_malloc(len ? len : 1);
+	memcpy(slot->data, data, len);
+	slot->len = len;
+	cache->count++;
+	cache->bytes += len;
+}
+
+static int give(void **out, size_t *out_len, git_odb_backend *backend,
+                const void *data, size_t len)
+{
+	void *copy = git_odb_backend_data_alloc(backend, len ? len : 1);
+
+	if (!copy)
+		return -1;
+	memcpy(copy, data, len);
+	*out = copy;
+	*out_len = len;
+	return 0;
+}
+
+static int cache_read(void **out, size_t *out_len, git_object_t *out_type,
+                      git_odb_backend *backend, const git_oid *id)
+{
+	orch_commit_cache *cache = (orch_commit_cache *)backend;
+	const struct cached_commit *hit = find(cache, id);
+	git_odb_object *object = NULL;
+	git_oid check;
+	int error;
+
+	if (hit) {
+		*out_type = GIT_OBJECT_COMMIT;
+		return give(out, out_len, backend, hit->data, hit->len);
+	}
+	if (!cache->filling)
+		return GIT_PASSTHROUGH;
+	if (git_odb_read(&object, cache->source, id) < 0) {
+		/* not there (e.g. only in memory): the other backends say */
+		git_error_clear();
+		return GIT_PASSTHROUGH;
+	}
+	*out_type = git_odb_object_type(object);
+	/*
+	 * libgit2 checks the hash of what a backend gives, each time; while
+	 * filling that check is off (orch_commit_cache_fill) and done here,
+	 * once per object read from the objects directory.
+	 */
+	if (git_odb_hash(&check, git_odb_object_data(object),
+	                 git_odb_object_size(object), *out_type) < 0 ||
+	    !git_oid_equal(&check, id)) {
+		git_odb_object_free(object);
+		git_error_set(GIT_ERROR_ODB,
+		              "object %s is damaged: its content has another "
+		              "hash",
+		              git_oid_tostr_s(id));
+		return GIT_EMISMATCH;
+	}
+	if (*out_type == GIT_OBJECT_COMMIT)
+		keep(cache, id, git_odb_object_data(object),
+		     git_odb_object_size(object));
+	error = give(out, out_len, backend, git_odb_object_data(object),
+	             git_odb_object_size(object));
+	git_odb_object_free(object);
+	return error;
+}
+
+/* libgit2 asks every backend to list its objects: the others list these. */
+static int cache_foreach(git_odb_backend *backend, git_odb_foreach_cb cb,
+                         void *payload)
+{
+	(void)backend;
+	(void)cb;
+	(void)payload;
+	return 0;
+}
+
+static void cache_free(git_odb_backend *backend)
+{
+	orch_commit_cache *cache = (orch_commit_cache *)backend;
+
+	for (size_t i = 0; i < cache->cap; i++)
+		free(cache->slots[i].data);
+	free(cache->slots);
+	git_odb_free(cache->source);
+	free(cache);
+}
+
+int orch_commit_cache_get(orch_commit_cache **out, git_repository *repo)
+{
+	orch_commit_cache *cache = NULL;
+	git_odb *odb = NULL;
+	git_buf dir = GIT_BUF_INIT;
+	int error;
+
+	*out = NULL;
+	if ((error = git_repository_odb(&odb, repo)) < 0)
+		return orch_error_git(error, "cannot open the object database");
+	for (size_t i = 0; i < git_odb_num_backends(odb); i++) {
+		git_odb_backend *backend = NULL;
+		if (git_odb_get_backend(&backend, odb, i) == 0 &&
+		    backend->read == cache_read) {
+			*out = (orch_commit_cache *)backend;
+			goto done;
+		}
+	}
+	cache = orch_calloc(1, sizeof(*cache));
+	git_odb_init_backend(&cache->parent, GIT_ODB_BACKEND_VERSION);
+	cache->parent.read = cache_read;
+	cache->parent.foreach = cache_foreach;
+	cache->parent.free = cache_free;
+	if (git_repository_item_path(&dir, repo, GIT_REPOSITORY_ITEM_OBJECTS) <
+	        0 ||
+	    git_odb_open(&cache->source, dir.ptr) < 0) {
+		/* no objects directory of its own: nothing to cache from */
+		git_error_clear();
+		cache_free(&cache->parent);
+		goto done;
+	}
+	if ((error = git_odb_add_backend(odb, &cache->parent, CACHE_PRIORITY)) <
+	    0) {
+		cache_free(&cache->parent);
+		error = orch_error_git(error, "cannot add the commit cache");
+		goto done;
+	}
+	*out = cache;
+done:
+	git_buf_dispose(&dir);
+	git_odb_free(odb);
+	return error;
+}
+
+void orch_commit_cache_fill(orch_commit_cache *cache, int on)
+{
+	if (!cache)
+		return;
+	cache->filling = on;
+	/*
+	 * Off while filling: what the cache serves it checked when it read it
+	 * (hashing every commit again on every walk was a third of the time).
+	 * Process-wide in libgit2; on is its default, and nothing here turns
+	 * it off otherwise.
+	 */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, !on);
+}
+
+size_t orch_commit_cache_count(const orch_commit_cache *cache)
+{
+	return cache ? cache->count : 0;
+}

@@ -1,0 +1,42 @@
+#ifndef ORCH_COMMIT_CACHE_H
+#define ORCH_COMMIT_CACHE_H
+
+#include <stddef.h>
+
+#include <git2.h>
+
+/*
+ * Commits kept in memory for the history walks of one repository.
+ *
+ * libgit2 walks history (merge bases, ancestry checks) on raw commits read
+ * from the object database, and its object cache does not serve them there
+ * once a commit was looked up parsed: every walk reads and inflates every
+ * commit it passes again. A task's start commit walks the history of its
+ * dependencies' results, which grows with the plan, so each start commit
+ * cost more than the one before. This cache is an object database backend
+ * tried before the others: it serves the commits it keeps from memory, and
+ * while filling it reads what it lacks from the repository's objects
+ * directory and keeps the commits among them. Objects never change, so what
+ * it serves is what the other backends would: walks and merges give the
+ * same results, without reading a commit twice.
+ */
+typedef struct orch_commit_cache orch_commit_cache;
+
+/*
+ * The cache of `repo`'s object database, added to it on first use. It is
+ * borrowed: it lives as long as that object database. *out is NULL (and 0
+ * returned) when the repository has no objects directory to read from.
+ */
+int orch_commit_cache_get(orch_commit_cache **out, git_repository *repo);
+
+/*
+ * While `on`, objects the cache lacks are read through it and the commits
+ * among them kept; otherwise it serves only the commits it has and leaves
+ * the rest to the other backends. NULL-safe.
+ */
+void orch_commit_cache_fill(orch_commit_cache *cache, int on);
+
+/* How many commits the cache keeps (0 for NULL). */
+size_t orch_commit_cache_count(const orch_commit_cache *cache);
+
+#endif
