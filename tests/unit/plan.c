@@ -927,6 +927,29 @@ TEST(plan_json_members_read_alike_in_any_order_and_spacing)
 	}
 }
 
+TEST(plan_json_task_members_are_found_in_any_order_the_first_of_duplicates)
+{
+	static const char json[] =
+	    "{\"name\":\"p\",\"tasks\":[{\"line\":7,\"run\":\"x\","
+	    "\"id\":\"a\",\"run\":\"y\",\"priority\":\"high\","
+	    "\"depends\":[],\"unknown\":1,\"retries\":3},{\"id\":\"b\","
+	    "\"run\":\"z\",\"depends\":[\"a\"],\"depends\":[\"c\"]}]}";
+	orch_plan *plan = NULL;
+
+	CHECK_INT(orch_plan_from_json(&plan, json, strlen(json)), 0);
+	if (!plan)
+		return;
+	CHECK_INT(plan->ntasks, 2);
+	CHECK_STR(plan->tasks[0].id, "a");
+	CHECK_STR(plan->tasks[0].run, "x");
+	CHECK_INT(plan->tasks[0].line, 7);
+	CHECK_INT(plan->tasks[0].retries, 3);
+	CHECK_INT(plan->tasks[0].priority, ORCH_PRIORITY_HIGH);
+	CHECK_INT(plan->tasks[1].depends.count, 1);
+	CHECK_STR(plan->tasks[1].depends.items[0], "a");
+	orch_plan_free(plan);
+}
+
 /* What cJSON holds at a time, through its allocation hooks. */
 static size_t cjson_bytes, cjson_peak;
 
@@ -1232,6 +1255,7 @@ static const unit_test table[] = {
     T(damaged_json_is_refused),
     T(plan_json_members_read_alike_in_any_order_and_spacing),
     T(plan_json_is_read_without_a_tree_of_all_its_tasks),
+    T(plan_json_task_members_are_found_in_any_order_the_first_of_duplicates),
     T(priorities_have_names_both_ways),
     T(a_generated_plan_of_100000_tasks_loads_and_validates),
     T(env_names_are_read_in_plan_and_tasks_and_kept_in_plan_json),
