@@ -160,11 +160,100 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 	print_log_hint(plan, states);
 }
 
+/* One task of status --json. */
+static cJSON *task_json(const orch_task *task, const orch_task_state *st)
+{
+	cJSON *t = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(t, "id", task->id);
+	cJSON_AddStringToObject(t, "state", orch_state_name(st->state));
+	cJSON_AddNumberToObject(t, "attempts", st->attempts);
+	if (st->worker)
+		cJSON_AddStringToObject(t, "worker", st->worker);
+	else
+		cJSON_AddNullToObject(t, "worker");
+	if (st->commit)
+		cJSON_AddStringToObject(t, "commit", st->commit);
+	else
+		cJSON_AddNullToObject(t, "commit");
+	if (st->duration_ms >= 0)
+		cJSON_AddNumberToObject(t, "duration_ms",
+		                        (double)st->duration_ms);
+	if (st->exit_status >= 0)
+		cJSON_AddNumberToObject(t, "exit", st->exit_status);
+	if (st->cpu_ms >= 0)
+		cJSON_AddNumberToObject(t, "cpu_ms", (double)st->cpu_ms);
+	if (st->max_rss_kb >= 0)
+		cJSON_AddNumberToObject(t, "max_rss_kb",
+		                        (double)st->max_rss_kb);
+	if (st->error)
+		cJSON_AddStringToObject(t, "error", st->error);
+	if (st->worktree)
+		cJSON_AddStringToObject(t, "worktree", st->worktree);
+	if (st->reruns) {
+		cJSON *paths = cJSON_AddArrayToObject(t, "rerun_paths");
+		cJSON_AddNumberToObject(t, "reruns", st->reruns);
+		for (size_t k = 0; k < st->rerun_paths.count; k++)
+			cJSON_AddItemToArray(
+			    paths, cJSON_CreateString(st->rerun_paths.items[k]));
+	}
+	if (st->paths.count) {
+		cJSON *paths = cJSON_AddArrayToObject(t, "paths");
+		for (size_t k = 0; k < st->paths.count; k++)
+			cJSON_AddItemToArray(
+			    paths, cJSON_CreateString(st->paths.items[k]));
+	}
+	return t;
+}
+
+/*
+ * Print `text`, a document cJSON_Print made with an empty "tasks" list
+ * among the members of its top object, with the tasks printed one by one
+ * into that list: one tree of 100,000 tasks would be most of the memory
+ * and time. The bytes are those of one cJSON_Print of the whole: a task
+ * printed alone starts at depth 0, and sits two levels deep in the list,
+ * so each of its line breaks is followed by two more tabs (line breaks in
+ * strings are escaped, every raw one is cJSON's).
+ */
+static void print_with_tasks(const char *text, const orch_plan *plan,
+                             const orch_task_state *states)
+{
+	static const char marker[] = "\n\t\"tasks\":\t[]";
+	const char *at = strstr(text, marker);
+	orch_buf out = {0};
+
+	if (!at)
+		abort(); /* the caller put the member there */
+	orch_buf_put(&out, text, (size_t)(at - text) + sizeof(marker) - 2);
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		cJSON *t = task_json(&plan->tasks[i], &states[i]);
+		char *task_text = cJSON_Print(t);
+		if (!task_text)
+			abort(); /* cJSON fails only when out of memory */
+		if (i)
+			orch_buf_puts(&out, ", ");
+		for (const char *p = task_text; *p; p++) {
+			orch_buf_put(&out, p, 1);
+			if (*p == '\n')
+				orch_buf_puts(&out, "\t\t");
+		}
+		cJSON_free(task_text);
+		cJSON_Delete(t);
+		if (out.len > 65536) {
+			fwrite(out.ptr, 1, out.len, stdout);
+			orch_buf_clear(&out);
+		}
+	}
+	orch_buf_puts(&out, at + sizeof(marker) - 2);
+	fwrite(out.ptr, 1, out.len, stdout);
+	orch_buf_free(&out);
+}
+
 static void print_json(const orch_plan *plan, const orch_task_state *states,
                        const orch_metrics *m, const workers_seen *workers,
                        const orch_pause *pause, int64_t now)
 {
-	cJSON *root = cJSON_CreateObject(), *tasks, *counts, *list, *achieved;
+	cJSON *root = cJSON_CreateObject(), *counts, *list, *achieved;
 	char *text;
 
 	cJSON_AddStringToObject(root, "plan", plan->name);
@@ -172,53 +261,7 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 		cJSON_AddStringToObject(root, "base", plan->base);
 	if (plan->base_commit)
 		cJSON_AddStringToObject(root, "base_commit", plan->base_commit);
-	tasks = cJSON_AddArrayToObject(root, "tasks");
-	for (size_t i = 0; i < plan->ntasks; i++) {
-		const orch_task_state *st = &states[i];
-		cJSON *t = cJSON_CreateObject();
-		cJSON_AddStringToObject(t, "id", plan->tasks[i].id);
-		cJSON_AddStringToObject(t, "state", orch_state_name(st->state));
-		cJSON_AddNumberToObject(t, "attempts", st->attempts);
-		if (st->worker)
-			cJSON_AddStringToObject(t, "worker", st->worker);
-		else
-			cJSON_AddNullToObject(t, "worker");
-		if (st->commit)
-			cJSON_AddStringToObject(t, "commit", st->commit);
-		else
-			cJSON_AddNullToObject(t, "commit");
-		if (st->duration_ms >= 0)
-			cJSON_AddNumberToObject(t, "duration_ms",
-			                        (double)st->duration_ms);
-		if (st->exit_status >= 0)
-			cJSON_AddNumberToObject(t, "exit", st->exit_status);
-		if (st->cpu_ms >= 0)
-			cJSON_AddNumberToObject(t, "cpu_ms",
-			                        (double)st->cpu_ms);
-		if (st->max_rss_kb >= 0)
-			cJSON_AddNumberToObject(t, "max_rss_kb",
-			                        (double)st->max_rss_kb);
-		if (st->error)
-			cJSON_AddStringToObject(t, "error", st->error);
-		if (st->worktree)
-			cJSON_AddStringToObject(t, "worktree", st->worktree);
-		if (st->reruns) {
-			cJSON *paths = cJSON_AddArrayToObject(t, "rerun_paths");
-			cJSON_AddNumberToObject(t, "reruns", st->reruns);
-			for (size_t k = 0; k < st->rerun_paths.count; k++)
-				cJSON_AddItemToArray(
-				    paths, cJSON_CreateString(
-				               st->rerun_paths.items[k]));
-		}
-		if (st->paths.count) {
-			cJSON *paths = cJSON_AddArrayToObject(t, "paths");
-			for (size_t k = 0; k < st->paths.count; k++)
-				cJSON_AddItemToArray(
-				    paths,
-				    cJSON_CreateString(st->paths.items[k]));
-		}
-		cJSON_AddItemToArray(tasks, t);
-	}
+	cJSON_AddArrayToObject(root, "tasks"); /* filled as printed */
 	counts = cJSON_AddObjectToObject(root, "counts");
 	for (int s = 0; s < ORCH_STATE__COUNT; s++)
 		cJSON_AddNumberToObject(counts, orch_state_name((orch_state)s),
@@ -278,7 +321,10 @@ static void print_json(const orch_plan *plan, const orch_task_state *states,
 		cJSON_AddItemToArray(list, w);
 	}
 	text = cJSON_Print(root);
-	printf("%s\n", text);
+	if (!text)
+		abort(); /* cJSON fails only when out of memory */
+	print_with_tasks(text, plan, states);
+	printf("\n");
 	cJSON_free(text);
 	cJSON_Delete(root);
 }
