@@ -1,6 +1,9 @@
 /* git orchestrate status: the state of a plan's tasks, as a table or JSON. */
+#include <float.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,60 +163,155 @@ static void print_table(const orch_plan *plan, const orch_task_state *states,
 	print_log_hint(plan, states);
 }
 
-/* One task of status --json. */
-static cJSON *task_json(const orch_task *task, const orch_task_state *st)
-{
-	cJSON *t = cJSON_CreateObject();
+/*
+ * The tasks of status --json are printed here, byte for byte as cJSON_Print
+ * prints them inside the document (a task object two levels deep, members
+ * one tab further, "key":<tab>value), without building a cJSON object for
+ * each: for 10,000 tasks that was a fifth of the time of status --json.
+ */
 
-	cJSON_AddStringToObject(t, "id", task->id);
-	cJSON_AddStringToObject(t, "state", orch_state_name(st->state));
-	cJSON_AddNumberToObject(t, "attempts", st->attempts);
+/* A string as cJSON prints it: these escapes, other bytes as they are. */
+static void put_string(orch_buf *out, const char *text)
+{
+	orch_buf_put(out, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		switch (*p) {
+		case '"':
+			orch_buf_puts(out, "\\\"");
+			break;
+		case '\\':
+			orch_buf_puts(out, "\\\\");
+			break;
+		case '\b':
+			orch_buf_puts(out, "\\b");
+			break;
+		case '\f':
+			orch_buf_puts(out, "\\f");
+			break;
+		case '\n':
+			orch_buf_puts(out, "\\n");
+			break;
+		case '\r':
+			orch_buf_puts(out, "\\r");
+			break;
+		case '\t':
+			orch_buf_puts(out, "\\t");
+			break;
+		default:
+			if (*p < 32)
+				orch_buf_printf(out, "\\u%04x", *p);
+			else
+				orch_buf_put(out, (const char *)p, 1);
+		}
+	}
+	orch_buf_put(out, "\"", 1);
+}
+
+/* A number as cJSON prints it (its int, else 15 digits if they are exact). */
+static void put_number(orch_buf *out, double value)
+{
+	int as_int = value >= INT_MAX           ? INT_MAX
+	             : value <= (double)INT_MIN ? INT_MIN
+	                                        : (int)value;
+	char text[64];
+	double back = 0;
+
+	if (value == (double)as_int) {
+		orch_buf_printf(out, "%d", as_int);
+		return;
+	}
+	snprintf(text, sizeof(text), "%1.15g", value);
+	if (sscanf(text, "%lg", &back) != 1 ||
+	    fabs(back - value) >
+	        (fabs(back) > fabs(value) ? fabs(back) : fabs(value)) *
+	            DBL_EPSILON)
+		snprintf(text, sizeof(text), "%1.17g", value);
+	orch_buf_puts(out, text);
+}
+
+/* The key of the next member of a task object. */
+static void put_key(orch_buf *out, int *members, const char *key)
+{
+	orch_buf_puts(out, (*members)++ ? ",\n\t\t\t\"" : "{\n\t\t\t\"");
+	orch_buf_puts(out, key);
+	orch_buf_puts(out, "\":\t");
+}
+
+/* A list of strings, as cJSON prints it. */
+static void put_strings(orch_buf *out, const orch_strvec *list)
+{
+	orch_buf_put(out, "[", 1);
+	for (size_t k = 0; k < list->count; k++) {
+		if (k)
+			orch_buf_puts(out, ", ");
+		put_string(out, list->items[k]);
+	}
+	orch_buf_put(out, "]", 1);
+}
+
+/* One task of status --json. */
+static void put_task(orch_buf *out, const orch_task *task,
+                     const orch_task_state *st)
+{
+	int n = 0;
+
+	put_key(out, &n, "id");
+	put_string(out, task->id);
+	put_key(out, &n, "state");
+	put_string(out, orch_state_name(st->state));
+	put_key(out, &n, "attempts");
+	put_number(out, st->attempts);
+	put_key(out, &n, "worker");
 	if (st->worker)
-		cJSON_AddStringToObject(t, "worker", st->worker);
+		put_string(out, st->worker);
 	else
-		cJSON_AddNullToObject(t, "worker");
+		orch_buf_puts(out, "null");
+	put_key(out, &n, "commit");
 	if (st->commit)
-		cJSON_AddStringToObject(t, "commit", st->commit);
+		put_string(out, st->commit);
 	else
-		cJSON_AddNullToObject(t, "commit");
-	if (st->duration_ms >= 0)
-		cJSON_AddNumberToObject(t, "duration_ms",
-		                        (double)st->duration_ms);
-	if (st->exit_status >= 0)
-		cJSON_AddNumberToObject(t, "exit", st->exit_status);
-	if (st->cpu_ms >= 0)
-		cJSON_AddNumberToObject(t, "cpu_ms", (double)st->cpu_ms);
-	if (st->max_rss_kb >= 0)
-		cJSON_AddNumberToObject(t, "max_rss_kb",
-		                        (double)st->max_rss_kb);
-	if (st->error)
-		cJSON_AddStringToObject(t, "error", st->error);
-	if (st->worktree)
-		cJSON_AddStringToObject(t, "worktree", st->worktree);
+		orch_buf_puts(out, "null");
+	if (st->duration_ms >= 0) {
+		put_key(out, &n, "duration_ms");
+		put_number(out, (double)st->duration_ms);
+	}
+	if (st->exit_status >= 0) {
+		put_key(out, &n, "exit");
+		put_number(out, st->exit_status);
+	}
+	if (st->cpu_ms >= 0) {
+		put_key(out, &n, "cpu_ms");
+		put_number(out, (double)st->cpu_ms);
+	}
+	if (st->max_rss_kb >= 0) {
+		put_key(out, &n, "max_rss_kb");
+		put_number(out, (double)st->max_rss_kb);
+	}
+	if (st->error) {
+		put_key(out, &n, "error");
+		put_string(out, st->error);
+	}
+	if (st->worktree) {
+		put_key(out, &n, "worktree");
+		put_string(out, st->worktree);
+	}
 	if (st->reruns) {
-		cJSON *paths = cJSON_AddArrayToObject(t, "rerun_paths");
-		cJSON_AddNumberToObject(t, "reruns", st->reruns);
-		for (size_t k = 0; k < st->rerun_paths.count; k++)
-			cJSON_AddItemToArray(
-			    paths, cJSON_CreateString(st->rerun_paths.items[k]));
+		put_key(out, &n, "rerun_paths");
+		put_strings(out, &st->rerun_paths);
+		put_key(out, &n, "reruns");
+		put_number(out, st->reruns);
 	}
 	if (st->paths.count) {
-		cJSON *paths = cJSON_AddArrayToObject(t, "paths");
-		for (size_t k = 0; k < st->paths.count; k++)
-			cJSON_AddItemToArray(
-			    paths, cJSON_CreateString(st->paths.items[k]));
+		put_key(out, &n, "paths");
+		put_strings(out, &st->paths);
 	}
-	return t;
+	orch_buf_puts(out, "\n\t\t}");
 }
 
 /*
  * Print `text`, a document cJSON_Print made with an empty "tasks" list
- * among the members of its top object, with the tasks printed one by one
- * into that list: one tree of 100,000 tasks would be most of the memory
- * and time. The bytes are those of one cJSON_Print of the whole: a task
- * printed alone starts at depth 0, and sits two levels deep in the list,
- * so each of its line breaks is followed by two more tabs (line breaks in
- * strings are escaped, every raw one is cJSON's).
+ * among the members of its top object, with the tasks put into that list:
+ * one tree of 100,000 tasks would be most of the memory.
  */
 static void print_with_tasks(const char *text, const orch_plan *plan,
                              const orch_task_state *states)
@@ -226,19 +324,9 @@ static void print_with_tasks(const char *text, const orch_plan *plan,
 		abort(); /* the caller put the member there */
 	orch_buf_put(&out, text, (size_t)(at - text) + sizeof(marker) - 2);
 	for (size_t i = 0; i < plan->ntasks; i++) {
-		cJSON *t = task_json(&plan->tasks[i], &states[i]);
-		char *task_text = cJSON_Print(t);
-		if (!task_text)
-			abort(); /* cJSON fails only when out of memory */
 		if (i)
 			orch_buf_puts(&out, ", ");
-		for (const char *p = task_text; *p; p++) {
-			orch_buf_put(&out, p, 1);
-			if (*p == '\n')
-				orch_buf_puts(&out, "\t\t");
-		}
-		cJSON_free(task_text);
-		cJSON_Delete(t);
+		put_task(&out, &plan->tasks[i], &states[i]);
 		if (out.len > 65536) {
 			fwrite(out.ptr, 1, out.len, stdout);
 			orch_buf_clear(&out);

@@ -92,6 +92,36 @@ test_expect_success 'status --json has the documented fields' '
 	test_grep "\"commit\":.*null" out.json
 '
 
+test_expect_success 'status --json prints every field of a task as its JSON printer does' '
+	cat >state.json <<-\EOF &&
+	{"state":"conflict","attempts":1,"duration_ms":1234567890123456,"exit":0,"error":"both \"changed\"\n\u0001 \u00e9 \\","paths":["a b","c\"d"]}
+	EOF
+	blob=$(git hash-object -w state.json) &&
+	head=$(git rev-parse refs/orchestrate/plans/feature) &&
+	GIT_INDEX_FILE=$PWD/fmt.index git read-tree $head &&
+	GIT_INDEX_FILE=$PWD/fmt.index git update-index \
+		--cacheinfo 100644,$blob,tasks/api.json &&
+	tree=$(GIT_INDEX_FILE=$PWD/fmt.index git write-tree) &&
+	commit=$(git commit-tree -p $head -m "api: conflict" $tree) &&
+	git update-ref refs/orchestrate/plans/feature $commit $head &&
+	git orchestrate status --json feature >out.json &&
+	git update-ref refs/orchestrate/plans/feature $head $commit &&
+	cat >check.py <<-\EOF &&
+	import json, sys
+	text = open("out.json", encoding="utf-8").read()
+	api = [t for t in json.loads(text)["tasks"] if t["id"] == "api"][0]
+	assert api["error"] == "both \"changed\"\n\u0001 \u00e9 \\", api
+	assert api["paths"] == ["a b", "c\"d"], api
+	for line in ["\t\t}, {\n\t\t\t\"id\":\t\"api\",\n",
+	             "\t\t\t\"worker\":\tnull,\n",
+	             "\t\t\t\"duration_ms\":\t1234567890123456,\n",
+	             "\t\t\t\"error\":\t\"both \\\"changed\\\"\\n\\u0001 \u00e9 \\\\\",\n",
+	             "\t\t\t\"paths\":\t[\"a b\", \"c\\\"d\"]\n\t\t}, {"]:
+	    assert line in text, (line, text)
+	EOF
+	python3 check.py
+'
+
 test_expect_success 'storing again replaces a plan that has not started' '
 	git orchestrate plan feature.ini >out &&
 	test "$(git rev-list --count refs/orchestrate/plans/feature)" = 2
