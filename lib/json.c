@@ -51,11 +51,31 @@ void orch_json_add_strvec(cJSON *obj, const char *key, const orch_strvec *vec)
  * Typed readers of one member: absent (or null) keeps the default; a
  * member of the wrong type is an error naming `what` and the key.
  */
-int orch_json_get_string(char **out, const cJSON *obj, const char *key,
-                         const char *what)
+void orch_json_members(const cJSON **items, const cJSON *obj,
+                       const char *const *keys, size_t nkeys)
 {
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	size_t next = 0;
 
+	memset(items, 0, nkeys * sizeof(*items));
+	for (const cJSON *member = obj ? obj->child : NULL; member;
+	     member = member->next) {
+		if (!member->string)
+			continue;
+		for (size_t n = 0; n < nkeys; n++) {
+			size_t k = (next + n) % nkeys;
+			if (!strcmp(member->string, keys[k])) {
+				if (!items[k])
+					items[k] = member;
+				next = k + 1;
+				break;
+			}
+		}
+	}
+}
+
+int orch_json_string_at(char **out, const cJSON *item, const char *key,
+                        const char *what)
+{
 	if (!item || cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsString(item))
@@ -65,11 +85,16 @@ int orch_json_get_string(char **out, const cJSON *obj, const char *key,
 	return 0;
 }
 
-int orch_json_get_int64(int64_t *out, const cJSON *obj, const char *key,
-                        const char *what)
+int orch_json_get_string(char **out, const cJSON *obj, const char *key,
+                         const char *what)
 {
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return orch_json_string_at(
+	    out, cJSON_GetObjectItemCaseSensitive(obj, key), key, what);
+}
 
+int orch_json_int64_at(int64_t *out, const cJSON *item, const char *key,
+                       const char *what)
+{
 	if (!item || cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) ||
@@ -79,13 +104,20 @@ int orch_json_get_int64(int64_t *out, const cJSON *obj, const char *key,
 	return 0;
 }
 
-int orch_json_get_int(int *out, const cJSON *obj, const char *key,
-                      const char *what)
+int orch_json_get_int64(int64_t *out, const cJSON *obj, const char *key,
+                        const char *what)
+{
+	return orch_json_int64_at(
+	    out, cJSON_GetObjectItemCaseSensitive(obj, key), key, what);
+}
+
+int orch_json_int_at(int *out, const cJSON *item, const char *key,
+                     const char *what)
 {
 	int64_t value = *out;
 	int error;
 
-	if ((error = orch_json_get_int64(&value, obj, key, what)) < 0)
+	if ((error = orch_json_int64_at(&value, item, key, what)) < 0)
 		return error;
 	if (value < -2147483647 || value > 2147483647)
 		return orch_error_set("%s: '%s' is out of range", what, key);
@@ -93,10 +125,17 @@ int orch_json_get_int(int *out, const cJSON *obj, const char *key,
 	return 0;
 }
 
-int orch_json_get_strvec(orch_strvec *out, const cJSON *obj, const char *key,
-                         const char *what)
+int orch_json_get_int(int *out, const cJSON *obj, const char *key,
+                      const char *what)
 {
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key), *elem;
+	return orch_json_int_at(out, cJSON_GetObjectItemCaseSensitive(obj, key),
+	                        key, what);
+}
+
+int orch_json_strvec_at(orch_strvec *out, const cJSON *item, const char *key,
+                        const char *what)
+{
+	const cJSON *elem;
 
 	if (!item || cJSON_IsNull(item))
 		return 0;
@@ -111,6 +150,13 @@ int orch_json_get_strvec(orch_strvec *out, const cJSON *obj, const char *key,
 		orch_strvec_push(out, elem->valuestring);
 	}
 	return 0;
+}
+
+int orch_json_get_strvec(orch_strvec *out, const cJSON *obj, const char *key,
+                         const char *what)
+{
+	return orch_json_strvec_at(
+	    out, cJSON_GetObjectItemCaseSensitive(obj, key), key, what);
 }
 
 int orch_json_parse_object(cJSON **out, const char *json, size_t len,

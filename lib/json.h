@@ -42,6 +42,29 @@ int orch_json_get_strvec(orch_strvec *out, const cJSON *obj, const char *key,
                          const char *what);
 
 /*
+ * The same readers for a member already found (`item`, NULL when absent);
+ * `key` names it in messages.
+ */
+int orch_json_string_at(char **out, const cJSON *item, const char *key,
+                        const char *what);
+int orch_json_int64_at(int64_t *out, const cJSON *item, const char *key,
+                       const char *what);
+int orch_json_int_at(int *out, const cJSON *item, const char *key,
+                     const char *what);
+int orch_json_strvec_at(orch_strvec *out, const cJSON *item, const char *key,
+                        const char *what);
+
+/*
+ * The members `keys[0..nkeys)` of object `obj` into items[] (NULL when
+ * absent; of duplicates the first, as cJSON_GetObjectItemCaseSensitive
+ * finds it), in one pass over the members: the key after the last one
+ * found is tried first, so members in the order of `keys` cost one
+ * comparison each, not a search of the object per key.
+ */
+void orch_json_members(const cJSON **items, const cJSON *obj,
+                       const char *const *keys, size_t nkeys);
+
+/*
  * Parse `len` bytes of `json` that must hold one object; errors name
  * `what` and the byte where parsing stopped. Caller frees *out with
  * cJSON_Delete.

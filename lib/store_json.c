@@ -149,18 +149,55 @@ char *orch_task_state_to_json(const orch_task_state *state)
 	return text;
 }
 
+/* The members of a state, in the order orch_task_state_to_json writes. */
+enum {
+	ST_STATE,
+	ST_ATTEMPTS,
+	ST_WORKER,
+	ST_STARTED,
+	ST_ENDED,
+	ST_DURATION,
+	ST_FIRST_STARTED,
+	ST_ATTEMPTS_MS,
+	ST_EXIT,
+	ST_CPU,
+	ST_MAX_RSS,
+	ST_COMMIT,
+	ST_BASE,
+	ST_ERROR,
+	ST_WORKTREE,
+	ST_NOT_BEFORE,
+	ST_INTERRUPTED,
+	ST_PATHS,
+	ST_WORKERS_TRIED,
+	ST_RERUNS,
+	ST_RERUN_BASE,
+	ST_RERUN_PATHS,
+	ST__COUNT
+};
+
+static const char *const state_keys[ST__COUNT] = {
+    "state",       "attempts",      "worker",      "started",       "ended",
+    "duration_ms", "first_started", "attempts_ms", "exit",          "cpu_ms",
+    "max_rss_kb",  "commit",        "base",        "error",         "worktree",
+    "not_before",  "interrupted",   "paths",       "workers_tried", "reruns",
+    "rerun_base",  "rerun_paths",
+};
+
 int orch_task_state_from_json(orch_task_state *out, const char *json,
                               size_t len)
 {
 	static const char what[] = "task state";
 	cJSON *obj = NULL;
-	const cJSON *state;
+	const cJSON *items[ST__COUNT], *state;
 	int error;
 
 	orch_task_state_clear(out);
 	if ((error = orch_json_parse_object(&obj, json, len, what)) < 0)
 		return error;
-	state = cJSON_GetObjectItemCaseSensitive(obj, "state");
+	/* one pass over the members: a status reads 10,000 states */
+	orch_json_members(items, obj, state_keys, ST__COUNT);
+	state = items[ST_STATE];
 	if (!cJSON_IsString(state)) {
 		error = orch_error_set("%s: no 'state'", what);
 		goto done;
@@ -177,47 +214,53 @@ int orch_task_state_from_json(orch_task_state *out, const char *json,
 	 */
 	out->first_started_ms = -1;
 	out->attempts_ms = -1;
-	if ((error = orch_json_get_int(&out->attempts, obj, "attempts", what)) <
-	        0 ||
-	    (error = orch_json_get_string(&out->worker, obj, "worker", what)) <
-	        0 ||
-	    (error = orch_json_get_int64(&out->started_ms, obj, "started",
+	if ((error = orch_json_int_at(&out->attempts, items[ST_ATTEMPTS],
+	                              "attempts", what)) < 0 ||
+	    (error = orch_json_string_at(&out->worker, items[ST_WORKER],
+	                                 "worker", what)) < 0 ||
+	    (error = orch_json_int64_at(&out->started_ms, items[ST_STARTED],
+	                                "started", what)) < 0 ||
+	    (error = orch_json_int64_at(&out->ended_ms, items[ST_ENDED],
+	                                "ended", what)) < 0 ||
+	    (error = orch_json_int64_at(&out->duration_ms, items[ST_DURATION],
+	                                "duration_ms", what)) < 0 ||
+	    (error = orch_json_int64_at(&out->first_started_ms,
+	                                items[ST_FIRST_STARTED],
+	                                "first_started", what)) < 0 ||
+	    (error =
+	         orch_json_int64_at(&out->attempts_ms, items[ST_ATTEMPTS_MS],
+	                            "attempts_ms", what)) < 0 ||
+	    (error = orch_json_int_at(&out->exit_status, items[ST_EXIT], "exit",
+	                              what)) < 0 ||
+	    (error = orch_json_int64_at(&out->cpu_ms, items[ST_CPU], "cpu_ms",
+	                                what)) < 0 ||
+	    (error = orch_json_int64_at(&out->max_rss_kb, items[ST_MAX_RSS],
+	                                "max_rss_kb", what)) < 0 ||
+	    (error = orch_json_string_at(&out->commit, items[ST_COMMIT],
+	                                 "commit", what)) < 0 ||
+	    (error = orch_json_string_at(&out->base, items[ST_BASE], "base",
 	                                 what)) < 0 ||
-	    (error = orch_json_get_int64(&out->ended_ms, obj, "ended", what)) <
-	        0 ||
-	    (error = orch_json_get_int64(&out->duration_ms, obj, "duration_ms",
+	    (error = orch_json_string_at(&out->error, items[ST_ERROR], "error",
 	                                 what)) < 0 ||
-	    (error = orch_json_get_int64(&out->first_started_ms, obj,
-	                                 "first_started", what)) < 0 ||
-	    (error = orch_json_get_int64(&out->attempts_ms, obj, "attempts_ms",
+	    (error = orch_json_string_at(&out->worktree, items[ST_WORKTREE],
+	                                 "worktree", what)) < 0 ||
+	    (error =
+	         orch_json_int64_at(&out->not_before_ms, items[ST_NOT_BEFORE],
+	                            "not_before", what)) < 0 ||
+	    (error = orch_json_int_at(&out->interrupted, items[ST_INTERRUPTED],
+	                              "interrupted", what)) < 0 ||
+	    (error = orch_json_strvec_at(&out->paths, items[ST_PATHS], "paths",
 	                                 what)) < 0 ||
-	    (error = orch_json_get_int(&out->exit_status, obj, "exit", what)) <
-	        0 ||
-	    (error = orch_json_get_int64(&out->cpu_ms, obj, "cpu_ms", what)) <
-	        0 ||
-	    (error = orch_json_get_int64(&out->max_rss_kb, obj, "max_rss_kb",
-	                                 what)) < 0 ||
-	    (error = orch_json_get_string(&out->commit, obj, "commit", what)) <
-	        0 ||
-	    (error = orch_json_get_string(&out->base, obj, "base", what)) < 0 ||
-	    (error = orch_json_get_string(&out->error, obj, "error", what)) <
-	        0 ||
-	    (error = orch_json_get_string(&out->worktree, obj, "worktree",
-	                                  what)) < 0 ||
-	    (error = orch_json_get_int64(&out->not_before_ms, obj, "not_before",
-	                                 what)) < 0 ||
-	    (error = orch_json_get_int(&out->interrupted, obj, "interrupted",
-	                               what)) < 0 ||
-	    (error = orch_json_get_strvec(&out->paths, obj, "paths", what)) <
-	        0 ||
-	    (error = orch_json_get_strvec(&out->workers_tried, obj,
-	                                  "workers_tried", what)) < 0 ||
-	    (error = orch_json_get_int(&out->reruns, obj, "reruns", what)) <
-	        0 ||
-	    (error = orch_json_get_string(&out->rerun_base, obj, "rerun_base",
-	                                  what)) < 0 ||
-	    (error = orch_json_get_strvec(&out->rerun_paths, obj, "rerun_paths",
-	                                  what)) < 0)
+	    (error = orch_json_strvec_at(&out->workers_tried,
+	                                 items[ST_WORKERS_TRIED],
+	                                 "workers_tried", what)) < 0 ||
+	    (error = orch_json_int_at(&out->reruns, items[ST_RERUNS], "reruns",
+	                              what)) < 0 ||
+	    (error = orch_json_string_at(&out->rerun_base, items[ST_RERUN_BASE],
+	                                 "rerun_base", what)) < 0 ||
+	    (error =
+	         orch_json_strvec_at(&out->rerun_paths, items[ST_RERUN_PATHS],
+	                             "rerun_paths", what)) < 0)
 		goto done;
 	if (out->first_started_ms == -1)
 		out->first_started_ms = out->started_ms;

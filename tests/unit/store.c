@@ -336,6 +336,29 @@ TEST(first_start_and_task_time_are_written_only_when_not_the_last_attempts)
 	orch_task_state_clear(&st);
 }
 
+TEST(state_members_are_read_in_any_order_the_first_of_duplicates)
+{
+	static const char json[] =
+	    "{\"paths\":[\"a\"],\"commit\":\"c1\",\"state\":\"conflict\","
+	    "\"commit\":\"c2\",\"other\":true,\"attempts\":2,"
+	    "\"error\":\"x\",\"attempts\":9,\"worker\":null}";
+	static const char bad[] =
+	    "{\"state\":\"done\",\"exit\":\"0\",\"exit\":0}";
+	orch_task_state st;
+
+	orch_task_state_init(&st);
+	CHECK_INT(orch_task_state_from_json(&st, json, strlen(json)), 0);
+	CHECK_INT(st.state, ORCH_STATE_CONFLICT);
+	CHECK_STR(st.commit, "c1");
+	CHECK_INT(st.attempts, 2);
+	CHECK_STR(st.error, "x");
+	CHECK(st.worker == NULL);
+	CHECK_INT(st.paths.count, 1);
+	CHECK_INT(orch_task_state_from_json(&st, bad, strlen(bad)), ORCH_ERROR);
+	CHECK(strstr(orch_error_message(), "'exit' is not a number") != NULL);
+	orch_task_state_clear(&st);
+}
+
 TEST(resource_use_is_written_only_when_known_and_read_back)
 {
 	static const char old[] = "{\"state\":\"done\",\"exit\":0}\n";
@@ -1182,6 +1205,7 @@ TEST(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees)
 /* clang-format off */
 static const unit_test tests[] = {
 	T(a_default_state_is_only_its_name),
+	T(state_members_are_read_in_any_order_the_first_of_duplicates),
 	T(resource_use_is_written_only_when_known_and_read_back),
 	T(a_full_state_round_trips_in_a_fixed_key_order),
 	T(first_start_and_task_time_are_written_only_when_not_the_last_attempts),
