@@ -22,16 +22,25 @@
 
 struct cached_commit {
 	git_oid id;
-	char *data; /* NULL: empty slot */
+	char *data; /* NULL: empty slot; &absent: not in the directory */
 	size_t len;
 };
+
+/*
+ * What the objects directory did not have when asked (an object another
+ * backend holds in memory, say): asked again, it would be searched again,
+ * packs rescanned, on every walk that passes it. Those go to the other
+ * backends at once.
+ */
+static char absent;
 
 struct orch_commit_cache {
 	git_odb_backend parent;
 	git_odb *source; /* the same objects directory, read on a miss */
 	struct cached_commit *slots;
-	size_t cap; /* a power of two, or 0 */
-	size_t count;
+	size_t cap;     /* a power of two, or 0 */
+	size_t count;   /* commits kept */
+	size_t entries; /* slots used: commits and absent objects */
 	size_t bytes;
 	int filling;
 };
@@ -77,6 +86,7 @@ static void grow(orch_commit_cache *cache)
 	free(old);
 }
 
+/* Keep `data` as object `id`; NULL data: remember it as absent. */
 static void keep(orch_commit_cache *cache, const git_oid *id, const void *data,
                  size_t len)
 {
@@ -85,13 +95,18 @@ static void keep(orch_commit_cache *cache, const git_oid *id, const void *data,
 
 	if (cache->bytes + len > CACHE_MAX_BYTES)
 		return;
-	if ((cache->count + 1) * 2 > cache->cap)
+	if ((cache->entries + 1) * 2 > cache->cap)
 		grow(cache);
 	for (i = slot_of(cache, id); cache->slots[i].data;
 	     i = (i + 1) & (cache->cap - 1))
 		;
 	slot = &cache->slots[i];
 	git_oid_cpy(&slot->id, id);
+	cache->entries++;
+	if (!data) {
+		slot->data = &absent;
+		return;
+	}
 	slot->data = orch_malloc(len ? len : 1);
 	memcpy(slot->data, data, len);
 	slot->len = len;
@@ -121,14 +136,18 @@ static int cache_read(void **out, size_t *out_len, git_object_t *out_type,
 	git_oid check;
 	int error;
 
+	if (hit && hit->data == &absent)
+		return GIT_PASSTHROUGH;
 	if (hit) {
 		*out_type = GIT_OBJECT_COMMIT;
 		return give(out, out_len, backend, hit->data, hit->len);
 	}
 	if (!cache->filling)
 		return GIT_PASSTHROUGH;
-	if (git_odb_read(&object, cache->source, id) < 0) {
+	if ((error = git_odb_read(&object, cache->source, id)) < 0) {
 		/* not there (e.g. only in memory): the other backends say */
+		if (error == GIT_ENOTFOUND)
+			keep(cache, id, NULL, 0);
 		git_error_clear();
 		return GIT_PASSTHROUGH;
 	}
@@ -172,7 +191,8 @@ static void cache_free(git_odb_backend *backend)
 	orch_commit_cache *cache = (orch_commit_cache *)backend;
 
 	for (size_t i = 0; i < cache->cap; i++)
-		free(cache->slots[i].data);
+		if (cache->slots[i].data != &absent)
+			free(cache->slots[i].data);
 	free(cache->slots);
 	git_odb_free(cache->source);
 	free(cache);

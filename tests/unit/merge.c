@@ -1,6 +1,7 @@
 /* Unit tests of lib/merge.c: analysis, chain building, verify, moving a branch.
  */
 #include <git2.h>
+#include <git2/sys/mempack.h>
 
 #include "commit_cache.h"
 #include "error.h"
@@ -837,6 +838,31 @@ TEST(start_commits_of_a_diamond_and_a_chain_are_the_plain_merges)
 	git_repository_free(repo);
 }
 
+TEST(start_commits_from_commits_held_only_in_memory_by_another_backend)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), start, deps[2];
+	const change one = {"b.txt", "one\n"}, two = {"dir/c.txt", "two\n"};
+	git_odb_backend *mempack = NULL;
+	git_odb *odb = NULL;
+
+	CHECK_INT(git_repository_odb(&odb, repo), 0);
+	CHECK_INT(git_mempack_new(&mempack), 0);
+	CHECK_INT(git_odb_add_backend(odb, mempack, 999), 0);
+	/* written into the mempack, not the objects directory */
+	deps[0] = commit_on(repo, &base, &one, 1, "one\n");
+	deps[1] = commit_on(repo, &base, &two, 1, "two\n");
+	for (int round = 0; round < 2; round++) {
+		CHECK_INT(orch_merge_start_commit(&start, NULL, repo, &base,
+		                                  deps, 2, "p", "t"),
+		          0);
+		CHECK(blob_is(repo, &start, "b.txt", "one\n"));
+		CHECK(blob_is(repo, &start, "dir/c.txt", "two\n"));
+	}
+	git_odb_free(odb);
+	git_repository_free(repo);
+}
+
 TEST(start_commit_of_conflicting_dependencies_names_the_paths)
 {
 	git_repository *repo = new_repo(1);
@@ -1078,6 +1104,7 @@ static const unit_test tests[] = {
     T(start_commit_merges_independent_dependencies_in_one_commit),
     T(start_commit_of_conflicting_dependencies_names_the_paths),
     T(start_commits_of_a_diamond_and_a_chain_are_the_plain_merges),
+    T(start_commits_from_commits_held_only_in_memory_by_another_backend),
     T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
     T(moving_a_branch_that_moved_meanwhile_overwrites_nothing),
     T(moving_a_checked_out_clean_branch_updates_its_files_and_index),
