@@ -1727,6 +1727,63 @@ static void add_list(cJSON *obj, const char *key, const orch_strvec *list)
 	cJSON_AddItemToObjectCS(obj, key, array);
 }
 
+static int strvec_equal(const orch_strvec *a, const orch_strvec *b)
+{
+	if (a->count != b->count)
+		return 0;
+	for (size_t i = 0; i < a->count; i++)
+		if (strcmp(a->items[i], b->items[i]))
+			return 0;
+	return 1;
+}
+
+int orch_plan_set_task_json(char **out, const orch_plan *plan, const char *id,
+                            const orch_strvec *assignments)
+{
+	orch_plan view;
+	orch_task *task;
+	const orch_task *was;
+	long pos = orch_plan_find(plan, id);
+	int error = 0;
+
+	*out = NULL;
+	if (pos < 0) {
+		orch_error_set("plan '%s' has no task '%s'", plan->name, id);
+		orch_error_hint("'git orchestrate status %s' lists its tasks",
+		                plan->name);
+		return ORCH_EINVALID;
+	}
+	/*
+	 * A view of the plan sharing everything but its list of tasks, whose
+	 * copy shares everything but the needs of the task changed (the one
+	 * field orch_plan_set_task frees and replaces).
+	 */
+	view = *plan;
+	view.tasks = orch_malloc((plan->ntasks ? plan->ntasks : 1) *
+	                         sizeof(*view.tasks));
+	memcpy(view.tasks, plan->tasks, plan->ntasks * sizeof(*view.tasks));
+	was = &plan->tasks[pos];
+	task = &view.tasks[pos];
+	memset(&task->needs, 0, sizeof(task->needs));
+	for (size_t i = 0; i < was->needs.count; i++)
+		orch_strvec_push(&task->needs, was->needs.items[i]);
+	for (size_t i = 0; i < assignments->count && error == 0; i++) {
+		const char *pair = assignments->items[i];
+		const char *eq = strchr(pair, '=');
+		char *key = orch_strndup(pair, eq ? (size_t)(eq - pair) : 0);
+		error = orch_plan_set_task(&view, id, key, eq ? eq + 1 : "");
+		free(key);
+	}
+	if (error == 0 && (task->priority != was->priority ||
+	                   task->timeout_ms != was->timeout_ms ||
+	                   task->retries != was->retries ||
+	                   !strvec_equal(&task->needs, &was->needs)))
+		error = orch_plan_to_json(out, &view);
+	orch_strvec_free(&task->needs);
+	free(view.tasks);
+	return error;
+}
+
 int orch_plan_to_json(char **out, const orch_plan *plan)
 {
 	cJSON *root = cJSON_CreateObject();

@@ -141,6 +141,16 @@ int64_t orch_plan_task_timeout(const orch_plan *plan, const orch_task *task);
 int orch_plan_set_task(orch_plan *plan, const char *id, const char *key,
                        const char *value);
 
+/*
+ * plan.json of `plan` with task `id` changed by `assignments` (KEY=VALUE
+ * each, applied one after the other as orch_plan_set_task applies them),
+ * leaving `plan` as it is and without a copy of it: only its list of tasks
+ * is copied, shallowly. *out is NULL when the assignments change nothing.
+ * Errors as orch_plan_set_task's. Caller frees *out with free().
+ */
+int orch_plan_set_task_json(char **out, const orch_plan *plan, const char *id,
+                            const orch_strvec *assignments);
+
 /* Normalized JSON of the whole plan (plan.json). Caller frees with free(). */
 int orch_plan_to_json(char **out, const orch_plan *plan);
 /* Parse plan.json; caller frees *out with orch_plan_free. */

@@ -950,6 +950,54 @@ TEST(plan_json_task_members_are_found_in_any_order_the_first_of_duplicates)
 	orch_plan_free(plan);
 }
 
+TEST(set_task_json_changes_one_task_and_leaves_the_plan_as_it_is)
+{
+	static const char json[] =
+	    "{\"name\":\"p\",\"tasks\":[{\"id\":\"a\",\"run\":\"x\","
+	    "\"needs\":[\"gpu\"]},{\"id\":\"b\",\"run\":\"y\"}]}";
+	orch_plan *plan = NULL, *back = NULL;
+	orch_strvec set = {0}, same = {0}, bad = {0};
+	char *out = NULL;
+
+	CHECK_INT(orch_plan_from_json(&plan, json, strlen(json)), 0);
+	if (!plan)
+		return;
+	orch_strvec_push(&set, "priority=high");
+	orch_strvec_push(&set, "needs=big, fast");
+	orch_strvec_push(&same, "needs=gpu");
+	orch_strvec_push(&bad, "retries=many");
+	CHECK_INT(orch_plan_set_task_json(&out, plan, "a", &set), 0);
+	CHECK(out != NULL);
+	if (out)
+		CHECK_INT(orch_plan_from_json(&back, out, strlen(out)), 0);
+	if (back) {
+		CHECK_INT(back->tasks[0].priority, ORCH_PRIORITY_HIGH);
+		CHECK_INT(back->tasks[0].needs.count, 2);
+		CHECK_STR(back->tasks[0].needs.items[1], "fast");
+		CHECK_STR(back->tasks[1].run, "y");
+	}
+	/* the plan itself is as it was */
+	CHECK_INT(plan->tasks[0].priority, ORCH_PRIORITY_MEDIUM);
+	CHECK_INT(plan->tasks[0].needs.count, 1);
+	CHECK_STR(plan->tasks[0].needs.items[0], "gpu");
+	free(out);
+	out = NULL;
+	CHECK_INT(orch_plan_set_task_json(&out, plan, "a", &same), 0);
+	CHECK(out == NULL);
+	CHECK_INT(orch_plan_set_task_json(&out, plan, "a", &bad),
+	          ORCH_EINVALID);
+	CHECK(strstr(orch_error_message(), "bad retries 'many'") != NULL);
+	CHECK_INT(orch_plan_set_task_json(&out, plan, "c", &set),
+	          ORCH_EINVALID);
+	CHECK(strstr(orch_error_message(), "has no task 'c'") != NULL);
+	CHECK(out == NULL);
+	orch_strvec_free(&set);
+	orch_strvec_free(&same);
+	orch_strvec_free(&bad);
+	orch_plan_free(back);
+	orch_plan_free(plan);
+}
+
 /* What cJSON holds at a time, through its allocation hooks. */
 static size_t cjson_bytes, cjson_peak;
 
@@ -1255,6 +1303,7 @@ static const unit_test table[] = {
     T(damaged_json_is_refused),
     T(plan_json_members_read_alike_in_any_order_and_spacing),
     T(plan_json_is_read_without_a_tree_of_all_its_tasks),
+    T(set_task_json_changes_one_task_and_leaves_the_plan_as_it_is),
     T(plan_json_task_members_are_found_in_any_order_the_first_of_duplicates),
     T(priorities_have_names_both_ways),
     T(a_generated_plan_of_100000_tasks_loads_and_validates),
