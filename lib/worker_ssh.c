@@ -121,6 +121,9 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep "
     "1; done; }\n"
     "unlock() { rmdir \"$top/lock\"; }\n"
+    /* rm -f of these files, without a process when none is there */
+    "rmf() { for f; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then rm -f \"$@\";"
+    " return; fi; done; }\n"
     /* a free slot is claimed by mkdir; a slot whose script died is taken
      * back under the lock only (two scripts reclaiming one slot at once
      * would each remove the other's fresh claim); the pid file appears
@@ -143,8 +146,7 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
     "echo $$ >\"$d.sh\"; trap 'rm -f \"$d.sh\"' EXIT\n"
-    "o=$run/$id.$((att - 1)); rm -f \"$o.done\" \"$o.orphan\" "
-    "\"$o.shared\"\n"
+    "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     "if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" "
     "2>/dev/null; then\n"
     "  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
@@ -190,7 +192,7 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "cf=$run/$id.$att.context sf=$run/$id.$att.share\n"
     "read -r cl || exit 124\n"
     "case $cl in '' | *[!0-9]*) exit 124 ;; esac\n"
-    ": >\"$cf\" && : >\"$sf\" && rm -f \"$d.shared\" || exit 124\n"
+    ": >\"$cf\" && : >\"$sf\" && rmf \"$d.shared\" || exit 124\n"
     "if [ \"$cl\" -gt 0 ]; then dd bs=1 count=\"$cl\" of=\"$cf\" 2>/dev/null"
     " || exit 124; fi\n"
     "if [ -n \"$su\" ] && [ \"$(cat \"$s.setup\" 2>/dev/null)\" != \"$suh\" ]; "
@@ -221,8 +223,10 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "echo $pg >\"$run/$id.$att.pid\"\n"
     "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
     /* if the connection dies, so does the task: nobody could collect it */
-    "( trap '' PIPE; m=0; while echo .; do hwm; sleep 1 </dev/null >/dev/null "
-    "2>&1; done "
+    /* the first sample after a second: a scan of /proc costs more than a
+     * short command */
+    "( trap '' PIPE; m=0; while echo .; do sleep 1 </dev/null >/dev/null "
+    "2>&1; hwm; done "
     "2>/dev/null;"
     " : >\"$d.orphan\"; kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null "
     "2>&1; kill -s KILL "
@@ -235,25 +239,30 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "} "
     "<\"$d.t1\"\n"
     "read -r m <\"$d.rss\" 2>/dev/null || m=0\n"
-    "echo \"C $u0 $s0 $u1 $s1 $m\"; rm -f \"$d.t0\" \"$d.t1\" \"$d.rss\"\n"
+    "echo \"C $u0 $s0 $u1 $s1 $m\"\n"
     "kill -s KILL -- -$pg 2>/dev/null\n"
-    "rm -f \"$run/$id.$att.pid\" \"$pf\" \"$cf\" \"$xf\"\n"
-    "cp \"$sf\" \"$d.shared\" 2>/dev/null; rm -f \"$sf\"; shf \"$d.shared\"\n"
+    /* an empty share file shares nothing: no .shared */
+    "if [ -s \"$sf\" ]; then mv -f \"$sf\" \"$d.shared\" 2>/dev/null; fi\n"
+    "rm -f \"$d.t0\" \"$d.t1\" \"$d.rss\" \"$run/$id.$att.pid\" \"$pf\" "
+    "\"$cf\" "
+    "\"$xf\" \"$sf\"\n"
+    "shf \"$d.shared\"\n"
     "echo \"X $st\"\n"
     /* cancelled, or stopped by the watchdog: nothing to collect */
     "[ -e \"$mark\" ] && exit $st\n"
     "fin() { printf '%s\\n' \"$@\" >\"$d.new\" && mv \"$d.new\" \"$d.done\"; "
     "}\n"
     "[ $st = 0 ] || { [ -e \"$d.orphan\" ] || fin \"X $st\"; exit $st; }\n"
-    "printf '%s' \"$msg\" >\"$run/$id.$att.msg\" && git add -A >&2 &&"
-    " GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14} GIT_COMMITTER_NAME=${13} "
-    "GIT_COMMITTER_EMAIL=${14}"
-    " git commit -q --no-verify --allow-empty --no-gpg-sign -F "
-    "\"$run/$id.$att.msg\" >&2 &&"
-    " r=$(git rev-parse HEAD) && git update-ref \"refs/orchestrate/have/$r\" "
-    "\"$r\" ||"
+    /* the result in four git processes: index, tree, commit (the message
+     * cleaned up already, see new_job), then HEAD and the ref keeping it
+     * in one transaction; no hooks, no auto maintenance */
+    "git add -A >&2 && t=$(git write-tree) &&"
+    " r=$(printf '%s' \"$msg\" | GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14}"
+    " GIT_COMMITTER_NAME=${13} GIT_COMMITTER_EMAIL=${14}"
+    " git commit-tree --no-gpg-sign -p \"$base\" \"$t\") &&"
+    " printf 'update refs/orchestrate/have/%s %s\\nupdate HEAD %s\\n'"
+    " \"$r\" \"$r\" \"$r\" | git update-ref --stdin ||"
     " { echo 'cannot commit the result' >&2; fin 'X 0'; exit 0; }\n"
-    "rm -f \"$run/$id.$att.msg\"\n"
     "if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
     " { echo 'cannot push the result' >&2; fin 'X 0'; exit 0; }; fi\n"
     "fin 'X 0' \"R $r\"\n"
@@ -1424,7 +1433,18 @@ static int new_job(struct orch_job **out, const orch_job_spec *spec)
 		             GIT_OBJECT_BLOB);
 		git_oid_tostr(job->setup_hash, sizeof(job->setup_hash), &hash);
 	}
-	job->message = orch_strdup(spec->message ? spec->message : spec->task);
+	{
+		/* as `git commit` cleans it up (the task script commits with
+		 * commit-tree, which takes it as it is) */
+		const char *msg = spec->message ? spec->message : spec->task;
+		git_buf clean = {0};
+		if (git_message_prettify(&clean, msg, 0, '#') == 0) {
+			job->message = orch_strdup(clean.ptr);
+			git_buf_dispose(&clean);
+		} else {
+			job->message = orch_strdup(msg);
+		}
+	}
 	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
 	job->has_conflicts = spec->conflicts != NULL;
 	task_input(&job->input, spec);
