@@ -126,26 +126,27 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " return; fi; done; }\n"
     /* a free slot is claimed by mkdir; a slot whose script died is taken
      * back under the lock only (two scripts reclaiming one slot at once
-     * would each remove the other's fresh claim); the pid file appears
-     * whole (rename) */
-    "stale() { [ ! -e \"$1/kept\" ] &&"
-    " [ \"$(cat \"$1/failed\" 2>/dev/null)\" != \"$tok\" ] &&"
-    " p=$(cat \"$1/pid\" 2>/dev/null) &&"
-    " [ -n \"$p\" ] && ! kill -0 \"$p\" 2>/dev/null; }\n"
+     * would each remove the other's fresh claim); the pid file is written
+     * by one write: empty (being written, or its writer killed before),
+     * it reads as alive, as a missing one does. Busy slots are passed
+     * with shell builtins only. */
+    "stale() { [ ! -e \"$1/kept\" ] || return 1; f= p=;"
+    " { read -r f <\"$1/failed\"; read -r p <\"$1/pid\"; } 2>/dev/null;"
+    " [ \"$f\" != \"$tok\" ] && [ -n \"$p\" ] && ! kill -0 \"$p\" "
+    "2>/dev/null; }\n"
     "n=0\n"
     "while :; do\n"
     "  s=$top/slots/$n\n"
-    "  mkdir \"$s.busy\" 2>/dev/null && break\n"
+    "  [ -d \"$s.busy\" ] || { mkdir \"$s.busy\" 2>/dev/null && break; }\n"
     "  if stale \"$s.busy\"; then lock; stale \"$s.busy\" && rm -rf "
     "\"$s.busy\"; unlock; continue; fi\n"
     "  n=$((n + 1))\n"
     "done\n"
-    "echo $$ >\"$s.busy/pid.new\" && mv \"$s.busy/pid.new\" "
-    "\"$s.busy/pid\"\n"
+    "echo $$ >\"$s.busy/pid\"\n"
     "echo \"S $n\"\n"
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
-    "echo $$ >\"$d.sh\"; trap 'rm -f \"$d.sh\"' EXIT\n"
+    "echo $$ >\"$d.sh\"; trap 'rmf \"$d.sh\"' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     "if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" "
     "2>/dev/null; then\n"
@@ -266,7 +267,8 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
     " { echo 'cannot push the result' >&2; fin 'X 0'; exit 0; }; fi\n"
     "fin 'X 0' \"R $r\"\n"
-    "cd \"$top\" && rm -rf \"$s.busy\"\n"
+    /* .sh is not needed once .done is there */
+    "cd \"$top\" && rm -rf \"$s.busy\" \"$d.sh\"\n"
     "echo \"R $r\"\n"
     "[ -n \"$url\" ] && exit 0\n"
     "echo P\n"
