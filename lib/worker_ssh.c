@@ -148,8 +148,10 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "d=$run/$id.$att\n"
     "echo $$ >\"$d.sh\"; trap 'rmf \"$d.sh\"' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
-    "if [ -n \"$url\" ] && ! git -C \"$repo\" cat-file -e \"$base^{commit}\" "
-    "2>/dev/null; then\n"
+    /* a start commit fetched before has its loose ref (refs written by
+     * git appear whole); else ask git */
+    "if [ -n \"$url\" ] && [ ! -f \"$repo/refs/orchestrate/have/$base\" ] &&"
+    " ! git -C \"$repo\" cat-file -e \"$base^{commit}\" 2>/dev/null; then\n"
     "  lock; git -C \"$repo\" fetch -q --no-tags \"$url\""
     " \"+refs/orchestrate-start/$base:refs/orchestrate/have/$base\" >&2; r=$?; "
     "unlock\n"
