@@ -92,8 +92,9 @@ static const char receive_script[] =
  * Stdin: the variables `env` names, the conflicting paths of a re-run on
  * conflict, the context, then the prompt (see task_input).
  * ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are
- * run/<id>.<attempt>.context and .share; once the command ended the share
- * file is copied to .shared, which adopt_script reads too.
+ * run/<id>.<attempt>.context and .share; once the command ended a share
+ * file that is not empty is renamed to .shared, which adopt_script reads
+ * too.
  * Stdout: "S slot", "." (watchdog), "F size" and the shared bytes (see
  * SHARE_OUT_SH), "X status", then "R oid" and, without
  * a url, "P" and the result pack; or "U status" when the slot's setup
@@ -104,8 +105,9 @@ static const char receive_script[] =
  * difference of the shell's `times` (its waited-for children: the command
  * and what it waited for) before and after it; peak RSS is the largest
  * VmHWM among the processes of the command's group, sampled each second
- * from /proc by the watchdog (processes that live less than that may be
- * missed; 0, unknown, without /proc).
+ * from /proc by the watchdog, the first time after one second (a command
+ * that ends sooner reads 0, unknown, as one without /proc does; processes
+ * that live less than a second may be missed).
  *
  * The setup (when not empty) runs in the slot before the command unless
  * slots/<n>.setup holds its hash already; with a setup, ignored files
