@@ -100,6 +100,7 @@ struct run {
 	orch_graph *graph;
 	int64_t *bottom;
 	orch_task_state *states;
+	orch_states_reader *reader; /* reads only what changed into states */
 	struct task_rt *rt;
 	struct ready_set ready;
 	orch_worker **workers;
@@ -660,8 +661,8 @@ static int sync_states(struct run *run)
 {
 	git_oid head;
 	/* the head the states were read at: plan.json is compared there */
-	int error =
-	    orch_store_read_states(run->states, &head, run->store, run->plan);
+	int error = orch_store_read_states_since(run->states, &head, run->store,
+	                                         run->plan, run->reader);
 	if (error == 0)
 		error = reload_plan(run, &head);
 	if (error == 0)
@@ -2666,6 +2667,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	    (error = build_overlaps(&run)) < 0)
 		goto done;
 	run.states = orch_calloc(run.plan->ntasks + 1, sizeof(orch_task_state));
+	run.reader = orch_states_reader_new(run.plan);
 	run.rt = orch_calloc(run.plan->ntasks + 1, sizeof(struct task_rt));
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		orch_task_state_init(&run.states[i]);
@@ -2738,6 +2740,7 @@ done:
 			orch_task_state_clear(&run.states[i]);
 		free(run.states);
 	}
+	orch_states_reader_free(run.reader);
 	orch_strmap_clear(&run.seen_index);
 	free(run.seen);
 	orch_graph_overlaps_free(run.overlaps, run.noverlaps);

@@ -941,12 +941,63 @@ done:
 	return error;
 }
 
+struct orch_states_reader {
+	size_t ntasks;
+	int have_head, have_tasks;
+	git_oid head, tasks;
+	unsigned char have_sub[256];
+	git_oid sub[256];
+	unsigned char *bucket; /* each task's fan-out subtree */
+	unsigned char *have_blob;
+	git_oid *blob; /* what each task's state was read from */
+};
+
+orch_states_reader *orch_states_reader_new(const orch_plan *plan)
+{
+	orch_states_reader *r = orch_calloc(1, sizeof(*r));
+
+	r->ntasks = plan->ntasks;
+	r->bucket = orch_calloc(plan->ntasks + 1, 1);
+	r->have_blob = orch_calloc(plan->ntasks + 1, 1);
+	r->blob = orch_calloc(plan->ntasks + 1, sizeof(git_oid));
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		const char *id = plan->tasks[i].id;
+		r->bucket[i] =
+		    (unsigned char)(orch_hash_fnv1a(id, strlen(id)) & 0xff);
+	}
+	return r;
+}
+
+void orch_states_reader_free(orch_states_reader *r)
+{
+	if (!r)
+		return;
+	free(r->bucket);
+	free(r->have_blob);
+	free(r->blob);
+	free(r);
+}
+
 struct read_ctx {
 	orch_store *store;
 	const orch_plan *plan;
 	orch_task_state *states;
 	unsigned char *seen;
+	orch_states_reader *reader; /* or NULL: read everything */
+	unsigned char skipped[256]; /* fan-out subtrees unchanged */
 };
+
+/* The fan-out subtree named by two lowercase hex digits, or -1. */
+static int subtree_byte(const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *hi, *lo;
+
+	if (strlen(name) != 2 || !(hi = strchr(hex, name[0])) ||
+	    !(lo = strchr(hex, name[1])))
+		return -1;
+	return (int)((hi - hex) * 16 + (lo - hex));
+}
 
 static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
                             int depth)
@@ -964,6 +1015,19 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 		if (git_tree_entry_type(entry) == GIT_OBJECT_TREE &&
 		    depth == 0) {
 			git_tree *sub = NULL;
+			orch_states_reader *r = ctx->reader;
+			int b = subtree_byte(name);
+			if (r && b >= 0 && r->have_sub[b] &&
+			    git_oid_equal(&r->sub[b],
+			                  git_tree_entry_id(entry))) {
+				ctx->skipped[b] = 1;
+				continue;
+			}
+			if (r && b >= 0) {
+				r->have_sub[b] = 1;
+				git_oid_cpy(&r->sub[b],
+				            git_tree_entry_id(entry));
+			}
 			if ((error =
 			         git_tree_lookup(&sub, ctx->store->repo,
 			                         git_tree_entry_id(entry))) < 0)
@@ -982,11 +1046,20 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 		id[len - 5] = '\0';
 		if ((pos = orch_plan_find(ctx->plan, id)) < 0)
 			continue; /* not a task of this plan */
+		ctx->seen[pos] = 1;
+		if (ctx->reader && ctx->reader->have_blob[pos] &&
+		    git_oid_equal(&ctx->reader->blob[pos],
+		                  git_tree_entry_id(entry)))
+			continue; /* read from this blob last time */
 		if ((error = cached_state(&state, ctx->store,
 		                          git_tree_entry_id(entry), name)) < 0)
 			return error;
 		orch_task_state_copy(&ctx->states[pos], state);
-		ctx->seen[pos] = 1;
+		if (ctx->reader) {
+			ctx->reader->have_blob[pos] = 1;
+			git_oid_cpy(&ctx->reader->blob[pos],
+			            git_tree_entry_id(entry));
+		}
 	}
 	return 0;
 }
@@ -994,18 +1067,45 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 int orch_store_read_states(orch_task_state *states, git_oid *out_head,
                            orch_store *store, const orch_plan *plan)
 {
-	struct read_ctx ctx = {store, plan, states, NULL};
+	return orch_store_read_states_since(states, out_head, store, plan,
+	                                    NULL);
+}
+
+int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
+                                 orch_store *store, const orch_plan *plan,
+                                 orch_states_reader *r)
+{
+	struct read_ctx ctx = {store, plan, states, NULL, r, {0}};
 	git_tree *root = NULL, *tasks = NULL;
 	const git_tree_entry *entry;
 	git_oid head;
-	int error;
+	int error, all_skipped = 0;
 
+	if (r && r->ntasks != plan->ntasks)
+		return orch_error_set("plan '%s': the states reader was made "
+		                      "for another plan",
+		                      plan->name);
 	if ((error = orch_store_refresh(store, plan->name, 0)) < 0 ||
-	    (error = plan_head(&head, &root, store, plan->name)) < 0)
+	    (error = plan_head(&head, NULL, store, plan->name)) < 0)
+		goto done;
+	if (r && r->have_head && git_oid_equal(&r->head, &head)) {
+		if (out_head)
+			git_oid_cpy(out_head, &head);
+		return 0; /* nothing changed */
+	}
+	if ((error = plan_head(&head, &root, store, plan->name)) < 0)
 		goto done;
 	ctx.seen = orch_calloc(plan->ntasks + 1, 1);
 	entry = git_tree_entry_byname(root, "tasks");
-	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE && r &&
+	    r->have_tasks &&
+	    git_oid_equal(&r->tasks, git_tree_entry_id(entry))) {
+		all_skipped = 1;
+	} else if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+		if (r) {
+			r->have_tasks = 1;
+			git_oid_cpy(&r->tasks, git_tree_entry_id(entry));
+		}
 		if ((error = git_tree_lookup(&tasks, store->repo,
 		                             git_tree_entry_id(entry))) < 0) {
 			error = orch_error_git(
@@ -1016,9 +1116,19 @@ int orch_store_read_states(orch_task_state *states, git_oid *out_head,
 		if ((error = read_states_tree(&ctx, tasks, 0)) < 0)
 			goto done;
 	}
-	for (size_t i = 0; i < plan->ntasks; i++)
-		if (!ctx.seen[i])
-			initial_state(&states[i], &plan->tasks[i]);
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		/* in a subtree that did not change: as read before */
+		if (ctx.seen[i] || all_skipped ||
+		    (r && ctx.skipped[r->bucket[i]]))
+			continue;
+		initial_state(&states[i], &plan->tasks[i]);
+		if (r)
+			r->have_blob[i] = 0;
+	}
+	if (r) {
+		r->have_head = 1;
+		git_oid_cpy(&r->head, &head);
+	}
 	if (out_head)
 		git_oid_cpy(out_head, &head);
 done:

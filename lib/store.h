@@ -201,6 +201,23 @@ int orch_store_reload_plan(orch_plan **out, git_oid *head, git_oid *blob,
 int orch_store_read_states(orch_task_state *states, git_oid *out_head,
                            orch_store *store, const orch_plan *plan);
 
+/*
+ * What a long-lived reader of one plan's states (a run) read last: the
+ * head, the tasks tree, each fan-out subtree and each task's blob. Read
+ * with it, an unchanged head costs a ref lookup, and a changed one only
+ * the subtrees and tasks that changed: not a walk and copy of every
+ * task's state on each transition. The `states` array given with it must
+ * be the same each time and changed by nothing else.
+ */
+typedef struct orch_states_reader orch_states_reader;
+
+orch_states_reader *orch_states_reader_new(const orch_plan *plan);
+void orch_states_reader_free(orch_states_reader *reader);
+/* orch_store_read_states, reading only what changed since the last call. */
+int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
+                                 orch_store *store, const orch_plan *plan,
+                                 orch_states_reader *reader);
+
 /* A transaction on a plan ref, given to an orch_store_update callback. */
 typedef struct orch_txn orch_txn;
 

@@ -1137,6 +1137,75 @@ done:
 #define SLOWDOWN 1
 #endif
 
+/* Every state of `plan` read whole and through `reader` is the same. */
+static int same_as_full_read(struct fixture *fx, const orch_plan *plan,
+                             orch_task_state *kept, orch_states_reader *reader)
+{
+	orch_task_state *full = orch_calloc(plan->ntasks, sizeof(*full));
+	int same = 1;
+
+	for (size_t i = 0; i < plan->ntasks; i++)
+		orch_task_state_init(&full[i]);
+	if (orch_store_read_states(full, NULL, fx->store, plan) < 0 ||
+	    orch_store_read_states_since(kept, NULL, fx->store, plan, reader) <
+	        0)
+		abort();
+	for (size_t i = 0; i < plan->ntasks; i++) {
+		char *a = orch_task_state_to_json(&full[i]);
+		char *b = orch_task_state_to_json(&kept[i]);
+		if (strcmp(a, b))
+			same = 0;
+		free(a);
+		free(b);
+		orch_task_state_clear(&full[i]);
+	}
+	free(full);
+	return same;
+}
+
+static void reader_follows_updates(size_t n)
+{
+	struct fixture fx;
+	orch_plan *plan;
+	orch_states_reader *reader;
+	orch_task_state *kept;
+	char id[32];
+	unsigned seed = 7;
+
+	setup(&fx);
+	plan = make_plan("big", n, 0);
+	CHECK_INT(orch_store_create_plan(fx.store, plan, 0), 0);
+	reader = orch_states_reader_new(plan);
+	kept = orch_calloc(n, sizeof(*kept));
+	for (size_t i = 0; i < n; i++)
+		orch_task_state_init(&kept[i]);
+	CHECK(same_as_full_read(&fx, plan, kept, reader));
+	for (int round = 0; round < 25; round++) {
+		seed = seed * 1103515245u + 12345u;
+		snprintf(id, sizeof(id), "t%zu", (size_t)(seed >> 8) % n);
+		CHECK_INT(
+		    set_task(fx.store, "big", id,
+		             round % 2 ? ORCH_STATE_DONE : ORCH_STATE_RUNNING,
+		             round, round % 3 ? "w1" : "w2"),
+		    0);
+		CHECK(same_as_full_read(&fx, plan, kept, reader));
+		/* read again with nothing changed: the same */
+		CHECK(same_as_full_read(&fx, plan, kept, reader));
+	}
+	for (size_t i = 0; i < n; i++)
+		orch_task_state_clear(&kept[i]);
+	free(kept);
+	orch_states_reader_free(reader);
+	orch_plan_free(plan);
+	teardown(&fx);
+}
+
+TEST(a_reader_of_what_changed_reads_what_a_whole_read_reads)
+{
+	reader_follows_updates(12);                      /* tasks/ flat */
+	reader_follows_updates(ORCH_STORE_FLAT_MAX + 7); /* fanned out */
+}
+
 TEST(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees)
 {
 	struct fixture fx;
@@ -1227,6 +1296,7 @@ static const unit_test tests[] = {
 	T(notes_added_by_racing_processes_are_all_kept),
 	T(learned_durations_are_the_median_of_the_notes_per_task),
 	T(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees),
+	T(a_reader_of_what_changed_reads_what_a_whole_read_reads),
 };
 /* clang-format on */
 
