@@ -62,6 +62,8 @@ int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
 	} else if (error < 0) {
 		error =
 		    orch_error_git(error, "cannot update '%s'", ORCH_NOTES_REF);
+	} else {
+		orch_store_pack_some(store);
 	}
 done:
 	git_commit_free(parent);

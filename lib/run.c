@@ -2631,7 +2631,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 {
 	struct run run = {0};
 	int64_t *durations = NULL;
-	int error;
+	int error, finished;
 
 	memset(out, 0, sizeof(*out));
 	run.store = store;
@@ -2713,6 +2713,9 @@ int orch_run(orch_run_summary *out, orch_store *store,
 			orch_error_hint("%s", hint);
 	}
 	sync_states(&run);
+	/* the packs of this run's state changes become one */
+	if ((finished = orch_store_finish(store)) < 0 && error >= 0)
+		error = finished;
 	orch_metrics_compute(&out->achieved, run.states, run.plan->ntasks,
 	                     orch_now_ms());
 	memcpy(out->counts, out->achieved.counts, sizeof(out->counts));

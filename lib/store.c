@@ -146,12 +146,19 @@ struct orch_store {
 	int64_t last_refresh_ms; /* monotonic time of the last fetch */
 	int64_t fetch_ms;        /* how long a fetch takes (moving average) */
 	int64_t last_win_ms;     /* when our last transition was pushed */
+	orch_packer *packer;     /* new objects go into packs */
 };
 
 int orch_store_open(orch_store **out, git_repository *repo)
 {
 	orch_store *store = orch_calloc(1, sizeof(*store));
+	int error;
 
+	*out = NULL;
+	if ((error = orch_packer_new(&store->packer, repo)) < 0) {
+		free(store);
+		return error;
+	}
 	store->repo = repo;
 	store->random = ((uint64_t)getpid() << 32) ^
 	                (uint64_t)orch_monotonic_ms() ^
@@ -259,6 +266,7 @@ void orch_store_free(orch_store *store)
 {
 	if (!store)
 		return;
+	orch_packer_free(store->packer);
 	free(store->remote);
 	state_cache_clear(&store->states);
 	while (store->plans) {
@@ -268,6 +276,18 @@ void orch_store_free(orch_store *store)
 	}
 	free(store->plans_prefix);
 	free(store);
+}
+
+void orch_store_pack_some(orch_store *store)
+{
+	/* on failure the objects stay loose, and are packed next time */
+	if (orch_packer_pack(store->packer, 0) < 0)
+		git_error_clear();
+}
+
+int orch_store_finish(orch_store *store)
+{
+	return orch_packer_finish(store->packer);
 }
 
 git_repository *orch_store_repo(orch_store *store)
@@ -1915,6 +1935,8 @@ int orch_store_update(orch_store *store, const char *plan,
 		    update_once(&raced, out_commit, store, plan, cb, payload);
 		if (store->remote && !raced && error >= 0)
 			store->last_win_ms = orch_monotonic_ms();
+		if (!raced && error >= 0)
+			orch_store_pack_some(store);
 		if (!raced)
 			return error;
 		if (raced == 2)

@@ -303,6 +303,12 @@ int orch_store_log_path(char *out, size_t outlen, const orch_plan *plan,
 int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
                         const char *plan);
 
+/*
+ * At the end of a run: merge the packs the store wrote during it into one.
+ * Safe beside other processes using the repository.
+ */
+int orch_store_finish(orch_store *store);
+
 /* Delete a plan's ref (and its locks), by CAS on its current value. */
 int orch_store_delete_plan(orch_store *store, const char *plan);
 

@@ -43,4 +43,20 @@ int orch_store_read_blob(orch_buf *out, git_repository *repo,
 int orch_store_list_refs(orch_strvec *out, orch_store *store,
                          const char *prefix, int nested);
 
+/*
+ * Objects written during a run go into packs (store_pack.c): the packer
+ * records the objects written loose through the repository and packs them.
+ */
+typedef struct orch_packer orch_packer;
+int orch_packer_new(orch_packer **out, git_repository *repo);
+void orch_packer_free(orch_packer *pk);
+/* For tests: pack every `objects` objects, merge every `fanin` packs. */
+void orch_packer_set_limits(orch_packer *pk, size_t objects, size_t fanin);
+/* Pack what was recorded: always with `force`, else once there is enough. */
+int orch_packer_pack(orch_packer *pk, int force);
+/* Pack what was recorded, then merge the packs of this packer into one. */
+int orch_packer_finish(orch_packer *pk);
+/* Pack the objects written so far once there are enough (orch_packer_pack). */
+void orch_store_pack_some(orch_store *store);
+
 #endif

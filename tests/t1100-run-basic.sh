@@ -178,6 +178,31 @@ test_expect_success 'a second run of a finished plan does nothing and exits 0' '
 	test "$(git rev-parse orchestrate/plans/p)" = "$before"
 '
 
+loose_path () {
+	oid=$(git rev-parse "$1") &&
+	echo "$(git rev-parse --git-path objects)/$(echo $oid | cut -c1-2)/$(echo $oid | cut -c3-)"
+}
+
+test_expect_success 'a run leaves its state in one pack, not loose, and fsck is clean' '
+	cat >packed.ini <<-PLAN &&
+	[task "a"]
+	run = true
+	[task "b"]
+	run = true
+	depends = a
+	PLAN
+	git orchestrate plan packed.ini >/dev/null &&
+	ls "$(git rev-parse --git-path objects/pack)" >packs-before &&
+	git orchestrate run packed >/dev/null &&
+	git cat-file -e orchestrate/plans/packed &&
+	test_path_is_missing "$(loose_path orchestrate/plans/packed)" &&
+	test_path_is_missing "$(loose_path orchestrate/plans/packed:tasks/b.json)" &&
+	test_path_is_missing "$(loose_path refs/notes/orchestrate)" &&
+	ls "$(git rev-parse --git-path objects/pack)" >packs-after &&
+	test $(wc -l <packs-after) = $(($(wc -l <packs-before) + 2)) &&
+	git fsck --no-progress --no-dangling
+'
+
 test_expect_success 'learned durations are used for tasks without one' '
 	git orchestrate plan --dry-run --name p2 p.ini >out &&
 	test_grep "durations learned from earlier runs: 3 tasks" out

@@ -1,0 +1,368 @@
+/*
+ * Objects written during a run end up in packs, not loose files (SPEC 5,
+ * cost at scale).
+ *
+ * An object database backend of our own, consulted before the
+ * repository's, writes every new object as a loose file, exactly as libgit2
+ * would (so an object is on disk before any ref can name it, whatever
+ * happens to the process afterwards), and records its id. Every
+ * PACK_OBJECTS recorded objects, and at the end of a run, they are written
+ * as one pack (git_packbuilder, through libgit2's indexer: the .pack and
+ * then its .idx appear by rename), and only then are their loose files
+ * removed, the way `git prune-packed` does: a reader that misses a loose
+ * object looks in the packs again and finds it there.
+ *
+ * Why not keep new objects in memory and write a pack before each ref
+ * update? Every state change moves a ref, so that makes a pack per change,
+ * and libgit2 (1.5) keeps every pack it has seen in a process in its list
+ * for good, deleted or not: lookups then slow down with every change.
+ *
+ * The packs accumulate too: every PACK_FANIN packs of one level are
+ * merged into one of the next (each object is repacked a few times, the
+ * number of packs stays small), and orch_store_finish merges all of them
+ * into one at the end of a run. A merge writes the new pack first and only
+ * then removes the ones it replaces (their .idx first), as
+ * `git repack -d` does. Only packs this process wrote are merged, and all
+ * their objects go into the new pack, reachable or not (another process
+ * may have come to rely on any of them).
+ */
+#include "store_internal.h"
+
+#include <git2/sys/odb_backend.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+/* Objects written loose before they are packed. */
+#define PACK_OBJECTS 1024
+/* Packs of one level merged into one of the next. */
+#define PACK_FANIN 8
+/* The level of the pack a finished run leaves: not merged again. */
+#define FINISHED_LEVEL 64
+
+struct record_backend {
+	git_odb_backend parent;
+	git_odb_backend *loose; /* where the objects are written */
+	int users;              /* packers attached: record while > 0 */
+	git_oid *written;       /* recorded, not packed yet */
+	size_t nwritten, cap;
+};
+
+struct our_pack {
+	char name[GIT_OID_HEXSZ + 1];
+	git_oid *oids;
+	size_t n;
+	int level;
+};
+
+struct orch_packer {
+	git_repository *repo;
+	struct record_backend *backend; /* owned by the repository's odb */
+	char *objects;                  /* the objects directory, with '/' */
+	struct our_pack *packs;
+	size_t npacks;
+	size_t pack_objects; /* PACK_OBJECTS unless a test says otherwise */
+	size_t fanin;        /* PACK_FANIN likewise */
+};
+
+/*
+ * A loose object, as without this backend (libgit2 writes to the first
+ * backend that can, a blob through a stream bound to it), and its id
+ * recorded. The loose backend itself skips nothing: git_odb_write asked
+ * every backend whether the object exists before.
+ */
+static int rb_write(git_odb_backend *backend, const git_oid *oid,
+                    const void *data, size_t len, git_object_t type)
+{
+	struct record_backend *b = (struct record_backend *)backend;
+	int error = b->loose->write(b->loose, oid, data, len, type);
+
+	if (error == 0 && b->users > 0) {
+		if (b->nwritten == b->cap) {
+			b->cap = b->cap ? b->cap * 2 : 256;
+			b->written = orch_realloc(b->written,
+			                          b->cap * sizeof(*b->written));
+		}
+		git_oid_cpy(&b->written[b->nwritten++], oid);
+	}
+	return error;
+}
+
+static void rb_free(git_odb_backend *backend)
+{
+	struct record_backend *b = (struct record_backend *)backend;
+
+	b->loose->free(b->loose);
+	free(b->written);
+	free(b);
+}
+
+/* Our backend in the repository's odb, added when it has none. */
+static int attach_backend(struct record_backend **out, git_repository *repo,
+                          const char *objects)
+{
+	struct record_backend *b = NULL;
+	git_config *config = NULL;
+	git_odb *odb = NULL;
+	int error, fsync = 0;
+	size_t n;
+
+	if ((error = git_repository_odb(&odb, repo)) < 0)
+		goto done;
+	n = git_odb_num_backends(odb);
+	for (size_t i = 0; i < n; i++) {
+		git_odb_backend *backend = NULL;
+		if (git_odb_get_backend(&backend, odb, i) == 0 &&
+		    backend->write == rb_write) {
+			*out = (struct record_backend *)backend;
+			goto done;
+		}
+	}
+	/* the loose backend libgit2 would use: same directory, same
+	 * core.fsyncObjectFiles */
+	if (git_repository_config_snapshot(&config, repo) == 0 &&
+	    git_config_get_bool(&fsync, config, "core.fsyncObjectFiles") < 0)
+		fsync = 0;
+	b = orch_calloc(1, sizeof(*b));
+	if ((error = git_odb_backend_loose(&b->loose, objects, -1, fsync, 0,
+	                                   0)) < 0) {
+		free(b);
+		goto done;
+	}
+	b->parent.version = GIT_ODB_BACKEND_VERSION;
+	b->parent.write = rb_write;
+	b->parent.free = rb_free;
+	if ((error = git_odb_add_backend(odb, &b->parent, 999)) < 0) {
+		rb_free(&b->parent);
+		goto done;
+	}
+	*out = b;
+done:
+	git_error_clear();
+	git_config_free(config);
+	git_odb_free(odb);
+	return error < 0
+	           ? orch_error_git(error, "cannot open the object database")
+	           : 0;
+}
+
+int orch_packer_new(orch_packer **out, git_repository *repo)
+{
+	orch_packer *pk = orch_calloc(1, sizeof(*pk));
+	git_buf dir = GIT_BUF_INIT;
+	int error;
+
+	*out = NULL;
+	if ((error = git_repository_item_path(
+	         &dir, repo, GIT_REPOSITORY_ITEM_OBJECTS)) < 0) {
+		free(pk);
+		return orch_error_git(error, "cannot find the object database");
+	}
+	pk->repo = repo;
+	pk->objects = orch_strdup(dir.ptr);
+	git_buf_dispose(&dir);
+	if ((error = attach_backend(&pk->backend, repo, pk->objects)) < 0) {
+		free(pk->objects);
+		free(pk);
+		return error;
+	}
+	pk->backend->users++;
+	pk->pack_objects = PACK_OBJECTS;
+	pk->fanin = PACK_FANIN;
+	*out = pk;
+	return 0;
+}
+
+void orch_packer_set_limits(orch_packer *pk, size_t objects, size_t fanin)
+{
+	pk->pack_objects = objects;
+	pk->fanin = fanin;
+}
+
+void orch_packer_free(orch_packer *pk)
+{
+	if (!pk)
+		return;
+	/* what is recorded and not packed stays loose, as it is */
+	if (--pk->backend->users == 0)
+		pk->backend->nwritten = 0;
+	for (size_t i = 0; i < pk->npacks; i++)
+		free(pk->packs[i].oids);
+	free(pk->packs);
+	free(pk->objects);
+	free(pk);
+}
+
+/* Remove pack `name` of the repository: its index first. */
+static void remove_pack(orch_packer *pk, const char *name)
+{
+	orch_buf path = {0};
+
+	orch_buf_printf(&path, "%spack/pack-%s.idx", pk->objects, name);
+	unlink(path.ptr);
+	orch_buf_clear(&path);
+	orch_buf_printf(&path, "%spack/pack-%s.pack", pk->objects, name);
+	unlink(path.ptr);
+	orch_buf_free(&path);
+}
+
+/*
+ * Write objects oids[0..n) (readable through the repository) as one pack;
+ * record it at `level`, taking `oids`.
+ */
+static int write_pack(orch_packer *pk, git_oid *oids, size_t n, int level)
+{
+	git_packbuilder *pb = NULL;
+	struct our_pack *pack;
+	int error;
+
+	if ((error = git_packbuilder_new(&pb, pk->repo)) < 0)
+		goto done;
+	git_packbuilder_set_threads(pb, 1);
+	for (size_t i = 0; i < n; i++)
+		if ((error = git_packbuilder_insert(pb, &oids[i], NULL)) < 0)
+			goto done;
+	if ((error = git_packbuilder_write(pb, NULL, 0, NULL, NULL)) < 0)
+		goto done;
+	pk->packs =
+	    orch_realloc(pk->packs, (pk->npacks + 1) * sizeof(*pk->packs));
+	pack = &pk->packs[pk->npacks++];
+	snprintf(pack->name, sizeof(pack->name), "%s",
+	         git_packbuilder_name(pb));
+	pack->oids = oids;
+	pack->n = n;
+	pack->level = level;
+	oids = NULL;
+done:
+	git_packbuilder_free(pb);
+	if (error < 0) {
+		free(oids);
+		return orch_error_git(error,
+		                      "cannot write a pack of %zu "
+		                      "object%s",
+		                      n, n == 1 ? "" : "s");
+	}
+	return 0;
+}
+
+/*
+ * Merge the packs for which `pick` is set into one at `level`, then remove
+ * them. On error nothing is removed.
+ */
+static int merge_packs(orch_packer *pk, const int *pick, int level)
+{
+	git_oid *oids;
+	size_t n = 0, total = 0, kept = 0, merged = 0;
+	char(*names)[GIT_OID_HEXSZ + 1];
+	int error;
+
+	for (size_t i = 0; i < pk->npacks; i++)
+		if (pick[i]) {
+			total += pk->packs[i].n;
+			merged++;
+		}
+	if (merged < 2)
+		return 0;
+	oids = orch_calloc(total + 1, sizeof(*oids));
+	names = orch_calloc(merged, sizeof(*names));
+	merged = 0;
+	for (size_t i = 0; i < pk->npacks; i++)
+		if (pick[i]) {
+			memcpy(oids + n, pk->packs[i].oids,
+			       pk->packs[i].n * sizeof(*oids));
+			n += pk->packs[i].n;
+		}
+	/* the new pack is recorded last; the merged ones leave the list */
+	if ((error = write_pack(pk, oids, n, level)) < 0) {
+		free(names);
+		return error;
+	}
+	for (size_t i = 0; i < pk->npacks; i++) {
+		if (i < pk->npacks - 1 && pick[i]) {
+			memcpy(names[merged++], pk->packs[i].name,
+			       sizeof(names[0]));
+			free(pk->packs[i].oids);
+			continue;
+		}
+		pk->packs[kept++] = pk->packs[i];
+	}
+	pk->npacks = kept;
+	for (size_t i = 0; i < merged; i++)
+		if (strcmp(names[i], pk->packs[kept - 1].name))
+			remove_pack(pk, names[i]);
+	free(names);
+	return 0;
+}
+
+/* Merge PACK_FANIN packs of one level into one, level by level. */
+static int compact(orch_packer *pk)
+{
+	for (int level = 0;; level++) {
+		int *pick = orch_calloc(pk->npacks + 1, sizeof(*pick));
+		size_t count = 0;
+		int error = 0;
+
+		for (size_t i = 0; i < pk->npacks; i++)
+			if (pk->packs[i].level == level) {
+				pick[i] = 1;
+				count++;
+			}
+		if (count >= pk->fanin)
+			error = merge_packs(pk, pick, level + 1);
+		free(pick);
+		if (error < 0 || count < pk->fanin)
+			return error;
+	}
+}
+
+/* Remove the loose copies of oids[0..n), now in a pack. */
+static void prune_loose(orch_packer *pk, const git_oid *oids, size_t n)
+{
+	orch_buf path = {0};
+	char hex[GIT_OID_HEXSZ + 1];
+
+	for (size_t i = 0; i < n; i++) {
+		git_oid_tostr(hex, sizeof(hex), &oids[i]);
+		orch_buf_clear(&path);
+		orch_buf_printf(&path, "%s%.2s/%s", pk->objects, hex, hex + 2);
+		unlink(path.ptr);
+	}
+	orch_buf_free(&path);
+}
+
+int orch_packer_pack(orch_packer *pk, int force)
+{
+	struct record_backend *b = pk ? pk->backend : NULL;
+	git_oid *oids;
+	size_t n;
+	int error;
+
+	if (!b || !b->nwritten || (!force && b->nwritten < pk->pack_objects))
+		return 0;
+	n = b->nwritten;
+	oids = orch_calloc(n, sizeof(*oids));
+	memcpy(oids, b->written, n * sizeof(*oids));
+	if ((error = write_pack(pk, oids, n, 0)) < 0)
+		return error;
+	b->nwritten = 0;
+	/* the pack and its index are in place: the loose copies can go */
+	prune_loose(pk, pk->packs[pk->npacks - 1].oids, n);
+	return compact(pk);
+}
+
+int orch_packer_finish(orch_packer *pk)
+{
+	int *pick, error;
+
+	if (!pk || (error = orch_packer_pack(pk, 1)) < 0)
+		return pk ? error : 0;
+	pick = orch_calloc(pk->npacks + 1, sizeof(*pick));
+	for (size_t i = 0; i < pk->npacks; i++)
+		pick[i] = 1;
+	error = merge_packs(pk, pick, FINISHED_LEVEL);
+	free(pick);
+	return error;
+}

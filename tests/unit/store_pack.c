@@ -1,0 +1,225 @@
+#include "unit.h"
+#include "store_internal.h"
+#include "util.h"
+
+#include <dirent.h>
+
+#include <git2.h>
+
+/*
+ * The packer (store_pack.c) on a fresh repository: objects written through
+ * the repository are recorded, packed, and their loose copies removed; a
+ * second handle, as another process has, reads every one of them.
+ */
+struct fixture {
+	char path[256];
+	git_repository *repo;
+	orch_packer *pk;
+};
+
+static void setup(struct fixture *fx)
+{
+	git_libgit2_init();
+	snprintf(fx->path, sizeof(fx->path), "%s", unit_tmpdir());
+	if (git_repository_init(&fx->repo, fx->path, 0) < 0 ||
+	    orch_packer_new(&fx->pk, fx->repo) < 0)
+		abort();
+}
+
+static void teardown(struct fixture *fx)
+{
+	orch_packer_free(fx->pk);
+	git_repository_free(fx->repo);
+	git_libgit2_shutdown();
+}
+
+static void write_blob(git_oid *out, git_repository *repo, int n)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "object number %d\n", n);
+	if (git_blob_create_from_buffer(out, repo, text, strlen(text)) < 0)
+		abort();
+}
+
+static int loose_exists(const struct fixture *fx, const git_oid *oid)
+{
+	char hex[GIT_OID_HEXSZ + 1], path[512];
+	struct stat st;
+
+	git_oid_tostr(hex, sizeof(hex), oid);
+	snprintf(path, sizeof(path), "%s/.git/objects/%.2s/%s", fx->path, hex,
+	         hex + 2);
+	return stat(path, &st) == 0;
+}
+
+/* Files named *.<ext> in objects/pack. */
+static int count_packs(const struct fixture *fx, const char *ext)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/.git/objects/pack", fx->path);
+	if (!(dir = opendir(path)))
+		return 0;
+	while ((e = readdir(dir))) {
+		const char *dot = strrchr(e->d_name, '.');
+		if (dot && !strcmp(dot + 1, ext))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Every object readable through a handle opened now (another process). */
+static int all_readable(const struct fixture *fx, const git_oid *oids, size_t n)
+{
+	git_repository *other = NULL;
+	git_odb *odb = NULL;
+	int ok = 1;
+
+	if (git_repository_open(&other, fx->path) < 0 ||
+	    git_repository_odb(&odb, other) < 0)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		git_odb_object *obj = NULL;
+		if (git_odb_read(&obj, odb, &oids[i]) < 0)
+			ok = 0;
+		git_odb_object_free(obj);
+	}
+	git_odb_free(odb);
+	git_repository_free(other);
+	return ok;
+}
+
+TEST(below_the_limit_objects_stay_loose)
+{
+	struct fixture fx;
+	git_oid oids[3];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 4, 3);
+	for (int i = 0; i < 3; i++)
+		write_blob(&oids[i], fx.repo, i);
+	CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(loose_exists(&fx, &oids[i]));
+	teardown(&fx);
+}
+
+TEST(at_the_limit_objects_move_into_a_pack)
+{
+	struct fixture fx;
+	git_oid oids[4];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 4, 3);
+	for (int i = 0; i < 4; i++)
+		write_blob(&oids[i], fx.repo, i);
+	CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 1);
+	CHECK_INT(count_packs(&fx, "idx"), 1);
+	for (int i = 0; i < 4; i++)
+		CHECK(!loose_exists(&fx, &oids[i]));
+	CHECK(all_readable(&fx, oids, 4));
+	/* and through the handle that wrote them */
+	for (int i = 0; i < 4; i++) {
+		git_blob *blob = NULL;
+		CHECK_INT(git_blob_lookup(&blob, fx.repo, &oids[i]), 0);
+		git_blob_free(blob);
+	}
+	teardown(&fx);
+}
+
+TEST(packs_of_a_level_merge_and_every_object_stays)
+{
+	struct fixture fx;
+	git_oid oids[12];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 2, 3);
+	for (int i = 0; i < 12; i++) {
+		write_blob(&oids[i], fx.repo, i);
+		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+		/* never more than fanin - 1 packs a level, 2 levels here */
+		CHECK(count_packs(&fx, "pack") <= 4);
+	}
+	/* 6 packs of 2: merged into 2 of 6 at level 1 */
+	CHECK_INT(count_packs(&fx, "pack"), 2);
+	CHECK_INT(count_packs(&fx, "idx"), 2);
+	CHECK(all_readable(&fx, oids, 12));
+	teardown(&fx);
+}
+
+TEST(finish_leaves_one_pack_with_everything)
+{
+	struct fixture fx;
+	git_oid oids[7];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 3, 8);
+	for (int i = 0; i < 7; i++) {
+		write_blob(&oids[i], fx.repo, i);
+		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	}
+	CHECK_INT(count_packs(&fx, "pack"), 2);
+	CHECK(loose_exists(&fx, &oids[6]));
+	CHECK_INT(orch_packer_finish(fx.pk), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 1);
+	CHECK(!loose_exists(&fx, &oids[6]));
+	CHECK(all_readable(&fx, oids, 7));
+	teardown(&fx);
+}
+
+TEST(two_packers_on_one_repository_share_the_backend)
+{
+	struct fixture fx;
+	orch_packer *second = NULL;
+	git_odb *odb = NULL;
+	size_t before;
+	git_oid oid;
+
+	setup(&fx);
+	if (git_repository_odb(&odb, fx.repo) < 0)
+		abort();
+	before = git_odb_num_backends(odb);
+	CHECK_INT(orch_packer_new(&second, fx.repo), 0);
+	CHECK_INT(git_odb_num_backends(odb), before);
+	write_blob(&oid, fx.repo, 1);
+	orch_packer_free(second);
+	/* still recorded for the first */
+	CHECK_INT(orch_packer_finish(fx.pk), 0);
+	CHECK(!loose_exists(&fx, &oid));
+	CHECK(all_readable(&fx, &oid, 1));
+	git_odb_free(odb);
+	teardown(&fx);
+}
+
+TEST(objects_already_stored_are_not_recorded_again)
+{
+	struct fixture fx;
+	git_oid a, b;
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 2, 8);
+	write_blob(&a, fx.repo, 1);
+	write_blob(&b, fx.repo, 1);
+	CHECK(git_oid_equal(&a, &b));
+	CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 0);
+	teardown(&fx);
+}
+
+static const unit_test tests[] = {
+    T(below_the_limit_objects_stay_loose),
+    T(at_the_limit_objects_move_into_a_pack),
+    T(packs_of_a_level_merge_and_every_object_stays),
+    T(finish_leaves_one_pack_with_everything),
+    T(two_packers_on_one_repository_share_the_backend),
+    T(objects_already_stored_are_not_recorded_again),
+};
+
+UNIT_MAIN(tests)
