@@ -285,9 +285,41 @@ void orch_store_pack_some(orch_store *store)
 		git_error_clear();
 }
 
+/*
+ * Pack the loose refs into packed-refs (git_refdb_compress, as
+ * `git pack-refs --all`): under packed-refs.lock, and a loose ref is only
+ * removed under its own lock and while it still has the value packed, so a
+ * concurrent update (CAS) is never lost. Another process packing at the
+ * same time is left to it.
+ */
+static int pack_refs(orch_store *store)
+{
+	git_refdb *refdb = NULL;
+	int error, tries;
+
+	if ((error = git_repository_refdb(&refdb, store->repo)) < 0)
+		return orch_error_git(error, "cannot open the refs");
+	for (tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
+		if ((error = git_refdb_compress(refdb)) != GIT_ELOCKED)
+			break;
+		orch_store_clear_stale_lock(store, "packed-refs");
+		orch_store_backoff(store, tries);
+	}
+	git_refdb_free(refdb);
+	if (error == GIT_ELOCKED) {
+		git_error_clear();
+		return 0;
+	}
+	return error < 0 ? orch_error_git(error, "cannot pack the refs") : 0;
+}
+
 int orch_store_finish(orch_store *store)
 {
-	return orch_packer_finish(store->packer);
+	int error;
+
+	if ((error = orch_packer_finish(store->packer)) < 0)
+		return error;
+	return pack_refs(store);
 }
 
 git_repository *orch_store_repo(orch_store *store)
@@ -328,19 +360,34 @@ int orch_store_is_race(int git_error)
  * STALE_LOCK_SECONDS), so that a process killed at the wrong moment does
  * not wedge the ref forever. Returns 1 when a stale lock was removed.
  */
-int orch_store_clear_stale_lock(orch_store *store, const char *refname)
+/* Remove lock file `name` (under the common dir) if it is stale. */
+static int clear_stale_lock_file(orch_store *store, const char *name)
 {
 	char path[4096];
 	struct stat st;
 	int len;
 
 	len = snprintf(path, sizeof(path), "%s%s.lock",
-	               git_repository_commondir(store->repo), refname);
+	               git_repository_commondir(store->repo), name);
 	if (len < 0 || (size_t)len >= sizeof(path) || stat(path, &st) < 0)
 		return 0;
 	if (time(NULL) - st.st_mtime < STALE_LOCK_SECONDS)
 		return 0;
 	return unlink(path) == 0;
+}
+
+/*
+ * Deleting a packed ref also rewrites packed-refs, under packed-refs.lock:
+ * one left by a process killed while packing refs would refuse every such
+ * delete, so it counts as the ref's lock too.
+ */
+int orch_store_clear_stale_lock(orch_store *store, const char *refname)
+{
+	int removed = clear_stale_lock_file(store, refname);
+
+	if (strcmp(refname, "packed-refs"))
+		removed |= clear_stale_lock_file(store, "packed-refs");
+	return removed;
 }
 
 int orch_store_check_plan_name(const char *plan)

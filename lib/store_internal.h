@@ -27,8 +27,9 @@ int orch_store_is_race(int git_error);
 void orch_store_backoff(orch_store *store, int tries);
 
 /*
- * After GIT_ELOCKED on `refname`: remove its lock file if it was left by a
- * process killed while holding it. Returns 1 when a stale lock was removed.
+ * After GIT_ELOCKED on `refname`: remove its lock file, or packed-refs.lock,
+ * if it was left by a process killed while holding it. Returns 1 when a
+ * stale lock was removed.
  */
 int orch_store_clear_stale_lock(orch_store *store, const char *refname);
 

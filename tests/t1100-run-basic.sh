@@ -203,6 +203,24 @@ test_expect_success 'a run leaves its state in one pack, not loose, and fsck is 
 	git fsck --no-progress --no-dangling
 '
 
+test_expect_success 'a run packs the refs when it ends' '
+	git rev-parse --verify refs/heads/orchestrate/packed/b &&
+	test_path_is_missing "$(git rev-parse --git-path refs/heads/orchestrate/packed/b)" &&
+	test_path_is_missing "$(git rev-parse --git-path refs/orchestrate/plans/packed)" &&
+	grep " refs/heads/orchestrate/packed/b$" "$(git rev-parse --git-path packed-refs)" &&
+	grep " refs/orchestrate/plans/packed$" "$(git rev-parse --git-path packed-refs)"
+'
+
+test_expect_success 'a stale packed-refs.lock does not stop a run from packing refs' '
+	lock="$(git rev-parse --git-path packed-refs.lock)" &&
+	: >"$lock" &&
+	touch -d "1 minute ago" "$lock" &&
+	git orchestrate plan --name packed2 packed.ini >/dev/null &&
+	git orchestrate run packed2 >/dev/null &&
+	test_path_is_missing "$lock" &&
+	test_path_is_missing "$(git rev-parse --git-path refs/orchestrate/plans/packed2)"
+'
+
 test_expect_success 'learned durations are used for tasks without one' '
 	git orchestrate plan --dry-run --name p2 p.ini >out &&
 	test_grep "durations learned from earlier runs: 3 tasks" out
