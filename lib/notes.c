@@ -12,12 +12,160 @@
 #include "signature.h"
 #include "store_internal.h"
 
+/* Notes trees: flat up to this many notes, then xx/ subtrees (as sync.c). */
+#define NOTES_FLAT_MAX 256
+
+/* 1 for a name of two lowercase hex digits (a fan-out directory). */
+static int is_fanout_dir(const git_tree_entry *entry)
+{
+	const char *name = git_tree_entry_name(entry);
+
+	return git_tree_entry_type(entry) == GIT_OBJECT_TREE &&
+	       strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
+}
+
+/* Write `bld` and insert it into `root` as directory `dir`. */
+static int put_subtree(git_treebuilder *root, git_treebuilder *bld,
+                       const char *dir)
+{
+	git_oid tree;
+	int error;
+
+	if ((error = git_treebuilder_write(&tree, bld)) < 0)
+		return error;
+	return git_treebuilder_insert(NULL, root, dir, &tree,
+	                              GIT_FILEMODE_TREE);
+}
+
+/*
+ * Move the flat notes of `root` (names of 40 hex digits) into xx/
+ * subtrees: done once, when a flat tree grows past NOTES_FLAT_MAX.
+ * Entries of one prefix are adjacent in tree order.
+ */
+static int fan_out(git_treebuilder *root, git_repository *repo,
+                   const git_tree *flat)
+{
+	git_treebuilder *sub = NULL;
+	char dir[3] = "";
+	int error = 0;
+
+	for (size_t i = 0; i < git_tree_entrycount(flat) && !error; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(flat, i);
+		const char *name = git_tree_entry_name(e);
+		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+		    strlen(name) != GIT_OID_HEXSZ)
+			continue;
+		if (sub && strncmp(dir, name, 2)) {
+			error = put_subtree(root, sub, dir);
+			git_treebuilder_free(sub);
+			sub = NULL;
+		}
+		if (!error && !sub) {
+			memcpy(dir, name, 2);
+			error = git_treebuilder_new(&sub, repo, NULL);
+		}
+		if (!error)
+			error = git_treebuilder_insert(
+			    NULL, sub, name + 2, git_tree_entry_id(e),
+			    git_tree_entry_filemode(e));
+		if (!error)
+			error = git_treebuilder_remove(root, name);
+	}
+	if (!error && sub)
+		error = put_subtree(root, sub, dir);
+	git_treebuilder_free(sub);
+	return error;
+}
+
+/*
+ * The notes tree `base` (NULL: none yet) with `blob` as the note on
+ * `annotated`, into *out. Flat while it holds at most NOTES_FLAT_MAX
+ * entries, then in xx/ subtrees named by the first two hex digits, as git
+ * notes fans out: a note rewrites two trees of about 256 entries, not one
+ * of an entry per note. A flat note of the same commit left beside the
+ * subtrees (written by a version that did not fan out) is replaced.
+ */
+static int notes_tree_put(git_oid *out, git_repository *repo,
+                          const git_tree *base, const git_oid *annotated,
+                          const git_oid *blob)
+{
+	git_treebuilder *root = NULL, *sub = NULL;
+	git_tree *old_sub = NULL;
+	char hex[GIT_OID_HEXSZ + 1], dir[3];
+	int error, fanned = 0;
+	size_t n = base ? git_tree_entrycount(base) : 0;
+
+	git_oid_tostr(hex, sizeof(hex), annotated);
+	memcpy(dir, hex, 2);
+	dir[2] = '\0';
+	for (size_t i = 0; i < n && !fanned; i++)
+		fanned = is_fanout_dir(git_tree_entry_byindex(base, i));
+	if ((error = git_treebuilder_new(&root, repo, base)) < 0)
+		goto done;
+	if (!fanned &&
+	    (n < NOTES_FLAT_MAX || git_tree_entry_byname(base, hex))) {
+		error = git_treebuilder_insert(NULL, root, hex, blob,
+		                               GIT_FILEMODE_BLOB);
+		if (!error)
+			error = git_treebuilder_write(out, root);
+		goto done;
+	}
+	if (!fanned && (error = fan_out(root, repo, base)) < 0)
+		goto done;
+	if (git_treebuilder_get(root, hex) &&
+	    (error = git_treebuilder_remove(root, hex)) < 0)
+		goto done;
+	{
+		const git_tree_entry *e = git_treebuilder_get(root, dir);
+		if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+		    (error = git_tree_lookup(&old_sub, repo,
+		                             git_tree_entry_id(e))) < 0)
+			goto done;
+	}
+	if ((error = git_treebuilder_new(&sub, repo, old_sub)) < 0 ||
+	    (error = git_treebuilder_insert(NULL, sub, hex + 2, blob,
+	                                    GIT_FILEMODE_BLOB)) < 0 ||
+	    (error = put_subtree(root, sub, dir)) < 0)
+		goto done;
+	error = git_treebuilder_write(out, root);
+done:
+	git_tree_free(old_sub);
+	git_treebuilder_free(sub);
+	git_treebuilder_free(root);
+	return error;
+}
+
+/* A notes commit on `parent` (may be NULL) with `text` noted on `commit`. */
+static int write_notes_commit(git_oid *out, git_repository *repo,
+                              git_commit *parent, const git_signature *sig,
+                              const git_oid *commit, const char *text)
+{
+	git_tree *base = NULL, *tree = NULL;
+	git_oid blob, tree_oid;
+	int error;
+
+	if ((parent && (error = git_commit_tree(&base, parent)) < 0) ||
+	    (error = git_blob_create_from_buffer(&blob, repo, text,
+	                                         strlen(text))) < 0 ||
+	    (error = notes_tree_put(&tree_oid, repo, base, commit, &blob)) <
+	        0 ||
+	    (error = git_tree_lookup(&tree, repo, &tree_oid)) < 0)
+		goto done;
+	error = git_commit_create(out, repo, NULL, sig, sig, NULL,
+	                          "Notes added by 'git orchestrate'\n", tree,
+	                          parent ? 1 : 0, (const git_commit **)&parent);
+done:
+	git_tree_free(tree);
+	git_tree_free(base);
+	return error;
+}
+
 int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
 {
 	git_signature *sig = NULL;
 	git_commit *parent = NULL;
 	git_reference *ref = NULL;
-	git_oid parent_oid, notes_commit, blob, zero = {{0}};
+	git_oid parent_oid, notes_commit, zero = {{0}};
 	int error;
 
 	if ((error = orch_signature_default(&sig, orch_store_repo(store))) < 0)
@@ -37,9 +185,9 @@ int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
 		}
 		/* a notes commit off the head we read; the ref moves only by
 		 * CAS */
-		if ((error = git_note_commit_create(
-		         &notes_commit, &blob, orch_store_repo(store), parent,
-		         sig, sig, commit, text, 1)) < 0) {
+		if ((error = write_notes_commit(&notes_commit,
+		                                orch_store_repo(store), parent,
+		                                sig, commit, text)) < 0) {
 			error = orch_error_git(error, "cannot write the note");
 			goto done;
 		}

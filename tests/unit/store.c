@@ -1066,6 +1066,133 @@ TEST(notes_added_by_racing_processes_are_all_kept)
 	teardown(&fx);
 }
 
+static int count_note(const git_oid *blob, const git_oid *annotated,
+                      void *payload)
+{
+	(void)blob;
+	(void)annotated;
+	++*(int *)payload;
+	return 0;
+}
+
+/* The root tree of the notes ref: *flat blobs, *dirs xx/ trees. */
+static void notes_root(const struct fixture *fx, size_t *flat, size_t *dirs)
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_oid head;
+
+	*flat = *dirs = 0;
+	if (git_reference_name_to_id(&head, fx->repo, ORCH_NOTES_REF) < 0 ||
+	    git_commit_lookup(&commit, fx->repo, &head) < 0 ||
+	    git_commit_tree(&tree, commit) < 0)
+		abort();
+	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+		    strlen(git_tree_entry_name(e)) == 2)
+			++*dirs;
+		else
+			++*flat;
+	}
+	git_tree_free(tree);
+	git_commit_free(commit);
+}
+
+TEST(notes_fan_out_past_256_as_git_notes_does)
+{
+	struct fixture fx;
+	git_oid oids[300];
+	size_t flat, dirs;
+	int count = 0;
+	char *text = NULL;
+
+	setup(&fx);
+	for (int i = 0; i < 300; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "annotated %d", i);
+		git_odb_hash(&oids[i], name, strlen(name), GIT_OBJECT_BLOB);
+	}
+	for (int i = 0; i < 256; i++)
+		CHECK_INT(orch_notes_set(fx.store, &oids[i], "task: a\n"), 0);
+	notes_root(&fx, &flat, &dirs);
+	CHECK_INT(flat, 256);
+	CHECK_INT(dirs, 0);
+	/* the 257th moves every note into xx/ subtrees */
+	for (int i = 256; i < 300; i++)
+		CHECK_INT(orch_notes_set(fx.store, &oids[i], "task: b\n"), 0);
+	notes_root(&fx, &flat, &dirs);
+	CHECK_INT(flat, 0);
+	CHECK(dirs > 100 && dirs <= 256);
+	CHECK_INT(orch_notes_set(fx.store, &oids[3], "task: c\n"), 0);
+	CHECK_INT(git_note_foreach(fx.repo, ORCH_NOTES_REF, count_note, &count),
+	          0);
+	CHECK_INT(count, 300);
+	CHECK_INT(orch_notes_read(&text, fx.store, &oids[3]), 0);
+	CHECK_STR(text, "task: c\n");
+	free(text);
+	CHECK_INT(orch_notes_read(&text, fx.store, &oids[299]), 0);
+	CHECK_STR(text, "task: b\n");
+	free(text);
+	CHECK_INT(orch_notes_read(&text, fx.store, &oids[0]), 0);
+	CHECK_STR(text, "task: a\n");
+	free(text);
+	teardown(&fx);
+}
+
+TEST(a_flat_note_beside_subtrees_is_replaced_not_doubled)
+{
+	struct fixture fx;
+	git_oid oids[300], blob, head;
+	git_commit *parent = NULL;
+	git_note *note = NULL;
+	git_signature *sig = NULL;
+	size_t flat, dirs;
+	int count = 0;
+	char *text = NULL;
+	int used[256] = {0};
+
+	setup(&fx);
+	for (int i = 0; i < 299; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "annotated %d", i);
+		git_odb_hash(&oids[i], name, strlen(name), GIT_OBJECT_BLOB);
+		used[oids[i].id[0]] = 1;
+		CHECK_INT(orch_notes_set(fx.store, &oids[i], "old\n"), 0);
+	}
+	/* libgit2 writes a note flat when its xx/ subtree is missing: one
+	 * with a prefix no other note has */
+	for (int k = 299;; k++) {
+		char name[32];
+		snprintf(name, sizeof(name), "annotated %d", k);
+		git_odb_hash(&oids[299], name, strlen(name), GIT_OBJECT_BLOB);
+		if (!used[oids[299].id[0]])
+			break;
+	}
+	CHECK(git_signature_now(&sig, "Unit", "unit@example.com") == 0);
+	CHECK(git_reference_name_to_id(&head, fx.repo, ORCH_NOTES_REF) == 0);
+	CHECK(git_commit_lookup(&parent, fx.repo, &head) == 0);
+	CHECK(git_note_commit_create(&head, &blob, fx.repo, parent, sig, sig,
+	                             &oids[299], "flat\n", 1) == 0);
+	CHECK(git_reference_create(NULL, fx.repo, ORCH_NOTES_REF, &head, 1,
+	                           NULL) == 0);
+	notes_root(&fx, &flat, &dirs);
+	CHECK_INT(flat, 1);
+	CHECK_INT(orch_notes_set(fx.store, &oids[299], "new\n"), 0);
+	notes_root(&fx, &flat, &dirs);
+	CHECK_INT(flat, 0);
+	CHECK_INT(git_note_foreach(fx.repo, ORCH_NOTES_REF, count_note, &count),
+	          0);
+	CHECK_INT(count, 300);
+	CHECK_INT(orch_notes_read(&text, fx.store, &oids[299]), 0);
+	CHECK_STR(text, "new\n");
+	free(text);
+	git_note_free(note);
+	git_commit_free(parent);
+	git_signature_free(sig);
+	teardown(&fx);
+}
+
 TEST(learned_durations_are_the_median_of_the_notes_per_task)
 {
 	static const struct {
@@ -1294,6 +1421,8 @@ static const unit_test tests[] = {
 	T(a_lock_file_left_by_a_killed_process_is_removed_a_fresh_one_is_not),
 	T(notes_are_set_read_and_overwritten),
 	T(notes_added_by_racing_processes_are_all_kept),
+	T(notes_fan_out_past_256_as_git_notes_does),
+	T(a_flat_note_beside_subtrees_is_replaced_not_doubled),
 	T(learned_durations_are_the_median_of_the_notes_per_task),
 	T(a_plan_of_100000_tasks_is_stored_quickly_and_updated_by_small_trees),
 	T(a_reader_of_what_changed_reads_what_a_whole_read_reads),
