@@ -309,6 +309,13 @@ int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
  */
 int orch_store_finish(orch_store *store);
 
+/*
+ * Objects written through `other`, another handle on the repository of
+ * `repo` (a worktree's), go into the run's packs like the store's own
+ * (store_pack.c). Nothing when no store of `repo` is open.
+ */
+int orch_store_record_objects_of(git_repository *other, git_repository *repo);
+
 /* Delete a plan's ref (and its locks), by CAS on its current value. */
 int orch_store_delete_plan(orch_store *store, const char *plan);
 

@@ -43,12 +43,18 @@
 /* The level of the pack a finished run leaves: not merged again. */
 #define FINISHED_LEVEL 64
 
+/* The ids recorded, shared by the backends of handles on one repository. */
+struct record_list {
+	int refs;         /* backends holding it */
+	int users;        /* packers attached: record while > 0 */
+	git_oid *written; /* recorded, not packed yet */
+	size_t nwritten, cap;
+};
+
 struct record_backend {
 	git_odb_backend parent;
 	git_odb_backend *loose; /* where the objects are written */
-	int users;              /* packers attached: record while > 0 */
-	git_oid *written;       /* recorded, not packed yet */
-	size_t nwritten, cap;
+	struct record_list *list;
 };
 
 struct our_pack {
@@ -78,15 +84,16 @@ static int rb_write(git_odb_backend *backend, const git_oid *oid,
                     const void *data, size_t len, git_object_t type)
 {
 	struct record_backend *b = (struct record_backend *)backend;
+	struct record_list *l = b->list;
 	int error = b->loose->write(b->loose, oid, data, len, type);
 
-	if (error == 0 && b->users > 0) {
-		if (b->nwritten == b->cap) {
-			b->cap = b->cap ? b->cap * 2 : 256;
-			b->written = orch_realloc(b->written,
-			                          b->cap * sizeof(*b->written));
+	if (error == 0 && l->users > 0) {
+		if (l->nwritten == l->cap) {
+			l->cap = l->cap ? l->cap * 2 : 256;
+			l->written = orch_realloc(l->written,
+			                          l->cap * sizeof(*l->written));
 		}
-		git_oid_cpy(&b->written[b->nwritten++], oid);
+		git_oid_cpy(&l->written[l->nwritten++], oid);
 	}
 	return error;
 }
@@ -96,42 +103,62 @@ static void rb_free(git_odb_backend *backend)
 	struct record_backend *b = (struct record_backend *)backend;
 
 	b->loose->free(b->loose);
-	free(b->written);
+	if (--b->list->refs == 0) {
+		free(b->list->written);
+		free(b->list);
+	}
 	free(b);
 }
 
-/* Our backend in the repository's odb, added when it has none. */
-static int attach_backend(struct record_backend **out, git_repository *repo,
-                          const char *objects)
+/* Our backend in `repo`'s odb, or NULL. */
+static struct record_backend *find_backend(git_odb *odb)
 {
-	struct record_backend *b = NULL;
-	git_config *config = NULL;
-	git_odb *odb = NULL;
-	int error, fsync = 0;
-	size_t n;
+	size_t n = git_odb_num_backends(odb);
 
-	if ((error = git_repository_odb(&odb, repo)) < 0)
-		goto done;
-	n = git_odb_num_backends(odb);
 	for (size_t i = 0; i < n; i++) {
 		git_odb_backend *backend = NULL;
 		if (git_odb_get_backend(&backend, odb, i) == 0 &&
-		    backend->write == rb_write) {
-			*out = (struct record_backend *)backend;
-			goto done;
-		}
+		    backend->write == rb_write)
+			return (struct record_backend *)backend;
 	}
+	return NULL;
+}
+
+/*
+ * Our backend in the repository's odb, added when it has none; a new one
+ * records into `list` (NULL: a list of its own).
+ */
+static int attach_backend(struct record_backend **out, git_repository *repo,
+                          struct record_list *list)
+{
+	struct record_backend *b = NULL;
+	git_buf objects = GIT_BUF_INIT;
+	git_config *config = NULL;
+	git_odb *odb = NULL;
+	int error, fsync = 0;
+
+	if ((error = git_repository_odb(&odb, repo)) < 0)
+		goto done;
+	if ((*out = find_backend(odb)))
+		goto done;
+	if ((error = git_repository_item_path(&objects, repo,
+	                                      GIT_REPOSITORY_ITEM_OBJECTS)) < 0)
+		goto done;
 	/* the loose backend libgit2 would use: same directory, same
 	 * core.fsyncObjectFiles */
 	if (git_repository_config_snapshot(&config, repo) == 0 &&
 	    git_config_get_bool(&fsync, config, "core.fsyncObjectFiles") < 0)
 		fsync = 0;
 	b = orch_calloc(1, sizeof(*b));
-	if ((error = git_odb_backend_loose(&b->loose, objects, -1, fsync, 0,
+	if ((error = git_odb_backend_loose(&b->loose, objects.ptr, -1, fsync, 0,
 	                                   0)) < 0) {
 		free(b);
 		goto done;
 	}
+	if (!list)
+		list = orch_calloc(1, sizeof(*list));
+	list->refs++;
+	b->list = list;
 	b->parent.version = GIT_ODB_BACKEND_VERSION;
 	b->parent.write = rb_write;
 	b->parent.free = rb_free;
@@ -142,11 +169,27 @@ static int attach_backend(struct record_backend **out, git_repository *repo,
 	*out = b;
 done:
 	git_error_clear();
+	git_buf_dispose(&objects);
 	git_config_free(config);
 	git_odb_free(odb);
 	return error < 0
 	           ? orch_error_git(error, "cannot open the object database")
 	           : 0;
+}
+
+int orch_store_record_objects_of(git_repository *other, git_repository *repo)
+{
+	struct record_backend *ours, *theirs = NULL;
+	git_odb *odb = NULL;
+	int error;
+
+	if ((error = git_repository_odb(&odb, repo)) < 0)
+		return orch_error_git(error, "cannot open the object database");
+	ours = find_backend(odb);
+	git_odb_free(odb);
+	if (!ours)
+		return 0;
+	return attach_backend(&theirs, other, ours->list);
 }
 
 int orch_packer_new(orch_packer **out, git_repository *repo)
@@ -164,12 +207,12 @@ int orch_packer_new(orch_packer **out, git_repository *repo)
 	pk->repo = repo;
 	pk->objects = orch_strdup(dir.ptr);
 	git_buf_dispose(&dir);
-	if ((error = attach_backend(&pk->backend, repo, pk->objects)) < 0) {
+	if ((error = attach_backend(&pk->backend, repo, NULL)) < 0) {
 		free(pk->objects);
 		free(pk);
 		return error;
 	}
-	pk->backend->users++;
+	pk->backend->list->users++;
 	pk->pack_objects = PACK_OBJECTS;
 	pk->fanin = PACK_FANIN;
 	*out = pk;
@@ -187,8 +230,8 @@ void orch_packer_free(orch_packer *pk)
 	if (!pk)
 		return;
 	/* what is recorded and not packed stays loose, as it is */
-	if (--pk->backend->users == 0)
-		pk->backend->nwritten = 0;
+	if (--pk->backend->list->users == 0)
+		pk->backend->list->nwritten = 0;
 	for (size_t i = 0; i < pk->npacks; i++)
 		free(pk->packs[i].oids);
 	free(pk->packs);
@@ -335,19 +378,19 @@ static void prune_loose(orch_packer *pk, const git_oid *oids, size_t n)
 
 int orch_packer_pack(orch_packer *pk, int force)
 {
-	struct record_backend *b = pk ? pk->backend : NULL;
+	struct record_list *l = pk ? pk->backend->list : NULL;
 	git_oid *oids;
 	size_t n;
 	int error;
 
-	if (!b || !b->nwritten || (!force && b->nwritten < pk->pack_objects))
+	if (!l || !l->nwritten || (!force && l->nwritten < pk->pack_objects))
 		return 0;
-	n = b->nwritten;
+	n = l->nwritten;
 	oids = orch_calloc(n, sizeof(*oids));
-	memcpy(oids, b->written, n * sizeof(*oids));
+	memcpy(oids, l->written, n * sizeof(*oids));
 	if ((error = write_pack(pk, oids, n, 0)) < 0)
 		return error;
-	b->nwritten = 0;
+	l->nwritten = 0;
 	/* the pack and its index are in place: the loose copies can go */
 	prune_loose(pk, pk->packs[pk->npacks - 1].oids, n);
 	return compact(pk);

@@ -45,6 +45,7 @@
 #include "error.h"
 #include "shared.h"
 #include "signature.h"
+#include "store.h"
 #include "worker.h"
 
 #define KILL_GRACE_MS 5000
@@ -807,7 +808,7 @@ done:
 
 /* Commit everything in the worktree (new, changed, deleted; .gitignore
  * respected) on its branch, on top of the attempt's start commit. */
-static int commit_result(git_oid *out, orch_job *job)
+static int commit_result(git_oid *out, orch_job *job, git_repository *repo)
 {
 	git_repository *wtrepo = NULL;
 	git_index *index = NULL;
@@ -819,8 +820,15 @@ static int commit_result(git_oid *out, orch_job *job)
 	git_strarray spec = {all, 1};
 	int error;
 
-	if ((error = git_repository_open(&wtrepo, job->worktree)) < 0 ||
-	    (error = git_repository_index(&index, wtrepo)) < 0 ||
+	if ((error = git_repository_open(&wtrepo, job->worktree)) < 0) {
+		error = orch_error_git(error, "cannot open the worktree '%s'",
+		                       job->worktree);
+		goto done;
+	}
+	/* its objects are packed with the run's */
+	if ((error = orch_store_record_objects_of(wtrepo, repo)) < 0)
+		goto done;
+	if ((error = git_repository_index(&index, wtrepo)) < 0 ||
 	    (error = git_index_add_all(index, &spec, GIT_INDEX_ADD_DEFAULT,
 	                               NULL, NULL)) < 0 ||
 	    (error = git_index_update_all(index, &spec, NULL, NULL)) < 0 ||
@@ -954,6 +962,7 @@ static int poll_setup(orch_job_result *out, orch_worker *worker, orch_job *job)
 
 static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 {
+	local_worker *lw = (local_worker *)worker;
 	int status, error;
 
 	if (job->finished_poll) {
@@ -1015,7 +1024,7 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 		out->cpu_known = out->rss_known = 1;
 	}
 	if (job->exit_status == 0 && !job->term_sent_ms) {
-		if ((error = commit_result(&out->result, job)) < 0) {
+		if ((error = commit_result(&out->result, job, lw->repo)) < 0) {
 			snprintf(out->error, sizeof(out->error), "%s",
 			         orch_error_message());
 			note_full_disk(out->error, sizeof(out->error),

@@ -198,6 +198,7 @@ test_expect_success 'a run leaves its state in one pack, not loose, and fsck is 
 	test_path_is_missing "$(loose_path orchestrate/plans/packed)" &&
 	test_path_is_missing "$(loose_path orchestrate/plans/packed:tasks/b.json)" &&
 	test_path_is_missing "$(loose_path refs/notes/orchestrate)" &&
+	test_path_is_missing "$(loose_path orchestrate/packed/b)" &&
 	ls "$(git rev-parse --git-path objects/pack)" >packs-after &&
 	test $(wc -l <packs-after) = $(($(wc -l <packs-before) + 2)) &&
 	git fsck --no-progress --no-dangling

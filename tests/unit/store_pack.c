@@ -1,4 +1,5 @@
 #include "unit.h"
+#include "store.h"
 #include "store_internal.h"
 #include "util.h"
 
@@ -198,6 +199,28 @@ TEST(two_packers_on_one_repository_share_the_backend)
 	teardown(&fx);
 }
 
+TEST(objects_written_through_another_handle_are_recorded_too)
+{
+	struct fixture fx;
+	git_repository *other = NULL, *third = NULL;
+	git_oid a, b;
+
+	setup(&fx);
+	if (git_repository_open(&other, fx.path) < 0 ||
+	    git_repository_open(&third, fx.path) < 0)
+		abort();
+	CHECK_INT(orch_store_record_objects_of(other, fx.repo), 0);
+	write_blob(&a, other, 1);
+	write_blob(&b, third, 2); /* not shared: stays loose */
+	git_repository_free(other);
+	CHECK_INT(orch_packer_finish(fx.pk), 0);
+	CHECK(!loose_exists(&fx, &a));
+	CHECK(loose_exists(&fx, &b));
+	CHECK(all_readable(&fx, &a, 1));
+	git_repository_free(third);
+	teardown(&fx);
+}
+
 TEST(objects_already_stored_are_not_recorded_again)
 {
 	struct fixture fx;
@@ -219,6 +242,7 @@ static const unit_test tests[] = {
     T(packs_of_a_level_merge_and_every_object_stays),
     T(finish_leaves_one_pack_with_everything),
     T(two_packers_on_one_repository_share_the_backend),
+    T(objects_written_through_another_handle_are_recorded_too),
     T(objects_already_stored_are_not_recorded_again),
 };
 
