@@ -38,6 +38,8 @@
 
 /* Objects written loose before they are packed. */
 #define PACK_OBJECTS 1024
+/* Pack files libgit2 keeps open at most (it has no limit by default). */
+#define PACK_FILES_OPEN 128
 /* Packs of one level merged into one of the next. */
 #define PACK_FANIN 8
 /* The level of the pack a finished run leaves: not merged again. */
@@ -196,9 +198,18 @@ int orch_packer_new(orch_packer **out, git_repository *repo)
 {
 	orch_packer *pk = orch_calloc(1, sizeof(*pk));
 	git_buf dir = GIT_BUF_INIT;
+	size_t files = 0;
 	int error;
 
 	*out = NULL;
+	/*
+	 * libgit2 keeps a pack it has read from open, even once a merge has
+	 * removed it: without a limit a long run would pile up descriptors.
+	 */
+	if (git_libgit2_opts(GIT_OPT_GET_MWINDOW_FILE_LIMIT, &files) == 0 &&
+	    files == 0)
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT,
+		                 (size_t)PACK_FILES_OPEN);
 	if ((error = git_repository_item_path(
 	         &dir, repo, GIT_REPOSITORY_ITEM_OBJECTS)) < 0) {
 		free(pk);

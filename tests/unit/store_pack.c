@@ -221,6 +221,40 @@ TEST(objects_written_through_another_handle_are_recorded_too)
 	teardown(&fx);
 }
 
+static int open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n;
+}
+
+TEST(packs_merged_away_do_not_keep_files_open)
+{
+	struct fixture fx;
+	int before;
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 1, 2);
+	before = open_fds();
+	for (int i = 0; i < 400; i++) {
+		git_blob *blob = NULL;
+		git_oid oid;
+		write_blob(&oid, fx.repo, i);
+		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+		/* read from the pack it is in now */
+		CHECK_INT(git_blob_lookup(&blob, fx.repo, &oid), 0);
+		git_blob_free(blob);
+	}
+	CHECK(open_fds() - before <= 140);
+	teardown(&fx);
+}
+
 TEST(objects_already_stored_are_not_recorded_again)
 {
 	struct fixture fx;
@@ -243,6 +277,7 @@ static const unit_test tests[] = {
     T(finish_leaves_one_pack_with_everything),
     T(two_packers_on_one_repository_share_the_backend),
     T(objects_written_through_another_handle_are_recorded_too),
+    T(packs_merged_away_do_not_keep_files_open),
     T(objects_already_stored_are_not_recorded_again),
 };
 
