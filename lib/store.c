@@ -280,7 +280,7 @@ void orch_store_free(orch_store *store)
 
 void orch_store_pack_some(orch_store *store)
 {
-	/* on failure the objects stay loose, and are packed next time */
+	/* on failure the objects stay loose (as they were before packs) */
 	if (orch_packer_pack(store->packer, 0) < 0)
 		git_error_clear();
 }

@@ -399,9 +399,10 @@ int orch_packer_pack(orch_packer *pk, int force)
 	n = l->nwritten;
 	oids = orch_calloc(n, sizeof(*oids));
 	memcpy(oids, l->written, n * sizeof(*oids));
+	/* on failure they stay loose: not tried again and again */
+	l->nwritten = 0;
 	if ((error = write_pack(pk, oids, n, 0)) < 0)
 		return error;
-	l->nwritten = 0;
 	/* the pack and its index are in place: the loose copies can go */
 	prune_loose(pk, pk->packs[pk->npacks - 1].oids, n);
 	return compact(pk);

@@ -255,6 +255,29 @@ TEST(packs_merged_away_do_not_keep_files_open)
 	teardown(&fx);
 }
 
+TEST(after_a_failed_pack_the_objects_stay_loose_and_are_not_retried)
+{
+	struct fixture fx;
+	git_oid a, b;
+	char hex[GIT_OID_HEXSZ + 1], path[512];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 2, 8);
+	write_blob(&a, fx.repo, 1);
+	write_blob(&b, fx.repo, 2);
+	/* an object gone from under it makes the pack fail */
+	git_oid_tostr(hex, sizeof(hex), &a);
+	snprintf(path, sizeof(path), "%s/.git/objects/%.2s/%s", fx.path, hex,
+	         hex + 2);
+	CHECK_INT(unlink(path), 0);
+	CHECK(orch_packer_pack(fx.pk, 0) < 0);
+	CHECK(loose_exists(&fx, &b));
+	CHECK_INT(orch_packer_pack(fx.pk, 1), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 0);
+	CHECK(loose_exists(&fx, &b));
+	teardown(&fx);
+}
+
 TEST(objects_already_stored_are_not_recorded_again)
 {
 	struct fixture fx;
@@ -278,6 +301,7 @@ static const unit_test tests[] = {
     T(two_packers_on_one_repository_share_the_backend),
     T(objects_written_through_another_handle_are_recorded_too),
     T(packs_merged_away_do_not_keep_files_open),
+    T(after_a_failed_pack_the_objects_stay_loose_and_are_not_retried),
     T(objects_already_stored_are_not_recorded_again),
 };
 
