@@ -355,11 +355,6 @@ int orch_store_is_race(int git_error)
 	       git_error == GIT_EEXISTS;
 }
 
-/*
- * After GIT_ELOCKED on `refname`: remove its lock file if it is stale (see
- * STALE_LOCK_SECONDS), so that a process killed at the wrong moment does
- * not wedge the ref forever. Returns 1 when a stale lock was removed.
- */
 /* Remove lock file `name` (under the common dir) if it is stale. */
 static int clear_stale_lock_file(orch_store *store, const char *name)
 {
@@ -377,9 +372,12 @@ static int clear_stale_lock_file(orch_store *store, const char *name)
 }
 
 /*
- * Deleting a packed ref also rewrites packed-refs, under packed-refs.lock:
- * one left by a process killed while packing refs would refuse every such
- * delete, so it counts as the ref's lock too.
+ * After GIT_ELOCKED on `refname`: remove its lock file if it is stale (see
+ * STALE_LOCK_SECONDS), so that a process killed at the wrong moment does
+ * not wedge the ref forever. Deleting a packed ref also rewrites
+ * packed-refs, under packed-refs.lock: one left by a process killed while
+ * packing refs would refuse every such delete, so it counts as the ref's
+ * lock too. Returns 1 when a stale lock was removed.
  */
 int orch_store_clear_stale_lock(orch_store *store, const char *refname)
 {

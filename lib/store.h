@@ -304,8 +304,9 @@ int orch_store_plan_ref(char *out, size_t outlen, orch_store *store,
                         const char *plan);
 
 /*
- * At the end of a run: merge the packs the store wrote during it into one.
- * Safe beside other processes using the repository.
+ * At the end of a run: pack what it wrote that is still loose, merge the
+ * packs the store wrote during it into one, and pack the refs. Safe beside
+ * other processes using the repository.
  */
 int orch_store_finish(orch_store *store);
 
