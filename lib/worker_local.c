@@ -651,6 +651,19 @@ static int slot_prepare(local_worker *lw, int n, git_reference *branch,
 
 	if (git_worktree_lookup(&wt, lw->repo, name) == 0 &&
 	    stat(path, &st) == 0 && git_repository_open(&wtrepo, path) == 0) {
+		/*
+		 * The slot is ours (claimed): a HEAD.lock or index.lock in its
+		 * worktree's git dir was left by a process killed while
+		 * writing there (an earlier run, or a task's own git), and
+		 * would fail every task that gets this slot.
+		 */
+		static const char *const stale[] = {"HEAD.lock", "index.lock"};
+		for (size_t i = 0; i < sizeof(stale) / sizeof(*stale); i++) {
+			char *lock = pathf("%s%s", git_repository_path(wtrepo),
+			                   stale[i]);
+			unlink(lock);
+			free(lock);
+		}
 		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
 		co.checkout_strategy =
 		    GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;

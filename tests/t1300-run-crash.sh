@@ -176,6 +176,21 @@ test_expect_success 'the lease of a done task left by a run killed before it gav
 	test -z "$(git for-each-ref refs/orchestrate/locks/claim)"
 '
 
+test_expect_success 'a HEAD.lock or index.lock a killed run left in a slot does not stop the next task' '
+	printf "[task \"hl\"]\nrun = echo hl >hl.txt\n[task \"hlb\"]\nrun = echo hlb >hlb.txt\ndepends = hl\n" >hl.ini &&
+	git orchestrate plan hl.ini >/dev/null &&
+	test_expect_code 137 env ORCH_TEST_CRASH_BEFORE_RECORD=1 git orchestrate run -j 1 hl >/dev/null 2>&1 &&
+	ls -d .git/worktrees/orch-slot-* >slots &&
+	test -s slots &&
+	for d in $(cat slots); do
+		: >"$d/HEAD.lock" && : >"$d/index.lock" || return 1
+	done &&
+	git orchestrate run -j 1 hl >out 2>&1 &&
+	git orchestrate status hl >st &&
+	test_grep "^hl *done" st &&
+	test_grep "^hlb *done  *1 " st
+'
+
 # kill -9 while a start wrote the task branch leaves <branch>.lock: the next
 # attempt (which holds the task's lease) is not stopped by it.
 test_expect_success 'a task branch lock left by a killed run does not stop the task' '
