@@ -528,6 +528,7 @@ static int spawn(orch_job *job, const char *command, const char *status_path,
 	                (char *)(job->env_file ? job->env_file : ""),
 	                job->env_names ? job->env_names : "",
 	                NULL};
+	sigset_t all, old;
 	pid_t pid;
 	int logfd, devnull, error = 0;
 
@@ -539,11 +540,17 @@ static int spawn(orch_job *job, const char *command, const char *status_path,
 		error = orch_error_os("cannot create '%s'", job->log_path);
 		goto done;
 	}
-	pid = fork();
-	if (pid < 0) {
-		error = orch_error_os("cannot start '%s'", job->name);
-		goto done;
-	}
+	/*
+	 * vfork: a fork copies the page tables of the whole orchestrator,
+	 * which grow with the plan (at 5,000 tasks that was a fifth of the
+	 * time per task). The child shares our memory until it execs, so it
+	 * only makes system calls (write_own_pid included) on what was made
+	 * before, and runs no handler of ours: every signal is blocked
+	 * until it has set them back to their defaults.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pid = vfork();
 	if (pid == 0) {
 		/* a session of its own: its whole group can be stopped */
 		setsid();
@@ -557,8 +564,14 @@ static int spawn(orch_job *job, const char *command, const char *status_path,
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		execve("/bin/sh", argv, env);
 		_exit(127);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		error = orch_error_os("cannot start '%s'", job->name);
+		goto done;
 	}
 	job->pid = pid;
 	job->pgid = pid;
