@@ -187,29 +187,15 @@ static int parse_number(long *out, const char *str, long min, long max)
 static int add_env_names(struct config_loader *ld, const char *value, int line)
 {
 	orch_worker_config *worker = &ld->config->workers[ld->worker];
-	orch_strvec given = {0};
 	const char *problem;
-	int error = 0;
+	char hint[256], *bad;
+	int error;
 
-	orch_strvec_split(&given, value, ", \t");
-	for (size_t i = 0; i < given.count; i++) {
-		if ((problem = orch_env_name_problem(given.items[i]))) {
-			char hint[256];
-			snprintf(hint, sizeof(hint),
-			         "%s; env takes names of environment "
-			         "variables (A-Z a-z 0-9 _), e.g. env = "
-			         "ANTHROPIC_API_KEY",
-			         problem);
-			error = bad_value(ld, line, "env name", given.items[i],
-			                  hint);
-			goto done;
-		}
-	}
-	for (size_t i = 0; i < given.count; i++)
-		if (!orch_strvec_contains(&worker->env, given.items[i]))
-			orch_strvec_push(&worker->env, given.items[i]);
-done:
-	orch_strvec_free(&given);
+	if (orch_env_names_add(&worker->env, value, &bad, &problem) == 0)
+		return 0;
+	snprintf(hint, sizeof(hint), "%s; " ORCH_ENV_HINT, problem);
+	error = bad_value(ld, line, "env name", bad, hint);
+	free(bad);
 	return error;
 }
 

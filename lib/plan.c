@@ -657,29 +657,15 @@ static int bad_value(struct ini_loader *ld, int line, const char *key,
 static int add_env_names(struct ini_loader *ld, orch_strvec *names,
                          const char *value, int line)
 {
-	orch_strvec given = {0};
 	const char *problem;
-	char hint[256];
-	int error = 0;
+	char hint[256], *bad;
+	int error;
 
-	orch_strvec_split(&given, value, ", \t");
-	for (size_t i = 0; i < given.count; i++) {
-		if ((problem = orch_env_name_problem(given.items[i]))) {
-			snprintf(hint, sizeof(hint),
-			         "%s; env takes names of environment "
-			         "variables (A-Z a-z 0-9 _), e.g. env = "
-			         "ANTHROPIC_API_KEY, NPM_TOKEN",
-			         problem);
-			error = bad_value(ld, line, "env name", given.items[i],
-			                  hint);
-			goto done;
-		}
-	}
-	for (size_t i = 0; i < given.count; i++)
-		if (!orch_strvec_contains(names, given.items[i]))
-			orch_strvec_push(names, given.items[i]);
-done:
-	orch_strvec_free(&given);
+	if (orch_env_names_add(names, value, &bad, &problem) == 0)
+		return 0;
+	snprintf(hint, sizeof(hint), "%s; " ORCH_ENV_HINT, problem);
+	error = bad_value(ld, line, "env name", bad, hint);
+	free(bad);
 	return error;
 }
 

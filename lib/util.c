@@ -284,6 +284,26 @@ int orch_id_valid(const char *id)
 	return 1;
 }
 
+int orch_env_names_add(orch_strvec *names, const char *value, char **bad,
+                       const char **problem)
+{
+	orch_strvec given = {0};
+	int error = 0;
+
+	*bad = NULL;
+	orch_strvec_split(&given, value, ", \t");
+	for (size_t i = 0; i < given.count && !error; i++)
+		if ((*problem = orch_env_name_problem(given.items[i]))) {
+			*bad = orch_strdup(given.items[i]);
+			error = -1;
+		}
+	for (size_t i = 0; i < given.count && !error; i++)
+		if (!orch_strvec_contains(names, given.items[i]))
+			orch_strvec_push(names, given.items[i]);
+	orch_strvec_free(&given);
+	return error;
+}
+
 const char *orch_env_name_problem(const char *name)
 {
 	size_t len = strlen(name);

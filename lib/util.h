@@ -103,4 +103,17 @@ int orch_id_valid(const char *id);
  */
 const char *orch_env_name_problem(const char *name);
 
+/*
+ * Add the names of an `env` value (separated by commas or blanks) to
+ * *names, a name given twice kept once. When one is not a variable name,
+ * nothing is added and -1 returned: *bad (caller frees) is that name and
+ * *problem what is wrong with it, for the caller's message, whose hint
+ * ends with ORCH_ENV_HINT.
+ */
+int orch_env_names_add(orch_strvec *names, const char *value, char **bad,
+                       const char **problem);
+#define ORCH_ENV_HINT                                                          \
+	"env takes names of environment variables (A-Z a-z 0-9 _), e.g. "      \
+	"env = ANTHROPIC_API_KEY, NPM_TOKEN"
+
 #endif
