@@ -101,6 +101,8 @@ struct run {
 	int64_t *bottom;
 	orch_task_state *states;
 	orch_states_reader *reader; /* reads only what changed into states */
+	git_oid synced_head;        /* the plan head the last sync took in */
+	int synced;
 	struct task_rt *rt;
 	struct ready_set ready;
 	orch_worker **workers;
@@ -663,14 +665,18 @@ static int sync_states(struct run *run)
 	/* the head the states were read at: plan.json is compared there */
 	int error = orch_store_read_states_since(run->states, &head, run->store,
 	                                         run->plan, run->reader);
-	if (error == 0)
-		error = reload_plan(run, &head);
-	if (error == 0)
-		error = read_pause(run);
-	if (error == 0)
-		ready_states_changed(run);
 	run->last_sync = orch_monotonic_ms();
-	return error;
+	/* the same head: states, plan and pause as they were */
+	if (error < 0 ||
+	    (run->synced && git_oid_equal(&head, &run->synced_head)))
+		return error;
+	if ((error = reload_plan(run, &head)) < 0 ||
+	    (error = read_pause(run)) < 0)
+		return error;
+	ready_states_changed(run);
+	git_oid_cpy(&run->synced_head, &head);
+	run->synced = 1;
+	return 0;
 }
 
 /* The commit message of a result: subject, blank line, trailers. */
