@@ -132,6 +132,9 @@ struct run {
 	orch_rate_limit rate_limit; /* the plan's pattern, compiled */
 	orch_pause pause;           /* as last read from the state */
 	orch_shared_cache shared;   /* ORCHESTRATE_CONTEXT_FILE's text */
+	/* the attempts that ended in one pass of the loop, and how */
+	size_t *ended, aended;
+	orch_job_result *ended_res;
 };
 
 static void emit(struct run *run, orch_run_event *event)
@@ -931,27 +934,16 @@ static int64_t backoff_ms(struct run *run, int attempt)
 	return ms;
 }
 
+static int recorded(struct run *run, struct outcome *o, int error);
+
 static int record(struct run *run, struct outcome *o)
 {
-	int error;
-
 	o->run = run;
 	if (orch_store_remote(run->store))
 		o->fence = &run->rt[o->task].lease;
-	error =
-	    orch_store_update(run->store, run->plan->name, outcome_cb, o, NULL);
-	if (error == 0 && o->fence)
-		run->rt[o->task].lease_gone = 1;
-	if (error == ORCH_ENOCHANGE)
-		error = 0;
-	if (error == ORCH_ELOCKED) {
-		/* fenced off: another runner has the task now */
-		note(run, "%s", orch_error_message());
-		run->rt[o->task].lost = 1;
-		o->final = ORCH_STATE_READY;
-		error = 0;
-	}
-	return error;
+	return recorded(run, o,
+	                orch_store_update(run->store, run->plan->name,
+	                                  outcome_cb, o, NULL));
 }
 
 static void release_task_lease(struct run *run, size_t task)
@@ -1084,146 +1076,234 @@ static void setup_failed(struct run *run, orch_worker *worker, const char *why)
 			         "%s, and on every other slot", why);
 }
 
-/* An attempt of ours ended (or was lost): record it and release it. */
-static int conclude(struct run *run, size_t task, const orch_job_result *res)
+/* An attempt of ours that ended, on its way to being recorded. */
+struct ending {
+	size_t task;
+	orch_job_result res;
+	struct outcome o;
+	orch_strvec shared;
+	int64_t duration;
+	const char *worker;
+	char *kept; /* the worktree kept for it, or NULL */
+	char hex[GIT_OID_HEXSZ + 1], why[600], limited[160];
+};
+
+/*
+ * An attempt was lost to another runner (SPEC 8): not ours to record, not
+ * a retry used.
+ */
+static void conclude_lost(struct run *run, size_t task)
 {
 	struct task_rt *rt = &run->rt[task];
-	const orch_task *t = &run->plan->tasks[task];
-	struct outcome o = {0};
-	orch_run_event event = {0};
-	char hex[GIT_OID_HEXSZ + 1], *kept = NULL, why[600];
-	int retries = orch_plan_task_retries(run->plan, t), error;
-	int64_t duration = orch_monotonic_ms() - rt->started_mono;
-	const char *worker = rt->worker->name;
-	orch_strvec shared = {0};
 
-	if (rt->lost) {
-		/* fenced off (SPEC 8): not ours to record, not a retry used */
-		if (rt->job)
-			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
-		rt->job = NULL;
-		rt->worker->running--;
-		run->ours--;
-		release_task_lease(run, task);
-		orch_buf_clear(&rt->output);
-		orch_buf_clear(&rt->redactor.carry);
-		rt->timed_out = rt->cancelled = rt->lost = 0;
-		note(run,
-		     "%s: attempt %d stopped: another runner broke its lease",
-		     t->id, rt->attempt);
-		return sync_states(run);
-	}
-	take_output(run, rt, 1);
-	take_shared(&shared, run, task);
-	o.shared = &shared;
-	o.task = task;
-	o.attempt = rt->attempt;
-	o.exit_status = res->exit_status;
-	o.duration_ms = duration;
-	o.worker = worker;
-	o.log = &rt->output;
-	o.res = res;
-	if (res->rss_known && res->max_rss_kb > run->task_kb)
-		run->task_kb = res->max_rss_kb;
-	if (res->phase == ORCH_JOB_EXITED && res->has_result &&
-	    !rt->timed_out && !rt->cancelled) {
-		git_oid_tostr(hex, sizeof(hex), &res->result);
-		/* fault injection for the crash-safety tests: die between the
-		 * result commit and its record */
-		if (run->opts->crash_before_record)
-			raise(SIGKILL);
-		o.state = ORCH_STATE_DONE;
-		o.commit = hex;
-		error = record(run, &o);
-		orch_strvec_free(&shared);
-		if (error < 0)
-			return error;
-		if (o.recorded) {
-			add_note(run, &res->result, task, worker, rt->attempt,
-			         duration);
-			release_old_kept(run, task);
-		}
-		if (rt->job)
-			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
-		if (o.recorded && !orch_store_remote(run->store) &&
-		    (run->opts->merge || run->plan->merge_auto))
-			merge_now(run, task);
-	} else {
-		char limited[160];
-		int final,
-		    rate_limited =
-		        res->phase == ORCH_JOB_EXITED && !res->setup_failed &&
-		        !rt->timed_out && !rt->cancelled &&
-		        orch_rate_limit_hit(limited, sizeof(limited),
-		                            &run->rate_limit, res->exit_status,
-		                            rt->output.ptr);
-		if (rt->timed_out) {
-			char lim[32];
-			orch_format_duration(
-			    lim, sizeof(lim),
-			    orch_plan_task_timeout(run->plan, t));
-			snprintf(why, sizeof(why), "timed out after %s", lim);
-		} else if (rt->cancelled) {
-			snprintf(why, sizeof(why), "cancelled");
-		} else if (rate_limited) {
-			snprintf(why, sizeof(why), "rate limit: %s", limited);
-		} else {
-			snprintf(why, sizeof(why), "%s",
-			         res->error[0] ? res->error : "failed");
-		}
-		final = rt->cancelled ||
-		        orch_task_retries_exhausted(&run->states[task],
-		                                    rt->attempt, retries);
-		if (res->phase == ORCH_JOB_LOST || res->setup_failed ||
-		    rate_limited) {
-			/* not the task's fault: run it again without using a
-			 * retry */
-			final = 0;
-		}
-		if (res->setup_failed)
-			setup_failed(run, rt->worker, res->error);
-		o.interrupted = res->phase == ORCH_JOB_LOST ||
-		                res->setup_failed || rate_limited;
-		o.rate_limit = rate_limited ? limited : NULL;
-		if (rt->job)
-			rt->worker->ops->finish(rt->worker, rt->job,
-			                        final && !rt->cancelled, &kept);
-		o.error = why;
-		o.worktree = kept;
-		if (rt->cancelled)
-			o.state = ORCH_STATE_CANCELLED;
-		else if (!final)
-			o.state = ORCH_STATE_READY;
-		else
-			o.state = rt->timed_out ? ORCH_STATE_TIMEOUT
-			                        : ORCH_STATE_FAILED;
-		if (o.state == ORCH_STATE_READY && !o.interrupted)
-			o.not_before_ms =
-			    orch_now_ms() + backoff_ms(run, rt->attempt);
-		error = record(run, &o);
-		orch_strvec_free(&shared);
-		if (error == 0 && o.recorded && kept)
-			release_old_kept(run, task);
-		free(kept);
-		if (error < 0)
-			return error;
-	}
+	if (rt->job)
+		rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
 	rt->job = NULL;
 	rt->worker->running--;
 	run->ours--;
 	release_task_lease(run, task);
-	sync_states(run);
+	orch_buf_clear(&rt->output);
+	orch_buf_clear(&rt->redactor.carry);
+	rt->timed_out = rt->cancelled = rt->lost = 0;
+	note(run, "%s: attempt %d stopped: another runner broke its lease",
+	     run->plan->tasks[task].id, rt->attempt);
+}
+
+/* What `e`'s attempt ended with, ready to record (its slot is let go first
+ * when it failed: the worker says which worktree it kept). */
+static void conclude_begin(struct run *run, struct ending *e)
+{
+	struct task_rt *rt = &run->rt[e->task];
+	const orch_task *t = &run->plan->tasks[e->task];
+	const orch_job_result *res = &e->res;
+	struct outcome *o = &e->o;
+
+	e->duration = orch_monotonic_ms() - rt->started_mono;
+	e->worker = rt->worker->name;
+	take_output(run, rt, 1);
+	take_shared(&e->shared, run, e->task);
+	o->shared = &e->shared;
+	o->task = e->task;
+	o->attempt = rt->attempt;
+	o->exit_status = res->exit_status;
+	o->duration_ms = e->duration;
+	o->worker = e->worker;
+	o->log = &rt->output;
+	o->res = res;
+	if (res->rss_known && res->max_rss_kb > run->task_kb)
+		run->task_kb = res->max_rss_kb;
+	if (res->phase == ORCH_JOB_EXITED && res->has_result &&
+	    !rt->timed_out && !rt->cancelled) {
+		git_oid_tostr(e->hex, sizeof(e->hex), &res->result);
+		/* fault injection for the crash-safety tests: die between the
+		 * result commit and its record */
+		if (run->opts->crash_before_record)
+			raise(SIGKILL);
+		o->state = ORCH_STATE_DONE;
+		o->commit = e->hex;
+		return;
+	}
+	int final, rate_limited =
+	               res->phase == ORCH_JOB_EXITED && !res->setup_failed &&
+	               !rt->timed_out && !rt->cancelled &&
+	               orch_rate_limit_hit(e->limited, sizeof(e->limited),
+	                                   &run->rate_limit, res->exit_status,
+	                                   rt->output.ptr);
+	if (rt->timed_out) {
+		char lim[32];
+		orch_format_duration(lim, sizeof(lim),
+		                     orch_plan_task_timeout(run->plan, t));
+		snprintf(e->why, sizeof(e->why), "timed out after %s", lim);
+	} else if (rt->cancelled) {
+		snprintf(e->why, sizeof(e->why), "cancelled");
+	} else if (rate_limited) {
+		snprintf(e->why, sizeof(e->why), "rate limit: %s", e->limited);
+	} else {
+		snprintf(e->why, sizeof(e->why), "%s",
+		         res->error[0] ? res->error : "failed");
+	}
+	final = rt->cancelled || orch_task_retries_exhausted(
+	                             &run->states[e->task], rt->attempt,
+	                             orch_plan_task_retries(run->plan, t));
+	if (res->phase == ORCH_JOB_LOST || res->setup_failed || rate_limited) {
+		/* not the task's fault: run it again without using a retry */
+		final = 0;
+	}
+	if (res->setup_failed)
+		setup_failed(run, rt->worker, res->error);
+	o->interrupted =
+	    res->phase == ORCH_JOB_LOST || res->setup_failed || rate_limited;
+	o->rate_limit = rate_limited ? e->limited : NULL;
+	if (rt->job)
+		rt->worker->ops->finish(rt->worker, rt->job,
+		                        final && !rt->cancelled, &e->kept);
+	o->error = e->why;
+	o->worktree = e->kept;
+	if (rt->cancelled)
+		o->state = ORCH_STATE_CANCELLED;
+	else if (!final)
+		o->state = ORCH_STATE_READY;
+	else
+		o->state =
+		    rt->timed_out ? ORCH_STATE_TIMEOUT : ORCH_STATE_FAILED;
+	if (o->state == ORCH_STATE_READY && !o->interrupted)
+		o->not_before_ms = orch_now_ms() + backoff_ms(run, rt->attempt);
+}
+
+/* Recorded (or not): what follows, then the attempt is let go. */
+static void conclude_end(struct run *run, struct ending *e)
+{
+	struct task_rt *rt = &run->rt[e->task];
+	struct outcome *o = &e->o;
+	orch_run_event event = {0};
+
+	if (o->state == ORCH_STATE_DONE) {
+		if (o->recorded) {
+			add_note(run, &e->res.result, e->task, e->worker,
+			         rt->attempt, e->duration);
+			release_old_kept(run, e->task);
+		}
+		if (rt->job)
+			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
+		if (o->recorded && !orch_store_remote(run->store) &&
+		    (run->opts->merge || run->plan->merge_auto))
+			merge_now(run, e->task);
+	} else if (o->recorded && e->kept) {
+		release_old_kept(run, e->task);
+	}
+	rt->job = NULL;
+	rt->worker->running--;
+	run->ours--;
+	release_task_lease(run, e->task);
 	event.kind = ORCH_RUN_EVENT_END;
-	event.task = t->id;
-	event.worker = worker;
+	event.task = run->plan->tasks[e->task].id;
+	event.worker = e->worker;
 	event.attempt = rt->attempt;
-	event.state = o.final;
-	event.duration_ms = duration;
-	event.message = o.error;
+	event.state = o->final;
+	event.duration_ms = e->duration;
+	event.message = o->error;
 	emit(run, &event);
 	orch_buf_clear(&rt->output);
 	rt->timed_out = rt->cancelled = 0;
-	return 0;
+}
+
+static void ending_clear(struct ending *e)
+{
+	orch_strvec_free(&e->shared);
+	free(e->kept);
+	e->kept = NULL;
+}
+
+/* One record's result for `o`, as record() takes it. */
+static int recorded(struct run *run, struct outcome *o, int error)
+{
+	if (error == 0 && o->fence)
+		run->rt[o->task].lease_gone = 1;
+	if (error == ORCH_ENOCHANGE)
+		error = 0;
+	if (error == ORCH_ELOCKED) {
+		/* fenced off: another runner has the task now */
+		note(run, "%s", orch_error_message());
+		run->rt[o->task].lost = 1;
+		o->final = ORCH_STATE_READY;
+		error = 0;
+	}
+	return error;
+}
+
+/*
+ * The attempts of ours that ended in one pass of the loop: a burst of
+ * outcomes is recorded in one commit (SPEC 5), then each attempt is let
+ * go. Each task has one attempt at most, so each task's history keeps
+ * every transition.
+ */
+static int conclude(struct run *run, const size_t *tasks,
+                    const orch_job_result *results, size_t n)
+{
+	struct ending *e = orch_calloc(n, sizeof(*e));
+	void **payloads = orch_calloc(n, sizeof(*payloads));
+	int *codes = orch_calloc(n, sizeof(*codes));
+	size_t m = 0;
+	int error = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (run->rt[tasks[i]].lost) {
+			conclude_lost(run, tasks[i]);
+			continue;
+		}
+		e[m].task = tasks[i];
+		e[m].res = results[i];
+		conclude_begin(run, &e[m]);
+		e[m].o.run = run;
+		if (orch_store_remote(run->store))
+			e[m].o.fence = &run->rt[tasks[i]].lease;
+		payloads[m] = &e[m].o;
+		m++;
+	}
+	if (m == 1) {
+		/* orch_store_update's own message and code */
+		codes[0] = orch_store_update(run->store, run->plan->name,
+		                             outcome_cb, payloads[0], NULL);
+	} else if (m > 1) {
+		error = orch_store_update_each(run->store, run->plan->name,
+		                               outcome_cb, payloads, codes, m,
+		                               NULL);
+		if (error == ORCH_ENOCHANGE)
+			error = 0;
+	}
+	for (size_t i = 0; i < m && error == 0; i++)
+		error = recorded(run, &e[i].o, codes[i]);
+	for (size_t i = 0; i < m; i++) {
+		if (error == 0)
+			conclude_end(run, &e[i]);
+		ending_clear(&e[i]);
+	}
+	free(codes);
+	free(payloads);
+	free(e);
+	if (error < 0)
+		return error;
+	return sync_states(run);
 }
 
 /* Are `task`'s dependencies done, and is it waiting for a slot? */
@@ -1873,7 +1953,7 @@ static int recover(struct run *run, size_t task)
 			     "%s: result of attempt %d found on its branch; "
 			     "recorded",
 			     t->id, st->attempts);
-			error = conclude(run, task, &res);
+			error = conclude(run, &task, &res, 1);
 			have_lease = 0;
 			goto done;
 		}
@@ -2493,6 +2573,7 @@ static int loop(struct run *run)
 		int64_t mono = orch_monotonic_ms(), now = orch_now_ms();
 		int progressed = 0, waiting = 0;
 		int64_t next_wake = POLL_IDLE_MS;
+		size_t nended = 0;
 
 		if (run->opts->interrupted && *run->opts->interrupted)
 			return ORCH_EINTR;
@@ -2521,9 +2602,26 @@ static int loop(struct run *run)
 				return error;
 			if (res.phase == ORCH_JOB_RUNNING)
 				continue;
-			if ((error = conclude(run, i, &res)) < 0)
+			if (nended == run->aended) {
+				run->aended = run->aended ? run->aended * 2 : 8;
+				run->ended = orch_realloc(
+				    run->ended,
+				    run->aended * sizeof(*run->ended));
+				run->ended_res = orch_realloc(
+				    run->ended_res,
+				    run->aended * sizeof(*run->ended_res));
+			}
+			run->ended[nended] = i;
+			run->ended_res[nended++] = res;
+		}
+		if (nended) {
+			if ((error = conclude(run, run->ended, run->ended_res,
+			                      nended)) < 0)
 				return error;
-			ready_offer(run, i); /* ready again: retry, lost */
+			for (size_t k = 0; k < nended; k++)
+				ready_offer(run,
+				            run->ended[k]); /* ready again:
+				                               retry, lost */
 			progressed = 1;
 		}
 		renew_leases(run, mono);
@@ -2744,6 +2842,8 @@ done:
 		}
 		free(run.rt);
 	}
+	free(run.ended);
+	free(run.ended_res);
 	if (run.states) {
 		for (size_t i = 0; i < run.plan->ntasks; i++)
 			orch_task_state_clear(&run.states[i]);

@@ -1846,8 +1846,65 @@ done:
 	return error;
 }
 
+/* The changes of one orch_store_update_each. */
+struct batch {
+	orch_store_update_cb cb;
+	void *const *payloads;
+	int *results;
+	unsigned char *left_out; /* failed or changed nothing at this head */
+	size_t n;
+};
+
+/* The commit message of `msgs`: one change's own, or "N changes" and each
+ * change's lines after it. */
+static void batch_message(orch_buf *out, const orch_strvec *msgs)
+{
+	if (msgs->count == 1) {
+		orch_buf_puts(out, msgs->items[0]);
+		orch_buf_puts(out, "\n");
+		return;
+	}
+	orch_buf_printf(out, "%zu changes\n\n", msgs->count);
+	for (size_t i = 0; i < msgs->count; i++) {
+		for (const char *p = msgs->items[i]; *p;) {
+			size_t len = strcspn(p, "\n");
+			if (len) {
+				orch_buf_put(out, p, len);
+				orch_buf_puts(out, "\n");
+			}
+			p += len + (p[len] == '\n');
+		}
+	}
+}
+
+/*
+ * Run the batch's callbacks on `txn`; their messages go to `msgs`. Returns
+ * 1 when one that was not left out yet failed (it is now: run them all
+ * again), 0 or a negative code (only one change: its callback's).
+ */
+static int run_batch(orch_strvec *msgs, orch_txn *txn, struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		int result;
+		if (b->left_out[i])
+			continue;
+		result = b->cb(txn, b->payloads[i]);
+		b->results[i] = result;
+		if (result < 0 && b->n == 1)
+			return result;
+		if (result < 0) {
+			b->left_out[i] = 1;
+			return 1;
+		}
+		orch_strvec_push(msgs, txn->message.len ? txn->message.ptr
+		                                        : "update");
+		orch_buf_clear(&txn->message);
+	}
+	return 0;
+}
+
 static int update_once(int *raced, git_oid *out_commit, orch_store *store,
-                       const char *plan, orch_store_update_cb cb, void *payload)
+                       const char *plan, struct batch *b)
 {
 	orch_txn txn;
 	char refname[ORCH_STORE_REFNAME_MAX];
@@ -1857,22 +1914,31 @@ static int update_once(int *raced, git_oid *out_commit, orch_store *store,
 	git_tree *new_tree = NULL;
 	struct txn_put **sorted = NULL;
 	orch_buf message = {0};
+	orch_strvec msgs = {0};
 	git_oid head, tree_oid, commit;
 	int error, result;
 
 	*raced = 0;
 	memset(&txn, 0, sizeof(txn));
+	snprintf(refname, sizeof(refname), "%s%s", plans_prefix(store), plan);
+again:
 	txn.store = store;
 	txn.plan_name = plan;
-	snprintf(refname, sizeof(refname), "%s%s", plans_prefix(store), plan);
 	if ((error = plan_head(&head, &txn.root, store, plan)) < 0 ||
 	    (error = cached_plan_get(&txn.cached, store, plan, txn.root)) < 0)
 		goto done;
-	result = cb(&txn, payload);
+	result = run_batch(&msgs, &txn, b);
 	if (result < 0) {
 		error = result;
 		goto done;
 	}
+	if (result > 0) {
+		/* a change left out: the others again, without what it put */
+		txn_clear(&txn);
+		orch_strvec_free(&msgs);
+		goto again;
+	}
+	result = b->n == 1 ? b->results[0] : 0;
 	if (!txn.nputs) {
 		error = ORCH_ENOCHANGE;
 		goto done;
@@ -1888,8 +1954,7 @@ static int update_once(int *raced, git_oid *out_commit, orch_store *store,
 		error = ORCH_ENOCHANGE; /* what was put is what there was */
 		goto done;
 	}
-	orch_buf_puts(&message, txn.message.len ? txn.message.ptr : "update");
-	orch_buf_puts(&message, "\n");
+	batch_message(&message, &msgs);
 	if ((error = orch_signature_default(&sig, store->repo)) < 0)
 		goto done;
 	if ((error = git_commit_lookup(&head_commit, store->repo, &head)) < 0 ||
@@ -1932,6 +1997,7 @@ done:
 	if (out_commit && (error >= 0 || error == ORCH_ENOCHANGE))
 		git_oid_cpy(out_commit, &head);
 	orch_buf_free(&message);
+	orch_strvec_free(&msgs);
 	free(sorted);
 	git_reference_free(ref);
 	git_tree_free(new_tree);
@@ -1960,9 +2026,8 @@ static void yield_to_losers(orch_store *store)
 	}
 }
 
-int orch_store_update(orch_store *store, const char *plan,
-                      orch_store_update_cb cb, void *payload,
-                      git_oid *out_commit)
+static int update_batch(orch_store *store, const char *plan, struct batch *b,
+                        git_oid *out_commit)
 {
 	char refname[ORCH_STORE_REFNAME_MAX];
 	int error, raced;
@@ -1976,8 +2041,9 @@ int orch_store_update(orch_store *store, const char *plan,
 	     tries++) {
 		if (store->remote)
 			yield_to_losers(store);
-		error =
-		    update_once(&raced, out_commit, store, plan, cb, payload);
+		/* a new head: every change may apply again */
+		memset(b->left_out, 0, b->n);
+		error = update_once(&raced, out_commit, store, plan, b);
 		if (store->remote && !raced && error >= 0)
 			store->last_win_ms = orch_monotonic_ms();
 		if (!raced && error >= 0)
@@ -1999,6 +2065,36 @@ int orch_store_update(orch_store *store, const char *plan,
 	orch_error_hint("another git-orchestrate process is busy with this "
 	                "plan; try again");
 	return ORCH_EMODIFIED;
+}
+
+int orch_store_update(orch_store *store, const char *plan,
+                      orch_store_update_cb cb, void *payload,
+                      git_oid *out_commit)
+{
+	int result = 0;
+	unsigned char left_out = 0;
+	struct batch b = {cb, &payload, &result, &left_out, 1};
+
+	return update_batch(store, plan, &b, out_commit);
+}
+
+int orch_store_update_each(orch_store *store, const char *plan,
+                           orch_store_update_cb cb, void *const *payloads,
+                           int *results, size_t n, git_oid *out_commit)
+{
+	struct batch b = {cb, payloads, results, NULL, n};
+	int error;
+
+	if (n == 0)
+		return ORCH_ENOCHANGE;
+	b.left_out = orch_calloc(n, 1);
+	for (size_t i = 0; i < n; i++)
+		results[i] = ORCH_ENOCHANGE;
+	error = update_batch(store, plan, &b, out_commit);
+	free(b.left_out);
+	if (n == 1 && error < 0 && error != ORCH_ENOCHANGE)
+		results[0] = error;
+	return error < 0 ? error : 0;
 }
 
 int orch_store_delete_plan(orch_store *store, const char *plan)

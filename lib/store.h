@@ -239,6 +239,23 @@ int orch_store_update(orch_store *store, const char *plan,
                       orch_store_update_cb cb, void *payload,
                       git_oid *out_commit);
 
+/*
+ * Several changes in one commit (SPEC 5: transitions of a short window
+ * share one commit): `cb` runs on each of payloads[0..n) in order, on one
+ * transaction, each seeing what the ones before it put; results[i] gets
+ * what it returned. A change whose callback fails or changes nothing is
+ * left out (the others run again without it) and the rest is committed.
+ * The commit message is the one change's message, or "N changes" with
+ * each change's message one a line after it. Changes of one commit must
+ * concern distinct tasks, so that each task's history keeps every
+ * transition. Returns 0 when something was committed, ORCH_ENOCHANGE when
+ * nothing was, or a negative code when the update itself failed (then no
+ * result is meaningful).
+ */
+int orch_store_update_each(orch_store *store, const char *plan,
+                           orch_store_update_cb cb, void *const *payloads,
+                           int *results, size_t n, git_oid *out_commit);
+
 const orch_plan *orch_txn_plan(orch_txn *txn);
 /* The state of task `id` as of this transaction (including puts). */
 int orch_txn_get_task(orch_task_state *out, orch_txn *txn, const char *id);

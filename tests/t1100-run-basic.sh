@@ -111,7 +111,7 @@ test_expect_success 'a worktree re-used for the next task starts clean' '
 '
 
 test_expect_success 'the state log has one commit per change, and the task history' '
-	git log --format=%s orchestrate/plans/p >log &&
+	git log --format=%B orchestrate/plans/p >log &&
 	test_grep "^writer: started on local (attempt 1)$" log &&
 	test_grep "^writer: done on local in .* (attempt 1)$" log &&
 	git log --format=%s orchestrate/plans/p -- tasks/writer.json >tlog &&

@@ -65,7 +65,7 @@ test_expect_success 'three clones run the plan together: each command once, all 
 '
 
 test_expect_success 'the hub log reads as the progress of the whole fleet' '
-	git --git-dir="$HUB" log --format=%s refs/orchestrate/plans/p >hublog &&
+	git --git-dir="$HUB" log --format=%B refs/orchestrate/plans/p >hublog &&
 	test $(grep -c ": done on " hublog) = 30 &&
 	test $(grep -c ": started on " hublog) = 30
 '

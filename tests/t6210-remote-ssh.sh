@@ -81,7 +81,7 @@ test_expect_success 'two clones run the plan through ssh://: each command once, 
 '
 
 test_expect_success 'the hub log shows each task started and done once' '
-	git --git-dir="$HUB" log --format=%s refs/orchestrate/plans/p >hublog &&
+	git --git-dir="$HUB" log --format=%B refs/orchestrate/plans/p >hublog &&
 	test $(grep -c ": done on " hublog) = 10 &&
 	test $(grep -c ": started on " hublog) = 10
 '

@@ -72,7 +72,7 @@ test_expect_success 'exit 75: run again without a retry, after the pause, nothin
 	tr -d " \t\n" <st.json >flat &&
 	test_grep "\"id\":\"a\",\"state\":\"done\",\"attempts\":2" flat &&
 	test_grep "\"id\":\"b\",\"state\":\"done\",\"attempts\":1" flat &&
-	git log --format=%s refs/orchestrate/plans/p >log &&
+	git log --format=%B refs/orchestrate/plans/p >log &&
 	test_grep "a: attempt 1 on local hit the rate limit (exit 75); dispatch paused until" log &&
 	pause_at refs/orchestrate/plans/p &&
 	until=$(json_num pause.json until_ms) &&

@@ -513,6 +513,71 @@ TEST(each_update_is_one_commit_with_its_message)
 	teardown(&fx);
 }
 
+/* set_state_cb, but refusing (ORCH_ENOCHANGE) a task already at the state. */
+static int set_state_once_cb(orch_txn *txn, void *payload)
+{
+	struct set_state *set = payload;
+	orch_task_state st;
+	int error;
+
+	orch_task_state_init(&st);
+	error = orch_txn_get_task(&st, txn, set->task);
+	if (error == 0 && st.state == set->state)
+		error = ORCH_ENOCHANGE;
+	orch_task_state_clear(&st);
+	return error < 0 ? error : set_state_cb(txn, payload);
+}
+
+TEST(changes_of_one_batch_share_one_commit_naming_each_change)
+{
+	struct fixture fx;
+	orch_plan *plan = make_plan("p", 3, 0);
+	orch_task_state states[3];
+	char message[512];
+	git_oid commit, head;
+	struct set_state a = {"t0", ORCH_STATE_DONE, 1, "w", 0},
+	                 b = {"t1", ORCH_STATE_READY, 0, "w", 0},
+	                 c = {"t2", ORCH_STATE_FAILED, 1, "w", 0};
+	void *payloads[3] = {&a, &b, &c};
+	int results[3];
+
+	setup(&fx);
+	CHECK_INT(orch_store_create_plan(fx.store, plan, 0), 0);
+	/* t1 is ready already: left out, the two others in one commit */
+	CHECK_INT(orch_store_update_each(fx.store, "p", set_state_once_cb,
+	                                 payloads, results, 3, &commit),
+	          0);
+	CHECK_INT(results[0], 0);
+	CHECK_INT(results[1], ORCH_ENOCHANGE);
+	CHECK_INT(results[2], 0);
+	head = plan_head(&fx, "p");
+	CHECK(git_oid_equal(&commit, &head));
+	CHECK_INT(history_length(&fx, "p"), 2);
+	head_message(message, sizeof(message), &fx, "p");
+	CHECK_STR(message, "2 changes\n\nt0: done\nt2: failed\n");
+	for (size_t i = 0; i < 3; i++)
+		orch_task_state_init(&states[i]);
+	CHECK_INT(orch_store_read_states(states, &head, fx.store, plan), 0);
+	CHECK_INT(states[0].state, ORCH_STATE_DONE);
+	CHECK_INT(states[1].state, ORCH_STATE_READY);
+	CHECK_INT(states[2].state, ORCH_STATE_FAILED);
+	/* one change alone: its own message; none: no commit */
+	b.state = ORCH_STATE_RUNNING;
+	CHECK_INT(orch_store_update_each(fx.store, "p", set_state_once_cb,
+	                                 payloads, results, 3, NULL),
+	          0);
+	head_message(message, sizeof(message), &fx, "p");
+	CHECK_STR(message, "t1: running\n");
+	CHECK_INT(orch_store_update_each(fx.store, "p", set_state_once_cb,
+	                                 payloads, results, 3, NULL),
+	          ORCH_ENOCHANGE);
+	CHECK_INT(history_length(&fx, "p"), 3);
+	for (size_t i = 0; i < 3; i++)
+		orch_task_state_clear(&states[i]);
+	orch_plan_free(plan);
+	teardown(&fx);
+}
+
 TEST(task_paths_are_flat_up_to_the_limit_then_fanned_out_by_fnv1a)
 {
 	orch_plan small = {0}, big = {0};
@@ -1410,6 +1475,7 @@ static const unit_test tests[] = {
 	T(a_stored_plan_loads_back_with_one_commit_of_history),
 	T(a_new_plan_has_independent_tasks_ready_and_the_others_pending),
 	T(each_update_is_one_commit_with_its_message),
+	T(changes_of_one_batch_share_one_commit_naming_each_change),
 	T(task_paths_are_flat_up_to_the_limit_then_fanned_out_by_fnv1a),
 	T(a_racing_update_reruns_the_callback_and_loses_nothing),
 	T(four_processes_incrementing_at_once_lose_no_increment),
