@@ -135,6 +135,10 @@ struct run {
 	/* the attempts that ended in one pass of the loop, and how */
 	size_t *ended, aended;
 	orch_job_result *ended_res;
+	/* attempts that ended, let go of their slots, their outcomes not
+	 * recorded yet: the next claim's commit takes them (settle_endings) */
+	struct ending **pending;
+	size_t npending, apending;
 };
 
 static void emit(struct run *run, orch_run_event *event)
@@ -1086,6 +1090,8 @@ struct ending {
 	const char *worker;
 	char *kept; /* the worktree kept for it, or NULL */
 	char hex[GIT_OID_HEXSZ + 1], why[600], limited[160];
+	int stored; /* its outcome went into a commit (or was refused) */
+	int code;   /* what recording it returned */
 };
 
 /*
@@ -1141,6 +1147,10 @@ static void conclude_begin(struct run *run, struct ending *e)
 			raise(SIGKILL);
 		o->state = ORCH_STATE_DONE;
 		o->commit = e->hex;
+		/* its slot is free for the next task now: the result is on
+		 * its branch, where recover() finds it after a crash */
+		if (rt->job)
+			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
 		return;
 	}
 	int final, rate_limited =
@@ -1203,17 +1213,12 @@ static void conclude_end(struct run *run, struct ending *e)
 			         rt->attempt, e->duration);
 			release_old_kept(run, e->task);
 		}
-		if (rt->job)
-			rt->worker->ops->finish(rt->worker, rt->job, 0, NULL);
 		if (o->recorded && !orch_store_remote(run->store) &&
 		    (run->opts->merge || run->plan->merge_auto))
 			merge_now(run, e->task);
 	} else if (o->recorded && e->kept) {
 		release_old_kept(run, e->task);
 	}
-	rt->job = NULL;
-	rt->worker->running--;
-	run->ours--;
 	release_task_lease(run, e->task);
 	event.kind = ORCH_RUN_EVENT_END;
 	event.task = run->plan->tasks[e->task].id;
@@ -1251,59 +1256,144 @@ static int recorded(struct run *run, struct outcome *o, int error)
 	return error;
 }
 
-/*
- * The attempts of ours that ended in one pass of the loop: a burst of
- * outcomes is recorded in one commit (SPEC 5), then each attempt is let
- * go. Each task has one attempt at most, so each task's history keeps
- * every transition.
- */
-static int conclude(struct run *run, const size_t *tasks,
-                    const orch_job_result *results, size_t n)
+/* A change of a mixed batch: its callback and payload. */
+struct change {
+	orch_store_update_cb cb;
+	void *payload;
+};
+
+static int change_cb(orch_txn *txn, void *payload)
 {
-	struct ending *e = orch_calloc(n, sizeof(*e));
-	void **payloads = orch_calloc(n, sizeof(*payloads));
-	int *codes = orch_calloc(n, sizeof(*codes));
-	size_t m = 0;
+	struct change *c = payload;
+	return c->cb(txn, c->payload);
+}
+
+/*
+ * Record the pending outcomes not recorded yet and `also` (may be NULL)
+ * after them, in one commit. Returns the update's error, or `also`'s code.
+ */
+static int record_pending(struct run *run, struct change *also)
+{
+	size_t n = 0, m = run->npending + 1;
+	struct change *changes = orch_calloc(m, sizeof(*changes));
+	void **payloads = orch_calloc(m, sizeof(*payloads));
+	int *codes = orch_calloc(m, sizeof(*codes));
 	int error = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (run->rt[tasks[i]].lost) {
-			conclude_lost(run, tasks[i]);
+	for (size_t i = 0; i < run->npending; i++) {
+		struct ending *e = run->pending[i];
+		if (e->stored)
 			continue;
-		}
-		e[m].task = tasks[i];
-		e[m].res = results[i];
-		conclude_begin(run, &e[m]);
-		e[m].o.run = run;
-		if (orch_store_remote(run->store))
-			e[m].o.fence = &run->rt[tasks[i]].lease;
-		payloads[m] = &e[m].o;
-		m++;
+		changes[n].cb = outcome_cb;
+		changes[n].payload = &e->o;
+		payloads[n] = &changes[n];
+		n++;
 	}
-	if (m == 1) {
-		/* orch_store_update's own message and code */
+	if (also) {
+		changes[n] = *also;
+		payloads[n] = &changes[n];
+		n++;
+	}
+	if (n == 0)
+		goto done;
+	if (n == 1) {
+		/* one change: orch_store_update's own code and message */
 		codes[0] = orch_store_update(run->store, run->plan->name,
-		                             outcome_cb, payloads[0], NULL);
-	} else if (m > 1) {
-		error = orch_store_update_each(run->store, run->plan->name,
-		                               outcome_cb, payloads, codes, m,
-		                               NULL);
-		if (error == ORCH_ENOCHANGE)
-			error = 0;
+		                             change_cb, payloads[0], NULL);
+	} else {
+		error =
+		    orch_store_update_each(run->store, run->plan->name,
+		                           change_cb, payloads, codes, n, NULL);
+		if (error < 0 && error != ORCH_ENOCHANGE)
+			goto done; /* nothing recorded: the pending wait */
+		error = 0;
 	}
-	for (size_t i = 0; i < m && error == 0; i++)
-		error = recorded(run, &e[i].o, codes[i]);
-	for (size_t i = 0; i < m; i++) {
-		if (error == 0)
-			conclude_end(run, &e[i]);
-		ending_clear(&e[i]);
+	for (size_t i = 0, k = 0; i < run->npending; i++) {
+		struct ending *e = run->pending[i];
+		if (e->stored)
+			continue;
+		e->stored = 1;
+		e->code = codes[k++];
 	}
+	if (also)
+		error = codes[n - 1];
+done:
 	free(codes);
 	free(payloads);
-	free(e);
+	free(changes);
+	return error;
+}
+
+/*
+ * The pending outcomes: recorded if no claim took them, then each attempt
+ * is let go (note, kept worktree, merge, lease).
+ */
+static int settle_endings(struct run *run)
+{
+	int error;
+
+	if (!run->npending)
+		return 0;
+	error = record_pending(run, NULL);
+	for (size_t i = 0; i < run->npending && error == 0; i++)
+		error =
+		    recorded(run, &run->pending[i]->o, run->pending[i]->code);
+	for (size_t i = 0; i < run->npending; i++) {
+		struct ending *e = run->pending[i];
+		if (error == 0)
+			conclude_end(run, e);
+		ending_clear(e);
+		free(e);
+	}
+	run->npending = 0;
 	if (error < 0)
 		return error;
 	return sync_states(run);
+}
+
+/*
+ * The attempts of ours that ended in one pass of the loop: their slots
+ * are free at once, their outcomes go into the commit of the next claim
+ * of this pass (or settle_endings' after it), so that a burst of
+ * completions and the starts they make room for cost one commit (SPEC 5).
+ * A task has one attempt at most, so each task's history keeps every
+ * transition.
+ */
+static void conclude(struct run *run, const size_t *tasks,
+                     const orch_job_result *results, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct task_rt *rt = &run->rt[tasks[i]];
+		struct ending *e;
+		if (rt->lost) {
+			conclude_lost(run, tasks[i]);
+			continue;
+		}
+		e = orch_calloc(1, sizeof(*e));
+		e->task = tasks[i];
+		e->res = results[i];
+		conclude_begin(run, e);
+		e->o.run = run;
+		if (orch_store_remote(run->store))
+			e->o.fence = &rt->lease;
+		rt->job = NULL;
+		rt->worker->running--;
+		run->ours--;
+		if (run->npending == run->apending) {
+			run->apending = run->apending ? run->apending * 2 : 8;
+			run->pending =
+			    orch_realloc(run->pending,
+			                 run->apending * sizeof(*run->pending));
+		}
+		run->pending[run->npending++] = e;
+	}
+}
+
+/* The claim of a dispatch, in one commit with the pending outcomes. */
+static int claim_update(struct run *run, struct claim *claim)
+{
+	struct change c = {claim_cb, claim};
+	return record_pending(run, &c);
 }
 
 /* Are `task`'s dependencies done, and is it waiting for a slot? */
@@ -1699,8 +1789,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		/* recorded as an attempt that ended in conflict */
 		snprintf(why, sizeof(why), "%s", orch_error_message());
 		claim.base = run->plan->base_commit;
-		if (orch_store_update(run->store, run->plan->name, claim_cb,
-		                      &claim, NULL) == 0) {
+		if (claim_update(run, &claim) == 0) {
 			o.attempt = claim.attempt;
 			o.state = ORCH_STATE_CONFLICT;
 			o.error = why;
@@ -1720,8 +1809,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		                  ? orch_strdup(run->states[task].worker)
 		                  : NULL;
 	}
-	if ((error = orch_store_update(run->store, run->plan->name, claim_cb,
-	                               &claim, NULL)) < 0)
+	if ((error = claim_update(run, &claim)) < 0)
 		goto release; /* ORCH_ENOCHANGE: no longer ready */
 	rt->attempt = claim.attempt;
 	if (kept) {
@@ -1953,7 +2041,8 @@ static int recover(struct run *run, size_t task)
 			     "%s: result of attempt %d found on its branch; "
 			     "recorded",
 			     t->id, st->attempts);
-			error = conclude(run, &task, &res, 1);
+			conclude(run, &task, &res, 1);
+			error = settle_endings(run);
 			have_lease = 0;
 			goto done;
 		}
@@ -2615,15 +2704,15 @@ static int loop(struct run *run)
 			run->ended_res[nended++] = res;
 		}
 		if (nended) {
-			if ((error = conclude(run, run->ended, run->ended_res,
-			                      nended)) < 0)
-				return error;
-			for (size_t k = 0; k < nended; k++)
-				ready_offer(run,
-				            run->ended[k]); /* ready again:
-				                               retry, lost */
+			conclude(run, run->ended, run->ended_res, nended);
 			progressed = 1;
 		}
+		/* a rate limit pauses dispatch: known before any claim */
+		for (size_t k = 0; k < run->npending && !error; k++)
+			if (run->pending[k]->o.rate_limit)
+				error = settle_endings(run);
+		if (error < 0)
+			return error;
 		renew_leases(run, mono);
 		flush_logs(run, mono);
 		watch_workers(run, 0);
@@ -2658,6 +2747,12 @@ static int loop(struct run *run)
 		ready_restore(run);
 		if (error < 0)
 			return error;
+		/* the outcomes no claim took, and what follows each */
+		if ((error = settle_endings(run)) < 0)
+			return error;
+		for (size_t k = 0; k < nended; k++)
+			ready_offer(run, run->ended[k]); /* ready again: retry,
+			                                    lost */
 		/* anything left that might still run? */
 		for (size_t i = 0; i < run->plan->ntasks; i++) {
 			const orch_task_state *st = &run->states[i];
@@ -2844,6 +2939,11 @@ done:
 	}
 	free(run.ended);
 	free(run.ended_res);
+	for (size_t i = 0; i < run.npending; i++) {
+		ending_clear(run.pending[i]);
+		free(run.pending[i]);
+	}
+	free(run.pending);
 	if (run.states) {
 		for (size_t i = 0; i < run.plan->ntasks; i++)
 			orch_task_state_clear(&run.states[i]);
