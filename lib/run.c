@@ -1389,6 +1389,25 @@ static void conclude(struct run *run, const size_t *tasks,
 	}
 }
 
+/*
+ * Must the pending outcomes be recorded before anything is dispatched? A
+ * rate limit pauses dispatch, and a result makes its dependents ready,
+ * which may come before what is ready now.
+ */
+static int settle_first(struct run *run)
+{
+	const orch_graph *g = run->graph;
+
+	for (size_t k = 0; k < run->npending; k++) {
+		const struct ending *e = run->pending[k];
+		if (e->o.rate_limit ||
+		    (e->o.state == ORCH_STATE_DONE &&
+		     g->rdep_start[e->task] < g->rdep_start[e->task + 1]))
+			return 1;
+	}
+	return 0;
+}
+
 /* The claim of a dispatch, in one commit with the pending outcomes. */
 static int claim_update(struct run *run, struct claim *claim)
 {
@@ -2707,11 +2726,7 @@ static int loop(struct run *run)
 			conclude(run, run->ended, run->ended_res, nended);
 			progressed = 1;
 		}
-		/* a rate limit pauses dispatch: known before any claim */
-		for (size_t k = 0; k < run->npending && !error; k++)
-			if (run->pending[k]->o.rate_limit)
-				error = settle_endings(run);
-		if (error < 0)
+		if (settle_first(run) && (error = settle_endings(run)) < 0)
 			return error;
 		renew_leases(run, mono);
 		flush_logs(run, mono);
