@@ -18,6 +18,13 @@
 
 static const char log_usage[] = SYNOPSIS_LOG;
 
+/*
+ * A task's transitions are listed from commits marked so (RS, the line,
+ * US, the body, US) that the line of a commit of several changes can be
+ * the task's own (see task_lines).
+ */
+#define TASK_FORMAT "--format=%x1e%h %ad %s%x1f%b%x1f"
+
 /* argv of `git log` over `refname` (-- `path` when not NULL). free() it. */
 static char **git_log_argv(char **extra, int nextra, const char *refname,
                            const char *path)
@@ -30,7 +37,7 @@ static char **git_log_argv(char **extra, int nextra, const char *refname,
 	if (path)
 		args[n++] = "--no-pager";
 	args[n++] = "log";
-	args[n++] = "--format=%h %ad %s";
+	args[n++] = path ? TASK_FORMAT : "--format=%h %ad %s";
 	args[n++] = "--date=format:%Y-%m-%d %H:%M:%S";
 	for (int i = 0; i < nextra; i++)
 		args[n++] = extra[i];
@@ -42,34 +49,125 @@ static char **git_log_argv(char **extra, int nextra, const char *refname,
 	return args;
 }
 
-/* Run `git log` as a child, its output on our stdout; 0 when it succeeded. */
-static int run_git_log(char **args)
+/* Run `git log` as a child, its output into `out`; 0 when it succeeded. */
+static int run_git_log(orch_buf *out, char **args)
 {
+	int fds[2], status, error = 0;
+	char chunk[65536];
+	ssize_t got;
 	pid_t pid;
-	int status;
 
 	fflush(stdout);
-	if ((pid = fork()) < 0)
+	if (pipe(fds) < 0)
 		return orch_error_os("cannot run git log");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return orch_error_os("cannot run git log");
+	}
 	if (pid == 0) {
+		close(fds[0]);
+		if (dup2(fds[1], 1) < 0)
+			_exit(127);
+		close(fds[1]);
 		execvp("git", args);
 		fprintf(stderr, "error: cannot run git: %s\n", strerror(errno));
 		_exit(127);
 	}
+	close(fds[1]);
+	while ((got = read(fds[0], chunk, sizeof(chunk))) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			error = orch_error_os("cannot read what git log said");
+			break;
+		}
+		orch_buf_put(out, chunk, (size_t)got);
+	}
+	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return orch_error_os("cannot wait for git log");
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+	if (error == 0 && (!WIFEXITED(status) || WEXITSTATUS(status))) {
 		orch_error_set("git log failed");
 		return ORCH_ERROR;
 	}
-	return 0;
+	return error;
+}
+
+/* Is `subject` that of a commit of several changes ("N changes")? */
+static int several_changes(const char *subject, size_t len)
+{
+	size_t digits = 0;
+
+	while (digits < len && subject[digits] >= '0' && subject[digits] <= '9')
+		digits++;
+	return digits > 0 && len - digits == strlen(" changes") &&
+	       !memcmp(subject + digits, " changes", len - digits);
+}
+
+/*
+ * Write git log's output of TASK_FORMAT as "hash date line" per commit,
+ * the line being the subject, or for a commit of several changes the
+ * task's own lines of its body (joined by "; "); what git adds after each
+ * commit (a diff, a stat) follows as git wrote it. Output in another
+ * format (a --format of the user's) is written as it is.
+ */
+static void task_lines(const orch_buf *log, const char *task)
+{
+	const char *p = log->ptr, *end = log->ptr + log->len;
+	size_t tlen = strlen(task);
+
+	if (!log->len || *p != '\x1e') {
+		fwrite(log->ptr, 1, log->len, stdout);
+		return;
+	}
+	while (p < end) {
+		const char *head = p + 1, *us1, *us2, *next, *subject;
+		int shown = 0;
+		us1 = memchr(head, '\x1f', (size_t)(end - head));
+		us2 = us1 ? memchr(us1 + 1, '\x1f', (size_t)(end - us1 - 1))
+		          : NULL;
+		if (!us2) {
+			fwrite(p, 1, (size_t)(end - p), stdout);
+			return;
+		}
+		next = memchr(us2, '\x1e', (size_t)(end - us2));
+		if (!next)
+			next = end;
+		/* "hash date time subject" */
+		subject = head;
+		for (int spaces = 0; subject < us1 && spaces < 3; subject++)
+			if (*subject == ' ')
+				spaces++;
+		fwrite(head, 1, (size_t)(subject - head), stdout);
+		if (several_changes(subject, (size_t)(us1 - subject))) {
+			for (const char *l = us1 + 1; l < us2;) {
+				const char *nl =
+				    memchr(l, '\n', (size_t)(us2 - l));
+				size_t len = (size_t)((nl ? nl : us2) - l);
+				if (len > tlen + 2 && !memcmp(l, task, tlen) &&
+				    l[tlen] == ':' && l[tlen + 1] == ' ') {
+					if (shown++)
+						fputs("; ", stdout);
+					fwrite(l, 1, len, stdout);
+				}
+				l += len + (nl != NULL);
+			}
+		}
+		if (!shown)
+			fwrite(subject, 1, (size_t)(us1 - subject), stdout);
+		/* git ends the format with a newline, then what follows */
+		fwrite(us2 + 1, 1, (size_t)(next - us2 - 1), stdout);
+		p = next;
+	}
 }
 
 static int task_log(orch_cli *cli, const char *plan, const char *task,
                     const char *refname, char **extra, int nextra)
 {
 	orch_task_record record;
+	orch_buf out = {0};
 	char **args = NULL;
 	int error;
 
@@ -82,8 +180,9 @@ static int task_log(orch_cli *cli, const char *plan, const char *task,
 	 */
 	args = git_log_argv(extra, nextra, refname, record.state_path);
 	cli_start_pager(cli);
-	if ((error = run_git_log(args)) < 0)
+	if ((error = run_git_log(&out, args)) < 0)
 		goto done;
+	task_lines(&out, task);
 	printf("\n");
 	if (!record.has_log) {
 		printf("no output recorded for %s (%s)\n", task,
@@ -100,6 +199,7 @@ static int task_log(orch_cli *cli, const char *plan, const char *task,
 	}
 done:
 	cli_end_pager();
+	orch_buf_free(&out);
 	free(args);
 	orch_task_record_clear(&record);
 	return error;

@@ -69,6 +69,19 @@ test_expect_success 'each task history still shows every transition' '
 	test_grep "^one$" one
 '
 
+test_expect_success 'log PLAN TASK shows the task'"'"'s own line of the shared commit' '
+	git orchestrate log burst b3 >out &&
+	test_grep "^[0-9a-f]\{7,\} [0-9-]* [0-9:]* b3: failed on local after .* (attempt 1): exit status 3$" out &&
+	test_grep "^[0-9a-f]\{7,\} [0-9-]* [0-9:]* b3: started on local (attempt 1)$" out &&
+	test_grep ! "b1: \|b2: \|3 changes" out &&
+	git orchestrate log burst b1 -- -p >out &&
+	test_grep "^[0-9a-f]\{7,\} [0-9-]* [0-9:]* b1: done on local in .* (attempt 1)$" out &&
+	test_grep "^+{\"state\":\"done\"" out &&
+	test_grep "^--- a/tasks/b1.json" out &&
+	git orchestrate log burst b1 -- --format=%s >out &&
+	test_grep "^3 changes$" out
+'
+
 test_expect_success 'status and notes agree with the one commit' '
 	git orchestrate status burst --json | tr -d " \t\n" >flat &&
 	test_grep "\"id\":\"b1\",\"state\":\"done\"" flat &&
