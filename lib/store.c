@@ -1013,8 +1013,14 @@ struct orch_states_reader {
 	unsigned char have_sub[256];
 	git_oid sub[256];
 	unsigned char *bucket; /* each task's fan-out subtree */
+	size_t *in_bucket;     /* the tasks of each subtree (CSR) */
+	size_t bucket_start[257];
 	unsigned char *have_blob;
-	git_oid *blob; /* what each task's state was read from */
+	git_oid *blob;       /* what each task's state was read from */
+	unsigned char *seen; /* read in this call (cleared after it) */
+	size_t *seen_list, nseen;
+	size_t *changed; /* the tasks whose state the last call changed */
+	size_t nchanged;
 };
 
 orch_states_reader *orch_states_reader_new(const orch_plan *plan)
@@ -1023,12 +1029,25 @@ orch_states_reader *orch_states_reader_new(const orch_plan *plan)
 
 	r->ntasks = plan->ntasks;
 	r->bucket = orch_calloc(plan->ntasks + 1, 1);
+	r->in_bucket = orch_calloc(plan->ntasks + 1, sizeof(size_t));
 	r->have_blob = orch_calloc(plan->ntasks + 1, 1);
 	r->blob = orch_calloc(plan->ntasks + 1, sizeof(git_oid));
+	r->seen = orch_calloc(plan->ntasks + 1, 1);
+	r->seen_list = orch_calloc(plan->ntasks + 1, sizeof(size_t));
+	r->changed = orch_calloc(plan->ntasks + 1, sizeof(size_t));
 	for (size_t i = 0; i < plan->ntasks; i++) {
 		const char *id = plan->tasks[i].id;
 		r->bucket[i] =
 		    (unsigned char)(orch_hash_fnv1a(id, strlen(id)) & 0xff);
+		r->bucket_start[r->bucket[i] + 1]++;
+	}
+	for (size_t b = 0; b < 256; b++)
+		r->bucket_start[b + 1] += r->bucket_start[b];
+	{
+		size_t fill[256];
+		memcpy(fill, r->bucket_start, sizeof(fill));
+		for (size_t i = 0; i < plan->ntasks; i++)
+			r->in_bucket[fill[r->bucket[i]]++] = i;
 	}
 	return r;
 }
@@ -1038,8 +1057,12 @@ void orch_states_reader_free(orch_states_reader *r)
 	if (!r)
 		return;
 	free(r->bucket);
+	free(r->in_bucket);
 	free(r->have_blob);
 	free(r->blob);
+	free(r->seen);
+	free(r->seen_list);
+	free(r->changed);
 	free(r);
 }
 
@@ -1111,6 +1134,9 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 		id[len - 5] = '\0';
 		if ((pos = orch_plan_find(ctx->plan, id)) < 0)
 			continue; /* not a task of this plan */
+		if (ctx->reader && !ctx->seen[pos])
+			ctx->reader->seen_list[ctx->reader->nseen++] =
+			    (size_t)pos;
 		ctx->seen[pos] = 1;
 		if (ctx->reader && ctx->reader->have_blob[pos] &&
 		    git_oid_equal(&ctx->reader->blob[pos],
@@ -1121,6 +1147,8 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 			return error;
 		orch_task_state_copy(&ctx->states[pos], state);
 		if (ctx->reader) {
+			ctx->reader->changed[ctx->reader->nchanged++] =
+			    (size_t)pos;
 			ctx->reader->have_blob[pos] = 1;
 			git_oid_cpy(&ctx->reader->blob[pos],
 			            git_tree_entry_id(entry));
@@ -1136,6 +1164,22 @@ int orch_store_read_states(orch_task_state *states, git_oid *out_head,
 	                                    NULL);
 }
 
+/* Task `i` has no state file (any more): its state is the initial one. */
+static void reset_state(struct read_ctx *ctx, size_t i, int first)
+{
+	orch_states_reader *r = ctx->reader;
+
+	if (ctx->seen[i])
+		return;
+	if (r && !first && !r->have_blob[i])
+		return; /* initial already */
+	initial_state(&ctx->states[i], &ctx->plan->tasks[i]);
+	if (r) {
+		r->have_blob[i] = 0;
+		r->changed[r->nchanged++] = i;
+	}
+}
+
 int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
                                  orch_store *store, const orch_plan *plan,
                                  orch_states_reader *r)
@@ -1144,12 +1188,14 @@ int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
 	git_tree *root = NULL, *tasks = NULL;
 	const git_tree_entry *entry;
 	git_oid head;
-	int error, all_skipped = 0;
+	int error, all_skipped = 0, have_tasks = 0, first = !r || !r->have_head;
 
 	if (r && r->ntasks != plan->ntasks)
 		return orch_error_set("plan '%s': the states reader was made "
 		                      "for another plan",
 		                      plan->name);
+	if (r)
+		r->nchanged = 0;
 	if ((error = orch_store_refresh(store, plan->name, 0)) < 0 ||
 	    (error = plan_head(&head, NULL, store, plan->name)) < 0)
 		goto done;
@@ -1160,13 +1206,14 @@ int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
 	}
 	if ((error = plan_head(&head, &root, store, plan->name)) < 0)
 		goto done;
-	ctx.seen = orch_calloc(plan->ntasks + 1, 1);
+	ctx.seen = r ? r->seen : orch_calloc(plan->ntasks + 1, 1);
 	entry = git_tree_entry_byname(root, "tasks");
 	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE && r &&
 	    r->have_tasks &&
 	    git_oid_equal(&r->tasks, git_tree_entry_id(entry))) {
 		all_skipped = 1;
 	} else if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+		have_tasks = 1;
 		if (r) {
 			r->have_tasks = 1;
 			git_oid_cpy(&r->tasks, git_tree_entry_id(entry));
@@ -1181,14 +1228,25 @@ int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
 		if ((error = read_states_tree(&ctx, tasks, 0)) < 0)
 			goto done;
 	}
-	for (size_t i = 0; i < plan->ntasks; i++) {
-		/* in a subtree that did not change: as read before */
-		if (ctx.seen[i] || all_skipped ||
-		    (r && ctx.skipped[r->bucket[i]]))
-			continue;
-		initial_state(&states[i], &plan->tasks[i]);
-		if (r)
-			r->have_blob[i] = 0;
+	/*
+	 * The tasks without a state file have the initial state. A reader
+	 * looks only in the fan-out subtrees it read again: the cost stays
+	 * that of what changed.
+	 */
+	if (all_skipped) {
+		/* as read before */
+	} else if (r && !first && have_tasks &&
+	           plan->ntasks > ORCH_STORE_FLAT_MAX) {
+		for (size_t b = 0; b < 256; b++) {
+			if (ctx.skipped[b])
+				continue;
+			for (size_t k = r->bucket_start[b];
+			     k < r->bucket_start[b + 1]; k++)
+				reset_state(&ctx, r->in_bucket[k], first);
+		}
+	} else {
+		for (size_t i = 0; i < plan->ntasks; i++)
+			reset_state(&ctx, i, first);
 	}
 	if (r) {
 		r->have_head = 1;
@@ -1197,10 +1255,23 @@ int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
 	if (out_head)
 		git_oid_cpy(out_head, &head);
 done:
-	free(ctx.seen);
+	if (r) {
+		for (size_t k = 0; k < r->nseen; k++)
+			r->seen[r->seen_list[k]] = 0;
+		r->nseen = 0;
+	} else {
+		free(ctx.seen);
+	}
 	git_tree_free(tasks);
 	git_tree_free(root);
 	return error;
+}
+
+const size_t *orch_states_reader_changed(const orch_states_reader *r,
+                                         size_t *count)
+{
+	*count = r->nchanged;
+	return r->changed;
 }
 
 int orch_store_read_file(orch_buf *out, orch_store *store, const char *plan,

@@ -217,6 +217,12 @@ void orch_states_reader_free(orch_states_reader *reader);
 int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
                                  orch_store *store, const orch_plan *plan,
                                  orch_states_reader *reader);
+/*
+ * The tasks whose state the last orch_store_read_states_since with
+ * `reader` changed (every task the first time), *count of them.
+ */
+const size_t *orch_states_reader_changed(const orch_states_reader *reader,
+                                         size_t *count);
 
 /* A transaction on a plan ref, given to an orch_store_update callback. */
 typedef struct orch_txn orch_txn;

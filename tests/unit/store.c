@@ -1372,6 +1372,12 @@ static void reader_follows_updates(size_t n)
 	for (size_t i = 0; i < n; i++)
 		orch_task_state_init(&kept[i]);
 	CHECK(same_as_full_read(&fx, plan, kept, reader));
+	{
+		/* the first read changes every task */
+		size_t count;
+		orch_states_reader_changed(reader, &count);
+		CHECK_INT(count, n);
+	}
 	for (int round = 0; round < 25; round++) {
 		seed = seed * 1103515245u + 12345u;
 		snprintf(id, sizeof(id), "t%zu", (size_t)(seed >> 8) % n);
@@ -1381,8 +1387,21 @@ static void reader_follows_updates(size_t n)
 		             round, round % 3 ? "w1" : "w2"),
 		    0);
 		CHECK(same_as_full_read(&fx, plan, kept, reader));
+		/* what changed is the one task set */
+		{
+			size_t count;
+			const size_t *changed =
+			    orch_states_reader_changed(reader, &count);
+			CHECK_INT(count, 1);
+			CHECK_STR(plan->tasks[changed[0]].id, id);
+		}
 		/* read again with nothing changed: the same */
 		CHECK(same_as_full_read(&fx, plan, kept, reader));
+		{
+			size_t count;
+			orch_states_reader_changed(reader, &count);
+			CHECK_INT(count, 0);
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		orch_task_state_clear(&kept[i]);
