@@ -86,6 +86,51 @@ struct ready_set {
 	int stale; /* priorities or needs changed: rebuild */
 };
 
+/*
+ * A set of task indices: O(1) to add and to test, iterated in O(size);
+ * members that no longer belong are dropped when it is walked.
+ */
+struct idset {
+	size_t *items;
+	size_t n;
+	unsigned char *in;
+};
+
+static void idset_init(struct idset *set, size_t cap)
+{
+	set->items = orch_malloc((cap + 1) * sizeof(size_t));
+	set->in = orch_calloc(cap + 1, 1);
+	set->n = 0;
+}
+
+static void idset_free(struct idset *set)
+{
+	free(set->items);
+	free(set->in);
+}
+
+static void idset_add(struct idset *set, size_t i)
+{
+	if (set->in[i])
+		return;
+	set->in[i] = 1;
+	set->items[set->n++] = i;
+}
+
+/* Drop member number k (the last one takes its place). */
+static void idset_drop_at(struct idset *set, size_t k)
+{
+	set->in[set->items[k]] = 0;
+	set->items[k] = set->items[--set->n];
+}
+
+static void idset_clear(struct idset *set)
+{
+	for (size_t k = 0; k < set->n; k++)
+		set->in[set->items[k]] = 0;
+	set->n = 0;
+}
+
 struct run {
 	struct lease_seen *seen;
 	size_t nseen;
@@ -139,6 +184,16 @@ struct run {
 	 * recorded yet: the next claim's commit takes them (settle_endings) */
 	struct ending **pending;
 	size_t npending, apending;
+	/*
+	 * What a pass of the loop looks at, kept as states change so that a
+	 * pass costs what is running or changed, not the plan's size: tasks
+	 * with an attempt of ours, tasks running (anyone's), ready or
+	 * pending tasks waiting for a time, tasks no worker can run, tasks
+	 * to check for a dependency that cannot succeed any more, and how
+	 * many tasks are running, ready or pending.
+	 */
+	struct idset active, running, timed, unrunnable, skipcheck;
+	size_t nlive;
 };
 
 static void emit(struct run *run, orch_run_event *event)
@@ -678,8 +733,11 @@ static int sync_states(struct run *run)
 	    (run->synced && git_oid_equal(&head, &run->synced_head)))
 		return error;
 	if ((error = reload_plan(run, &head)) < 0 ||
-	    (error = read_pause(run)) < 0)
+	    (error = read_pause(run)) < 0) {
+		/* what the read changed is not taken in: start again */
+		run->ready.stale = 1;
 		return error;
+	}
 	ready_states_changed(run);
 	git_oid_cpy(&run->synced_head, &head);
 	run->synced = 1;
@@ -1529,6 +1587,7 @@ static int mark_unrunnable(struct run *run, size_t task)
 		return 0;
 	if (!run->rt[task].unrunnable) {
 		run->rt[task].unrunnable = 1;
+		idset_add(&run->unrunnable, task);
 		note(run, "%s: no worker has every capability it needs",
 		     run->plan->tasks[task].id);
 	}
@@ -1557,6 +1616,37 @@ static void ready_restore(struct run *run)
 	rs->naside = 0;
 }
 
+static int state_is_live(orch_state s)
+{
+	return s == ORCH_STATE_RUNNING || s == ORCH_STATE_READY ||
+	       s == ORCH_STATE_PENDING;
+}
+
+/*
+ * Task `i` went from `old` (ORCH_STATE__COUNT: not known) to `now`: keep
+ * the count and sets of struct run up to date.
+ */
+static void track_state(struct run *run, size_t i, orch_state old,
+                        orch_state now)
+{
+	const orch_graph *g = run->graph;
+
+	if (old != ORCH_STATE__COUNT && state_is_live(old))
+		run->nlive--;
+	if (state_is_live(now))
+		run->nlive++;
+	if (now == ORCH_STATE_RUNNING)
+		idset_add(&run->running, i);
+	if ((now == ORCH_STATE_READY || now == ORCH_STATE_PENDING) &&
+	    run->states[i].not_before_ms > 0)
+		idset_add(&run->timed, i);
+	if (now == ORCH_STATE_READY || now == ORCH_STATE_PENDING)
+		idset_add(&run->skipcheck, i);
+	if (orch_state_is_dead_end(now))
+		for (size_t k = g->rdep_start[i]; k < g->rdep_start[i + 1]; k++)
+			idset_add(&run->skipcheck, g->rdeps[k]);
+}
+
 /* Every ready task, from the states as they are: O(n log n), rare. */
 static void ready_rebuild(struct run *run)
 {
@@ -1573,8 +1663,13 @@ static void ready_rebuild(struct run *run)
 	memset(rs->held, 0, n);
 	rs->built = 1;
 	rs->stale = 0;
+	run->nlive = 0;
+	idset_clear(&run->running);
+	idset_clear(&run->timed);
 	for (size_t i = 0; i < n; i++) {
 		rs->seen[i] = run->states[i].state;
+		track_state(run, i, ORCH_STATE__COUNT, rs->seen[i]);
+		idset_add(&run->skipcheck, i);
 		ready_offer(run, i);
 	}
 }
@@ -1588,11 +1683,16 @@ static void ready_states_changed(struct run *run)
 {
 	struct ready_set *rs = &run->ready;
 	const orch_graph *g = run->graph;
+	const size_t *changed;
+	size_t nchanged;
 
 	if (!rs->built)
 		return;
-	for (size_t i = 0; i < run->plan->ntasks; i++) {
+	changed = orch_states_reader_changed(run->reader, &nchanged);
+	for (size_t c = 0; c < nchanged; c++) {
+		size_t i = changed[c];
 		orch_state s = run->states[i].state;
+		track_state(run, i, rs->seen[i], s);
 		if (s == rs->seen[i])
 			continue;
 		rs->seen[i] = s;
@@ -1875,6 +1975,7 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	rt->started_mono = orch_monotonic_ms();
 	worker->running++;
 	run->ours++;
+	idset_add(&run->active, task);
 	sync_states(run);
 	{
 		orch_run_event event = {0};
@@ -1912,7 +2013,9 @@ static int propagate_skips(struct run *run)
 	const orch_graph *g = run->graph;
 	int error = 0;
 
-	for (size_t i = 0; i < run->plan->ntasks; i++) {
+	/* the tasks whose dependencies or own state changed */
+	for (size_t c = 0; c < run->skipcheck.n; c++) {
+		size_t i = run->skipcheck.items[c];
 		orch_state s = run->states[i].state;
 		if (s != ORCH_STATE_PENDING && s != ORCH_STATE_READY)
 			continue;
@@ -1927,6 +2030,7 @@ static int propagate_skips(struct run *run)
 			}
 		}
 	}
+	idset_clear(&run->skipcheck);
 	if (skip.count) {
 		error = orch_store_update(run->store, run->plan->name, skip_cb,
 		                          &skip, NULL);
@@ -2078,6 +2182,7 @@ static int recover(struct run *run, size_t task)
 			    (st->started_ms ? orch_now_ms() - st->started_ms
 			                    : 0);
 			rt->last_renew = 0;
+			idset_add(&run->active, task);
 			worker->running++;
 			run->ours++;
 			note(run,
@@ -2156,7 +2261,8 @@ static void flush_logs(struct run *run, int64_t now)
 	int64_t interval =
 	    run->opts->log_flush_ms > 0 ? run->opts->log_flush_ms : 10000;
 
-	for (size_t i = 0; i < run->plan->ntasks; i++) {
+	for (size_t a = 0; a < run->active.n; a++) {
+		size_t i = run->active.items[a];
 		struct task_rt *rt = &run->rt[i];
 		struct log_flush f;
 		if (!rt->job || now - rt->last_flush < interval ||
@@ -2176,7 +2282,8 @@ static int renew_leases(struct run *run, int64_t now)
 {
 	int error;
 
-	for (size_t i = 0; i < run->plan->ntasks; i++) {
+	for (size_t a = 0; a < run->active.n; a++) {
+		size_t i = run->active.items[a];
 		struct task_rt *rt = &run->rt[i];
 		orch_lease lease;
 		char name[256];
@@ -2521,7 +2628,14 @@ static void auto_slots(struct run *run, int64_t mono)
  */
 static int ready_tasks_lack_workers(struct run *run)
 {
-	int ready = 0;
+	int ready = 0, all_up = 1;
+
+	/* a ready task no worker can run is set apart (unrunnable): with
+	 * every worker up, one can run each of the others */
+	for (size_t w = 0; w < run->nworkers && all_up; w++)
+		all_up = !run->workers[w]->down && !run->setup_broken[w][0];
+	if (all_up)
+		return 0;
 
 	for (size_t i = 0; i < run->plan->ntasks; i++) {
 		if (!is_ready(run, i))
@@ -2665,6 +2779,58 @@ static int waited_too_long(struct run *run, int64_t mono)
 	return 1;
 }
 
+/*
+ * Is any task running, ready or pending (and some worker able to run
+ * it)? Running tasks without an attempt of ours are looked at right after
+ * a sync (recover: their runner may be gone); *next_wake gets how long
+ * until the first task waiting for a time may start, if sooner.
+ */
+static int still_waiting(int64_t *next_wake, struct run *run, int64_t mono,
+                         int64_t now)
+{
+	size_t unrunnable = 0;
+
+	for (size_t k = 0; k < run->unrunnable.n; k++) {
+		size_t i = run->unrunnable.items[k];
+		if (!run->rt[i].unrunnable) {
+			idset_drop_at(&run->unrunnable, k--);
+			continue;
+		}
+		unrunnable += state_is_live(run->states[i].state);
+	}
+	for (size_t k = 0; k < run->running.n; k++)
+		if (run->states[run->running.items[k]].state !=
+		    ORCH_STATE_RUNNING)
+			idset_drop_at(&run->running, k--);
+	if (mono - run->last_sync < 5 && run->running.n) {
+		/* recover may sync, which changes the set: walk a copy */
+		size_t n = run->running.n;
+		size_t *copy = orch_malloc(n * sizeof(*copy));
+		memcpy(copy, run->running.items, n * sizeof(*copy));
+		for (size_t k = 0; k < n; k++) {
+			size_t i = copy[k];
+			if (run->states[i].state == ORCH_STATE_RUNNING &&
+			    !run->rt[i].job && !run->rt[i].unrunnable)
+				recover(run, i);
+		}
+		free(copy);
+	}
+	for (size_t k = 0; k < run->timed.n; k++) {
+		size_t i = run->timed.items[k];
+		const orch_task_state *st = &run->states[i];
+		if ((st->state != ORCH_STATE_READY &&
+		     st->state != ORCH_STATE_PENDING) ||
+		    st->not_before_ms <= now) {
+			idset_drop_at(&run->timed, k--);
+			continue;
+		}
+		if (!run->rt[i].unrunnable &&
+		    st->not_before_ms - now < *next_wake)
+			*next_wake = st->not_before_ms - now;
+	}
+	return run->nlive > unrunnable;
+}
+
 static void sleep_ms(int64_t ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -2686,12 +2852,15 @@ static int loop(struct run *run)
 		if (run->opts->interrupted && *run->opts->interrupted)
 			return ORCH_EINTR;
 		/* attempts of ours */
-		for (size_t i = 0; i < run->plan->ntasks; i++) {
+		for (size_t a = 0; a < run->active.n; a++) {
+			size_t i = run->active.items[a];
 			struct task_rt *rt = &run->rt[i];
 			orch_job_result res;
 			int64_t timeout;
-			if (!rt->job)
+			if (!rt->job) {
+				idset_drop_at(&run->active, a--);
 				continue;
+			}
 			rt->received += take_output(run, rt, 0);
 			timeout = orch_plan_task_timeout(run->plan,
 			                                 &run->plan->tasks[i]);
@@ -2769,23 +2938,11 @@ static int loop(struct run *run)
 			ready_offer(run, run->ended[k]); /* ready again: retry,
 			                                    lost */
 		/* anything left that might still run? */
-		for (size_t i = 0; i < run->plan->ntasks; i++) {
-			const orch_task_state *st = &run->states[i];
-			if (run->rt[i].unrunnable)
-				continue;
-			if (st->state == ORCH_STATE_RUNNING) {
-				waiting = 1;
-				if (!run->rt[i].job &&
-				    mono - run->last_sync < 5)
-					recover(run, i);
-			} else if (st->state == ORCH_STATE_READY ||
-			           st->state == ORCH_STATE_PENDING) {
-				waiting = 1;
-				if (st->not_before_ms > now &&
-				    st->not_before_ms - now < next_wake)
-					next_wake = st->not_before_ms - now;
-			}
+		if (run->ready.stale) {
+			ready_restore(run);
+			ready_rebuild(run);
 		}
+		waiting = still_waiting(&next_wake, run, mono, now);
 		if (mono - run->last_tick >= 1000) {
 			orch_run_event event = {0};
 			event.kind = ORCH_RUN_EVENT_TICK;
@@ -2883,6 +3040,11 @@ int orch_run(orch_run_summary *out, orch_store *store,
 	run.states = orch_calloc(run.plan->ntasks + 1, sizeof(orch_task_state));
 	run.reader = orch_states_reader_new(run.plan);
 	run.rt = orch_calloc(run.plan->ntasks + 1, sizeof(struct task_rt));
+	idset_init(&run.active, run.plan->ntasks);
+	idset_init(&run.running, run.plan->ntasks);
+	idset_init(&run.timed, run.plan->ntasks);
+	idset_init(&run.unrunnable, run.plan->ntasks);
+	idset_init(&run.skipcheck, run.plan->ntasks);
 	for (size_t i = 0; i < run.plan->ntasks; i++)
 		orch_task_state_init(&run.states[i]);
 	if ((error = resolve_secrets(&run, config)) < 0 ||
@@ -2954,6 +3116,11 @@ done:
 	}
 	free(run.ended);
 	free(run.ended_res);
+	idset_free(&run.active);
+	idset_free(&run.running);
+	idset_free(&run.timed);
+	idset_free(&run.unrunnable);
+	idset_free(&run.skipcheck);
 	for (size_t i = 0; i < run.npending; i++) {
 		ending_clear(run.pending[i]);
 		free(run.pending[i]);
