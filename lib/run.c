@@ -1327,12 +1327,14 @@ static int change_cb(orch_txn *txn, void *payload)
 }
 
 /*
- * Record the pending outcomes not recorded yet and `also` (may be NULL)
- * after them, in one commit. Returns the update's error, or `also`'s code.
+ * Record the pending outcomes not recorded yet and also[0..nalso) after
+ * them, in one commit; also_codes gets what each of those returned.
+ * Returns 0, or the update's error when nothing could be recorded.
  */
-static int record_pending(struct run *run, struct change *also)
+static int record_pending(struct run *run, const struct change *also,
+                          size_t nalso, int *also_codes)
 {
-	size_t n = 0, m = run->npending + 1;
+	size_t n = 0, m = run->npending + nalso + 1;
 	struct change *changes = orch_calloc(m, sizeof(*changes));
 	void **payloads = orch_calloc(m, sizeof(*payloads));
 	int *codes = orch_calloc(m, sizeof(*codes));
@@ -1347,8 +1349,8 @@ static int record_pending(struct run *run, struct change *also)
 		payloads[n] = &changes[n];
 		n++;
 	}
-	if (also) {
-		changes[n] = *also;
+	for (size_t k = 0; k < nalso; k++) {
+		changes[n] = also[k];
 		payloads[n] = &changes[n];
 		n++;
 	}
@@ -1373,8 +1375,8 @@ static int record_pending(struct run *run, struct change *also)
 		e->stored = 1;
 		e->code = codes[k++];
 	}
-	if (also)
-		error = codes[n - 1];
+	for (size_t k = 0; k < nalso; k++)
+		also_codes[k] = codes[n - nalso + k];
 done:
 	free(codes);
 	free(payloads);
@@ -1392,7 +1394,7 @@ static int settle_endings(struct run *run)
 
 	if (!run->npending)
 		return 0;
-	error = record_pending(run, NULL);
+	error = record_pending(run, NULL, 0, NULL);
 	for (size_t i = 0; i < run->npending && error == 0; i++)
 		error =
 		    recorded(run, &run->pending[i]->o, run->pending[i]->code);
@@ -1470,7 +1472,9 @@ static int settle_first(struct run *run)
 static int claim_update(struct run *run, struct claim *claim)
 {
 	struct change c = {claim_cb, claim};
-	return record_pending(run, &c);
+	int code = 0, error = record_pending(run, &c, 1, &code);
+
+	return error < 0 ? error : code;
 }
 
 /* Are `task`'s dependencies done, and is it waiting for a slot? */
@@ -1865,20 +1869,36 @@ done:
  * running), start. Losing a race to another orchestrator is not an error:
  * the task is simply not ours.
  */
-static int dispatch(struct run *run, size_t task, orch_worker *worker)
+/* A task on its way to start: its lease taken, its start commit made. */
+struct prep {
+	size_t task;
+	orch_worker *worker;
+	struct claim claim;
+	char *kept, *kept_worker; /* the worktree the claim forgets */
+	int code;                 /* what its claim returned */
+};
+
+/*
+ * Start `task` on `worker`, first part: lease, locks, start commit. 1 when
+ * *p is ready for its claim, 0 when there is nothing to start (someone
+ * else runs it, or it conflicted: recorded), or an error.
+ */
+static int dispatch_prepare(struct run *run, size_t task, orch_worker *worker,
+                            struct prep *p)
 {
 	struct task_rt *rt = &run->rt[task];
 	const orch_task *t = &run->plan->tasks[task];
 	orch_lease lease;
 	orch_job_spec spec;
-	struct claim claim = {0};
 	struct outcome o = {0};
 	git_oid start;
-	orch_strvec conflicts = {0}, env = {0};
-	char lease_name[256], branch[512], why[600], *message = NULL;
-	char *kept = NULL, *kept_worker = NULL, *conflict_list = NULL;
+	orch_strvec conflicts = {0};
+	char lease_name[256], why[600];
 	int error;
 
+	memset(p, 0, sizeof(*p));
+	p->task = task;
+	p->worker = worker;
 	snprintf(lease_name, sizeof(lease_name), "task/%s", t->id);
 	/* the lease names the attempt before it can exist */
 	memset(&spec, 0, sizeof(spec));
@@ -1897,19 +1917,19 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		                   &rt->lease);
 		goto done;
 	}
-	claim.run = run;
-	claim.task = task;
-	claim.worker = worker->name;
-	o.task = task;
-	o.exit_status = -1;
-	o.worker = worker->name;
+	p->claim.run = run;
+	p->claim.task = task;
+	p->claim.worker = worker->name;
 	error = task_start_commit(&start, &conflicts, run, task);
 	if (error == ORCH_ECONFLICT) {
 		/* recorded as an attempt that ended in conflict */
 		snprintf(why, sizeof(why), "%s", orch_error_message());
-		claim.base = run->plan->base_commit;
-		if (claim_update(run, &claim) == 0) {
-			o.attempt = claim.attempt;
+		p->claim.base = run->plan->base_commit;
+		if (claim_update(run, &p->claim) == 0) {
+			o.task = task;
+			o.exit_status = -1;
+			o.worker = worker->name;
+			o.attempt = p->claim.attempt;
 			o.state = ORCH_STATE_CONFLICT;
 			o.error = why;
 			o.paths = &conflicts;
@@ -1920,24 +1940,59 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	if (error < 0)
 		goto release;
 	git_oid_tostr(rt->base, sizeof(rt->base), &start);
-	claim.base = rt->base;
+	p->claim.base = rt->base;
 	if (run->states[task].worktree) {
 		/* the claim forgets the worktree kept for the last attempt */
-		kept = orch_strdup(run->states[task].worktree);
-		kept_worker = run->states[task].worker
-		                  ? orch_strdup(run->states[task].worker)
-		                  : NULL;
+		p->kept = orch_strdup(run->states[task].worktree);
+		p->kept_worker = run->states[task].worker
+		                     ? orch_strdup(run->states[task].worker)
+		                     : NULL;
 	}
-	if ((error = claim_update(run, &claim)) < 0)
+	orch_strvec_free(&conflicts);
+	return 1;
+release:
+	release_task_lease(run, task);
+	sync_states(run);
+done:
+	if (error == ORCH_ELOCKED || error == ORCH_ENOCHANGE ||
+	    error == ORCH_ECONFLICT)
+		error = 0;
+	free(rt->locator);
+	rt->locator = NULL;
+	orch_strvec_free(&conflicts);
+	return error;
+}
+
+/*
+ * Second part, once p's claim is recorded (p->code): start the attempt,
+ * or give the task back. 0 or an error; rt->job says whether it started.
+ */
+static int dispatch_start(struct run *run, struct prep *p)
+{
+	size_t task = p->task;
+	orch_worker *worker = p->worker;
+	struct task_rt *rt = &run->rt[task];
+	const orch_task *t = &run->plan->tasks[task];
+	orch_job_spec spec;
+	struct outcome o = {0};
+	orch_strvec env = {0};
+	char branch[512], why[600], *message = NULL, *conflict_list = NULL;
+	int error = p->code;
+
+	if (error < 0)
 		goto release; /* ORCH_ENOCHANGE: no longer ready */
-	rt->attempt = claim.attempt;
-	if (kept) {
+	rt->attempt = p->claim.attempt;
+	if (p->kept) {
 		free(rt->old_kept);
 		free(rt->old_kept_worker);
-		rt->old_kept = kept;
-		rt->old_kept_worker = kept_worker;
-		kept = kept_worker = NULL;
+		rt->old_kept = p->kept;
+		rt->old_kept_worker = p->kept_worker;
+		p->kept = p->kept_worker = NULL;
 	}
+	memset(&spec, 0, sizeof(spec));
+	spec.plan = run->plan->name;
+	spec.task = t->id;
+	spec.attempt = rt->attempt;
 	job_spec(&spec, branch, sizeof(branch), &message, run, task,
 	         rt->attempt, rt->base);
 	job_env(&env, run, task, worker);
@@ -1958,6 +2013,9 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 		snprintf(why, sizeof(why), "cannot start: %s",
 		         orch_error_message());
 		rt->job = NULL;
+		o.task = task;
+		o.exit_status = -1;
+		o.worker = worker->name;
 		o.attempt = rt->attempt;
 		o.state = orch_task_retries_exhausted(
 		              &run->states[task], rt->attempt,
@@ -1976,7 +2034,6 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	worker->running++;
 	run->ours++;
 	idset_add(&run->active, task);
-	sync_states(run);
 	{
 		orch_run_event event = {0};
 		event.kind = ORCH_RUN_EVENT_START;
@@ -1988,7 +2045,6 @@ static int dispatch(struct run *run, size_t task, orch_worker *worker)
 	goto done;
 release:
 	release_task_lease(run, task);
-	sync_states(run);
 done:
 	if (error == ORCH_ELOCKED || error == ORCH_ENOCHANGE ||
 	    error == ORCH_ECONFLICT)
@@ -1997,12 +2053,42 @@ done:
 		free(rt->locator);
 		rt->locator = NULL;
 	}
-	orch_strvec_free(&conflicts);
 	env_free(&env);
 	free(message);
 	free(conflict_list);
-	free(kept);
-	free(kept_worker);
+	return error;
+}
+
+/*
+ * Start the prepared tasks: their claims in one commit (with the pending
+ * outcomes), then each attempt. 0 or the first error.
+ */
+static int dispatch_all(struct run *run, struct prep *preps, size_t n)
+{
+	struct change *claims = orch_calloc(n + 1, sizeof(*claims));
+	int *codes = orch_calloc(n + 1, sizeof(*codes));
+	int error = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		claims[k].cb = claim_cb;
+		claims[k].payload = &preps[k].claim;
+		codes[k] = ORCH_ENOCHANGE;
+	}
+	if ((error = record_pending(run, claims, n, codes)) < 0)
+		for (size_t k = 0; k < n; k++)
+			codes[k] = error; /* nothing recorded: all given back */
+	for (size_t k = 0; k < n; k++) {
+		int e;
+		preps[k].code = codes[k];
+		e = dispatch_start(run, &preps[k]);
+		if (e < 0 && error == 0)
+			error = e;
+		free(preps[k].kept);
+		free(preps[k].kept_worker);
+	}
+	sync_states(run);
+	free(codes);
+	free(claims);
 	return error;
 }
 
@@ -2837,6 +2923,76 @@ static void sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Dispatch: the best startable task first, onto a free matching slot, as
+ * many as there are free slots; their claims share one commit. A task
+ * that cannot start after all (lost a race, conflicted) ends the pass:
+ * what it changed is read first.
+ */
+static int dispatch_pass(struct run *run, int64_t now, int *progressed)
+{
+	struct prep *preps = NULL;
+	size_t n = 0, cap = 0;
+	int error = 0, more = 1;
+
+	while (more) {
+		orch_worker *worker = NULL;
+		size_t best;
+		int ready;
+		if (run->ready.stale) {
+			ready_restore(run);
+			ready_rebuild(run);
+		}
+		best = ready_take(&worker, run, now);
+		if (best == (size_t)-1)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			preps = orch_realloc(preps, cap * sizeof(*preps));
+		}
+		ready = dispatch_prepare(run, best, worker, &preps[n]);
+		if (ready < 0) {
+			error = ready;
+			break;
+		}
+		*progressed = 1;
+		if (ready) {
+			/* its slot is taken until it starts or is given back */
+			worker->running++;
+			n++;
+			continue;
+		}
+		run->rt[best].unrunnable = 0;
+		ready_offer(run, best);
+		more = 0; /* lost a race or conflicted: re-read first */
+	}
+	for (size_t k = 0; k < n; k++)
+		preps[k].worker->running--;
+	if (error < 0) {
+		/* the run stops: what was prepared is given back unclaimed */
+		for (size_t k = 0; k < n; k++) {
+			release_task_lease(run, preps[k].task);
+			free(preps[k].kept);
+			free(preps[k].kept_worker);
+		}
+		n = 0;
+	}
+	if (n) {
+		int e = dispatch_all(run, preps, n);
+		if (error == 0)
+			error = e;
+		for (size_t k = 0; k < n; k++) {
+			size_t task = preps[k].task;
+			if (!run->rt[task].job) {
+				run->rt[task].unrunnable = 0;
+				ready_offer(run, task);
+			}
+		}
+	}
+	free(preps);
+	return error;
+}
+
 static int loop(struct run *run)
 {
 	int error = 0;
@@ -2908,26 +3064,8 @@ static int loop(struct run *run)
 			return error;
 		/* dispatch: best startable task first, onto a free matching
 		 * slot; none while a rate limit pauses the plan */
-		for (; !orch_pause_active(&run->pause, now);) {
-			orch_worker *worker = NULL;
-			size_t best;
-			if (run->ready.stale) {
-				ready_restore(run);
-				ready_rebuild(run);
-			}
-			best = ready_take(&worker, run, now);
-			if (best == (size_t)-1)
-				break;
-			if ((error = dispatch(run, best, worker)) < 0)
-				break;
-			progressed = 1;
-			if (!run->rt[best].job) {
-				run->rt[best].unrunnable = 0;
-				ready_offer(run, best);
-				break; /* lost a race or conflicted: re-read
-				          first */
-			}
-		}
+		if (!orch_pause_active(&run->pause, now))
+			error = dispatch_pass(run, now, &progressed);
 		ready_restore(run);
 		if (error < 0)
 			return error;
