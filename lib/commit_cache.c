@@ -34,6 +34,14 @@ struct cached_commit {
  */
 static char absent;
 
+/* One result remembered: ids[0..nkey) the key, then the values. */
+struct memo {
+	int kind;
+	size_t nkey, nvalue;
+	size_t hash;
+	git_oid ids[];
+};
+
 struct orch_commit_cache {
 	git_odb_backend parent;
 	git_odb *source; /* the same objects directory, read on a miss */
@@ -43,6 +51,8 @@ struct orch_commit_cache {
 	size_t entries; /* slots used: commits and absent objects */
 	size_t bytes;
 	int filling;
+	struct memo **memos; /* open addressing; NULL: empty slot */
+	size_t memo_cap, memo_count;
 };
 
 static size_t slot_of(const orch_commit_cache *cache, const git_oid *id)
@@ -111,6 +121,92 @@ static void keep(orch_commit_cache *cache, const git_oid *id, const void *data,
 	memcpy(slot->data, data, len);
 	slot->len = len;
 	cache->count++;
+	cache->bytes += len;
+}
+
+static size_t memo_hash(int kind, const git_oid *key, size_t nkey)
+{
+	size_t hash = (size_t)kind * 0x9e3779b97f4a7c15u;
+
+	for (size_t i = 0; i < nkey; i++) {
+		size_t part;
+		memcpy(&part, key[i].id, sizeof(part));
+		hash = (hash ^ part) * 0x100000001b3u + i;
+	}
+	return hash;
+}
+
+static int memo_is(const struct memo *memo, size_t hash, int kind,
+                   const git_oid *key, size_t nkey)
+{
+	return memo->hash == hash && memo->kind == kind && memo->nkey == nkey &&
+	       !memcmp(memo->ids, key, nkey * sizeof(git_oid));
+}
+
+int orch_commit_cache_recall(const git_oid **out, size_t *out_count,
+                             const orch_commit_cache *cache, int kind,
+                             const git_oid *key, size_t nkey)
+{
+	size_t hash = memo_hash(kind, key, nkey);
+
+	*out = NULL;
+	*out_count = 0;
+	if (!cache || !cache->memo_cap)
+		return 0;
+	for (size_t i = hash & (cache->memo_cap - 1);;
+	     i = (i + 1) & (cache->memo_cap - 1)) {
+		const struct memo *memo = cache->memos[i];
+		if (!memo)
+			return 0;
+		if (memo_is(memo, hash, kind, key, nkey)) {
+			*out = memo->ids + memo->nkey;
+			*out_count = memo->nvalue;
+			return 1;
+		}
+	}
+}
+
+static void memo_insert(struct memo **memos, size_t cap, struct memo *memo)
+{
+	size_t i = memo->hash & (cap - 1);
+
+	while (memos[i])
+		i = (i + 1) & (cap - 1);
+	memos[i] = memo;
+}
+
+void orch_commit_cache_remember(orch_commit_cache *cache, int kind,
+                                const git_oid *key, size_t nkey,
+                                const git_oid *value, size_t nvalue)
+{
+	const git_oid *kept;
+	size_t nkept,
+	    len = sizeof(struct memo) + (nkey + nvalue) * sizeof(git_oid);
+	struct memo *memo;
+
+	if (!cache || cache->bytes + len > CACHE_MAX_BYTES ||
+	    orch_commit_cache_recall(&kept, &nkept, cache, kind, key, nkey))
+		return;
+	if ((cache->memo_count + 1) * 2 > cache->memo_cap) {
+		size_t cap = cache->memo_cap ? cache->memo_cap * 2 : 256;
+		struct memo **memos = orch_calloc(cap, sizeof(*memos));
+		for (size_t i = 0; i < cache->memo_cap; i++)
+			if (cache->memos[i])
+				memo_insert(memos, cap, cache->memos[i]);
+		free(cache->memos);
+		cache->memos = memos;
+		cache->memo_cap = cap;
+	}
+	memo = orch_malloc(len);
+	memo->kind = kind;
+	memo->nkey = nkey;
+	memo->nvalue = nvalue;
+	memo->hash = memo_hash(kind, key, nkey);
+	memcpy(memo->ids, key, nkey * sizeof(git_oid));
+	if (nvalue)
+		memcpy(memo->ids + nkey, value, nvalue * sizeof(git_oid));
+	memo_insert(cache->memos, cache->memo_cap, memo);
+	cache->memo_count++;
 	cache->bytes += len;
 }
 
@@ -194,6 +290,9 @@ static void cache_free(git_odb_backend *backend)
 		if (cache->slots[i].data != &absent)
 			free(cache->slots[i].data);
 	free(cache->slots);
+	for (size_t i = 0; i < cache->memo_cap; i++)
+		free(cache->memos[i]);
+	free(cache->memos);
 	git_odb_free(cache->source);
 	free(cache);
 }

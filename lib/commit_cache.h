@@ -36,6 +36,21 @@ int orch_commit_cache_get(orch_commit_cache **out, git_repository *repo);
  */
 void orch_commit_cache_fill(orch_commit_cache *cache, int on);
 
+/*
+ * What a walk or a merge found from commits, kept with them: `value` (ids)
+ * computed from `key` (ids, in order) by the function named by `kind` (the
+ * caller's numbering). Only for results that depend on nothing but the
+ * objects named by the key, which never change: merge bases, a merged tree.
+ * orch_commit_cache_recall returns 1 and the borrowed values (valid as long
+ * as the cache) when kept, 0 when not (and for a NULL cache).
+ */
+int orch_commit_cache_recall(const git_oid **out, size_t *out_count,
+                             const orch_commit_cache *cache, int kind,
+                             const git_oid *key, size_t nkey);
+void orch_commit_cache_remember(orch_commit_cache *cache, int kind,
+                                const git_oid *key, size_t nkey,
+                                const git_oid *value, size_t nvalue);
+
 /* How many commits the cache keeps (0 for NULL). */
 size_t orch_commit_cache_count(const orch_commit_cache *cache);
 

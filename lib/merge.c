@@ -790,6 +790,267 @@ static int commit_dependency(git_oid *out, git_repository *repo,
 	return error;
 }
 
+/*
+ * A dependency merged in memory the way git_merge_commits merges two
+ * commits (libgit2's merge.c: compute_base, create_virtual_base), step by
+ * step through its public API so that what repeats from one start commit to
+ * the next is kept (orch_commit_cache_remember): the merge bases of a list
+ * of commits, and a virtual base (the tree of several merge bases merged
+ * pairwise). Every start commit of a plan merges results whose histories
+ * share the same older results, so the same bases and virtual bases come
+ * back again and again.
+ */
+enum { MEMO_BASES = 1, MEMO_VIRTUAL };
+
+/* A virtual base kept conflicts: it has no tree, libgit2 merges alone. */
+#define VIRTUAL_CONFLICTED 1
+
+struct start_merge {
+	git_repository *repo;
+	orch_commit_cache *cache;
+};
+
+/*
+ * git_merge_bases_many of `ids` (the first against a merge of the others),
+ * remembered: *out borrows from the cache or points to *scratch (disposed
+ * by the caller). No merge base is a count of 0.
+ */
+static int bases_of(const git_oid **out, size_t *out_count,
+                    git_oidarray *scratch, struct start_merge *m,
+                    const git_oid *ids, size_t n)
+{
+	int error;
+
+	if (orch_commit_cache_recall(out, out_count, m->cache, MEMO_BASES, ids,
+	                             n))
+		return 0;
+	error = git_merge_bases_many(scratch, m->repo, n, ids);
+	if (error == GIT_ENOTFOUND) {
+		git_error_clear();
+		scratch->count = 0;
+	} else if (error < 0) {
+		return orch_error_git(error, "cannot find the merge base of %s",
+		                      git_oid_tostr_s(&ids[0]));
+	}
+	orch_commit_cache_remember(m->cache, MEMO_BASES, ids, n, scratch->ids,
+	                           scratch->count);
+	*out = scratch->ids;
+	*out_count = scratch->count;
+	return 0;
+}
+
+static int commit_tree_id(git_oid *out, git_repository *repo,
+                          const git_oid *commit_id)
+{
+	git_commit *commit = NULL;
+	int error;
+
+	if ((error = git_commit_lookup(&commit, repo, commit_id)) < 0)
+		return orch_error_git(error, "cannot read commit %s",
+		                      git_oid_tostr_s(commit_id));
+	git_oid_cpy(out, git_commit_tree_id(commit));
+	git_commit_free(commit);
+	return 0;
+}
+
+/*
+ * Merge the trees `ours` and `theirs` on `ancestor` (NULL: none) with
+ * `opts`: the index (caller frees) as git_merge_trees leaves it.
+ */
+static int merge_tree_ids(git_index **out, git_repository *repo,
+                          const git_oid *ancestor, const git_oid *ours,
+                          const git_oid *theirs, const git_merge_options *opts)
+{
+	git_tree *trees[3] = {NULL, NULL, NULL};
+	int error;
+
+	if ((ancestor &&
+	     (error = git_tree_lookup(&trees[0], repo, ancestor)) < 0) ||
+	    (error = git_tree_lookup(&trees[1], repo, ours)) < 0 ||
+	    (error = git_tree_lookup(&trees[2], repo, theirs)) < 0 ||
+	    (error = git_merge_trees(out, repo, trees[0], trees[1], trees[2],
+	                             opts)) < 0)
+		error = orch_error_git(error, "cannot merge tree %s",
+		                       git_oid_tostr_s(theirs));
+	for (size_t i = 0; i < 3; i++)
+		git_tree_free(trees[i]);
+	return error;
+}
+
+/*
+ * The ancestor tree of a merge of commit `two` into `one` (a commit, or
+ * the merge bases a virtual base was made of, in order): *out_found 0 when
+ * there is none. `bases` are theirs when the caller has them (NULL: found
+ * here). Returns VIRTUAL_CONFLICTED when a virtual base kept conflicts.
+ */
+static int ancestor_tree(git_oid *out, int *out_found, struct start_merge *m,
+                         const git_oid *one, size_t none, const git_oid *two,
+                         const git_oid *bases, size_t nbases,
+                         const git_merge_options *opts)
+{
+	git_oid *ids = orch_calloc(none + 1, sizeof(git_oid)), *seq = NULL;
+	git_oidarray scratch = {0};
+	git_merge_options virtual_opts = *opts;
+	git_index *index = NULL;
+	git_oid tree, other;
+	int error = 0;
+
+	*out_found = 0;
+	if (!bases) {
+		ids[0] = *two;
+		memcpy(ids + 1, one, none * sizeof(git_oid));
+		if ((error = bases_of(&bases, &nbases, &scratch, m, ids,
+		                      none + 1)) < 0)
+			goto done;
+	}
+	if (!nbases)
+		goto done;
+	/* libgit2 merges them last found first, each into what came before */
+	seq = orch_calloc(nbases, sizeof(git_oid));
+	for (size_t i = 0; i < nbases; i++)
+		seq[i] = bases[nbases - 1 - i];
+	if ((error = commit_tree_id(&tree, m->repo, &seq[0])) < 0)
+		goto done;
+	virtual_opts.flags &= ~GIT_MERGE_FAIL_ON_CONFLICT;
+	virtual_opts.flags |= GIT_MERGE_VIRTUAL_BASE;
+	for (size_t i = 1; i < nbases; i++) {
+		const git_oid *kept;
+		size_t nkept;
+		git_oid sub, theirs;
+		int found;
+
+		if (orch_commit_cache_recall(&kept, &nkept, m->cache,
+		                             MEMO_VIRTUAL, seq, i + 1)) {
+			if (!nkept) {
+				error = VIRTUAL_CONFLICTED;
+				goto done;
+			}
+			tree = kept[0];
+			continue;
+		}
+		if ((error = ancestor_tree(&sub, &found, m, seq, i, &seq[i],
+		                           NULL, 0, &virtual_opts)) != 0 ||
+		    (error = commit_tree_id(&theirs, m->repo, &seq[i])) < 0 ||
+		    (error =
+		         merge_tree_ids(&index, m->repo, found ? &sub : NULL,
+		                        &tree, &theirs, &virtual_opts)) < 0)
+			goto done;
+		if (git_index_has_conflicts(index)) {
+			/* libgit2 would leave those paths out of the base */
+			orch_commit_cache_remember(m->cache, MEMO_VIRTUAL, seq,
+			                           i + 1, NULL, 0);
+			error = VIRTUAL_CONFLICTED;
+			goto done;
+		}
+		if ((error = git_index_write_tree_to(&other, index, m->repo)) <
+		    0) {
+			error =
+			    orch_error_git(error, "cannot write a merge base");
+			goto done;
+		}
+		git_index_free(index);
+		index = NULL;
+		tree = other;
+		orch_commit_cache_remember(m->cache, MEMO_VIRTUAL, seq, i + 1,
+		                           &tree, 1);
+	}
+	*out = tree;
+	*out_found = 1;
+done:
+	git_index_free(index);
+	git_oidarray_dispose(&scratch);
+	free(seq);
+	free(ids);
+	return error;
+}
+
+/*
+ * The tree of `tree_id` as a merge writes it: through an index (which is
+ * what a merge of two identical trees gives, whatever their bases).
+ */
+static int tree_as_merged(git_oid *out, git_repository *repo,
+                          const git_oid *tree_id)
+{
+	git_index *index = NULL;
+	git_tree *tree = NULL;
+	int error;
+
+	if ((error = git_tree_lookup(&tree, repo, tree_id)) < 0 ||
+	    (error = git_index_new(&index)) < 0 ||
+	    (error = git_index_read_tree(index, tree)) < 0 ||
+	    (error = git_index_write_tree_to(out, index, repo)) < 0)
+		error = orch_error_git(error, "cannot write the merged tree");
+	git_index_free(index);
+	git_tree_free(tree);
+	return error;
+}
+
+/*
+ * Merge dependency `dep` into `current`: *out_action 0 when `dep` is in
+ * `current` already, 1 when `current` is in `dep` (fast-forward), 2 when
+ * *out_tree is their merge. ORCH_ECONFLICT with the paths appended to
+ * `conflicts` when they conflict.
+ */
+static int merge_dependency(int *out_action, git_oid *out_tree,
+                            orch_strvec *conflicts, struct start_merge *m,
+                            const git_oid *current, const git_oid *dep)
+{
+	git_oid ids[2], ours, theirs, ancestor;
+	git_oidarray scratch = {0};
+	git_merge_options opts;
+	git_index *index = NULL;
+	const git_oid *bases;
+	size_t nbases;
+	int error, found;
+
+	*out_action = 0;
+	if (git_oid_equal(current, dep))
+		return 0;
+	/* git_merge_commits asks in this order: theirs, then ours */
+	ids[0] = *dep;
+	ids[1] = *current;
+	if ((error = bases_of(&bases, &nbases, &scratch, m, ids, 2)) < 0)
+		goto done;
+	if (nbases == 1 && git_oid_equal(&bases[0], dep))
+		goto done;
+	*out_action = 1;
+	if (nbases == 1 && git_oid_equal(&bases[0], current))
+		goto done;
+	*out_action = 2;
+	if ((error = commit_tree_id(&ours, m->repo, current)) < 0 ||
+	    (error = commit_tree_id(&theirs, m->repo, dep)) < 0)
+		goto done;
+	if (git_oid_equal(&ours, &theirs)) {
+		/* the same files on both sides: no base changes that */
+		error = tree_as_merged(out_tree, m->repo, &ours);
+		goto done;
+	}
+	git_merge_options_init(&opts, GIT_MERGE_OPTIONS_VERSION);
+	error = ancestor_tree(&ancestor, &found, m, current, 1, dep, bases,
+	                      nbases, &opts);
+	if (error == VIRTUAL_CONFLICTED) {
+		error = orch_merge_trees_of(out_tree, conflicts, m->repo,
+		                            current, dep);
+		goto done;
+	}
+	if (error < 0 ||
+	    (error = merge_tree_ids(&index, m->repo, found ? &ancestor : NULL,
+	                            &ours, &theirs, &opts)) < 0)
+		goto done;
+	if (git_index_has_conflicts(index)) {
+		if (conflicts)
+			collect_conflicts(conflicts, index);
+		error = ORCH_ECONFLICT;
+		goto done;
+	}
+	if ((error = git_index_write_tree_to(out_tree, index, m->repo)) < 0)
+		error = orch_error_git(error, "cannot write the merged tree");
+done:
+	git_index_free(index);
+	git_oidarray_dispose(&scratch);
+	return error;
+}
+
 int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
                             git_repository *repo, const git_oid *base,
                             const git_oid *deps, size_t ndeps, const char *plan,
@@ -797,35 +1058,33 @@ int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
 {
 	git_oid current = *base, tree_id, merged;
 	git_signature *sig = NULL;
-	orch_commit_cache *cache = NULL;
-	int error = 0;
+	struct start_merge m = {repo, NULL};
+	int error = 0, action;
 
 	/*
 	 * The walks below pass the history of every dependency's result: with
 	 * the commits kept in memory, each is read once per run, not once per
 	 * walk (the cache only saves reading; without it all goes the same).
 	 */
-	if (orch_commit_cache_get(&cache, repo) < 0)
+	if (orch_commit_cache_get(&m.cache, repo) < 0)
 		orch_error_clear();
-	orch_commit_cache_fill(cache, 1);
+	orch_commit_cache_fill(m.cache, 1);
 	for (size_t i = 0; i < ndeps; i++) {
-		if (git_oid_equal(&current, &deps[i]) ||
-		    git_graph_descendant_of(repo, &current, &deps[i]) == 1)
-			continue;
-		if (git_graph_descendant_of(repo, &deps[i], &current) == 1) {
-			current = deps[i];
-			continue;
-		}
-		error = orch_merge_trees_of(&tree_id, conflicts, repo, &current,
-		                            &deps[i]);
+		error = merge_dependency(&action, &tree_id, conflicts, &m,
+		                         &current, &deps[i]);
 		if (error == ORCH_ECONFLICT) {
 			orch_error_set("the dependencies of task '%s' conflict "
 			               "with each other",
 			               task);
 			goto done;
 		}
-		if (error < 0 ||
-		    (!sig &&
+		if (error < 0)
+			goto done;
+		if (action == 1)
+			current = deps[i];
+		if (action != 2)
+			continue;
+		if ((!sig &&
 		     (error = orch_signature_default(&sig, repo)) < 0) ||
 		    (error =
 		         commit_dependency(&merged, repo, sig, &tree_id,
@@ -835,7 +1094,7 @@ int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
 	}
 	*out = current;
 done:
-	orch_commit_cache_fill(cache, 0);
+	orch_commit_cache_fill(m.cache, 0);
 	git_signature_free(sig);
 	return error;
 }
