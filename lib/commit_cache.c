@@ -359,3 +359,8 @@ size_t orch_commit_cache_count(const orch_commit_cache *cache)
 {
 	return cache ? cache->count : 0;
 }
+
+size_t orch_commit_cache_memo_count(const orch_commit_cache *cache)
+{
+	return cache ? cache->memo_count : 0;
+}

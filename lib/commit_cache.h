@@ -54,4 +54,7 @@ void orch_commit_cache_remember(orch_commit_cache *cache, int kind,
 /* How many commits the cache keeps (0 for NULL). */
 size_t orch_commit_cache_count(const orch_commit_cache *cache);
 
+/* How many results it remembers (0 for NULL). */
+size_t orch_commit_cache_memo_count(const orch_commit_cache *cache);
+
 #endif

@@ -863,6 +863,346 @@ TEST(start_commits_from_commits_held_only_in_memory_by_another_backend)
 	git_repository_free(repo);
 }
 
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A commit of `changes` on `first` with a second parent `second`. */
+static git_oid merge_commit_on(git_repository *repo, const git_oid *first,
+                               const git_oid *second, const change *changes,
+                               size_t n)
+{
+	git_oid one = commit_on(repo, first, changes, n, "merge\n"), id;
+	git_commit *parents[2] = {lookup(repo, first), lookup(repo, second)};
+	git_commit *made = lookup(repo, &one);
+	git_tree *tree = NULL;
+
+	if (git_commit_tree(&tree, made) < 0 ||
+	    git_commit_create(&id, repo, NULL, git_commit_author(made),
+	                      git_commit_committer(made), NULL, "merge\n", tree,
+	                      2, (const git_commit **)parents) < 0)
+		abort();
+	git_tree_free(tree);
+	git_commit_free(made);
+	git_commit_free(parents[0]);
+	git_commit_free(parents[1]);
+	return id;
+}
+
+/*
+ * The start commit as libgit2 alone made it before start commits kept
+ * anything (a repository of its own, no cache): dependencies in order,
+ * ancestors skipped, fast-forwards, else git_merge_commits. Its tree and
+ * its number of parents; ORCH_ECONFLICT with the paths. *multi counts
+ * merges with several merge bases.
+ */
+static int reference_start(git_oid *out_tree, unsigned *out_parents,
+                           orch_strvec *conflicts, size_t *multi,
+                           const char *dir, const git_oid *base,
+                           const git_oid *deps, size_t n)
+{
+	git_repository *repo = NULL;
+	git_oid current = *base;
+	git_signature *sig = NULL;
+	git_commit *commit;
+	int error = 0;
+
+	if (git_repository_open(&repo, dir) < 0 ||
+	    git_signature_new(&sig, "R", "r@example.com", 1700000000, 0) < 0)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		git_commit *parents[2];
+		git_index *index = NULL;
+		git_tree *tree = NULL;
+		git_oidarray bases = {0};
+		git_oid tree_id;
+
+		if (git_oid_equal(&current, &deps[i]) ||
+		    git_graph_descendant_of(repo, &current, &deps[i]) == 1)
+			continue;
+		if (git_graph_descendant_of(repo, &deps[i], &current) == 1) {
+			current = deps[i];
+			continue;
+		}
+		if (git_merge_bases(&bases, repo, &current, &deps[i]) == 0 &&
+		    bases.count > 1)
+			(*multi)++;
+		git_oidarray_dispose(&bases);
+		git_error_clear();
+		parents[0] = lookup(repo, &current);
+		parents[1] = lookup(repo, &deps[i]);
+		if (git_merge_commits(&index, repo, parents[0], parents[1],
+		                      NULL) < 0)
+			abort();
+		if (git_index_has_conflicts(index)) {
+			git_index_conflict_iterator *iter = NULL;
+			const git_index_entry *e[3];
+			if (git_index_conflict_iterator_new(&iter, index) < 0)
+				abort();
+			while (!git_index_conflict_next(&e[0], &e[1], &e[2],
+			                                iter)) {
+				const char *path = e[1]   ? e[1]->path
+				                   : e[2] ? e[2]->path
+				                          : e[0]->path;
+				if (!orch_strvec_contains(conflicts, path))
+					orch_strvec_push(conflicts, path);
+			}
+			git_index_conflict_iterator_free(iter);
+			error = ORCH_ECONFLICT;
+		} else if (git_index_write_tree_to(&tree_id, index, repo) < 0 ||
+		           git_tree_lookup(&tree, repo, &tree_id) < 0 ||
+		           git_commit_create(&current, repo, NULL, sig, sig,
+		                             NULL, "reference\n", tree, 2,
+		                             (const git_commit **)parents) <
+		               0) {
+			abort();
+		}
+		git_tree_free(tree);
+		git_index_free(index);
+		git_commit_free(parents[0]);
+		git_commit_free(parents[1]);
+		if (error)
+			goto done;
+	}
+	commit = lookup(repo, &current);
+	*out_tree = *git_commit_tree_id(commit);
+	*out_parents = git_commit_parentcount(commit);
+	git_commit_free(commit);
+done:
+	git_signature_free(sig);
+	git_repository_free(repo);
+	return error;
+}
+
+/* The start commit agrees with reference_start; returns the error. */
+static int start_as_before(git_oid *out, size_t *multi, git_repository *repo,
+                           const git_oid *base, const git_oid *deps, size_t n,
+                           const char *task)
+{
+	orch_strvec got = {0}, expected = {0};
+	git_oid tree;
+	unsigned parents = 0;
+	int error, want;
+	git_commit *commit;
+
+	want = reference_start(&tree, &parents, &expected, multi,
+	                       git_repository_path(repo), base, deps, n);
+	/* tasks of distinct names: a start commit is never made twice */
+	error =
+	    orch_merge_start_commit(out, &got, repo, base, deps, n, "p", task);
+	CHECK_INT(error, want);
+	if (error == 0 && want == 0) {
+		commit = lookup(repo, out);
+		CHECK(git_oid_equal(git_commit_tree_id(commit), &tree));
+		CHECK_INT(git_commit_parentcount(commit), parents);
+		git_commit_free(commit);
+	}
+	if (expected.count > 1)
+		qsort(expected.items, expected.count, sizeof(char *), cmp_path);
+	CHECK_STR(join(&got), join(&expected));
+	orch_strvec_free(&got);
+	orch_strvec_free(&expected);
+	return error;
+}
+
+/* Lines of file `path` at `commit` with line `line` set to `text`. */
+static char *edited(git_repository *repo, const git_oid *commit_id,
+                    const char *path, unsigned line, const char *text)
+{
+	git_commit *commit = lookup(repo, commit_id);
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	git_blob *blob = NULL;
+	char lines[24][64], *out = calloc(24, 64);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 24; i++)
+		snprintf(lines[i], sizeof(lines[i]), "%s %u\n", path, i);
+	if (git_commit_tree(&tree, commit) == 0 &&
+	    git_tree_entry_bypath(&entry, tree, path) == 0 &&
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) == 0) {
+		const char *p = git_blob_rawcontent(blob),
+		           *end = p + git_blob_rawsize(blob);
+		while (p < end && n < 24) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t len =
+			    nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+			snprintf(lines[n++], sizeof(lines[0]), "%.*s", (int)len,
+			         p);
+			p += len;
+		}
+	}
+	git_error_clear();
+	snprintf(lines[line % 24], sizeof(lines[0]), "%s\n", text);
+	for (unsigned i = 0; i < 24; i++)
+		strcat(out, lines[i]);
+	git_blob_free(blob);
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return out;
+}
+
+/*
+ * Tasks of 1 to 3 dependencies among the 10 before, each editing lines of
+ * shared files (now and then deleting one) on its start commit: criss-cross
+ * histories with several merge bases, clean merges of one file and
+ * conflicts, every start commit compared with libgit2's plain merges.
+ */
+TEST(start_commits_of_random_plans_with_real_changes_are_libgit2s_merges)
+{
+	enum { TASKS = 200 };
+	static const char *const files[] = {"f0.txt",   "f1.txt",    "f2.txt",
+	                                    "f3.txt",   "d/f4.txt",  "d/f5.txt",
+	                                    "d/f6.txt", "d/e/f7.txt"};
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), results[TASKS], deps[3], start;
+	int done[TASKS] = {0};
+	size_t multi = 0, conflicted = 0, merged = 0;
+	unsigned rng = 12345;
+	change edit[2];
+	char *content[2];
+
+	for (size_t t = 0; t < TASKS && !unit_failed; t++) {
+		size_t n = 0, want = 1 + (rng = rng * 1103515245 + 12345) % 3;
+		char task[32];
+
+		for (size_t tries = 0; tries < 12 && n < want && t; tries++) {
+			size_t back = 1 + (rng = rng * 1103515245 + 12345) % 10,
+			       d;
+			int seen = 0;
+			if (back > t || !done[t - back])
+				continue;
+			d = t - back;
+			for (size_t k = 0; k < n; k++)
+				seen |= git_oid_equal(&deps[k], &results[d]);
+			if (!seen)
+				deps[n++] = results[d];
+		}
+		snprintf(task, sizeof(task), "t%zu", t);
+		if (start_as_before(&start, &multi, repo, &base, deps, n,
+		                    task) == ORCH_ECONFLICT) {
+			conflicted++;
+			continue;
+		}
+		if (n > 1)
+			merged++;
+		for (size_t k = 0; k < 2; k++) {
+			char text[32];
+			rng = rng * 1103515245 + 12345;
+			snprintf(text, sizeof(text), "task %zu edit %zu", t, k);
+			edit[k].path = files[(rng >> 8) % 8];
+			content[k] = edited(repo, &start, edit[k].path,
+			                    (rng >> 16) % 24, text);
+			/* now and then a file goes */
+			edit[k].content =
+			    k && (rng >> 24) % 12 == 0 ? NULL : content[k];
+		}
+		results[t] = commit_on(repo, &start, edit, 2, "task\n");
+		free(content[0]);
+		free(content[1]);
+		done[t] = 1;
+	}
+	/* the plan had what this test is about */
+	CHECK(multi >= 10);
+	CHECK(conflicted >= 3);
+	CHECK(merged >= 20);
+	git_repository_free(repo);
+}
+
+TEST(start_commits_of_criss_crosses_whose_bases_conflict_are_libgit2s_merges)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), a, b, m1, m2, x, y, start, deps[2];
+	const change ca = {"b.txt", "b1\nA\nb3\n"},
+	             cb = {"b.txt", "b1\nB\nb3\n"}, gone = {"b.txt", NULL},
+	             cx = {"x.txt", "x\n"}, cy = {"dir/y.txt", "y\n"},
+	             cy2 = {"b.txt", "b1\nY\nb3\n"};
+	orch_commit_cache *cache = NULL;
+	size_t multi = 0, remembered;
+
+	/* A and B change one line two ways; each side of the cross keeps its
+	 * own, so the virtual base of X and Y holds conflict markers */
+	a = commit_on(repo, &base, &ca, 1, "a\n");
+	b = commit_on(repo, &base, &cb, 1, "b\n");
+	m1 = merge_commit_on(repo, &a, &b, &ca, 1);
+	m2 = merge_commit_on(repo, &b, &a, &cb, 1);
+	x = commit_on(repo, &m1, &cx, 1, "x\n");
+	y = commit_on(repo, &m2, &cy, 1, "y\n");
+	deps[0] = x;
+	deps[1] = y;
+	CHECK_INT(start_as_before(&start, &multi, repo, &base, deps, 2, "t"),
+	          ORCH_ECONFLICT);
+	/* the same when Y settles the line its own way: clean or not, as
+	 * libgit2 says */
+	y = commit_on(repo, &m2, &cy2, 1, "y2\n");
+	deps[1] = y;
+	start_as_before(&start, &multi, repo, &base, deps, 2, "t");
+	deps[0] = y;
+	deps[1] = x;
+	start_as_before(&start, &multi, repo, &base, deps, 2, "t");
+
+	/* A deletes the file B changes: the virtual base keeps a conflict
+	 * in its index, which libgit2 leaves out of the base */
+	a = commit_on(repo, &base, &gone, 1, "a gone\n");
+	m1 = merge_commit_on(repo, &a, &b, &gone, 1);
+	m2 = merge_commit_on(repo, &b, &a, &cb, 1);
+	x = commit_on(repo, &m1, &cx, 1, "x\n");
+	y = commit_on(repo, &m2, &cy, 1, "y\n");
+	deps[0] = x;
+	deps[1] = y;
+	start_as_before(&start, &multi, repo, &base, deps, 2, "t");
+	deps[0] = y;
+	deps[1] = x;
+	start_as_before(&start, &multi, repo, &base, deps, 2, "t");
+
+	/* three merge bases, two of them a clean pair: cross A, B and C */
+	{
+		const change cc = {"a.txt", "a1\na2\na3\na4\na5\na6\nC\n"};
+		git_oid c = commit_on(repo, &base, &cc, 1, "c\n"), ab, ba, p, q;
+		const change none = {"z.txt", "z\n"};
+		a = commit_on(repo, &base, &cx, 1, "a3\n");
+		b = commit_on(repo, &base, &cy, 1, "b3\n");
+		ab = merge_commit_on(repo, &a, &b, &none, 1);
+		ba = merge_commit_on(repo, &b, &a, &none, 1);
+		p = merge_commit_on(repo, &ab, &c, &ca, 1);
+		q = merge_commit_on(repo, &ba, &c, &cb, 1);
+		deps[0] = p;
+		deps[1] = q;
+		start_as_before(&start, &multi, repo, &base, deps, 2, "t");
+	}
+	CHECK(multi >= 5);
+
+	/* what the merges found is remembered, and used again */
+	CHECK_INT(orch_commit_cache_get(&cache, repo), 0);
+	remembered = orch_commit_cache_memo_count(cache);
+	CHECK(remembered > 0);
+	start_as_before(&start, &multi, repo, &base, deps, 2, "t");
+	CHECK_INT(orch_commit_cache_memo_count(cache), remembered);
+	git_repository_free(repo);
+}
+
+TEST(start_commit_of_dependencies_with_one_tree_is_a_merge_with_that_tree)
+{
+	git_repository *repo = new_repo(1);
+	git_oid base = seed(repo), start, deps[2];
+	const change same = {"b.txt", "same\n"};
+	size_t multi = 0;
+	git_commit *commit;
+
+	deps[0] = commit_on(repo, &base, &same, 1, "one\n");
+	deps[1] = commit_on(repo, &base, &same, 1, "two\n");
+	CHECK_INT(start_as_before(&start, &multi, repo, &base, deps, 2, "t"),
+	          0);
+	commit = lookup(repo, &start);
+	CHECK_INT(git_commit_parentcount(commit), 2);
+	CHECK(git_oid_equal(git_commit_parent_id(commit, 1), &deps[1]));
+	git_commit_free(commit);
+	CHECK(blob_is(repo, &start, "b.txt", "same\n"));
+	git_repository_free(repo);
+}
+
 TEST(start_commit_of_conflicting_dependencies_names_the_paths)
 {
 	git_repository *repo = new_repo(1);
@@ -1103,6 +1443,9 @@ static const unit_test tests[] = {
     T(start_commit_fast_forwards_a_single_dependency),
     T(start_commit_merges_independent_dependencies_in_one_commit),
     T(start_commit_of_conflicting_dependencies_names_the_paths),
+    T(start_commits_of_random_plans_with_real_changes_are_libgit2s_merges),
+    T(start_commits_of_criss_crosses_whose_bases_conflict_are_libgit2s_merges),
+    T(start_commit_of_dependencies_with_one_tree_is_a_merge_with_that_tree),
     T(start_commits_of_a_diamond_and_a_chain_are_the_plain_merges),
     T(start_commits_from_commits_held_only_in_memory_by_another_backend),
     T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
