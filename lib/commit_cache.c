@@ -7,6 +7,7 @@
  */
 #include "commit_cache.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ struct cached_commit {
 	git_oid id;
 	char *data; /* NULL: empty slot; &absent: not in the directory */
 	size_t len;
+	uint32_t generation; /* 1 + the largest of its parents'; 0: unknown */
 };
 
 /*
@@ -363,4 +365,439 @@ size_t orch_commit_cache_count(const orch_commit_cache *cache)
 size_t orch_commit_cache_memo_count(const orch_commit_cache *cache)
 {
 	return cache ? cache->memo_count : 0;
+}
+
+/* ---- merge bases by generation ------------------------------------------ */
+
+/*
+ * Commit `id` as the cache keeps it, read from the objects directory when
+ * it lacks it (and checked against its hash, as cache_read does): NULL when
+ * it cannot be (not there, not a commit, damaged, or the cache full).
+ */
+static struct cached_commit *commit_of(orch_commit_cache *cache,
+                                       const git_oid *id)
+{
+	struct cached_commit *hit = find(cache, id);
+	git_odb_object *object = NULL;
+	git_oid check;
+
+	if (hit)
+		return hit->data == &absent ? NULL : hit;
+	if (git_odb_read(&object, cache->source, id) < 0) {
+		git_error_clear();
+		return NULL;
+	}
+	if (git_odb_object_type(object) == GIT_OBJECT_COMMIT &&
+	    git_odb_hash(&check, git_odb_object_data(object),
+	                 git_odb_object_size(object), GIT_OBJECT_COMMIT) == 0 &&
+	    git_oid_equal(&check, id))
+		keep(cache, id, git_odb_object_data(object),
+		     git_odb_object_size(object));
+	git_odb_object_free(object);
+	git_error_clear();
+	hit = find(cache, id);
+	return hit && hit->data != &absent ? hit : NULL;
+}
+
+/*
+ * The parents of a kept commit, from its text ("tree <hex>" then one
+ * "parent <hex>" line each), into *parents (grown as needed): how many,
+ * or -1 when the text is not a commit's.
+ */
+static int parents_of(git_oid **parents, size_t *alloc,
+                      const struct cached_commit *commit)
+{
+	const char *p = commit->data, *end = p + commit->len;
+	const size_t hex = GIT_OID_HEXSZ;
+	int n = 0;
+
+	if ((size_t)(end - p) < 6 + hex || memcmp(p, "tree ", 5) ||
+	    p[5 + hex] != '\n')
+		return -1;
+	p += 6 + hex;
+	while ((size_t)(end - p) >= 8 + hex && !memcmp(p, "parent ", 7) &&
+	       p[7 + hex] == '\n') {
+		if ((size_t)n == *alloc) {
+			*alloc = *alloc ? *alloc * 2 : 8;
+			*parents =
+			    orch_realloc(*parents, *alloc * sizeof(git_oid));
+		}
+		if (git_oid_fromstrn(&(*parents)[n++], p + 7, hex) < 0) {
+			git_error_clear();
+			return -1;
+		}
+		p += 8 + hex;
+	}
+	return n;
+}
+
+/*
+ * The generation of commit `id` (1 for a root, else 1 + the largest of its
+ * parents'), kept with each commit: computed once per commit, so a new
+ * commit costs its parents only. -1 when some commit cannot be read.
+ */
+static int generation_of(uint32_t *out, orch_commit_cache *cache,
+                         const git_oid *id)
+{
+	git_oid *stack = NULL, *parents = NULL;
+	size_t depth = 0, stack_alloc = 64, parents_alloc = 0;
+	int error = 0;
+
+	stack = orch_malloc(sizeof(git_oid) * stack_alloc);
+	stack[depth++] = *id;
+	while (depth) {
+		git_oid top = stack[depth - 1];
+		struct cached_commit *commit = commit_of(cache, &top);
+		uint32_t largest = 0;
+		int n, pending = 0;
+
+		if (commit && commit->generation) {
+			depth--;
+			continue;
+		}
+		if (!commit ||
+		    (n = parents_of(&parents, &parents_alloc, commit)) < 0) {
+			error = -1;
+			goto done;
+		}
+		for (int i = 0; i < n; i++) {
+			struct cached_commit *parent =
+			    commit_of(cache, &parents[i]);
+			if (!parent) {
+				error = -1;
+				goto done;
+			}
+			if (parent->generation > largest)
+				largest = parent->generation;
+			if (parent->generation)
+				continue;
+			if (depth == stack_alloc) {
+				stack_alloc *= 2;
+				stack = orch_realloc(stack, sizeof(git_oid) *
+				                                stack_alloc);
+			}
+			stack[depth++] = parents[i];
+			pending = 1;
+		}
+		if (pending)
+			continue;
+		/* commit_of may have moved the slots: find it again */
+		find(cache, &top)->generation = largest + 1;
+		depth--;
+	}
+	*out = find(cache, id)->generation;
+done:
+	free(stack);
+	free(parents);
+	return error;
+}
+
+enum {
+	SIDE_ONE = 1,
+	SIDE_TWO = 2,
+	STALE = 4, /* below a common ancestor */
+	QUEUED = 8
+};
+
+struct walk_node {
+	git_oid id;
+	uint32_t generation;
+	unsigned flags;
+};
+
+/* The commits a merge-base walk met, and its queue (highest first). */
+struct walk {
+	struct walk_node *nodes;
+	size_t count, alloc;
+	size_t *slots; /* node index + 1; 0: empty */
+	size_t cap;
+	size_t *heap;
+	size_t nheap, heap_alloc;
+};
+
+static size_t walk_node(struct walk *walk, const git_oid *id,
+                        uint32_t generation)
+{
+	size_t i, hash;
+
+	if ((walk->count + 1) * 2 > walk->cap) {
+		size_t cap = walk->cap ? walk->cap * 2 : 64;
+		free(walk->slots);
+		walk->slots = orch_calloc(cap, sizeof(size_t));
+		walk->cap = cap;
+		for (size_t k = 0; k < walk->count; k++) {
+			memcpy(&hash, walk->nodes[k].id.id, sizeof(hash));
+			for (i = hash & (cap - 1); walk->slots[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			walk->slots[i] = k + 1;
+		}
+	}
+	memcpy(&hash, id->id, sizeof(hash));
+	for (i = hash & (walk->cap - 1); walk->slots[i];
+	     i = (i + 1) & (walk->cap - 1))
+		if (git_oid_equal(&walk->nodes[walk->slots[i] - 1].id, id))
+			return walk->slots[i] - 1;
+	if (walk->count == walk->alloc) {
+		walk->alloc = walk->alloc ? walk->alloc * 2 : 64;
+		walk->nodes = orch_realloc(walk->nodes,
+		                           walk->alloc * sizeof(*walk->nodes));
+	}
+	walk->nodes[walk->count].id = *id;
+	walk->nodes[walk->count].generation = generation;
+	walk->nodes[walk->count].flags = 0;
+	walk->slots[i] = walk->count + 1;
+	return walk->count++;
+}
+
+static int heap_above(const struct walk *walk, size_t a, size_t b)
+{
+	return walk->nodes[walk->heap[a]].generation >
+	       walk->nodes[walk->heap[b]].generation;
+}
+
+static void heap_swap(struct walk *walk, size_t a, size_t b)
+{
+	size_t t = walk->heap[a];
+
+	walk->heap[a] = walk->heap[b];
+	walk->heap[b] = t;
+}
+
+static void walk_push(struct walk *walk, size_t node)
+{
+	size_t i;
+
+	walk->nodes[node].flags |= QUEUED;
+	if (walk->nheap == walk->heap_alloc) {
+		walk->heap_alloc = walk->heap_alloc ? walk->heap_alloc * 2 : 64;
+		walk->heap =
+		    orch_realloc(walk->heap, walk->heap_alloc * sizeof(size_t));
+	}
+	walk->heap[i = walk->nheap++] = node;
+	while (i && heap_above(walk, i, (i - 1) / 2)) {
+		heap_swap(walk, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static size_t walk_pop(struct walk *walk)
+{
+	size_t top = walk->heap[0], i = 0;
+
+	walk->heap[0] = walk->heap[--walk->nheap];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, best = i;
+		if (l < walk->nheap && heap_above(walk, l, best))
+			best = l;
+		if (r < walk->nheap && heap_above(walk, r, best))
+			best = r;
+		if (best == i)
+			break;
+		heap_swap(walk, i, best);
+		i = best;
+	}
+	walk->nodes[top].flags &= ~QUEUED;
+	return top;
+}
+
+/*
+ * Can a merge base still be found? Only where a commit of each side not
+ * below a common ancestor is still queued: marks only travel from commits
+ * to their parents, so without one of the sides no commit further down can
+ * be reached from both sides other than through a common ancestor.
+ */
+static int walk_interesting(const struct walk *walk)
+{
+	unsigned sides = 0;
+
+	for (size_t i = 0; i < walk->nheap; i++) {
+		unsigned flags = walk->nodes[walk->heap[i]].flags;
+		if (!(flags & STALE))
+			sides |= flags & (SIDE_ONE | SIDE_TWO);
+		if (sides == (SIDE_ONE | SIDE_TWO))
+			return 1;
+	}
+	return 0;
+}
+
+/* Queue commit `id` of side(s) `flags`: 0, or 1 when it cannot be read. */
+static int walk_start(struct walk *walk, orch_commit_cache *cache,
+                      const git_oid *id, unsigned flags)
+{
+	uint32_t generation;
+	size_t node;
+
+	if (generation_of(&generation, cache, id) < 0)
+		return 1;
+	node = walk_node(walk, id, generation);
+	walk->nodes[node].flags |= flags;
+	walk_push(walk, node);
+	return 0;
+}
+
+/* The memo kind of orch_commit_cache_reaches (callers number from 1). */
+#define MEMO_REACHES (-1)
+
+/* What is remembered of (`from`, `to`): 1 reaches, 0 not, -1 unknown. */
+static int reach_known(const orch_commit_cache *cache, const git_oid *from,
+                       const git_oid *to)
+{
+	git_oid key[2];
+	const git_oid *value;
+	size_t count;
+
+	key[0] = *from;
+	key[1] = *to;
+	if (!orch_commit_cache_recall(&value, &count, cache, MEMO_REACHES, key,
+	                              2))
+		return -1;
+	return count > 0;
+}
+
+static void reach_remember(orch_commit_cache *cache, const git_oid *from,
+                           const git_oid *to, int reaches)
+{
+	git_oid key[2];
+
+	key[0] = *from;
+	key[1] = *to;
+	orch_commit_cache_remember(cache, MEMO_REACHES, key, 2, to,
+	                           reaches ? 1 : 0);
+}
+
+int orch_commit_cache_reaches(orch_commit_cache *cache, const git_oid *from,
+                              const git_oid *to)
+{
+	git_oid *stack = NULL, *parents = NULL;
+	size_t depth = 0, stack_alloc = 64, parents_alloc = 0;
+	uint32_t target;
+	int result = -1;
+
+	if (!cache)
+		return -1;
+	if (git_oid_equal(from, to))
+		return 1;
+	if (generation_of(&target, cache, to) < 0)
+		return -1;
+	stack = orch_malloc(sizeof(git_oid) * stack_alloc);
+	stack[depth++] = *from;
+	while (depth) {
+		git_oid top = stack[depth - 1];
+		struct cached_commit *commit;
+		uint32_t generation;
+		int n, pending = 0, reaches = 0;
+
+		if (reach_known(cache, &top, to) >= 0) {
+			depth--;
+			continue;
+		}
+		if (generation_of(&generation, cache, &top) < 0 ||
+		    !(commit = find(cache, &top)) ||
+		    (n = parents_of(&parents, &parents_alloc, commit)) < 0)
+			goto done;
+		/* an ancestor has a smaller generation than its descendants */
+		for (int i = 0; i < n && generation > target && !reaches; i++) {
+			int known = git_oid_equal(&parents[i], to)
+			                ? 1
+			                : reach_known(cache, &parents[i], to);
+			if (known > 0) {
+				reaches = 1;
+			} else if (known < 0) {
+				if (depth == stack_alloc) {
+					stack_alloc *= 2;
+					stack = orch_realloc(stack,
+					                     sizeof(git_oid) *
+					                         stack_alloc);
+				}
+				stack[depth++] = parents[i];
+				pending = 1;
+			}
+		}
+		if (pending && !reaches)
+			continue;
+		reach_remember(cache, &top, to, reaches);
+		if (reach_known(cache, &top, to) < 0)
+			goto done; /* the cache is full */
+		depth--;
+	}
+	result = reach_known(cache, from, to);
+done:
+	free(stack);
+	free(parents);
+	return result;
+}
+
+int orch_commit_cache_merge_bases(git_oid **out, size_t *out_count,
+                                  orch_commit_cache *cache, const git_oid *one,
+                                  const git_oid *two)
+{
+	struct walk walk = {0};
+	git_oid *parents = NULL, *found = NULL;
+	size_t parents_alloc = 0, nfound = 0;
+	int error = 0;
+
+	*out = NULL;
+	*out_count = 0;
+	if (!cache)
+		return 1;
+	if (git_oid_equal(one, two)) {
+		*out = orch_malloc(sizeof(git_oid));
+		**out = *one;
+		*out_count = 1;
+		return 0;
+	}
+	/*
+	 * git's paint_down_to_common, in generation order: a commit leaves the
+	 * queue after every descendant the walk meets, so its marks are final
+	 * and the common ancestors it finds unmarked are the merge bases.
+	 */
+	if ((error = walk_start(&walk, cache, one, SIDE_ONE)) != 0 ||
+	    (error = walk_start(&walk, cache, two, SIDE_TWO)) != 0)
+		goto done;
+	while (walk_interesting(&walk)) {
+		size_t node = walk_pop(&walk);
+		git_oid id = walk.nodes[node].id;
+		unsigned flags =
+		    walk.nodes[node].flags & (SIDE_ONE | SIDE_TWO | STALE);
+		struct cached_commit *commit;
+		int n;
+
+		if (flags == (SIDE_ONE | SIDE_TWO)) {
+			found =
+			    orch_realloc(found, (nfound + 1) * sizeof(git_oid));
+			found[nfound++] = id;
+			flags |= STALE;
+		}
+		if (!(commit = find(cache, &id)) ||
+		    (n = parents_of(&parents, &parents_alloc, commit)) < 0) {
+			error = 1;
+			goto done;
+		}
+		for (int i = 0; i < n; i++) {
+			/* generation_of gave every ancestor of both its own */
+			struct cached_commit *parent = find(cache, &parents[i]);
+			size_t p;
+			if (!parent || !parent->generation) {
+				error = 1;
+				goto done;
+			}
+			p = walk_node(&walk, &parents[i], parent->generation);
+			if ((walk.nodes[p].flags & flags) == flags)
+				continue;
+			walk.nodes[p].flags |= flags;
+			if (!(walk.nodes[p].flags & QUEUED))
+				walk_push(&walk, p);
+		}
+	}
+	*out = found;
+	*out_count = nfound;
+	found = NULL;
+done:
+	free(found);
+	free(parents);
+	free(walk.nodes);
+	free(walk.slots);
+	free(walk.heap);
+	return error;
 }

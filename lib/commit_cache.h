@@ -51,6 +51,27 @@ void orch_commit_cache_remember(orch_commit_cache *cache, int kind,
                                 const git_oid *key, size_t nkey,
                                 const git_oid *value, size_t nvalue);
 
+/*
+ * The merge bases of commits `one` and `two` (their common ancestors that
+ * are no ancestor of another), in no particular order, into *out (malloc'd,
+ * caller frees; none: count 0). Walks the commits by generation numbers
+ * kept with them, so it meets the commits between the two and their bases,
+ * not their whole history. Returns 0, or 1 (nothing set) when a commit is
+ * not in the objects directory or `cache` is NULL: then ask libgit2.
+ */
+int orch_commit_cache_merge_bases(git_oid **out, size_t *out_count,
+                                  orch_commit_cache *cache, const git_oid *one,
+                                  const git_oid *two);
+
+/*
+ * 1 when commit `to` is `from` or one of its ancestors, 0 when not, -1 when
+ * a commit is not in the objects directory or `cache` is NULL (then ask
+ * libgit2). What it finds for each commit it passes is remembered, so asking
+ * again about a newer commit costs the commits since.
+ */
+int orch_commit_cache_reaches(orch_commit_cache *cache, const git_oid *from,
+                              const git_oid *to);
+
 /* How many commits the cache keeps (0 for NULL). */
 size_t orch_commit_cache_count(const orch_commit_cache *cache);
 

@@ -808,6 +808,7 @@ enum { MEMO_BASES = 1, MEMO_VIRTUAL };
 struct start_merge {
 	git_repository *repo;
 	orch_commit_cache *cache;
+	const git_oid *base; /* the commit the task starts from */
 };
 
 /*
@@ -995,22 +996,42 @@ static int merge_dependency(int *out_action, git_oid *out_tree,
                             orch_strvec *conflicts, struct start_merge *m,
                             const git_oid *current, const git_oid *dep)
 {
-	git_oid ids[2], ours, theirs, ancestor;
+	git_oid ids[2], ours, theirs, ancestor, *set = NULL;
 	git_oidarray scratch = {0};
+	size_t nset = 0;
 	git_merge_options opts;
 	git_index *index = NULL;
 	const git_oid *bases;
 	size_t nbases;
-	int error, found;
+	int error = 0, found;
 
 	*out_action = 0;
 	if (git_oid_equal(current, dep))
 		return 0;
-	/* git_merge_commits asks in this order: theirs, then ours */
-	ids[0] = *dep;
-	ids[1] = *current;
-	if ((error = bases_of(&bases, &nbases, &scratch, m, ids, 2)) < 0)
-		goto done;
+	/*
+	 * Results descend from the base every task starts from: what the
+	 * cache found of each commit is kept, so this costs the commits made
+	 * since it was last asked (the merge bases would say so too, after a
+	 * walk down to the base). Other commits are asked once: nothing kept.
+	 */
+	if (git_oid_equal(current, m->base) &&
+	    orch_commit_cache_reaches(m->cache, dep, current) == 1) {
+		*out_action = 1;
+		return 0;
+	}
+	/* the merge bases as a set, without walking the whole history */
+	if (orch_commit_cache_merge_bases(&set, &nset, m->cache, current,
+	                                  dep) != 0) {
+		/* git_merge_commits asks in this order: theirs, then ours */
+		ids[0] = *dep;
+		ids[1] = *current;
+		if ((error = bases_of(&bases, &nbases, &scratch, m, ids, 2)) <
+		    0)
+			goto done;
+	} else {
+		bases = set;
+		nbases = nset;
+	}
 	if (nbases == 1 && git_oid_equal(&bases[0], dep))
 		goto done;
 	*out_action = 1;
@@ -1024,6 +1045,14 @@ static int merge_dependency(int *out_action, git_oid *out_tree,
 		/* the same files on both sides: no base changes that */
 		error = tree_as_merged(out_tree, m->repo, &ours);
 		goto done;
+	}
+	/* several: libgit2 merges them in the order its walk finds them */
+	if (bases == set && nbases > 1) {
+		ids[0] = *dep;
+		ids[1] = *current;
+		if ((error = bases_of(&bases, &nbases, &scratch, m, ids, 2)) <
+		    0)
+			goto done;
 	}
 	git_merge_options_init(&opts, GIT_MERGE_OPTIONS_VERSION);
 	error = ancestor_tree(&ancestor, &found, m, current, 1, dep, bases,
@@ -1048,6 +1077,7 @@ static int merge_dependency(int *out_action, git_oid *out_tree,
 done:
 	git_index_free(index);
 	git_oidarray_dispose(&scratch);
+	free(set);
 	return error;
 }
 
@@ -1058,7 +1088,7 @@ int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
 {
 	git_oid current = *base, tree_id, merged;
 	git_signature *sig = NULL;
-	struct start_merge m = {repo, NULL};
+	struct start_merge m = {repo, NULL, base};
 	int error = 0, action;
 
 	/*

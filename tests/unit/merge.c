@@ -1059,8 +1059,9 @@ TEST(start_commits_of_random_plans_with_real_changes_are_libgit2s_merges)
 	git_repository *repo = new_repo(1);
 	git_oid base = seed(repo), results[TASKS], deps[3], start;
 	int done[TASKS] = {0};
-	size_t multi = 0, conflicted = 0, merged = 0;
+	size_t multi = 0, conflicted = 0, merged = 0, pairs = 0;
 	unsigned rng = 12345;
+	orch_commit_cache *cache = NULL;
 	change edit[2];
 	char *content[2];
 
@@ -1108,6 +1109,45 @@ TEST(start_commits_of_random_plans_with_real_changes_are_libgit2s_merges)
 	CHECK(multi >= 10);
 	CHECK(conflicted >= 3);
 	CHECK(merged >= 20);
+
+	/* merge bases by generation are libgit2's, as sets */
+	CHECK_INT(orch_commit_cache_get(&cache, repo), 0);
+	orch_commit_cache_fill(cache, 1);
+	for (size_t a = 0; a < TASKS; a += 3) {
+		for (size_t b = a + 1; b < TASKS; b += 5) {
+			git_oidarray want = {0};
+			git_oid *got = NULL;
+			size_t ngot = 0, same = 0;
+			if (!done[a] || !done[b])
+				continue;
+			CHECK_INT(
+			    orch_commit_cache_merge_bases(
+			        &got, &ngot, cache, &results[a], &results[b]),
+			    0);
+			if (git_merge_bases(&want, repo, &results[a],
+			                    &results[b]) < 0)
+				git_error_clear();
+			for (size_t i = 0; i < ngot; i++)
+				for (size_t j = 0; j < want.count; j++)
+					same += git_oid_equal(&got[i],
+					                      &want.ids[j]);
+			CHECK_INT(ngot, want.count);
+			CHECK_INT(same, want.count);
+			/* and so is ancestry, asked of the newer one */
+			CHECK_INT(orch_commit_cache_reaches(cache, &results[b],
+			                                    &results[a]),
+			          git_graph_descendant_of(repo, &results[b],
+			                                  &results[a]));
+			CHECK_INT(orch_commit_cache_reaches(cache, &results[b],
+			                                    &base),
+			          1);
+			pairs += want.count > 1;
+			free(got);
+			git_oidarray_dispose(&want);
+		}
+	}
+	orch_commit_cache_fill(cache, 0);
+	CHECK(pairs >= 10);
 	git_repository_free(repo);
 }
 
