@@ -231,7 +231,6 @@ static int cache_read(void **out, size_t *out_len, git_object_t *out_type,
 	orch_commit_cache *cache = (orch_commit_cache *)backend;
 	const struct cached_commit *hit = find(cache, id);
 	git_odb_object *object = NULL;
-	git_oid check;
 	int error;
 
 	if (hit && hit->data == &absent)
@@ -250,21 +249,6 @@ static int cache_read(void **out, size_t *out_len, git_object_t *out_type,
 		return GIT_PASSTHROUGH;
 	}
 	*out_type = git_odb_object_type(object);
-	/*
-	 * libgit2 checks the hash of what a backend gives, each time; while
-	 * filling that check is off (orch_commit_cache_fill) and done here,
-	 * once per object read from the objects directory.
-	 */
-	if (git_odb_hash(&check, git_odb_object_data(object),
-	                 git_odb_object_size(object), *out_type) < 0 ||
-	    !git_oid_equal(&check, id)) {
-		git_odb_object_free(object);
-		git_error_set(GIT_ERROR_ODB,
-		              "object %s is damaged: its content has another "
-		              "hash",
-		              git_oid_tostr_s(id));
-		return GIT_EMISMATCH;
-	}
 	if (*out_type == GIT_OBJECT_COMMIT)
 		keep(cache, id, git_odb_object_data(object),
 		     git_odb_object_size(object));
@@ -348,13 +332,6 @@ void orch_commit_cache_fill(orch_commit_cache *cache, int on)
 	if (!cache)
 		return;
 	cache->filling = on;
-	/*
-	 * Off while filling: what the cache serves it checked when it read it
-	 * (hashing every commit again on every walk was a third of the time).
-	 * Process-wide in libgit2; on is its default, and nothing here turns
-	 * it off otherwise.
-	 */
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, !on);
 }
 
 size_t orch_commit_cache_count(const orch_commit_cache *cache)
@@ -371,15 +348,14 @@ size_t orch_commit_cache_memo_count(const orch_commit_cache *cache)
 
 /*
  * Commit `id` as the cache keeps it, read from the objects directory when
- * it lacks it (and checked against its hash, as cache_read does): NULL when
- * it cannot be (not there, not a commit, damaged, or the cache full).
+ * it lacks it (libgit2 checks its hash): NULL when it cannot be (not there,
+ * not a commit, damaged, or the cache full).
  */
 static struct cached_commit *commit_of(orch_commit_cache *cache,
                                        const git_oid *id)
 {
 	struct cached_commit *hit = find(cache, id);
 	git_odb_object *object = NULL;
-	git_oid check;
 
 	if (hit)
 		return hit->data == &absent ? NULL : hit;
@@ -387,10 +363,7 @@ static struct cached_commit *commit_of(orch_commit_cache *cache,
 		git_error_clear();
 		return NULL;
 	}
-	if (git_odb_object_type(object) == GIT_OBJECT_COMMIT &&
-	    git_odb_hash(&check, git_odb_object_data(object),
-	                 git_odb_object_size(object), GIT_OBJECT_COMMIT) == 0 &&
-	    git_oid_equal(&check, id))
+	if (git_odb_object_type(object) == GIT_OBJECT_COMMIT)
 		keep(cache, id, git_odb_object_data(object),
 		     git_odb_object_size(object));
 	git_odb_object_free(object);
