@@ -1092,9 +1092,9 @@ int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
 	int error = 0, action;
 
 	/*
-	 * The walks below pass the history of every dependency's result: with
-	 * the commits kept in memory, each is read once per run, not once per
-	 * walk (the cache only saves reading; without it all goes the same).
+	 * The commit cache answers merge bases and ancestry from the commits
+	 * it keeps and remembers what repeats; without it (no objects
+	 * directory) libgit2 answers everything, with the same results.
 	 */
 	if (orch_commit_cache_get(&m.cache, repo) < 0)
 		orch_error_clear();

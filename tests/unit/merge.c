@@ -1240,6 +1240,22 @@ TEST(start_commit_of_dependencies_with_one_tree_is_a_merge_with_that_tree)
 	CHECK(git_oid_equal(git_commit_parent_id(commit, 1), &deps[1]));
 	git_commit_free(commit);
 	CHECK(blob_is(repo, &start, "b.txt", "same\n"));
+
+	/* the same renames and copies on both sides, across a cross */
+	{
+		const change moved[] = {{"b.txt", NULL},
+		                        {"moved.txt", "b1\nb2\nb3\n"},
+		                        {"copy.txt", "b1\nb2\nb3\n"}};
+		git_oid one = commit_on(repo, &base, moved, 3, "one\n"),
+		        two = commit_on(repo, &base, moved, 3, "two\n");
+		deps[0] = merge_commit_on(repo, &one, &two, NULL, 0);
+		deps[1] = merge_commit_on(repo, &two, &one, NULL, 0);
+		CHECK_INT(
+		    start_as_before(&start, &multi, repo, &base, deps, 2, "u"),
+		    0);
+		CHECK(blob_is(repo, &start, "moved.txt", "b1\nb2\nb3\n"));
+		CHECK_INT(multi, 1);
+	}
 	git_repository_free(repo);
 }
 
