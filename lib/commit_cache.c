@@ -25,7 +25,7 @@ struct cached_commit {
 	git_oid id;
 	char *data; /* NULL: empty slot; &absent: not in the directory */
 	size_t len;
-	uint32_t generation; /* 1 + the largest of its parents'; 0: unknown */
+	uint32_t generation; /* see generation_of; 0: not known yet */
 };
 
 /*
@@ -53,6 +53,8 @@ struct orch_commit_cache {
 	size_t entries; /* slots used: commits and absent objects */
 	size_t bytes;
 	int filling;
+	git_oid floor; /* generation 1 (see generation_of) */
+	int has_floor;
 	struct memo **memos; /* open addressing; NULL: empty slot */
 	size_t memo_cap, memo_count;
 };
@@ -346,6 +348,20 @@ size_t orch_commit_cache_memo_count(const orch_commit_cache *cache)
 
 /* ---- merge bases by generation ------------------------------------------ */
 
+/* Not numbered: below the floor, or too far from it (see generation_of). */
+#define UNNUMBERED UINT32_MAX
+/* At most this many commits numbered by one call: a long way round is
+ * someone else's history, which libgit2 walks. */
+#define GENERATION_BUDGET 65536
+
+void orch_commit_cache_floor(orch_commit_cache *cache, const git_oid *floor)
+{
+	if (!cache || cache->has_floor)
+		return;
+	cache->floor = *floor;
+	cache->has_floor = 1;
+}
+
 /*
  * Commit `id` as the cache keeps it, read from the objects directory when
  * it lacks it (libgit2 checks its hash): NULL when it cannot be (not there,
@@ -405,41 +421,53 @@ static int parents_of(git_oid **parents, size_t *alloc,
 }
 
 /*
- * The generation of commit `id` (1 for a root, else 1 + the largest of its
- * parents'), kept with each commit: computed once per commit, so a new
- * commit costs its parents only. -1 when some commit cannot be read.
+ * The generation of commit `id` counted from the floor: 1 for the floor,
+ * else 1 + the largest of its parents'. It is kept with each commit, so a
+ * new commit costs its parents only. Only commits whose every way down
+ * meets the floor are numbered (results built on the base a run starts
+ * from, and the commits between them): the history below the floor is the
+ * repository's, which can be long, and is never read. -1 when `id` is not
+ * numbered: below the floor, more than GENERATION_BUDGET commits from it,
+ * not readable, or no floor; the commits that led there are marked, so the
+ * next question about them is answered at once.
  */
 static int generation_of(uint32_t *out, orch_commit_cache *cache,
                          const git_oid *id)
 {
 	git_oid *stack = NULL, *parents = NULL;
-	size_t depth = 0, stack_alloc = 64, parents_alloc = 0;
+	size_t depth = 0, stack_alloc = 64, parents_alloc = 0, numbered = 0;
+	struct cached_commit *commit;
 	int error = 0;
 
+	if (!cache->has_floor)
+		return -1;
 	stack = orch_malloc(sizeof(git_oid) * stack_alloc);
 	stack[depth++] = *id;
 	while (depth) {
 		git_oid top = stack[depth - 1];
-		struct cached_commit *commit = commit_of(cache, &top);
 		uint32_t largest = 0;
 		int n, pending = 0;
 
+		commit = commit_of(cache, &top);
+		if (commit && commit->generation == UNNUMBERED)
+			goto unnumbered;
 		if (commit && commit->generation) {
 			depth--;
 			continue;
 		}
-		if (!commit ||
-		    (n = parents_of(&parents, &parents_alloc, commit)) < 0) {
-			error = -1;
-			goto done;
+		if (commit && git_oid_equal(&top, &cache->floor)) {
+			commit->generation = 1;
+			depth--;
+			continue;
 		}
+		if (!commit || ++numbered > GENERATION_BUDGET ||
+		    (n = parents_of(&parents, &parents_alloc, commit)) < 0)
+			goto unnumbered;
 		for (int i = 0; i < n; i++) {
 			struct cached_commit *parent =
 			    commit_of(cache, &parents[i]);
-			if (!parent) {
-				error = -1;
-				goto done;
-			}
+			if (!parent || parent->generation == UNNUMBERED)
+				goto unnumbered;
 			if (parent->generation > largest)
 				largest = parent->generation;
 			if (parent->generation)
@@ -452,6 +480,8 @@ static int generation_of(uint32_t *out, orch_commit_cache *cache,
 			stack[depth++] = parents[i];
 			pending = 1;
 		}
+		if (!n)
+			goto unnumbered; /* a root, and not the floor */
 		if (pending)
 			continue;
 		/* commit_of may have moved the slots: find it again */
@@ -459,6 +489,13 @@ static int generation_of(uint32_t *out, orch_commit_cache *cache,
 		depth--;
 	}
 	*out = find(cache, id)->generation;
+	goto done;
+unnumbered:
+	for (size_t i = 0; i < depth; i++)
+		if ((commit = find(cache, &stack[i])) != NULL &&
+		    commit->data != &absent && !commit->generation)
+			commit->generation = UNNUMBERED;
+	error = -1;
 done:
 	free(stack);
 	free(parents);
@@ -729,8 +766,16 @@ int orch_commit_cache_merge_bases(git_oid **out, size_t *out_count,
 	    (error = walk_start(&walk, cache, two, SIDE_TWO)) != 0)
 		goto done;
 	while (walk_interesting(&walk)) {
-		size_t node = walk_pop(&walk);
-		git_oid id = walk.nodes[node].id;
+		size_t node;
+		git_oid id;
+
+		if (!walk.nodes[walk.heap[0]].generation) {
+			/* below the floor, which is not numbered */
+			error = 1;
+			goto done;
+		}
+		node = walk_pop(&walk);
+		id = walk.nodes[node].id;
 		unsigned flags =
 		    walk.nodes[node].flags & (SIDE_ONE | SIDE_TWO | STALE);
 		struct cached_commit *commit;
@@ -748,14 +793,16 @@ int orch_commit_cache_merge_bases(git_oid **out, size_t *out_count,
 			goto done;
 		}
 		for (int i = 0; i < n; i++) {
-			/* generation_of gave every ancestor of both its own */
+			/*
+			 * generation_of numbered every ancestor of both above
+			 * the floor; the floor's parents go last, as 0
+			 */
 			struct cached_commit *parent = find(cache, &parents[i]);
+			uint32_t generation = parent ? parent->generation : 0;
 			size_t p;
-			if (!parent || !parent->generation) {
-				error = 1;
-				goto done;
-			}
-			p = walk_node(&walk, &parents[i], parent->generation);
+			if (generation == UNNUMBERED)
+				generation = 0;
+			p = walk_node(&walk, &parents[i], generation);
 			if ((walk.nodes[p].flags & flags) == flags)
 				continue;
 			walk.nodes[p].flags |= flags;

@@ -52,12 +52,21 @@ void orch_commit_cache_remember(orch_commit_cache *cache, int kind,
                                 const git_oid *value, size_t nvalue);
 
 /*
+ * Count generations from `floor` (the commit a run's tasks start from):
+ * the merge bases and ancestry below walk the commits above it, never the
+ * history below it. Only the first call sets it (NULL-safe); before it,
+ * they answer 1 or -1 (ask libgit2).
+ */
+void orch_commit_cache_floor(orch_commit_cache *cache, const git_oid *floor);
+
+/*
  * The merge bases of commits `one` and `two` (their common ancestors that
  * are no ancestor of another), in no particular order, into *out (malloc'd,
  * caller frees; none: count 0). Walks the commits by generation numbers
  * kept with them, so it meets the commits between the two and their bases,
  * not their whole history. Returns 0, or 1 (nothing set) when a commit is
- * not in the objects directory or `cache` is NULL: then ask libgit2.
+ * not in the objects directory or not above the floor, or `cache` is NULL:
+ * then ask libgit2.
  */
 int orch_commit_cache_merge_bases(git_oid **out, size_t *out_count,
                                   orch_commit_cache *cache, const git_oid *one,
@@ -65,9 +74,9 @@ int orch_commit_cache_merge_bases(git_oid **out, size_t *out_count,
 
 /*
  * 1 when commit `to` is `from` or one of its ancestors, 0 when not, -1 when
- * a commit is not in the objects directory or `cache` is NULL (then ask
- * libgit2). What it finds for each commit it passes is remembered, so asking
- * again about a newer commit costs the commits since.
+ * a commit is not in the objects directory or not above the floor, or
+ * `cache` is NULL (then ask libgit2). What it finds for each commit it passes
+ * is remembered, so asking again about a newer commit costs the commits since.
  */
 int orch_commit_cache_reaches(orch_commit_cache *cache, const git_oid *from,
                               const git_oid *to);

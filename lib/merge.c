@@ -1099,6 +1099,7 @@ int orch_merge_start_commit(git_oid *out, orch_strvec *conflicts,
 	if (orch_commit_cache_get(&m.cache, repo) < 0)
 		orch_error_clear();
 	orch_commit_cache_fill(m.cache, 1);
+	orch_commit_cache_floor(m.cache, base);
 	for (size_t i = 0; i < ndeps; i++) {
 		error = merge_dependency(&action, &tree_id, conflicts, &m,
 		                         &current, &deps[i]);

@@ -1223,6 +1223,53 @@ TEST(start_commits_of_criss_crosses_whose_bases_conflict_are_libgit2s_merges)
 	git_repository_free(repo);
 }
 
+/*
+ * Generations count from the commit a run starts from: results from below
+ * it, or that merged older history, are answered by libgit2, the same.
+ */
+TEST(start_commits_from_results_below_the_base_are_libgit2s_merges)
+{
+	git_repository *repo = new_repo(1);
+	git_oid root = seed(repo), base, x, y, z, old, start, deps[3];
+	const change cb = {"b.txt", "b1\nb2\nB\n"}, cx = {"x.txt", "x\n"},
+	             cy = {"a.txt", "A\na2\na3\na4\na5\na6\na7\n"},
+	             cz = {"z.txt", "z\n"};
+	orch_commit_cache *cache = NULL;
+	size_t multi = 0;
+	git_oid *bases = NULL;
+	size_t nbases = 0;
+
+	base = commit_on(repo, &root, &cb, 1, "base\n");
+	x = commit_on(repo, &base, &cx, 1, "x\n");
+	old = commit_on(repo, &root, &cy, 1, "old\n");
+	z = commit_on(repo, &old, &cz, 1, "z\n");
+	y = merge_commit_on(repo, &x, &z, &cz, 1);
+	deps[0] = x;
+	deps[1] = z; /* from below the base */
+	deps[2] = y; /* merged history from below the base */
+	CHECK_INT(start_as_before(&start, &multi, repo, &base, deps, 3, "t"),
+	          0);
+	CHECK_INT(
+	    start_as_before(&start, &multi, repo, &base, deps + 1, 2, "u"), 0);
+	/* above the floor the cache answers; below it, it says to ask */
+	CHECK_INT(orch_commit_cache_get(&cache, repo), 0);
+	orch_commit_cache_fill(cache, 1);
+	CHECK_INT(
+	    orch_commit_cache_merge_bases(&bases, &nbases, cache, &x, &base),
+	    0);
+	CHECK_INT(nbases, 1);
+	if (nbases)
+		CHECK(git_oid_equal(&bases[0], &base));
+	free(bases);
+	CHECK_INT(orch_commit_cache_merge_bases(&bases, &nbases, cache, &x, &z),
+	          1);
+	CHECK_INT(orch_commit_cache_reaches(cache, &x, &base), 1);
+	CHECK_INT(orch_commit_cache_reaches(cache, &y, &base), -1);
+	CHECK_INT(orch_commit_cache_reaches(cache, &x, &root), -1);
+	orch_commit_cache_fill(cache, 0);
+	git_repository_free(repo);
+}
+
 TEST(start_commit_of_dependencies_with_one_tree_is_a_merge_with_that_tree)
 {
 	git_repository *repo = new_repo(1);
@@ -1502,6 +1549,7 @@ static const unit_test tests[] = {
     T(start_commits_of_random_plans_with_real_changes_are_libgit2s_merges),
     T(start_commits_of_criss_crosses_whose_bases_conflict_are_libgit2s_merges),
     T(start_commit_of_dependencies_with_one_tree_is_a_merge_with_that_tree),
+    T(start_commits_from_results_below_the_base_are_libgit2s_merges),
     T(start_commits_of_a_diamond_and_a_chain_are_the_plain_merges),
     T(start_commits_from_commits_held_only_in_memory_by_another_backend),
     T(verify_runs_in_a_temporary_worktree_of_the_commit_and_removes_it),
