@@ -693,7 +693,8 @@ int orch_commit_cache_reaches(orch_commit_cache *cache, const git_oid *from,
 	stack = orch_malloc(sizeof(git_oid) * stack_alloc);
 	stack[depth++] = *from;
 	while (depth) {
-		git_oid top = stack[depth - 1];
+		size_t at = depth - 1;
+		git_oid top = stack[at];
 		struct cached_commit *commit;
 		uint32_t generation;
 		int n, pending = 0, reaches = 0;
@@ -729,7 +730,7 @@ int orch_commit_cache_reaches(orch_commit_cache *cache, const git_oid *from,
 		reach_remember(cache, &top, to, reaches);
 		if (reach_known(cache, &top, to) < 0)
 			goto done; /* the cache is full */
-		depth--;
+		depth = at;        /* with the parents it no longer needs */
 	}
 	result = reach_known(cache, from, to);
 done:
