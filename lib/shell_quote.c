@@ -19,3 +19,17 @@ void orch_shell_quote(orch_buf *out, const char *word, size_t len)
 	orch_buf_put(out, word + start, len - start);
 	orch_buf_put(out, "'", 1);
 }
+
+void orch_shell_quote_line(orch_buf *out, const char *word, size_t len)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (word[i] != '\n')
+			continue;
+		orch_shell_quote(out, word + start, i - start);
+		orch_buf_puts(out, "\"$nl\"");
+		start = i + 1;
+	}
+	orch_shell_quote(out, word + start, len - start);
+}

@@ -18,4 +18,11 @@
  */
 void orch_shell_quote(orch_buf *out, const char *word, size_t len);
 
+/*
+ * As orch_shell_quote, on one line: each newline of `word` is written as
+ * '"$nl"' (outside the quotes), for a shell that reads a request a line at
+ * a time and in which `nl` holds a newline.
+ */
+void orch_shell_quote_line(orch_buf *out, const char *word, size_t len);
+
 #endif

@@ -865,7 +865,18 @@ int orch_ssh_exec_step(orch_ssh *ssh, orch_ssh_exec *ex)
 			ex->input_off += (size_t)n;
 			progress = 1;
 		}
-		if (ex->input_off == ex->input.len && !ex->eof_sent) {
+		if (ex->keep_input && ex->input_off == ex->input.len &&
+		    ex->input.len) {
+			/* all sent: the buffer starts again (wiped: requests
+			 * may hold secrets) */
+			volatile char *p = ex->input.ptr;
+			for (size_t i = 0; i < ex->input.len; i++)
+				p[i] = '\0';
+			orch_buf_clear(&ex->input);
+			ex->input_off = 0;
+		}
+		if (ex->input_off == ex->input.len && !ex->eof_sent &&
+		    !ex->keep_input) {
 			rc = libssh2_channel_send_eof(ex->channel);
 			if (rc == 0) {
 				ex->eof_sent = 1;

@@ -84,6 +84,9 @@ typedef struct {
 	char *command;
 	orch_buf input;
 	size_t input_off;
+	/* set by the owner: no EOF after `input`, which may grow later (a
+	 * shell that reads one request after another) */
+	int keep_input;
 	int eof_sent;
 	orch_buf out, err;
 	int exit_status; /* -1 until known */

@@ -1,5 +1,7 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "shell_quote.h"
 #include "unit.h"
@@ -93,11 +95,61 @@ TEST(all_bytes_but_nul_survive_a_real_shell)
 	orch_buf_free(&got);
 }
 
+TEST(line_quoting_is_one_line)
+{
+	orch_buf buf = {0};
+	orch_shell_quote_line(&buf, "a\nb'c\n", 6);
+	CHECK_STR(buf.ptr, "'a'\"$nl\"'b'\\''c'\"$nl\"''");
+	CHECK(!memchr(buf.ptr, '\n', buf.len));
+	orch_buf_free(&buf);
+}
+
+/*
+ * A shell that reads `set -- WORD` as one line (read -r) and evals it, as
+ * the SSH worker's slot shell does: every byte but NUL comes through.
+ */
+TEST(line_quoted_words_survive_read_and_eval)
+{
+	char all[255];
+	orch_buf input = {0}, got = {0};
+	char path[] = "/tmp/unit-quote-XXXXXX";
+	char chunk[4096];
+	size_t n;
+	FILE *fp;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	for (int i = 0; i < 255; i++)
+		all[i] = (char)(i + 1);
+	orch_buf_puts(&input, "set -- ");
+	orch_shell_quote_line(&input, all, sizeof(all));
+	orch_buf_puts(&input, "\n");
+	CHECK(write(fd, input.ptr, input.len) == (ssize_t)input.len);
+	close(fd);
+	orch_buf_clear(&input);
+	orch_buf_printf(&input,
+	                "sh -c 'nl=\"\n\"; IFS= read -r l && eval \"$l\" &&"
+	                " printf %%s \"$1\"' <%s",
+	                path);
+	fp = popen(input.ptr, "r");
+	CHECK(fp != NULL);
+	while (fp && (n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		orch_buf_put(&got, chunk, n);
+	CHECK_INT(fp ? pclose(fp) : -1, 0);
+	unlink(path);
+	CHECK_INT(got.len, sizeof(all));
+	CHECK(got.len == sizeof(all) && memcmp(got.ptr, all, sizeof(all)) == 0);
+	orch_buf_free(&input);
+	orch_buf_free(&got);
+}
+
 static const unit_test table[] = {
     T(words_are_single_quoted_with_quotes_escaped),
     T(only_len_bytes_are_quoted),
     T(every_word_survives_a_real_shell_byte_for_byte),
     T(all_bytes_but_nul_survive_a_real_shell),
+    T(line_quoting_is_one_line),
+    T(line_quoted_words_survive_read_and_eval),
 };
 
 UNIT_MAIN(table)
