@@ -16,9 +16,12 @@
  *                      and reap
  *
  * Every remote command is one of the fixed scripts below, run as
- * `sh -c 'SCRIPT' sh WORD...` with each word quoted by orch_shell_quote;
- * the task's command is one of these words and runs as `sh -c "$cmd"` in
- * a session of its own (setsid); the prompt arrives on the channel's stdin.
+ * `sh -c 'SCRIPT' sh WORD...` with each word quoted by orch_shell_quote.
+ * Attempts run in a long-lived shell per slot (slot_script: one channel
+ * and one sh for many attempts), which reads each attempt's words as one
+ * line `set -- WORD...` on its stdin (orch_shell_quote_line); the task's
+ * command is one of these words and runs as `sh -c "$cmd"` in a session of
+ * its own (setsid).
  *
  * Objects travel over the session (no `remote`): a pack of the start commit
  * without what the worker has (git_packbuilder, hiding known commits) into
@@ -35,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -86,11 +90,13 @@ static const char receive_script[] =
     " git update-ref \"refs/orchestrate/have/$2\" \"$2\"\n";
 
 /*
- * Runs one attempt. Words: top id attempt base cmd msg has_prompt plan
- * task worker url branch name email env_file setup setup_hash token
- * has_conflicts.
- * Stdin: the variables `env` names, the conflicting paths of a re-run on
- * conflict, the context, then the prompt (see task_input).
+ * The shell of a slot: one per slot of a session, started once, runs one
+ * attempt after another as its stdin asks (the loop at the end), each in
+ * a subshell: the function `task`. Words of a request: top id attempt
+ * base cmd msg has_prompt plan task worker url branch name email env_file
+ * setup setup_hash token has_conflicts, then the conflicting paths of a
+ * re-run on conflict, the context, the prompt and a word "NAME=VALUE" per
+ * variable `env` names (see request_words).
  * ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are
  * run/<id>.<attempt>.context and .share; once the command ended a share
  * file that is not empty is renamed to .shared, which adopt_script reads
@@ -115,9 +121,16 @@ static const char receive_script[] =
  * left claimed, marked with this run's token: no script of the same run
  * takes it again; another run's does (and runs the setup again).
  */
-static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
+static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
+    "task() {\n"
     "top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
     "su=${16} suh=${17} tok=${18} x=x; [ -n \"$su\" ] && x=\n"
+    "plan=$8 tn=$9 wn=${10} an=${13} ae=${14} ef=${15} hx=${19} xl=${20}"
+    " ctx=${21} pr=${22}\n"
+    "shift 22\n"
+    /* this subshell's pid ($$ is the slot shell's) */
+    "read -r me _ </proc/self/stat 2>/dev/null ||"
+    " me=$(exec sh -c 'echo $PPID')\n"
     "repo=$top/repo.git run=$top/run\n"
     "lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
     " [ $i -gt 1200 ] && rm -rf \"$top/lock\"; sleep 0.05 2>/dev/null || sleep "
@@ -144,11 +157,11 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "\"$s.busy\"; unlock; continue; fi\n"
     "  n=$((n + 1))\n"
     "done\n"
-    "echo $$ >\"$s.busy/pid\"\n"
+    "echo $me >\"$s.busy/pid\"\n"
     "echo \"S $n\"\n"
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
-    "echo $$ >\"$d.sh\"; trap 'rmf \"$d.sh\"' EXIT\n"
+    "echo $me >\"$d.sh\"; trap 'rmf \"$d.sh\"' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     /* a start commit fetched before has its loose ref (refs written by
      * git appear whole); else ask git */
@@ -170,36 +183,21 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; "
     "exit 124; }\n"
     "fi\n"
-    /* the worker's env-file, then the variables sent on stdin (they
-     * win): each a line "NAME LENGTH" and LENGTH bytes of value, read
-     * with dd so that no value is ever an argument */
-    "orch_env_file \"${15}\" '' || exit 124\n"
-    "read -r ne || exit 124\n"
-    "case $ne in '' | *[!0-9]*) exit 124 ;; esac\n"
-    "while [ \"$ne\" -gt 0 ]; do\n"
-    "  read -r k l || exit 124\n"
-    "  case $k in '' | [0-9]* | *[!A-Za-z0-9_]*) exit 124 ;; esac\n"
-    "  case $l in '' | *[!0-9]*) exit 124 ;; esac\n"
-    "  v=$(dd bs=1 count=\"$l\" 2>/dev/null; echo .) && export "
-    "\"$k=${v%.}\" || exit 124\n"
-    "  ne=$((ne - 1))\n"
-    "done\n"
-    "unset v\n"
-    /* a re-run on conflict: "LENGTH" and the list of paths, to the file
+    /* the worker's env-file, then the variables of the request (they
+     * win): each a word "NAME=VALUE", never an argument of a command */
+    "orch_env_file \"$ef\" '' || exit 124\n"
+    "for v; do case ${v%%=*} in '' | [0-9]* | *[!A-Za-z0-9_]*) exit 124 ;;"
+    " esac; export \"$v\"; done\n"
+    "set -- ; unset v\n"
+    /* a re-run on conflict: the list of paths, to the file
      * ORCHESTRATE_CONFLICT_FILES names */
     "xf=$run/$id.$att.conflicts\n"
-    "if [ \"${19}\" = 1 ]; then read -r l || exit 124\n"
-    "  case $l in '' | *[!0-9]*) exit 124 ;; esac\n"
-    "  dd bs=1 count=\"$l\" of=\"$xf\" 2>/dev/null || exit 124\n"
+    "if [ \"$hx\" = 1 ]; then printf '%s' \"$xl\" >\"$xf\" || exit 124\n"
     "  export ORCHESTRATE_CONFLICT_FILES=\"$xf\"\n"
     "else unset ORCHESTRATE_CONFLICT_FILES; fi\n"
-    /* the context: a line with its length, then its bytes */
     "cf=$run/$id.$att.context sf=$run/$id.$att.share\n"
-    "read -r cl || exit 124\n"
-    "case $cl in '' | *[!0-9]*) exit 124 ;; esac\n"
-    ": >\"$cf\" && : >\"$sf\" && rmf \"$d.shared\" || exit 124\n"
-    "if [ \"$cl\" -gt 0 ]; then dd bs=1 count=\"$cl\" of=\"$cf\" 2>/dev/null"
-    " || exit 124; fi\n"
+    "printf '%s' \"$ctx\" >\"$cf\" && : >\"$sf\" && rmf \"$d.shared\" ||"
+    " exit 124\n"
     "if [ -n \"$su\" ] && [ \"$(cat \"$s.setup\" 2>/dev/null)\" != \"$suh\" ]; "
     "then\n"
     "  rm -f \"$s.setup\"; sh -c \"$su\" </dev/null >&2 || { r=$?;"
@@ -207,12 +205,13 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  echo \"$suh\" >\"$s.setup\"\n"
     "fi\n"
     "pf=$run/$id.$att.prompt mark=$run/$id.$att.cancel\n"
-    "if [ \"$hp\" = 1 ]; then cat >\"$pf\" || exit 124; export "
+    "if [ \"$hp\" = 1 ]; then printf '%s' \"$pr\" >\"$pf\" || exit 124; export "
     "ORCHESTRATE_PROMPT_FILE=\"$pf\";"
     " else unset ORCHESTRATE_PROMPT_FILE; fi\n"
-    "export ORCHESTRATE_PLAN=\"$8\" ORCHESTRATE_TASK=\"$9\" "
+    "unset xl ctx pr\n"
+    "export ORCHESTRATE_PLAN=\"$plan\" ORCHESTRATE_TASK=\"$tn\" "
     "ORCHESTRATE_ATTEMPT=\"$att\""
-    " ORCHESTRATE_WORKER=\"${10}\" ORCHESTRATE_BASE=\"$base\""
+    " ORCHESTRATE_WORKER=\"$wn\" ORCHESTRATE_BASE=\"$base\""
     " ORCHESTRATE_CONTEXT_FILE=\"$cf\" ORCHESTRATE_SHARE_FILE=\"$sf\"\n"
     "hwm() { for f in /proc/[0-9]*/stat; do read -r l <\"$f\" || continue;"
     " set -- ${l##*) }; [ \"$3\" = \"$pg\" ] || continue; while read -r k v u;"
@@ -265,8 +264,8 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "2>/dev/null;"
     " case $r in '' | *[!0-9a-f]*) r=$(git rev-parse HEAD) ;; esac; }\n"
     "git add -A >&2 && printf '%s' \"$msg\" |"
-    " GIT_AUTHOR_NAME=${13} GIT_AUTHOR_EMAIL=${14} GIT_COMMITTER_NAME=${13} "
-    "GIT_COMMITTER_EMAIL=${14} git -c maintenance.auto=0 -c gc.auto=0"
+    " GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_COMMITTER_NAME=$an "
+    "GIT_COMMITTER_EMAIL=$ae git -c maintenance.auto=0 -c gc.auto=0"
     " commit -q --no-verify --allow-empty --no-gpg-sign -F - >&2 &&"
     " headr && git update-ref \"refs/orchestrate/have/$r\" \"$r\" ||"
     " { echo 'cannot commit the result' >&2; fin 'X 0'; exit 0; }\n"
@@ -285,7 +284,20 @@ static const char task_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "[ -n \"$url\" ] && exit 0\n"
     "echo P\n"
     "printf '%s\\n^%s\\n' \"$r\" \"$base\" | git -C \"$repo\" pack-objects -q "
-    "--revs --stdout || exit 0\n";
+    "--revs --stdout || exit 0\n"
+    "}\n"
+    /* one request a line: `set -- MARK WORD...`, the words quoted by
+     * orch_shell_quote_line; each attempt in a subshell of its own that
+     * reads nothing of the requests; MARK (random, per attempt) ends its
+     * stderr, and its stdout with the exit status */
+    "nl='\n'\n"
+    "while IFS= read -r l; do\n"
+    "  eval \"$l\" || exit 1\n"
+    "  k=$1; shift\n"
+    "  ( task \"$@\" ) </dev/null\n"
+    "  st=$?; set --\n"
+    "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
+    "done\n";
 
 /*
  * Collects an attempt whose orchestrator died: words top id attempt base
@@ -375,12 +387,15 @@ enum job_phase {
 	J_RELEASE  /* finish asked: freeing the slot */
 };
 
+struct slot_shell;
+
 struct orch_job {
 	struct orch_job *next;
 	/* set at start, read-only afterwards */
 	char *plan, *task, *id, *branch, *command, *message, *prompt;
-	orch_buf input; /* the task script's stdin: env values, prompt */
-	char *setup;    /* or NULL */
+	/* the end of its request: conflicts, context, prompt, env (quoted) */
+	orch_buf input;
+	char *setup; /* or NULL */
 	char setup_hash[GIT_OID_HEXSZ + 1];
 	char base_hex[GIT_OID_HEXSZ + 1];
 	git_oid base;
@@ -402,6 +417,7 @@ struct orch_job {
 	enum job_phase phase;
 	orch_ssh_exec send, run, kill;
 	int sending, running, killing, kill_done;
+	struct slot_shell *shell; /* runs it (`run` then only holds output) */
 	int slot;
 	int lost_reason_set;
 	char lost_reason[300];
@@ -411,6 +427,23 @@ typedef struct {
 	git_oid *ids;
 	size_t count, alloc;
 } oid_set;
+
+#define MARK_LEN 32
+
+/*
+ * A slot_script on a channel of its own: it runs the attempt `job` (NULL:
+ * idle), whose output ends with `mark` on stderr and "MARK STATUS\n" on
+ * stdout.
+ */
+typedef struct slot_shell {
+	struct slot_shell *next;
+	orch_ssh_exec ex;
+	struct orch_job *job;
+	char mark[MARK_LEN + 1];
+	size_t scan; /* where the mark may start in job->run.out */
+	int out_end, err_end;
+	int served; /* attempts it ran to their end */
+} slot_shell;
 
 typedef struct {
 	orch_worker parent;
@@ -439,6 +472,9 @@ typedef struct {
 	orch_ssh *ssh;
 	char *top; /* remote top directory, as the worker spells it */
 	oid_set known;
+	slot_shell *shells;
+	int shell_deaths; /* slot shells that ended under an attempt, in a row
+	                   */
 	int failures;
 	int64_t next_connect_ms;
 } ssh_worker;
@@ -563,9 +599,22 @@ static void job_failed(ssh_worker *sw, struct orch_job *job, int status,
 	job_end(sw, job, &res);
 }
 
+static void shell_free(slot_shell *sh)
+{
+	orch_ssh_exec_clear(&sh->ex);
+	free(sh);
+}
+
 /* Drop every channel (their session is going away). */
 static void drop_channels(ssh_worker *sw)
 {
+	while (sw->shells) {
+		slot_shell *sh = sw->shells;
+		sw->shells = sh->next;
+		if (sh->job)
+			sh->job->shell = NULL;
+		shell_free(sh);
+	}
 	for (struct orch_job *job = sw->jobs; job; job = job->next) {
 		if (job->sending) {
 			orch_ssh_exec_clear(&job->send);
@@ -799,10 +848,67 @@ static int fetch_result(ssh_worker *sw, const char *branch)
 	return error;
 }
 
+/* Move the task's output (its stderr) to where read_output finds it. */
+static void drain_output(ssh_worker *sw, struct orch_job *job)
+{
+	if (!job->run.err.len)
+		return;
+	pthread_mutex_lock(&sw->mu);
+	orch_buf_put(&job->output, job->run.err.ptr, job->run.err.len);
+	pthread_mutex_unlock(&sw->mu);
+	orch_buf_clear(&job->run.err);
+}
+
+/* MARK_LEN random hex digits (the end of an attempt's output). */
+static void make_mark(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char bytes[MARK_LEN / 2];
+	ssize_t n = getrandom(bytes, sizeof(bytes), 0);
+
+	if (n != (ssize_t)sizeof(bytes)) {
+		/* no getrandom: what differs between attempts, hashed */
+		static unsigned counter;
+		char seed[128];
+		git_oid id;
+		snprintf(seed, sizeof(seed), "%lld %d %u %p",
+		         (long long)orch_monotonic_ms(), (int)getpid(),
+		         counter++, (void *)out);
+		git_odb_hash(&id, seed, strlen(seed), GIT_OBJECT_BLOB);
+		memcpy(bytes, id.id, sizeof(bytes));
+	}
+	for (size_t i = 0; i < sizeof(bytes); i++) {
+		out[2 * i] = hex[bytes[i] >> 4];
+		out[2 * i + 1] = hex[bytes[i] & 15];
+	}
+	out[MARK_LEN] = '\0';
+}
+
+/* A slot shell with no attempt, started when there is none. */
+static slot_shell *idle_shell(ssh_worker *sw)
+{
+	slot_shell *sh;
+	char *cmd;
+
+	for (sh = sw->shells; sh; sh = sh->next)
+		if (!sh->job && !sh->ex.done)
+			return sh;
+	sh = orch_calloc(1, sizeof(*sh));
+	cmd = remote_command(slot_script, NULL, 0);
+	orch_ssh_exec_init(&sh->ex, cmd, NULL, 0);
+	free(cmd);
+	sh->ex.keep_input = 1;
+	sh->next = sw->shells;
+	sw->shells = sh;
+	return sh;
+}
+
 static void start_run(ssh_worker *sw, struct orch_job *job)
 {
 	char attempt[16];
 	const char *words[19];
+	slot_shell *sh;
+	orch_buf *line;
 
 	snprintf(attempt, sizeof(attempt), "%d", job->attempt);
 	words[0] = sw->top;
@@ -824,10 +930,146 @@ static void start_run(ssh_worker *sw, struct orch_job *job)
 	words[16] = job->setup_hash;
 	words[17] = sw->token;
 	words[18] = job->has_conflicts ? "1" : "0";
-	start_exec(sw, &job->run, task_script, words, 19, job->input.ptr,
-	           job->input.len);
+	sh = idle_shell(sw);
+	make_mark(sh->mark);
+	line = &sh->ex.input;
+	orch_buf_puts(line, "set -- ");
+	orch_shell_quote_line(line, sh->mark, MARK_LEN);
+	for (size_t i = 0; i < 19; i++) {
+		orch_buf_puts(line, " ");
+		orch_shell_quote_line(line, words[i], strlen(words[i]));
+	}
+	orch_buf_put(line, job->input.ptr, job->input.len);
+	orch_buf_puts(line, "\n");
+	sh->job = job;
+	sh->scan = 0;
+	sh->out_end = sh->err_end = 0;
+	job->shell = sh;
+	memset(&job->run, 0, sizeof(job->run));
+	job->run.exit_status = -1;
 	job->running = 1;
 	job->phase = J_RUN;
+}
+
+/*
+ * Hand what a slot shell wrote to its attempt: stdout up to "MARK STATUS"
+ * (the status is the attempt's), stderr up to MARK (held back while it
+ * may be the start of one). What comes after the marks, or while it is
+ * idle, is nobody's (a watchdog's last "."): dropped. 1 when the
+ * attempt's output ended.
+ */
+static int route(slot_shell *sh)
+{
+	struct orch_job *job = sh->job;
+	orch_ssh_exec *ex = &sh->ex;
+
+	if (!job || sh->out_end)
+		orch_buf_clear(&ex->out);
+	if (!job || sh->err_end)
+		orch_buf_clear(&ex->err);
+	if (!job)
+		return 0;
+	if (ex->out.len) {
+		orch_buf *o = &job->run.out;
+		char *m, *nl;
+		orch_buf_put(o, ex->out.ptr, ex->out.len);
+		orch_buf_clear(&ex->out);
+		m = memmem(o->ptr + sh->scan, o->len - sh->scan, sh->mark,
+		           MARK_LEN);
+		if (!m) {
+			sh->scan = o->len > MARK_LEN ? o->len - MARK_LEN : 0;
+		} else if ((nl = memchr(m, '\n',
+		                        (size_t)(o->ptr + o->len - m)))) {
+			*nl = '\0';
+			job->run.exit_status = atoi(m + MARK_LEN);
+			o->len = (size_t)(m - o->ptr);
+			o->ptr[o->len] = '\0';
+			sh->out_end = 1;
+		} else {
+			sh->scan = (size_t)(m - o->ptr);
+		}
+	}
+	if (ex->err.len) {
+		char *m = memmem(ex->err.ptr, ex->err.len, sh->mark, MARK_LEN);
+		if (m) {
+			orch_buf_put(&job->run.err, ex->err.ptr,
+			             (size_t)(m - ex->err.ptr));
+			orch_buf_clear(&ex->err);
+			sh->err_end = 1;
+		} else if (ex->err.len >= MARK_LEN) {
+			size_t n = ex->err.len - (MARK_LEN - 1);
+			orch_buf_put(&job->run.err, ex->err.ptr, n);
+			memmove(ex->err.ptr, ex->err.ptr + n, MARK_LEN - 1);
+			ex->err.len = MARK_LEN - 1;
+			ex->err.ptr[ex->err.len] = '\0';
+		}
+	}
+	if (sh->out_end && sh->err_end) {
+		job->run.done = 1;
+		job->shell = NULL;
+		sh->job = NULL;
+		sh->served++;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A slot shell ended under its attempt (killed, or it could not start):
+ * what is left of the attempt is stopped and it is lost (run again,
+ * elsewhere or in a new shell); after three such ends in a row it fails.
+ */
+static void shell_ended(ssh_worker *sw, slot_shell *sh)
+{
+	struct orch_job *job = sh->job;
+
+	job->shell = NULL;
+	sh->job = NULL;
+	job->running = 0;
+	if (job->run.err.len)
+		drain_output(sw, job);
+	if (++sw->shell_deaths >= 3) {
+		char why[300];
+		snprintf(why, sizeof(why),
+		         "worker '%s': the shell of its slot ended (exit "
+		         "status %d) before the attempt did",
+		         sw->parent.name, sh->ex.exit_status);
+		job_failed(sw, job, -1, why);
+		return;
+	}
+	job->phase = J_ORPHAN;
+	job->kill_done = 0;
+	job->lost_reason_set = 1;
+	snprintf(job->lost_reason, sizeof(job->lost_reason),
+	         "the shell of the slot that ran it ended (exit status %d); "
+	         "the attempt was stopped on the worker",
+	         sh->ex.exit_status);
+}
+
+/* Drive the slot shells; ORCH_ERROR when the session broke. */
+static int step_shells(ssh_worker *sw, int *progress)
+{
+	slot_shell **link = &sw->shells;
+
+	while (*link) {
+		slot_shell *sh = *link;
+		int rc = orch_ssh_exec_step(sw->ssh, &sh->ex);
+		if (rc < 0)
+			return rc;
+		*progress |= rc;
+		if (route(sh))
+			sw->shell_deaths = 0;
+		if (!sh->ex.done) {
+			link = &sh->next;
+			continue;
+		}
+		if (sh->job)
+			shell_ended(sw, sh);
+		*link = sh->next;
+		shell_free(sh);
+		*progress = 1;
+	}
+	return 0;
 }
 
 /* Is another job already sending this start commit? */
@@ -1074,21 +1316,10 @@ done:
 	job_end(sw, job, &res);
 }
 
-/* Move the task's output (its stderr) to where read_output finds it. */
-static void drain_output(ssh_worker *sw, struct orch_job *job)
-{
-	if (!job->run.err.len)
-		return;
-	pthread_mutex_lock(&sw->mu);
-	orch_buf_put(&job->output, job->run.err.ptr, job->run.err.len);
-	pthread_mutex_unlock(&sw->mu);
-	orch_buf_clear(&job->run.err);
-}
-
 /* Advance one job; ORCH_ERROR when the session broke. */
 static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 {
-	int rc, cancel, finish, keep;
+	int rc = 0, cancel, finish, keep;
 
 	pthread_mutex_lock(&sw->mu);
 	cancel = job->cancel_requested;
@@ -1156,9 +1387,12 @@ static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 			start_kill(sw, job, finish ? 0 : KILL_GRACE_S);
 			*progress = 1;
 		}
-		if ((rc = orch_ssh_exec_step(sw->ssh, &job->run)) < 0)
-			return rc;
-		*progress |= rc;
+		/* one in a slot shell is driven by step_shells */
+		if (!job->shell && !job->run.done) {
+			if ((rc = orch_ssh_exec_step(sw->ssh, &job->run)) < 0)
+				return rc;
+			*progress |= rc;
+		}
 		drain_output(sw, job);
 		if (job->run.done) {
 			job->running = 0;
@@ -1313,6 +1547,10 @@ static void *worker_thread(void *payload)
 			try_connect(sw);
 			progress = 1;
 		}
+		if (sw->ssh && step_shells(sw, &progress) < 0) {
+			broken = 1;
+			job = NULL;
+		}
 		if (sw->ssh) {
 			for (; job; job = job->next) {
 				if (job->freeable ||
@@ -1398,34 +1636,27 @@ static char *joinf(const char *a, const char *sep, const char *b)
 }
 
 /*
- * The task script's stdin: a line with the number of variables, then for
- * each "NAME LENGTH\n" and LENGTH bytes of value (a value may hold any
- * byte but NUL, newlines too), then for a re-run on conflict "LENGTH\n"
- * and the list of conflicting paths, then a line with the length of the
- * context and its bytes, then the prompt, to the end.
+ * The end of an attempt's request to its slot shell: the conflicting paths
+ * of a re-run on conflict (or ""), the context, the prompt, then a word
+ * "NAME=VALUE" per variable `env` names, each " " and quoted on one line.
  */
-static void task_input(orch_buf *out, const orch_job_spec *spec)
+static void request_words(orch_buf *out, const orch_job_spec *spec)
 {
+	const char *words[3];
 	size_t count = spec->env ? spec->env->count : 0;
 
-	orch_buf_printf(out, "%zu\n", count);
+	words[0] = spec->conflicts ? spec->conflicts : "";
+	words[1] = spec->context ? spec->context : "";
+	words[2] = spec->prompt ? spec->prompt : "";
+	for (size_t i = 0; i < 3; i++) {
+		orch_buf_puts(out, " ");
+		orch_shell_quote_line(out, words[i], strlen(words[i]));
+	}
 	for (size_t i = 0; i < count; i++) {
 		const char *var = spec->env->items[i];
-		size_t name_len = strcspn(var, "=");
-		const char *value = var[name_len] ? var + name_len + 1 : "";
-		orch_buf_printf(out, "%.*s %zu\n", (int)name_len, var,
-		                strlen(value));
-		orch_buf_puts(out, value);
+		orch_buf_puts(out, " ");
+		orch_shell_quote_line(out, var, strlen(var));
 	}
-	if (spec->conflicts)
-		orch_buf_printf(out, "%zu\n%s", strlen(spec->conflicts),
-		                spec->conflicts);
-	orch_buf_printf(out, "%zu\n",
-	                spec->context ? strlen(spec->context) : (size_t)0);
-	if (spec->context)
-		orch_buf_puts(out, spec->context);
-	if (spec->prompt)
-		orch_buf_puts(out, spec->prompt);
 }
 
 /* A job for the attempt `spec` describes, not queued yet. */
@@ -1450,7 +1681,7 @@ static int new_job(struct orch_job **out, const orch_job_spec *spec)
 	job->message = orch_strdup(spec->message ? spec->message : spec->task);
 	job->prompt = spec->prompt ? orch_strdup(spec->prompt) : NULL;
 	job->has_conflicts = spec->conflicts != NULL;
-	task_input(&job->input, spec);
+	request_words(&job->input, spec);
 	job->attempt = spec->attempt;
 	if (!spec->base || git_oid_fromstr(&job->base, spec->base) < 0) {
 		job_free(job);

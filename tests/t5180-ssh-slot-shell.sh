@@ -1,0 +1,90 @@
+#!/bin/sh
+# The SSH worker runs a slot's attempts one after another in one long-lived
+# shell: no channel and no sh per attempt, nothing of one attempt left to
+# the next, and a shell that dies under an attempt is replaced (the attempt
+# runs again). Real sshd servers on 127.0.0.1.
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-sshd.sh"
+
+OUT="$TRASH_DIRECTORY/out"
+
+# The pid of the slot's shell a task runs in: the oldest of its ancestors
+# that is an sh running the slot script (the attempt's subshell is one
+# too, forked from it).
+cat >"$TRASH_DIRECTORY/shell_pid.sh" <<\EOF
+p=$$ top=
+while [ "$p" -gt 1 ]; do
+	read -r c <"/proc/$p/comm" || break
+	[ "$c" = sh ] && grep -q "task()" "/proc/$p/cmdline" && top=$p
+	read -r _ _ _ p _ <"/proc/$p/stat" || break
+done
+echo "$top"
+EOF
+
+test_expect_success 'setup: a worker with one slot and a repository' '
+	sshd_start w1 && sshd_known_hosts "$SSHD_ROOT/known_hosts" w1 &&
+	test_create_repo repo &&
+	mkdir -p "$OUT" &&
+	(cd repo && sshd_worker_ini w1 slots=1 >.git/orchestrate.ini)
+'
+cd repo || test_bail_out "setup left no repository"
+
+test_expect_success 'one shell runs every attempt of a slot' '
+	{
+		printf "[plan]\nname = one\nretries = 0\n\n" &&
+		for i in 1 2 3 4; do
+			printf "[task \"t%s\"]\nrun = sh \"%s\" >>\"%s\" && echo %s >t.txt\n\n" \
+				$i "$TRASH_DIRECTORY/shell_pid.sh" "$OUT/one" $i
+		done
+	} >one.ini &&
+	git orchestrate plan one.ini >/dev/null &&
+	{ git orchestrate run one >out 2>&1 || { cat out; false; }; } &&
+	test $(grep -c "^[0-9][0-9]*$" "$OUT/one") = 4 &&
+	test $(sort -u "$OUT/one" | wc -l) = 1 &&
+	for i in 1 2 3 4; do
+		test "$(git show orchestrate/one/t$i:t.txt)" = $i || return 1
+	done
+'
+
+test_expect_success 'the variables and prompt of an attempt do not reach the next' '
+	ORCH_T_ONE="one $$" && export ORCH_T_ONE &&
+	cat >leak.ini <<-\PLAN &&
+	[plan]
+	name = leak
+	retries = 0
+
+	[task "a"]
+	env = ORCH_T_ONE
+	prompt = a prompt
+	run = test -n "$ORCH_T_ONE" && test -f "$ORCHESTRATE_PROMPT_FILE" && echo a >a.txt
+
+	[task "b"]
+	depends = a
+	run = test -z "${ORCH_T_ONE-}" && test -z "${ORCHESTRATE_PROMPT_FILE-}" && echo b >b.txt
+	PLAN
+	git orchestrate plan leak.ini >/dev/null &&
+	{ git orchestrate run leak >out 2>&1 || { cat out; false; }; } &&
+	test "$(git show orchestrate/leak/b:b.txt)" = b
+'
+
+test_expect_success 'a shell killed under an attempt is replaced and the attempt runs again' '
+	cat >"$OUT/kill.sh" <<-EOF &&
+	sp=\$(sh "$TRASH_DIRECTORY/shell_pid.sh")
+	echo "\$sp" >>"$OUT/kill-shells"
+	if [ ! -e "$OUT/killed" ]; then : >"$OUT/killed"; kill -9 "\$sp"; fi
+	echo k >k.txt
+	EOF
+	printf "[plan]\nname = kill\nretries = 0\n\n[task \"k\"]\nrun = sh \"%s\"\n\n[task \"after\"]\ndepends = k\nrun = sh \"%s\" >>\"%s\"\n" \
+		"$OUT/kill.sh" "$TRASH_DIRECTORY/shell_pid.sh" "$OUT/kill-shells" >kill.ini &&
+	git orchestrate plan kill.ini >/dev/null &&
+	{ git orchestrate run kill >out 2>&1 || { cat out; false; }; } &&
+	test -e "$OUT/killed" &&
+	test "$(git show orchestrate/kill/k:k.txt)" = k &&
+	git orchestrate status --json kill >st.json &&
+	test $(grep -c "\"state\":.*\"done\"" st.json) = 2 &&
+	test $(grep -c "^[0-9][0-9]*$" "$OUT/kill-shells") = 3 &&
+	test $(sort -u "$OUT/kill-shells" | wc -l) = 2 &&
+	test_grep "shell of the slot that ran it ended" out
+'
+
+test_done
