@@ -41,6 +41,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <git2/sys/odb_backend.h>
+
 #include "error.h"
 #include "shared.h"
 #include "signature.h"
@@ -404,6 +406,10 @@ struct orch_job {
 	int reap_only;     /* a reap request, not an attempt */
 	int adopting;      /* collects an attempt of a dead orchestrator */
 	int adopt_missing; /* ... which left nothing to collect */
+	/* the result's pack, to store on the scheduler's thread (set before
+	 * `ended`, then the scheduler's) */
+	orch_buf pack;
+	int pack_pending;
 	/* under the worker's mutex */
 	orch_buf output;
 	orch_job_result result;
@@ -544,6 +550,7 @@ static void job_free(struct orch_job *job)
 	orch_buf_free(&job->input);
 	orch_buf_free(&job->output);
 	orch_buf_free(&job->shared);
+	orch_buf_free(&job->pack);
 	orch_ssh_exec_clear(&job->send);
 	orch_ssh_exec_clear(&job->run);
 	orch_ssh_exec_clear(&job->kill);
@@ -1258,30 +1265,15 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 			goto done;
 		}
 	} else {
-		git_odb *odb = NULL;
-		git_odb_writepack *wp = NULL;
-		git_indexer_progress stats = {0};
-		int error;
+		/* stored by the scheduler's poll (store_result) */
 		if (!pack || pack >= end)
 			goto bad;
-		if ((error = git_repository_odb(&odb, sw->trepo)) < 0 ||
-		    (error = git_odb_write_pack(&wp, odb, NULL, NULL)) < 0 ||
-		    (error = wp->append(wp, pack, (size_t)(end - pack),
-		                        &stats)) < 0 ||
-		    (error = wp->commit(wp, &stats)) < 0) {
-			orch_error_git(error,
-			               "worker '%s': cannot store the result",
-			               sw->parent.name);
-			if (wp)
-				wp->free(wp);
-			git_odb_free(odb);
-			res.exit_status = -1;
-			snprintf(res.error, sizeof(res.error), "%s",
-			         orch_error_message());
-			goto done;
-		}
-		wp->free(wp);
-		git_odb_free(odb);
+		orch_buf_clear(&job->pack);
+		orch_buf_put(&job->pack, pack, (size_t)(end - pack));
+		job->pack_pending = 1;
+		oid_set_add(&sw->known, &res.result);
+		res.has_result = 1;
+		goto done;
 	}
 	{
 		git_reference *ref = NULL;
@@ -1717,10 +1709,131 @@ done:
 	return error;
 }
 
+struct copy_objects {
+	git_odb *from, *to;
+};
+
+static int copy_object(const git_oid *id, void *payload)
+{
+	struct copy_objects *c = payload;
+	git_odb_object *obj = NULL;
+	git_oid written;
+	int error = git_odb_read(&obj, c->from, id);
+
+	if (error == 0)
+		error = git_odb_write(&written, c->to, git_odb_object_data(obj),
+		                      git_odb_object_size(obj),
+		                      git_odb_object_type(obj));
+	git_odb_object_free(obj);
+	return error;
+}
+
+/*
+ * The objects of `pack` into the object database of `repo` one by one, as
+ * any other object the run writes (loose, or into the run's packs when a
+ * store of `repo` records them, store_pack.c): a pack of its own per
+ * result would leave one more pack file per task, which every later lookup
+ * of a missing object searches again. The pack is indexed in a temporary
+ * directory beside the objects, removed afterwards.
+ */
+static int unpack_objects(git_repository *repo, const char *pack, size_t len)
+{
+	git_buf objects = GIT_BUF_INIT;
+	git_indexer *idx = NULL;
+	git_indexer_progress stats = {0};
+	git_odb *odb = NULL, *tmp = NULL;
+	git_odb_backend *backend = NULL;
+	struct copy_objects copy;
+	orch_buf dir = {0}, file = {0};
+	int error;
+
+	if ((error = git_repository_item_path(
+	         &objects, repo, GIT_REPOSITORY_ITEM_OBJECTS)) < 0 ||
+	    (error = git_repository_odb(&odb, repo)) < 0)
+		goto done;
+	orch_buf_printf(&dir, "%sorchestrate-result-XXXXXX", objects.ptr);
+	if (!mkdtemp(dir.ptr)) {
+		error = orch_error_set("cannot create '%s': %s", dir.ptr,
+		                       strerror(errno));
+		goto out;
+	}
+	if ((error = git_indexer_new(&idx, dir.ptr, 0, odb, NULL)) < 0 ||
+	    (error = git_indexer_append(idx, pack, len, &stats)) < 0 ||
+	    (error = git_indexer_commit(idx, &stats)) < 0)
+		goto done;
+	orch_buf_printf(&file, "%s/pack-%s.idx", dir.ptr,
+	                git_indexer_name(idx));
+	if ((error = git_odb_new(&tmp)) < 0 ||
+	    (error = git_odb_backend_one_pack(&backend, file.ptr)) < 0)
+		goto done;
+	if ((error = git_odb_add_backend(tmp, backend, 1)) < 0) {
+		backend->free(backend);
+		goto done;
+	}
+	copy.from = tmp;
+	copy.to = odb;
+	error = git_odb_foreach(tmp, copy_object, &copy);
+done:
+	if (error < 0)
+		orch_error_git(error, "cannot store the objects of the result");
+out:
+	git_odb_free(tmp);
+	git_indexer_free(idx);
+	git_odb_free(odb);
+	if (file.len) {
+		unlink(file.ptr);
+		file.len -= strlen("idx");
+		file.ptr[file.len] = '\0';
+		orch_buf_puts(&file, "pack");
+		unlink(file.ptr);
+	}
+	if (dir.ptr)
+		rmdir(dir.ptr);
+	orch_buf_free(&dir);
+	orch_buf_free(&file);
+	git_buf_dispose(&objects);
+	return error;
+}
+
+/* The result the thread collected: its objects, its branch (on the
+ * scheduler's thread, on the scheduler's repository). */
+static void store_result(ssh_worker *sw, struct orch_job *job)
+{
+	orch_job_result *res = &job->result;
+	git_reference *ref = NULL;
+	git_commit *commit = NULL;
+	int error = unpack_objects(sw->repo, job->pack.ptr, job->pack.len);
+
+	if (error == 0 &&
+	    ((error = git_commit_lookup(&commit, sw->repo, &res->result)) < 0 ||
+	     (error = git_reference_create(&ref, sw->repo, job->branch,
+	                                   &res->result, 1,
+	                                   "orchestrate: result")) < 0))
+		orch_error_git(error, "cannot record the result on '%s'",
+		               job->branch);
+	git_commit_free(commit);
+	git_reference_free(ref);
+	if (error < 0) {
+		res->has_result = 0;
+		res->exit_status = -1;
+		snprintf(res->error, sizeof(res->error), "worker '%s': %s",
+		         sw->parent.name, orch_error_message());
+	}
+	orch_buf_free(&job->pack);
+	job->pack_pending = 0;
+}
+
 static int ssh_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 {
 	ssh_worker *sw = (ssh_worker *)worker;
+	int ended;
 
+	pthread_mutex_lock(&sw->mu);
+	ended = job->ended;
+	pthread_mutex_unlock(&sw->mu);
+	/* the thread no longer touches an ended job's result and pack */
+	if (ended && job->pack_pending)
+		store_result(sw, job);
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&sw->mu);
 	if (job->ended)

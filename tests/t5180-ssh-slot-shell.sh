@@ -46,6 +46,11 @@ test_expect_success 'one shell runs every attempt of a slot' '
 	done
 '
 
+test_expect_success 'results come home without a pack file each' '
+	test $(ls .git/objects/pack/ | grep -c "\.pack$") -le 1 &&
+	! ls -d .git/objects/orchestrate-result-* 2>/dev/null
+'
+
 test_expect_success 'the variables and prompt of an attempt do not reach the next' '
 	ORCH_T_ONE="one $$" && export ORCH_T_ONE &&
 	cat >leak.ini <<-\PLAN &&
