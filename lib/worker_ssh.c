@@ -11,7 +11,8 @@
  *                      the commits it received or made
  *   slots/<n>/         worktrees, re-used by the next task (a checkout of
  *                      the new start commit only touches what differs)
- *   slots/<n>.busy/    claimed by a running task (its script's pid)
+ *   slots/<n>.busy/    claimed by a running task (its script's pid), or by
+ *                      the slot shell whose last attempt ended well there
  *   run/<plan>+<task>.<attempt>.pid   the attempt's process group, for cancel
  *                      and reap
  *
@@ -96,7 +97,8 @@ static const char receive_script[] =
  * attempt after another as its stdin asks (the loop at the end), each in
  * a subshell: the function `task`. Words of a request: top id attempt
  * base cmd msg has_prompt plan task worker url branch name email env_file
- * setup setup_hash token has_conflicts, then the conflicting paths of a
+ * setup setup_hash token has_conflicts slot_hint (the slot of the shell's
+ * last attempt, or ""), then the conflicting paths of a
  * re-run on conflict, the context, the prompt and a word "NAME=VALUE" per
  * variable `env` names (see request_words).
  * ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are
@@ -127,9 +129,9 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "task() {\n"
     "top=$1 id=$2 att=$3 base=$4 cmd=$5 msg=$6 hp=$7 url=${11} br=${12}\n"
     "su=${16} suh=${17} tok=${18} x=x; [ -n \"$su\" ] && x=\n"
-    "plan=$8 tn=$9 wn=${10} an=${13} ae=${14} ef=${15} hx=${19} xl=${20}"
-    " ctx=${21} pr=${22}\n"
-    "shift 22\n"
+    "plan=$8 tn=$9 wn=${10} an=${13} ae=${14} ef=${15} hx=${19} hint=${20}"
+    " xl=${21} ctx=${22} pr=${23}\n"
+    "shift 23\n"
     /* this subshell's pid ($$ is the slot shell's) */
     "read -r me _ </proc/self/stat 2>/dev/null ||"
     " me=$(exec sh -c 'echo $PPID')\n"
@@ -151,7 +153,13 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " { read -r f <\"$1/failed\"; read -r p <\"$1/pid\"; } 2>/dev/null;"
     " [ \"$f\" != \"$tok\" ] && [ -n \"$p\" ] && ! kill -0 \"$p\" "
     "2>/dev/null; }\n"
-    "n=0\n"
+    /* the slot where this shell's last attempt ended well (`hint`) is
+     * still claimed by the shell (its pid, $$, in it) */
+    "n= p=; case $hint in '' | *[!0-9]*) ;; *) s=$top/slots/$hint\n"
+    "  read -r p <\"$s.busy/pid\" 2>/dev/null; [ \"$p\" = $$ ] &&"
+    " [ ! -e \"$s.busy/kept\" ] && [ ! -e \"$s.busy/failed\" ] && n=$hint ;;"
+    " esac\n"
+    "if [ -z \"$n\" ]; then n=0\n"
     "while :; do\n"
     "  s=$top/slots/$n\n"
     "  [ -d \"$s.busy\" ] || { mkdir \"$s.busy\" 2>/dev/null && break; }\n"
@@ -159,11 +167,15 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "\"$s.busy\"; unlock; continue; fi\n"
     "  n=$((n + 1))\n"
     "done\n"
+    "fi\n"
     "echo $me >\"$s.busy/pid\"\n"
     "echo \"S $n\"\n"
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
-    "echo $me >\"$d.sh\"; trap 'rmf \"$d.sh\"' EXIT\n"
+    "xf=$d.conflicts cf=$d.context sf=$d.share pf=$d.prompt mark=$d.cancel\n"
+    /* the attempt's files go when it ends, in one process */
+    "echo $me >\"$d.sh\"; trap 'rm -f \"$d.sh\" \"$d.t0\" \"$d.t1\" \"$d.rss\""
+    " \"$d.pid\" \"$pf\" \"$cf\" \"$xf\" \"$sf\"' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     /* a start commit fetched before has its loose ref (refs written by
      * git appear whole); else ask git */
@@ -193,11 +205,9 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "set -- ; unset v\n"
     /* a re-run on conflict: the list of paths, to the file
      * ORCHESTRATE_CONFLICT_FILES names */
-    "xf=$run/$id.$att.conflicts\n"
     "if [ \"$hx\" = 1 ]; then printf '%s' \"$xl\" >\"$xf\" || exit 124\n"
     "  export ORCHESTRATE_CONFLICT_FILES=\"$xf\"\n"
     "else unset ORCHESTRATE_CONFLICT_FILES; fi\n"
-    "cf=$run/$id.$att.context sf=$run/$id.$att.share\n"
     "printf '%s' \"$ctx\" >\"$cf\" && : >\"$sf\" && rmf \"$d.shared\" ||"
     " exit 124\n"
     "if [ -n \"$su\" ] && [ \"$(cat \"$s.setup\" 2>/dev/null)\" != \"$suh\" ]; "
@@ -206,7 +216,6 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " echo \"$tok\" >\"$s.busy/failed\"; echo \"U $r\"; exit 0; }\n"
     "  echo \"$suh\" >\"$s.setup\"\n"
     "fi\n"
-    "pf=$run/$id.$att.prompt mark=$run/$id.$att.cancel\n"
     "if [ \"$hp\" = 1 ]; then printf '%s' \"$pr\" >\"$pf\" || exit 124; export "
     "ORCHESTRATE_PROMPT_FILE=\"$pf\";"
     " else unset ORCHESTRATE_PROMPT_FILE; fi\n"
@@ -226,7 +235,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * command that ended is still committed for adopt_script to find (the
      * command itself was started with SIGPIPE as the script got it) */
     "trap '' PIPE\n"
-    "echo $pg >\"$run/$id.$att.pid\"\n"
+    "echo $pg >\"$d.pid\"\n"
     "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
     /* if the connection dies, so does the task: nobody could collect it */
     /* the first sample after a second: a scan of /proc costs more than a
@@ -249,19 +258,23 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "kill -s KILL -- -$pg 2>/dev/null\n"
     /* an empty share file shares nothing: no .shared */
     "if [ -s \"$sf\" ]; then mv -f \"$sf\" \"$d.shared\" 2>/dev/null; fi\n"
-    "rm -f \"$d.t0\" \"$d.t1\" \"$d.rss\" \"$run/$id.$att.pid\" \"$pf\" "
-    "\"$cf\" "
-    "\"$xf\" \"$sf\"\n"
+    /* nothing to stop any more (kill_script) */
+    ": >\"$d.pid\"\n"
     "shf \"$d.shared\"\n"
     "echo \"X $st\"\n"
     /* cancelled, or stopped by the watchdog: nothing to collect */
     "[ -e \"$mark\" ] && exit $st\n"
-    "fin() { printf '%s\\n' \"$@\" >\"$d.new\" && mv \"$d.new\" \"$d.done\"; "
-    "}\n"
+    /* .done is written by one write (adopt_script waits while it is
+     * empty) */
+    "fin() { printf '%s\\n' \"$@\" >\"$d.done\"; }\n"
     "[ $st = 0 ] || { [ -e \"$d.orphan\" ] || fin \"X $st\"; exit $st; }\n"
-    /* the result in three git processes: add, commit without its auto
-     * maintenance (gca below), the ref that keeps it; the commit is read
-     * from the worktree's detached HEAD (git rev-parse if that fails) */
+    /* the result in two git processes: add, commit without its auto
+     * maintenance (gca below); the commit is read from the worktree's
+     * detached HEAD (git rev-parse if that fails), and the ref that keeps
+     * it is written as a loose ref file by one write where refs are files
+     * (else by git update-ref): git reads one being written as broken and
+     * skips it, which only a gc that moment could do, and the commit is
+     * too young for its prune */
     "headr() { r=; { read -r _ g <.git && read -r r <\"$g/HEAD\"; } "
     "2>/dev/null;"
     " case $r in '' | *[!0-9a-f]*) r=$(git rev-parse HEAD) ;; esac; }\n"
@@ -269,13 +282,17 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_COMMITTER_NAME=$an "
     "GIT_COMMITTER_EMAIL=$ae git -c maintenance.auto=0 -c gc.auto=0"
     " commit -q --no-verify --allow-empty --no-gpg-sign -F - >&2 &&"
-    " headr && git update-ref \"refs/orchestrate/have/$r\" \"$r\" ||"
+    " headr && { [ ! -e \"$repo/reftable\" ] && [ -d "
+    "\"$repo/refs/orchestrate/have\" ] &&"
+    " printf '%s\\n' \"$r\" >\"$repo/refs/orchestrate/have/$r\" ||"
+    " git update-ref \"refs/orchestrate/have/$r\" \"$r\"; } ||"
     " { echo 'cannot commit the result' >&2; fin 'X 0'; exit 0; }\n"
     "if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
     " { echo 'cannot push the result' >&2; fin 'X 0'; exit 0; }; fi\n"
     "fin 'X 0' \"R $r\"\n"
-    /* .sh is not needed once .done is there */
-    "cd \"$top\" && rm -rf \"$s.busy\" \"$d.sh\"\n"
+    /* the slot stays this shell's for its next attempt (`hint`); .sh is
+     * not needed once .done is there */
+    "echo $$ >\"$s.busy/pid\"\n"
     /* git gc --auto (it goes to the background) only when the counts it
      * checks first are near its defaults: asking costs a process */
     "gca() { set -- \"$repo\"/objects/17/*; [ $# -gt 27 ] ||"
@@ -295,11 +312,17 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "nl='\n'\n"
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
-    "  k=$1; shift\n"
+    "  k=$1; shift; t=$1\n"
     "  ( task \"$@\" ) </dev/null\n"
     "  st=$?; set --\n"
     "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
-    "done\n";
+    "done\n"
+    /* the end of its input (the session closed or dropped): the slot it
+     * kept is free again */
+    "[ -n \"$t\" ] || exit 0\n"
+    "for b in \"$t\"/slots/*.busy; do p=; read -r p <\"$b/pid\" 2>/dev/null;"
+    " [ \"$p\" = $$ ] && rm -rf \"$b\"; done\n"
+    "exit 0\n";
 
 /*
  * Collects an attempt whose orchestrator died: words top id attempt base
@@ -311,10 +334,10 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
  */
 static const char adopt_script[] = SHARE_OUT_SH
     "d=$1/run/$2.$3 i=0\n"
-    "while [ ! -e \"$d.done\" ] && p=$(cat \"$d.sh\" 2>/dev/null) &&"
+    "while [ ! -s \"$d.done\" ] && p=$(cat \"$d.sh\" 2>/dev/null) &&"
     " kill -0 \"$p\" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; "
     "i=$((i + 1)); done\n"
-    "[ -e \"$d.done\" ] || exit 3\n"
+    "[ -s \"$d.done\" ] || exit 3\n"
     "shf \"$d.shared\"\n"
     "cat \"$d.done\" || exit 3\n"
     "r=$(sed -n 's/^R //p' \"$d.done\")\n"
@@ -446,6 +469,7 @@ typedef struct slot_shell {
 	orch_ssh_exec ex;
 	struct orch_job *job;
 	char mark[MARK_LEN + 1];
+	int slot;    /* where its last attempt ran (-1: none yet) */
 	size_t scan; /* where the mark may start in job->run.out */
 	int out_end, err_end;
 	int served; /* attempts it ran to their end */
@@ -901,6 +925,7 @@ static slot_shell *idle_shell(ssh_worker *sw)
 		if (!sh->job && !sh->ex.done)
 			return sh;
 	sh = orch_calloc(1, sizeof(*sh));
+	sh->slot = -1;
 	cmd = remote_command(slot_script, NULL, 0);
 	orch_ssh_exec_init(&sh->ex, cmd, NULL, 0);
 	free(cmd);
@@ -912,8 +937,8 @@ static slot_shell *idle_shell(ssh_worker *sw)
 
 static void start_run(ssh_worker *sw, struct orch_job *job)
 {
-	char attempt[16];
-	const char *words[19];
+	char attempt[16], hint[16] = "";
+	const char *words[20];
 	slot_shell *sh;
 	orch_buf *line;
 
@@ -938,11 +963,14 @@ static void start_run(ssh_worker *sw, struct orch_job *job)
 	words[17] = sw->token;
 	words[18] = job->has_conflicts ? "1" : "0";
 	sh = idle_shell(sw);
+	if (sh->slot >= 0)
+		snprintf(hint, sizeof(hint), "%d", sh->slot);
+	words[19] = hint;
 	make_mark(sh->mark);
 	line = &sh->ex.input;
 	orch_buf_puts(line, "set -- ");
 	orch_shell_quote_line(line, sh->mark, MARK_LEN);
-	for (size_t i = 0; i < 19; i++) {
+	for (size_t i = 0; i < 20; i++) {
 		orch_buf_puts(line, " ");
 		orch_shell_quote_line(line, words[i], strlen(words[i]));
 	}
@@ -1012,6 +1040,9 @@ static int route(slot_shell *sh)
 		}
 	}
 	if (sh->out_end && sh->err_end) {
+		/* its first line: "S slot" */
+		const char *o = job->run.out.ptr;
+		sh->slot = o && o[0] == 'S' && o[1] == ' ' ? atoi(o + 2) : -1;
 		job->run.done = 1;
 		job->shell = NULL;
 		sh->job = NULL;
@@ -1495,6 +1526,28 @@ static void try_connect(ssh_worker *sw)
 	}
 }
 
+/*
+ * Before the session goes: end the slot shells' input and wait (a little)
+ * until they are gone, so that the slots they kept are free when the run
+ * is over.
+ */
+static void close_shells(ssh_worker *sw)
+{
+	int64_t deadline = orch_monotonic_ms() + 3000;
+
+	if (!sw->ssh)
+		return;
+	for (slot_shell *sh = sw->shells; sh; sh = sh->next)
+		sh->ex.keep_input = 0;
+	while (sw->shells && orch_monotonic_ms() < deadline) {
+		int progress = 0;
+		if (step_shells(sw, &progress) < 0)
+			break;
+		if (!progress)
+			orch_ssh_wait(sw->ssh, -1, 50);
+	}
+}
+
 static void *worker_thread(void *payload)
 {
 	ssh_worker *sw = payload;
@@ -1605,6 +1658,7 @@ static void *worker_thread(void *payload)
 			}
 		}
 	}
+	close_shells(sw);
 	disconnect(sw);
 	git_repository_free(sw->trepo);
 	sw->trepo = NULL;

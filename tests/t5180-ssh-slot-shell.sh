@@ -46,6 +46,11 @@ test_expect_success 'one shell runs every attempt of a slot' '
 	done
 '
 
+test_expect_success 'the slot a shell kept between its attempts is free once the run is over' '
+	ls -d "$SSHD_ROOT"/w1/work/*/slots/0 &&
+	! ls -d "$SSHD_ROOT"/w1/work/*/slots/*.busy
+'
+
 test_expect_success 'results come home without a pack file each' '
 	test $(ls .git/objects/pack/ | grep -c "\.pack$") -le 1 &&
 	! ls -d .git/objects/orchestrate-result-* 2>/dev/null
