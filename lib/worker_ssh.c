@@ -155,9 +155,10 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "2>/dev/null; }\n"
     /* the slot where this shell's last attempt ended well (`hint`) is
      * still claimed by the shell (its pid, $$, in it) */
-    "n= p=; case $hint in '' | *[!0-9]*) ;; *) s=$top/slots/$hint\n"
+    "n= p= own=; case $hint in '' | *[!0-9]*) ;; *) s=$top/slots/$hint\n"
     "  read -r p <\"$s.busy/pid\" 2>/dev/null; [ \"$p\" = $$ ] &&"
-    " [ ! -e \"$s.busy/kept\" ] && [ ! -e \"$s.busy/failed\" ] && n=$hint ;;"
+    " [ ! -e \"$s.busy/kept\" ] && [ ! -e \"$s.busy/failed\" ] && n=$hint "
+    "own=1 ;;"
     " esac\n"
     "if [ -z \"$n\" ]; then n=0\n"
     "while :; do\n"
@@ -187,7 +188,13 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  [ $r = 0 ] || { echo 'start commit not found on the remote' >&2; exit "
     "124; }\n"
     "fi\n"
-    "if [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach "
+    /* a worktree the shell made ready for this start commit (prep, in
+     * the slot shell) needs no checkout; the mark goes before anything
+     * changes it */
+    "rd=; if [ -n \"$own\" ] && { read -r rd <\"$s.busy/ready\"; } 2>/dev/null;"
+    " then : >\"$s.busy/ready\"; fi\n"
+    "if [ -n \"$rd\" ] && [ \"$rd\" = \"$base$x\" ] && cd \"$s\"; then :\n"
+    "elif [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach "
     "\"$base\" >&2 &&"
     " git clean -q -ffd$x >&2; then :; else\n"
     "  cd \"$top\"; lock; rm -rf \"$s\" \"$s.setup\"; git -C \"$repo\" "
@@ -309,13 +316,25 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * orch_shell_quote_line; each attempt in a subshell of its own that
      * reads nothing of the requests; MARK (random, per attempt) ends its
      * stderr, and its stdout with the exit status */
+    /* the worktree of the slot this shell kept, checked out at $b and
+     * cleaned as an attempt would, marked ready for it (.busy/ready) */
+    "prep() { for w in \"$t\"/slots/*.busy; do p=; read -r p <\"$w/pid\""
+    " 2>/dev/null; [ \"$p\" = $$ ] || continue; ( cd \"${w%.busy}\" &&"
+    " git checkout -q -f --detach \"$b\" && git clean -q -ffd$x &&"
+    " printf '%s\\n' \"$b$x\" >\"$w/ready\" ) </dev/null >/dev/null 2>&1;"
+    " return; done; }\n"
     "nl='\n'\n"
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
-    "  k=$1; shift; t=$1\n"
+    "  k=$1; shift; t=$1 b=$4 x=x; [ -n \"${16}\" ] && x=\n"
     "  ( task \"$@\" ) </dev/null\n"
     "  st=$?; set --\n"
     "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
+    /* the next attempt will likely start where the last two did: its
+     * worktree is made ready now, while the orchestrator takes this
+     * result in (a new start commit each time would make it work for
+     * nothing) */
+    "  [ \"$b\" = \"$pb\" ] && prep; pb=$b\n"
     "done\n"
     /* the end of its input (the session closed or dropped): the slot it
      * kept is free again */

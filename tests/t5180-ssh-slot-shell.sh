@@ -77,6 +77,41 @@ test_expect_success 'the variables and prompt of an attempt do not reach the nex
 	test "$(git show orchestrate/leak/b:b.txt)" = b
 '
 
+# A post-checkout hook on the worker logs the pids above each checkout;
+# each task logs the pid of its attempt's subshell ($PPID of its command).
+test_expect_success 'the next worktree is made ready between attempts with one start commit' '
+	mkdir -p "$OUT/hooks" &&
+	cat >"$OUT/hooks/post-checkout" <<-EOF &&
+	#!/bin/sh
+	p=\$PPID chain=
+	while [ "\$p" -gt 1 ]; do chain="\$chain \$p"; read -r _ _ _ p _ </proc/\$p/stat || break; done
+	echo "\$chain " >>"$OUT/checkouts"
+	EOF
+	chmod +x "$OUT/hooks/post-checkout" &&
+	git config --file "$SSHD_ROOT/w1/gitconfig" core.hooksPath "$OUT/hooks" &&
+	{
+		printf "[plan]\nname = ready\nretries = 0\n\n" &&
+		for i in 1 2 3 4; do
+			printf "[task \"r%s\"]\nrun = echo \$PPID >>\"%s\" && echo %s >r.txt\n\n" \
+				$i "$OUT/attempts" $i
+		done
+	} >ready.ini &&
+	git orchestrate plan ready.ini >/dev/null &&
+	{ git orchestrate run ready >out 2>&1 || { cat out; false; }; } &&
+	git config --file "$SSHD_ROOT/w1/gitconfig" --unset core.hooksPath &&
+	for i in 1 2 3 4; do
+		test "$(git show orchestrate/ready/r$i:r.txt)" = $i || return 1
+	done &&
+	test $(wc -l <"$OUT/attempts") = 4 &&
+	in=0 &&
+	while read -r chain; do
+		for a in $(cat "$OUT/attempts"); do
+			case " $chain " in *" $a "*) in=$((in + 1)) && break ;; esac
+		done
+	done <"$OUT/checkouts" &&
+	test $in = 2
+'
+
 test_expect_success 'a shell killed under an attempt is replaced and the attempt runs again' '
 	cat >"$OUT/kill.sh" <<-EOF &&
 	sp=\$(sh "$TRASH_DIRECTORY/shell_pid.sh")
