@@ -1138,6 +1138,24 @@ static int base_in_flight(ssh_worker *sw, const git_oid *base)
 	return 0;
 }
 
+/*
+ * Is the worktree of a failed attempt about to be kept (finish with keep,
+ * its mark not on the worker yet)? Until it is, its slot looks free to a
+ * new attempt, which a slot shell would start at once.
+ */
+static int keep_pending(ssh_worker *sw)
+{
+	int pending = 0;
+
+	pthread_mutex_lock(&sw->mu);
+	for (struct orch_job *j = sw->jobs; j && !pending; j = j->next)
+		pending = j->finish_requested && j->keep && j->ended &&
+		          !j->freeable && !j->reap_only && j->slot >= 0 &&
+		          !j->result.has_result;
+	pthread_mutex_unlock(&sw->mu);
+	return pending;
+}
+
 static int begin(ssh_worker *sw, struct orch_job *job)
 {
 	const char *words[2];
@@ -1389,7 +1407,7 @@ static int advance(ssh_worker *sw, struct orch_job *job, int *progress)
 			job->running = 1;
 			job->phase = J_RUN;
 			*progress = 1;
-		} else {
+		} else if (!keep_pending(sw)) {
 			begin(sw, job);
 			*progress = 1;
 		}

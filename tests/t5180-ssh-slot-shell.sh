@@ -112,6 +112,33 @@ test_expect_success 'the next worktree is made ready between attempts with one s
 	test $in = 2
 '
 
+test_expect_success 'the worktree kept for a failed attempt is not taken by the next one' '
+	cat >keep.ini <<-\PLAN &&
+	[plan]
+	name = keep
+	retries = 0
+
+	[task "f"]
+	priority = critical
+	run = echo partial >partial.txt && false
+
+	[task "g1"]
+	run = echo g1 >g.txt
+
+	[task "g2"]
+	run = echo g2 >g.txt
+	PLAN
+	git orchestrate plan keep.ini >/dev/null &&
+	test_expect_code 1 git orchestrate run keep >out 2>&1 &&
+	git orchestrate status --json keep >s.json &&
+	wt=$(sed -n "s/.*\"worktree\":[[:space:]]*\"w1:\\(.*\\)\".*/\\1/p" s.json) &&
+	test -n "$wt" &&
+	test "$(cat "$wt/partial.txt")" = partial &&
+	test -f "$wt.busy/kept" &&
+	test "$(git show orchestrate/keep/g2:g.txt)" = g2 &&
+	git orchestrate clean keep >/dev/null
+'
+
 test_expect_success 'a shell killed under an attempt is replaced and the attempt runs again' '
 	cat >"$OUT/kill.sh" <<-EOF &&
 	sp=\$(sh "$TRASH_DIRECTORY/shell_pid.sh")
