@@ -860,6 +860,15 @@ int orch_ssh_exec_step(orch_ssh *ssh, orch_ssh_exec *ex)
 			    ex->input.len - ex->input_off);
 			if (n == LIBSSH2_ERROR_EAGAIN)
 				break;
+			if (n < 0 && ex->keep_input &&
+			    (n == LIBSSH2_ERROR_CHANNEL_CLOSED ||
+			     libssh2_channel_eof(ex->channel))) {
+				/* a shell that ended before it read what it
+				 * was sent: its channel ends, not the session
+				 */
+				ex->input_off = ex->input.len;
+				break;
+			}
 			if (n < 0)
 				return broken(ssh, ex, "writing to a command");
 			ex->input_off += (size_t)n;
