@@ -176,19 +176,32 @@ static int walk_trees(change_list *out, git_repository *repo,
 	return error;
 }
 
-static int tree_of_commit(git_tree **out, git_repository *repo,
-                          const git_oid *id)
+/* The tree id of commit `commit_id`. */
+static int commit_tree_id(git_oid *out, git_repository *repo,
+                          const git_oid *commit_id)
 {
 	git_commit *commit = NULL;
 	int error;
 
-	if ((error = git_commit_lookup(&commit, repo, id)) < 0)
+	if ((error = git_commit_lookup(&commit, repo, commit_id)) < 0)
 		return orch_error_git(error, "cannot read commit %s",
-		                      git_oid_tostr_s(id));
-	if ((error = git_commit_tree(out, commit)) < 0)
+		                      git_oid_tostr_s(commit_id));
+	git_oid_cpy(out, git_commit_tree_id(commit));
+	git_commit_free(commit);
+	return 0;
+}
+
+static int tree_of_commit(git_tree **out, git_repository *repo,
+                          const git_oid *id)
+{
+	git_oid tree;
+	int error;
+
+	if ((error = commit_tree_id(&tree, repo, id)) < 0)
+		return error;
+	if ((error = git_tree_lookup(out, repo, &tree)) < 0)
 		error = orch_error_git(error, "cannot read the tree of %s",
 		                       git_oid_tostr_s(id));
-	git_commit_free(commit);
 	return error;
 }
 
@@ -837,20 +850,6 @@ static int bases_of(const git_oid **out, size_t *out_count,
 	                           scratch->count);
 	*out = scratch->ids;
 	*out_count = scratch->count;
-	return 0;
-}
-
-static int commit_tree_id(git_oid *out, git_repository *repo,
-                          const git_oid *commit_id)
-{
-	git_commit *commit = NULL;
-	int error;
-
-	if ((error = git_commit_lookup(&commit, repo, commit_id)) < 0)
-		return orch_error_git(error, "cannot read commit %s",
-		                      git_oid_tostr_s(commit_id));
-	git_oid_cpy(out, git_commit_tree_id(commit));
-	git_commit_free(commit);
 	return 0;
 }
 
