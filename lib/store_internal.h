@@ -55,7 +55,8 @@ void orch_packer_free(orch_packer *pk);
 void orch_packer_set_limits(orch_packer *pk, size_t objects, size_t fanin);
 /* Pack what was recorded: always with `force`, else once there is enough. */
 int orch_packer_pack(orch_packer *pk, int force);
-/* Pack what was recorded, then merge the packs of this packer into one. */
+/* Pack what was recorded, then merge this packer's first-level packs into
+ * one (larger ones stay). */
 int orch_packer_finish(orch_packer *pk);
 /* Pack the objects written so far once there are enough (orch_packer_pack). */
 void orch_store_pack_some(orch_store *store);

@@ -19,8 +19,12 @@
  *
  * The packs accumulate too: every PACK_FANIN packs of one level are
  * merged into one of the next (each object is repacked a few times, the
- * number of packs stays small), and orch_store_finish merges all of them
- * into one at the end of a run. A merge writes the new pack first and only
+ * number of packs stays small), and orch_store_finish merges the packs of
+ * the first level into one at the end of a run. It leaves the larger
+ * packs as they are: merging everything again would repack every object
+ * of a long run once more (with its delta search, a sixth of the CPU time
+ * of a 6,000-task run), and a handful of packs per run is what `git gc
+ * --auto` tidies anyway. A merge writes the new pack first and only
  * then removes the ones it replaces (their .idx first), as
  * `git repack -d` does. Only packs this process wrote are merged, and all
  * their objects go into the new pack, reachable or not (another process
@@ -46,7 +50,7 @@
 #define PACK_FILES_OPEN 128
 /* Packs of one level merged into one of the next. */
 #define PACK_FANIN 8
-/* The level of the pack a finished run leaves: not merged again. */
+/* The level of the packs a finished run merged: not merged again. */
 #define FINISHED_LEVEL 64
 
 /* The ids recorded, shared by the backends of handles on one repository. */
@@ -414,14 +418,18 @@ int orch_packer_pack(orch_packer *pk, int force)
 
 int orch_packer_finish(orch_packer *pk)
 {
-	int *pick, error;
+	int *pick, error = 0;
+	size_t small = 0;
 
 	if (!pk || (error = orch_packer_pack(pk, 1)) < 0)
 		return pk ? error : 0;
 	pick = orch_calloc(pk->npacks + 1, sizeof(*pick));
-	for (size_t i = 0; i < pk->npacks; i++)
-		pick[i] = 1;
-	error = merge_packs(pk, pick, FINISHED_LEVEL);
+	for (size_t i = 0; i < pk->npacks; i++) {
+		pick[i] = pk->packs[i].level == 0;
+		small += (size_t)pick[i];
+	}
+	if (small > 1)
+		error = merge_packs(pk, pick, FINISHED_LEVEL);
 	free(pick);
 	return error;
 }

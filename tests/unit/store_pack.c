@@ -175,6 +175,30 @@ TEST(finish_leaves_one_pack_with_everything)
 	teardown(&fx);
 }
 
+TEST(finish_merges_the_small_packs_and_leaves_merged_ones)
+{
+	struct fixture fx;
+	git_oid oids[9];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 2, 3);
+	for (int i = 0; i < 9; i++) {
+		write_blob(&oids[i], fx.repo, i);
+		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	}
+	/* 3 packs of 2 merged into one of 6 at level 1, then one of 2 */
+	CHECK_INT(count_packs(&fx, "pack"), 2);
+	CHECK(loose_exists(&fx, &oids[8]));
+	CHECK_INT(orch_packer_finish(fx.pk), 0);
+	/* the one of 6 stays; the one of 2 and a pack of the last object
+	 * are merged into one */
+	CHECK_INT(count_packs(&fx, "pack"), 2);
+	CHECK_INT(count_packs(&fx, "idx"), 2);
+	CHECK(!loose_exists(&fx, &oids[8]));
+	CHECK(all_readable(&fx, oids, 9));
+	teardown(&fx);
+}
+
 TEST(two_packers_on_one_repository_share_the_backend)
 {
 	struct fixture fx;
@@ -298,6 +322,7 @@ static const unit_test tests[] = {
     T(at_the_limit_objects_move_into_a_pack),
     T(packs_of_a_level_merge_and_every_object_stays),
     T(finish_leaves_one_pack_with_everything),
+    T(finish_merges_the_small_packs_and_leaves_merged_ones),
     T(two_packers_on_one_repository_share_the_backend),
     T(objects_written_through_another_handle_are_recorded_too),
     T(packs_merged_away_do_not_keep_files_open),
