@@ -1449,10 +1449,21 @@ static void conclude(struct run *run, const size_t *tasks,
 	}
 }
 
+/* Is `task` a pending outcome of a result? */
+static int pending_done(const struct run *run, size_t task)
+{
+	for (size_t k = 0; k < run->npending; k++)
+		if (run->pending[k]->task == task &&
+		    run->pending[k]->o.state == ORCH_STATE_DONE)
+			return 1;
+	return 0;
+}
+
 /*
  * Must the pending outcomes be recorded before anything is dispatched? A
- * rate limit pauses dispatch, and a result makes its dependents ready,
- * which may come before what is ready now.
+ * rate limit pauses dispatch, and a result that makes a dependent ready
+ * (its other dependencies done, or pending results too) may put it before
+ * what is ready now.
  */
 static int settle_first(struct run *run)
 {
@@ -1460,10 +1471,25 @@ static int settle_first(struct run *run)
 
 	for (size_t k = 0; k < run->npending; k++) {
 		const struct ending *e = run->pending[k];
-		if (e->o.rate_limit ||
-		    (e->o.state == ORCH_STATE_DONE &&
-		     g->rdep_start[e->task] < g->rdep_start[e->task + 1]))
+		if (e->o.rate_limit)
 			return 1;
+		if (e->o.state != ORCH_STATE_DONE)
+			continue;
+		for (size_t r = g->rdep_start[e->task];
+		     r < g->rdep_start[e->task + 1]; r++) {
+			size_t dep = g->rdeps[r], d;
+			orch_state s = run->states[dep].state;
+			if (s != ORCH_STATE_PENDING && s != ORCH_STATE_READY)
+				continue;
+			for (d = g->dep_start[dep]; d < g->dep_start[dep + 1];
+			     d++)
+				if (!orch_state_is_success(
+				        run->states[g->deps[d]].state) &&
+				    !pending_done(run, g->deps[d]))
+					break;
+			if (d == g->dep_start[dep + 1])
+				return 1; /* ready once recorded */
+		}
 	}
 	return 0;
 }
