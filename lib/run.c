@@ -1771,9 +1771,6 @@ static size_t ready_take(orch_worker **out, struct run *run, int64_t now)
 	return (size_t)-1;
 }
 
-/* Start `task` on `worker`: lease, start commit, claim, start. */
-/* The start commit of `task`: the recorded base with its dependencies' results.
- */
 /*
  * On a shared remote the base and the dependencies' results may have been
  * made elsewhere: fetch those this repository lacks from the remote, and
@@ -1860,6 +1857,8 @@ static int rerun_start(git_oid *out, struct run *run, size_t task)
 	return 0;
 }
 
+/* The start commit of `task`: the recorded base with its dependencies'
+ * results. */
 static int task_start_commit(git_oid *out, orch_strvec *conflicts,
                              struct run *run, size_t task)
 {
@@ -1891,10 +1890,12 @@ done:
 }
 
 /*
- * Start `task` on `worker`: lease, start commit, claim (the state says
- * running), start. Losing a race to another orchestrator is not an error:
- * the task is simply not ours.
+ * Starting a task on a worker: lease, start commit (dispatch_prepare),
+ * claim (the state says running; the claims of a pass share a commit,
+ * dispatch_all), start (dispatch_start). Losing a race to another
+ * orchestrator is not an error: the task is simply not ours.
  */
+
 /* A task on its way to start: its lease taken, its start commit made. */
 struct prep {
 	size_t task;
