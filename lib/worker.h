@@ -305,4 +305,12 @@ void orch_worker_base_init(orch_worker *worker, const orch_worker_ops *ops,
                            const orch_worker_config *config);
 void orch_worker_base_clear(orch_worker *worker);
 
+/*
+ * How long an SSH worker waits before it tries to connect again after
+ * `failures` failed tries in a row (1 or more): 1 s, doubling, at most
+ * 30 s; 30 s at once when the failure is one retrying cannot mend
+ * (`hopeless`: a bad configuration or refused key).
+ */
+int64_t orch_worker_ssh_reconnect_ms(int failures, int hopeless);
+
 #endif

@@ -53,6 +53,8 @@
 
 #define CONNECT_TIMEOUT_MS 10000
 #define RECONNECT_TRIES 3
+/* The longest wait between two tries to connect. */
+#define RECONNECT_MAX_MS 30000
 #define KILL_GRACE_S 5
 
 #define STRINGIFY(x) #x
@@ -1555,12 +1557,22 @@ static void try_connect(ssh_worker *sw)
 	if (error == ORCH_EINVALID || sw->failures >= RECONNECT_TRIES) {
 		set_down(sw, 1, reason);
 		lose_all(sw, reason);
-		sw->next_connect_ms = orch_monotonic_ms() + 30000;
-	} else {
-		/* 1 s, 2 s, 4 s... */
-		sw->next_connect_ms =
-		    orch_monotonic_ms() + (1000LL << (sw->failures - 1));
 	}
+	/* a worker back after a short outage is used again soon: the wait
+	 * keeps doubling rather than jumping to its longest once down */
+	sw->next_connect_ms =
+	    orch_monotonic_ms() +
+	    orch_worker_ssh_reconnect_ms(sw->failures, error == ORCH_EINVALID);
+}
+
+int64_t orch_worker_ssh_reconnect_ms(int failures, int hopeless)
+{
+	if (hopeless || failures > 5)
+		return RECONNECT_MAX_MS;
+	if (failures < 1)
+		failures = 1;
+	int64_t ms = 1000LL << (failures - 1);
+	return ms < RECONNECT_MAX_MS ? ms : RECONNECT_MAX_MS;
 }
 
 /*
@@ -1608,8 +1620,9 @@ static void *worker_thread(void *payload)
 		snprintf(sw->parent.down_reason, sizeof(sw->parent.down_reason),
 		         "%s", without_name(sw, orch_error_message()));
 		sw->failures = 1;
-		sw->next_connect_ms = orch_monotonic_ms() +
-		                      (error == ORCH_EINVALID ? 30000 : 1000);
+		sw->next_connect_ms =
+		    orch_monotonic_ms() +
+		    orch_worker_ssh_reconnect_ms(1, error == ORCH_EINVALID);
 	}
 	pthread_cond_broadcast(&sw->cond);
 	pthread_mutex_unlock(&sw->mu);
