@@ -731,6 +731,26 @@ static void collect_conflicts(orch_strvec *out, git_index *index)
 	orch_strvec_free(&paths);
 }
 
+/*
+ * The tree of a merge's `index` into *out_tree (NULL: not wanted), or
+ * ORCH_ECONFLICT with the conflicting paths in `conflicts` (may be NULL).
+ */
+static int merged_tree(git_oid *out_tree, orch_strvec *conflicts,
+                       git_index *index, git_repository *repo)
+{
+	int error;
+
+	if (git_index_has_conflicts(index)) {
+		if (conflicts)
+			collect_conflicts(conflicts, index);
+		return ORCH_ECONFLICT;
+	}
+	if (out_tree &&
+	    (error = git_index_write_tree_to(out_tree, index, repo)) < 0)
+		return orch_error_git(error, "cannot write the merged tree");
+	return 0;
+}
+
 int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
                         git_repository *repo, const git_oid *ours,
                         const git_oid *theirs)
@@ -757,15 +777,7 @@ int orch_merge_trees_of(git_oid *out_tree, orch_strvec *conflicts,
 		                       git_oid_tostr_s(theirs));
 		goto done;
 	}
-	if (git_index_has_conflicts(index)) {
-		if (conflicts)
-			collect_conflicts(conflicts, index);
-		error = ORCH_ECONFLICT;
-		goto done;
-	}
-	if (out_tree &&
-	    (error = git_index_write_tree_to(out_tree, index, repo)) < 0)
-		error = orch_error_git(error, "cannot write the merged tree");
+	error = merged_tree(out_tree, conflicts, index, repo);
 done:
 	git_index_free(index);
 	git_commit_free(our_commit);
@@ -1065,14 +1077,7 @@ static int merge_dependency(int *out_action, git_oid *out_tree,
 	    (error = merge_tree_ids(&index, m->repo, found ? &ancestor : NULL,
 	                            &ours, &theirs, &opts)) < 0)
 		goto done;
-	if (git_index_has_conflicts(index)) {
-		if (conflicts)
-			collect_conflicts(conflicts, index);
-		error = ORCH_ECONFLICT;
-		goto done;
-	}
-	if ((error = git_index_write_tree_to(out_tree, index, m->repo)) < 0)
-		error = orch_error_git(error, "cannot write the merged tree");
+	error = merged_tree(out_tree, conflicts, index, m->repo);
 done:
 	git_index_free(index);
 	git_oidarray_dispose(&scratch);
