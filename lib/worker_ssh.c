@@ -27,9 +27,10 @@
  * Objects travel over the session (no `remote`): a pack of the start commit
  * without what the worker has (git_packbuilder, hiding known commits) into
  * `git index-pack`; the result comes back from `git pack-objects` into the
- * local object database. With `remote` set, the start commit is pushed
- * there (libgit2), the worker fetches it and pushes its result, which is
- * fetched back (libgit2).
+ * local object database. The result of a command that changed nothing is
+ * not committed there: the empty commit is made here. With `remote` set, the
+ * start commit is pushed there (libgit2), the worker fetches it and pushes its
+ * result, which is fetched back (libgit2).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,9 +110,10 @@ static const char receive_script[] =
  * too.
  * Stdout: "S slot", "." (watchdog), "F size" and the shared bytes (see
  * SHARE_OUT_SH), "X status", then "R oid" and, without
- * a url, "P" and the result pack; or "U status" when the slot's setup
- * failed. Before "X": "C u0 s0 u1 s1 kb", what the command used (see
- * below). Task output goes to stderr.
+ * a url, "P" and the result pack, or "N" (without a url) when the command
+ * changed nothing; or "U status" when the slot's setup failed. Before "X": "C
+ * u0 s0 u1 s1 kb", what the command used (see below). Task output goes to
+ * stderr.
  *
  * Resource use, without GNU time (not everywhere): CPU time is the
  * difference of the shell's `times` (its waited-for children: the command
@@ -176,9 +178,11 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
     "xf=$d.conflicts cf=$d.context sf=$d.share pf=$d.prompt mark=$d.cancel\n"
-    /* the attempt's files go when it ends, in one process */
-    "echo $me >\"$d.sh\"; trap 'rm -f \"$d.sh\" \"$d.t0\" \"$d.t1\" \"$d.rss\""
-    " \"$d.pid\" \"$pf\" \"$cf\" \"$xf\" \"$sf\"' EXIT\n"
+    /* the attempt's files go once it ended, a few attempts' at a time
+     * (`gone` in the loop below: one rm for several): its name to the
+     * shell's list; its .sh empty at once (no pid to wait for) */
+    "echo $me >\"$d.sh\"; trap ': >\"$d.sh\";"
+    " printf \"%s\\n\" \"$id.$att\" >>\"$run/gone.$$\"' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     /* a start commit fetched before has its loose ref (refs written by
      * git appear whole); else ask git */
@@ -287,6 +291,19 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "headr() { r=; { read -r _ g <.git && read -r r <\"$g/HEAD\"; } "
     "2>/dev/null;"
     " case $r in '' | *[!0-9a-f]*) r=$(git rev-parse HEAD) ;; esac; }\n"
+    /* nothing changed: HEAD is still the start commit and git status
+     * shows nothing (ignored files too, where a checkout would clean
+     * them): no commit here, the orchestrator makes the empty result
+     * commit ("N"; one git process instead of add, commit and
+     * pack-objects), and the worktree is ready as it is for an attempt
+     * from the same start commit */
+    "ig=no; [ -n \"$x\" ] && ig=traditional\n"
+    "if [ -z \"$url\" ] && headr && [ \"$r\" = \"$base\" ] && git status "
+    "--porcelain -uall --ignored=$ig >\"$d.st\" 2>/dev/null && [ ! -s "
+    "\"$d.st\" ]; then\n"
+    "  fin 'X 0' N; echo $$ >\"$s.busy/pid\"\n"
+    "  printf '%s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
+    "fi\n"
     "git add -A >&2 && printf '%s' \"$msg\" |"
     " GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_COMMITTER_NAME=$an "
     "GIT_COMMITTER_EMAIL=$ae git -c maintenance.auto=0 -c gc.auto=0"
@@ -321,17 +338,25 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* the worktree of the slot this shell kept, checked out at $b and
      * cleaned as an attempt would, marked ready for it (.busy/ready) */
     "prep() { for w in \"$t\"/slots/*.busy; do p=; read -r p <\"$w/pid\""
-    " 2>/dev/null; [ \"$p\" = $$ ] || continue; ( cd \"${w%.busy}\" &&"
+    " 2>/dev/null; [ \"$p\" = $$ ] || continue; p=; read -r p <\"$w/ready\""
+    " 2>/dev/null; [ \"$p\" = \"$b$x\" ] && return; ( cd \"${w%.busy}\" &&"
     " git checkout -q -f --detach \"$b\" && git clean -q -ffd$x &&"
     " printf '%s\\n' \"$b$x\" >\"$w/ready\" ) </dev/null >/dev/null 2>&1;"
     " return; done; }\n"
-    "nl='\n'\n"
+    /* the files of the attempts that ended (their names in gone.$$,
+     * see task) */
+    "gone() { g=$t/run/gone.$$; [ -s \"$g\" ] || return 0; set -- \"$g\";"
+    " while IFS= read -r a; do for e in sh t0 t1 rss pid st prompt context"
+    " conflicts share; do set -- \"$@\" \"$t/run/$a.$e\"; done; done"
+    " <\"$g\"; rm -f \"$@\"; }\n"
+    "nl='\n' gn=0\n"
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
     "  k=$1; shift; t=$1 b=$4 x=x; [ -n \"${16}\" ] && x=\n"
     "  ( task \"$@\" ) </dev/null\n"
     "  st=$?; set --\n"
     "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
+    "  gn=$((gn + 1)); [ $gn -lt 8 ] || { gone; gn=0; }\n"
     /* the next attempt will likely start where the last two did: its
      * worktree is made ready now, while the orchestrator takes this
      * result in (a new start commit each time would make it work for
@@ -341,6 +366,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* the end of its input (the session closed or dropped): the slot it
      * kept is free again */
     "[ -n \"$t\" ] || exit 0\n"
+    "gone\n"
     "for b in \"$t\"/slots/*.busy; do p=; read -r p <\"$b/pid\" 2>/dev/null;"
     " [ \"$p\" = $$ ] && rm -rf \"$b\"; done\n"
     "exit 0\n";
@@ -454,6 +480,7 @@ struct orch_job {
 	 * `ended`, then the scheduler's) */
 	orch_buf pack;
 	int pack_pending;
+	int empty_result; /* ... or nothing changed: the commit is made here */
 	/* under the worker's mutex */
 	orch_buf output;
 	orch_job_result result;
@@ -1248,7 +1275,7 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 	const char *p = ex->out.ptr ? ex->out.ptr : "", *end = p + ex->out.len;
 	const char *pack = NULL;
 	char result_hex[GIT_OID_HEXSZ + 1] = "";
-	int status = -1, setup_status = -1;
+	int status = -1, setup_status = -1, no_change = 0;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -1279,6 +1306,8 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 			status = atoi(p + 2);
 		else if (len == 2 + GIT_OID_HEXSZ && p[0] == 'R')
 			memcpy(result_hex, p + 2, GIT_OID_HEXSZ);
+		else if (len == 1 && p[0] == 'N')
+			no_change = 1;
 		else if (len == 1 && p[0] == 'P') {
 			pack = nl ? nl + 1 : end;
 			break;
@@ -1315,6 +1344,14 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 		if (!job->cancel_requested)
 			snprintf(res.error, sizeof(res.error), "exit status %d",
 			         status);
+		goto done;
+	}
+	if (no_change && !result_hex[0] && !sw->remote) {
+		/* made by the scheduler's poll (store_result) */
+		orch_buf_clear(&job->pack);
+		job->empty_result = 1;
+		job->pack_pending = 1;
+		res.has_result = 1;
 		goto done;
 	}
 	if (!result_hex[0]) {
@@ -1899,6 +1936,39 @@ out:
 	return error;
 }
 
+/*
+ * The result of an attempt that changed nothing: the commit `git commit
+ * --allow-empty -F -` would have made on the worker, on its start commit
+ * (which the worker has: it is not sent back).
+ */
+static int empty_result(git_oid *out, ssh_worker *sw,
+                        const struct orch_job *job)
+{
+	git_buf message = GIT_BUF_INIT;
+	git_signature *sig = NULL;
+	git_commit *base = NULL;
+	git_tree *tree = NULL;
+	int error;
+
+	/* the cleanup of `git commit -F` (whitespace, comments kept) */
+	if ((error = git_message_prettify(&message, job->message, 0, '#')) <
+	        0 ||
+	    (error = git_signature_now(&sig, sw->sig_name, sw->sig_email)) <
+	        0 ||
+	    (error = git_commit_lookup(&base, sw->repo, &job->base)) < 0 ||
+	    (error = git_commit_tree(&tree, base)) < 0 ||
+	    (error = git_commit_create(out, sw->repo, NULL, sig, sig, NULL,
+	                               message.ptr, tree, 1,
+	                               (const git_commit **)&base)) < 0)
+		orch_error_git(error, "cannot commit the result on '%s'",
+		               job->branch);
+	git_tree_free(tree);
+	git_commit_free(base);
+	git_signature_free(sig);
+	git_buf_dispose(&message);
+	return error;
+}
+
 /* The result the thread collected: its objects, its branch (on the
  * scheduler's thread, on the scheduler's repository). */
 static void store_result(ssh_worker *sw, struct orch_job *job)
@@ -1906,7 +1976,9 @@ static void store_result(ssh_worker *sw, struct orch_job *job)
 	orch_job_result *res = &job->result;
 	git_reference *ref = NULL;
 	git_commit *commit = NULL;
-	int error = unpack_objects(sw->repo, job->pack.ptr, job->pack.len);
+	int error = job->empty_result ? empty_result(&res->result, sw, job)
+	                              : unpack_objects(sw->repo, job->pack.ptr,
+	                                               job->pack.len);
 
 	if (error == 0 &&
 	    ((error = git_commit_lookup(&commit, sw->repo, &res->result)) < 0 ||

@@ -1,0 +1,147 @@
+#!/bin/sh
+# An SSH attempt whose command changes nothing makes no commit on the
+# worker: the orchestrator makes its empty result commit, and the worktree,
+# clean as it is, serves the slot's next attempt from the same start commit
+# without a checkout. What is not nothing (an ignored file to clean, a
+# commit of the command's own) still takes the full way. Real sshd servers
+# on 127.0.0.1.
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-sshd.sh"
+
+OUT="$TRASH_DIRECTORY/out"
+
+test_expect_success 'setup: a worker with one slot and a repository' '
+	sshd_start w1 && sshd_known_hosts "$SSHD_ROOT/known_hosts" w1 &&
+	test_create_repo repo &&
+	mkdir -p "$OUT" &&
+	(
+		cd repo &&
+		echo "*.log" >.gitignore &&
+		git add .gitignore &&
+		git commit -q -m "ignore logs" &&
+		sshd_worker_ini w1 slots=1 >.git/orchestrate.ini
+	)
+'
+cd repo || test_bail_out "setup left no repository"
+
+# A post-checkout hook on the worker counts checkouts.
+test_expect_success 'a task that changes nothing gets an empty result commit made here' '
+	mkdir -p "$OUT/hooks" &&
+	printf "#!/bin/sh\necho checkout >>\"%s\"\n" "$OUT/checkouts" >"$OUT/hooks/post-checkout" &&
+	chmod +x "$OUT/hooks/post-checkout" &&
+	git config --file "$SSHD_ROOT/w1/gitconfig" core.hooksPath "$OUT/hooks" &&
+	{
+		printf "[plan]\nname = quiet\nretries = 0\n\n" &&
+		printf "[task \"c\"]\nrun = echo c >c.txt\n\n" &&
+		for i in 1 2 3 4; do
+			printf "[task \"q%s\"]\ndepends = c\nrun = echo %s >>\"%s\"\n\n" \
+				$i $i "$OUT/quiet"
+		done
+	} >quiet.ini &&
+	git orchestrate plan quiet.ini >/dev/null &&
+	: >"$OUT/checkouts" &&
+	{ git orchestrate run quiet >out 2>&1 || { cat out; false; }; } &&
+	git config --file "$SSHD_ROOT/w1/gitconfig" --unset core.hooksPath &&
+	test $(wc -l <"$OUT/quiet") = 4 &&
+	c=$(git rev-parse orchestrate/quiet/c) &&
+	for i in 1 2 3 4; do
+		q=$(git rev-parse orchestrate/quiet/q$i) &&
+		test "$(git rev-parse $q^)" = $c &&
+		test "$(git rev-parse $q^{tree})" = "$(git rev-parse $c^{tree})" &&
+		git log -1 --format=%B $q >msg &&
+		test_grep "^q$i: " msg &&
+		test_grep "^Orchestrate-Task: q$i$" msg &&
+		test "$(git log -1 --format="%an <%ae>|%cn <%ce>" $q)" = \
+			"$(git log -1 --format="%an <%ae>|%cn <%ce>" $c)" &&
+		! git -C "$SSHD_ROOT"/w1/work/repo-*/repo.git cat-file -e $q 2>/dev/null ||
+		return 1
+	done &&
+	git -C "$SSHD_ROOT"/w1/work/repo-*/repo.git cat-file -e $c &&
+	git orchestrate status --json quiet >st.json &&
+	test $(grep -c "\"state\":.*\"done\"" st.json) = 5 &&
+	# one checkout for the first q (c had moved HEAD), none after it
+	test $(wc -l <"$OUT/checkouts") -le 2
+'
+
+test_expect_success 'a dependent of an empty result starts from it on the worker' '
+	cat >dep.ini <<-\PLAN &&
+	[plan]
+	name = dep
+	retries = 0
+
+	[task "a"]
+	run = true
+
+	[task "b"]
+	depends = a
+	run = test "$(git rev-parse HEAD)" = "$ORCHESTRATE_BASE" && git log -1 --format=%B HEAD | grep -q "^Orchestrate-Task: a$" && echo b >b.txt
+	PLAN
+	git orchestrate plan dep.ini >/dev/null &&
+	{ git orchestrate run dep >out 2>&1 || { cat out; false; }; } &&
+	test "$(git rev-parse orchestrate/dep/b^)" = "$(git rev-parse orchestrate/dep/a)" &&
+	test "$(git show orchestrate/dep/b:b.txt)" = b
+'
+
+test_expect_success 'an ignored file an attempt left is gone for the next one' '
+	cat >ign.ini <<-\PLAN &&
+	[plan]
+	name = ign
+	retries = 0
+
+	[task "i1"]
+	priority = high
+	run = echo x >junk.log
+
+	[task "i2"]
+	run = test ! -e junk.log
+	PLAN
+	git orchestrate plan ign.ini >/dev/null &&
+	{ git orchestrate run ign >out 2>&1 || { cat out; false; }; } &&
+	test "$(git rev-parse orchestrate/ign/i1^{tree})" = "$(git rev-parse main^{tree})" &&
+	git orchestrate status --json ign >st.json &&
+	test $(grep -c "\"state\":.*\"done\"" st.json) = 2
+'
+
+test_expect_success 'a commit the command made itself is in its result' '
+	printf "[plan]\nname = own\nretries = 0\n\n[task \"o\"]\nrun = git commit -q --allow-empty -m mine\n" >own.ini &&
+	git orchestrate plan own.ini >/dev/null &&
+	{ git orchestrate run own >out 2>&1 || { cat out; false; }; } &&
+	test "$(git log -1 --format=%s orchestrate/own/o^)" = mine &&
+	test "$(git rev-parse orchestrate/own/o^^)" = "$(git rev-parse main)"
+'
+
+# The orchestrator is stopped while the command runs, the command ends
+# having changed nothing, then the orchestrator is killed: the next run
+# adopts the attempt and makes its empty result commit.
+test_expect_success 'an attempt that changed nothing while nobody watched is adopted' '
+	printf "%s\n" "touch \"$OUT/u.started\"" \
+		"while [ ! -e \"$OUT/u.go\" ]; do sleep 0.1; done" \
+		"echo u >>\"$OUT/u.count\"" >"$OUT/u.sh" &&
+	printf "[plan]\nname = unwatched\nretries = 0\n[task \"u\"]\nrun = sh \"%s\"\n" \
+		"$OUT/u.sh" >unwatched.ini &&
+	git orchestrate plan unwatched.ini >/dev/null &&
+	git-orchestrate run unwatched >run1.out 2>&1 &
+	pid=$!
+	test_wait_for "test -f \"$OUT/u.started\"" &&
+	kill -STOP $pid &&
+	touch "$OUT/u.go" &&
+	test_wait_for "test -s \"\$(echo \"$SSHD_ROOT\"/w1/work/*/run/unwatched+u.1.done)\"" &&
+	kill -9 $pid &&
+	{ wait $pid; test $? = 137; } &&
+	git orchestrate run unwatched >run2.out 2>&1 &&
+	test_grep "attempt 1 left by a stopped run is adopted" run2.out &&
+	test "$(cat "$OUT/u.count")" = u &&
+	test "$(git rev-parse orchestrate/unwatched/u^)" = "$(git rev-parse main)" &&
+	test "$(git rev-parse orchestrate/unwatched/u^{tree})" = "$(git rev-parse main^{tree})" &&
+	git log -1 --format=%B orchestrate/unwatched/u >msg &&
+	test_grep "^Orchestrate-Task: u$" msg
+'
+
+test_expect_success 'the files of the attempts that ended are removed' '
+	run=$(echo "$SSHD_ROOT"/w1/work/repo-*/run) &&
+	test -d "$run" &&
+	ls "$run" >left &&
+	! grep -e "\.sh$" -e "\.pid$" -e "\.st$" -e "\.t[01]$" -e "\.context$" -e "\.share$" -e "^gone\." left
+'
+
+test_done
