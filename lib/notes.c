@@ -77,56 +77,81 @@ static int fan_out(git_treebuilder *root, git_repository *repo,
 	return error;
 }
 
+/* A note to put: the commit it is on (hex) and its blob. */
+struct put {
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid blob;
+};
+
+static int put_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct put *)a)->hex,
+	              ((const struct put *)b)->hex);
+}
+
 /*
- * The notes tree `base` (NULL: none yet) with `blob` as the note on
- * `annotated`, into *out. Flat while it holds at most NOTES_FLAT_MAX
+ * The notes tree `base` (NULL: none yet) with puts[0..count) added (sorted
+ * by commit), into *out. Flat while it holds at most NOTES_FLAT_MAX
  * entries, then in xx/ subtrees named by the first two hex digits, as git
  * notes fans out: a note rewrites two trees of about 256 entries, not one
- * of an entry per note. A flat note of the same commit left beside the
- * subtrees (written by a version that did not fan out) is replaced.
+ * of an entry per note, and the notes of one subtree rewrite it once. A
+ * flat note of the same commit left beside the subtrees (written by a
+ * version that did not fan out) is replaced.
  */
 static int notes_tree_put(git_oid *out, git_repository *repo,
-                          const git_tree *base, const git_oid *annotated,
-                          const git_oid *blob)
+                          const git_tree *base, const struct put *puts,
+                          size_t count)
 {
 	git_treebuilder *root = NULL, *sub = NULL;
 	git_tree *old_sub = NULL;
-	char hex[GIT_OID_HEXSZ + 1], dir[3];
 	int error, fanned = 0;
-	size_t n = base ? git_tree_entrycount(base) : 0;
+	size_t n = base ? git_tree_entrycount(base) : 0, fresh = 0;
 
-	git_oid_tostr(hex, sizeof(hex), annotated);
-	memcpy(dir, hex, 2);
-	dir[2] = '\0';
 	for (size_t i = 0; i < n && !fanned; i++)
 		fanned = is_fanout_dir(git_tree_entry_byindex(base, i));
+	for (size_t i = 0; i < count; i++)
+		if (!base || !git_tree_entry_byname(base, puts[i].hex))
+			fresh++;
 	if ((error = git_treebuilder_new(&root, repo, base)) < 0)
 		goto done;
-	if (!fanned &&
-	    (n < NOTES_FLAT_MAX || git_tree_entry_byname(base, hex))) {
-		error = git_treebuilder_insert(NULL, root, hex, blob,
-		                               GIT_FILEMODE_BLOB);
+	if (!fanned && (fresh == 0 || n + fresh <= NOTES_FLAT_MAX)) {
+		for (size_t i = 0; i < count && !error; i++)
+			error = git_treebuilder_insert(NULL, root, puts[i].hex,
+			                               &puts[i].blob,
+			                               GIT_FILEMODE_BLOB);
 		if (!error)
 			error = git_treebuilder_write(out, root);
 		goto done;
 	}
-	if (!fanned && (error = fan_out(root, repo, base)) < 0)
+	if (!fanned && base && (error = fan_out(root, repo, base)) < 0)
 		goto done;
-	if (git_treebuilder_get(root, hex) &&
-	    (error = git_treebuilder_remove(root, hex)) < 0)
-		goto done;
-	{
+	for (size_t i = 0; i < count;) {
+		char dir[3] = {puts[i].hex[0], puts[i].hex[1], '\0'};
 		const git_tree_entry *e = git_treebuilder_get(root, dir);
 		if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
 		    (error = git_tree_lookup(&old_sub, repo,
 		                             git_tree_entry_id(e))) < 0)
 			goto done;
+		if ((error = git_treebuilder_new(&sub, repo, old_sub)) < 0)
+			goto done;
+		/* the notes of this subtree (adjacent: sorted) */
+		for (; i < count && !memcmp(puts[i].hex, dir, 2); i++) {
+			if (git_treebuilder_get(root, puts[i].hex) &&
+			    (error =
+			         git_treebuilder_remove(root, puts[i].hex)) < 0)
+				goto done;
+			if ((error = git_treebuilder_insert(
+			         NULL, sub, puts[i].hex + 2, &puts[i].blob,
+			         GIT_FILEMODE_BLOB)) < 0)
+				goto done;
+		}
+		if ((error = put_subtree(root, sub, dir)) < 0)
+			goto done;
+		git_treebuilder_free(sub);
+		sub = NULL;
+		git_tree_free(old_sub);
+		old_sub = NULL;
 	}
-	if ((error = git_treebuilder_new(&sub, repo, old_sub)) < 0 ||
-	    (error = git_treebuilder_insert(NULL, sub, hex + 2, blob,
-	                                    GIT_FILEMODE_BLOB)) < 0 ||
-	    (error = put_subtree(root, sub, dir)) < 0)
-		goto done;
 	error = git_treebuilder_write(out, root);
 done:
 	git_tree_free(old_sub);
@@ -135,20 +160,17 @@ done:
 	return error;
 }
 
-/* A notes commit on `parent` (may be NULL) with `text` noted on `commit`. */
+/* A notes commit on `parent` (may be NULL) with puts[0..count) added. */
 static int write_notes_commit(git_oid *out, git_repository *repo,
                               git_commit *parent, const git_signature *sig,
-                              const git_oid *commit, const char *text)
+                              const struct put *puts, size_t count)
 {
 	git_tree *base = NULL, *tree = NULL;
-	git_oid blob, tree_oid;
+	git_oid tree_oid;
 	int error;
 
 	if ((parent && (error = git_commit_tree(&base, parent)) < 0) ||
-	    (error = git_blob_create_from_buffer(&blob, repo, text,
-	                                         strlen(text))) < 0 ||
-	    (error = notes_tree_put(&tree_oid, repo, base, commit, &blob)) <
-	        0 ||
+	    (error = notes_tree_put(&tree_oid, repo, base, puts, count)) < 0 ||
 	    (error = git_tree_lookup(&tree, repo, &tree_oid)) < 0)
 		goto done;
 	error = git_commit_create(out, repo, NULL, sig, sig, NULL,
@@ -160,24 +182,40 @@ done:
 	return error;
 }
 
-int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
+int orch_notes_set_each(orch_store *store, const git_oid *commits,
+                        const char *const *texts, size_t count)
 {
+	git_repository *repo = orch_store_repo(store);
 	git_signature *sig = NULL;
 	git_commit *parent = NULL;
 	git_reference *ref = NULL;
 	git_oid parent_oid, notes_commit, zero = {{0}};
-	int error;
+	struct put *puts;
+	int error = 0;
 
-	if ((error = orch_signature_default(&sig, orch_store_repo(store))) < 0)
-		return error;
+	if (!count)
+		return 0;
+	puts = orch_calloc(count, sizeof(*puts));
+	/* the blobs once, whatever the tries below */
+	for (size_t i = 0; i < count && !error; i++) {
+		git_oid_tostr(puts[i].hex, sizeof(puts[i].hex), &commits[i]);
+		error = git_blob_create_from_buffer(&puts[i].blob, repo,
+		                                    texts[i], strlen(texts[i]));
+	}
+	if (error < 0) {
+		error = orch_error_git(error, "cannot write the note");
+		goto done;
+	}
+	qsort(puts, count, sizeof(*puts), put_cmp);
+	if ((error = orch_signature_default(&sig, repo)) < 0)
+		goto done;
 	for (int tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
 		git_commit_free(parent);
 		parent = NULL;
-		error = git_reference_name_to_id(
-		    &parent_oid, orch_store_repo(store), ORCH_NOTES_REF);
+		error =
+		    git_reference_name_to_id(&parent_oid, repo, ORCH_NOTES_REF);
 		if (error == 0)
-			error = git_commit_lookup(
-			    &parent, orch_store_repo(store), &parent_oid);
+			error = git_commit_lookup(&parent, repo, &parent_oid);
 		if (error < 0 && error != GIT_ENOTFOUND) {
 			error = orch_error_git(error, "cannot read '%s'",
 			                       ORCH_NOTES_REF);
@@ -185,16 +223,14 @@ int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
 		}
 		/* a notes commit off the head we read; the ref moves only by
 		 * CAS */
-		if ((error = write_notes_commit(&notes_commit,
-		                                orch_store_repo(store), parent,
-		                                sig, commit, text)) < 0) {
+		if ((error = write_notes_commit(&notes_commit, repo, parent,
+		                                sig, puts, count)) < 0) {
 			error = orch_error_git(error, "cannot write the note");
 			goto done;
 		}
 		error = git_reference_create_matching(
-		    &ref, orch_store_repo(store), ORCH_NOTES_REF, &notes_commit,
-		    parent ? 1 : 0, parent ? &parent_oid : &zero,
-		    "notes: orchestrate");
+		    &ref, repo, ORCH_NOTES_REF, &notes_commit, parent ? 1 : 0,
+		    parent ? &parent_oid : &zero, "notes: orchestrate");
 		git_reference_free(ref);
 		ref = NULL;
 		if (!orch_store_is_race(error) && error != GIT_ENOTFOUND)
@@ -216,7 +252,13 @@ int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
 done:
 	git_commit_free(parent);
 	git_signature_free(sig);
+	free(puts);
 	return error;
+}
+
+int orch_notes_set(orch_store *store, const git_oid *commit, const char *text)
+{
+	return orch_notes_set_each(store, commit, &text, 1);
 }
 
 int orch_notes_read(char **out, orch_store *store, const git_oid *commit)

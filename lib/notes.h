@@ -14,6 +14,9 @@
  * existing note on the same commit.
  */
 int orch_notes_set(orch_store *store, const git_oid *commit, const char *text);
+/* The notes texts[i] on commits[i] (i < count), in one notes commit. */
+int orch_notes_set_each(orch_store *store, const git_oid *commits,
+                        const char *const *texts, size_t count);
 /* ORCH_ENOTFOUND when the commit has no note. Caller frees *out. */
 int orch_notes_read(char **out, orch_store *store, const git_oid *commit);
 

@@ -1022,19 +1022,18 @@ static void release_task_lease(struct run *run, size_t task)
 	run->rt[task].locator = NULL;
 }
 
-static void add_note(struct run *run, const git_oid *commit, size_t task,
-                     const char *worker, int attempt, int64_t duration)
+/* The note on a task's result commit. Caller frees. */
+static char *result_note(const struct run *run, size_t task, const char *worker,
+                         int attempt, int64_t duration)
 {
-	char text[1024];
+	orch_buf text = {0};
 
-	snprintf(text, sizeof(text),
-	         "plan: %s\ntask: %s\nworker: %s\nattempt: %d\nduration-ms: "
-	         "%lld\nexit: 0\n",
-	         run->plan->name, run->plan->tasks[task].id, worker, attempt,
-	         (long long)duration);
-	if (orch_notes_set(run->store, commit, text) < 0)
-		note(run, "warning: cannot add the note on %s's result: %s",
-		     run->plan->tasks[task].id, orch_error_message());
+	orch_buf_printf(&text,
+	                "plan: %s\ntask: %s\nworker: %s\nattempt: "
+	                "%d\nduration-ms: %lld\nexit: 0\n",
+	                run->plan->name, run->plan->tasks[task].id, worker,
+	                attempt, (long long)duration);
+	return orch_buf_detach(&text);
 }
 
 /*
@@ -1266,11 +1265,9 @@ static void conclude_end(struct run *run, struct ending *e)
 	orch_run_event event = {0};
 
 	if (o->state == ORCH_STATE_DONE) {
-		if (o->recorded) {
-			add_note(run, &e->res.result, e->task, e->worker,
-			         rt->attempt, e->duration);
+		/* its note is written (settle_endings) */
+		if (o->recorded)
 			release_old_kept(run, e->task);
-		}
 		if (o->recorded && !orch_store_remote(run->store) &&
 		    (run->opts->merge || run->plan->merge_auto))
 			merge_now(run, e->task);
@@ -1384,6 +1381,35 @@ done:
 	return error;
 }
 
+/* The notes on the results of the pending outcomes, in one notes commit. */
+static void add_notes(struct run *run)
+{
+	git_oid *commits = orch_calloc(run->npending, sizeof(*commits));
+	char **texts = orch_calloc(run->npending, sizeof(*texts));
+	size_t n = 0;
+
+	for (size_t i = 0; i < run->npending; i++) {
+		const struct ending *e = run->pending[i];
+		if (e->o.state != ORCH_STATE_DONE || !e->o.recorded)
+			continue;
+		commits[n] = e->res.result;
+		texts[n++] = result_note(run, e->task, e->worker,
+		                         run->rt[e->task].attempt, e->duration);
+	}
+	if (orch_notes_set_each(run->store, commits, (const char *const *)texts,
+	                        n) < 0)
+		note(run,
+		     "warning: cannot add the note%s on the result%s of "
+		     "%s%s: %s",
+		     n == 1 ? "" : "s", n == 1 ? "" : "s",
+		     run->plan->tasks[run->pending[0]->task].id,
+		     n == 1 ? "" : " and others", orch_error_message());
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(commits);
+}
+
 /*
  * The pending outcomes: recorded if no claim took them, then each attempt
  * is let go (note, kept worktree, merge, lease).
@@ -1398,6 +1424,8 @@ static int settle_endings(struct run *run)
 	for (size_t i = 0; i < run->npending && error == 0; i++)
 		error =
 		    recorded(run, &run->pending[i]->o, run->pending[i]->code);
+	if (error == 0)
+		add_notes(run);
 	for (size_t i = 0; i < run->npending; i++) {
 		struct ending *e = run->pending[i];
 		if (error == 0)

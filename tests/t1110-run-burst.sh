@@ -95,6 +95,10 @@ test_expect_success 'status and notes agree with the one commit' '
 	test_grep "\"id\":\"b3\",\"state\":\"failed\"" flat &&
 	git notes --ref=orchestrate show orchestrate/burst/b2 >note &&
 	test_grep "^task: b2$" note &&
+	git notes --ref=orchestrate show orchestrate/burst/b1 >note &&
+	test_grep "^task: b1$" note &&
+	# the notes of the two results: one notes commit
+	test $(git rev-list --count refs/notes/orchestrate) = 1 &&
 	test_path_is_missing .git/refs/orchestrate/locks/burst/task/b1
 '
 

@@ -1164,6 +1164,74 @@ static void notes_root(const struct fixture *fx, size_t *flat, size_t *dirs)
 	git_commit_free(commit);
 }
 
+/* Notes of one call: one notes commit, flat or fanned as one at a time. */
+TEST(notes_set_together_make_one_commit)
+{
+	struct fixture fx;
+	git_oid oids[300], heads[3];
+	const char *texts[300];
+	git_commit *commit = NULL;
+	size_t flat, dirs;
+	int count = 0;
+	char *text = NULL;
+
+	setup(&fx);
+	for (int i = 0; i < 300; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "together %d", i);
+		git_odb_hash(&oids[i], name, strlen(name), GIT_OBJECT_BLOB);
+		texts[i] = i % 2 ? "task: odd\n" : "task: even\n";
+	}
+	CHECK_INT(orch_notes_set_each(fx.store, oids, texts, 0), 0);
+	CHECK(git_reference_name_to_id(&heads[0], fx.repo, ORCH_NOTES_REF) ==
+	      GIT_ENOTFOUND);
+	CHECK_INT(orch_notes_set_each(fx.store, oids, texts, 250), 0);
+	CHECK(git_reference_name_to_id(&heads[0], fx.repo, ORCH_NOTES_REF) ==
+	      0);
+	CHECK(git_commit_lookup(&commit, fx.repo, &heads[0]) == 0);
+	CHECK_INT(git_commit_parentcount(commit), 0);
+	git_commit_free(commit);
+	notes_root(&fx, &flat, &dirs);
+	CHECK_INT(flat, 250);
+	CHECK_INT(dirs, 0);
+	/* past 256 together: fanned out in the same commit; one again */
+	CHECK_INT(orch_notes_set_each(fx.store, oids + 248, texts + 248, 52),
+	          0);
+	CHECK(git_reference_name_to_id(&heads[1], fx.repo, ORCH_NOTES_REF) ==
+	      0);
+	CHECK(git_commit_lookup(&commit, fx.repo, &heads[1]) == 0);
+	CHECK_INT(git_commit_parentcount(commit), 1);
+	CHECK(git_oid_equal(git_commit_parent_id(commit, 0), &heads[0]));
+	git_commit_free(commit);
+	notes_root(&fx, &flat, &dirs);
+	CHECK_INT(flat, 0);
+	CHECK(dirs > 100 && dirs <= 256);
+	CHECK_INT(git_note_foreach(fx.repo, ORCH_NOTES_REF, count_note, &count),
+	          0);
+	CHECK_INT(count, 300);
+	for (int i = 0; i < 300; i++) {
+		CHECK_INT(orch_notes_read(&text, fx.store, &oids[i]), 0);
+		CHECK_STR(text, texts[i]);
+		free(text);
+	}
+	/* into the fanned tree: two of one subtree, one replaced */
+	texts[0] = "task: again\n";
+	oids[1] = oids[0];
+	oids[1].id[19] ^= 1;
+	CHECK_INT(orch_notes_set_each(fx.store, oids, texts, 2), 0);
+	CHECK_INT(orch_notes_read(&text, fx.store, &oids[0]), 0);
+	CHECK_STR(text, "task: again\n");
+	free(text);
+	CHECK_INT(orch_notes_read(&text, fx.store, &oids[1]), 0);
+	CHECK_STR(text, "task: odd\n");
+	free(text);
+	count = 0;
+	CHECK_INT(git_note_foreach(fx.repo, ORCH_NOTES_REF, count_note, &count),
+	          0);
+	CHECK_INT(count, 301);
+	teardown(&fx);
+}
+
 TEST(notes_fan_out_past_256_as_git_notes_does)
 {
 	struct fixture fx;
@@ -1506,6 +1574,7 @@ static const unit_test tests[] = {
 	T(a_lock_file_left_by_a_killed_process_is_removed_a_fresh_one_is_not),
 	T(notes_are_set_read_and_overwritten),
 	T(notes_added_by_racing_processes_are_all_kept),
+	T(notes_set_together_make_one_commit),
 	T(notes_fan_out_past_256_as_git_notes_does),
 	T(a_flat_note_beside_subtrees_is_replaced_not_doubled),
 	T(learned_durations_are_the_median_of_the_notes_per_task),
