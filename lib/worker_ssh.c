@@ -200,6 +200,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "rd=; if [ -n \"$own\" ] && { read -r rd <\"$s.busy/ready\"; } 2>/dev/null;"
     " then : >\"$s.busy/ready\"; fi\n"
     "if [ -n \"$rd\" ] && [ \"$rd\" = \"$base$x\" ] && cd \"$s\"; then :\n"
+    "elif [ \"$rd\" = \"T $base$x\" ] && cd \"$s\" && git clean -q -ffd$x >&2;"
+    " then :\n"
     "elif [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach "
     "\"$base\" >&2 &&"
     " git clean -q -ffd$x >&2; then :; else\n"
@@ -295,14 +297,15 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * shows nothing (ignored files too, where a checkout would clean
      * them): no commit here, the orchestrator makes the empty result
      * commit ("N"; one git process instead of add, commit and
-     * pack-objects), and the worktree is ready as it is for an attempt
-     * from the same start commit */
+     * pack-objects), and an attempt from the same start commit needs no
+     * checkout, only a clean (of the empty directories git status does
+     * not see): "T" in .busy/ready */
     "ig=no; [ -n \"$x\" ] && ig=traditional\n"
     "if [ -z \"$url\" ] && headr && [ \"$r\" = \"$base\" ] && git status "
     "--porcelain -uall --ignored=$ig >\"$d.st\" 2>/dev/null && [ ! -s "
     "\"$d.st\" ]; then\n"
     "  fin 'X 0' N; echo $$ >\"$s.busy/pid\"\n"
-    "  printf '%s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
+    "  printf 'T %s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
     "fi\n"
     "git add -A >&2 && printf '%s' \"$msg\" |"
     " GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_COMMITTER_NAME=$an "
@@ -335,14 +338,15 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * orch_shell_quote_line; each attempt in a subshell of its own that
      * reads nothing of the requests; MARK (random, per attempt) ends its
      * stderr, and its stdout with the exit status */
-    /* the worktree of the slot this shell kept, checked out at $b and
-     * cleaned as an attempt would, marked ready for it (.busy/ready) */
+    /* the worktree of the slot this shell kept, checked out at $b (not
+     * needed after an attempt from $b that changed nothing) and cleaned
+     * as an attempt would, marked ready for it (.busy/ready) */
     "prep() { for w in \"$t\"/slots/*.busy; do p=; read -r p <\"$w/pid\""
     " 2>/dev/null; [ \"$p\" = $$ ] || continue; p=; read -r p <\"$w/ready\""
     " 2>/dev/null; [ \"$p\" = \"$b$x\" ] && return; ( cd \"${w%.busy}\" &&"
-    " git checkout -q -f --detach \"$b\" && git clean -q -ffd$x &&"
-    " printf '%s\\n' \"$b$x\" >\"$w/ready\" ) </dev/null >/dev/null 2>&1;"
-    " return; done; }\n"
+    " { [ \"$p\" = \"T $b$x\" ] || git checkout -q -f --detach \"$b\"; } &&"
+    " git clean -q -ffd$x && printf '%s\\n' \"$b$x\" >\"$w/ready\" )"
+    " </dev/null >/dev/null 2>&1; return; done; }\n"
     /* the files of the attempts that ended (their names in gone.$$,
      * see task) */
     "gone() { g=$t/run/gone.$$; [ -s \"$g\" ] || return 0; set -- \"$g\";"

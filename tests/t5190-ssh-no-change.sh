@@ -102,6 +102,29 @@ test_expect_success 'an ignored file an attempt left is gone for the next one' '
 	test $(grep -c "\"state\":.*\"done\"" st.json) = 2
 '
 
+test_expect_success 'an empty directory an attempt left is gone for the next one' '
+	cat >dir.ini <<-\PLAN &&
+	[plan]
+	name = dir
+	retries = 0
+
+	[task "d1"]
+	priority = high
+	run = mkdir -p empty/dir
+
+	[task "d2"]
+	priority = high
+	run = true
+
+	[task "d3"]
+	run = test ! -e empty
+	PLAN
+	git orchestrate plan dir.ini >/dev/null &&
+	{ git orchestrate run dir >out 2>&1 || { cat out; false; }; } &&
+	git orchestrate status --json dir >st.json &&
+	test $(grep -c "\"state\":.*\"done\"" st.json) = 3
+'
+
 test_expect_success 'a commit the command made itself is in its result' '
 	printf "[plan]\nname = own\nretries = 0\n\n[task \"o\"]\nrun = git commit -q --allow-empty -m mine\n" >own.ini &&
 	git orchestrate plan own.ini >/dev/null &&
