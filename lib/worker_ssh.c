@@ -119,9 +119,10 @@ static const char receive_script[] =
  * difference of the shell's `times` (its waited-for children: the command
  * and what it waited for) before and after it; peak RSS is the largest
  * VmHWM among the processes of the command's group, sampled each second
- * from /proc by the watchdog, the first time after one second (a command
- * that ends sooner reads 0, unknown, as one without /proc does; processes
- * that live less than a second may be missed).
+ * from /proc by the watchdog, the first time at the slot shell's next tick
+ * (within a second; a command that ends sooner reads 0, unknown, as one
+ * without /proc does; processes that live less than a second may be
+ * missed).
  *
  * The setup (when not empty) runs in the slot before the command unless
  * slots/<n>.setup holds its hash already; with a setup, ignored files
@@ -244,25 +245,26 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " do [ \"$k\" = VmHWM: ] && [ \"$v\" -gt \"$m\" ] && m=$v; done"
     " <\"${f%stat}status\"; done 2>/dev/null; echo $m >\"$d.rss\"; }\n"
     "times >\"$d.t0\"\n"
-    "setsid sh -c \"$cmd\" </dev/null >&2 &\n"
+    "setsid sh -c \"$cmd\" </dev/null 3<&- >&2 &\n"
     "pg=$!\n"
     /* from here on, a dropped connection does not kill the script: a
      * command that ended is still committed for adopt_script to find (the
      * command itself was started with SIGPIPE as the script got it) */
     "trap '' PIPE\n"
-    "echo $pg >\"$d.pid\"\n"
+    "echo $pg >\"$d.pid\"; [ -z \"$fl\" ] || echo $pg >\"$fl\"\n"
     "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
     /* if the connection dies, so does the task: nobody could collect it */
-    /* the first sample after a second: a scan of /proc costs more than a
-     * short command */
-    "( trap '' PIPE; m=0; while echo .; do sleep 1 </dev/null >/dev/null "
-    "2>&1; hwm; done "
+    /* the first sample after the shell's next tick (within a second; a
+     * scan of /proc costs more than a short command): a tick read from
+     * its clock (fd 3, see tick), not a sleep process each attempt */
+    "( trap '' PIPE; m=0; while echo .; do if [ -n \"$fl\" ]; then read -r _"
+    " <&3 || break; else sleep 1 </dev/null >/dev/null 2>&1; fi; hwm; done "
     "2>/dev/null;"
     " : >\"$d.orphan\"; kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null "
     "2>&1; kill -s KILL "
     "-- -$pg ) 2>/dev/null &\n"
     "wd=$!\n"
-    "wait $pg; st=$?\n"
+    "wait $pg; st=$?; [ -z \"$fl\" ] || : >\"$fl\"\n"
     "times >\"$d.t1\"\n"
     "kill $wd 2>/dev/null\n"
     "{ read -r _ _; read -r u0 s0; } <\"$d.t0\"; { read -r _ _; read -r u1 s1; "
@@ -353,10 +355,20 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " while IFS= read -r a; do for e in sh t0 t1 rss pid st prompt context"
     " conflicts share; do set -- \"$@\" \"$t/run/$a.$e\"; done; done"
     " <\"$g\"; rm -f \"$@\"; }\n"
-    "nl='\n' gn=0\n"
+    /* the shell's clock: a FIFO on fd 3 (its name gone once open) into
+     * which a process writes a line each second while the file of that
+     * name holds the pid of a running command; it ends with the shell.
+     * Without mkfifo, fl is empty and watchdogs sleep. */
+    "tick() { tk=-; fl=$t/run/tick.$$; [ ! -e \"$fl\" ] || rm -f \"$fl\";"
+    " if mkfifo \"$fl\" 2>/dev/null && exec 3<>\"$fl\" && rm -f \"$fl\" &&"
+    " : >\"$fl\"; then ( trap '' PIPE; while sleep 1 && kill -0 $$; do"
+    " [ -s \"$fl\" ] && echo; done ) </dev/null >&3 2>/dev/null & tk=$!;"
+    " else exec 3<&-; fl=; fi; }\n"
+    "nl='\n' gn=0 tk= fl=\n"
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
     "  k=$1; shift; t=$1 b=$4 x=x; [ -n \"${16}\" ] && x=\n"
+    "  [ -n \"$tk\" ] || tick\n"
     "  ( task \"$@\" ) </dev/null\n"
     "  st=$?; set --\n"
     "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
@@ -370,7 +382,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* the end of its input (the session closed or dropped): the slot it
      * kept is free again */
     "[ -n \"$t\" ] || exit 0\n"
-    "gone\n"
+    "gone; [ -z \"$fl\" ] || { kill $tk; rm -f \"$fl\"; } 2>/dev/null\n"
     "for b in \"$t\"/slots/*.busy; do p=; read -r p <\"$b/pid\" 2>/dev/null;"
     " [ \"$p\" = $$ ] && rm -rf \"$b\"; done\n"
     "exit 0\n";

@@ -139,6 +139,28 @@ test_expect_success 'the worktree kept for a failed attempt is not taken by the 
 	git orchestrate clean keep >/dev/null
 '
 
+# The watchdog of an attempt waits for the slot shell's clock, not with a
+# sleep process of its own: for two seconds the command looks for a sleep
+# among the children of the other processes of its attempt subshell (the
+# parent of the session the command runs in): the watchdog's.
+test_expect_success 'an attempt starts no sleep process of its own' '
+	cat >"$OUT/wd.sh" <<-EOF &&
+	s=\$(ps -o sid= -p \$\$) && a=\$(ps -o ppid= -p \$s) && n=0 || exit 1
+	while [ \$n -lt 20 ]; do
+		for w in \$(pgrep -P \$a); do
+			[ \$w = \$s ] && continue
+			pgrep -P \$w -x sleep >/dev/null && echo \$w >"$OUT/wd-sleep"
+		done
+		sleep 0.1
+		n=\$((n + 1))
+	done
+	EOF
+	printf "[plan]\nname = wd\nretries = 0\n\n[task \"w\"]\nrun = sh \"%s\"\n" "$OUT/wd.sh" >wd.ini &&
+	git orchestrate plan wd.ini >/dev/null &&
+	{ git orchestrate run wd >out 2>&1 || { cat out; false; }; } &&
+	test_path_is_missing "$OUT/wd-sleep"
+'
+
 test_expect_success 'a shell killed under an attempt is replaced and the attempt runs again' '
 	cat >"$OUT/kill.sh" <<-EOF &&
 	sp=\$(sh "$TRASH_DIRECTORY/shell_pid.sh")
