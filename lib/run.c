@@ -32,6 +32,13 @@
 #define POLL_BUSY_MS 5
 #define POLL_IDLE_MS 200
 #define SYNC_MS 500
+/*
+ * Notes on results wait to share a notes commit: at most this long after
+ * the first of them, or until this many wait (and all at the end of the
+ * run). A run killed meanwhile leaves those results without their note.
+ */
+#define NOTES_WINDOW_MS 1000
+#define NOTES_BATCH 64
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_MAX_MS 60000
 
@@ -132,6 +139,11 @@ static void idset_clear(struct idset *set)
 }
 
 struct run {
+	/* notes on results waiting for their commit (flush_notes) */
+	git_oid *note_oids;
+	char **note_texts;
+	size_t nnotes, anotes;
+	int64_t notes_since; /* monotonic ms of the first waiting */
 	struct lease_seen *seen;
 	size_t nseen;
 	orch_strmap seen_index; /* lease name -> position in seen */
@@ -1381,33 +1393,50 @@ done:
 	return error;
 }
 
-/* The notes on the results of the pending outcomes, in one notes commit. */
+/* The notes on the results of the pending outcomes: waiting (flush_notes). */
 static void add_notes(struct run *run)
 {
-	git_oid *commits = orch_calloc(run->npending, sizeof(*commits));
-	char **texts = orch_calloc(run->npending, sizeof(*texts));
-	size_t n = 0;
-
 	for (size_t i = 0; i < run->npending; i++) {
 		const struct ending *e = run->pending[i];
 		if (e->o.state != ORCH_STATE_DONE || !e->o.recorded)
 			continue;
-		commits[n] = e->res.result;
-		texts[n++] = result_note(run, e->task, e->worker,
-		                         run->rt[e->task].attempt, e->duration);
+		if (run->nnotes == run->anotes) {
+			run->anotes = run->anotes ? run->anotes * 2 : 16;
+			run->note_oids =
+			    orch_realloc(run->note_oids,
+			                 run->anotes * sizeof(*run->note_oids));
+			run->note_texts = orch_realloc(
+			    run->note_texts,
+			    run->anotes * sizeof(*run->note_texts));
+		}
+		if (!run->nnotes)
+			run->notes_since = orch_monotonic_ms();
+		run->note_oids[run->nnotes] = e->res.result;
+		run->note_texts[run->nnotes++] =
+		    result_note(run, e->task, e->worker,
+		                run->rt[e->task].attempt, e->duration);
 	}
-	if (orch_notes_set_each(run->store, commits, (const char *const *)texts,
-	                        n) < 0)
-		note(run,
-		     "warning: cannot add the note%s on the result%s of "
-		     "%s%s: %s",
-		     n == 1 ? "" : "s", n == 1 ? "" : "s",
-		     run->plan->tasks[run->pending[0]->task].id,
-		     n == 1 ? "" : " and others", orch_error_message());
-	for (size_t i = 0; i < n; i++)
-		free(texts[i]);
-	free(texts);
-	free(commits);
+}
+
+/*
+ * The waiting notes in one notes commit, once the first has waited
+ * NOTES_WINDOW_MS or NOTES_BATCH wait; all of them when `all`.
+ */
+static void flush_notes(struct run *run, int all)
+{
+	if (!run->nnotes ||
+	    (!all && run->nnotes < NOTES_BATCH &&
+	     orch_monotonic_ms() - run->notes_since < NOTES_WINDOW_MS))
+		return;
+	if (orch_notes_set_each(run->store, run->note_oids,
+	                        (const char *const *)run->note_texts,
+	                        run->nnotes) < 0)
+		note(run, "warning: cannot add the notes on %zu result%s: %s",
+		     run->nnotes, run->nnotes == 1 ? "" : "s",
+		     orch_error_message());
+	for (size_t i = 0; i < run->nnotes; i++)
+		free(run->note_texts[i]);
+	run->nnotes = 0;
 }
 
 /*
@@ -3127,6 +3156,7 @@ static int loop(struct run *run)
 		/* the outcomes no claim took, and what follows each */
 		if ((error = settle_endings(run)) < 0)
 			return error;
+		flush_notes(run, 0);
 		for (size_t k = 0; k < nended; k++)
 			ready_offer(run, run->ended[k]); /* ready again: retry,
 			                                    lost */
@@ -3281,6 +3311,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 		if (had_hint)
 			orch_error_hint("%s", hint);
 	}
+	flush_notes(&run, 1);
 	sync_states(&run);
 	/* the packs of this run's state changes become one */
 	if ((finished = orch_store_finish(store)) < 0 && error >= 0)
@@ -3309,6 +3340,10 @@ done:
 	}
 	free(run.ended);
 	free(run.ended_res);
+	for (size_t i = 0; i < run.nnotes; i++)
+		free(run.note_texts[i]);
+	free(run.note_texts);
+	free(run.note_oids);
 	idset_free(&run.active);
 	idset_free(&run.running);
 	idset_free(&run.timed);

@@ -89,6 +89,25 @@ test_expect_success 'notes on result commits say plan, task, worker, attempt, du
 	test_grep "task: writer" log
 '
 
+# The notes of results that end within a second share a notes commit,
+# written at the latest when the run ends.
+test_expect_success 'the notes of results one after another share notes commits' '
+	printf "[plan]\nname = seq\n\n" >seq.ini &&
+	for i in 1 2 3 4 5; do
+		printf "[task \"s%s\"]\nrun = true\n\n" $i >>seq.ini || return 1
+	done &&
+	git orchestrate plan seq.ini >/dev/null &&
+	before=$(git rev-list --count refs/notes/orchestrate) &&
+	git orchestrate run seq -j 1 >out 2>&1 &&
+	after=$(git rev-list --count refs/notes/orchestrate) &&
+	test $((after - before)) -ge 1 &&
+	test $((after - before)) -lt 5 &&
+	for i in 1 2 3 4 5; do
+		git notes --ref=orchestrate show orchestrate/seq/s$i >note &&
+		test_grep "^task: s$i$" note || return 1
+	done
+'
+
 test_expect_success 'worktrees are removed after success' '
 	git worktree list >wt &&
 	test $(wc -l <wt) = 1
