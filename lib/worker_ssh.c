@@ -138,7 +138,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " xl=${21} ctx=${22} pr=${23}\n"
     "shift 23\n"
     /* this subshell's pid ($$ is the slot shell's) */
-    "read -r me _ </proc/self/stat 2>/dev/null ||"
+    "{ read -r me _ </proc/self/stat; } 2>/dev/null ||"
     " me=$(exec sh -c 'echo $PPID')\n"
     "repo=$top/repo.git run=$top/run\n"
     "lock() { i=0; until mkdir \"$top/lock\" 2>/dev/null; do i=$((i + 1));"
@@ -161,7 +161,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* the slot where this shell's last attempt ended well (`hint`) is
      * still claimed by the shell (its pid, $$, in it) */
     "n= p= own=; case $hint in '' | *[!0-9]*) ;; *) s=$top/slots/$hint\n"
-    "  read -r p <\"$s.busy/pid\" 2>/dev/null; [ \"$p\" = $$ ] &&"
+    "  { read -r p <\"$s.busy/pid\"; } 2>/dev/null; [ \"$p\" = $$ ] &&"
     " [ ! -e \"$s.busy/kept\" ] && [ ! -e \"$s.busy/failed\" ] && n=$hint "
     "own=1 ;;"
     " esac\n"
@@ -270,7 +270,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "{ read -r _ _; read -r u0 s0; } <\"$d.t0\"; { read -r _ _; read -r u1 s1; "
     "} "
     "<\"$d.t1\"\n"
-    "read -r m <\"$d.rss\" 2>/dev/null || m=0\n"
+    "{ read -r m <\"$d.rss\"; } 2>/dev/null || m=0\n"
     "echo \"C $u0 $s0 $u1 $s1 $m\"\n"
     "kill -s KILL -- -$pg 2>/dev/null\n"
     /* an empty share file shares nothing: no .shared */
@@ -343,9 +343,10 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* the worktree of the slot this shell kept, checked out at $b (not
      * needed after an attempt from $b that changed nothing) and cleaned
      * as an attempt would, marked ready for it (.busy/ready) */
-    "prep() { for w in \"$t\"/slots/*.busy; do p=; read -r p <\"$w/pid\""
-    " 2>/dev/null; [ \"$p\" = $$ ] || continue; p=; read -r p <\"$w/ready\""
-    " 2>/dev/null; [ \"$p\" = \"$b$x\" ] && return; ( cd \"${w%.busy}\" &&"
+    "prep() { for w in \"$t\"/slots/*.busy; do p=; { read -r p <\"$w/pid\";"
+    " } 2>/dev/null; [ \"$p\" = $$ ] || continue; p=; { read -r p"
+    " <\"$w/ready\"; } 2>/dev/null; [ \"$p\" = \"$b$x\" ] && return; ( cd "
+    "\"${w%.busy}\" &&"
     " { [ \"$p\" = \"T $b$x\" ] || git checkout -q -f --detach \"$b\"; } &&"
     " git clean -q -ffd$x && printf '%s\\n' \"$b$x\" >\"$w/ready\" )"
     " </dev/null >/dev/null 2>&1; return; done; }\n"
@@ -383,7 +384,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * kept is free again */
     "[ -n \"$t\" ] || exit 0\n"
     "gone; [ -z \"$fl\" ] || { kill $tk; rm -f \"$fl\"; } 2>/dev/null\n"
-    "for b in \"$t\"/slots/*.busy; do p=; read -r p <\"$b/pid\" 2>/dev/null;"
+    "for b in \"$t\"/slots/*.busy; do p=; { read -r p <\"$b/pid\"; } "
+    "2>/dev/null;"
     " [ \"$p\" = $$ ] && rm -rf \"$b\"; done\n"
     "exit 0\n";
 

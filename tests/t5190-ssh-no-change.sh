@@ -57,6 +57,10 @@ test_expect_success 'a task that changes nothing gets an empty result commit mad
 		return 1
 	done &&
 	git -C "$SSHD_ROOT"/w1/work/repo-*/repo.git cat-file -e $c &&
+	# commands that print nothing leave no output (no log in the plan)
+	git ls-tree -r --name-only refs/orchestrate/plans/quiet >files &&
+	test_grep "^tasks/q1.json$" files &&
+	test_grep ! "^logs/" files &&
 	git orchestrate status --json quiet >st.json &&
 	test $(grep -c "\"state\":.*\"done\"" st.json) = 5 &&
 	# one checkout for the first q (c had moved HEAD), none after it
