@@ -12,7 +12,12 @@
  *   slots/<n>/         worktrees, re-used by the next task (a checkout of
  *                      the new start commit only touches what differs)
  *   slots/<n>.busy/    claimed by a running task (its script's pid), or by
- *                      the slot shell whose last attempt ended well there
+ *                      the slot shell whose last attempt ended well there,
+ *                      or that made it ready for its next attempt (a shell
+ *                      keeps up to two slots: see spare in slot_script)
+ *   run/spare.<pid>    the slot a shell made ready, and for which commit
+ *   run/tick.<pid>     while a command of the shell runs, its pid (the
+ *                      shell's clock ticks then)
  *   run/<plan>+<task>.<attempt>.pid   the attempt's process group, for cancel
  *                      and reap
  *
@@ -158,22 +163,47 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " { read -r f <\"$1/failed\"; read -r p <\"$1/pid\"; } 2>/dev/null;"
     " [ \"$f\" != \"$tok\" ] && [ -n \"$p\" ] && ! kill -0 \"$p\" "
     "2>/dev/null; }\n"
-    /* the slot where this shell's last attempt ended well (`hint`) is
-     * still claimed by the shell (its pid, $$, in it) */
-    "n= p= own=; case $hint in '' | *[!0-9]*) ;; *) s=$top/slots/$hint\n"
-    "  { read -r p <\"$s.busy/pid\"; } 2>/dev/null; [ \"$p\" = $$ ] &&"
-    " [ ! -e \"$s.busy/kept\" ] && [ ! -e \"$s.busy/failed\" ] && n=$hint "
-    "own=1 ;;"
-    " esac\n"
-    "if [ -z \"$n\" ]; then n=0\n"
-    "while :; do\n"
-    "  s=$top/slots/$n\n"
-    "  [ -d \"$s.busy\" ] || { mkdir \"$s.busy\" 2>/dev/null && break; }\n"
-    "  if stale \"$s.busy\"; then lock; stale \"$s.busy\" && rm -rf "
-    "\"$s.busy\"; unlock; continue; fi\n"
-    "  n=$((n + 1))\n"
-    "done\n"
-    "fi\n"
+    /* claims the first free slot but slot $1: its number in c */
+    "claim() { c=0; while :; do w=$top/slots/$c; if [ $c != \"$1\" ]; then"
+    " [ -d \"$w.busy\" ] || { mkdir \"$w.busy\" 2>/dev/null && return; };"
+    " if stale \"$w.busy\"; then lock; stale \"$w.busy\" && rm -rf"
+    " \"$w.busy\"; unlock; continue; fi; fi; c=$((c + 1)); done; }\n"
+    /* a new worktree $1 at the start commit */
+    "mkwt() { cd \"$top\"; lock; rm -rf \"$1\" \"$1.setup\"; git -C \"$repo\""
+    " worktree prune; git -C \"$repo\" worktree add -q --detach \"$1\""
+    " \"$base\" >&2; r=$?; unlock; [ $r = 0 ]; }\n"
+    /* is slot $1 still claimed by this shell (its pid, $$, in it) and not
+     * kept for a failed attempt? */
+    "ours() { p=; { read -r p <\"$top/slots/$1.busy/pid\"; } 2>/dev/null;"
+    " [ \"$p\" = $$ ] && [ ! -e \"$top/slots/$1.busy/kept\" ] &&"
+    " [ ! -e \"$top/slots/$1.busy/failed\" ]; }\n"
+    /* the slot: the shell's spare when it was made ready for this start
+     * commit while the last attempt ran (spare, below; the slot of the
+     * last attempt is then the one made ready meanwhile: tg), else the
+     * slot where the shell's last attempt ended well (`hint`), else a
+     * free one */
+    "n= own= tg= sp= sb=; { read -r sp sb <\"$run/spare.$$\"; } 2>/dev/null\n"
+    "case $sp in '' | *[!0-9]*) sp= ;; esac; case $hint in '' | *[!0-9]*)"
+    " hint= ;; esac\n"
+    "if [ -n \"$sp\" ] && [ \"$sb\" = \"$base$x\" ] && ours $sp; then n=$sp"
+    " own=1; : >\"$run/spare.$$\"; [ -n \"$hint\" ] && [ $hint != $sp ] && "
+    "ours $hint && tg=$hint\n"
+    "else [ -n \"$hint\" ] && ours $hint && n=$hint own=1; [ -n \"$sp\" ] &&"
+    " [ \"$sp\" != \"$n\" ] && ours $sp && tg=$sp; fi\n"
+    "[ -n \"$n\" ] || { claim -; n=$c; }\n"
+    /* slot tg (else a free one, claimed) made ready for this start
+     * commit, and named in run/spare.<shell> */
+    "spare() { [ -n \"$tg\" ] || { claim $n && echo $$"
+    " >\"$top/slots/$c.busy/pid\" && tg=$c; } || return 1\n"
+    "  w=$top/slots/$tg rd=; { read -r rd <\"$w.busy/ready\"; } 2>/dev/null\n"
+    "  if [ \"$rd\" != \"$base$x\" ]; then : >\"$w.busy/ready\"\n"
+    "    if [ -e \"$w/.git\" ] && cd \"$w\" && { [ \"$rd\" = \"T $base$x\" ] ||"
+    " git checkout -q -f --detach \"$base\"; } && git clean -q -ffd$x; then :;"
+    " else mkwt \"$w\" || return 1; fi\n"
+    "    printf '%s\\n' \"$base$x\" >\"$w.busy/ready\" || return 1\n"
+    "  fi\n"
+    "  printf '%s %s\\n' \"$tg\" \"$base$x\" >\"$run/spare.$$\"; }\n"
+    "s=$top/slots/$n\n"
     "echo $me >\"$s.busy/pid\"\n"
     "echo \"S $n\"\n"
     /* what a later orchestrator finds of this attempt (see adopt_script) */
@@ -182,8 +212,9 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* the attempt's files go once it ended, a few attempts' at a time
      * (`gone` in the loop below: one rm for several): its name to the
      * shell's list; its .sh empty at once (no pid to wait for) */
-    "echo $me >\"$d.sh\"; trap ': >\"$d.sh\";"
-    " printf \"%s\\n\" \"$id.$att\" >>\"$run/gone.$$\"' EXIT\n"
+    "echo $me >\"$d.sh\"; sj=; trap ': >\"$d.sh\";"
+    " printf \"%s\\n\" \"$id.$att\" >>\"$run/gone.$$\";"
+    " [ -z \"$sj\" ] || wait $sj' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     /* a start commit fetched before has its loose ref (refs written by
      * git appear whole); else ask git */
@@ -195,8 +226,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  [ $r = 0 ] || { echo 'start commit not found on the remote' >&2; exit "
     "124; }\n"
     "fi\n"
-    /* a worktree the shell made ready for this start commit (prep, in
-     * the slot shell) needs no checkout; the mark goes before anything
+    /* a worktree the shell made ready for this start commit (spare, in
+     * its last attempt) needs no checkout; the mark goes before anything
      * changes it */
     "rd=; if [ -n \"$own\" ] && { read -r rd <\"$s.busy/ready\"; } 2>/dev/null;"
     " then : >\"$s.busy/ready\"; fi\n"
@@ -206,12 +237,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "elif [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach "
     "\"$base\" >&2 &&"
     " git clean -q -ffd$x >&2; then :; else\n"
-    "  cd \"$top\"; lock; rm -rf \"$s\" \"$s.setup\"; git -C \"$repo\" "
-    "worktree prune;"
-    " git -C \"$repo\" worktree add -q --detach \"$s\" \"$base\" >&2; r=$?; "
-    "unlock\n"
-    "  [ $r = 0 ] && cd \"$s\" || { echo 'cannot create the worktree' >&2; "
-    "exit 124; }\n"
+    "  mkwt \"$s\" && cd \"$s\" || { echo 'cannot create the worktree' >&2;"
+    " exit 124; }\n"
     "fi\n"
     /* the worker's env-file, then the variables of the request (they
      * win): each a word "NAME=VALUE", never an argument of a command */
@@ -264,6 +291,12 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "2>&1; kill -s KILL "
     "-- -$pg ) 2>/dev/null &\n"
     "wd=$!\n"
+    /* meanwhile another slot of the shell is made ready for this start
+     * commit, where the next attempt will likely start (when the last one
+     * started there too): its checkout is not in the next attempt's way.
+     * The attempt waits for it when it ends (trap above). */
+    "if [ \"$base\" = \"$pb\" ]; then spare </dev/null >/dev/null 2>&1 3<&- &"
+    " sj=$!; fi\n"
     "wait $pg; st=$?; [ -z \"$fl\" ] || : >\"$fl\"\n"
     "times >\"$d.t1\"\n"
     "kill $wd 2>/dev/null\n"
@@ -340,16 +373,6 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * orch_shell_quote_line; each attempt in a subshell of its own that
      * reads nothing of the requests; MARK (random, per attempt) ends its
      * stderr, and its stdout with the exit status */
-    /* the worktree of the slot this shell kept, checked out at $b (not
-     * needed after an attempt from $b that changed nothing) and cleaned
-     * as an attempt would, marked ready for it (.busy/ready) */
-    "prep() { for w in \"$t\"/slots/*.busy; do p=; { read -r p <\"$w/pid\";"
-    " } 2>/dev/null; [ \"$p\" = $$ ] || continue; p=; { read -r p"
-    " <\"$w/ready\"; } 2>/dev/null; [ \"$p\" = \"$b$x\" ] && return; ( cd "
-    "\"${w%.busy}\" &&"
-    " { [ \"$p\" = \"T $b$x\" ] || git checkout -q -f --detach \"$b\"; } &&"
-    " git clean -q -ffd$x && printf '%s\\n' \"$b$x\" >\"$w/ready\" )"
-    " </dev/null >/dev/null 2>&1; return; done; }\n"
     /* the files of the attempts that ended (their names in gone.$$,
      * see task) */
     "gone() { g=$t/run/gone.$$; [ -s \"$g\" ] || return 0; set -- \"$g\";"
@@ -374,16 +397,14 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  st=$?; set --\n"
     "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
     "  gn=$((gn + 1)); [ $gn -lt 8 ] || { gone; gn=0; }\n"
-    /* the next attempt will likely start where the last two did: its
-     * worktree is made ready now, while the orchestrator takes this
-     * result in (a new start commit each time would make it work for
-     * nothing) */
-    "  [ \"$b\" = \"$pb\" ] && prep; pb=$b\n"
+    /* the start commit of the last attempt (see spare) */
+    "  pb=$b\n"
     "done\n"
     /* the end of its input (the session closed or dropped): the slot it
      * kept is free again */
     "[ -n \"$t\" ] || exit 0\n"
-    "gone; [ -z \"$fl\" ] || { kill $tk; rm -f \"$fl\"; } 2>/dev/null\n"
+    "gone; rm -f \"$t/run/spare.$$\"; [ -z \"$fl\" ] || { kill $tk; rm -f"
+    " \"$fl\"; } 2>/dev/null\n"
     "for b in \"$t\"/slots/*.busy; do p=; { read -r p <\"$b/pid\"; } "
     "2>/dev/null;"
     " [ \"$p\" = $$ ] && rm -rf \"$b\"; done\n"

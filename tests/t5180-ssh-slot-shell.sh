@@ -77,39 +77,53 @@ test_expect_success 'the variables and prompt of an attempt do not reach the nex
 	test "$(git show orchestrate/leak/b:b.txt)" = b
 '
 
-# A post-checkout hook on the worker logs the pids above each checkout;
-# each task logs the pid of its attempt's subshell ($PPID of its command).
-test_expect_success 'the next worktree is made ready between attempts with one start commit' '
+# A post-checkout hook on the worker logs each checkout with its worktree;
+# each task logs its start and end with its own. r2 goes on only once
+# another worktree was checked out since r1 ended (else it fails after ten
+# seconds): the shell's other slot, made ready for the next attempt while
+# r2 runs.
+test_expect_success 'the next worktree is made ready while the current command runs' '
 	mkdir -p "$OUT/hooks" &&
+	ev="$OUT/events" &&
+	: >"$ev" &&
 	cat >"$OUT/hooks/post-checkout" <<-EOF &&
 	#!/bin/sh
-	p=\$PPID chain=
-	while [ "\$p" -gt 1 ]; do chain="\$chain \$p"; read -r _ _ _ p _ </proc/\$p/stat || break; done
-	echo "\$chain " >>"$OUT/checkouts"
+	echo "checkout \$(pwd -P)" >>"$ev"
 	EOF
 	chmod +x "$OUT/hooks/post-checkout" &&
+	cat >"$OUT/r.sh" <<-EOF &&
+	here=\$(pwd -P) n=\$(grep -n "^end " "$ev" | tail -n 1 | cut -d: -f1)
+	echo "start \$here" >>"$ev"
+	if [ "\$1" = r2 ]; then
+		i=0
+		until awk -v n=\$n -v me="\$here" "NR > n && \\\$1 == \"checkout\" && \\\$2 != me { f = 1 } END { exit !f }" "$ev"; do
+			i=\$((i + 1)) && [ \$i -lt 100 ] || exit 1
+			sleep 0.1
+		done
+	fi
+	echo \$1 >r.txt
+	echo "end \$here" >>"$ev"
+	EOF
 	git config --file "$SSHD_ROOT/w1/gitconfig" core.hooksPath "$OUT/hooks" &&
 	{
 		printf "[plan]\nname = ready\nretries = 0\n\n" &&
 		for i in 1 2 3 4; do
-			printf "[task \"r%s\"]\nrun = echo \$PPID >>\"%s\" && echo %s >r.txt\n\n" \
-				$i "$OUT/attempts" $i
+			printf "[task \"r%s\"]\nrun = sh \"%s\" r%s\n\n" $i "$OUT/r.sh" $i
 		done
 	} >ready.ini &&
 	git orchestrate plan ready.ini >/dev/null &&
-	{ git orchestrate run ready >out 2>&1 || { cat out; false; }; } &&
+	{ git orchestrate run ready >out 2>&1 || { cat out; cat "$ev"; false; }; } &&
 	git config --file "$SSHD_ROOT/w1/gitconfig" --unset core.hooksPath &&
 	for i in 1 2 3 4; do
-		test "$(git show orchestrate/ready/r$i:r.txt)" = $i || return 1
+		test "$(git show orchestrate/ready/r$i:r.txt)" = r$i || return 1
 	done &&
-	test $(wc -l <"$OUT/attempts") = 4 &&
-	in=0 &&
-	while read -r chain; do
-		for a in $(cat "$OUT/attempts"); do
-			case " $chain " in *" $a "*) in=$((in + 1)) && break ;; esac
-		done
-	done <"$OUT/checkouts" &&
-	test $in = 2
+	test $(grep -c "^start " "$ev") = 4 &&
+	# r3 and r4: no checkout of their worktree between the end of the
+	# attempt before them and their start; two worktrees take turns
+	awk "\$1 == \"end\" { n++; c = \"\" } \$1 == \"checkout\" { c = c \" \" \$2 \" \" }
+		\$1 == \"start\" && n >= 2 && index(c, \" \" \$2 \" \") { bad = 1 }
+		END { exit bad }" "$ev" &&
+	test $(grep "^start " "$ev" | sort -u | wc -l) = 2
 '
 
 test_expect_success 'the worktree kept for a failed attempt is not taken by the next one' '
