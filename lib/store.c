@@ -313,10 +313,48 @@ static int pack_refs(orch_store *store)
 	return error < 0 ? orch_error_git(error, "cannot pack the refs") : 0;
 }
 
+/*
+ * Read every state of each plan this store changed, so that its states
+ * cache is written for the tree the run leaves (the first status after a
+ * run reads it); most states are in the state cache already. Only a
+ * cache: a failure changes nothing, and the error already set (a run's)
+ * stays as it was.
+ */
+static void write_states_caches(orch_store *store)
+{
+	char saved[4096], hint[2048];
+	const char *had_hint = orch_error_hint_text();
+	orch_strvec done = {0};
+
+	if (store->plans_prefix || store->remote)
+		return;
+	snprintf(saved, sizeof(saved), "%s", orch_error_message());
+	snprintf(hint, sizeof(hint), "%s", had_hint ? had_hint : "");
+	for (struct cached_plan *cp = store->plans; cp; cp = cp->next) {
+		const orch_plan *plan = cp->plan;
+		orch_task_state *states;
+		if (cp->stale || orch_strvec_contains(&done, cp->name))
+			continue;
+		orch_strvec_push(&done, cp->name);
+		states = orch_calloc(plan->ntasks + 1, sizeof(*states));
+		for (size_t i = 0; i < plan->ntasks; i++)
+			orch_task_state_init(&states[i]);
+		orch_store_read_states(states, NULL, store, plan);
+		for (size_t i = 0; i < plan->ntasks; i++)
+			orch_task_state_clear(&states[i]);
+		free(states);
+	}
+	orch_strvec_free(&done);
+	git_error_clear();
+	orch_error_set("%s", saved);
+	orch_error_hint(had_hint ? "%s" : NULL, hint);
+}
+
 int orch_store_finish(orch_store *store)
 {
 	int error;
 
+	write_states_caches(store);
 	if ((error = orch_packer_finish(store->packer)) < 0)
 		return error;
 	return pack_refs(store);
@@ -1157,6 +1195,21 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 	return 0;
 }
 
+/* Read the states of tasks tree `oid` (read_states_tree). */
+static int read_tasks(struct read_ctx *ctx, const git_oid *oid)
+{
+	git_tree *tasks = NULL;
+	int error;
+
+	if ((error = git_tree_lookup(&tasks, ctx->store->repo, oid)) < 0)
+		return orch_error_git(error,
+		                      "cannot read the tasks of plan '%s'",
+		                      ctx->plan->name);
+	error = read_states_tree(ctx, tasks, 0);
+	git_tree_free(tasks);
+	return error;
+}
+
 int orch_store_read_states(orch_task_state *states, git_oid *out_head,
                            orch_store *store, const orch_plan *plan)
 {
@@ -1185,7 +1238,7 @@ int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
                                  orch_states_reader *r)
 {
 	struct read_ctx ctx = {store, plan, states, NULL, r, {0}};
-	git_tree *root = NULL, *tasks = NULL;
+	git_tree *root = NULL;
 	const git_tree_entry *entry;
 	git_oid head;
 	int error, all_skipped = 0, have_tasks = 0, first = !r || !r->have_head;
@@ -1213,20 +1266,24 @@ int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
 	    git_oid_equal(&r->tasks, git_tree_entry_id(entry))) {
 		all_skipped = 1;
 	} else if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+		/* reading every state: the cache, if made from this tree */
+		int cacheable = !r && !store->plans_prefix;
 		have_tasks = 1;
 		if (r) {
 			r->have_tasks = 1;
 			git_oid_cpy(&r->tasks, git_tree_entry_id(entry));
 		}
-		if ((error = git_tree_lookup(&tasks, store->repo,
-		                             git_tree_entry_id(entry))) < 0) {
-			error = orch_error_git(
-			    error, "cannot read the tasks of plan '%s'",
-			    plan->name);
+		if (cacheable && orch_states_cache_read(
+		                     states, ctx.seen, store->repo, plan->name,
+		                     plan, git_tree_entry_id(entry)))
+			cacheable = 0; /* read from it */
+		else if ((error = read_tasks(&ctx, git_tree_entry_id(entry))) <
+		         0)
 			goto done;
-		}
-		if ((error = read_states_tree(&ctx, tasks, 0)) < 0)
-			goto done;
+		if (cacheable)
+			orch_states_cache_write(store->repo, plan->name, plan,
+			                        git_tree_entry_id(entry),
+			                        states, ctx.seen);
 	}
 	/*
 	 * The tasks without a state file have the initial state. A reader
@@ -1262,7 +1319,6 @@ done:
 	} else {
 		free(ctx.seen);
 	}
-	git_tree_free(tasks);
 	git_tree_free(root);
 	return error;
 }
@@ -2190,6 +2246,8 @@ int orch_store_delete_plan(orch_store *store, const char *plan)
 		error = orch_error_git(error, "cannot delete '%s'", refname);
 		goto done;
 	}
+	if (!store->plans_prefix)
+		orch_states_cache_remove(store->repo, plan);
 	if ((error = orch_lease_list(&locks, store, plan)) < 0)
 		goto done;
 	for (size_t i = 0; i < locks.count; i++) {

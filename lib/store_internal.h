@@ -61,4 +61,32 @@ int orch_packer_finish(orch_packer *pk);
 /* Pack the objects written so far once there are enough (orch_packer_pack). */
 void orch_store_pack_some(orch_store *store);
 
+/*
+ * The states cache (store_cache.c): the parsed states of a plan's tasks
+ * tree `tasks` beside the repository, for readers of every state. A copy
+ * only: used when made from the same tree and the same task ids.
+ */
+/* 64-bit hash of the plan's task ids in order (part of the cache's key). */
+uint64_t orch_states_cache_ids_hash(const orch_plan *plan);
+/*
+ * 1 when the cache of `plan_name` was made from tree `tasks` for `plan`'s
+ * tasks: states[i] is then each task's state and have[i] (zeroed by the
+ * caller) says which tasks have a state file. 0 otherwise (have[] all 0,
+ * states[] to be read again). Sets no error.
+ */
+int orch_states_cache_read(orch_task_state *states, unsigned char *have,
+                           git_repository *repo, const char *plan_name,
+                           const orch_plan *plan, const git_oid *tasks);
+/*
+ * Write the cache of `plan_name`: the states of tree `tasks`, states[i]
+ * for each task with have[i]. A cache that cannot be written is left out
+ * (no error).
+ */
+void orch_states_cache_write(git_repository *repo, const char *plan_name,
+                             const orch_plan *plan, const git_oid *tasks,
+                             const orch_task_state *states,
+                             const unsigned char *have);
+/* Remove the cache of `plan_name`, if any. */
+void orch_states_cache_remove(git_repository *repo, const char *plan_name);
+
 #endif

@@ -231,6 +231,21 @@ test_expect_success 'a run packs the refs when it ends' '
 	grep " refs/orchestrate/plans/packed$" "$(git rev-parse --git-path packed-refs)"
 '
 
+test_expect_success 'a run leaves a copy of its states that status reads as the tree' '
+	cache="$(git rev-parse --git-common-dir)/orchestrate/cache/packed.states" &&
+	test_path_is_file "$cache" &&
+	git orchestrate status --json packed >cached.json &&
+	rm "$cache" &&
+	git orchestrate status --json packed >fresh.json &&
+	test_cmp fresh.json cached.json &&
+	test_path_is_file "$cache" &&
+	printf "damaged" >"$cache" &&
+	git orchestrate status --json packed >damaged.json &&
+	test_cmp fresh.json damaged.json &&
+	git orchestrate status --json packed >rewritten.json &&
+	test_cmp fresh.json rewritten.json
+'
+
 test_expect_success 'a stale packed-refs.lock does not stop a run from packing refs' '
 	lock="$(git rev-parse --git-path packed-refs.lock)" &&
 	: >"$lock" &&
