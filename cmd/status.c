@@ -217,7 +217,17 @@ static void put_number(orch_buf *out, double value)
 	double back = 0;
 
 	if (value == (double)as_int) {
-		orch_buf_printf(out, "%d", as_int);
+		/* "%d" without printf: a status prints 10,000 tasks */
+		char *at = text + sizeof(text);
+		unsigned magnitude =
+		    as_int < 0 ? 0u - (unsigned)as_int : (unsigned)as_int;
+		do {
+			*--at = (char)('0' + magnitude % 10);
+			magnitude /= 10;
+		} while (magnitude);
+		if (as_int < 0)
+			*--at = '-';
+		orch_buf_put(out, at, (size_t)(text + sizeof(text) - at));
 		return;
 	}
 	snprintf(text, sizeof(text), "%1.15g", value);
