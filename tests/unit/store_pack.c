@@ -317,6 +317,83 @@ TEST(objects_already_stored_are_not_recorded_again)
 	teardown(&fx);
 }
 
+/* Bytes in the pack files of objects/pack. */
+static long pack_bytes(const struct fixture *fx)
+{
+	char path[512];
+	struct dirent *e;
+	struct stat st;
+	DIR *dir;
+	long total = 0;
+
+	snprintf(path, sizeof(path), "%s/.git/objects/pack", fx->path);
+	if (!(dir = opendir(path)))
+		return 0;
+	while ((e = readdir(dir))) {
+		const char *dot = strrchr(e->d_name, '.');
+		char file[1024];
+		if (!dot || strcmp(dot, ".pack"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (stat(file, &st) == 0)
+			total += (long)st.st_size;
+	}
+	closedir(dir);
+	return total;
+}
+
+/* A made-up object id from three numbers. */
+static void fake_oid(unsigned char *out, unsigned a, unsigned b, unsigned c)
+{
+	uint32_t h = 2166136261u;
+
+	for (int i = 0; i < GIT_OID_RAWSZ; i++) {
+		h = (h ^ (a + 31 * b + 1009 * c + (unsigned)i)) * 16777619u;
+		h ^= h >> 13;
+		out[i] = (unsigned char)h;
+	}
+}
+
+/*
+ * Versions of several trees of 256 entries, all of one size, written in
+ * turn as a run writes tasks/, logs/ and the notes: each version is packed
+ * as a small delta of the last version of the same tree, however far back
+ * in the order of writing it is.
+ */
+TEST(versions_of_one_tree_are_deltas_of_each_other_among_others)
+{
+	enum { KINDS = 12, VERSIONS = 30 };
+	struct fixture fx;
+	git_odb *odb = NULL;
+	unsigned char tree[256 * 30];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 100000, 8);
+	CHECK_INT(git_repository_odb(&odb, fx.repo), 0);
+	for (unsigned v = 0; v < VERSIONS; v++) {
+		for (unsigned k = 0; k < KINDS; k++) {
+			unsigned char *at = tree;
+			git_oid oid;
+			for (unsigned j = 0; j < 256; j++) {
+				/* entry 1 + v changes with each version */
+				at += sprintf((char *)at, "100644 %02x", j) + 1;
+				fake_oid(at, k, j, j == 1 + v ? v + 1 : 0);
+				at += GIT_OID_RAWSZ;
+			}
+			CHECK_INT(git_odb_write(&oid, odb, tree,
+			                        (size_t)(at - tree),
+			                        GIT_OBJECT_TREE),
+			          0);
+		}
+	}
+	CHECK_INT(orch_packer_pack(fx.pk, 1), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 1);
+	/* whole, each is about 6 KB: 360 of them would be 2 MB */
+	CHECK(pack_bytes(&fx) < 300 * 1000);
+	git_odb_free(odb);
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
     T(below_the_limit_objects_stay_loose),
     T(at_the_limit_objects_move_into_a_pack),
@@ -328,6 +405,7 @@ static const unit_test tests[] = {
     T(packs_merged_away_do_not_keep_files_open),
     T(after_a_failed_pack_the_objects_stay_loose_and_are_not_retried),
     T(objects_already_stored_are_not_recorded_again),
+    T(versions_of_one_tree_are_deltas_of_each_other_among_others),
 };
 
 UNIT_MAIN(tests)
