@@ -56,7 +56,10 @@ int orch_state_parse(orch_state *out, const char *name);
 /* 1 for states a task does not leave by itself (done and after, failed...). */
 int orch_state_is_final(orch_state state);
 
-/* The state of one task: the content of tasks/<id>.json. */
+/*
+ * The state of one task: the content of tasks/<id>.json. A field added
+ * here is added to the states cache too (store_cache.c).
+ */
 typedef struct {
 	orch_state state;
 	int attempts;    /* attempts started so far */

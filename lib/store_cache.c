@@ -35,7 +35,7 @@
 
 #define CACHE_MAGIC "ORCHSTS1"
 #define CACHE_BOM 0x01020304u
-/* Records: a file larger than this is not one of ours. */
+/* A file larger than this is not one of ours. */
 #define CACHE_MAX_BYTES (1u << 30)
 
 /*
