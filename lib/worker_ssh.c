@@ -209,11 +209,11 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
     "xf=$d.conflicts cf=$d.context sf=$d.share pf=$d.prompt mark=$d.cancel\n"
-    /* the attempt's files go once it ended, a few attempts' at a time
-     * (`gone` in the loop below: one rm for several): its name to the
-     * shell's list; its .sh empty at once (no pid to wait for) */
-    "echo $me >\"$d.sh\"; sj=; trap ': >\"$d.sh\";"
-    " printf \"%s\\n\" \"$id.$att\" >>\"$run/gone.$$\";"
+    /* the attempt's files go when it ends, in one process (kept for a
+     * later rm, they would stay for good when the shell is killed); the
+     * trap waits for the slot being made ready meanwhile (spare) */
+    "echo $me >\"$d.sh\"; sj=; trap 'rm -f \"$d.sh\" \"$d.t0\" \"$d.t1\""
+    " \"$d.rss\" \"$d.pid\" \"$d.st\" \"$pf\" \"$cf\" \"$xf\" \"$sf\";"
     " [ -z \"$sj\" ] || wait $sj' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     /* a start commit fetched before has its loose ref (refs written by
@@ -373,12 +373,6 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * orch_shell_quote_line; each attempt in a subshell of its own that
      * reads nothing of the requests; MARK (random, per attempt) ends its
      * stderr, and its stdout with the exit status */
-    /* the files of the attempts that ended (their names in gone.$$,
-     * see task) */
-    "gone() { g=$t/run/gone.$$; [ -s \"$g\" ] || return 0; set -- \"$g\";"
-    " while IFS= read -r a; do for e in sh t0 t1 rss pid st prompt context"
-    " conflicts share; do set -- \"$@\" \"$t/run/$a.$e\"; done; done"
-    " <\"$g\"; rm -f \"$@\"; }\n"
     /* the shell's clock: a FIFO on fd 3 (its name gone once open) into
      * which a process writes a line each second while the file of that
      * name holds the pid of a running command; it ends with the shell.
@@ -388,7 +382,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " : >\"$fl\"; then ( trap '' PIPE; while sleep 1 && kill -0 $$; do"
     " [ -s \"$fl\" ] && echo; done ) </dev/null >&3 2>/dev/null & tk=$!;"
     " else exec 3<&-; fl=; fi; }\n"
-    "nl='\n' gn=0 tk= fl=\n"
+    "nl='\n' tk= fl=\n"
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
     "  k=$1; shift; t=$1 b=$4 x=x; [ -n \"${16}\" ] && x=\n"
@@ -396,14 +390,13 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  ( task \"$@\" ) </dev/null\n"
     "  st=$?; set --\n"
     "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
-    "  gn=$((gn + 1)); [ $gn -lt 8 ] || { gone; gn=0; }\n"
     /* the start commit of the last attempt (see spare) */
     "  pb=$b\n"
     "done\n"
     /* the end of its input (the session closed or dropped): the slot it
      * kept is free again */
     "[ -n \"$t\" ] || exit 0\n"
-    "gone; rm -f \"$t/run/spare.$$\"; [ -z \"$fl\" ] || { kill $tk; rm -f"
+    "rm -f \"$t/run/spare.$$\"; [ -z \"$fl\" ] || { kill $tk; rm -f"
     " \"$fl\"; } 2>/dev/null\n"
     "for b in \"$t\"/slots/*.busy; do p=; { read -r p <\"$b/pid\"; } "
     "2>/dev/null;"

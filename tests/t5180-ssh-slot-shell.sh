@@ -77,23 +77,27 @@ test_expect_success 'the variables and prompt of an attempt do not reach the nex
 	test "$(git show orchestrate/leak/b:b.txt)" = b
 '
 
-# A post-checkout hook on the worker logs each checkout with its worktree;
-# each task logs its start and end with its own. r2 goes on only once
-# another worktree was checked out since r1 ended (else it fails after ten
-# seconds): the shell's other slot, made ready for the next attempt while
-# r2 runs.
+# A post-checkout hook on the worker logs each checkout with its worktree
+# and the pids above it; each task logs its start and end with its
+# worktree and its attempt's subshell (the parent of the session its
+# command runs in). r2 goes on only once another worktree was checked out
+# since r1 ended (else it fails after ten seconds): the shell's other
+# slot, made ready for the next attempt while r2 runs.
 test_expect_success 'the next worktree is made ready while the current command runs' '
 	mkdir -p "$OUT/hooks" &&
 	ev="$OUT/events" &&
 	: >"$ev" &&
 	cat >"$OUT/hooks/post-checkout" <<-EOF &&
 	#!/bin/sh
-	echo "checkout \$(pwd -P)" >>"$ev"
+	p=\$PPID chain=
+	while [ "\$p" -gt 1 ]; do chain="\$chain \$p"; read -r _ _ _ p _ </proc/\$p/stat || break; done
+	echo "checkout \$(pwd -P)\$chain" >>"$ev"
 	EOF
 	chmod +x "$OUT/hooks/post-checkout" &&
 	cat >"$OUT/r.sh" <<-EOF &&
 	here=\$(pwd -P) n=\$(grep -n "^end " "$ev" | tail -n 1 | cut -d: -f1)
-	echo "start \$here" >>"$ev"
+	s=\$(ps -o sid= -p \$\$) && a=\$(ps -o ppid= -p \$s) || exit 1
+	echo "start \$here" \$a >>"$ev"
 	if [ "\$1" = r2 ]; then
 		i=0
 		until awk -v n=\$n -v me="\$here" "NR > n && \\\$1 == \"checkout\" && \\\$2 != me { f = 1 } END { exit !f }" "$ev"; do
@@ -118,12 +122,15 @@ test_expect_success 'the next worktree is made ready while the current command r
 		test "$(git show orchestrate/ready/r$i:r.txt)" = r$i || return 1
 	done &&
 	test $(grep -c "^start " "$ev") = 4 &&
-	# r3 and r4: no checkout of their worktree between the end of the
-	# attempt before them and their start; two worktrees take turns
-	awk "\$1 == \"end\" { n++; c = \"\" } \$1 == \"checkout\" { c = c \" \" \$2 \" \" }
-		\$1 == \"start\" && n >= 2 && index(c, \" \" \$2 \" \") { bad = 1 }
-		END { exit bad }" "$ev" &&
-	test $(grep "^start " "$ev" | sort -u | wc -l) = 2
+	# r3 and r4 check out nothing where they run (their attempt is not
+	# above a checkout of their worktree); two worktrees take turns
+	awk "\$1 == \"start\" { n++; if (n >= 3) { d[n] = \$2; a[n] = \$3 } }
+		\$1 == \"checkout\" { c[++m] = \$0 }
+		END { for (i = 3; i <= 4; i++) for (j = 1; j <= m; j++) {
+			k = split(c[j], f, \" \"); if (f[2] != d[i]) continue
+			for (l = 3; l <= k; l++) if (f[l] == a[i]) bad = 1 }
+			exit bad }" "$ev" || { cat "$ev"; false; } &&
+	test $(grep "^start " "$ev" | cut -d" " -f2 | sort -u | wc -l) = 2
 '
 
 test_expect_success 'the worktree kept for a failed attempt is not taken by the next one' '
