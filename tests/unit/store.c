@@ -1164,6 +1164,16 @@ static void notes_root(const struct fixture *fx, size_t *flat, size_t *dirs)
 	git_commit_free(commit);
 }
 
+/* oids[0..n): ids of the blobs "PREFIX i", as commits to annotate. */
+static void fake_oids(git_oid *oids, int n, const char *prefix)
+{
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%s %d", prefix, i);
+		git_odb_hash(&oids[i], name, strlen(name), GIT_OBJECT_BLOB);
+	}
+}
+
 /* Notes of one call: one notes commit, flat or fanned as one at a time. */
 TEST(notes_set_together_make_one_commit)
 {
@@ -1176,12 +1186,9 @@ TEST(notes_set_together_make_one_commit)
 	char *text = NULL;
 
 	setup(&fx);
-	for (int i = 0; i < 300; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "together %d", i);
-		git_odb_hash(&oids[i], name, strlen(name), GIT_OBJECT_BLOB);
+	fake_oids(oids, 300, "together");
+	for (int i = 0; i < 300; i++)
 		texts[i] = i % 2 ? "task: odd\n" : "task: even\n";
-	}
 	CHECK_INT(orch_notes_set_each(fx.store, oids, texts, 0), 0);
 	CHECK(git_reference_name_to_id(&heads[0], fx.repo, ORCH_NOTES_REF) ==
 	      GIT_ENOTFOUND);
@@ -1241,11 +1248,7 @@ TEST(notes_fan_out_past_256_as_git_notes_does)
 	char *text = NULL;
 
 	setup(&fx);
-	for (int i = 0; i < 300; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "annotated %d", i);
-		git_odb_hash(&oids[i], name, strlen(name), GIT_OBJECT_BLOB);
-	}
+	fake_oids(oids, 300, "annotated");
 	for (int i = 0; i < 256; i++)
 		CHECK_INT(orch_notes_set(fx.store, &oids[i], "task: a\n"), 0);
 	notes_root(&fx, &flat, &dirs);
@@ -1286,10 +1289,8 @@ TEST(a_flat_note_beside_subtrees_is_replaced_not_doubled)
 	int used[256] = {0};
 
 	setup(&fx);
+	fake_oids(oids, 299, "annotated");
 	for (int i = 0; i < 299; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "annotated %d", i);
-		git_odb_hash(&oids[i], name, strlen(name), GIT_OBJECT_BLOB);
 		used[oids[i].id[0]] = 1;
 		CHECK_INT(orch_notes_set(fx.store, &oids[i], "old\n"), 0);
 	}
