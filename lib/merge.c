@@ -1411,38 +1411,6 @@ done:
 
 static unsigned verify_counter;
 
-/* Remove a directory tree we created (symlinks are unlinked, not followed). */
-static void remove_tree(const char *path)
-{
-	orch_strvec children = {0};
-	struct dirent *entry;
-	struct stat st;
-	DIR *dir;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	if ((dir = opendir(path)) != NULL) {
-		while ((entry = readdir(dir)) != NULL) {
-			orch_buf child = {0};
-			if (!strcmp(entry->d_name, ".") ||
-			    !strcmp(entry->d_name, ".."))
-				continue;
-			orch_buf_printf(&child, "%s/%s", path, entry->d_name);
-			orch_strvec_push_take(&children,
-			                      orch_buf_detach(&child));
-		}
-		closedir(dir);
-	}
-	for (size_t i = 0; i < children.count; i++)
-		remove_tree(children.items[i]);
-	orch_strvec_free(&children);
-	rmdir(path);
-}
-
 /* The environment of a verify command: ours, minus git's repository overrides.
  */
 static char **verify_environment(const char *plan, const git_oid *commit)
@@ -1608,7 +1576,7 @@ done:
 			git_error_clear();
 	}
 	if (path.ptr)
-		remove_tree(path.ptr);
+		orch_remove_tree(path.ptr);
 	if (log_path.ptr)
 		unlink(log_path.ptr);
 	if (dir.ptr)

@@ -29,6 +29,9 @@
  * `git repack -d` does. Only packs this process wrote are merged, and all
  * their objects go into the new pack, reachable or not (another process
  * may have come to rely on any of them).
+ *
+ * The loose copies of packed objects are moved into a trash (trash.h),
+ * removed when the store is closed, not one by one as they are packed.
  */
 #include "store_internal.h"
 
@@ -39,6 +42,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "trash.h"
 
 /*
  * Objects written loose before they are packed: fewer, larger packs cost
@@ -84,6 +88,7 @@ struct orch_packer {
 	size_t npacks;
 	size_t pack_objects; /* PACK_OBJECTS unless a test says otherwise */
 	size_t fanin;        /* PACK_FANIN likewise */
+	orch_trash *trash;   /* where the packed loose copies go */
 };
 
 /*
@@ -265,6 +270,7 @@ int orch_packer_new(orch_packer **out, git_repository *repo)
 	pk->backend->list->users++;
 	pk->pack_objects = PACK_OBJECTS;
 	pk->fanin = PACK_FANIN;
+	pk->trash = orch_trash_new(git_repository_commondir(repo));
 	*out = pk;
 	return 0;
 }
@@ -279,6 +285,7 @@ void orch_packer_free(orch_packer *pk)
 {
 	if (!pk)
 		return;
+	orch_trash_free(pk->trash);
 	/* what is recorded and not packed stays loose, as it is */
 	if (--pk->backend->list->users == 0)
 		pk->backend->list->nwritten = 0;
@@ -428,7 +435,10 @@ static int compact(orch_packer *pk)
 	}
 }
 
-/* Remove the loose copies of oids[0..n), now in a pack. */
+/*
+ * The loose copies of oids[0..n), now in a pack, leave the objects
+ * directory, as `git prune-packed` would remove them: into our trash.
+ */
 static void prune_loose(orch_packer *pk, const git_oid *oids, size_t n)
 {
 	orch_buf path = {0};
@@ -438,7 +448,7 @@ static void prune_loose(orch_packer *pk, const git_oid *oids, size_t n)
 		git_oid_tostr(hex, sizeof(hex), &oids[i]);
 		orch_buf_clear(&path);
 		orch_buf_printf(&path, "%s%.2s/%s", pk->objects, hex, hex + 2);
-		unlink(path.ptr);
+		orch_trash_put(pk->trash, path.ptr);
 	}
 	orch_buf_free(&path);
 }

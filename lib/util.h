@@ -75,6 +75,12 @@ char *orch_strndup(const char *str, size_t len);
 int orch_read_file(orch_buf *out, const char *path);
 
 /*
+ * rm -rf `path`, for our own directories only (symbolic links are removed,
+ * not followed). 0, or -1 with errno set; a missing path is 0.
+ */
+int orch_remove_tree(const char *path);
+
+/*
  * Parse a duration: a number with an optional suffix ms, s, m, h (no suffix:
  * seconds), e.g. "30m", "1h", "90". Returns 0 and *out_ms, or -1 (no error
  * message set: the caller knows the file and line).

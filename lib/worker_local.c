@@ -28,7 +28,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +45,7 @@
 #include "shared.h"
 #include "signature.h"
 #include "store.h"
+#include "trash.h"
 #include "worker.h"
 
 #define KILL_GRACE_MS 5000
@@ -58,6 +58,7 @@ typedef struct {
 	char *env_file; /* the configured env-file, or NULL */
 	int *broken;    /* slots whose setup failed, locked until close */
 	size_t nbroken;
+	orch_trash *trash; /* where an attempt's files go when it is done */
 } local_worker;
 
 struct orch_job {
@@ -119,26 +120,10 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		return rmdir(path);
-	return unlink(path);
-}
-
 /* rm -rf, for our own directories only. */
 static int remove_tree(const char *path)
 {
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT
-		           ? 0
-		           : orch_error_os("cannot remove '%s'", path);
-	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+	if (orch_remove_tree(path) < 0)
 		return orch_error_os("cannot remove '%s'", path);
 	return 0;
 }
@@ -349,7 +334,7 @@ static void slot_release(local_worker *lw, int n)
 {
 	char *lock = slot_lock(lw, n);
 
-	remove_tree(lock);
+	orch_trash_put(lw->trash, lock);
 	free(lock);
 }
 
@@ -1171,17 +1156,14 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 			slot_release(lw, job->slot);
 		}
 	}
-	unlink(job->slot_path);
-	unlink(job->log_path);
-	unlink(job->pid_path);
-	unlink(job->status_path);
-	unlink(job->prompt_path);
-	unlink(job->conflicts_path);
-	unlink(job->share_path);
-	unlink(job->context_path);
 	{
 		char *status = setup_status_path(job);
-		unlink(status);
+		const char *done[] = {
+		    job->slot_path,   job->log_path,     job->pid_path,
+		    job->status_path, job->prompt_path,  job->conflicts_path,
+		    job->share_path,  job->context_path, status};
+		for (size_t i = 0; i < sizeof(done) / sizeof(*done); i++)
+			orch_trash_put(lw->trash, done[i]);
 		free(status);
 	}
 	job_free(job);
@@ -1328,6 +1310,7 @@ static void local_close(orch_worker *worker)
 		slot_release(lw, lw->broken[i]);
 	free(lw->broken);
 	remove_idle_slots(lw);
+	orch_trash_free(lw->trash);
 	orch_worker_base_clear(worker);
 	free(lw->token);
 	free(lw->root);
@@ -1360,6 +1343,7 @@ static int local_open(orch_worker **out, const orch_worker_config *config,
 	lw->repo = repo;
 	lw->token = orch_strdup(token);
 	lw->root = pathf("%sorchestrate", common);
+	lw->trash = orch_trash_new(common);
 	lw->env_file = config->env_file ? orch_strdup(config->env_file) : NULL;
 	*out = &lw->parent;
 	return 0;

@@ -223,6 +223,21 @@ test_expect_success 'a run leaves its state in one pack, not loose, and fsck is 
 	git fsck --no-progress --no-dangling
 '
 
+test_expect_success 'a run removes its trash when it ends, and the trash of a run that died' '
+	trash="$(git rev-parse --git-common-dir)/orchestrate/trash" &&
+	dead=$(sh -c "echo \$\$") &&
+	mkdir -p "$trash/$dead-AbCdEf" &&
+	: >"$trash/$dead-AbCdEf/0" &&
+	cat >trash.ini <<-PLAN &&
+	[task "a"]
+	run = true
+	PLAN
+	git orchestrate plan trash.ini >/dev/null &&
+	git orchestrate run trash >/dev/null &&
+	ls -A "$trash" >left &&
+	! test -s left
+'
+
 test_expect_success 'a run packs the refs when it ends' '
 	git rev-parse --verify refs/heads/orchestrate/packed/b &&
 	test_path_is_missing "$(git rev-parse --git-path refs/heads/orchestrate/packed/b)" &&

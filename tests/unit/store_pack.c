@@ -95,6 +95,31 @@ static int all_readable(const struct fixture *fx, const git_oid *oids, size_t n)
 	return ok;
 }
 
+/* Files under .git/orchestrate/trash/<dir>/, all directories together. */
+static int count_trash(const struct fixture *fx)
+{
+	char path[512], sub[1024];
+	struct dirent *e, *f;
+	DIR *dir, *inner;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/.git/orchestrate/trash", fx->path);
+	if (!(dir = opendir(path)))
+		return 0;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (!(inner = opendir(sub)))
+			continue;
+		while ((f = readdir(inner)))
+			n += f->d_name[0] != '.';
+		closedir(inner);
+	}
+	closedir(dir);
+	return n;
+}
+
 TEST(below_the_limit_objects_stay_loose)
 {
 	struct fixture fx;
@@ -394,7 +419,31 @@ TEST(versions_of_one_tree_are_deltas_of_each_other_among_others)
 	teardown(&fx);
 }
 
+TEST(packed_loose_copies_wait_in_the_trash_until_the_packer_is_freed)
+{
+	struct fixture fx;
+	git_oid oids[4];
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 4, 3);
+	for (int i = 0; i < 4; i++)
+		write_blob(&oids[i], fx.repo, i);
+	CHECK_INT(count_trash(&fx), 0);
+	CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	for (int i = 0; i < 4; i++)
+		CHECK(!loose_exists(&fx, &oids[i]));
+	/* moved, not removed: no inode is freed while the run goes on */
+	CHECK_INT(count_trash(&fx), 4);
+	CHECK(all_readable(&fx, oids, 4));
+	orch_packer_free(fx.pk);
+	fx.pk = NULL;
+	CHECK_INT(count_trash(&fx), 0);
+	CHECK(all_readable(&fx, oids, 4));
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
+    T(packed_loose_copies_wait_in_the_trash_until_the_packer_is_freed),
     T(below_the_limit_objects_stay_loose),
     T(at_the_limit_objects_move_into_a_pack),
     T(packs_of_a_level_merge_and_every_object_stays),

@@ -1,0 +1,138 @@
+#include "trash.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/*
+ * Entries a trash holds at most before it is emptied: of loose objects,
+ * about 256 MiB of 4 KiB blocks, the objects of some 8,000 tasks.
+ */
+#define TRASH_ENTRIES 65536
+
+struct orch_trash {
+	char *parent; /* .../orchestrate/trash/ */
+	char *dir;    /* ours, with '/', once made */
+	size_t count; /* entries in it */
+	size_t next;  /* the name of the next one */
+	int none;     /* it cannot be made or used: remove instead */
+};
+
+orch_trash *orch_trash_new(const char *common_dir)
+{
+	orch_trash *trash = orch_calloc(1, sizeof(*trash));
+	orch_buf path = {0};
+
+	orch_buf_printf(&path, "%sorchestrate/trash/", common_dir);
+	trash->parent = orch_buf_detach(&path);
+	return trash;
+}
+
+/* Remove the trash directories of processes that are gone. */
+static void sweep(const char *parent)
+{
+	DIR *dir = opendir(parent);
+	struct dirent *entry;
+	orch_buf path = {0};
+
+	if (!dir)
+		return;
+	while ((entry = readdir(dir)) != NULL) {
+		char *end;
+		long pid = strtol(entry->d_name, &end, 10);
+		if (end == entry->d_name || *end != '-' || pid <= 0 ||
+		    pid == (long)getpid() ||
+		    !(kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			continue;
+		orch_buf_clear(&path);
+		orch_buf_printf(&path, "%s%s", parent, entry->d_name);
+		orch_remove_tree(path.ptr);
+	}
+	closedir(dir);
+	orch_buf_free(&path);
+}
+
+static int make_dir(orch_trash *trash)
+{
+	orch_buf path = {0};
+	size_t len = strlen(trash->parent);
+
+	if (trash->dir || trash->none)
+		return trash->dir ? 0 : -1;
+	/* .../orchestrate, then .../orchestrate/trash */
+	orch_buf_put(&path, trash->parent, len - sizeof("trash/") + 1);
+	mkdir(path.ptr, 0755);
+	mkdir(trash->parent, 0755);
+	sweep(trash->parent);
+	orch_buf_clear(&path);
+	orch_buf_printf(&path, "%s%ld-XXXXXX", trash->parent, (long)getpid());
+	if (!mkdtemp(path.ptr)) {
+		orch_buf_free(&path);
+		trash->none = 1;
+		return -1;
+	}
+	orch_buf_puts(&path, "/");
+	trash->dir = orch_buf_detach(&path);
+	return 0;
+}
+
+static void empty(orch_trash *trash)
+{
+	if (!trash->dir)
+		return;
+	orch_remove_tree(trash->dir);
+	free(trash->dir);
+	trash->dir = NULL;
+	trash->count = 0;
+}
+
+int orch_trash_put(orch_trash *trash, const char *path)
+{
+	char aside[4096];
+	struct stat st;
+
+	if (trash && !trash->none) {
+		if (trash->count >= TRASH_ENTRIES)
+			empty(trash);
+		if (make_dir(trash) == 0) {
+			snprintf(aside, sizeof(aside), "%s%zx", trash->dir,
+			         trash->next++);
+			if (rename(path, aside) == 0) {
+				trash->count++;
+				return 0;
+			}
+			if (errno == ENOENT && lstat(path, &st) < 0)
+				return 0;
+			if (errno == ENOENT) {
+				/* our directory went: made again next time */
+				free(trash->dir);
+				trash->dir = NULL;
+			} else if (errno == EXDEV) {
+				/* on another file system: removed from now on
+				 */
+				trash->none = 1;
+			}
+		}
+	}
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISDIR(st.st_mode))
+		return orch_remove_tree(path);
+	return unlink(path);
+}
+
+void orch_trash_free(orch_trash *trash)
+{
+	if (!trash)
+		return;
+	empty(trash);
+	free(trash->parent);
+	free(trash);
+}

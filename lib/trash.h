@@ -1,0 +1,36 @@
+#ifndef ORCH_TRASH_H
+#define ORCH_TRASH_H
+
+/*
+ * Files and directories of ours that are done with, moved aside instead of
+ * removed, then removed together when the process is done with them.
+ *
+ * Why: on ext4 without a journal (as /tmp often is) an inode that was
+ * freed is not given out again for a minute or more, and every new file of
+ * its block group is looked for past all such inodes. A run that created
+ * and removed a few dozen files per task made each new file slower than
+ * the one before: 7.2 ms per task at 8,000 tasks against 3 to 4 ms at 250.
+ * A rename frees no inode.
+ *
+ * The trash is a directory of this process under
+ * $GIT_COMMON_DIR/orchestrate/trash/ ("<pid>-XXXXXX"), made when first
+ * used; the trash of a process that is gone is removed by the next one
+ * that makes its own. What a trash holds is never read again.
+ */
+
+typedef struct orch_trash orch_trash;
+
+/* A trash under `common_dir` (with its trailing '/'); nothing made yet. */
+orch_trash *orch_trash_new(const char *common_dir);
+
+/*
+ * Take `path` (a file or a directory tree) out of its place: into the
+ * trash, or removed when it cannot go there (another file system). A
+ * missing path is no error. NULL `trash`: removed. 0, or -1 with errno.
+ */
+int orch_trash_put(orch_trash *trash, const char *path);
+
+/* Remove the trash and what it holds. */
+void orch_trash_free(orch_trash *trash);
+
+#endif
