@@ -817,8 +817,12 @@ done:
 	return error;
 }
 
-/* Commit everything in the worktree (new, changed, deleted; .gitignore
- * respected) on its branch, on top of the attempt's start commit. */
+/*
+ * Commit everything in the worktree (new, changed, deleted; .gitignore
+ * respected) on its branch, on top of the attempt's start commit. The
+ * index is not written back: the slot's next checkout writes its own, and
+ * each write replaces a file (see trash.h for what that costs).
+ */
 static int commit_result(git_oid *out, orch_job *job, git_repository *repo)
 {
 	git_repository *wtrepo = NULL;
@@ -843,7 +847,6 @@ static int commit_result(git_oid *out, orch_job *job, git_repository *repo)
 	    (error = git_index_add_all(index, &spec, GIT_INDEX_ADD_DEFAULT,
 	                               NULL, NULL)) < 0 ||
 	    (error = git_index_update_all(index, &spec, NULL, NULL)) < 0 ||
-	    (error = git_index_write(index)) < 0 ||
 	    (error = git_index_write_tree(&tree_id, index)) < 0 ||
 	    (error = git_tree_lookup(&tree, wtrepo, &tree_id)) < 0 ||
 	    (error = git_commit_lookup(&parent, wtrepo, &job->base)) < 0) {
