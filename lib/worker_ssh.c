@@ -209,11 +209,14 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
     "xf=$d.conflicts cf=$d.context sf=$d.share pf=$d.prompt mark=$d.cancel\n"
-    /* the attempt's files go when it ends, in one process (kept for a
-     * later rm, they would stay for good when the shell is killed); the
-     * trap waits for the slot being made ready meanwhile (spare) */
-    "echo $me >\"$d.sh\"; sj=; trap 'rm -f \"$d.sh\" \"$d.t0\" \"$d.t1\""
-    " \"$d.rss\" \"$d.pid\" \"$d.st\" \"$pf\" \"$cf\" \"$xf\" \"$sf\";"
+    /* files of the attempt that nobody else reads: the shell's own,
+     * written over by each attempt (a new file is not made each time) */
+    "q=$run/$$\n"
+    /* the attempt's files go with those of the attempts after it (gone,
+     * in the shell's loop): .sh is emptied at once, so that nobody waits
+     * for its pid; the trap waits for the slot being made ready meanwhile
+     * (spare) */
+    "echo $me >\"$d.sh\"; sj=; trap ': >\"$d.sh\";"
     " [ -z \"$sj\" ] || wait $sj' EXIT\n"
     "o=$run/$id.$((att - 1)); rmf \"$o.done\" \"$o.orphan\" \"$o.shared\"\n"
     /* a start commit fetched before has its loose ref (refs written by
@@ -271,7 +274,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " set -- ${l##*) }; [ \"$3\" = \"$pg\" ] || continue; while read -r k v u;"
     " do [ \"$k\" = VmHWM: ] && [ \"$v\" -gt \"$m\" ] && m=$v; done"
     " <\"${f%stat}status\"; done 2>/dev/null; echo $m >\"$d.rss\"; }\n"
-    "times >\"$d.t0\"\n"
+    "times >\"$q.t0\"\n"
     "setsid sh -c \"$cmd\" </dev/null 3<&- >&2 &\n"
     "pg=$!\n"
     /* from here on, a dropped connection does not kill the script: a
@@ -298,11 +301,11 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "if [ \"$base\" = \"$pb\" ]; then spare </dev/null >/dev/null 2>&1 3<&- &"
     " sj=$!; fi\n"
     "wait $pg; st=$?; [ -z \"$fl\" ] || : >\"$fl\"\n"
-    "times >\"$d.t1\"\n"
+    "times >\"$q.t1\"\n"
     "kill $wd 2>/dev/null\n"
-    "{ read -r _ _; read -r u0 s0; } <\"$d.t0\"; { read -r _ _; read -r u1 s1; "
+    "{ read -r _ _; read -r u0 s0; } <\"$q.t0\"; { read -r _ _; read -r u1 s1; "
     "} "
-    "<\"$d.t1\"\n"
+    "<\"$q.t1\"\n"
     "{ read -r m <\"$d.rss\"; } 2>/dev/null || m=0\n"
     "echo \"C $u0 $s0 $u1 $s1 $m\"\n"
     "kill -s KILL -- -$pg 2>/dev/null\n"
@@ -337,8 +340,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * not see): "T" in .busy/ready */
     "ig=no; [ -n \"$x\" ] && ig=traditional\n"
     "if [ -z \"$url\" ] && headr && [ \"$r\" = \"$base\" ] && git status "
-    "--porcelain -uall --ignored=$ig >\"$d.st\" 2>/dev/null && [ ! -s "
-    "\"$d.st\" ]; then\n"
+    "--porcelain -uall --ignored=$ig >\"$q.st\" 2>/dev/null && [ ! -s "
+    "\"$q.st\" ]; then\n"
     "  fin 'X 0' N; echo $$ >\"$s.busy/pid\"\n"
     "  printf 'T %s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
     "fi\n"
@@ -382,21 +385,33 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " : >\"$fl\"; then ( trap '' PIPE; while sleep 1 && kill -0 $$; do"
     " [ -s \"$fl\" ] && echo; done ) </dev/null >&3 2>/dev/null & tk=$!;"
     " else exec 3<&-; fl=; fi; }\n"
-    "nl='\n' tk= fl=\n"
+    /* the files of the attempts that ended (run/<id>.<attempt>.*, listed
+     * in g) go in one rm every 32 attempts and when the shell ends: an
+     * rm per attempt was a twentieth of the CPU time of short tasks. A
+     * shell that is killed leaves those of its last attempts (an
+     * attempt's number is never used again, see task.c) */
+    "gone() { [ $gn -ge $1 ] || return 0; ( set -f; IFS=$nl; set --;"
+    " for p in $g; do set -- \"$@\" \"$p.sh\" \"$p.rss\" \"$p.pid\""
+    " \"$p.prompt\" \"$p.context\" \"$p.conflicts\" \"$p.share\"; done;"
+    " exec rm -f -- \"$@\" ); g= gn=0; }\n"
+    "nl='\n' tk= fl= g= gn=0\n"
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
     "  k=$1; shift; t=$1 b=$4 x=x; [ -n \"${16}\" ] && x=\n"
     "  [ -n \"$tk\" ] || tick\n"
     "  ( task \"$@\" ) </dev/null\n"
-    "  st=$?; set --\n"
+    "  st=$?; g=$g$nl$1/run/$2.$3 gn=$((gn + 1)); set --\n"
     "  printf '%s' \"$k\" >&2; printf '%s %s\\n' \"$k\" \"$st\"\n"
     /* the start commit of the last attempt (see spare) */
     "  pb=$b\n"
+    "  gone 32\n"
     "done\n"
+    "gone 1\n"
     /* the end of its input (the session closed or dropped): the slot it
      * kept is free again */
     "[ -n \"$t\" ] || exit 0\n"
-    "rm -f \"$t/run/spare.$$\"; [ -z \"$fl\" ] || { kill $tk; rm -f"
+    "rm -f \"$t/run/spare.$$\" \"$t/run/$$.t0\" \"$t/run/$$.t1\""
+    " \"$t/run/$$.st\"; [ -z \"$fl\" ] || { kill $tk; rm -f"
     " \"$fl\"; } 2>/dev/null\n"
     "for b in \"$t\"/slots/*.busy; do p=; { read -r p <\"$b/pid\"; } "
     "2>/dev/null;"
