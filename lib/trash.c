@@ -16,11 +16,19 @@
  * about 256 MiB of 4 KiB blocks, the objects of some 8,000 tasks.
  */
 #define TRASH_ENTRIES 65536
+/* The disk space it holds at most (st_blocks) before it is emptied. */
+#define TRASH_BYTES (256 * 1024 * 1024)
+/*
+ * A file larger than this is removed at once: the trash is for the many
+ * small files of a run, not for a run's worth of large task logs.
+ */
+#define TRASH_FILE_MAX (64 * 1024)
 
 struct orch_trash {
 	char *parent; /* .../orchestrate/trash/ */
 	char *dir;    /* ours, with '/', once made */
 	size_t count; /* entries in it */
+	off_t bytes;  /* the disk space they hold */
 	size_t next;  /* the name of the next one */
 	int none;     /* it cannot be made or used: remove instead */
 };
@@ -91,6 +99,7 @@ static void empty(orch_trash *trash)
 	free(trash->dir);
 	trash->dir = NULL;
 	trash->count = 0;
+	trash->bytes = 0;
 }
 
 int orch_trash_put(orch_trash *trash, const char *path)
@@ -98,14 +107,19 @@ int orch_trash_put(orch_trash *trash, const char *path)
 	char aside[4096];
 	struct stat st;
 
-	if (trash && !trash->none) {
-		if (trash->count >= TRASH_ENTRIES)
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (trash && !trash->none &&
+	    (S_ISDIR(st.st_mode) || st.st_size <= TRASH_FILE_MAX)) {
+		if (trash->count >= TRASH_ENTRIES ||
+		    trash->bytes >= TRASH_BYTES)
 			empty(trash);
 		if (make_dir(trash) == 0) {
 			snprintf(aside, sizeof(aside), "%s%zx", trash->dir,
 			         trash->next++);
 			if (rename(path, aside) == 0) {
 				trash->count++;
+				trash->bytes += (off_t)st.st_blocks * 512;
 				return 0;
 			}
 			if (errno == ENOENT && lstat(path, &st) < 0)

@@ -15,7 +15,9 @@
  * The trash is a directory of this process under
  * $GIT_COMMON_DIR/orchestrate/trash/ ("<pid>-XXXXXX"), made when first
  * used; the trash of a process that is gone is removed by the next one
- * that makes its own. What a trash holds is never read again.
+ * that makes its own. What a trash holds is never read again. It is
+ * emptied early once it holds 65,536 entries or 256 MiB, and a file over
+ * 64 KiB (a long task log) is removed at once, not kept.
  */
 
 typedef struct orch_trash orch_trash;

@@ -177,7 +177,30 @@ TEST(the_trash_of_a_process_that_is_gone_goes_with_the_next)
 	CHECK_INT(entries(parent), 1);
 }
 
+TEST(a_large_file_is_removed_at_once_not_kept_until_the_end)
+{
+	char common[300], parent[400], path[400];
+	orch_trash *trash;
+	FILE *fp;
+
+	snprintf(common, sizeof(common), "%s/", unit_tmpdir());
+	snprintf(parent, sizeof(parent), "%sorchestrate/trash", common);
+	snprintf(path, sizeof(path), "%slog", common);
+	if (!(fp = fopen(path, "w")))
+		abort();
+	for (int i = 0; i < 100 * 1024; i++)
+		fputc('x', fp);
+	fclose(fp);
+	trash = orch_trash_new(common);
+	CHECK_INT(orch_trash_put(trash, path), 0);
+	CHECK(!exists(common, "log"));
+	/* nothing went into the trash: no directory of ours was made */
+	CHECK(entries(parent) <= 0);
+	orch_trash_free(trash);
+}
+
 static const unit_test tests[] = {
+    T(a_large_file_is_removed_at_once_not_kept_until_the_end),
     T(a_file_put_in_the_trash_leaves_its_place_and_keeps_its_inode),
     T(a_directory_goes_whole_and_a_missing_path_is_no_error),
     T(without_a_trash_a_path_is_removed),
