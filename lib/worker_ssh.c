@@ -398,6 +398,14 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
     "  k=$1; shift; t=$1 b=$4 x=x; [ -n \"${16}\" ] && x=\n"
+    /* once a shell: what attempts left that nobody will read any more,
+     * a week after they ended (their outcome recorded long since, or
+     * given up: the lease of their task expired): .done, .orphan and
+     * .shared, and the emptied .sh and .pid a killed shell left */
+    "  [ -n \"$tk\" ] || find \"$t/run\" -maxdepth 1 -type f -mtime +7 \\("
+    " -name '*.done' -o -name '*.orphan' -o -name '*.shared' -o \\( -empty"
+    " \\( -name '*.sh' -o -name '*.pid' \\) \\) \\) -delete </dev/null"
+    " >/dev/null 2>&1\n"
     "  [ -n \"$tk\" ] || tick\n"
     "  ( task \"$@\" ) </dev/null\n"
     "  st=$?; g=$g$nl$1/run/$2.$3 gn=$((gn + 1)); set --\n"

@@ -218,4 +218,26 @@ test_expect_success 'a shell killed under an attempt is replaced and the attempt
 	test_grep "shell of the slot that ran it ended" out
 '
 
+# A shell, once, removes what attempts left on the worker a week after
+# they ended: .done, .orphan, .shared, and the emptied .sh and .pid of a
+# killed shell; not a younger record, nor the .sh of an attempt that runs.
+test_expect_success 'what ended attempts left on the worker goes a week later' '
+	run=$(echo "$SSHD_ROOT"/w1/work/*/run) &&
+	test -d "$run" &&
+	for f in old+t.1.done old+t.1.shared old+t.2.orphan young+t.1.done \
+		live+t.1.sh live+t.1.pid; do
+		echo 1 >"$run/$f" || return 1
+	done &&
+	: >"$run/old+t.3.sh" &&
+	: >"$run/old+t.3.pid" &&
+	touch -d "8 days ago" "$run"/old+* "$run"/live+* &&
+	printf "[plan]\nname = week\nretries = 0\n\n[task \"w\"]\nrun = true\n" >week.ini &&
+	git orchestrate plan week.ini >/dev/null &&
+	{ git orchestrate run week >out 2>&1 || { cat out; false; }; } &&
+	! ls "$run"/old+* 2>/dev/null &&
+	test -f "$run/young+t.1.done" &&
+	test -f "$run/live+t.1.sh" &&
+	test -f "$run/live+t.1.pid"
+'
+
 test_done
