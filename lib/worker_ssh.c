@@ -393,7 +393,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "gone() { [ $gn -ge $1 ] || return 0; ( set -f; IFS=$nl; set --;"
     " for p in $g; do set -- \"$@\" \"$p.sh\" \"$p.rss\" \"$p.pid\""
     " \"$p.prompt\" \"$p.context\" \"$p.conflicts\" \"$p.share\"; done;"
-    " exec rm -f -- \"$@\" ); g= gn=0; }\n"
+    " exec rm -f -- \"$@\" >/dev/null 2>&1 ); g= gn=0; }\n"
     "nl='\n' tk= fl= g= gn=0\n"
     "while IFS= read -r l; do\n"
     "  eval \"$l\" || exit 1\n"
