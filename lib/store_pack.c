@@ -57,12 +57,17 @@
 /* The level of the packs a finished run merged: not merged again. */
 #define FINISHED_LEVEL 64
 
+/* An object written: its id and its delta group (object_hint). */
+struct recorded {
+	git_oid oid;
+	uint32_t hint;
+};
+
 /* The ids recorded, shared by the backends of handles on one repository. */
 struct record_list {
-	int refs;         /* backends holding it */
-	int users;        /* packers attached: record while > 0 */
-	git_oid *written; /* recorded, not packed yet */
-	uint32_t *hints;  /* their delta groups (object_hint) */
+	int refs;                 /* backends holding it */
+	int users;                /* packers attached: record while > 0 */
+	struct recorded *written; /* recorded, not packed yet */
 	size_t nwritten, cap;
 };
 
@@ -74,8 +79,7 @@ struct record_backend {
 
 struct our_pack {
 	char name[GIT_OID_HEXSZ + 1];
-	git_oid *oids;
-	uint32_t *hints;
+	struct recorded *objects;
 	size_t n;
 	int level;
 };
@@ -134,11 +138,9 @@ static int rb_write(git_odb_backend *backend, const git_oid *oid,
 			l->cap = l->cap ? l->cap * 2 : 256;
 			l->written = orch_realloc(l->written,
 			                          l->cap * sizeof(*l->written));
-			l->hints =
-			    orch_realloc(l->hints, l->cap * sizeof(*l->hints));
 		}
-		l->hints[l->nwritten] = object_hint(data, len, type);
-		git_oid_cpy(&l->written[l->nwritten++], oid);
+		l->written[l->nwritten].hint = object_hint(data, len, type);
+		git_oid_cpy(&l->written[l->nwritten++].oid, oid);
 	}
 	return error;
 }
@@ -150,7 +152,6 @@ static void rb_free(git_odb_backend *backend)
 	b->loose->free(b->loose);
 	if (--b->list->refs == 0) {
 		free(b->list->written);
-		free(b->list->hints);
 		free(b->list);
 	}
 	free(b);
@@ -289,10 +290,8 @@ void orch_packer_free(orch_packer *pk)
 	/* what is recorded and not packed stays loose, as it is */
 	if (--pk->backend->list->users == 0)
 		pk->backend->list->nwritten = 0;
-	for (size_t i = 0; i < pk->npacks; i++) {
-		free(pk->packs[i].oids);
-		free(pk->packs[i].hints);
-	}
+	for (size_t i = 0; i < pk->npacks; i++)
+		free(pk->packs[i].objects);
 	free(pk->packs);
 	free(pk->objects);
 	free(pk);
@@ -312,11 +311,10 @@ static void remove_pack(orch_packer *pk, const char *name)
 }
 
 /*
- * Write objects oids[0..n) (readable through the repository), in the
- * delta groups hints[0..n), as one pack; record it at `level`, taking
- * `oids` and `hints`.
+ * Write objects[0..n) (readable through the repository) as one pack;
+ * record it at `level`, taking `objects`.
  */
-static int write_pack(orch_packer *pk, git_oid *oids, uint32_t *hints, size_t n,
+static int write_pack(orch_packer *pk, struct recorded *objects, size_t n,
                       int level)
 {
 	git_packbuilder *pb = NULL;
@@ -328,10 +326,11 @@ static int write_pack(orch_packer *pk, git_oid *oids, uint32_t *hints, size_t n,
 		goto done;
 	git_packbuilder_set_threads(pb, 1);
 	for (size_t i = 0; i < n; i++) {
-		if (hints[i])
-			snprintf(name, sizeof(name), "%08x", hints[i]);
+		if (objects[i].hint)
+			snprintf(name, sizeof(name), "%08x", objects[i].hint);
 		if ((error = git_packbuilder_insert(
-		         pb, &oids[i], hints[i] ? name : NULL)) < 0)
+		         pb, &objects[i].oid, objects[i].hint ? name : NULL)) <
+		    0)
 			goto done;
 	}
 	if ((error = git_packbuilder_write(pb, NULL, 0, NULL, NULL)) < 0)
@@ -341,17 +340,14 @@ static int write_pack(orch_packer *pk, git_oid *oids, uint32_t *hints, size_t n,
 	pack = &pk->packs[pk->npacks++];
 	snprintf(pack->name, sizeof(pack->name), "%s",
 	         git_packbuilder_name(pb));
-	pack->oids = oids;
-	pack->hints = hints;
+	pack->objects = objects;
 	pack->n = n;
 	pack->level = level;
-	oids = NULL;
-	hints = NULL;
+	objects = NULL;
 done:
 	git_packbuilder_free(pb);
 	if (error < 0) {
-		free(oids);
-		free(hints);
+		free(objects);
 		return orch_error_git(error,
 		                      "cannot write a pack of %zu "
 		                      "object%s",
@@ -366,8 +362,7 @@ done:
  */
 static int merge_packs(orch_packer *pk, const int *pick, int level)
 {
-	git_oid *oids;
-	uint32_t *hints;
+	struct recorded *objects;
 	size_t n = 0, total = 0, kept = 0, merged = 0;
 	char(*names)[GIT_OID_HEXSZ + 1];
 	int error;
@@ -379,20 +374,17 @@ static int merge_packs(orch_packer *pk, const int *pick, int level)
 		}
 	if (merged < 2)
 		return 0;
-	oids = orch_calloc(total + 1, sizeof(*oids));
-	hints = orch_calloc(total + 1, sizeof(*hints));
+	objects = orch_calloc(total + 1, sizeof(*objects));
 	names = orch_calloc(merged, sizeof(*names));
 	merged = 0;
 	for (size_t i = 0; i < pk->npacks; i++)
 		if (pick[i]) {
-			memcpy(oids + n, pk->packs[i].oids,
-			       pk->packs[i].n * sizeof(*oids));
-			memcpy(hints + n, pk->packs[i].hints,
-			       pk->packs[i].n * sizeof(*hints));
+			memcpy(objects + n, pk->packs[i].objects,
+			       pk->packs[i].n * sizeof(*objects));
 			n += pk->packs[i].n;
 		}
 	/* the new pack is recorded last; the merged ones leave the list */
-	if ((error = write_pack(pk, oids, hints, n, level)) < 0) {
+	if ((error = write_pack(pk, objects, n, level)) < 0) {
 		free(names);
 		return error;
 	}
@@ -400,8 +392,7 @@ static int merge_packs(orch_packer *pk, const int *pick, int level)
 		if (i < pk->npacks - 1 && pick[i]) {
 			memcpy(names[merged++], pk->packs[i].name,
 			       sizeof(names[0]));
-			free(pk->packs[i].oids);
-			free(pk->packs[i].hints);
+			free(pk->packs[i].objects);
 			continue;
 		}
 		pk->packs[kept++] = pk->packs[i];
@@ -436,16 +427,17 @@ static int compact(orch_packer *pk)
 }
 
 /*
- * The loose copies of oids[0..n), now in a pack, leave the objects
+ * The loose copies of objects[0..n), now in a pack, leave the objects
  * directory, as `git prune-packed` would remove them: into our trash.
  */
-static void prune_loose(orch_packer *pk, const git_oid *oids, size_t n)
+static void prune_loose(orch_packer *pk, const struct recorded *objects,
+                        size_t n)
 {
 	orch_buf path = {0};
 	char hex[GIT_OID_HEXSZ + 1];
 
 	for (size_t i = 0; i < n; i++) {
-		git_oid_tostr(hex, sizeof(hex), &oids[i]);
+		git_oid_tostr(hex, sizeof(hex), &objects[i].oid);
 		orch_buf_clear(&path);
 		orch_buf_printf(&path, "%s%.2s/%s", pk->objects, hex, hex + 2);
 		orch_trash_put(pk->trash, path.ptr);
@@ -456,24 +448,21 @@ static void prune_loose(orch_packer *pk, const git_oid *oids, size_t n)
 int orch_packer_pack(orch_packer *pk, int force)
 {
 	struct record_list *l = pk ? pk->backend->list : NULL;
-	git_oid *oids;
-	uint32_t *hints;
+	struct recorded *objects;
 	size_t n;
 	int error;
 
 	if (!l || !l->nwritten || (!force && l->nwritten < pk->pack_objects))
 		return 0;
 	n = l->nwritten;
-	oids = orch_calloc(n, sizeof(*oids));
-	memcpy(oids, l->written, n * sizeof(*oids));
-	hints = orch_calloc(n, sizeof(*hints));
-	memcpy(hints, l->hints, n * sizeof(*hints));
+	objects = orch_calloc(n, sizeof(*objects));
+	memcpy(objects, l->written, n * sizeof(*objects));
 	/* on failure they stay loose: not tried again and again */
 	l->nwritten = 0;
-	if ((error = write_pack(pk, oids, hints, n, 0)) < 0)
+	if ((error = write_pack(pk, objects, n, 0)) < 0)
 		return error;
 	/* the pack and its index are in place: the loose copies can go */
-	prune_loose(pk, pk->packs[pk->npacks - 1].oids, n);
+	prune_loose(pk, pk->packs[pk->npacks - 1].objects, n);
 	return compact(pk);
 }
 
