@@ -1195,6 +1195,16 @@ static int read_states_tree(struct read_ctx *ctx, const git_tree *tree,
 	return 0;
 }
 
+/* Is a task of states[0..n) that has a state file (have[i]) running? */
+static int any_running(const orch_task_state *states, const unsigned char *have,
+                       size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (have[i] && states[i].state == ORCH_STATE_RUNNING)
+			return 1;
+	return 0;
+}
+
 /* Read the states of tasks tree `oid` (read_states_tree). */
 static int read_tasks(struct read_ctx *ctx, const git_oid *oid)
 {
@@ -1280,7 +1290,10 @@ int orch_store_read_states_since(orch_task_state *states, git_oid *out_head,
 		else if ((error = read_tasks(&ctx, git_tree_entry_id(entry))) <
 		         0)
 			goto done;
-		if (cacheable)
+		/* not while a task runs: its tree changes again within
+		 * seconds, and `status --watch` would write the whole cache
+		 * each time (a run writes it when it ends) */
+		if (cacheable && !any_running(states, ctx.seen, plan->ntasks))
 			orch_states_cache_write(store->repo, plan->name, plan,
 			                        git_tree_entry_id(entry),
 			                        states, ctx.seen);
