@@ -18,14 +18,15 @@
  * for good, deleted or not: lookups then slow down with every change.
  *
  * The packs accumulate too: every PACK_FANIN packs of one level are
- * merged into one of the next (each object is repacked a few times, the
- * number of packs stays small), and orch_store_finish merges the packs of
- * the first level into one at the end of a run. It leaves the larger
- * packs as they are: merging everything again would repack every object
- * of a long run once more (with its delta search, a sixth of the CPU time
- * of a 6,000-task run), and a handful of packs per run is what `git gc
- * --auto` tidies anyway. A merge writes the new pack first and only
- * then removes the ones it replaces (their .idx first), as
+ * merged into one of the next (the number of packs stays small), and
+ * orch_store_finish merges the packs of the first level into one at the
+ * end of a run. A merge joins the packs as they are (pack.h): their
+ * entries are copied, not unpacked and delta-searched again, which
+ * repacking them with the packbuilder did (a quarter of the CPU time of a
+ * 10,000-task run). Only packs that share an object are packed anew. A
+ * run leaves its larger packs as they are: a handful of packs per run is
+ * what `git gc --auto` tidies anyway. A merge writes the new pack first
+ * and only then removes the ones it replaces (their .idx first), as
  * `git repack -d` does. Only packs this process wrote are merged, and all
  * their objects go into the new pack, reachable or not (another process
  * may have come to rely on any of them).
@@ -42,6 +43,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "pack.h"
 #include "trash.h"
 
 /*
@@ -93,6 +95,7 @@ struct orch_packer {
 	size_t pack_objects; /* PACK_OBJECTS unless a test says otherwise */
 	size_t fanin;        /* PACK_FANIN likewise */
 	orch_trash *trash;   /* where the packed loose copies go */
+	int fsync;           /* core.fsyncObjectFiles */
 };
 
 /*
@@ -171,6 +174,20 @@ static struct record_backend *find_backend(git_odb *odb)
 	return NULL;
 }
 
+/* core.fsyncObjectFiles of `repo`: flush what is written to disk first. */
+static int fsync_objects(git_repository *repo)
+{
+	git_config *config = NULL;
+	int fsync = 0;
+
+	if (git_repository_config_snapshot(&config, repo) == 0 &&
+	    git_config_get_bool(&fsync, config, "core.fsyncObjectFiles") < 0)
+		fsync = 0;
+	git_config_free(config);
+	git_error_clear();
+	return fsync;
+}
+
 /*
  * Our backend in the repository's odb, added when it has none; a new one
  * records into `list` (NULL: a list of its own).
@@ -180,9 +197,8 @@ static int attach_backend(struct record_backend **out, git_repository *repo,
 {
 	struct record_backend *b = NULL;
 	git_buf objects = GIT_BUF_INIT;
-	git_config *config = NULL;
 	git_odb *odb = NULL;
-	int error, fsync = 0;
+	int error;
 
 	if ((error = git_repository_odb(&odb, repo)) < 0)
 		goto done;
@@ -193,12 +209,9 @@ static int attach_backend(struct record_backend **out, git_repository *repo,
 		goto done;
 	/* the loose backend libgit2 would use: same directory, same
 	 * core.fsyncObjectFiles */
-	if (git_repository_config_snapshot(&config, repo) == 0 &&
-	    git_config_get_bool(&fsync, config, "core.fsyncObjectFiles") < 0)
-		fsync = 0;
 	b = orch_calloc(1, sizeof(*b));
-	if ((error = git_odb_backend_loose(&b->loose, objects.ptr, -1, fsync, 0,
-	                                   0)) < 0) {
+	if ((error = git_odb_backend_loose(&b->loose, objects.ptr, -1,
+	                                   fsync_objects(repo), 0, 0)) < 0) {
 		free(b);
 		goto done;
 	}
@@ -217,7 +230,6 @@ static int attach_backend(struct record_backend **out, git_repository *repo,
 done:
 	git_error_clear();
 	git_buf_dispose(&objects);
-	git_config_free(config);
 	git_odb_free(odb);
 	return error < 0
 	           ? orch_error_git(error, "cannot open the object database")
@@ -272,6 +284,7 @@ int orch_packer_new(orch_packer **out, git_repository *repo)
 	pk->pack_objects = PACK_OBJECTS;
 	pk->fanin = PACK_FANIN;
 	pk->trash = orch_trash_new(git_repository_commondir(repo));
+	pk->fsync = fsync_objects(repo);
 	*out = pk;
 	return 0;
 }
@@ -310,6 +323,21 @@ static void remove_pack(orch_packer *pk, const char *name)
 	orch_buf_free(&path);
 }
 
+/* Record pack `name` of objects[0..n) at `level`, taking `objects`. */
+static void add_pack(orch_packer *pk, const char *name,
+                     struct recorded *objects, size_t n, int level)
+{
+	struct our_pack *pack;
+
+	pk->packs =
+	    orch_realloc(pk->packs, (pk->npacks + 1) * sizeof(*pk->packs));
+	pack = &pk->packs[pk->npacks++];
+	snprintf(pack->name, sizeof(pack->name), "%s", name);
+	pack->objects = objects;
+	pack->n = n;
+	pack->level = level;
+}
+
 /*
  * Write objects[0..n) (readable through the repository) as one pack;
  * record it at `level`, taking `objects`.
@@ -318,7 +346,6 @@ static int write_pack(orch_packer *pk, struct recorded *objects, size_t n,
                       int level)
 {
 	git_packbuilder *pb = NULL;
-	struct our_pack *pack;
 	char name[16];
 	int error;
 
@@ -335,14 +362,7 @@ static int write_pack(orch_packer *pk, struct recorded *objects, size_t n,
 	}
 	if ((error = git_packbuilder_write(pb, NULL, 0, NULL, NULL)) < 0)
 		goto done;
-	pk->packs =
-	    orch_realloc(pk->packs, (pk->npacks + 1) * sizeof(*pk->packs));
-	pack = &pk->packs[pk->npacks++];
-	snprintf(pack->name, sizeof(pack->name), "%s",
-	         git_packbuilder_name(pb));
-	pack->objects = objects;
-	pack->n = n;
-	pack->level = level;
+	add_pack(pk, git_packbuilder_name(pb), objects, n, level);
 	objects = NULL;
 done:
 	git_packbuilder_free(pb);
@@ -358,13 +378,18 @@ done:
 
 /*
  * Merge the packs for which `pick` is set into one at `level`, then remove
- * them. On error nothing is removed.
+ * them. They are joined as they are (pack.h); only when they cannot be
+ * (an object in two of them) are their objects packed anew. On error
+ * nothing is removed.
  */
 static int merge_packs(orch_packer *pk, const int *pick, int level)
 {
 	struct recorded *objects;
 	size_t n = 0, total = 0, kept = 0, merged = 0;
 	char(*names)[GIT_OID_HEXSZ + 1];
+	const char **picked;
+	char joined[ORCH_PACK_NAME_LEN + 1];
+	orch_buf dir = {0};
 	int error;
 
 	for (size_t i = 0; i < pk->npacks; i++)
@@ -376,18 +401,31 @@ static int merge_packs(orch_packer *pk, const int *pick, int level)
 		return 0;
 	objects = orch_calloc(total + 1, sizeof(*objects));
 	names = orch_calloc(merged, sizeof(*names));
+	picked = orch_calloc(merged, sizeof(*picked));
 	merged = 0;
 	for (size_t i = 0; i < pk->npacks; i++)
 		if (pick[i]) {
 			memcpy(objects + n, pk->packs[i].objects,
 			       pk->packs[i].n * sizeof(*objects));
 			n += pk->packs[i].n;
+			picked[merged++] = pk->packs[i].name;
 		}
+	orch_buf_printf(&dir, "%spack/", pk->objects);
+	error = orch_pack_join(joined, dir.ptr, picked, merged, pk->fsync);
+	orch_buf_free(&dir);
+	free(picked);
 	/* the new pack is recorded last; the merged ones leave the list */
-	if ((error = write_pack(pk, objects, n, level)) < 0) {
+	if (error == 0)
+		add_pack(pk, joined, objects, n, level);
+	else if (error == 1)
+		error = write_pack(pk, objects, n, level);
+	else
+		free(objects);
+	if (error < 0) {
 		free(names);
 		return error;
 	}
+	merged = 0;
 	for (size_t i = 0; i < pk->npacks; i++) {
 		if (i < pk->npacks - 1 && pick[i]) {
 			memcpy(names[merged++], pk->packs[i].name,

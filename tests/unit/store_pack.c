@@ -74,6 +74,19 @@ static int count_packs(const struct fixture *fx, const char *ext)
 	return n;
 }
 
+/* Version `n` of a 4 KB text: each differs from the others in one line. */
+static void write_version(git_oid *out, git_repository *repo, int n)
+{
+	orch_buf text = {0};
+
+	for (int line = 0; line < 100; line++)
+		orch_buf_printf(&text, "line %d of the text, %s\n", line,
+		                line == n ? "changed" : "as it was");
+	if (git_blob_create_from_buffer(out, repo, text.ptr, text.len) < 0)
+		abort();
+	orch_buf_free(&text);
+}
+
 /* Every object readable through a handle opened now (another process). */
 static int all_readable(const struct fixture *fx, const git_oid *oids, size_t n)
 {
@@ -442,7 +455,31 @@ TEST(packed_loose_copies_wait_in_the_trash_until_the_packer_is_freed)
 	teardown(&fx);
 }
 
+TEST(merged_packs_are_joined_as_they_are_not_packed_anew)
+{
+	struct fixture fx;
+	git_oid oids[6];
+	long before;
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 2, 100);
+	for (int i = 0; i < 6; i++) {
+		write_version(&oids[i], fx.repo, i);
+		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	}
+	CHECK_INT(count_packs(&fx, "pack"), 3);
+	before = pack_bytes(&fx);
+	CHECK_INT(orch_packer_finish(fx.pk), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 1);
+	/* their entries under one header and one checksum: packed anew,
+	 * the versions would be deltas across the three, and smaller */
+	CHECK(pack_bytes(&fx) == before - 2 * 32);
+	CHECK(all_readable(&fx, oids, 6));
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
+    T(merged_packs_are_joined_as_they_are_not_packed_anew),
     T(packed_loose_copies_wait_in_the_trash_until_the_packer_is_freed),
     T(below_the_limit_objects_stay_loose),
     T(at_the_limit_objects_move_into_a_pack),
