@@ -54,6 +54,16 @@ static int loose_exists(const struct fixture *fx, const git_oid *oid)
 	return stat(path, &st) == 0;
 }
 
+static int unlink_loose(const struct fixture *fx, const git_oid *oid)
+{
+	char hex[GIT_OID_HEXSZ + 1], path[512];
+
+	git_oid_tostr(hex, sizeof(hex), oid);
+	snprintf(path, sizeof(path), "%s/.git/objects/%.2s/%s", fx->path, hex,
+	         hex + 2);
+	return unlink(path);
+}
+
 /* Files named *.<ext> in objects/pack. */
 static int count_packs(const struct fixture *fx, const char *ext)
 {
@@ -321,22 +331,23 @@ TEST(after_a_failed_pack_the_objects_stay_loose_and_are_not_retried)
 {
 	struct fixture fx;
 	git_oid a, b;
-	char hex[GIT_OID_HEXSZ + 1], path[512];
+	char *text = orch_malloc(300 * 1024);
 
 	setup(&fx);
 	orch_packer_set_limits(fx.pk, 2, 8);
-	write_blob(&a, fx.repo, 1);
+	/* an object too large to be kept in memory, gone from under it,
+	 * makes the pack fail */
+	memset(text, 'x', 300 * 1024);
+	CHECK_INT(git_blob_create_from_buffer(&a, fx.repo, text, 300 * 1024),
+	          0);
 	write_blob(&b, fx.repo, 2);
-	/* an object gone from under it makes the pack fail */
-	git_oid_tostr(hex, sizeof(hex), &a);
-	snprintf(path, sizeof(path), "%s/.git/objects/%.2s/%s", fx.path, hex,
-	         hex + 2);
-	CHECK_INT(unlink(path), 0);
+	CHECK_INT(unlink_loose(&fx, &a), 0);
 	CHECK(orch_packer_pack(fx.pk, 0) < 0);
 	CHECK(loose_exists(&fx, &b));
 	CHECK_INT(orch_packer_pack(fx.pk, 1), 0);
 	CHECK_INT(count_packs(&fx, "pack"), 0);
 	CHECK(loose_exists(&fx, &b));
+	free(text);
 	teardown(&fx);
 }
 
@@ -478,7 +489,57 @@ TEST(merged_packs_are_joined_as_they_are_not_packed_anew)
 	teardown(&fx);
 }
 
+TEST(objects_not_packed_yet_are_read_and_packed_from_a_copy)
+{
+	struct fixture fx;
+	git_oid oids[3];
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 3, 8);
+	write_blob(&oids[0], fx.repo, 0);
+	/* its file gone, the object is still read from the copy */
+	CHECK_INT(unlink_loose(&fx, &oids[0]), 0);
+	CHECK_INT(git_repository_odb(&odb, fx.repo), 0);
+	CHECK_INT(git_odb_read(&obj, odb, &oids[0]), 0);
+	CHECK(obj && git_odb_object_size(obj) == strlen("object number 0\n"));
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	write_blob(&oids[1], fx.repo, 1);
+	write_blob(&oids[2], fx.repo, 2);
+	/* and packed from it */
+	CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 1);
+	CHECK(all_readable(&fx, oids, 3));
+	teardown(&fx);
+}
+
+TEST(a_large_object_is_not_copied)
+{
+	struct fixture fx;
+	git_oid big;
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+	char *text = orch_malloc(300 * 1024);
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 100, 8);
+	memset(text, 'x', 300 * 1024);
+	CHECK_INT(git_blob_create_from_buffer(&big, fx.repo, text, 300 * 1024),
+	          0);
+	CHECK_INT(unlink_loose(&fx, &big), 0);
+	CHECK_INT(git_repository_odb(&odb, fx.repo), 0);
+	CHECK(git_odb_read(&obj, odb, &big) < 0);
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	free(text);
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
+    T(objects_not_packed_yet_are_read_and_packed_from_a_copy),
+    T(a_large_object_is_not_copied),
     T(merged_packs_are_joined_as_they_are_not_packed_anew),
     T(packed_loose_copies_wait_in_the_trash_until_the_packer_is_freed),
     T(below_the_limit_objects_stay_loose),
