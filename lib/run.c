@@ -216,6 +216,12 @@ static void emit(struct run *run, orch_run_event *event)
 
 	if (!run->opts->on_event)
 		return;
+	/* the counts cost a pass over the plan: once a second, not for
+	 * every task that starts or ends */
+	if (event->kind != ORCH_RUN_EVENT_TICK) {
+		run->opts->on_event(event, run->opts->payload);
+		return;
+	}
 	for (size_t i = 0; i < run->plan->ntasks; i++) {
 		orch_state s = run->states[i].state;
 		counts[s]++;

@@ -34,10 +34,15 @@ typedef struct {
 	orch_state state;    /* END: recorded state (ready again for a retry) */
 	int64_t duration_ms; /* END */
 	const char *message; /* END: why it failed; NOTE: the note */
-	size_t done, running, queued, failed; /* whole plan, now */
+	/*
+	 * TICK only (they take a pass over the plan): the whole plan's
+	 * counts now, time since the run started, the estimate of what is
+	 * left (-1 when unknown), and the wall-clock ms until which a rate
+	 * limit pauses dispatch (0: none).
+	 */
+	size_t done, running, queued, failed;
 	int64_t elapsed_ms;
-	int64_t eta_ms; /* -1 when unknown */
-	/* wall-clock ms until which a rate limit pauses dispatch, or 0 */
+	int64_t eta_ms;
 	int64_t paused_until_ms;
 } orch_run_event;
 
