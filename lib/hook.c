@@ -898,20 +898,6 @@ done:
 	return error;
 }
 
-static int write_all(int fd, const char *bytes, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, bytes, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		bytes += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int orch_hook_install(orch_hook_install_action *out, const char *dir,
                       const char *name)
 {
@@ -965,8 +951,8 @@ int orch_hook_install(orch_hook_install_action *out, const char *dir,
 		error = orch_error_os("cannot write '%s'", tmp.ptr);
 		goto done;
 	}
-	if (write_all(fd, shim, strlen(shim)) < 0 || fchmod(fd, 0755) < 0 ||
-	    close(fd) < 0) {
+	if (orch_write_all(fd, shim, strlen(shim)) < 0 ||
+	    fchmod(fd, 0755) < 0 || close(fd) < 0) {
 		fd = -1;
 		error = orch_error_os("cannot write '%s'", tmp.ptr);
 		unlink(tmp.ptr);

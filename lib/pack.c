@@ -122,20 +122,9 @@ done:
 /* Write `len` bytes to `fd`, into the checksum too. */
 static int put(int fd, orch_sha1 *sum, const void *data, size_t len)
 {
-	const char *p = data;
-
 	if (sum)
 		orch_sha1_update(sum, data, len);
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return orch_write_all(fd, data, len);
 }
 
 /* Copy the entries of `in` to `fd`. */

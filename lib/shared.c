@@ -124,15 +124,9 @@ int orch_shared_append(const char *path, const char *text)
 		error = ORCH_EINVALID;
 		goto done;
 	}
-	for (size_t off = 0; off < finding.len;) {
-		ssize_t n = write(fd, finding.ptr + off, finding.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error = orch_error_os("cannot write '%s'", path);
-			goto done;
-		}
-		off += (size_t)n;
+	if (orch_write_all(fd, finding.ptr, finding.len) < 0) {
+		error = orch_error_os("cannot write '%s'", path);
+		goto done;
 	}
 	if (close(fd) < 0) {
 		fd = -1;

@@ -203,14 +203,8 @@ void orch_states_cache_write(git_repository *repo, const char *plan_name,
 	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) <
 	        0)
 		goto done;
-	for (size_t off = 0; off < out.len;) {
-		ssize_t n = write(fd, out.ptr + off, out.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto done;
-		off += (size_t)n;
-	}
+	if (orch_write_all(fd, out.ptr, out.len) < 0)
+		goto done;
 	if (close(fd) < 0) {
 		fd = -1;
 		goto done;

@@ -180,6 +180,25 @@ void orch_strvec_free(orch_strvec *vec)
 	vec->count = vec->alloc = 0;
 }
 
+int orch_write_all(int fd, const void *bytes, size_t len)
+{
+	const char *p = bytes;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int orch_read_file(orch_buf *out, const char *path)
 {
 	FILE *fp = fopen(path, "rb");

@@ -71,6 +71,13 @@ void *orch_realloc(void *ptr, size_t size);
 char *orch_strdup(const char *str);
 char *orch_strndup(const char *str, size_t len);
 
+/*
+ * Write the `len` bytes at `bytes` to `fd`, again where a write was
+ * interrupted or short. 0, or -1 with errno set (EIO when the system wrote
+ * nothing without saying why). Sets no error message.
+ */
+int orch_write_all(int fd, const void *bytes, size_t len);
+
 /* Read a whole file into *out (NUL-terminated). Sets the error on failure. */
 int orch_read_file(orch_buf *out, const char *path);
 

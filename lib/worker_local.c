@@ -363,17 +363,10 @@ static int write_file(const char *path, const char *text, size_t len)
 
 	if (fd < 0)
 		return orch_error_os("cannot write '%s'", path);
-	while (len > 0) {
-		ssize_t n = write(fd, text, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			orch_error_os("cannot write '%s'", path);
-			close(fd);
-			return ORCH_ERROR;
-		}
-		text += n;
-		len -= (size_t)n;
+	if (orch_write_all(fd, text, len) < 0) {
+		orch_error_os("cannot write '%s'", path);
+		close(fd);
+		return ORCH_ERROR;
 	}
 	if (close(fd) < 0)
 		return orch_error_os("cannot write '%s'", path);

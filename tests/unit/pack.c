@@ -168,7 +168,7 @@ TEST(joined_packs_give_the_pack_and_index_the_indexer_gives)
 		make_pack(names[p], fx.repo, &oids[3 * p], 3);
 		sum += file_size(fx.packdir, names[p], "pack");
 	}
-	CHECK_INT(orch_pack_join(joined, fx.packdir, in, 3, 0), 0);
+	CHECK_INT(orch_pack_join(joined, fx.packdir, in, 3, 1), 0);
 	/* their entries, one header and one checksum: nothing packed anew
 	 * (that would make deltas across them, and a smaller pack) */
 	CHECK(file_size(fx.packdir, joined, "pack") == sum - 2 * 32);
