@@ -97,6 +97,13 @@ struct orch_job {
 	int64_t term_sent_ms; /* when SIGTERM went out, 0 if not */
 	int finished_poll;
 	orch_job_result result;
+	/*
+	 * The slot's worktree, opened by the checkout and used again by the
+	 * result commit and the detach: a repository opened once per attempt
+	 * instead of three times (reading its config files each time). The
+	 * slot is ours meanwhile; NULL when adopted (opened when needed).
+	 */
+	git_repository *wtrepo;
 };
 
 static int mkdirs(const char *path)
@@ -165,6 +172,7 @@ static void job_free(orch_job *job)
 	free(job->env_file);
 	free(job->env_names);
 	free_environment(job->env);
+	git_repository_free(job->wtrepo);
 	free(job);
 }
 
@@ -347,14 +355,32 @@ static void slot_keep(local_worker *lw, int n)
 	free(lock);
 }
 
-/* Detach HEAD of a slot, so that it holds no branch between attempts. */
-static void slot_detach(const char *path)
+/* The worktree of `job`'s slot, opened once (job->wtrepo). */
+static int job_worktree(git_repository **out, orch_job *job)
+{
+	int error;
+
+	if (!job->wtrepo &&
+	    (error = git_repository_open(&job->wtrepo, job->worktree)) < 0)
+		return orch_error_git(error, "cannot open the worktree '%s'",
+		                      job->worktree);
+	*out = job->wtrepo;
+	return 0;
+}
+
+/*
+ * Detach HEAD of `job`'s slot, so that it holds no branch between
+ * attempts; the slot is let go after this, and its worktree with it.
+ */
+static void slot_detach(orch_job *job)
 {
 	git_repository *wtrepo = NULL;
 
-	if (git_repository_open(&wtrepo, path) == 0)
+	if (job_worktree(&wtrepo, job) == 0)
 		git_repository_detach_head(wtrepo);
-	git_repository_free(wtrepo);
+	orch_error_clear();
+	git_repository_free(job->wtrepo);
+	job->wtrepo = NULL;
 }
 
 static int write_file(const char *path, const char *text, size_t len)
@@ -628,9 +654,11 @@ static int filters_can_apply(git_repository *repo, const git_oid *commit_id)
 /*
  * Check `branch` (at the attempt's start commit) out in slot `n`: over the
  * slot's last worktree when it has one, else in a new linked worktree.
+ * *out gets the worktree's repository when it was opened here (else NULL).
  */
-static int slot_prepare(local_worker *lw, int n, git_reference *branch,
-                        const git_oid *base, int keep_ignored)
+static int slot_prepare(git_repository **out, local_worker *lw, int n,
+                        git_reference *branch, const git_oid *base,
+                        int keep_ignored)
 {
 	char *path = slot_dir(lw, n), *name = slot_name(n);
 	git_worktree *wt = NULL;
@@ -667,6 +695,10 @@ static int slot_prepare(local_worker *lw, int n, git_reference *branch,
 			error = orch_error_git(
 			    error, "cannot check out the start commit in '%s'",
 			    path);
+		if (error == 0) {
+			*out = wtrepo;
+			wtrepo = NULL;
+		}
 		goto done;
 	}
 	git_worktree_free(wt);
@@ -762,8 +794,8 @@ static int local_start(orch_job **out, orch_worker *worker,
 	if ((error = orch_worker_start_branch(&branch, lw->repo, spec->branch,
 	                                      &job->base)) < 0)
 		goto done;
-	if ((error = slot_prepare(lw, job->slot, branch, &job->base,
-	                          spec->setup != NULL)) < 0)
+	if ((error = slot_prepare(&job->wtrepo, lw, job->slot, branch,
+	                          &job->base, spec->setup != NULL)) < 0)
 		goto done;
 	if (spec->prompt && (error = write_file(job->prompt_path, spec->prompt,
 	                                        strlen(spec->prompt))) < 0)
@@ -800,7 +832,7 @@ static int local_start(orch_job **out, orch_worker *worker,
 	job = NULL;
 done:
 	if (job && job->slot >= 0) {
-		slot_detach(job->worktree);
+		slot_detach(job);
 		slot_release(lw, job->slot);
 		unlink(job->slot_path);
 	}
@@ -828,15 +860,15 @@ static int commit_result(git_oid *out, orch_job *job, git_repository *repo)
 	git_strarray spec = {all, 1};
 	int error;
 
-	if ((error = git_repository_open(&wtrepo, job->worktree)) < 0) {
-		error = orch_error_git(error, "cannot open the worktree '%s'",
-		                       job->worktree);
+	if ((error = job_worktree(&wtrepo, job)) < 0)
 		goto done;
-	}
 	/* its objects are packed with the run's */
 	if ((error = orch_store_record_objects_of(wtrepo, repo)) < 0)
 		goto done;
+	/* the index as the command left it (its own git may have written
+	 * it since the checkout): read again when the file changed */
 	if ((error = git_repository_index(&index, wtrepo)) < 0 ||
+	    (error = git_index_read(index, 0)) < 0 ||
 	    (error = git_index_add_all(index, &spec, GIT_INDEX_ADD_DEFAULT,
 	                               NULL, NULL)) < 0 ||
 	    (error = git_index_update_all(index, &spec, NULL, NULL)) < 0 ||
@@ -860,7 +892,6 @@ done:
 	git_commit_free(parent);
 	git_tree_free(tree);
 	git_index_free(index);
-	git_repository_free(wtrepo);
 	return error;
 }
 
@@ -1138,7 +1169,7 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 		waitpid(job->pid, NULL, 0);
 	}
 	if (job->slot >= 0) {
-		slot_detach(job->worktree);
+		slot_detach(job);
 		if (job->setup_failed) {
 			/* out of this run: locked until local_close */
 			lw->broken = orch_realloc(

@@ -59,6 +59,20 @@ test_expect_success 'the result commit has new and deleted files and respects .g
 	test_grep "^writer 1 local" who
 '
 
+test_expect_success 'what the command staged itself is in the result, on a slot used before' '
+	cat >forced.ini <<-\PLAN &&
+	[task "first"]
+	run = true
+	[task "second"]
+	run = echo kept >kept.tmp && git add -f kept.tmp
+	depends = first
+	PLAN
+	git orchestrate plan forced.ini >/dev/null &&
+	git orchestrate run forced -j 1 >/dev/null &&
+	git show orchestrate/forced/second:kept.tmp >kept &&
+	test "$(cat kept)" = kept
+'
+
 test_expect_success 'a dependent task starts from its dependency result' '
 	git show orchestrate/p/reader:seen.txt >seen &&
 	test_grep "^writer 1" seen &&
