@@ -23,9 +23,10 @@
  * end of a run. A merge joins the packs as they are (pack.h): their
  * entries are copied, not unpacked and delta-searched again, which
  * repacking them with the packbuilder did (a quarter of the CPU time of a
- * 10,000-task run). Only packs that share an object are packed anew. A
- * run leaves its larger packs as they are: a handful of packs per run is
- * what `git gc --auto` tidies anyway. A merge writes the new pack first
+ * 10,000-task run). Only packs that cannot be joined (that share an
+ * object, or one of which is gone) are packed anew. A run leaves its
+ * larger packs as they are: a handful of packs per run is what `git gc
+ * --auto` tidies anyway. A merge writes the new pack first
  * and only then removes the ones it replaces (their .idx first), as
  * `git repack -d` does. Only packs this process wrote are merged, and all
  * their objects go into the new pack, reachable or not (another process
@@ -538,13 +539,18 @@ static int merge_packs(orch_packer *pk, const int *pick, int level)
 	error = orch_pack_join(joined, dir.ptr, picked, merged, pk->fsync);
 	orch_buf_free(&dir);
 	free(picked);
-	/* the new pack is recorded last; the merged ones leave the list */
-	if (error == 0)
+	/*
+	 * The new pack is recorded last; the merged ones leave the list.
+	 * When they cannot be joined (an object in two of them, or one of
+	 * them gone: a `git gc` may have repacked their objects meanwhile)
+	 * their objects are packed anew, from wherever they are now.
+	 */
+	if (error == 0) {
 		add_pack(pk, joined, objects, n, level);
-	else if (error == 1)
+	} else {
+		orch_error_clear();
 		error = write_pack(pk, objects, n, level);
-	else
-		free(objects);
+	}
 	if (error < 0) {
 		free(names);
 		return error;

@@ -537,7 +537,53 @@ TEST(a_large_object_is_not_copied)
 	teardown(&fx);
 }
 
+TEST(a_pack_repacked_away_by_someone_else_is_merged_from_where_its_objects_are)
+{
+	struct fixture fx;
+	git_oid oids[6];
+	git_packbuilder *pb = NULL;
+	char dir[512], name[300] = "", path[1024];
+	struct dirent *e;
+	DIR *d;
+
+	setup(&fx);
+	orch_packer_set_limits(fx.pk, 2, 100);
+	for (int i = 0; i < 6; i++) {
+		write_version(&oids[i], fx.repo, i);
+		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
+	}
+	CHECK_INT(count_packs(&fx, "pack"), 3);
+	/* one of the packer's packs, by name */
+	snprintf(dir, sizeof(dir), "%s/.git/objects/pack", fx.path);
+	CHECK((d = opendir(dir)) != NULL);
+	while (d && (e = readdir(d)))
+		if (strstr(e->d_name, ".idx")) {
+			snprintf(name, sizeof(name), "%.*s",
+			         (int)(strlen(e->d_name) - 4), e->d_name);
+			break;
+		}
+	if (d)
+		closedir(d);
+	CHECK(name[0] != '\0');
+	/* what `git gc` does meanwhile: every object into a pack of its
+	 * own, then the packs it replaced removed (one, here) */
+	CHECK_INT(git_packbuilder_new(&pb, fx.repo), 0);
+	for (int i = 0; i < 6; i++)
+		CHECK_INT(git_packbuilder_insert(pb, &oids[i], NULL), 0);
+	CHECK_INT(git_packbuilder_write(pb, NULL, 0, NULL, NULL), 0);
+	git_packbuilder_free(pb);
+	snprintf(path, sizeof(path), "%s/%s.idx", dir, name);
+	CHECK_INT(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/%s.pack", dir, name);
+	CHECK_INT(unlink(path), 0);
+	/* the merge still happens, packed anew from where they are */
+	CHECK_INT(orch_packer_finish(fx.pk), 0);
+	CHECK(all_readable(&fx, oids, 6));
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
+    T(a_pack_repacked_away_by_someone_else_is_merged_from_where_its_objects_are),
     T(objects_not_packed_yet_are_read_and_packed_from_a_copy),
     T(a_large_object_is_not_copied),
     T(merged_packs_are_joined_as_they_are_not_packed_anew),
