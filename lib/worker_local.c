@@ -371,14 +371,13 @@ static int job_worktree(git_repository **out, orch_job *job)
 /*
  * Detach HEAD of `job`'s slot, so that it holds no branch between
  * attempts; the slot is let go after this, and its worktree with it.
+ * Sets no error: it runs after a failed start too, whose message stays.
  */
 static void slot_detach(orch_job *job)
 {
-	git_repository *wtrepo = NULL;
-
-	if (job_worktree(&wtrepo, job) == 0)
-		git_repository_detach_head(wtrepo);
-	orch_error_clear();
+	if (job->wtrepo ||
+	    git_repository_open(&job->wtrepo, job->worktree) == 0)
+		git_repository_detach_head(job->wtrepo);
 	git_repository_free(job->wtrepo);
 	job->wtrepo = NULL;
 }

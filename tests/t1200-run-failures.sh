@@ -57,6 +57,22 @@ test_expect_success 'a failing task fails after its retries, dependents are skip
 	test_grep "exit status 3" st
 '
 
+test_expect_success 'a task that cannot start says why' '
+	cat >nostart.ini <<-\PLAN &&
+	[plan]
+	retries = 0
+	[task "t"]
+	prompt = hello
+	run = true
+	PLAN
+	git orchestrate plan nostart.ini >/dev/null &&
+	mkdir -p "$(git rev-parse --git-dir)/orchestrate/run/nostart+t.prompt/x" &&
+	test_must_fail git orchestrate run nostart >/dev/null &&
+	git orchestrate status nostart >st &&
+	test_grep "^t *failed.*cannot start: cannot write .*nostart+t.prompt.: Is a directory" st &&
+	rm -r "$(git rev-parse --git-dir)/orchestrate/run/nostart+t.prompt"
+'
+
 test_expect_success 'the worktree of a failed task is kept and status shows where' '
 	git orchestrate status --json fail >s.json &&
 	wt=$(sed -n "s/.*\"worktree\":[[:space:]]*\"\\(.*\\)\".*/\\1/p" s.json) &&
