@@ -197,8 +197,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " >\"$top/slots/$c.busy/pid\" && tg=$c; } || return 1\n"
     "  w=$top/slots/$tg rd=; { read -r rd <\"$w.busy/ready\"; } 2>/dev/null\n"
     "  if [ \"$rd\" != \"$base$x\" ]; then : >\"$w.busy/ready\"\n"
-    "    if [ -e \"$w/.git\" ] && cd \"$w\" && { [ \"$rd\" = \"T $base$x\" ] ||"
-    " git checkout -q -f --detach \"$base\"; } && git clean -q -ffd$x; then :;"
+    "    if [ -e \"$w/.git\" ] && cd \"$w\" &&"
+    " git checkout -q -f --detach \"$base\" && git clean -q -ffd$x; then :;"
     " else mkwt \"$w\" || return 1; fi\n"
     "    printf '%s\\n' \"$base$x\" >\"$w.busy/ready\" || return 1\n"
     "  fi\n"
@@ -235,14 +235,17 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "rd=; if [ -n \"$own\" ] && { read -r rd <\"$s.busy/ready\"; } 2>/dev/null;"
     " then : >\"$s.busy/ready\"; fi\n"
     "if [ -n \"$rd\" ] && [ \"$rd\" = \"$base$x\" ] && cd \"$s\"; then :\n"
-    "elif [ \"$rd\" = \"T $base$x\" ] && cd \"$s\" && git clean -q -ffd$x >&2;"
-    " then :\n"
     "elif [ -e \"$s/.git\" ] && cd \"$s\" && git checkout -q -f --detach "
     "\"$base\" >&2 &&"
     " git clean -q -ffd$x >&2; then :; else\n"
     "  mkwt \"$s\" && cd \"$s\" || { echo 'cannot create the worktree' >&2;"
     " exit 124; }\n"
     "fi\n"
+    /* the index as the start commit left it, held open on fd 4: git
+     * writes a changed index as a new file, so the path names another
+     * file once anything was staged (see the check after the command) */
+    "ix=; { read -r _ g <.git; } 2>/dev/null && [ -f \"$g/index\" ] &&"
+    " command exec 4<\"$g/index\" && ix=$g/index\n"
     /* the worker's env-file, then the variables of the request (they
      * win): each a word "NAME=VALUE", never an argument of a command */
     "orch_env_file \"$ef\" '' || exit 124\n"
@@ -258,7 +261,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " exit 124\n"
     "if [ -n \"$su\" ] && [ \"$(cat \"$s.setup\" 2>/dev/null)\" != \"$suh\" ]; "
     "then\n"
-    "  rm -f \"$s.setup\"; sh -c \"$su\" </dev/null >&2 || { r=$?;"
+    "  rm -f \"$s.setup\"; sh -c \"$su\" </dev/null 4<&- >&2 || { r=$?;"
     " echo \"$tok\" >\"$s.busy/failed\"; echo \"U $r\"; exit 0; }\n"
     "  echo \"$suh\" >\"$s.setup\"\n"
     "fi\n"
@@ -275,7 +278,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " do [ \"$k\" = VmHWM: ] && [ \"$v\" -gt \"$m\" ] && m=$v; done"
     " <\"${f%stat}status\"; done 2>/dev/null; echo $m >\"$d.rss\"; }\n"
     "times >\"$q.t0\"\n"
-    "setsid sh -c \"$cmd\" </dev/null 3<&- >&2 &\n"
+    "setsid sh -c \"$cmd\" </dev/null 3<&- 4<&- >&2 &\n"
     "pg=$!\n"
     /* from here on, a dropped connection does not kill the script: a
      * command that ended is still committed for adopt_script to find (the
@@ -292,14 +295,20 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "2>/dev/null;"
     " : >\"$d.orphan\"; kill -s TERM -- -$pg; sleep 5 </dev/null >/dev/null "
     "2>&1; kill -s KILL "
-    "-- -$pg ) 2>/dev/null &\n"
+    "-- -$pg ) 2>/dev/null 4<&- &\n"
     "wd=$!\n"
     /* meanwhile another slot of the shell is made ready for this start
      * commit, where the next attempt will likely start (when the last one
      * started there too): its checkout is not in the next attempt's way.
-     * The attempt waits for it when it ends (trap above). */
-    "if [ \"$base\" = \"$pb\" ]; then spare </dev/null >/dev/null 2>&1 3<&- &"
-    " sj=$!; fi\n"
+     * The attempt waits for it when it ends (trap above). A slot that is
+     * ready for it already (its last attempt changed nothing) is named
+     * without a process. */
+    "if [ \"$base\" = \"$pb\" ]; then sr=; [ -z \"$tg\" ] || { read -r sr"
+    " <\"$top/slots/$tg.busy/ready\"; } 2>/dev/null\n"
+    "  if [ \"$sr\" = \"$base$x\" ]; then printf '%s %s\\n' \"$tg\" \"$base$x\""
+    " >\"$run/spare.$$\"\n"
+    "  else spare </dev/null >/dev/null 2>&1 3<&- 4<&- & sj=$!; fi\n"
+    "fi\n"
     "wait $pg; st=$?; [ -z \"$fl\" ] || : >\"$fl\"\n"
     "times >\"$q.t1\"\n"
     "kill $wd 2>/dev/null\n"
@@ -331,20 +340,22 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "headr() { r=; { read -r _ g <.git && read -r r <\"$g/HEAD\"; } "
     "2>/dev/null;"
     " case $r in '' | *[!0-9a-f]*) r=$(git rev-parse HEAD) ;; esac; }\n"
-    /* nothing changed: HEAD is still the start commit and git status
-     * shows nothing (ignored files too, where a checkout would clean
-     * them): no commit here, the orchestrator makes the empty result
-     * commit ("N"; one git process instead of add, commit and
-     * pack-objects), and an attempt from the same start commit needs no
-     * checkout, only a clean (of the empty directories git status does
-     * not see): "T" in .busy/ready */
-    "ig=no; [ -n \"$x\" ] && ig=traditional\n"
-    "if [ -z \"$url\" ] && headr && [ \"$r\" = \"$base\" ] && git status "
-    "--porcelain -uall --ignored=$ig >\"$q.st\" 2>/dev/null && [ ! -s "
-    "\"$q.st\" ]; then\n"
+    /* nothing changed: HEAD is still the start commit, the index the
+     * file the checkout wrote (fd 4 still open on it: nothing staged),
+     * and git ls-files lists no file that differs from it, none it does
+     * not track (ignored ones too, where a checkout would clean them)
+     * and no empty directory: no commit here, the orchestrator makes the
+     * empty result commit ("N"; one git process instead of add, commit
+     * and pack-objects), and the worktree is the start commit's as a
+     * checkout and clean leave it: ready for the next attempt from it */
+    "xs=; [ -n \"$x\" ] || xs=--exclude-standard\n"
+    "if [ -z \"$url\" ] && [ -n \"$ix\" ] && [ /dev/fd/4 -ef \"$ix\" ] && headr"
+    " && [ \"$r\" = \"$base\" ] && git ls-files -m -d -o --directory $xs"
+    " >\"$q.st\" 2>/dev/null 4<&- && [ ! -s \"$q.st\" ]; then\n"
     "  fin 'X 0' N; echo $$ >\"$s.busy/pid\"\n"
-    "  printf 'T %s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
+    "  printf '%s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
     "fi\n"
+    "[ -z \"$ix\" ] || exec 4<&-\n"
     "git add -A >&2 && printf '%s' \"$msg\" |"
     " GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_COMMITTER_NAME=$an "
     "GIT_COMMITTER_EMAIL=$ae git -c maintenance.auto=0 -c gc.auto=0"

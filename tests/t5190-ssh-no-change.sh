@@ -2,8 +2,9 @@
 # An SSH attempt whose command changes nothing makes no commit on the
 # worker: the orchestrator makes its empty result commit, and the worktree,
 # clean as it is, serves the slot's next attempt from the same start commit
-# without a checkout. What is not nothing (an ignored file to clean, a
-# commit of the command's own) still takes the full way. Real sshd servers
+# without a checkout or a clean. What is not nothing (an ignored file to
+# clean, an empty directory, a file staged, a commit of the command's own)
+# still takes the full way. Real sshd servers
 # on 127.0.0.1.
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-sshd.sh"
@@ -85,6 +86,38 @@ test_expect_success 'a dependent of an empty result starts from it on the worker
 	{ git orchestrate run dep >out 2>&1 || { cat out; false; }; } &&
 	test "$(git rev-parse orchestrate/dep/b^)" = "$(git rev-parse orchestrate/dep/a)" &&
 	test "$(git show orchestrate/dep/b:b.txt)" = b
+'
+
+# Every git process on the worker, as trace2 names it.
+test_expect_success 'attempts that change nothing run one git process each' '
+	git config --file "$SSHD_ROOT/w1/gitconfig" trace2.normalTarget "$OUT/trace" &&
+	{
+		printf "[plan]\nname = idle\nretries = 0\n\n" &&
+		for i in 1 2 3 4 5 6; do
+			printf "[task \"i%s\"]\nrun = true\n\n" $i
+		done
+	} >idle.ini &&
+	git orchestrate plan idle.ini >/dev/null &&
+	: >"$OUT/trace" &&
+	{ git orchestrate run idle >out 2>&1 || { cat out; false; }; } &&
+	git config --file "$SSHD_ROOT/w1/gitconfig" --unset trace2.normalTarget &&
+	git orchestrate status --json idle >st.json &&
+	test $(grep -c "\"state\":.*\"done\"" st.json) = 6 &&
+	sed -n "s/.* cmd_name \([a-z-]*\).*/\1/p" "$OUT/trace" >names &&
+	test $(grep -c "^ls-files$" names) = 6 &&
+	# no status; a checkout and a clean only for the two worktrees the
+	# shell found at another commit, none for a worktree the attempts
+	# left as they found it
+	test_grep ! "^status$" names &&
+	test $(grep -c "^clean$" names) -le 2 &&
+	test $(grep -c -e "^checkout$" -e "^worktree$" names) -le 2
+'
+
+test_expect_success 'a file staged but not committed is in the result' '
+	printf "[plan]\nname = staged\nretries = 0\n\n[task \"s\"]\nrun = echo s >staged.txt && git add staged.txt\n" >staged.ini &&
+	git orchestrate plan staged.ini >/dev/null &&
+	{ git orchestrate run staged >out 2>&1 || { cat out; false; }; } &&
+	test "$(git show orchestrate/staged/s:staged.txt)" = s
 '
 
 test_expect_success 'an ignored file an attempt left is gone for the next one' '
