@@ -208,12 +208,20 @@ static int finish_file(int fd, int sync)
 	return fchmod(fd, 0444) < 0 || (sync && fsync(fd) < 0) ? -1 : 0;
 }
 
+static int is_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int orch_pack_join(char out[ORCH_PACK_NAME_LEN + 1], const char *pack_dir,
                    const char *const *names, size_t n, int sync)
 {
 	struct input *in = orch_calloc(n + 1, sizeof(*in));
 	struct entry *entries = NULL;
-	orch_buf tmp_pack = {0}, tmp_idx = {0}, path = {0}, index = {0};
+	orch_buf tmp_pack = {0}, tmp_idx = {0}, path = {0}, index = {0},
+	         idx_path = {0};
 	unsigned char head[PACK_HEADER], sum[ID_LEN];
 	uint64_t total = 0, at = PACK_HEADER;
 	int pack_fd = -1, idx_fd = -1, error = 0;
@@ -305,16 +313,21 @@ int orch_pack_join(char out[ORCH_PACK_NAME_LEN + 1], const char *pack_dir,
 	}
 	for (int i = 0; i < ID_LEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", sum[i]);
+	/* a pack of that name and its index are there: the same objects (its
+	 * name is its checksum), nothing to replace */
+	orch_buf_printf(&idx_path, "%spack-%s.idx", pack_dir, out);
 	orch_buf_printf(&path, "%spack-%s.pack", pack_dir, out);
+	if (is_file(idx_path.ptr) && is_file(path.ptr))
+		goto done;
 	if (rename(tmp_pack.ptr, path.ptr) < 0) {
 		error = orch_error_os("cannot write '%s'", path.ptr);
 		goto done;
 	}
 	orch_buf_clear(&tmp_pack);
-	orch_buf_clear(&path);
-	orch_buf_printf(&path, "%spack-%s.idx", pack_dir, out);
-	if (rename(tmp_idx.ptr, path.ptr) < 0) {
-		error = orch_error_os("cannot write '%s'", path.ptr);
+	/* a pack without its index is garbage to git: none is left */
+	if (rename(tmp_idx.ptr, idx_path.ptr) < 0) {
+		error = orch_error_os("cannot write '%s'", idx_path.ptr);
+		unlink(path.ptr);
 		goto done;
 	}
 	orch_buf_clear(&tmp_idx);
@@ -343,6 +356,7 @@ done:
 	orch_buf_free(&tmp_pack);
 	orch_buf_free(&tmp_idx);
 	orch_buf_free(&path);
+	orch_buf_free(&idx_path);
 	orch_buf_free(&index);
 	return error;
 }

@@ -26,8 +26,10 @@
  * pack-<name>.pack joining packs pack-<names[i]>.pack, 0 <= i < n, and
  * then its .idx; `out` gets its name. The .pack and .idx are written under
  * temporary names and renamed into place, the .idx last (a reader finds
- * packs by their index). With `sync`, each is flushed to disk first
- * (core.fsyncObjectFiles).
+ * packs by their index); when the .idx cannot take its place, the .pack
+ * is removed again. A pack of that name that is there with its index
+ * already (the same objects) is left as it is. With `sync`, each is
+ * flushed to disk first (core.fsyncObjectFiles).
  *
  * 1, writing nothing, when they cannot be joined so: an object in two of
  * them, or an index of another version than 2. 0 when done, or an error

@@ -239,11 +239,71 @@ TEST(a_damaged_index_is_an_error_that_names_its_pack)
 	teardown(&fx);
 }
 
+/* The index cannot take its place (a directory has its name): no pack
+ * without an index is left. */
+TEST(a_joined_pack_whose_index_cannot_be_written_is_not_left)
+{
+	struct fixture fx;
+	git_oid oids[4];
+	char names[2][41], joined[41], path[1024];
+	const char *in[2] = {names[0], names[1]};
+	FILE *f;
+
+	setup(&fx);
+	for (int i = 0; i < 4; i++)
+		write_version(&oids[i], fx.repo, i);
+	make_pack(names[0], fx.repo, &oids[0], 2);
+	make_pack(names[1], fx.repo, &oids[2], 2);
+	CHECK_INT(orch_pack_join(joined, fx.packdir, in, 2, 0), 0);
+	snprintf(path, sizeof(path), "%spack-%s.pack", fx.packdir, joined);
+	CHECK_INT(unlink(path), 0);
+	snprintf(path, sizeof(path), "%spack-%s.idx", fx.packdir, joined);
+	CHECK_INT(unlink(path), 0);
+	CHECK_INT(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%spack-%s.idx/x", fx.packdir, joined);
+	if (!(f = fopen(path, "w")))
+		abort();
+	fclose(f);
+	CHECK(orch_pack_join(joined, fx.packdir, in, 2, 0) < 0);
+	CHECK(strstr(orch_error_message(), ".idx") != NULL);
+	/* the two packs, their indexes and the directory */
+	CHECK_INT(count_files(fx.packdir), 5);
+	CHECK_INT(file_size(fx.packdir, joined, "pack"), -1);
+	teardown(&fx);
+}
+
+/* Joined again while the joined pack is there: it is left as it is. */
+TEST(a_join_that_is_there_already_is_left_as_it_is)
+{
+	struct fixture fx;
+	git_oid oids[4];
+	char names[2][41], joined[41], again[41], path[1024];
+	const char *in[2] = {names[0], names[1]};
+	struct stat before, after;
+
+	setup(&fx);
+	for (int i = 0; i < 4; i++)
+		write_version(&oids[i], fx.repo, i);
+	make_pack(names[0], fx.repo, &oids[0], 2);
+	make_pack(names[1], fx.repo, &oids[2], 2);
+	CHECK_INT(orch_pack_join(joined, fx.packdir, in, 2, 0), 0);
+	snprintf(path, sizeof(path), "%spack-%s.pack", fx.packdir, joined);
+	CHECK_INT(stat(path, &before), 0);
+	CHECK_INT(orch_pack_join(again, fx.packdir, in, 2, 0), 0);
+	CHECK_STR(again, joined);
+	CHECK_INT(stat(path, &after), 0);
+	CHECK(before.st_ino == after.st_ino);
+	CHECK_INT(count_files(fx.packdir), 6);
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
     T(sha1_gives_the_standard_digests),
     T(joined_packs_give_the_pack_and_index_the_indexer_gives),
     T(packs_that_share_an_object_are_not_joined),
     T(a_damaged_index_is_an_error_that_names_its_pack),
+    T(a_joined_pack_whose_index_cannot_be_written_is_not_left),
+    T(a_join_that_is_there_already_is_left_as_it_is),
 };
 
 UNIT_MAIN(tests)
