@@ -7,10 +7,12 @@
  * commit out over what the last one left (like `git checkout -f` then
  * `git clean -ffdx`), which writes only the files that differ instead of
  * the whole tree. A slot is taken by creating slots/<n>.lock (mkdir is
- * atomic), which names its owner; a slot kept for a failed task stays
- * locked until `clean`. While an attempt runs, its slot has the task's
- * branch checked out; afterwards HEAD is detached, so no branch stays held.
- * When the run ends, idle slots are removed.
+ * atomic), which names its owner (the process and its attempt); the
+ * worker holds it between its attempts, the owner file naming the next
+ * one, and lets it go when it is closed. A slot kept for a failed task
+ * stays locked until `clean`. While an attempt runs, its slot has the
+ * task's branch checked out; afterwards HEAD is detached, so no branch
+ * stays held. When the run ends, idle slots are removed.
  *
  * A plan's setup runs in a slot before its first task, and again when its
  * text changes: slots/<n>.setup records the hash of the setup that last
@@ -58,6 +60,15 @@ typedef struct {
 	char *env_file; /* the configured env-file, or NULL */
 	int *broken;    /* slots whose setup failed, locked until close */
 	size_t nbroken;
+	/*
+	 * Slots this worker holds between attempts: still locked, owner
+	 * file naming the last attempt, HEAD detached. The next attempt takes
+	 * one (no lock to make: a new directory and a new file each time were
+	 * two of the few dozen files each task made, see trash.h); they are
+	 * let go when the worker is closed.
+	 */
+	int *held;
+	size_t nheld;
 	orch_trash *trash; /* where an attempt's files go when it is done */
 } local_worker;
 
@@ -65,7 +76,8 @@ struct orch_job {
 	char *name;      /* "<plan>+<task>": file stem under run/ */
 	int slot;        /* slot number, -1 before one is taken */
 	char *worktree;  /* the slot's path */
-	char *slot_path; /* run/<name>.slot: which slot it runs in */
+	char *slot_path; /* run/<name>.slot: which slot it ran in, as
+	                    attempts started before the pid file said so */
 	char *branch;
 	char *message;
 	git_oid base;
@@ -300,12 +312,26 @@ done:
 	return stale;
 }
 
-/* Take the first free slot; *out gets its number. */
+/* Take a slot this worker holds, else the first free one; *out gets its
+ * number. */
 static int slot_claim(int *out, local_worker *lw, const char *job_name)
 {
-	char *dir = pathf("%s/slots", lw->root);
+	char *dir = NULL;
 	int error = 0;
 
+	while (lw->nheld) {
+		int n = lw->held[--lw->nheld];
+		char *lock = slot_lock(lw, n);
+		struct stat st;
+		int ours = stat(lock, &st) == 0;
+		free(lock);
+		/* gone: removed by hand, say; the next one */
+		if (ours && slot_write_owner(lw, n, job_name) == 0) {
+			*out = n;
+			return 0;
+		}
+	}
+	dir = pathf("%s/slots", lw->root);
 	if ((error = mkdirs(dir)) < 0)
 		goto done;
 	for (int n = 0; n < 4096; n++) {
@@ -488,16 +514,21 @@ static void free_environment(char **env)
 }
 
 /*
- * Write this process's pid to `path` atomically (through `tmp`), with
- * async-signal-safe calls only: it runs between fork and exec.
+ * Write this process's pid and the attempt's slot, "<pid> <slot>\n", to
+ * `path` atomically (through `tmp`), with async-signal-safe calls only: it
+ * runs between fork and exec.
  */
-static int write_own_pid(const char *tmp, const char *path)
+static int write_own_pid(const char *tmp, const char *path, int slot)
 {
-	char digits[24], *p = digits + sizeof(digits);
-	long pid = (long)getpid();
+	char digits[48], *p = digits + sizeof(digits);
+	long pid = (long)getpid(), n = slot;
 	int fd;
 
 	*--p = '\n';
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	*--p = ' ';
 	do
 		*--p = (char)('0' + pid % 10);
 	while ((pid /= 10) > 0);
@@ -561,7 +592,7 @@ static int spawn(orch_job *job, const char *command, const char *status_path,
 		dup2(logfd, 1);
 		dup2(logfd, 2);
 		if (chdir(job->worktree) < 0 ||
-		    write_own_pid(pid_tmp, job->pid_path) < 0)
+		    write_own_pid(pid_tmp, job->pid_path, job->slot) < 0)
 			_exit(125);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
@@ -769,7 +800,7 @@ static int local_start(orch_job **out, orch_worker *worker,
 	local_worker *lw = (local_worker *)worker;
 	orch_job *job = job_new(lw, spec);
 	git_reference *branch = NULL;
-	char *run_dir = NULL, slot_text[32];
+	char *run_dir = NULL;
 	int error;
 
 	*out = NULL;
@@ -786,10 +817,6 @@ static int local_start(orch_job **out, orch_worker *worker,
 	if ((error = slot_claim(&job->slot, lw, job->name)) < 0)
 		goto done;
 	job->worktree = slot_dir(lw, job->slot);
-	snprintf(slot_text, sizeof(slot_text), "%d\n", job->slot);
-	if ((error = write_file(job->slot_path, slot_text, strlen(slot_text))) <
-	    0)
-		goto done;
 	if ((error = orch_worker_start_branch(&branch, lw->repo, spec->branch,
 	                                      &job->base)) < 0)
 		goto done;
@@ -833,7 +860,6 @@ done:
 	if (job && job->slot >= 0) {
 		slot_detach(job);
 		slot_release(lw, job->slot);
-		unlink(job->slot_path);
 	}
 	git_reference_free(branch);
 	free(run_dir);
@@ -1179,7 +1205,9 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 			if (out_worktree)
 				*out_worktree = orch_strdup(job->worktree);
 		} else {
-			slot_release(lw, job->slot);
+			lw->held = orch_realloc(lw->held,
+			                        (lw->nheld + 1) * sizeof(int));
+			lw->held[lw->nheld++] = job->slot;
 		}
 	}
 	{
@@ -1204,6 +1232,26 @@ static int read_pid_file(const char *path, pid_t *out)
 	if (error == 0)
 		*out = (pid_t)pid;
 	return error;
+}
+
+/*
+ * The slot of `job`'s attempt: from its pid file ("<pid> <slot>"), or
+ * from the .slot file an attempt started by an earlier version wrote.
+ */
+static int read_job_slot(orch_job *job)
+{
+	FILE *fp = fopen(job->pid_path, "r");
+	int pid, slot, n = 0;
+
+	if (fp) {
+		n = fscanf(fp, "%d %d", &pid, &slot);
+		fclose(fp);
+	}
+	if (n == 2 && slot >= 0) {
+		job->slot = slot;
+		return 0;
+	}
+	return read_status_file(job->slot_path, &job->slot);
 }
 
 /*
@@ -1277,7 +1325,7 @@ static int local_adopt(orch_job **out, orch_worker *worker,
 	if (!locator_pid_path(locator, host, sizeof(host)))
 		return ORCH_ENOTFOUND;
 	job = job_new(lw, spec);
-	if (read_status_file(job->slot_path, &job->slot) < 0 || job->slot < 0 ||
+	if (read_job_slot(job) < 0 || job->slot < 0 ||
 	    !(job->worktree = slot_dir(lw, job->slot)) ||
 	    stat(job->worktree, &st) < 0 ||
 	    read_pid_file(job->pid_path, &pgid) < 0) {
@@ -1335,6 +1383,9 @@ static void local_close(orch_worker *worker)
 	for (size_t i = 0; i < lw->nbroken; i++)
 		slot_release(lw, lw->broken[i]);
 	free(lw->broken);
+	for (size_t i = 0; i < lw->nheld; i++)
+		slot_release(lw, lw->held[i]);
+	free(lw->held);
 	remove_idle_slots(lw);
 	orch_trash_free(lw->trash);
 	orch_worker_base_clear(worker);

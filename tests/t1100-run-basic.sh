@@ -237,6 +237,30 @@ test_expect_success 'a run leaves its state in one pack, not loose, and fsck is 
 	git fsck --no-progress --no-dangling
 '
 
+# The lock of a slot (a directory, slots/<n>.lock) is made once per run,
+# not once per attempt: each attempt prints the inode of its slot's lock.
+test_expect_success 'a run holds its slot from one attempt to the next' '
+	cat >held.ini <<-\PLAN &&
+	[task "h1"]
+	run = stat -c %i "$PWD.lock" >>../held.locks
+	[task "h2"]
+	depends = h1
+	run = stat -c %i "$PWD.lock" >>../held.locks
+	[task "h3"]
+	depends = h2
+	run = stat -c %i "$PWD.lock" >>../held.locks && echo "$PWD" >../held.slot
+	PLAN
+	git orchestrate plan held.ini >/dev/null &&
+	git orchestrate run -j 1 held >out 2>&1 &&
+	slots="$(git rev-parse --git-common-dir)/orchestrate/slots" &&
+	test $(wc -l <"$slots/held.locks") = 3 &&
+	test $(sort -u "$slots/held.locks" | wc -l) = 1 &&
+	# let go when the run ended, and its idle worktree removed
+	test_path_is_missing "$(cat "$slots/held.slot").lock" &&
+	test_path_is_missing "$(cat "$slots/held.slot")" &&
+	rm "$slots/held.locks" "$slots/held.slot"
+'
+
 test_expect_success 'a run removes its trash when it ends, and the trash of a run that died' '
 	trash="$(git rev-parse --git-common-dir)/orchestrate/trash" &&
 	dead=$(sh -c "echo \$\$") &&

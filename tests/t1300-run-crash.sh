@@ -203,4 +203,55 @@ test_expect_success 'a task branch lock left by a killed run does not stop the t
 	test_path_is_missing .git/refs/heads/orchestrate/lk/lk.lock
 '
 
+# A run killed while it held a slot between two attempts: the slot is
+# taken by the next run (its lock names a dead process and an attempt
+# that ended), not left locked.
+test_expect_success 'a slot a killed run held between attempts is taken again' '
+	cat >hold.ini <<-PLAN &&
+	[task "quick"]
+	run = echo "\$PWD" >"\$OUT/hold.slot"
+	[task "slow"]
+	run = touch "\$OUT/hold.started" && while [ ! -e "\$OUT/hold.go" ]; do sleep 0.1; done
+	PLAN
+	git orchestrate plan hold.ini >/dev/null &&
+	git-orchestrate run -j 2 hold >hold.out 2>&1 &
+	pid=$!
+	test_wait_for "test -f \"$OUT/hold.started\" &&
+		git show orchestrate/plans/hold:tasks/quick.json | grep -q \"\\\"done\\\"\"" &&
+	slot=$(cat "$OUT/hold.slot") &&
+	test -d "$slot.lock" &&
+	kill -9 $pid &&
+	{ wait $pid; test $? = 137; } &&
+	printf "[task \"next\"]\nrun = echo \"\$PWD\" >\"\$OUT/next.slot\"\n" >next.ini &&
+	git orchestrate plan next.ini >/dev/null &&
+	git orchestrate run -j 1 next >next.out 2>&1 &&
+	test "$(cat "$OUT/next.slot")" = "$slot" &&
+	touch "$OUT/hold.go" &&
+	git orchestrate run hold >hold2.out 2>&1 &&
+	git orchestrate status hold >st &&
+	test_grep "^slow *done" st
+'
+
+# The attempt of a run killed meanwhile, as an earlier version left it: the
+# slot in a file of its own, not in the pid file. The next run adopts it.
+test_expect_success 'an attempt whose slot is in a .slot file is adopted' '
+	printf "[task \"old\"]\nrun = touch \"\$OUT/old.started\" && while [ ! -e \"\$OUT/old.go\" ]; do sleep 0.1; done && echo old >>\"\$OUT/old.count\" && echo old >old.txt\n" >old.ini &&
+	git orchestrate plan old.ini >/dev/null &&
+	git-orchestrate run old >old.out 2>&1 &
+	pid=$!
+	test_wait_for "test -f \"$OUT/old.started\"" &&
+	kill -9 $pid &&
+	{ wait $pid; test $? = 137; } &&
+	run="$(git rev-parse --git-common-dir)/orchestrate/run" &&
+	read -r pgid slot <"$run/old+old.pid" &&
+	test -n "$slot" &&
+	echo "$pgid" >"$run/old+old.pid" &&
+	echo "$slot" >"$run/old+old.slot" &&
+	touch "$OUT/old.go" &&
+	git orchestrate run old >old2.out 2>&1 &&
+	test_grep "attempt 1 left by a stopped run is adopted" old2.out &&
+	test "$(cat "$OUT/old.count")" = old &&
+	test "$(git show orchestrate/old/old:old.txt)" = old
+'
+
 test_done
