@@ -16,8 +16,10 @@
  * $GIT_COMMON_DIR/orchestrate/trash/ ("<pid>-XXXXXX"), made when first
  * used; the trash of a process that is gone is removed by the next one
  * that makes its own. What a trash holds is never read again. It is
- * emptied early once it holds 65,536 entries or 256 MiB, and a file over
- * 64 KiB (a long task log) is removed at once, not kept.
+ * emptied early once it holds 262,144 entries or 1 GiB, and a file over
+ * 64 KiB (a long task log) is removed at once, not kept. Emptied early,
+ * it frees all it held at once, and the files the run makes next are slow
+ * for minutes: the limits are those of a run of some 30,000 tasks.
  */
 
 typedef struct orch_trash orch_trash;
