@@ -234,6 +234,7 @@ static int lease_swap(orch_store *store, const char *refname,
 	int error = 0;
 
 	for (int tries = 0; tries < ORCH_STORE_CAS_TRIES; tries++) {
+		orch_store_keep_ref(store, refname);
 		error = git_reference_create_matching(
 		    &ref, orch_store_repo(store), refname, blob, 1, expected,
 		    why);
@@ -272,6 +273,7 @@ static int lease_delete(orch_store *store, const char *refname,
 			error = GIT_EMODIFIED;
 			break;
 		}
+		orch_store_keep_ref(store, refname);
 		error = git_reference_delete(ref);
 		git_reference_free(ref);
 		ref = NULL;

@@ -228,6 +228,7 @@ int orch_notes_set_each(orch_store *store, const git_oid *commits,
 			error = orch_error_git(error, "cannot write the note");
 			goto done;
 		}
+		orch_store_keep_ref(store, ORCH_NOTES_REF);
 		error = git_reference_create_matching(
 		    &ref, repo, ORCH_NOTES_REF, &notes_commit, parent ? 1 : 0,
 		    parent ? &parent_oid : &zero, "notes: orchestrate");

@@ -3235,6 +3235,7 @@ int orch_run(orch_run_summary *out, orch_store *store,
 
 	memset(out, 0, sizeof(*out));
 	run.store = store;
+	orch_store_keep_replaced(store);
 	run.config = config;
 	run.repo = orch_store_repo(store);
 	run.opts = opts;

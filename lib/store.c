@@ -18,6 +18,7 @@
 #include "error.h"
 #include "lease.h"
 #include "store_internal.h"
+#include "trash.h"
 #include "signature.h"
 
 #include <stdarg.h>
@@ -147,6 +148,7 @@ struct orch_store {
 	int64_t fetch_ms;        /* how long a fetch takes (moving average) */
 	int64_t last_win_ms;     /* when our last transition was pushed */
 	orch_packer *packer;     /* new objects go into packs */
+	orch_trash *kept;        /* orch_store_keep_replaced, or NULL */
 };
 
 int orch_store_open(orch_store **out, git_repository *repo)
@@ -267,6 +269,7 @@ void orch_store_free(orch_store *store)
 	if (!store)
 		return;
 	orch_packer_free(store->packer);
+	orch_trash_free(store->kept);
 	free(store->remote);
 	state_cache_clear(&store->states);
 	while (store->plans) {
@@ -276,6 +279,25 @@ void orch_store_free(orch_store *store)
 	}
 	free(store->plans_prefix);
 	free(store);
+}
+
+void orch_store_keep_replaced(orch_store *store)
+{
+	if (!store->kept)
+		store->kept =
+		    orch_trash_new(git_repository_commondir(store->repo));
+}
+
+void orch_store_keep_ref(orch_store *store, const char *refname)
+{
+	orch_buf path = {0};
+
+	if (!store->kept)
+		return;
+	orch_buf_printf(&path, "%s%s", git_repository_commondir(store->repo),
+	                refname);
+	orch_trash_keep(store->kept, path.ptr);
+	orch_buf_free(&path);
 }
 
 void orch_store_pack_some(orch_store *store)
@@ -2113,6 +2135,7 @@ again:
 		error = result;
 		goto done;
 	}
+	orch_store_keep_ref(store, refname);
 	error = git_reference_create_matching(&ref, store->repo, refname,
 	                                      &commit, 1, &head, message.ptr);
 	if (error == GIT_EMODIFIED || error == GIT_ELOCKED) {

@@ -122,6 +122,13 @@ int orch_store_open_prefix(orch_store **out, git_repository *repo,
                            const char *plans_prefix);
 void orch_store_free(orch_store *store);
 git_repository *orch_store_repo(orch_store *store);
+/*
+ * From now on (a run), the file of a ref this store replaces or deletes
+ * (plan states, leases, notes) keeps its inode under a second name in a
+ * trash until the store is freed: on ext4 without a journal every freed
+ * inode makes the files made in the next minutes slower (trash.h).
+ */
+void orch_store_keep_replaced(orch_store *store);
 
 /*
  * Shared remote mode (SPEC 8, run --remote): from now on every transition

@@ -33,6 +33,9 @@ void orch_store_backoff(orch_store *store, int tries);
  */
 int orch_store_clear_stale_lock(orch_store *store, const char *refname);
 
+/* Before `refname` is replaced or deleted: see orch_store_keep_replaced. */
+void orch_store_keep_ref(orch_store *store, const char *refname);
+
 /* Append the content of blob `oid` to *out; errors name `what`. */
 int orch_store_read_blob(orch_buf *out, git_repository *repo,
                          const git_oid *oid, const char *what);

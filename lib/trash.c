@@ -145,6 +145,29 @@ int orch_trash_put(orch_trash *trash, const char *path)
 	return unlink(path);
 }
 
+void orch_trash_keep(orch_trash *trash, const char *path)
+{
+	char aside[4096];
+	struct stat st;
+
+	if (!trash || trash->none || lstat(path, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size > TRASH_FILE_MAX)
+		return;
+	if (trash->count >= TRASH_ENTRIES || trash->bytes >= TRASH_BYTES)
+		empty(trash);
+	if (make_dir(trash) < 0)
+		return;
+	snprintf(aside, sizeof(aside), "%s%zx", trash->dir, trash->next++);
+	if (link(path, aside) == 0) {
+		trash->count++;
+		trash->bytes += (off_t)st.st_blocks * 512;
+	} else if (errno == ENOENT && access(trash->dir, F_OK) < 0) {
+		/* our directory went: made again next time */
+		free(trash->dir);
+		trash->dir = NULL;
+	}
+}
+
 void orch_trash_free(orch_trash *trash)
 {
 	if (!trash)

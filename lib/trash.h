@@ -34,6 +34,15 @@ orch_trash *orch_trash_new(const char *common_dir);
  */
 int orch_trash_put(orch_trash *trash, const char *path);
 
+/*
+ * Give file `path` a second name in the trash, so that the inode is not
+ * freed when `path` is replaced (a rename over it: a ref, HEAD, an index
+ * written by libgit2) or removed, until the trash is emptied. Nothing
+ * when there is no trash, no such regular file (or one over 64 KiB), or
+ * the link fails: it only spares the file system work.
+ */
+void orch_trash_keep(orch_trash *trash, const char *path);
+
 /* Remove the trash and what it holds. */
 void orch_trash_free(orch_trash *trash);
 

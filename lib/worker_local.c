@@ -395,15 +395,31 @@ static int job_worktree(git_repository **out, orch_job *job)
 }
 
 /*
+ * Before libgit2 replaces file `name` of the git dir of worktree `wtrepo`
+ * (HEAD, index), a name for it in the trash: the old file's inode is not
+ * freed until the run ends (see trash.h).
+ */
+static void keep_wt_file(local_worker *lw, git_repository *wtrepo,
+                         const char *name)
+{
+	char *path = pathf("%s%s", git_repository_path(wtrepo), name);
+
+	orch_trash_keep(lw->trash, path);
+	free(path);
+}
+
+/*
  * Detach HEAD of `job`'s slot, so that it holds no branch between
  * attempts; the slot is let go after this, and its worktree with it.
  * Sets no error: it runs after a failed start too, whose message stays.
  */
-static void slot_detach(orch_job *job)
+static void slot_detach(local_worker *lw, orch_job *job)
 {
 	if (job->wtrepo ||
-	    git_repository_open(&job->wtrepo, job->worktree) == 0)
+	    git_repository_open(&job->wtrepo, job->worktree) == 0) {
+		keep_wt_file(lw, job->wtrepo, "HEAD");
 		git_repository_detach_head(job->wtrepo);
+	}
 	git_repository_free(job->wtrepo);
 	job->wtrepo = NULL;
 }
@@ -719,6 +735,8 @@ static int slot_prepare(git_repository **out, local_worker *lw, int n,
 		if (!keep_ignored)
 			co.checkout_strategy |= GIT_CHECKOUT_REMOVE_IGNORED;
 		co.disable_filters = !filters;
+		keep_wt_file(lw, wtrepo, "HEAD");
+		keep_wt_file(lw, wtrepo, "index");
 		if ((error = git_repository_set_head(
 		         wtrepo, git_reference_name(branch))) < 0 ||
 		    (error = git_checkout_head(wtrepo, &co)) < 0)
@@ -858,7 +876,7 @@ static int local_start(orch_job **out, orch_worker *worker,
 	job = NULL;
 done:
 	if (job && job->slot >= 0) {
-		slot_detach(job);
+		slot_detach(lw, job);
 		slot_release(lw, job->slot);
 	}
 	git_reference_free(branch);
@@ -873,8 +891,9 @@ done:
  * index is not written back: the slot's next checkout writes its own, and
  * each write replaces a file (see trash.h for what that costs).
  */
-static int commit_result(git_oid *out, orch_job *job, git_repository *repo)
+static int commit_result(git_oid *out, local_worker *lw, orch_job *job)
 {
+	git_repository *repo = lw->repo;
 	git_repository *wtrepo = NULL;
 	git_index *index = NULL;
 	git_tree *tree = NULL;
@@ -906,7 +925,14 @@ static int commit_result(git_oid *out, orch_job *job, git_repository *repo)
 	}
 	if ((error = orch_signature_default(&sig, wtrepo)) < 0)
 		goto done;
-	/* through HEAD, which is the task branch: fails if it moved */
+	/* through HEAD, which is the task branch: fails if it moved; the
+	 * branch's file replaced keeps its inode for the run (trash.h) */
+	{
+		char *ref =
+		    pathf("%s%s", git_repository_commondir(repo), job->branch);
+		orch_trash_keep(lw->trash, ref);
+		free(ref);
+	}
 	if ((error = git_commit_create(out, wtrepo, "HEAD", sig, sig, NULL,
 	                               job->message, tree, 1,
 	                               (const git_commit **)&parent)) < 0)
@@ -1087,7 +1113,7 @@ static int local_poll(orch_job_result *out, orch_worker *worker, orch_job *job)
 		out->cpu_known = out->rss_known = 1;
 	}
 	if (job->exit_status == 0 && !job->term_sent_ms) {
-		if ((error = commit_result(&out->result, job, lw->repo)) < 0) {
+		if ((error = commit_result(&out->result, lw, job)) < 0) {
 			snprintf(out->error, sizeof(out->error), "%s",
 			         orch_error_message());
 			note_full_disk(out->error, sizeof(out->error),
@@ -1194,7 +1220,7 @@ static int local_finish(orch_worker *worker, orch_job *job, int keep,
 		waitpid(job->pid, NULL, 0);
 	}
 	if (job->slot >= 0) {
-		slot_detach(job);
+		slot_detach(lw, job);
 		if (job->setup_failed) {
 			/* out of this run: locked until local_close */
 			lw->broken = orch_realloc(

@@ -261,6 +261,32 @@ test_expect_success 'a run holds its slot from one attempt to the next' '
 	rm "$slots/held.locks" "$slots/held.slot"
 '
 
+# What the run replaces keeps its inode in its trash until it ends: the
+# second attempt on a slot finds there the HEAD file the first one had.
+test_expect_success 'a run keeps the files it replaces until it ends' '
+	cat >"$TRASH_DIRECTORY/kp.sh" <<-\SCRIPT &&
+	t="$(git rev-parse --git-common-dir)/orchestrate/trash"
+	grep -rlx "ref: refs/heads/orchestrate/kp/k1" "$t" >../kp.found
+	git rev-list refs/orchestrate/plans/kp >../kp.states
+	grep -rlxF -f ../kp.states "$t" >../kp.plan
+	exit 0
+	SCRIPT
+	cat >kp.ini <<-PLAN &&
+	[task "k1"]
+	run = true
+	[task "k2"]
+	depends = k1
+	run = sh "$TRASH_DIRECTORY/kp.sh"
+	PLAN
+	git orchestrate plan kp.ini >/dev/null &&
+	git orchestrate run -j 1 kp >out 2>&1 &&
+	slots="$(git rev-parse --git-common-dir)/orchestrate/slots" &&
+	# the worktree HEAD of k1, and an earlier state of the plan ref
+	test -s "$slots/kp.found" &&
+	test -s "$slots/kp.plan" &&
+	rm "$slots/kp.found" "$slots/kp.states" "$slots/kp.plan"
+'
+
 test_expect_success 'a run removes its trash when it ends, and the trash of a run that died' '
 	trash="$(git rev-parse --git-common-dir)/orchestrate/trash" &&
 	dead=$(sh -c "echo \$\$") &&

@@ -113,6 +113,59 @@ TEST(a_file_put_in_the_trash_leaves_its_place_and_keeps_its_inode)
 	CHECK_INT(entries(parent), 0);
 }
 
+/* What a rename over a kept file replaces stays on disk until the trash
+ * is freed; a directory or a missing file is not kept. */
+TEST(a_kept_file_keeps_its_inode_when_it_is_replaced)
+{
+	char common[300], parent[400], mine[800], path[1200], new_path[1200];
+	struct stat before, st;
+	orch_trash *trash;
+
+	snprintf(common, sizeof(common), "%s/", unit_tmpdir());
+	snprintf(parent, sizeof(parent), "%sorchestrate/trash", common);
+	touch(common, "ref");
+	touch(common, "ref.lock");
+	CHECK_INT(mkdir(strcat(strcpy(path, common), "dir"), 0755), 0);
+	snprintf(path, sizeof(path), "%sref", common);
+	snprintf(new_path, sizeof(new_path), "%sref.lock", common);
+	CHECK_INT(lstat(path, &before), 0);
+	trash = orch_trash_new(common);
+	orch_trash_keep(trash, path);
+	CHECK(exists(common, "ref"));
+	CHECK_INT(lstat(path, &st), 0);
+	CHECK_INT(st.st_nlink, 2);
+	CHECK_INT(rename(new_path, path), 0);
+	/* the old file, by its second name */
+	CHECK_INT(only_child(mine, sizeof(mine), parent), 0);
+	CHECK_INT(entries(mine), 1);
+	{
+		DIR *d = opendir(mine);
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.') {
+				snprintf(path, sizeof(path), "%s/%s", mine,
+				         e->d_name);
+				CHECK_INT(lstat(path, &st), 0);
+				CHECK_INT(st.st_ino, before.st_ino);
+				CHECK_INT(st.st_nlink, 1);
+			}
+		if (d)
+			closedir(d);
+	}
+	snprintf(path, sizeof(path), "%sdir", common);
+	orch_trash_keep(trash, path);
+	snprintf(path, sizeof(path), "%sgone", common);
+	orch_trash_keep(trash, path);
+	CHECK_INT(entries(mine), 1);
+	orch_trash_free(trash);
+	CHECK_INT(entries(mine), -1);
+	/* no trash: nothing */
+	snprintf(path, sizeof(path), "%sref", common);
+	orch_trash_keep(NULL, path);
+	CHECK_INT(lstat(path, &st), 0);
+	CHECK_INT(st.st_nlink, 1);
+}
+
 TEST(a_directory_goes_whole_and_a_missing_path_is_no_error)
 {
 	char common[300], dir[400], mine[800], parent[400];
@@ -202,6 +255,7 @@ TEST(a_large_file_is_removed_at_once_not_kept_until_the_end)
 static const unit_test tests[] = {
     T(a_large_file_is_removed_at_once_not_kept_until_the_end),
     T(a_file_put_in_the_trash_leaves_its_place_and_keeps_its_inode),
+    T(a_kept_file_keeps_its_inode_when_it_is_replaced),
     T(a_directory_goes_whole_and_a_missing_path_is_no_error),
     T(without_a_trash_a_path_is_removed),
     T(the_trash_of_a_process_that_is_gone_goes_with_the_next),
