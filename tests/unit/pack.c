@@ -105,6 +105,16 @@ static void make_pack(char name[41], git_repository *repo, const git_oid *oids,
 	git_packbuilder_free(pb);
 }
 
+/* Two packs of two versions each (oids[0..4)); their names into `names`. */
+static void make_two_packs(char names[2][41], git_oid oids[4],
+                           git_repository *repo)
+{
+	for (int i = 0; i < 4; i++)
+		write_version(&oids[i], repo, i);
+	make_pack(names[0], repo, &oids[0], 2);
+	make_pack(names[1], repo, &oids[2], 2);
+}
+
 static long file_size(const char *dir, const char *name, const char *ext)
 {
 	char path[1024];
@@ -225,10 +235,7 @@ TEST(a_damaged_index_is_an_error_that_names_its_pack)
 	const char *in[2] = {names[0], names[1]};
 
 	setup(&fx);
-	for (int i = 0; i < 4; i++)
-		write_version(&oids[i], fx.repo, i);
-	make_pack(names[0], fx.repo, &oids[0], 2);
-	make_pack(names[1], fx.repo, &oids[2], 2);
+	make_two_packs(names, oids, fx.repo);
 	snprintf(path, sizeof(path), "%spack-%s.idx", fx.packdir, names[1]);
 	chmod(path, 0644);
 	CHECK_INT(truncate(path, file_size(fx.packdir, names[1], "idx") - 1),
@@ -250,10 +257,7 @@ TEST(a_joined_pack_whose_index_cannot_be_written_is_not_left)
 	FILE *f;
 
 	setup(&fx);
-	for (int i = 0; i < 4; i++)
-		write_version(&oids[i], fx.repo, i);
-	make_pack(names[0], fx.repo, &oids[0], 2);
-	make_pack(names[1], fx.repo, &oids[2], 2);
+	make_two_packs(names, oids, fx.repo);
 	CHECK_INT(orch_pack_join(joined, fx.packdir, in, 2, 0), 0);
 	snprintf(path, sizeof(path), "%spack-%s.pack", fx.packdir, joined);
 	CHECK_INT(unlink(path), 0);
@@ -282,10 +286,7 @@ TEST(a_join_that_is_there_already_is_left_as_it_is)
 	struct stat before, after;
 
 	setup(&fx);
-	for (int i = 0; i < 4; i++)
-		write_version(&oids[i], fx.repo, i);
-	make_pack(names[0], fx.repo, &oids[0], 2);
-	make_pack(names[1], fx.repo, &oids[2], 2);
+	make_two_packs(names, oids, fx.repo);
 	CHECK_INT(orch_pack_join(joined, fx.packdir, in, 2, 0), 0);
 	snprintf(path, sizeof(path), "%spack-%s.pack", fx.packdir, joined);
 	CHECK_INT(stat(path, &before), 0);

@@ -65,6 +65,16 @@ static int only_child(char *out, size_t size, const char *parent)
 	return n == 1 ? 0 : -1;
 }
 
+/* lstat of the one entry of `dir` (not . and ..); 0 when there is one. */
+static int only_entry(struct stat *out, const char *dir)
+{
+	char path[1024];
+
+	if (only_child(path, sizeof(path), dir) < 0)
+		return -1;
+	return lstat(path, out);
+}
+
 /* The pid of a process that has exited and been waited for. */
 static pid_t gone_pid(void)
 {
@@ -95,19 +105,8 @@ TEST(a_file_put_in_the_trash_leaves_its_place_and_keeps_its_inode)
 	CHECK_INT(only_child(mine, sizeof(mine), parent), 0);
 	CHECK_INT(strtol(strrchr(mine, '/') + 1, NULL, 10), getpid());
 	CHECK_INT(entries(mine), 1);
-	{
-		DIR *d = opendir(mine);
-		struct dirent *e;
-		while (d && (e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.') {
-				snprintf(path, sizeof(path), "%s/%s", mine,
-				         e->d_name);
-				CHECK_INT(lstat(path, &after), 0);
-				CHECK_INT(after.st_ino, before.st_ino);
-			}
-		if (d)
-			closedir(d);
-	}
+	CHECK_INT(only_entry(&after, mine), 0);
+	CHECK_INT(after.st_ino, before.st_ino);
 	orch_trash_free(trash);
 	CHECK_INT(entries(mine), -1);
 	CHECK_INT(entries(parent), 0);
@@ -138,20 +137,9 @@ TEST(a_kept_file_keeps_its_inode_when_it_is_replaced)
 	/* the old file, by its second name */
 	CHECK_INT(only_child(mine, sizeof(mine), parent), 0);
 	CHECK_INT(entries(mine), 1);
-	{
-		DIR *d = opendir(mine);
-		struct dirent *e;
-		while (d && (e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.') {
-				snprintf(path, sizeof(path), "%s/%s", mine,
-				         e->d_name);
-				CHECK_INT(lstat(path, &st), 0);
-				CHECK_INT(st.st_ino, before.st_ino);
-				CHECK_INT(st.st_nlink, 1);
-			}
-		if (d)
-			closedir(d);
-	}
+	CHECK_INT(only_entry(&st, mine), 0);
+	CHECK_INT(st.st_ino, before.st_ino);
+	CHECK_INT(st.st_nlink, 1);
 	snprintf(path, sizeof(path), "%sdir", common);
 	orch_trash_keep(trash, path);
 	snprintf(path, sizeof(path), "%sgone", common);
