@@ -410,8 +410,8 @@ static void keep_wt_file(local_worker *lw, git_repository *wtrepo,
 
 /*
  * Detach HEAD of `job`'s slot, so that it holds no branch between
- * attempts; the slot is let go after this, and its worktree with it.
- * Sets no error: it runs after a failed start too, whose message stays.
+ * attempts; the worker holds the slot or lets it go after this. Sets no
+ * error: it runs after a failed start too, whose message stays.
  */
 static void slot_detach(local_worker *lw, orch_job *job)
 {
