@@ -79,4 +79,28 @@ test_expect_success 'the next run takes the slot again and runs the setup' '
 	test_path_is_file "$OUT/t-ran"
 '
 
+# With a setup, ignored files are the setup's and stay: a command that
+# changed nothing else changed nothing (no commit on the worker), and the
+# next attempt (n1 first: one slot) still has them.
+test_expect_success 'with a setup, the files it left do not make a change' '
+	cat >n.ini <<-PLAN &&
+	[plan]
+	retries = 0
+	setup = echo ok >.env
+	[task "n1"]
+	priority = high
+	run = true
+	[task "n2"]
+	run = test -f .env && echo n2 >n2.txt
+	PLAN
+	git orchestrate plan n.ini >/dev/null &&
+	git orchestrate run n >out 2>&1 &&
+	n1=$(git rev-parse orchestrate/n/n1) &&
+	test "$(git rev-parse $n1^{tree})" = "$(git rev-parse main^{tree})" &&
+	! git -C "$SSHD_ROOT"/w1/work/repo-*/repo.git cat-file -e $n1 2>/dev/null &&
+	test "$(git show orchestrate/n/n2:n2.txt)" = n2 &&
+	git ls-tree -r --name-only orchestrate/n/n2 >files &&
+	test_grep ! "^\.env$" files
+'
+
 test_done
