@@ -97,6 +97,17 @@ static void write_version(git_oid *out, git_repository *repo, int n)
 	orch_buf_free(&text);
 }
 
+/* Objects 0 <= i < n written by `write` into oids[i], the packer offered a
+ * pack after each (it packs once it has its limit). */
+static void write_each_packing(struct fixture *fx, git_oid *oids, int n,
+                               void (*write)(git_oid *, git_repository *, int))
+{
+	for (int i = 0; i < n; i++) {
+		write(&oids[i], fx->repo, i);
+		CHECK_INT(orch_packer_pack(fx->pk, 0), 0);
+	}
+}
+
 /* Every object readable through a handle opened now (another process). */
 static int all_readable(const struct fixture *fx, const git_oid *oids, size_t n)
 {
@@ -210,10 +221,7 @@ TEST(finish_leaves_one_pack_with_everything)
 
 	setup(&fx);
 	orch_packer_set_limits(fx.pk, 3, 8);
-	for (int i = 0; i < 7; i++) {
-		write_blob(&oids[i], fx.repo, i);
-		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
-	}
+	write_each_packing(&fx, oids, 7, write_blob);
 	CHECK_INT(count_packs(&fx, "pack"), 2);
 	CHECK(loose_exists(&fx, &oids[6]));
 	CHECK_INT(orch_packer_finish(fx.pk), 0);
@@ -230,10 +238,7 @@ TEST(finish_merges_the_small_packs_and_leaves_merged_ones)
 
 	setup(&fx);
 	orch_packer_set_limits(fx.pk, 2, 3);
-	for (int i = 0; i < 9; i++) {
-		write_blob(&oids[i], fx.repo, i);
-		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
-	}
+	write_each_packing(&fx, oids, 9, write_blob);
 	/* 3 packs of 2 merged into one of 6 at level 1, then one of 2 */
 	CHECK_INT(count_packs(&fx, "pack"), 2);
 	CHECK(loose_exists(&fx, &oids[8]));
@@ -474,10 +479,7 @@ TEST(merged_packs_are_joined_as_they_are_not_packed_anew)
 
 	setup(&fx);
 	orch_packer_set_limits(fx.pk, 2, 100);
-	for (int i = 0; i < 6; i++) {
-		write_version(&oids[i], fx.repo, i);
-		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
-	}
+	write_each_packing(&fx, oids, 6, write_version);
 	CHECK_INT(count_packs(&fx, "pack"), 3);
 	before = pack_bytes(&fx);
 	CHECK_INT(orch_packer_finish(fx.pk), 0);
@@ -548,10 +550,7 @@ TEST(a_pack_repacked_away_by_someone_else_is_merged_from_where_its_objects_are)
 
 	setup(&fx);
 	orch_packer_set_limits(fx.pk, 2, 100);
-	for (int i = 0; i < 6; i++) {
-		write_version(&oids[i], fx.repo, i);
-		CHECK_INT(orch_packer_pack(fx.pk, 0), 0);
-	}
+	write_each_packing(&fx, oids, 6, write_version);
 	CHECK_INT(count_packs(&fx, "pack"), 3);
 	/* one of the packer's packs, by name */
 	snprintf(dir, sizeof(dir), "%s/.git/objects/pack", fx.path);
