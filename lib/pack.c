@@ -19,6 +19,9 @@
 #define PACK_HEADER 12
 #define LARGE_OFFSET 0x80000000u
 
+/* The first bytes of an index of version 2. */
+static const unsigned char idx_magic[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
+
 /* One object of the joined pack, found through an input's index. */
 struct entry {
 	const unsigned char *id; /* in its input's index */
@@ -29,6 +32,7 @@ struct entry {
 struct input {
 	orch_buf idx;   /* the whole index */
 	char *pack;     /* path of the .pack */
+	int fd;         /* the .pack, open from its check to its copy, or -1 */
 	uint64_t start; /* where its entries go in the joined pack */
 	uint64_t size;  /* bytes of its entries */
 	uint32_t count;
@@ -61,20 +65,19 @@ static int by_id(const void *a, const void *b)
  */
 static int read_input(struct input *in, const char *dir, const char *name)
 {
-	static const unsigned char magic[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
 	orch_buf path = {0};
 	unsigned char head[PACK_HEADER], sum[ID_LEN];
 	const unsigned char *p;
 	uint64_t nlarge = 0;
 	struct stat st;
-	int fd = -1, error = 0;
+	int error = 0;
 
 	orch_buf_printf(&path, "%spack-%s.idx", dir, name);
 	if ((error = orch_read_file(&in->idx, path.ptr)) < 0)
 		goto done;
 	p = (const unsigned char *)in->idx.ptr;
 	if (in->idx.len < IDX_HEADER + 2 * ID_LEN ||
-	    memcmp(p, magic, sizeof(magic))) {
+	    memcmp(p, idx_magic, sizeof(idx_magic))) {
 		error = 1;
 		goto done;
 	}
@@ -91,13 +94,14 @@ static int read_input(struct input *in, const char *dir, const char *name)
 	orch_buf_clear(&path);
 	orch_buf_printf(&path, "%spack-%s.pack", dir, name);
 	in->pack = orch_strdup(path.ptr);
-	if ((fd = open(in->pack, O_RDONLY)) < 0 || fstat(fd, &st) < 0) {
+	if ((in->fd = open(in->pack, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(in->fd, &st) < 0) {
 		error = orch_error_os("cannot read '%s'", in->pack);
 		goto done;
 	}
 	if (st.st_size < PACK_HEADER + ID_LEN ||
-	    pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
-	    pread(fd, sum, sizeof(sum), st.st_size - ID_LEN) !=
+	    pread(in->fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    pread(in->fd, sum, sizeof(sum), st.st_size - ID_LEN) !=
 	        (ssize_t)sizeof(sum) ||
 	    memcmp(head, "PACK", 4) ||
 	    (get32(head + 4) != 2 && get32(head + 4) != 3) ||
@@ -113,8 +117,6 @@ corrupt:
 	orch_error_hint("run `git fsck`; `git repack -a -d` rewrites the "
 	                "packs");
 done:
-	if (fd >= 0)
-		close(fd);
 	orch_buf_free(&path);
 	return error;
 }
@@ -127,19 +129,17 @@ static int put(int fd, orch_sha1 *sum, const void *data, size_t len)
 	return orch_write_all(fd, data, len);
 }
 
-/* Copy the entries of `in` to `fd`. */
+/* Copy the entries of `in` (from the file read_input checked) to `fd`. */
 static int copy_entries(int fd, orch_sha1 *sum, const struct input *in)
 {
 	char chunk[65536];
 	uint64_t at = PACK_HEADER, end = PACK_HEADER + in->size;
-	int from = open(in->pack, O_RDONLY), error = 0;
+	int error = 0;
 
-	if (from < 0)
-		return orch_error_os("cannot read '%s'", in->pack);
 	while (at < end) {
 		size_t want = end - at < sizeof(chunk) ? (size_t)(end - at)
 		                                       : sizeof(chunk);
-		ssize_t n = pread(from, chunk, want, (off_t)at);
+		ssize_t n = pread(in->fd, chunk, want, (off_t)at);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -156,7 +156,6 @@ static int copy_entries(int fd, orch_sha1 *sum, const struct input *in)
 		}
 		at += (uint64_t)n;
 	}
-	close(from);
 	return error;
 }
 
@@ -164,12 +163,11 @@ static int copy_entries(int fd, orch_sha1 *sum, const struct input *in)
 static void make_index(orch_buf *out, const struct entry *entries, size_t n,
                        const unsigned char pack_sum[ID_LEN])
 {
-	static const unsigned char magic[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
 	unsigned char word[8], sum[ID_LEN];
 	uint32_t fanout[256] = {0}, nlarge = 0, total = 0;
 	orch_sha1 ctx;
 
-	orch_buf_put(out, magic, sizeof(magic));
+	orch_buf_put(out, idx_magic, sizeof(idx_magic));
 	for (size_t i = 0; i < n; i++)
 		fanout[entries[i].id[0]]++;
 	for (int b = 0; b < 256; b++) {
@@ -227,6 +225,8 @@ int orch_pack_join(char out[ORCH_PACK_NAME_LEN + 1], const char *pack_dir,
 	int pack_fd = -1, idx_fd = -1, error = 0;
 	orch_sha1 ctx;
 
+	for (size_t i = 0; i < n; i++)
+		in[i].fd = -1;
 	for (size_t i = 0; i < n; i++) {
 		if ((error = read_input(&in[i], pack_dir, names[i])) != 0)
 			goto done;
@@ -253,13 +253,10 @@ int orch_pack_join(char out[ORCH_PACK_NAME_LEN + 1], const char *pack_dir,
 			if (off & LARGE_OFFSET) {
 				const unsigned char *q =
 				    large + 8 * (off & ~(uint64_t)LARGE_OFFSET);
-				if (q + 8 > p + in[i].idx.len - 2 * ID_LEN) {
-					error = orch_error_set(
-					    "the index of pack '%s' is damaged",
-					    names[i]);
-					goto done;
-				}
-				off = (uint64_t)get32(q) << 32 | get32(q + 4);
+				off = q + 8 > p + in[i].idx.len - 2 * ID_LEN
+				          ? 0 /* out of it: damaged below */
+				          : (uint64_t)get32(q) << 32 |
+				                get32(q + 4);
 			}
 			if (off < PACK_HEADER ||
 			    off >= PACK_HEADER + in[i].size) {
@@ -348,6 +345,8 @@ done:
 	if (tmp_idx.len)
 		unlink(tmp_idx.ptr);
 	for (size_t i = 0; i < n; i++) {
+		if (in[i].fd >= 0)
+			close(in[i].fd);
 		orch_buf_free(&in[i].idx);
 		free(in[i].pack);
 	}
