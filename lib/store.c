@@ -18,7 +18,6 @@
 #include "error.h"
 #include "lease.h"
 #include "store_internal.h"
-#include "trash.h"
 #include "signature.h"
 
 #include <stdarg.h>
@@ -148,7 +147,7 @@ struct orch_store {
 	int64_t fetch_ms;        /* how long a fetch takes (moving average) */
 	int64_t last_win_ms;     /* when our last transition was pushed */
 	orch_packer *packer;     /* new objects go into packs */
-	orch_trash *kept;        /* orch_store_keep_replaced, or NULL */
+	int keep_replaced;       /* orch_store_keep_replaced was called */
 };
 
 int orch_store_open(orch_store **out, git_repository *repo)
@@ -269,7 +268,6 @@ void orch_store_free(orch_store *store)
 	if (!store)
 		return;
 	orch_packer_free(store->packer);
-	orch_trash_free(store->kept);
 	free(store->remote);
 	state_cache_clear(&store->states);
 	while (store->plans) {
@@ -283,20 +281,19 @@ void orch_store_free(orch_store *store)
 
 void orch_store_keep_replaced(orch_store *store)
 {
-	if (!store->kept)
-		store->kept =
-		    orch_trash_new(git_repository_commondir(store->repo));
+	store->keep_replaced = 1;
 }
 
 void orch_store_keep_ref(orch_store *store, const char *refname)
 {
 	orch_buf path = {0};
 
-	if (!store->kept)
+	if (!store->keep_replaced)
 		return;
+	/* the packer's trash: it goes when the packer does, with the store */
 	orch_buf_printf(&path, "%s%s", git_repository_commondir(store->repo),
 	                refname);
-	orch_trash_keep(store->kept, path.ptr);
+	orch_trash_keep(orch_packer_trash(store->packer), path.ptr);
 	orch_buf_free(&path);
 }
 

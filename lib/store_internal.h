@@ -10,6 +10,7 @@
 #include <git2.h>
 
 #include "store.h"
+#include "trash.h"
 #include "util.h"
 
 #define ORCH_STORE_LOCKS_PREFIX "refs/orchestrate/locks/"
@@ -54,6 +55,8 @@ int orch_store_list_refs(orch_strvec *out, orch_store *store,
 typedef struct orch_packer orch_packer;
 int orch_packer_new(orch_packer **out, git_repository *repo);
 void orch_packer_free(orch_packer *pk);
+/* Where the packer puts what it is done with (trash.h). */
+orch_trash *orch_packer_trash(orch_packer *pk);
 /* For tests: pack every `objects` objects, merge every `fanin` packs. */
 void orch_packer_set_limits(orch_packer *pk, size_t objects, size_t fanin);
 /* Pack what was recorded: always with `force`, else once there is enough. */

@@ -418,6 +418,11 @@ void orch_packer_set_limits(orch_packer *pk, size_t objects, size_t fanin)
 	pk->fanin = fanin;
 }
 
+orch_trash *orch_packer_trash(orch_packer *pk)
+{
+	return pk->trash;
+}
+
 void orch_packer_free(orch_packer *pk)
 {
 	if (!pk)
