@@ -61,11 +61,11 @@ int orch_worker_open_all(orch_worker ***out,
 	return 0;
 }
 
-int orch_worker_start_branch(git_reference **out, git_repository *repo,
-                             const char *branch, const git_oid *base)
+int orch_worker_set_branch(git_reference **out, git_repository *repo,
+                           const char *branch, const git_oid *id,
+                           const char *why)
 {
-	int error = git_reference_create(out, repo, branch, base, 1,
-	                                 "orchestrate: start attempt");
+	int error = git_reference_create(out, repo, branch, id, 1, why);
 
 	if (error == GIT_ELOCKED) {
 		orch_buf lock = {0};
@@ -73,14 +73,20 @@ int orch_worker_start_branch(git_reference **out, git_repository *repo,
 		                git_repository_commondir(repo), branch);
 		if (unlink(lock.ptr) == 0)
 			error =
-			    git_reference_create(out, repo, branch, base, 1,
-			                         "orchestrate: start attempt");
+			    git_reference_create(out, repo, branch, id, 1, why);
 		orch_buf_free(&lock);
 	}
 	if (error < 0)
 		return orch_error_git(error, "cannot create branch '%s'",
 		                      branch);
 	return 0;
+}
+
+int orch_worker_start_branch(git_reference **out, git_repository *repo,
+                             const char *branch, const git_oid *base)
+{
+	return orch_worker_set_branch(out, repo, branch, base,
+	                              "orchestrate: start attempt");
 }
 
 int orch_worker_can_run(const orch_worker *worker, const orch_strvec *needs)

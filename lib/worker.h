@@ -285,12 +285,16 @@ int orch_worker_open_all(orch_worker ***out,
                          git_repository *repo, const char *token, int jobs);
 
 /*
- * Point the task branch `branch` at `base` for a new attempt (*out: the
- * reference, caller frees). The caller holds the task's lease, so no live
- * orchestrator writes this branch: a `<branch>.lock` left there is from
- * one killed while it wrote, and is removed. ORCH_ERROR with the message
- * "cannot create branch 'BRANCH': ..." otherwise.
+ * Point the task branch `branch` at `id` (*out: the reference, caller
+ * frees), with reflog message `why`. The caller holds the task's lease, so
+ * no live orchestrator writes this branch: a `<branch>.lock` left there is
+ * from one killed while it wrote, and is removed. ORCH_ERROR with the
+ * message "cannot create branch 'BRANCH': ..." otherwise.
  */
+int orch_worker_set_branch(git_reference **out, git_repository *repo,
+                           const char *branch, const git_oid *id,
+                           const char *why);
+/* orch_worker_set_branch at `base` for a new attempt ("start attempt") */
 int orch_worker_start_branch(git_reference **out, git_repository *repo,
                              const char *branch, const git_oid *base);
 

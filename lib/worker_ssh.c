@@ -1897,23 +1897,17 @@ static int ssh_start(orch_job **out, orch_worker *worker,
 {
 	ssh_worker *sw = (ssh_worker *)worker;
 	struct orch_job *job;
-	git_reference *ref = NULL;
 	int error;
 
 	*out = NULL;
 	if ((error = new_job(&job, spec)) < 0)
 		return error;
-	/* as the local worker does: the branch starts at the start commit */
-	if ((error = orch_worker_start_branch(&ref, sw->repo, spec->branch,
-	                                      &job->base)) < 0)
-		goto done;
+	/* the task branch is written once, by the result (store_result): no
+	 * worktree here is on it, and each write of a ref makes a file and
+	 * frees the one it replaces (trash.h) */
 	enqueue(sw, job);
 	*out = job;
-	job = NULL;
-done:
-	git_reference_free(ref);
-	job_free(job);
-	return error;
+	return 0;
 }
 
 struct copy_objects {
@@ -2047,12 +2041,13 @@ static void store_result(ssh_worker *sw, struct orch_job *job)
 	                                               job->pack.len);
 
 	if (error == 0 &&
-	    ((error = git_commit_lookup(&commit, sw->repo, &res->result)) < 0 ||
-	     (error = git_reference_create(&ref, sw->repo, job->branch,
-	                                   &res->result, 1,
-	                                   "orchestrate: result")) < 0))
+	    (error = git_commit_lookup(&commit, sw->repo, &res->result)) < 0)
 		orch_error_git(error, "cannot record the result on '%s'",
 		               job->branch);
+	if (error == 0)
+		error =
+		    orch_worker_set_branch(&ref, sw->repo, job->branch,
+		                           &res->result, "orchestrate: result");
 	git_commit_free(commit);
 	git_reference_free(ref);
 	if (error < 0) {

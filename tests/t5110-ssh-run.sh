@@ -52,6 +52,27 @@ test_expect_success 'tasks run on two SSH workers, objects over the session' '
 	printf "w1\nw2\n" >expect && test_cmp expect workers
 '
 
+# Each write of a ref makes a file and frees the one it replaces: the
+# branch of an SSH task, on which no worktree of this repository is, is
+# written once, by its result.
+test_expect_success 'an SSH task branch is written once, by its result' '
+	for i in 1 2 3 4 5 6 7 8; do
+		git reflog show --format=%gs orchestrate/fan/t$i >log &&
+		echo "orchestrate: result" >expect &&
+		test_cmp expect log || return 1
+	done
+'
+
+test_expect_success 'a lock a killed orchestrator left on a task branch does not stop its result' '
+	printf "[plan]\nname = stale\nretries = 0\n[task \"s\"]\nrun = echo s >s.txt\n" >stale.ini &&
+	git orchestrate plan stale.ini >/dev/null &&
+	mkdir -p .git/refs/heads/orchestrate/stale &&
+	echo 0000000000000000000000000000000000000000 >.git/refs/heads/orchestrate/stale/s.lock &&
+	{ git orchestrate run stale >out 2>&1 || { cat out; false; }; } &&
+	test "$(git show orchestrate/stale/s:s.txt)" = s &&
+	test_path_is_missing .git/refs/heads/orchestrate/stale/s.lock
+'
+
 # Two slots: at most two worktrees each, the one an attempt runs in and
 # the one made ready meanwhile for the next.
 test_expect_success 'the worker keeps one repository and re-uses slot worktrees' '
