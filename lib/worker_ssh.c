@@ -18,8 +18,11 @@
  *   run/spare.<pid>    the slot a shell made ready, and for which commit
  *   run/tick.<pid>     while a command of the shell runs, its pid (the
  *                      shell's clock ticks then)
- *   run/<plan>+<task>.<attempt>.pid   the attempt's process group, for cancel
- *                      and reap
+ *   run/<pid>.context, run/<pid>.share   the context and the share file of
+ *                      the shell's attempt (rewritten by each one)
+ *   run/<plan>+<task>.<attempt>.sh   the pid of the attempt's script and,
+ *                      while its command runs, the command's process group
+ *                      (for cancel and reap); emptied when the script ends
  *
  * Every remote command is one of the fixed scripts below, run as
  * `sh -c 'SCRIPT' sh WORD...` with each word quoted by orch_shell_quote.
@@ -109,9 +112,10 @@ static const char receive_script[] =
  * last attempt, or ""), then the conflicting paths of a
  * re-run on conflict, the context, the prompt and a word "NAME=VALUE" per
  * variable `env` names (see request_words).
- * ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are
- * run/<id>.<attempt>.context and .share; once the command ended a share
- * file that is not empty is renamed to .shared, which adopt_script reads
+ * ORCHESTRATE_CONTEXT_FILE and ORCHESTRATE_SHARE_FILE are the shell's
+ * run/<pid>.context and .share, written over by each attempt (a new file
+ * is not made each time); once the command ended a share file that is not
+ * empty is renamed to run/<id>.<attempt>.shared, which adopt_script reads
  * too.
  * Stdout: "S slot", "." (watchdog), "F size" and the shared bytes (see
  * SHARE_OUT_SH), "X status", then "R oid" and, without
@@ -208,10 +212,10 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "echo \"S $n\"\n"
     /* what a later orchestrator finds of this attempt (see adopt_script) */
     "d=$run/$id.$att\n"
-    "xf=$d.conflicts cf=$d.context sf=$d.share pf=$d.prompt mark=$d.cancel\n"
     /* files of the attempt that nobody else reads: the shell's own,
      * written over by each attempt (a new file is not made each time) */
     "q=$run/$$\n"
+    "xf=$d.conflicts cf=$q.context sf=$q.share pf=$d.prompt mark=$d.cancel\n"
     /* the attempt's files go with those of the attempts after it (gone,
      * in the shell's loop): .sh is emptied at once, so that nobody waits
      * for its pid; the trap waits for the slot being made ready meanwhile
@@ -284,7 +288,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * command that ended is still committed for adopt_script to find (the
      * command itself was started with SIGPIPE as the script got it) */
     "trap '' PIPE\n"
-    "echo $pg >\"$d.pid\"; [ -z \"$fl\" ] || echo $pg >\"$fl\"\n"
+    "echo $me $pg >\"$d.sh\"; [ -z \"$fl\" ] || echo $pg >\"$fl\"\n"
     "[ -e \"$mark\" ] && kill -s TERM -- -$pg 2>/dev/null\n"
     /* if the connection dies, so does the task: nobody could collect it */
     /* the first sample after the shell's next tick (within a second; a
@@ -321,7 +325,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* an empty share file shares nothing: no .shared */
     "if [ -s \"$sf\" ]; then mv -f \"$sf\" \"$d.shared\" 2>/dev/null; fi\n"
     /* nothing to stop any more (kill_script) */
-    ": >\"$d.pid\"\n"
+    "echo $me >\"$d.sh\"\n"
     "shf \"$d.shared\"\n"
     "echo \"X $st\"\n"
     /* cancelled, or stopped by the watchdog: nothing to collect */
@@ -402,8 +406,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * shell that is killed leaves those of its last attempts (an
      * attempt's number is never used again, see task.c) */
     "gone() { [ $gn -ge $1 ] || return 0; ( set -f; IFS=$nl; set --;"
-    " for p in $g; do set -- \"$@\" \"$p.sh\" \"$p.rss\" \"$p.pid\""
-    " \"$p.prompt\" \"$p.context\" \"$p.conflicts\" \"$p.share\"; done;"
+    " for p in $g; do set -- \"$@\" \"$p.sh\" \"$p.rss\" \"$p.prompt\""
+    " \"$p.conflicts\"; done;"
     " exec rm -f -- \"$@\" >/dev/null 2>&1 ); g= gn=0; }\n"
     "nl='\n' tk= fl= g= gn=0\n"
     "while IFS= read -r l; do\n"
@@ -430,7 +434,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
      * kept is free again */
     "[ -n \"$t\" ] || exit 0\n"
     "rm -f \"$t/run/spare.$$\" \"$t/run/$$.t0\" \"$t/run/$$.t1\""
-    " \"$t/run/$$.st\"; [ -z \"$fl\" ] || { kill $tk; rm -f"
+    " \"$t/run/$$.st\" \"$t/run/$$.context\" \"$t/run/$$.share\"; [ -z \"$fl\" "
+    "] || { kill $tk; rm -f"
     " \"$fl\"; } 2>/dev/null\n"
     "for b in \"$t\"/slots/*.busy; do p=; { read -r p <\"$b/pid\"; } "
     "2>/dev/null;"
@@ -447,7 +452,7 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
  */
 static const char adopt_script[] = SHARE_OUT_SH
     "d=$1/run/$2.$3 i=0\n"
-    "while [ ! -s \"$d.done\" ] && p=$(cat \"$d.sh\" 2>/dev/null) &&"
+    "while [ ! -s \"$d.done\" ] && { read -r p _ <\"$d.sh\"; } 2>/dev/null &&"
     " kill -0 \"$p\" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; "
     "i=$((i + 1)); done\n"
     "[ -s \"$d.done\" ] || exit 3\n"
@@ -462,13 +467,14 @@ static const char adopt_script[] = SHARE_OUT_SH
 
 /*
  * Stops an attempt: words top id attempt grace. Marks it cancelled, TERM
- * to its process group, KILL after the grace; exit 0 once it is gone.
+ * to its process group, KILL after the grace; exit 0 once it is gone. The
+ * group is the second word of the attempt's .sh while its command runs.
  */
 static const char kill_script[] =
-    "run=$1/run id=$2 g=$(($4 * 10))\n"
+    "run=$1/run id=$2 g=$(($4 * 10)) pg=\n"
     ": >\"$run/$id.$3.cancel\"\n"
-    "[ -s \"$run/$id.$3.pid\" ] || exit 0\n"
-    "pg=$(cat \"$run/$id.$3.pid\")\n"
+    "{ read -r _ pg <\"$run/$id.$3.sh\"; } 2>/dev/null\n"
+    "case $pg in '' | *[!0-9]*) exit 0 ;; esac\n"
     "kill -s TERM -- -$pg 2>/dev/null || exit 0\n"
     "i=0; while [ $i -lt $g ] && kill -s 0 -- -$pg 2>/dev/null; do sleep 0.1; "
     "i=$((i + 1)); done\n"

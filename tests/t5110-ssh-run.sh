@@ -116,6 +116,35 @@ test_expect_success 'a remote timeout kills the whole remote process group' '
 	no_process "sleep 30[012]\.$$"
 '
 
+# The run goes on after the timeout (another task waits on the same
+# worker until the timed-out processes are gone): they are stopped through
+# the session, not only when it closes.
+test_expect_success 'a remote timeout stops the process group while the run goes on' '
+	sshd_worker_ini w2 slots=2 >.git/orchestrate.ini &&
+	cat >"$TRASH_DIRECTORY/watch.sh" <<-EOF &&
+	i=0
+	until pgrep -f "sleep 312\.$$" >/dev/null; do
+		i=\$((i + 1)); [ \$i -lt 600 ] || { echo never >"$TRASH_DIRECTORY/watch"; exit 0; }
+		sleep 0.1
+	done
+	i=0
+	while pgrep -f "sleep 31[012]\.$$" >/dev/null; do
+		i=\$((i + 1)); [ \$i -lt 600 ] || { echo alive >"$TRASH_DIRECTORY/watch"; exit 0; }
+		sleep 0.1
+	done
+	echo gone >"$TRASH_DIRECTORY/watch"
+	EOF
+	printf "[plan]\nname = slow2\nretries = 0\n\n[task \"hang\"]\ntimeout = 2s\nrun = (sleep 310.$$; echo late) & sleep 311.$$ & sleep 312.$$\n\n[task \"watch\"]\nrun = sh \"%s\"\n" \
+		"$TRASH_DIRECTORY/watch.sh" >slow2.ini &&
+	git orchestrate plan slow2.ini >/dev/null &&
+	test_expect_code 1 git orchestrate run slow2 >out 2>&1 &&
+	test "$(cat "$TRASH_DIRECTORY/watch")" = gone &&
+	git orchestrate status slow2 >st &&
+	test_grep "hang *timeout" st &&
+	test_grep "watch *done" st &&
+	no_process "sleep 31[012]\.$$"
+'
+
 test_expect_success 'objects can travel through a remote instead (fetch and push there)' '
 	git init -q --bare "$TRASH_DIRECTORY/hub.git" &&
 	{ sshd_worker_ini w1 slots=2 remote="$TRASH_DIRECTORY/hub.git" workdir="$SSHD_ROOT/w1/work-a" &&

@@ -53,6 +53,38 @@ test_expect_success 'the findings are in the plan state and in log --shared' '
 	test_grep "^    found on w1$" log
 '
 
+# A new file made and removed for each attempt costs more than one written
+# over (see trash.h): the share and context files are the slot shell's,
+# emptied and written by each attempt; what an attempt shared still goes
+# with its own result (above).
+test_expect_success 'the attempts of one slot shell write one share and one context file' '
+	sshd_worker_ini w1 slots=1 >.git/orchestrate.ini &&
+	cat >"$TRASH_DIRECTORY/files.sh" <<-EOF &&
+	ls -i "\$ORCHESTRATE_SHARE_FILE" >>"$TRASH_DIRECTORY/files" &&
+	ls -i "\$ORCHESTRATE_CONTEXT_FILE" >>"$TRASH_DIRECTORY/files" &&
+	test ! -s "\$ORCHESTRATE_SHARE_FILE" || exit 1
+	case \$1 in
+	one) echo one >>"\$ORCHESTRATE_SHARE_FILE" ;;
+	two) grep -q "^one\\$" "\$ORCHESTRATE_CONTEXT_FILE" ;;
+	esac
+	EOF
+	printf "[plan]\nname = files\nretries = 0\n" >files.ini &&
+	printf "[task \"f1\"]\nrun = sh \"%s\" one\n" "$TRASH_DIRECTORY/files.sh" >>files.ini &&
+	printf "[task \"f2\"]\ndepends = f1\nrun = sh \"%s\" two\n" "$TRASH_DIRECTORY/files.sh" >>files.ini &&
+	printf "[task \"f3\"]\ndepends = f2\nrun = sh \"%s\" three\n" "$TRASH_DIRECTORY/files.sh" >>files.ini &&
+	git orchestrate plan files.ini >/dev/null &&
+	{ git orchestrate run files >out 2>&1 || { cat out; false; }; } &&
+	test $(wc -l <"$TRASH_DIRECTORY/files") = 6 &&
+	# f1 shared: its share file went with its result, f2 has a new one
+	sed -n "3,4p" "$TRASH_DIRECTORY/files" >f2 &&
+	sed -n "5,6p" "$TRASH_DIRECTORY/files" >f3 &&
+	test_cmp f2 f3 &&
+	sed -n "2p" "$TRASH_DIRECTORY/files" >c1 &&
+	sed -n "4p" "$TRASH_DIRECTORY/files" >c2 &&
+	test_cmp c1 c2 &&
+	sshd_worker_ini w1 slots=2 >.git/orchestrate.ini
+'
+
 test_expect_success 'the worker keeps no share or context file of a task' '
 	! ls "$SSHD_ROOT"/w1/work/repo-*/run/*.share "$SSHD_ROOT"/w1/work/repo-*/run/*.context 2>/dev/null
 '
