@@ -119,7 +119,9 @@ static const char receive_script[] =
  * too.
  * Stdout: "S slot", "." (watchdog), "F size" and the shared bytes (see
  * SHARE_OUT_SH), "X status", then "R oid" and, without
- * a url, "P" and the result pack, or "N" (without a url) when the command
+ * a url, "P" and the result pack; or, without a url, "T tree", "P" and the
+ * pack of that tree's new objects (the orchestrator makes the commit), or
+ * "N" when the command
  * changed nothing; or "U status" when the slot's setup failed. Before "X": "C
  * u0 s0 u1 s1 kb", what the command used (see below). Task output goes to
  * stderr.
@@ -360,6 +362,25 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  printf '%s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
     "fi\n"
     "[ -z \"$ix\" ] || exec 4<&-\n"
+    /* git gc --auto (it goes to the background) only when the counts it
+     * checks first are near its defaults: asking costs a process */
+    "gca() { set -- \"$repo\"/objects/17/*; [ $# -gt 27 ] ||"
+    " { set -- \"$repo\"/objects/pack/*.pack; [ $# -gt 50 ]; } || return 0;"
+    " git -C \"$repo\" gc --auto --quiet </dev/null >/dev/null 2>&1; }\n"
+    /* without a url, HEAD still the start commit (the command made no
+     * commit of its own): the result goes back as its tree ("T"), the
+     * orchestrator makes the commit as it does for "N": git write-tree
+     * instead of git commit, and no ref here; the slot's next checkout
+     * throws the staged changes away */
+    "if [ -z \"$url\" ] && headr && [ \"$r\" = \"$base\" ]; then\n"
+    "  git add -A >&2 && r=$(git write-tree) &&"
+    " case $r in '' | *[!0-9a-f]*) false ;; esac ||"
+    " { echo 'cannot commit the result' >&2; fin 'X 0'; exit 0; }\n"
+    "  fin 'X 0' \"T $r\"; echo $$ >\"$s.busy/pid\"; gca; echo \"T $r\"; echo "
+    "P\n"
+    "  printf '%s\\n^%s^{tree}\\n' \"$r\" \"$base\" | git -C \"$repo\""
+    " pack-objects -q --revs --stdout; exit 0\n"
+    "fi\n"
     "git add -A >&2 && printf '%s' \"$msg\" |"
     " GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_COMMITTER_NAME=$an "
     "GIT_COMMITTER_EMAIL=$ae git -c maintenance.auto=0 -c gc.auto=0"
@@ -375,11 +396,6 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     /* the slot stays this shell's for its next attempt (`hint`); .sh is
      * not needed once .done is there */
     "echo $$ >\"$s.busy/pid\"\n"
-    /* git gc --auto (it goes to the background) only when the counts it
-     * checks first are near its defaults: asking costs a process */
-    "gca() { set -- \"$repo\"/objects/17/*; [ $# -gt 27 ] ||"
-    " { set -- \"$repo\"/objects/pack/*.pack; [ $# -gt 50 ]; } || return 0;"
-    " git -C \"$repo\" gc --auto --quiet </dev/null >/dev/null 2>&1; }\n"
     "gca\n"
     "echo \"R $r\"\n"
     "[ -n \"$url\" ] && exit 0\n"
@@ -446,8 +462,8 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
  * Collects an attempt whose orchestrator died: words top id attempt base
  * url. Waits (at most a minute) while its task script still runs, then
  * answers as the task script would have ("F size" and what it shared,
- * "X status", "R oid", "P" and the
- * pack); exits 3 without a word when the attempt left nothing to collect
+ * "X status", "R oid" or "T tree", "P" and the pack); exits 3 without a
+ * word when the attempt left nothing to collect
  * (it was stopped, or never ran its command).
  */
 static const char adopt_script[] = SHARE_OUT_SH
@@ -458,10 +474,13 @@ static const char adopt_script[] = SHARE_OUT_SH
     "[ -s \"$d.done\" ] || exit 3\n"
     "shf \"$d.shared\"\n"
     "cat \"$d.done\" || exit 3\n"
-    "r=$(sed -n 's/^R //p' \"$d.done\")\n"
+    /* the result: a commit (R), or a tree (T) whose commit the
+     * orchestrator makes */
+    "r= b=$4; while read -r k v; do case $k in R) r=$v ;; T) r=$v"
+    " b=$4^{tree} ;; esac; done <\"$d.done\"\n"
     "[ -n \"$r\" ] && [ -z \"$5\" ] || exit 0\n"
     "echo P\n"
-    "printf '%s\\n^%s\\n' \"$r\" \"$4\" | git -C \"$1/repo.git\" pack-objects "
+    "printf '%s\\n^%s\\n' \"$r\" \"$b\" | git -C \"$1/repo.git\" pack-objects "
     "-q "
     "--revs --stdout || exit 0\n";
 
@@ -553,6 +572,8 @@ struct orch_job {
 	orch_buf pack;
 	int pack_pending;
 	int empty_result; /* ... or nothing changed: the commit is made here */
+	int tree_result;  /* ... or the pack has its tree: likewise */
+	git_oid result_tree;
 	/* under the worker's mutex */
 	orch_buf output;
 	orch_job_result result;
@@ -1346,7 +1367,8 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 	orch_job_result res = {0};
 	const char *p = ex->out.ptr ? ex->out.ptr : "", *end = p + ex->out.len;
 	const char *pack = NULL;
-	char result_hex[GIT_OID_HEXSZ + 1] = "";
+	char result_hex[GIT_OID_HEXSZ + 1] = "",
+	                                tree_hex[GIT_OID_HEXSZ + 1] = "";
 	int status = -1, setup_status = -1, no_change = 0;
 
 	while (p < end) {
@@ -1378,6 +1400,8 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 			status = atoi(p + 2);
 		else if (len == 2 + GIT_OID_HEXSZ && p[0] == 'R')
 			memcpy(result_hex, p + 2, GIT_OID_HEXSZ);
+		else if (len == 2 + GIT_OID_HEXSZ && p[0] == 'T')
+			memcpy(tree_hex, p + 2, GIT_OID_HEXSZ);
 		else if (len == 1 && p[0] == 'N')
 			no_change = 1;
 		else if (len == 1 && p[0] == 'P') {
@@ -1422,6 +1446,19 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 		/* made by the scheduler's poll (store_result) */
 		orch_buf_clear(&job->pack);
 		job->empty_result = 1;
+		job->pack_pending = 1;
+		res.has_result = 1;
+		goto done;
+	}
+	if (tree_hex[0] && !result_hex[0] && !sw->remote) {
+		/* the tree's objects, and its commit made by the scheduler's
+		 * poll (store_result); the worker has not that commit */
+		if (!pack || pack >= end ||
+		    git_oid_fromstr(&job->result_tree, tree_hex) < 0)
+			goto bad;
+		orch_buf_clear(&job->pack);
+		orch_buf_put(&job->pack, pack, (size_t)(end - pack));
+		job->tree_result = 1;
 		job->pack_pending = 1;
 		res.has_result = 1;
 		goto done;
@@ -2003,12 +2040,12 @@ out:
 }
 
 /*
- * The result of an attempt that changed nothing: the commit `git commit
- * --allow-empty -F -` would have made on the worker, on its start commit
- * (which the worker has: it is not sent back).
+ * The result commit of an attempt whose worker sent its tree (NULL `tree`:
+ * it changed nothing, the start commit's tree): the commit `git commit
+ * --allow-empty -F -` would have made on the worker, on its start commit.
  */
-static int empty_result(git_oid *out, ssh_worker *sw,
-                        const struct orch_job *job)
+static int commit_result(git_oid *out, ssh_worker *sw,
+                         const struct orch_job *job, const git_oid *tree_id)
 {
 	git_buf message = GIT_BUF_INIT;
 	git_signature *sig = NULL;
@@ -2022,7 +2059,8 @@ static int empty_result(git_oid *out, ssh_worker *sw,
 	    (error = git_signature_now(&sig, sw->sig_name, sw->sig_email)) <
 	        0 ||
 	    (error = git_commit_lookup(&base, sw->repo, &job->base)) < 0 ||
-	    (error = git_commit_tree(&tree, base)) < 0 ||
+	    (error = tree_id ? git_tree_lookup(&tree, sw->repo, tree_id)
+	                     : git_commit_tree(&tree, base)) < 0 ||
 	    (error = git_commit_create(out, sw->repo, NULL, sig, sig, NULL,
 	                               message.ptr, tree, 1,
 	                               (const git_commit **)&base)) < 0)
@@ -2042,9 +2080,14 @@ static void store_result(ssh_worker *sw, struct orch_job *job)
 	orch_job_result *res = &job->result;
 	git_reference *ref = NULL;
 	git_commit *commit = NULL;
-	int error = job->empty_result ? empty_result(&res->result, sw, job)
+	int error = job->empty_result ? 0
 	                              : unpack_objects(sw->repo, job->pack.ptr,
 	                                               job->pack.len);
+
+	if (error == 0 && (job->empty_result || job->tree_result))
+		error =
+		    commit_result(&res->result, sw, job,
+		                  job->tree_result ? &job->result_tree : NULL);
 
 	if (error == 0 &&
 	    (error = git_commit_lookup(&commit, sw->repo, &res->result)) < 0)

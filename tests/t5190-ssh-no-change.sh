@@ -113,6 +113,49 @@ test_expect_success 'attempts that change nothing run one git process each' '
 	test $(grep -c -e "^checkout$" -e "^worktree$" names) -le 2
 '
 
+# Without a remote, a result on the start commit goes back as its tree:
+# git write-tree on the worker instead of git commit, and the commit is
+# made here, as for a result that changed nothing.
+test_expect_success 'an attempt that changes files sends its tree, its commit is made here' '
+	git config --file "$SSHD_ROOT/w1/gitconfig" trace2.normalTarget "$OUT/trace" &&
+	cat >tree.ini <<-\PLAN &&
+	[plan]
+	name = tree
+	retries = 0
+
+	[task "add"]
+	run = mkdir -p sub && echo new >sub/new.txt
+
+	[task "change"]
+	run = echo "*.tmp" >>.gitignore
+
+	[task "remove"]
+	run = rm .gitignore
+	PLAN
+	git orchestrate plan tree.ini >/dev/null &&
+	: >"$OUT/trace" &&
+	{ git orchestrate run tree >out 2>&1 || { cat out; false; }; } &&
+	git config --file "$SSHD_ROOT/w1/gitconfig" --unset trace2.normalTarget &&
+	sed -n "s/.* cmd_name \([a-z-]*\).*/\1/p" "$OUT/trace" >names &&
+	test $(grep -c "^write-tree$" names) = 3 &&
+	test_grep ! "^commit$" names &&
+	test "$(git show orchestrate/tree/add:sub/new.txt)" = new &&
+	printf "*.log\n*.tmp\n" >expect &&
+	git show orchestrate/tree/change:.gitignore >got &&
+	test_cmp expect got &&
+	test_must_fail git cat-file -e orchestrate/tree/remove:.gitignore &&
+	for t in add change remove; do
+		r=$(git rev-parse orchestrate/tree/$t) &&
+		test "$(git rev-parse $r^)" = "$(git rev-parse main)" &&
+		git log -1 --format=%B $r >msg &&
+		test_grep "^Orchestrate-Task: $t$" msg &&
+		test "$(git log -1 --format="%an <%ae>" $r)" = \
+			"$(git log -1 --format="%an <%ae>" orchestrate/quiet/c)" &&
+		test_must_fail git -C "$SSHD_ROOT"/w1/work/repo-*/repo.git cat-file -e $r 2>/dev/null ||
+		return 1
+	done
+'
+
 test_expect_success 'a file staged but not committed is in the result' '
 	printf "[plan]\nname = staged\nretries = 0\n\n[task \"s\"]\nrun = echo s >staged.txt && git add staged.txt\n" >staged.ini &&
 	git orchestrate plan staged.ini >/dev/null &&
