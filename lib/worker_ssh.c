@@ -35,8 +35,9 @@
  * Objects travel over the session (no `remote`): a pack of the start commit
  * without what the worker has (git_packbuilder, hiding known commits) into
  * `git index-pack`; the result comes back from `git pack-objects` into the
- * local object database. The result of a command that changed nothing is
- * not committed there: the empty commit is made here. With `remote` set, the
+ * local object database. The result of a command that made no commit of
+ * its own is not committed there: its tree comes back (nothing when it
+ * changed nothing) and its commit is made here. With `remote` set, the
  * start commit is pushed there (libgit2), the worker fetches it and pushes its
  * result, which is fetched back (libgit2).
  */
@@ -2040,9 +2041,10 @@ out:
 }
 
 /*
- * The result commit of an attempt whose worker sent its tree (NULL `tree`:
- * it changed nothing, the start commit's tree): the commit `git commit
- * --allow-empty -F -` would have made on the worker, on its start commit.
+ * The result commit of an attempt whose worker sent its tree (NULL
+ * `tree_id`: it changed nothing, the start commit's tree): the commit
+ * `git commit --allow-empty -F -` would have made on the worker, on its
+ * start commit.
  */
 static int commit_result(git_oid *out, ssh_worker *sw,
                          const struct orch_job *job, const git_oid *tree_id)
