@@ -359,3 +359,39 @@ done:
 	orch_buf_free(&index);
 	return error;
 }
+
+int orch_pack_ids(unsigned char **ids, size_t *n, const char *pack_dir,
+                  const char *name)
+{
+	orch_buf path = {0}, idx = {0};
+	const unsigned char *p;
+	uint32_t count;
+	int error;
+
+	*ids = NULL;
+	*n = 0;
+	orch_buf_printf(&path, "%spack-%s.idx", pack_dir, name);
+	if ((error = orch_read_file(&idx, path.ptr)) < 0)
+		goto done;
+	p = (const unsigned char *)idx.ptr;
+	if (idx.len < IDX_HEADER + 2 * ID_LEN ||
+	    memcmp(p, idx_magic, sizeof(idx_magic))) {
+		error = 1;
+		goto done;
+	}
+	count = get32(p + IDX_HEADER - 4);
+	if (idx.len < IDX_HEADER + (uint64_t)count * 28 + 2 * ID_LEN) {
+		error =
+		    orch_error_set("the pack index '%s' is damaged", path.ptr);
+		orch_error_hint("run `git fsck`; `git repack -a -d` rewrites "
+		                "the packs");
+		goto done;
+	}
+	*ids = orch_malloc((size_t)count * ID_LEN + 1);
+	memcpy(*ids, p + IDX_HEADER, (size_t)count * ID_LEN);
+	*n = count;
+done:
+	orch_buf_free(&idx);
+	orch_buf_free(&path);
+	return error;
+}

@@ -38,4 +38,13 @@
 int orch_pack_join(char out[ORCH_PACK_NAME_LEN + 1], const char *pack_dir,
                    const char *const *names, size_t n, int sync);
 
+/*
+ * The object ids of pack `name` in `pack_dir` (as above), read from its
+ * index: *ids gets `*n` ids of 20 bytes each, in the index's order
+ * (free() it). 1, with nothing, when the index is of another version than
+ * 2; an error naming the file when it cannot be read or is damaged.
+ */
+int orch_pack_ids(unsigned char **ids, size_t *n, const char *pack_dir,
+                  const char *name);
+
 #endif

@@ -28,15 +28,18 @@
  * larger packs as they are: a handful of packs per run is what `git gc
  * --auto` tidies anyway. A merge writes the new pack first
  * and only then removes the ones it replaces (their .idx first), as
- * `git repack -d` does. Only packs this process wrote are merged, and all
- * their objects go into the new pack, reachable or not (another process
- * may have come to rely on any of them).
+ * `git repack -d` does. Only packs this process wrote are merged, and
+ * those that appeared while it ran (a fetch of a result through a
+ * `remote` writes one each: adopt_packs), and all their objects go into
+ * the new pack, reachable or not (another process may have come to rely
+ * on any of them).
  *
  * The loose copies of packed objects are moved into a trash (trash.h),
  * removed when the store is closed, not one by one as they are packed.
  */
 #include "store_internal.h"
 
+#include <dirent.h>
 #include <git2/sys/odb_backend.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +186,9 @@ struct orch_packer {
 	size_t fanin;        /* PACK_FANIN likewise */
 	orch_trash *trash;   /* where the packed loose copies go */
 	int fsync;           /* core.fsyncObjectFiles */
+	/* the packs there were when the packer was made, sorted: not ours */
+	char (*before)[GIT_OID_HEXSZ + 1];
+	size_t nbefore;
 };
 
 /*
@@ -374,6 +380,60 @@ int orch_store_record_objects_of(git_repository *other, git_repository *repo)
 	return attach_backend(&theirs, other, ours->list);
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * The names of the packs in objects/pack/ that have an index (a pack is
+ * complete once its index is there), sorted; what cannot be read is none.
+ */
+static void list_packs(orch_packer *pk, char (**out)[GIT_OID_HEXSZ + 1],
+                       size_t *n)
+{
+	orch_buf path = {0};
+	struct dirent *e;
+	DIR *dir;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	orch_buf_printf(&path, "%spack", pk->objects);
+	dir = opendir(path.ptr);
+	orch_buf_free(&path);
+	if (!dir)
+		return;
+	while ((e = readdir(dir)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len != 5 + GIT_OID_HEXSZ + 4 ||
+		    strncmp(e->d_name, "pack-", 5) ||
+		    strcmp(e->d_name + len - 4, ".idx"))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = orch_realloc(*out, cap * sizeof(**out));
+		}
+		memcpy((*out)[*n], e->d_name + 5, GIT_OID_HEXSZ);
+		(*out)[(*n)++][GIT_OID_HEXSZ] = '\0';
+	}
+	closedir(dir);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), by_name);
+}
+
+/* Is there a file pack-<name><suffix> in objects/pack/? */
+static int pack_has(orch_packer *pk, const char *name, const char *suffix)
+{
+	orch_buf path = {0};
+	int there;
+
+	orch_buf_printf(&path, "%spack/pack-%s%s", pk->objects, name, suffix);
+	there = access(path.ptr, F_OK) == 0;
+	orch_buf_free(&path);
+	return there;
+}
+
 int orch_packer_new(orch_packer **out, git_repository *repo)
 {
 	orch_packer *pk = orch_calloc(1, sizeof(*pk));
@@ -408,6 +468,7 @@ int orch_packer_new(orch_packer **out, git_repository *repo)
 	pk->fanin = PACK_FANIN;
 	pk->trash = orch_trash_new(git_repository_commondir(repo));
 	pk->fsync = fsync_objects(repo);
+	list_packs(pk, &pk->before, &pk->nbefore);
 	*out = pk;
 	return 0;
 }
@@ -436,6 +497,7 @@ void orch_packer_free(orch_packer *pk)
 	for (size_t i = 0; i < pk->npacks; i++)
 		free(pk->packs[i].objects);
 	free(pk->packs);
+	free(pk->before);
 	free(pk->objects);
 	free(pk);
 }
@@ -578,6 +640,57 @@ static int merge_packs(orch_packer *pk, const int *pick, int level)
 	return 0;
 }
 
+/*
+ * Take as ours, at level 0, at most ADOPT_MAX of the packs that appeared
+ * since the packer was made and are not ours: those that fetches wrote
+ * (a result through a `remote`, a hub), one per fetch, which would
+ * otherwise pile up (`git gc --auto` repacks at 50). Not a pack that has
+ * a .keep (someone still relies on it as it is), a .promisor, or a
+ * .bitmap, .rev or .mtimes that a merge would leave behind. How many were
+ * taken.
+ */
+#define ADOPT_MAX 64
+static size_t adopt_packs(orch_packer *pk)
+{
+	static const char *const extra[] = {".keep", ".promisor", ".bitmap",
+	                                    ".rev", ".mtimes"};
+	char(*now)[GIT_OID_HEXSZ + 1];
+	size_t n, adopted = 0;
+	orch_buf dir = {0};
+
+	list_packs(pk, &now, &n);
+	orch_buf_printf(&dir, "%spack/", pk->objects);
+	for (size_t i = 0; i < n && adopted < ADOPT_MAX; i++) {
+		unsigned char *ids;
+		struct recorded *objects;
+		size_t count, k;
+		int skip = 0;
+
+		if (pk->nbefore && bsearch(now[i], pk->before, pk->nbefore,
+		                           sizeof(*pk->before), by_name))
+			continue;
+		for (k = 0; k < pk->npacks && !skip; k++)
+			skip = !strcmp(pk->packs[k].name, now[i]);
+		for (k = 0; k < sizeof(extra) / sizeof(*extra) && !skip; k++)
+			skip = pack_has(pk, now[i], extra[k]);
+		if (skip || !pack_has(pk, now[i], ".pack"))
+			continue;
+		if (orch_pack_ids(&ids, &count, dir.ptr, now[i]) != 0) {
+			orch_error_clear();
+			continue;
+		}
+		objects = orch_calloc(count + 1, sizeof(*objects));
+		for (k = 0; k < count; k++)
+			git_oid_fromraw(&objects[k].oid, ids + 20 * k);
+		free(ids);
+		add_pack(pk, now[i], objects, count, 0);
+		adopted++;
+	}
+	orch_buf_free(&dir);
+	free(now);
+	return adopted;
+}
+
 /* Merge PACK_FANIN packs of one level into one, level by level. */
 static int compact(orch_packer *pk)
 {
@@ -639,6 +752,7 @@ int orch_packer_pack(orch_packer *pk, int force)
 		return error;
 	/* the pack and its index are in place: the loose copies can go */
 	prune_loose(pk, pk->packs[pk->npacks - 1].objects, n);
+	adopt_packs(pk);
 	return compact(pk);
 }
 
@@ -649,6 +763,10 @@ int orch_packer_finish(orch_packer *pk)
 
 	if (!pk || (error = orch_packer_pack(pk, 1)) < 0)
 		return pk ? error : 0;
+	/* the fetched packs left: ADOPT_MAX at a time, merged as they come */
+	while (adopt_packs(pk) > 0)
+		if ((error = compact(pk)) < 0)
+			return error;
 	pick = orch_calloc(pk->npacks + 1, sizeof(*pick));
 	for (size_t i = 0; i < pk->npacks; i++) {
 		pick[i] = pk->packs[i].level == 0;

@@ -156,13 +156,20 @@ test_expect_success 'objects can travel through a remote instead (fetch and push
 		done
 	} >hub.ini &&
 	git orchestrate plan hub.ini >/dev/null &&
+	ls .git/objects/pack/*.pack >packs.before &&
 	{ LSAN_OPTIONS=suppressions=$TEST_DIRECTORY/lsan-libgit2.supp git orchestrate run viahub >out 2>&1 ||
 	  { cat out; git orchestrate status viahub; false; }; } &&
 	for i in 1 2 3 4; do
 		test "$(git show orchestrate/viahub/h$i:h.txt)" = $i &&
 		test "$(git --git-dir="$TRASH_DIRECTORY/hub.git" rev-parse orchestrate/viahub/h$i)" = \
 		     "$(git rev-parse orchestrate/viahub/h$i)" || return 1
-	done
+	done &&
+	# the pack each result fetch wrote is merged with the run'"'"'s own:
+	# one pack more than before the run, not one a task
+	ls .git/objects/pack/*.pack >packs.after &&
+	test $(wc -l <packs.after) -le $(($(wc -l <packs.before) + 1)) &&
+	git fsck --no-dangling 2>fsck.err &&
+	test ! -s fsck.err
 '
 
 test_expect_success 'a worker whose sshd dies mid-task: the task completes on the other, once' '

@@ -581,6 +581,77 @@ TEST(a_pack_repacked_away_by_someone_else_is_merged_from_where_its_objects_are)
 	teardown(&fx);
 }
 
+/* A pack of blobs n..n+2 written through `repo` as a fetch would: not by
+ * the packer. Its name in `name`. */
+static void write_other_pack(char name[GIT_OID_HEXSZ + 1], git_repository *repo,
+                             int n)
+{
+	git_packbuilder *pb = NULL;
+	git_oid oid;
+
+	if (git_packbuilder_new(&pb, repo) < 0)
+		abort();
+	for (int i = n; i < n + 3; i++) {
+		write_blob(&oid, repo, i);
+		if (git_packbuilder_insert(pb, &oid, NULL) < 0)
+			abort();
+	}
+	if (git_packbuilder_write(pb, NULL, 0, NULL, NULL) < 0)
+		abort();
+	snprintf(name, GIT_OID_HEXSZ + 1, "%s", git_packbuilder_name(pb));
+	git_packbuilder_free(pb);
+}
+
+static int pack_there(const struct fixture *fx, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/.git/objects/pack/pack-%s.idx",
+	         fx->path, name);
+	return stat(path, &st) == 0;
+}
+
+TEST(packs_fetched_during_a_run_are_merged_at_its_end_not_earlier_or_kept_ones)
+{
+	struct fixture fx;
+	git_repository *other;
+	char before[GIT_OID_HEXSZ + 1], b1[GIT_OID_HEXSZ + 1],
+	    b2[GIT_OID_HEXSZ + 1], kept[GIT_OID_HEXSZ + 1], path[512];
+	git_oid oids[12];
+	FILE *f;
+
+	git_libgit2_init();
+	snprintf(fx.path, sizeof(fx.path), "%s", unit_tmpdir());
+	if (git_repository_init(&fx.repo, fx.path, 0) < 0)
+		abort();
+	write_other_pack(before, fx.repo, 0);
+	if (orch_packer_new(&fx.pk, fx.repo) < 0 ||
+	    git_repository_open(&other, fx.path) < 0)
+		abort();
+	/* during the run, through another handle (not recorded) */
+	write_other_pack(b1, other, 3);
+	write_other_pack(b2, other, 6);
+	write_other_pack(kept, other, 9);
+	snprintf(path, sizeof(path), "%s/.git/objects/pack/pack-%s.keep",
+	         fx.path, kept);
+	if (!(f = fopen(path, "w")))
+		abort();
+	fclose(f);
+	CHECK_INT(count_packs(&fx, "pack"), 4);
+	CHECK_INT(orch_packer_finish(fx.pk), 0);
+	CHECK_INT(count_packs(&fx, "pack"), 3);
+	CHECK(pack_there(&fx, before));
+	CHECK(pack_there(&fx, kept));
+	CHECK(!pack_there(&fx, b1));
+	CHECK(!pack_there(&fx, b2));
+	for (int i = 0; i < 12; i++)
+		write_blob(&oids[i], other, i);
+	CHECK(all_readable(&fx, oids, 12));
+	git_repository_free(other);
+	teardown(&fx);
+}
+
 static const unit_test tests[] = {
     T(a_pack_repacked_away_by_someone_else_is_merged_from_where_its_objects_are),
     T(objects_not_packed_yet_are_read_and_packed_from_a_copy),
@@ -598,6 +669,7 @@ static const unit_test tests[] = {
     T(after_a_failed_pack_the_objects_stay_loose_and_are_not_retried),
     T(objects_already_stored_are_not_recorded_again),
     T(versions_of_one_tree_are_deltas_of_each_other_among_others),
+    T(packs_fetched_during_a_run_are_merged_at_its_end_not_earlier_or_kept_ones),
 };
 
 UNIT_MAIN(tests)
