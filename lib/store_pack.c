@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -422,16 +423,21 @@ static void list_packs(orch_packer *pk, char (**out)[GIT_OID_HEXSZ + 1],
 		qsort(*out, *n, sizeof(**out), by_name);
 }
 
-/* Is there a file pack-<name><suffix> in objects/pack/? */
-static int pack_has(orch_packer *pk, const char *name, const char *suffix)
+/*
+ * The size of file pack-<name><suffix> in objects/pack/, or -1 when it is
+ * not there.
+ */
+static long long pack_file_size(orch_packer *pk, const char *name,
+                                const char *suffix)
 {
 	orch_buf path = {0};
-	int there;
+	struct stat st;
+	long long size;
 
 	orch_buf_printf(&path, "%spack/pack-%s%s", pk->objects, name, suffix);
-	there = access(path.ptr, F_OK) == 0;
+	size = stat(path.ptr, &st) == 0 ? (long long)st.st_size : -1;
 	orch_buf_free(&path);
-	return there;
+	return size;
 }
 
 int orch_packer_new(orch_packer **out, git_repository *repo)
@@ -646,10 +652,12 @@ static int merge_packs(orch_packer *pk, const int *pick, int level)
  * (a result through a `remote`, a hub), one per fetch, which would
  * otherwise pile up (`git gc --auto` repacks at 50). Not a pack that has
  * a .keep (someone still relies on it as it is), a .promisor, or a
- * .bitmap, .rev or .mtimes that a merge would leave behind. How many were
- * taken.
+ * .bitmap, .rev or .mtimes that a merge would leave behind, nor one over
+ * ADOPT_BYTES (a `git gc` that ran meanwhile wrote one of the whole
+ * repository: merging it would copy it all). How many were taken.
  */
 #define ADOPT_MAX 64
+#define ADOPT_BYTES (16 * 1024 * 1024)
 static size_t adopt_packs(orch_packer *pk)
 {
 	static const char *const extra[] = {".keep", ".promisor", ".bitmap",
@@ -664,6 +672,7 @@ static size_t adopt_packs(orch_packer *pk)
 		unsigned char *ids;
 		struct recorded *objects;
 		size_t count, k;
+		long long size;
 		int skip = 0;
 
 		if (pk->nbefore && bsearch(now[i], pk->before, pk->nbefore,
@@ -672,8 +681,9 @@ static size_t adopt_packs(orch_packer *pk)
 		for (k = 0; k < pk->npacks && !skip; k++)
 			skip = !strcmp(pk->packs[k].name, now[i]);
 		for (k = 0; k < sizeof(extra) / sizeof(*extra) && !skip; k++)
-			skip = pack_has(pk, now[i], extra[k]);
-		if (skip || !pack_has(pk, now[i], ".pack"))
+			skip = pack_file_size(pk, now[i], extra[k]) >= 0;
+		size = skip ? -1 : pack_file_size(pk, now[i], ".pack");
+		if (size < 0 || size > ADOPT_BYTES)
 			continue;
 		if (orch_pack_ids(&ids, &count, dir.ptr, now[i]) != 0) {
 			orch_error_clear();

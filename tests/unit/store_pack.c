@@ -602,6 +602,33 @@ static void write_other_pack(char name[GIT_OID_HEXSZ + 1], git_repository *repo,
 	git_packbuilder_free(pb);
 }
 
+/* A pack of one blob of 16 MiB and a bit, bytes that do not compress. */
+static void write_large_pack(char name[GIT_OID_HEXSZ + 1], git_repository *repo)
+{
+	size_t len = 16 * 1024 * 1024 + 65536;
+	unsigned char *data = malloc(len);
+	uint32_t x = 2463534242u;
+	git_packbuilder *pb = NULL;
+	git_oid oid;
+
+	if (!data)
+		abort();
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		data[i] = (unsigned char)x;
+	}
+	if (git_blob_create_from_buffer(&oid, repo, data, len) < 0 ||
+	    git_packbuilder_new(&pb, repo) < 0 ||
+	    git_packbuilder_insert(pb, &oid, NULL) < 0 ||
+	    git_packbuilder_write(pb, NULL, 0, NULL, NULL) < 0)
+		abort();
+	snprintf(name, GIT_OID_HEXSZ + 1, "%s", git_packbuilder_name(pb));
+	git_packbuilder_free(pb);
+	free(data);
+}
+
 static int pack_there(const struct fixture *fx, const char *name)
 {
 	char path[512];
@@ -612,12 +639,14 @@ static int pack_there(const struct fixture *fx, const char *name)
 	return stat(path, &st) == 0;
 }
 
-TEST(packs_fetched_during_a_run_are_merged_at_its_end_not_earlier_or_kept_ones)
+TEST(
+    packs_fetched_during_a_run_are_merged_at_its_end_not_earlier_kept_or_large_ones)
 {
 	struct fixture fx;
 	git_repository *other;
 	char before[GIT_OID_HEXSZ + 1], b1[GIT_OID_HEXSZ + 1],
-	    b2[GIT_OID_HEXSZ + 1], kept[GIT_OID_HEXSZ + 1], path[512];
+	    b2[GIT_OID_HEXSZ + 1], kept[GIT_OID_HEXSZ + 1],
+	    large[GIT_OID_HEXSZ + 1], path[512];
 	git_oid oids[12];
 	FILE *f;
 
@@ -638,11 +667,14 @@ TEST(packs_fetched_during_a_run_are_merged_at_its_end_not_earlier_or_kept_ones)
 	if (!(f = fopen(path, "w")))
 		abort();
 	fclose(f);
-	CHECK_INT(count_packs(&fx, "pack"), 4);
+	/* as `git gc` would write one of the whole repository */
+	write_large_pack(large, other);
+	CHECK_INT(count_packs(&fx, "pack"), 5);
 	CHECK_INT(orch_packer_finish(fx.pk), 0);
-	CHECK_INT(count_packs(&fx, "pack"), 3);
+	CHECK_INT(count_packs(&fx, "pack"), 4);
 	CHECK(pack_there(&fx, before));
 	CHECK(pack_there(&fx, kept));
+	CHECK(pack_there(&fx, large));
 	CHECK(!pack_there(&fx, b1));
 	CHECK(!pack_there(&fx, b2));
 	for (int i = 0; i < 12; i++)
@@ -669,7 +701,7 @@ static const unit_test tests[] = {
     T(after_a_failed_pack_the_objects_stay_loose_and_are_not_retried),
     T(objects_already_stored_are_not_recorded_again),
     T(versions_of_one_tree_are_deltas_of_each_other_among_others),
-    T(packs_fetched_during_a_run_are_merged_at_its_end_not_earlier_or_kept_ones),
+    T(packs_fetched_during_a_run_are_merged_at_its_end_not_earlier_kept_or_large_ones),
 };
 
 UNIT_MAIN(tests)
