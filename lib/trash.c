@@ -105,39 +105,49 @@ static void empty(orch_trash *trash)
 	trash->bytes = 0;
 }
 
-int orch_trash_put(orch_trash *trash, const char *path)
+/*
+ * Give `path` (lstat() said `st`) a name in the trash by `op`: rename
+ * moves it there, link gives it a second name. 0 when done, else -1.
+ */
+static int set_aside(orch_trash *trash, const char *path, const struct stat *st,
+                     int (*op)(const char *, const char *))
 {
 	char aside[4096];
+	int e;
+
+	if (trash->count >= TRASH_ENTRIES || trash->bytes >= TRASH_BYTES)
+		empty(trash);
+	if (make_dir(trash) < 0)
+		return -1;
+	snprintf(aside, sizeof(aside), "%s%zx", trash->dir, trash->next++);
+	if (op(path, aside) == 0) {
+		trash->count++;
+		trash->bytes += (off_t)st->st_blocks * 512;
+		return 0;
+	}
+	e = errno;
+	if (e == ENOENT && access(trash->dir, F_OK) < 0) {
+		/* our directory went: made again next time */
+		free(trash->dir);
+		trash->dir = NULL;
+	} else if (e == EXDEV) {
+		/* on another file system: removed from now on */
+		trash->none = 1;
+	}
+	return -1;
+}
+
+int orch_trash_put(orch_trash *trash, const char *path)
+{
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (trash && !trash->none &&
-	    (S_ISDIR(st.st_mode) || st.st_size <= TRASH_FILE_MAX)) {
-		if (trash->count >= TRASH_ENTRIES ||
-		    trash->bytes >= TRASH_BYTES)
-			empty(trash);
-		if (make_dir(trash) == 0) {
-			snprintf(aside, sizeof(aside), "%s%zx", trash->dir,
-			         trash->next++);
-			if (rename(path, aside) == 0) {
-				trash->count++;
-				trash->bytes += (off_t)st.st_blocks * 512;
-				return 0;
-			}
-			if (errno == ENOENT && lstat(path, &st) < 0)
-				return 0;
-			if (errno == ENOENT) {
-				/* our directory went: made again next time */
-				free(trash->dir);
-				trash->dir = NULL;
-			} else if (errno == EXDEV) {
-				/* on another file system: removed from now on
-				 */
-				trash->none = 1;
-			}
-		}
-	}
+	    (S_ISDIR(st.st_mode) || st.st_size <= TRASH_FILE_MAX) &&
+	    set_aside(trash, path, &st, rename) == 0)
+		return 0;
+	/* not into the trash (or gone meanwhile): removed */
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (S_ISDIR(st.st_mode))
@@ -147,25 +157,12 @@ int orch_trash_put(orch_trash *trash, const char *path)
 
 void orch_trash_keep(orch_trash *trash, const char *path)
 {
-	char aside[4096];
 	struct stat st;
 
 	if (!trash || trash->none || lstat(path, &st) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_size > TRASH_FILE_MAX)
 		return;
-	if (trash->count >= TRASH_ENTRIES || trash->bytes >= TRASH_BYTES)
-		empty(trash);
-	if (make_dir(trash) < 0)
-		return;
-	snprintf(aside, sizeof(aside), "%s%zx", trash->dir, trash->next++);
-	if (link(path, aside) == 0) {
-		trash->count++;
-		trash->bytes += (off_t)st.st_blocks * 512;
-	} else if (errno == ENOENT && access(trash->dir, F_OK) < 0) {
-		/* our directory went: made again next time */
-		free(trash->dir);
-		trash->dir = NULL;
-	}
+	set_aside(trash, path, &st, link);
 }
 
 void orch_trash_free(orch_trash *trash)
