@@ -363,26 +363,18 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     "  printf '%s\\n' \"$base$x\" >\"$s.busy/ready\"; echo N; exit 0\n"
     "fi\n"
     "[ -z \"$ix\" ] || exec 4<&-\n"
-    /* git gc --auto (it goes to the background) only when the counts it
-     * checks first are near its defaults: asking costs a process */
-    "gca() { set -- \"$repo\"/objects/17/*; [ $# -gt 27 ] ||"
-    " { set -- \"$repo\"/objects/pack/*.pack; [ $# -gt 50 ]; } || return 0;"
-    " git -C \"$repo\" gc --auto --quiet </dev/null >/dev/null 2>&1; }\n"
     /* without a url, HEAD still the start commit (the command made no
-     * commit of its own): the result goes back as its tree ("T"), the
-     * orchestrator makes the commit as it does for "N": git write-tree
-     * instead of git commit, and no ref here; the slot's next checkout
-     * throws the staged changes away */
+     * commit of its own): the result goes back as its tree ("T", its new
+     * objects against the start commit's tree), the orchestrator makes the
+     * commit as it does for "N": git write-tree instead of git commit, and
+     * no ref here; the slot's next checkout throws the staged changes
+     * away. Else a commit ("R"), its ref, and the push to a url. */
     "if [ -z \"$url\" ] && headr && [ \"$r\" = \"$base\" ]; then\n"
-    "  git add -A >&2 && r=$(git write-tree) &&"
+    "  k=T nb=$base^{tree}; git add -A >&2 && r=$(git write-tree) &&"
     " case $r in '' | *[!0-9a-f]*) false ;; esac ||"
     " { echo 'cannot commit the result' >&2; fin 'X 0'; exit 0; }\n"
-    "  fin 'X 0' \"T $r\"; echo $$ >\"$s.busy/pid\"; gca; echo \"T $r\"; echo "
-    "P\n"
-    "  printf '%s\\n^%s^{tree}\\n' \"$r\" \"$base\" | git -C \"$repo\""
-    " pack-objects -q --revs --stdout; exit 0\n"
-    "fi\n"
-    "git add -A >&2 && printf '%s' \"$msg\" |"
+    "else\n"
+    "  k=R nb=$base; git add -A >&2 && printf '%s' \"$msg\" |"
     " GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_COMMITTER_NAME=$an "
     "GIT_COMMITTER_EMAIL=$ae git -c maintenance.auto=0 -c gc.auto=0"
     " commit -q --no-verify --allow-empty --no-gpg-sign -F - >&2 &&"
@@ -391,17 +383,23 @@ static const char slot_script[] = ORCH_ENV_FILE_SH SHARE_OUT_SH
     " printf '%s\\n' \"$r\" >\"$repo/refs/orchestrate/have/$r\" ||"
     " git update-ref \"refs/orchestrate/have/$r\" \"$r\"; } ||"
     " { echo 'cannot commit the result' >&2; fin 'X 0'; exit 0; }\n"
-    "if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
+    "  if [ -n \"$url\" ]; then git push -q -f \"$url\" \"$r:$br\" >&2 ||"
     " { echo 'cannot push the result' >&2; fin 'X 0'; exit 0; }; fi\n"
-    "fin 'X 0' \"R $r\"\n"
+    "fi\n"
+    "fin 'X 0' \"$k $r\"\n"
     /* the slot stays this shell's for its next attempt (`hint`); .sh is
      * not needed once .done is there */
     "echo $$ >\"$s.busy/pid\"\n"
+    /* git gc --auto (it goes to the background) only when the counts it
+     * checks first are near its defaults: asking costs a process */
+    "gca() { set -- \"$repo\"/objects/17/*; [ $# -gt 27 ] ||"
+    " { set -- \"$repo\"/objects/pack/*.pack; [ $# -gt 50 ]; } || return 0;"
+    " git -C \"$repo\" gc --auto --quiet </dev/null >/dev/null 2>&1; }\n"
     "gca\n"
-    "echo \"R $r\"\n"
+    "echo \"$k $r\"\n"
     "[ -n \"$url\" ] && exit 0\n"
     "echo P\n"
-    "printf '%s\\n^%s\\n' \"$r\" \"$base\" | git -C \"$repo\" pack-objects -q "
+    "printf '%s\\n^%s\\n' \"$r\" \"$nb\" | git -C \"$repo\" pack-objects -q "
     "--revs --stdout || exit 0\n"
     "}\n"
     /* one request a line: `set -- MARK WORD...`, the words quoted by
@@ -572,8 +570,9 @@ struct orch_job {
 	 * `ended`, then the scheduler's) */
 	orch_buf pack;
 	int pack_pending;
-	int empty_result; /* ... or nothing changed: the commit is made here */
-	int tree_result;  /* ... or the pack has its tree: likewise */
+	/* the result commit is made here: of result_tree (its new objects in
+	 * the pack), or of the start commit's tree when that is zero */
+	int commit_here;
 	git_oid result_tree;
 	/* under the worker's mutex */
 	orch_buf output;
@@ -1443,23 +1442,19 @@ static void collect(ssh_worker *sw, struct orch_job *job)
 			         status);
 		goto done;
 	}
-	if (no_change && !result_hex[0] && !sw->remote) {
-		/* made by the scheduler's poll (store_result) */
+	if ((no_change || tree_hex[0]) && !result_hex[0] && !sw->remote) {
+		/* the commit is made by the scheduler's poll (store_result),
+		 * of the tree sent, or of the start commit's when nothing
+		 * changed; the worker has not that commit */
 		orch_buf_clear(&job->pack);
-		job->empty_result = 1;
-		job->pack_pending = 1;
-		res.has_result = 1;
-		goto done;
-	}
-	if (tree_hex[0] && !result_hex[0] && !sw->remote) {
-		/* the tree's objects, and its commit made by the scheduler's
-		 * poll (store_result); the worker has not that commit */
-		if (!pack || pack >= end ||
-		    git_oid_fromstr(&job->result_tree, tree_hex) < 0)
+		memset(&job->result_tree, 0, sizeof(job->result_tree));
+		if (tree_hex[0] &&
+		    (!pack || pack >= end ||
+		     git_oid_fromstr(&job->result_tree, tree_hex) < 0))
 			goto bad;
-		orch_buf_clear(&job->pack);
-		orch_buf_put(&job->pack, pack, (size_t)(end - pack));
-		job->tree_result = 1;
+		if (tree_hex[0])
+			orch_buf_put(&job->pack, pack, (size_t)(end - pack));
+		job->commit_here = 1;
 		job->pack_pending = 1;
 		res.has_result = 1;
 		goto done;
@@ -2082,14 +2077,15 @@ static void store_result(ssh_worker *sw, struct orch_job *job)
 	orch_job_result *res = &job->result;
 	git_reference *ref = NULL;
 	git_commit *commit = NULL;
-	int error = job->empty_result ? 0
-	                              : unpack_objects(sw->repo, job->pack.ptr,
-	                                               job->pack.len);
+	int error = job->pack.len
+	                ? unpack_objects(sw->repo, job->pack.ptr, job->pack.len)
+	                : 0;
 
-	if (error == 0 && (job->empty_result || job->tree_result))
-		error =
-		    commit_result(&res->result, sw, job,
-		                  job->tree_result ? &job->result_tree : NULL);
+	if (error == 0 && job->commit_here)
+		error = commit_result(&res->result, sw, job,
+		                      git_oid_is_zero(&job->result_tree)
+		                          ? NULL
+		                          : &job->result_tree);
 
 	if (error == 0 &&
 	    (error = git_commit_lookup(&commit, sw->repo, &res->result)) < 0)
