@@ -88,22 +88,27 @@ test_expect_success 'a dependent of an empty result starts from it on the worker
 	test "$(git show orchestrate/dep/b:b.txt)" = b
 '
 
-# Every git process on the worker, as trace2 names it.
-test_expect_success 'attempts that change nothing run one git process each' '
+# run_traced PLAN: store PLAN.ini and run it; every git process on the
+# worker meanwhile, as trace2 names it, a line each in `names`.
+run_traced () {
+	git orchestrate plan "$1.ini" >/dev/null &&
+	: >"$OUT/trace" &&
 	git config --file "$SSHD_ROOT/w1/gitconfig" trace2.normalTarget "$OUT/trace" &&
+	{ git orchestrate run "$1" >out 2>&1 || { cat out; false; }; } &&
+	git config --file "$SSHD_ROOT/w1/gitconfig" --unset trace2.normalTarget &&
+	sed -n "s/.* cmd_name \([a-z-]*\).*/\1/p" "$OUT/trace" >names
+}
+
+test_expect_success 'attempts that change nothing run one git process each' '
 	{
 		printf "[plan]\nname = idle\nretries = 0\n\n" &&
 		for i in 1 2 3 4 5 6; do
 			printf "[task \"i%s\"]\nrun = true\n\n" $i
 		done
 	} >idle.ini &&
-	git orchestrate plan idle.ini >/dev/null &&
-	: >"$OUT/trace" &&
-	{ git orchestrate run idle >out 2>&1 || { cat out; false; }; } &&
-	git config --file "$SSHD_ROOT/w1/gitconfig" --unset trace2.normalTarget &&
+	run_traced idle &&
 	git orchestrate status --json idle >st.json &&
 	test $(grep -c "\"state\":.*\"done\"" st.json) = 6 &&
-	sed -n "s/.* cmd_name \([a-z-]*\).*/\1/p" "$OUT/trace" >names &&
 	test $(grep -c "^ls-files$" names) = 6 &&
 	# no status; a checkout and a clean only for the two worktrees the
 	# shell found at another commit, none for a worktree the attempts
@@ -117,7 +122,6 @@ test_expect_success 'attempts that change nothing run one git process each' '
 # git write-tree on the worker instead of git commit, and the commit is
 # made here, as for a result that changed nothing.
 test_expect_success 'an attempt that changes files sends its tree, its commit is made here' '
-	git config --file "$SSHD_ROOT/w1/gitconfig" trace2.normalTarget "$OUT/trace" &&
 	cat >tree.ini <<-\PLAN &&
 	[plan]
 	name = tree
@@ -132,11 +136,7 @@ test_expect_success 'an attempt that changes files sends its tree, its commit is
 	[task "remove"]
 	run = rm .gitignore
 	PLAN
-	git orchestrate plan tree.ini >/dev/null &&
-	: >"$OUT/trace" &&
-	{ git orchestrate run tree >out 2>&1 || { cat out; false; }; } &&
-	git config --file "$SSHD_ROOT/w1/gitconfig" --unset trace2.normalTarget &&
-	sed -n "s/.* cmd_name \([a-z-]*\).*/\1/p" "$OUT/trace" >names &&
+	run_traced tree &&
 	test $(grep -c "^write-tree$" names) = 3 &&
 	test_grep ! "^commit$" names &&
 	test "$(git show orchestrate/tree/add:sub/new.txt)" = new &&
